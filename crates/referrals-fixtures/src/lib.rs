@@ -1,0 +1,2 @@
+//! referrals-fixtures (under construction in this session).
+#![deny(missing_docs)]

@@ -1,0 +1,2 @@
+//! referrals-hyper (under construction in this session).
+#![deny(missing_docs)]

@@ -1,0 +1,2 @@
+//! referrals-model
+#![deny(missing_docs)]

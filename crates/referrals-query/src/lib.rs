@@ -1,0 +1,2 @@
+//! referrals-query (under construction in this session).
+#![deny(missing_docs)]

@@ -1,0 +1,2 @@
+//! referrals (under construction in this session).
+#![deny(missing_docs)]
