@@ -1,0 +1,368 @@
+//! UTC timestamps that keep their exact wire text.
+
+use std::fmt;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use serde::de::{self, Visitor};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+/// A date-time exactly as the server wrote it (e.g. `2018-10-30T21:03:42.4579542Z`, seven
+/// fractional digits), with a typed reading on demand.
+///
+/// Keeping the text means a re-encode is byte-identical and a decode never fails on a format the
+/// server may start sending; [`Timestamp::to_unix_nanos`] and [`Timestamp::to_system_time`] parse
+/// it as RFC 3339 when asked.
+///
+/// ```
+/// use referrals_model::Timestamp;
+///
+/// let t = Timestamp::new("2018-10-30T21:03:42.4579542Z");
+/// assert_eq!(t.to_unix_nanos()?, 1_540_933_422_457_954_200);
+/// assert_eq!(Timestamp::from_unix_nanos(1_540_933_422_457_954_200), t);
+/// # Ok::<(), referrals_model::TimestampError>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
+pub struct Timestamp(String);
+
+/// Why a [`Timestamp`]'s text is not an RFC 3339 date-time.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TimestampError {
+    text: String,
+    reason: &'static str,
+}
+
+impl fmt::Display for TimestampError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "`{}` is not an RFC 3339 date-time: {}",
+            self.text, self.reason
+        )
+    }
+}
+
+impl std::error::Error for TimestampError {}
+
+impl Timestamp {
+    /// Wraps wire text as is; nothing is checked until a typed reading is asked for.
+    pub fn new(text: impl Into<String>) -> Self {
+        Timestamp(text.into())
+    }
+
+    /// The exact text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The timestamp of `nanos` nanoseconds since the Unix epoch, written the way the API writes
+    /// them: UTC, seven fractional digits, `Z`.
+    pub fn from_unix_nanos(nanos: i128) -> Self {
+        let seconds = nanos.div_euclid(1_000_000_000);
+        let fraction = nanos.rem_euclid(1_000_000_000);
+        let days = seconds.div_euclid(86_400);
+        let second_of_day = seconds.rem_euclid(86_400);
+        let (year, month, day) = civil_from_days(days);
+        Timestamp(format!(
+            "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:07}Z",
+            second_of_day / 3600,
+            second_of_day / 60 % 60,
+            second_of_day % 60,
+            fraction / 100,
+        ))
+    }
+
+    /// The timestamp of a [`SystemTime`], in the API's format.
+    pub fn from_system_time(time: SystemTime) -> Self {
+        let nanos = match time.duration_since(UNIX_EPOCH) {
+            Ok(after) => after.as_nanos() as i128,
+            Err(before) => -(before.duration().as_nanos() as i128),
+        };
+        Self::from_unix_nanos(nanos)
+    }
+
+    /// Nanoseconds since the Unix epoch (negative before 1970). Digits beyond nanoseconds are
+    /// dropped.
+    pub fn to_unix_nanos(&self) -> Result<i128, TimestampError> {
+        parse_rfc3339(&self.0).map_err(|reason| TimestampError {
+            text: self.0.clone(),
+            reason,
+        })
+    }
+
+    /// The instant as a [`SystemTime`].
+    pub fn to_system_time(&self) -> Result<SystemTime, TimestampError> {
+        let nanos = self.to_unix_nanos()?;
+        let magnitude = Duration::new(
+            (nanos.unsigned_abs() / 1_000_000_000) as u64,
+            (nanos.unsigned_abs() % 1_000_000_000) as u32,
+        );
+        let time = if nanos >= 0 {
+            UNIX_EPOCH.checked_add(magnitude)
+        } else {
+            UNIX_EPOCH.checked_sub(magnitude)
+        };
+        time.ok_or_else(|| TimestampError {
+            text: self.0.clone(),
+            reason: "out of the range of SystemTime",
+        })
+    }
+}
+
+impl From<String> for Timestamp {
+    fn from(text: String) -> Self {
+        Timestamp(text)
+    }
+}
+
+impl From<&str> for Timestamp {
+    fn from(text: &str) -> Self {
+        Timestamp(text.to_owned())
+    }
+}
+
+impl fmt::Display for Timestamp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl crate::wire::Field for Timestamp {
+    type Wire = Self;
+}
+
+impl Serialize for Timestamp {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for Timestamp {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct TextVisitor;
+
+        impl Visitor<'_> for TextVisitor {
+            type Value = Timestamp;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a date-time string")
+            }
+
+            fn visit_str<E: de::Error>(self, text: &str) -> Result<Timestamp, E> {
+                Ok(Timestamp(text.to_owned()))
+            }
+
+            fn visit_string<E: de::Error>(self, text: String) -> Result<Timestamp, E> {
+                Ok(Timestamp(text))
+            }
+        }
+
+        deserializer.deserialize_str(TextVisitor)
+    }
+}
+
+#[cfg(feature = "schema")]
+impl schemars::JsonSchema for Timestamp {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Timestamp".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "description": "A UTC date-time (RFC 3339), up to 7 fractional digits, e.g. 2018-10-30T21:03:42.4579542Z.",
+            "type": "string",
+            "format": "date-time"
+        })
+    }
+}
+
+fn parse_rfc3339(text: &str) -> Result<i128, &'static str> {
+    let bytes = text.as_bytes();
+    let digits = |range: std::ops::Range<usize>| -> Result<i64, &'static str> {
+        let part = bytes.get(range).ok_or("too short")?;
+        part.iter().try_fold(0i64, |acc, &b| {
+            if b.is_ascii_digit() {
+                Ok(acc * 10 + i64::from(b - b'0'))
+            } else {
+                Err("expected a digit")
+            }
+        })
+    };
+    let expect = |index: usize, allowed: &[u8], what: &'static str| -> Result<(), &'static str> {
+        match bytes.get(index) {
+            Some(b) if allowed.contains(b) => Ok(()),
+            _ => Err(what),
+        }
+    };
+    let year = digits(0..4)?;
+    expect(4, b"-", "expected `-` after the year")?;
+    let month = digits(5..7)?;
+    expect(7, b"-", "expected `-` after the month")?;
+    let day = digits(8..10)?;
+    expect(10, b"Tt ", "expected `T` between date and time")?;
+    let hour = digits(11..13)?;
+    expect(13, b":", "expected `:` after the hour")?;
+    let minute = digits(14..16)?;
+    expect(16, b":", "expected `:` after the minutes")?;
+    let second = digits(17..19)?;
+    if !(1..=12).contains(&month) {
+        return Err("month out of range");
+    }
+    if day < 1 || day > days_in_month(year, month) {
+        return Err("day out of range");
+    }
+    if hour > 23 || minute > 59 || second > 59 {
+        return Err("time of day out of range");
+    }
+    let mut index = 19;
+    let mut nanos: i64 = 0;
+    if bytes.get(index) == Some(&b'.') {
+        index += 1;
+        let start = index;
+        while let Some(b) = bytes.get(index).filter(|b| b.is_ascii_digit()) {
+            if index - start < 9 {
+                nanos = nanos * 10 + i64::from(b - b'0');
+            }
+            index += 1;
+        }
+        let count = index - start;
+        if count == 0 {
+            return Err("expected digits after `.`");
+        }
+        for _ in count..9 {
+            nanos *= 10;
+        }
+    }
+    let offset_seconds = match bytes.get(index) {
+        Some(b'Z' | b'z') => {
+            index += 1;
+            0
+        }
+        Some(sign @ (b'+' | b'-')) => {
+            let hours = digits(index + 1..index + 3)?;
+            expect(index + 3, b":", "expected `:` in the UTC offset")?;
+            let minutes = digits(index + 4..index + 6)?;
+            if hours > 23 || minutes > 59 {
+                return Err("UTC offset out of range");
+            }
+            let offset = hours * 3600 + minutes * 60;
+            index += 6;
+            if *sign == b'+' { offset } else { -offset }
+        }
+        _ => return Err("expected `Z` or a UTC offset"),
+    };
+    if index != bytes.len() {
+        return Err("unexpected text after the date-time");
+    }
+    let days = days_from_civil(year, month, day);
+    let seconds = days * 86_400 + hour * 3600 + minute * 60 + second - offset_seconds;
+    Ok(i128::from(seconds) * 1_000_000_000 + i128::from(nanos))
+}
+
+fn is_leap(year: i64) -> bool {
+    year % 4 == 0 && (year % 100 != 0 || year % 400 == 0)
+}
+
+fn days_in_month(year: i64, month: i64) -> i64 {
+    match month {
+        2 if is_leap(year) => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    }
+}
+
+// Howard Hinnant's days-from-civil algorithm (proleptic Gregorian calendar).
+fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
+    let year = if month <= 2 { year - 1 } else { year };
+    let era = year.div_euclid(400);
+    let year_of_era = year - era * 400;
+    let month_index = (month + 9) % 12;
+    let day_of_year = (153 * month_index + 2) / 5 + day - 1;
+    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
+    era * 146_097 + day_of_era - 719_468
+}
+
+fn civil_from_days(days: i128) -> (i128, i128, i128) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let day_of_era = z - era * 146_097;
+    let year_of_era =
+        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+    let month_index = (5 * day_of_year + 2) / 153;
+    let day = day_of_year - (153 * month_index + 2) / 5 + 1;
+    let month = if month_index < 10 {
+        month_index + 3
+    } else {
+        month_index - 9
+    };
+    let year = year_of_era + era * 400 + i128::from(month <= 2);
+    (year, month, day)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_the_api_format_and_offsets() {
+        assert_eq!(
+            Timestamp::new("1970-01-01T00:00:00Z").to_unix_nanos(),
+            Ok(0)
+        );
+        assert_eq!(
+            Timestamp::new("2018-11-03T00:00:00Z").to_unix_nanos(),
+            Ok(1_541_203_200_000_000_000)
+        );
+        assert_eq!(
+            Timestamp::new("2018-11-03T01:00:00+01:00").to_unix_nanos(),
+            Ok(1_541_203_200_000_000_000)
+        );
+        assert_eq!(
+            Timestamp::new("2018-10-29T21:24:52.040469Z").to_unix_nanos(),
+            Ok(1_540_848_292_040_469_000)
+        );
+        assert_eq!(
+            Timestamp::new("1969-12-31T23:59:59.9Z").to_unix_nanos(),
+            Ok(-100_000_000)
+        );
+    }
+
+    #[test]
+    fn rejects_what_is_not_a_date_time_with_a_reason() {
+        for bad in [
+            "",
+            "2018-13-01T00:00:00Z",
+            "2018-02-29T00:00:00Z",
+            "2018-01-01T24:00:00Z",
+            "2018-01-01T00:00:00",
+            "2018-01-01T00:00:00.Z",
+            "2018-01-01T00:00:00Zjunk",
+            "yesterday",
+        ] {
+            let error = Timestamp::new(bad).to_unix_nanos().unwrap_err();
+            assert!(error.to_string().contains("is not an RFC 3339"), "{error}");
+        }
+    }
+
+    #[test]
+    fn writes_seven_fractional_digits_and_round_trips() {
+        for nanos in [
+            0i128,
+            1_540_933_422_457_954_200,
+            -100_000_000,
+            253_402_300_799_999_999_900,
+        ] {
+            let t = Timestamp::from_unix_nanos(nanos);
+            assert_eq!(t.to_unix_nanos(), Ok(nanos), "{t}");
+        }
+        assert_eq!(
+            Timestamp::from_unix_nanos(0).as_str(),
+            "1970-01-01T00:00:00.0000000Z"
+        );
+        assert_eq!(
+            Timestamp::from_system_time(UNIX_EPOCH + Duration::from_secs(86_400)).as_str(),
+            "1970-01-02T00:00:00.0000000Z"
+        );
+    }
+}
