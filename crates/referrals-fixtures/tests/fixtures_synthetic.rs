@@ -250,3 +250,59 @@ fn single_page_conveniences_hold_n_items() {
     assert_eq!(odata["@odata.count"], 25);
     assert_eq!(classic["items"], odata["value"]);
 }
+
+#[test]
+fn synthetic_referrals_decode_into_the_model_losslessly() {
+    let synthetic = Synthetic::new(16);
+    for index in 0..500 {
+        let input = synthetic.referral(index);
+        let bytes = serde_json::to_vec(&input).expect("encodes");
+        let referral: referrals_model::Referral =
+            referrals_model::decode(&bytes).unwrap_or_else(|e| panic!("item {index}: {e}"));
+        assert_eq!(
+            serde_json::to_value(&referral).expect("encodes"),
+            input,
+            "item {index} survives a round trip"
+        );
+    }
+}
+
+#[test]
+fn synthetic_pages_decode_into_collections_losslessly() {
+    use referrals_model::{Continuation, ReferralCollection, WireForm, decode};
+
+    let synthetic = Synthetic::new(17);
+    let classic_bytes = synthetic.classic_page(20, 50, 120, Some("next-token"));
+    let classic: ReferralCollection = decode(&classic_bytes).expect("classic page decodes");
+    assert_eq!(classic.form, WireForm::Classic);
+    assert_eq!(classic.count(), Some(120));
+    assert_eq!(classic.items().len(), 50);
+    assert_eq!(
+        classic.continuation(),
+        Some(Continuation::Headers(vec![(
+            "MS-ContinuationToken".to_owned(),
+            "next-token".to_owned()
+        )]))
+    );
+    assert_eq!(
+        serde_json::to_value(&classic).expect("encodes"),
+        parse(&classic_bytes)
+    );
+
+    let link = "https://api.partner.microsoft.com/v1.0/engagements/referrals?$skip=50";
+    let odata_bytes = synthetic.odata_page(0, 50, 120, Some(link));
+    let odata: ReferralCollection = decode(&odata_bytes).expect("OData page decodes");
+    assert_eq!(odata.form, WireForm::OData);
+    assert_eq!(odata.count(), Some(120));
+    assert_eq!(
+        odata.continuation(),
+        Some(Continuation::NextLink(link.to_owned()))
+    );
+    assert_eq!(
+        serde_json::to_value(&odata).expect("encodes"),
+        parse(&odata_bytes)
+    );
+
+    let last: ReferralCollection = decode(&synthetic.page_bytes_odata(3)).expect("decodes");
+    assert_eq!(last.continuation(), None);
+}
