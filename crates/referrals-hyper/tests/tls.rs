@@ -1,0 +1,225 @@
+//! The transport over TLS: trust, ALPN, the connect timeout and `CONNECT` proxies.
+
+mod support;
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use referrals_hyper::{HyperTransport, TrustRoots};
+use referrals_query::transport::{Transport, TransportErrorKind};
+use support::{builder, closed_port, hold, raw_server, read_head, request, within, write};
+use tokio::net::TcpStream;
+
+#[tokio::test]
+async fn https_negotiates_http2_and_multiplexes_on_one_connection() {
+    let server = support::https_server().await;
+    let transport = builder().build().expect("transport");
+
+    for page in 0..10 {
+        let uri = format!(
+            "https://localhost:{}/v1.0/engagements/referrals?page={page}",
+            server.addr.port()
+        );
+        let response = within(transport.send(request("GET", &uri, b"")))
+            .await
+            .expect("response");
+        assert_eq!(response.version(), http::Version::HTTP_2);
+        assert_eq!(response.headers()["x-version"], "HTTP/2.0");
+        assert_eq!(response.body().as_ref(), b"hello");
+    }
+
+    assert_eq!(transport.connections_opened(), 1);
+    assert_eq!(server.accepted(), 1);
+}
+
+#[tokio::test]
+async fn https_falls_back_to_http1_when_the_server_offers_only_http1() {
+    let server = support::https_server_http1_only().await;
+    let transport = builder().build().expect("transport");
+
+    for _ in 0..3 {
+        let uri = format!("https://localhost:{}/x", server.addr.port());
+        let response = within(transport.send(request("GET", &uri, b"")))
+            .await
+            .expect("response");
+        assert_eq!(response.version(), http::Version::HTTP_11);
+    }
+    assert_eq!(transport.connections_opened(), 1);
+}
+
+#[tokio::test]
+async fn https_post_over_http2_sends_the_body() {
+    let server = support::https_server().await;
+    let transport = builder().build().expect("transport");
+    let uri = format!(
+        "https://127.0.0.1:{}/v1.0/engagements/referrals",
+        server.addr.port()
+    );
+
+    let response = within(transport.send(request("POST", &uri, b"{\"type\":\"Shared\"}")))
+        .await
+        .expect("response");
+
+    assert_eq!(response.headers()["x-method"], "POST");
+    assert_eq!(response.body().as_ref(), b"{\"type\":\"Shared\"}");
+}
+
+#[tokio::test]
+async fn untrusted_certificate_is_a_connect_error() {
+    let server = support::https_server().await;
+    // The compiled-in roots do not include the test CA.
+    let transport = HyperTransport::builder()
+        .no_proxy()
+        .roots(TrustRoots::Webpki)
+        .build()
+        .expect("transport");
+    let uri = format!("https://localhost:{}/x", server.addr.port());
+
+    let error = within(transport.send(request("GET", &uri, b"")))
+        .await
+        .expect_err("untrusted");
+
+    assert_eq!(error.kind(), TransportErrorKind::Connect);
+    assert!(!error.kind().may_have_reached_server());
+    assert!(error.message().contains("certificate"), "{error}");
+}
+
+#[tokio::test]
+async fn tls_handshake_that_never_finishes_is_a_connect_timeout() {
+    // Accepts TCP, then never answers the ClientHello.
+    let addr = raw_server(hold).await;
+    let transport = builder()
+        .connect_timeout(Duration::from_millis(200))
+        .build()
+        .expect("transport");
+
+    let error = within(transport.send(request(
+        "GET",
+        &format!("https://localhost:{}/x", addr.port()),
+        b"",
+    )))
+    .await
+    .expect_err("handshake never finishes");
+
+    assert_eq!(error.kind(), TransportErrorKind::ConnectTimeout);
+    assert!(!error.kind().may_have_reached_server());
+    assert!(error.message().contains("200ms"), "{error}");
+}
+
+/// A `CONNECT` proxy that records each request head, answers `status`, and on 200 pipes the
+/// tunnel to `upstream` whatever host was asked for.
+async fn connect_proxy(
+    status: &'static str,
+    upstream: std::net::SocketAddr,
+) -> (std::net::SocketAddr, Arc<Mutex<Vec<String>>>) {
+    let heads = Arc::new(Mutex::new(Vec::new()));
+    let seen = Arc::clone(&heads);
+    let addr = raw_server(move |mut client| {
+        let seen = Arc::clone(&seen);
+        async move {
+            let head = read_head(&mut client).await;
+            seen.lock().expect("heads").push(head);
+            write(&mut client, format!("HTTP/1.1 {status}\r\n\r\n").as_bytes()).await;
+            if status.starts_with("200") {
+                let Ok(mut server) = TcpStream::connect(upstream).await else {
+                    return;
+                };
+                let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+            }
+        }
+    })
+    .await;
+    (addr, heads)
+}
+
+#[tokio::test]
+async fn https_goes_through_a_connect_tunnel_with_proxy_credentials() {
+    let server = support::https_server().await;
+    let (proxy, heads) = connect_proxy("200 Connection established", server.addr).await;
+    let transport = builder()
+        .https_proxy(format!("http://user:pw@{proxy}"))
+        .build()
+        .expect("transport");
+
+    // `api.example.test` does not resolve: only the proxy can have reached it.
+    let response = within(transport.send(request(
+        "GET",
+        "https://api.example.test/v1.0/engagements/referrals",
+        b"",
+    )))
+    .await
+    .expect("tunnelled response");
+
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.body().as_ref(), b"hello");
+    let heads = heads.lock().expect("heads").clone();
+    assert_eq!(heads.len(), 1);
+    assert!(
+        heads[0].starts_with("CONNECT api.example.test:443 HTTP/1.1\r\n"),
+        "{heads:?}"
+    );
+    // base64("user:pw")
+    assert!(
+        heads[0].contains("Proxy-Authorization: Basic dXNlcjpwdw==\r\n"),
+        "{heads:?}"
+    );
+    // The bearer token travels inside TLS, never in the proxy's view.
+    assert!(!heads[0].contains("SECRET-TOKEN-VALUE"), "{heads:?}");
+    assert_eq!(transport.connections_opened(), 1);
+}
+
+#[tokio::test]
+async fn proxy_refusing_the_tunnel_is_a_connect_error() {
+    let server = support::https_server().await;
+    let (proxy, _) = connect_proxy("407 Proxy Authentication Required", server.addr).await;
+    let transport = builder()
+        .https_proxy(format!("http://{proxy}"))
+        .build()
+        .expect("transport");
+
+    let error = within(transport.send(request("GET", "https://api.example.test/x", b"")))
+        .await
+        .expect_err("tunnel refused");
+
+    assert_eq!(error.kind(), TransportErrorKind::Connect);
+    assert!(error.message().contains("proxy"), "{error}");
+    assert!(
+        error.message().contains("authorization required"),
+        "{error}"
+    );
+}
+
+#[tokio::test]
+async fn unreachable_proxy_is_a_connect_error() {
+    let proxy_port = closed_port().await;
+    let transport = builder()
+        .https_proxy(format!("http://127.0.0.1:{proxy_port}"))
+        .build()
+        .expect("transport");
+
+    let error = within(transport.send(request("GET", "https://api.example.test/x", b"")))
+        .await
+        .expect_err("proxy down");
+
+    assert_eq!(error.kind(), TransportErrorKind::Connect);
+    assert!(
+        error.message().contains(&format!("127.0.0.1:{proxy_port}")),
+        "{error}"
+    );
+}
+
+#[tokio::test]
+async fn silent_proxy_is_a_connect_timeout() {
+    let proxy = raw_server(hold).await;
+    let transport = builder()
+        .https_proxy(format!("http://{proxy}"))
+        .connect_timeout(Duration::from_millis(200))
+        .build()
+        .expect("transport");
+
+    let error = within(transport.send(request("GET", "https://api.example.test/x", b"")))
+        .await
+        .expect_err("proxy never answers");
+
+    assert_eq!(error.kind(), TransportErrorKind::ConnectTimeout);
+}
