@@ -223,3 +223,96 @@ async fn silent_proxy_is_a_connect_timeout() {
 
     assert_eq!(error.kind(), TransportErrorKind::ConnectTimeout);
 }
+
+/// The environment's proxy variables are read when the transport is built. Environment
+/// variables are process-wide, so each case runs [`env_proxy_child`] in a child process.
+#[tokio::test]
+async fn proxy_settings_come_from_the_environment() {
+    let server = support::https_server().await;
+    let (proxy, heads) = connect_proxy("200 Connection established", server.addr).await;
+    let proxy_url = format!("http://{proxy}");
+
+    // Lower-case `https_proxy` is honoured: the request is tunnelled.
+    run_child(&[("https_proxy", proxy_url.as_str())], "proxied").await;
+    assert_eq!(heads.lock().expect("heads").len(), 1);
+
+    // `NO_PROXY` wins over `HTTPS_PROXY`: the request goes direct (and `.test` never resolves).
+    run_child(
+        &[
+            ("HTTPS_PROXY", proxy_url.as_str()),
+            ("NO_PROXY", "localhost,.example.test"),
+        ],
+        "direct",
+    )
+    .await;
+    assert_eq!(heads.lock().expect("heads").len(), 1);
+}
+
+async fn run_child(vars: &[(&str, &str)], expect: &str) {
+    let mut command = std::process::Command::new(std::env::current_exe().expect("test binary"));
+    command.args([
+        "env_proxy_child",
+        "--exact",
+        "--ignored",
+        "--test-threads=1",
+    ]);
+    for name in [
+        "HTTPS_PROXY",
+        "https_proxy",
+        "HTTP_PROXY",
+        "http_proxy",
+        "ALL_PROXY",
+        "all_proxy",
+        "NO_PROXY",
+        "no_proxy",
+        "REQUEST_METHOD",
+    ] {
+        command.env_remove(name);
+    }
+    command.envs(vars.iter().copied());
+    command.env("REFERRALS_HYPER_CHILD_EXPECT", expect);
+    // The servers live in this process: wait for the child off the runtime thread.
+    let output = tokio::task::spawn_blocking(move || command.output())
+        .await
+        .expect("join")
+        .expect("child process");
+    assert!(
+        output.status.success(),
+        "child ({expect}) failed:\n{}\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    // Guards against the filter matching nothing, which would also exit successfully.
+    assert!(
+        String::from_utf8_lossy(&output.stdout).contains("1 passed"),
+        "{}",
+        String::from_utf8_lossy(&output.stdout)
+    );
+}
+
+/// The child half of [`proxy_settings_come_from_the_environment`]. Run on its own (e.g. with
+/// `--include-ignored`) it has nothing to check and returns.
+#[tokio::test]
+#[ignore = "run in a child process by proxy_settings_come_from_the_environment"]
+async fn env_proxy_child() {
+    let Ok(expect) = std::env::var("REFERRALS_HYPER_CHILD_EXPECT") else {
+        return;
+    };
+    let transport = HyperTransport::builder()
+        .connect_timeout(Duration::from_secs(2))
+        .roots(TrustRoots::Webpki)
+        .add_root_certificates_pem(support::CA_PEM)
+        .build()
+        .expect("transport");
+    let result = within(transport.send(request("GET", "https://api.example.test/x", b""))).await;
+    match expect.as_str() {
+        "proxied" => assert_eq!(result.expect("tunnelled response").status(), 200),
+        "direct" => assert_eq!(
+            result
+                .expect_err("api.example.test does not resolve")
+                .kind(),
+            TransportErrorKind::Connect
+        ),
+        other => panic!("unknown expectation {other}"),
+    }
+}

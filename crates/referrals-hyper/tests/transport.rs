@@ -324,3 +324,19 @@ async fn loopback_bypasses_a_configured_proxy() {
 
     assert_eq!(response.status(), 200);
 }
+
+#[test]
+fn sending_outside_a_tokio_runtime_is_an_error_not_a_panic() {
+    let transport = builder().build().expect("transport");
+    let mut sending = transport.send(request("GET", "http://127.0.0.1:9/x", b""));
+    let mut context = std::task::Context::from_waker(std::task::Waker::noop());
+
+    match sending.as_mut().poll(&mut context) {
+        std::task::Poll::Ready(Err(error)) => {
+            assert_eq!(error.kind(), TransportErrorKind::InvalidRequest);
+            assert!(error.message().contains("tokio runtime"), "{error}");
+        }
+        std::task::Poll::Ready(Ok(_)) => panic!("sent without a runtime"),
+        std::task::Poll::Pending => panic!("waited without a runtime"),
+    }
+}
