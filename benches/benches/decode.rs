@@ -1,1 +1,60 @@
-fn main() {}
+//! Decoding a page of synthetic referrals: our lossless typed decode against three baselines
+//! measured on the same bytes in the same run.
+//!
+//! - `ignored_any`: serde_json parsing into `IgnoredAny`, the parse floor;
+//! - `value`: into `serde_json::Value`;
+//! - `naive_struct`: a `#[derive(Deserialize)]` struct with owned strings and no unknown fields;
+//! - `model`: `referrals_model::decode::<ReferralCollection>`.
+//!
+//! `cargo bench -p referrals-benches --bench decode`; `REFERRALS_BENCH_SIZES=100` to limit sizes.
+
+use std::hint::black_box;
+use std::time::Duration;
+
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use referrals_benches::naive;
+use referrals_fixtures::synthetic::Synthetic;
+use referrals_model::{ReferralCollection, decode};
+use serde::de::IgnoredAny;
+
+fn sizes() -> Vec<usize> {
+    std::env::var("REFERRALS_BENCH_SIZES")
+        .ok()
+        .map(|s| s.split(',').filter_map(|n| n.trim().parse().ok()).collect())
+        .unwrap_or_else(|| vec![100, 10_000, 100_000])
+}
+
+fn decode_pages(c: &mut Criterion) {
+    let synthetic = Synthetic::new(42);
+    for n in sizes() {
+        let bytes = synthetic.page_bytes_classic(n);
+        let check: ReferralCollection = match decode(&bytes) {
+            Ok(page) => page,
+            Err(error) => panic!("synthetic page does not decode: {error}"),
+        };
+        assert_eq!(check.items().len(), n);
+
+        let mut group = c.benchmark_group(format!("decode/{n}"));
+        group.throughput(Throughput::Bytes(bytes.len() as u64));
+        if n >= 10_000 {
+            group.sample_size(10);
+            group.measurement_time(Duration::from_secs(if n >= 100_000 { 20 } else { 5 }));
+        }
+        group.bench_function(BenchmarkId::from_parameter("ignored_any"), |b| {
+            b.iter(|| serde_json::from_slice::<IgnoredAny>(black_box(&bytes)).map(|_| ()))
+        });
+        group.bench_function(BenchmarkId::from_parameter("value"), |b| {
+            b.iter(|| serde_json::from_slice::<serde_json::Value>(black_box(&bytes)))
+        });
+        group.bench_function(BenchmarkId::from_parameter("naive_struct"), |b| {
+            b.iter(|| serde_json::from_slice::<naive::Page>(black_box(&bytes)))
+        });
+        group.bench_function(BenchmarkId::from_parameter("model"), |b| {
+            b.iter(|| decode::<ReferralCollection>(black_box(&bytes)))
+        });
+        group.finish();
+    }
+}
+
+criterion_group!(benches, decode_pages);
+criterion_main!(benches);

@@ -1,1 +1,3 @@
-//! Shared helpers for the benchmarks.
+//! Shared pieces of the benchmarks: the baselines our code is measured against.
+
+pub mod naive;

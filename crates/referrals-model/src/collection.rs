@@ -233,39 +233,43 @@ impl<'de, T: DeserializeOwned> Deserialize<'de> for ReferralCollection<T> {
                 let mut odata_hint = false;
                 while let Some(key) = map.next_key::<Key<'de>>()? {
                     let extra = &mut out.extra;
-                    match key.as_str() {
+                    match key.as_bytes() {
                         // The first of `items`/`value` holds the items; a second one is kept verbatim.
-                        name @ ("items" | "value") if !items_seen => {
+                        name @ (b"items" | b"value") if !items_seen => {
                             items_seen = true;
-                            out.form = if name == "items" {
-                                WireForm::Classic
+                            let (form, name) = if name == b"items" {
+                                (WireForm::Classic, "items")
                             } else {
-                                WireForm::OData
+                                (WireForm::OData, "value")
                             };
+                            out.form = form;
                             out.items =
                                 field::<A, IndexedVec<T>>(&mut map, name, extra)?.map(Vec::from);
                         }
-                        "totalCount" => out.total_count = field(&mut map, "totalCount", extra)?,
-                        "@odata.count" => {
+                        b"totalCount" => out.total_count = field(&mut map, "totalCount", extra)?,
+                        b"@odata.count" => {
                             odata_hint = true;
                             out.odata_count = field(&mut map, "@odata.count", extra)?;
                         }
-                        "links" => out.links = field(&mut map, "links", extra)?,
-                        "@odata.nextLink" => {
+                        b"links" => out.links = field(&mut map, "links", extra)?,
+                        b"@odata.nextLink" => {
                             odata_hint = true;
                             out.odata_next_link = field(&mut map, "@odata.nextLink", extra)?;
                         }
-                        "@odata.context" => {
+                        b"@odata.context" => {
                             odata_hint = true;
                             out.odata_context = field(&mut map, "@odata.context", extra)?;
                         }
-                        "attributes" => out.attributes = field(&mut map, "attributes", extra)?,
-                        _ => match map.next_value::<Value>() {
-                            Ok(value) => {
-                                out.extra.insert(key.into_owned(), value);
+                        b"attributes" => out.attributes = field(&mut map, "attributes", extra)?,
+                        _ => {
+                            let name = key.to_text()?;
+                            match map.next_value::<Value>() {
+                                Ok(value) => {
+                                    out.extra.insert(name, value);
+                                }
+                                Err(error) => return Err(crate::path::at_key(&name, error)),
                             }
-                            Err(error) => return Err(crate::path::at_key(key.as_str(), error)),
-                        },
+                        }
                     }
                 }
                 if !items_seen && odata_hint {

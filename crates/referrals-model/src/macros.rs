@@ -83,24 +83,27 @@ macro_rules! model_struct {
                         mut map: A,
                     ) -> Result<$name, A::Error> {
                         let mut out = $name::default();
-                        while let Some(key) = map.next_key::<$crate::wire::Key<'de>>()? {
-                            match key.as_str() {
-                                $(
-                                    $json => match map.next_value::<Option<<$ty as $crate::wire::Field>::Wire>>() {
+                        'entries: while let Some(key) = map.next_key::<$crate::wire::Key<'de>>()? {
+                            let name = key.as_bytes();
+                            $(
+                                if name == $json.as_bytes() {
+                                    match map.next_value::<Option<<$ty as $crate::wire::Field>::Wire>>() {
                                         Ok(Some(value)) => out.$field = Some(value.into()),
                                         Ok(None) => {
                                             out.$field = None;
                                             out.extra.insert(String::from($json), $crate::Value::Null);
                                         }
                                         Err(error) => return Err($crate::path::at_key($json, error)),
-                                    },
-                                )*
-                                _ => match map.next_value::<$crate::Value>() {
-                                    Ok(value) => {
-                                        out.extra.insert(key.into_owned(), value);
                                     }
-                                    Err(error) => return Err($crate::path::at_key(key.as_str(), error)),
-                                },
+                                    continue 'entries;
+                                }
+                            )*
+                            let name = key.to_text()?;
+                            match map.next_value::<$crate::Value>() {
+                                Ok(value) => {
+                                    out.extra.insert(name, value);
+                                }
+                                Err(error) => return Err($crate::path::at_key(&name, error)),
                             }
                         }
                         Ok(out)

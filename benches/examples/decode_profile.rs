@@ -1,0 +1,28 @@
+//! A fixed decode workload for instruction-level profiling:
+//! `valgrind --tool=callgrind target/release/examples/decode_profile [model|naive|ignored|value] [rounds]`.
+
+use referrals_benches::naive;
+use referrals_fixtures::synthetic::Synthetic;
+use referrals_model::{ReferralCollection, decode};
+
+fn main() {
+    let mut args = std::env::args().skip(1);
+    let which = args.next().unwrap_or_else(|| "model".into());
+    let rounds: usize = args.next().and_then(|r| r.parse().ok()).unwrap_or(50);
+    let bytes = Synthetic::new(42).page_bytes_classic(100);
+    let mut items = 0usize;
+    for _ in 0..rounds {
+        items += match which.as_str() {
+            "naive" => serde_json::from_slice::<naive::Page>(&bytes)
+                .map(|p| p.items.map_or(0, |i| i.len()))
+                .unwrap_or(0),
+            "ignored" => serde_json::from_slice::<serde::de::IgnoredAny>(&bytes).map_or(0, |_| 1),
+            "value" => serde_json::from_slice::<serde_json::Value>(&bytes).map_or(0, |_| 1),
+            _ => decode::<ReferralCollection>(&bytes).map_or(0, |p| p.items().len()),
+        };
+    }
+    println!(
+        "{which}: {items} items over {rounds} rounds of {} bytes",
+        bytes.len()
+    );
+}
