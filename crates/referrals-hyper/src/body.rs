@@ -3,8 +3,8 @@
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
-use http::HeaderMap;
 use http::header::CONTENT_LENGTH;
+use http::{HeaderMap, StatusCode};
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use referrals_query::transport::{TransportError, TransportErrorKind};
@@ -22,10 +22,20 @@ pub(crate) struct BodyLimits {
 /// Refuses a body whose declared length is over the cap, before reading any of it.
 /// Returns the declared length when there is a usable one.
 pub(crate) fn check_declared_length(
+    status: StatusCode,
     headers: &HeaderMap,
     limits: BodyLimits,
     target: &Target,
 ) -> Result<Option<u64>, TransportError> {
+    // These responses have no body whatever `Content-Length` says (it describes the
+    // representation a GET would return).
+    if target.is_head()
+        || status.is_informational()
+        || status == StatusCode::NO_CONTENT
+        || status == StatusCode::NOT_MODIFIED
+    {
+        return Ok(None);
+    }
     // hyper has already rejected malformed or conflicting `Content-Length` headers on HTTP/1;
     // anything unparsable here is left to the streamed count.
     let declared = headers

@@ -242,7 +242,7 @@ impl Inner {
             idle_timeout: self.settings.idle_read_timeout,
         };
         let (parts, body) = response.into_parts();
-        let declared = body::check_declared_length(&parts.headers, limits, target)?;
+        let declared = body::check_declared_length(parts.status, &parts.headers, limits, target)?;
         let bytes = body::read_capped(body, declared, limits, target).await?;
         Ok(http::Response::from_parts(parts, bytes))
     }

@@ -76,6 +76,11 @@ impl Target {
         Ok(target)
     }
 
+    /// True for `HEAD`, whose response never has a body.
+    pub(crate) fn is_head(&self) -> bool {
+        self.method == Method::HEAD
+    }
+
     /// `host:port`, for connection-level messages.
     pub(crate) fn authority(&self) -> String {
         format!("{}:{}", self.host, self.port)

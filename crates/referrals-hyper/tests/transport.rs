@@ -105,6 +105,28 @@ async fn declared_length_over_the_cap_is_refused_without_reading_the_body() {
 }
 
 #[tokio::test]
+async fn head_response_declaring_a_large_length_is_not_a_body_over_the_cap() {
+    let addr = raw_server(|mut stream| async move {
+        read_head(&mut stream).await;
+        write(
+            &mut stream,
+            b"HTTP/1.1 200 OK\r\ncontent-length: 1048576\r\n\r\n",
+        )
+        .await;
+        hold(stream).await;
+    })
+    .await;
+    let transport = builder().max_body_bytes(1024).build().expect("transport");
+
+    let response = within(transport.send(request("HEAD", &format!("http://{addr}/x"), b"")))
+        .await
+        .expect("HEAD has no body");
+
+    assert_eq!(response.status(), 200);
+    assert!(response.body().is_empty());
+}
+
+#[tokio::test]
 async fn endless_chunked_body_is_cut_off_at_the_cap() {
     // No Content-Length and a body that never ends: the cap is the only way out.
     let addr = raw_server(|mut stream| async move {
