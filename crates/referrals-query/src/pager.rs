@@ -1,0 +1,651 @@
+//! The pagination state machine: which request to send next, and what a response means.
+
+use std::collections::HashSet;
+use std::fmt;
+use std::time::{Duration, SystemTime};
+
+use bytes::Bytes;
+use http::{HeaderMap, HeaderValue, Method, StatusCode};
+use referrals_model::{Continuation, DecodeError, Referral, ReferralCollection};
+
+use crate::api_error::ApiError;
+use crate::checkpoint::{Checkpoint, CheckpointError, Position};
+use crate::continuation::{
+    ContinuationHeaderError, NextLinkError, check_headers, resolve_next_link,
+};
+use crate::encode;
+use crate::list::ListQuery;
+use crate::request::{Endpoint, RequestError, RequestIds, with_query};
+use crate::retry::{GiveUp, RetryDecision, RetryPolicy, RetryState};
+use crate::transport::TransportErrorKind;
+
+/// Optional caps on a listing, counted from when the [`Pager`] was created or resumed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub struct Limits {
+    /// Stop after this many pages (empty pages count).
+    pub max_pages: Option<u64>,
+    /// Stop after this many items; the page that crosses the limit is cut short, and its
+    /// checkpoint resumes right after the last item yielded.
+    pub max_items: Option<u64>,
+}
+
+/// Why a listing ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum End {
+    /// The server sent the last page.
+    Exhausted,
+    /// [`Limits::max_items`] was reached.
+    ItemLimit,
+    /// [`Limits::max_pages`] was reached.
+    PageLimit,
+}
+
+/// What [`Pager::next_request`] says to do.
+// One value per request, moved straight to the transport: boxing would only add an allocation.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug)]
+pub enum NextRequest {
+    /// Send this request (add `Authorization`), then feed the outcome to
+    /// [`Pager::on_response`] or [`Pager::on_transport_error`].
+    Send(http::Request<Bytes>),
+    /// The listing is over.
+    Done(End),
+}
+
+/// What a response meant.
+#[derive(Debug)]
+pub enum PagerEvent {
+    /// A page of items, in the server's order.
+    Page(Page),
+    /// A transient failure: wait this long, then call [`Pager::next_request`] again (with a new
+    /// request id).
+    Retry(Duration),
+}
+
+/// One page of a listing.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct Page {
+    /// The page's items (possibly none: an empty page may still have a next page).
+    pub items: Vec<Referral>,
+    /// The total count the server reported (`totalCount` / `@odata.count`), if any.
+    pub count: Option<u64>,
+    /// Resumes right after this page's items.
+    pub checkpoint: Checkpoint,
+    /// `Some` when this is the last page the pager will yield.
+    pub end: Option<End>,
+}
+
+impl Page {
+    /// True when no further page will be fetched.
+    pub fn is_last(&self) -> bool {
+        self.end.is_some()
+    }
+}
+
+/// A listing that cannot go on.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum PagerError {
+    /// The API answered with an error status (after retries, when it was transient).
+    Api {
+        /// What the server said.
+        error: Box<ApiError>,
+        /// Attempts made for this page.
+        attempts: u32,
+        /// Why a transient error was not retried further.
+        gave_up: Option<GiveUp>,
+    },
+    /// No response (after retries, when the failure was transient).
+    Transport {
+        /// What failed.
+        kind: TransportErrorKind,
+        /// Attempts made for this page.
+        attempts: u32,
+        /// Why a transient failure was not retried further.
+        gave_up: Option<GiveUp>,
+    },
+    /// A successful response whose body is not a page of referrals.
+    Decode {
+        /// Where and what (JSON path, line, column).
+        error: DecodeError,
+        /// The page's number in this listing (1 = the first page fetched by this pager).
+        page: u64,
+    },
+    /// The server's next link leaves the configured origin or is malformed.
+    NextLink(NextLinkError),
+    /// A 2018 continuation header cannot be sent.
+    ContinuationHeader(ContinuationHeaderError),
+    /// The server's continuation was already followed in this listing.
+    Loop {
+        /// The repeated continuation (shortened).
+        continuation: String,
+        /// The page that carried it.
+        page: u64,
+    },
+    /// A request could not be built (an invalid request id).
+    Request(RequestError),
+    /// A method called out of order (e.g. [`Pager::on_response`] with no request sent).
+    State(&'static str),
+}
+
+impl fmt::Display for PagerError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PagerError::Api {
+                error,
+                attempts,
+                gave_up,
+            } => {
+                write!(f, "{error}")?;
+                if let Some(why) = gave_up {
+                    write!(f, "; {why}")?;
+                } else if *attempts > 1 {
+                    write!(f, " (after {attempts} attempts)")?;
+                }
+                Ok(())
+            }
+            PagerError::Transport {
+                kind,
+                attempts,
+                gave_up,
+            } => {
+                write!(f, "no response ({kind:?}) after {attempts} attempt(s)")?;
+                if let Some(why) = gave_up {
+                    write!(f, "; {why}")?;
+                }
+                Ok(())
+            }
+            PagerError::Decode { error, page } => write!(f, "page {page}: {error}"),
+            PagerError::NextLink(error) => write!(f, "{error}"),
+            PagerError::ContinuationHeader(error) => write!(f, "{error}"),
+            PagerError::Loop { continuation, page } => write!(
+                f,
+                "page {page} repeats a continuation already followed in this listing \
+                 (`{continuation}`): stopping to avoid a loop"
+            ),
+            PagerError::Request(error) => write!(f, "{error}"),
+            PagerError::State(what) => write!(f, "pager used out of order: {what}"),
+        }
+    }
+}
+
+impl std::error::Error for PagerError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            PagerError::Api { error, .. } => Some(error.as_ref()),
+            PagerError::Decode { error, .. } => Some(error),
+            PagerError::NextLink(error) => Some(error),
+            PagerError::ContinuationHeader(error) => Some(error),
+            PagerError::Request(error) => Some(error),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+enum State {
+    /// The next call is `next_request`.
+    Ready,
+    /// A request is out; the next call is `on_response` or `on_transport_error`.
+    Waiting,
+    /// Over, normally.
+    Done(End),
+    /// Over, with this error (returned again by every later `next_request`).
+    Failed(PagerError),
+}
+
+/// Walks every page of a listing, without doing any I/O: a deterministic state machine.
+///
+/// Ask [`next_request`](Self::next_request) for a request, send it, and hand the outcome to
+/// [`on_response`](Self::on_response) (or [`on_transport_error`](Self::on_transport_error));
+/// repeat until [`NextRequest::Done`]. The pager follows both continuation forms, retries
+/// transient failures by telling you how long to wait, refuses next links that leave the
+/// configured origin, stops on a loop, and gives after every page a [`Checkpoint`] from which
+/// [`Pager::resume`] continues without losing or repeating an item.
+///
+/// See the [crate documentation](crate) for a complete example.
+#[derive(Debug, Clone)]
+pub struct Pager {
+    endpoint: Endpoint,
+    correlation_id: String,
+    query: String,
+    first_url: String,
+    position: Position,
+    skip: u64,
+    items_total: u64,
+    pages_total: u64,
+    items_here: u64,
+    pages_here: u64,
+    limits: Limits,
+    retry: RetryState,
+    /// Fingerprints of every request this pager has made (the first one included).
+    seen: HashSet<u128>,
+    state: State,
+}
+
+impl Pager {
+    /// A pager for the listing `query`, all of whose requests carry `correlation_id`.
+    pub fn new(
+        endpoint: Endpoint,
+        query: &ListQuery,
+        correlation_id: &str,
+    ) -> Result<Pager, RequestError> {
+        Pager::from_parts(
+            endpoint,
+            query.to_query_string(),
+            Position::Start,
+            correlation_id,
+        )
+    }
+
+    /// A pager that continues the listing `checkpoint` was taken from: it yields exactly the
+    /// items that listing had not yet yielded. The checkpoint is checked against `endpoint`'s
+    /// base URL (a next link to another origin is refused). Limits count from here.
+    pub fn resume(
+        endpoint: Endpoint,
+        checkpoint: &Checkpoint,
+        correlation_id: &str,
+    ) -> Result<Pager, CheckpointError> {
+        if checkpoint.version() != 1 {
+            return Err(CheckpointError::Version(checkpoint.version().to_string()));
+        }
+        let query = checkpoint.query();
+        let query_ok = query.bytes().all(|b| b.is_ascii_graphic())
+            && percent_encoding::utf8_percent_encode(query, encode::NOT_IN_URI).to_string()
+                == query;
+        if !query_ok {
+            return Err(CheckpointError::Query(encode::snippet(query, 200)));
+        }
+        let position = match checkpoint.position() {
+            Position::NextLink { url } => Position::NextLink {
+                url: resolve_next_link(endpoint.base(), url).map_err(CheckpointError::NextLink)?,
+            },
+            Position::Headers { headers } => {
+                check_headers(headers).map_err(CheckpointError::Header)?;
+                Position::Headers {
+                    headers: headers.clone(),
+                }
+            }
+            other => other.clone(),
+        };
+        let mut pager = Pager::from_parts(endpoint, query.to_owned(), position, correlation_id)
+            .map_err(CheckpointError::Request)?;
+        pager.skip = checkpoint.skip();
+        pager.items_total = checkpoint.items_yielded();
+        pager.pages_total = checkpoint.pages_received();
+        if http::Uri::try_from(pager.first_url.as_str()).is_err() {
+            return Err(CheckpointError::Query(encode::snippet(query, 200)));
+        }
+        Ok(pager)
+    }
+
+    fn from_parts(
+        endpoint: Endpoint,
+        query: String,
+        position: Position,
+        correlation_id: &str,
+    ) -> Result<Pager, RequestError> {
+        if correlation_id.trim().is_empty() || HeaderValue::from_str(correlation_id).is_err() {
+            return Err(RequestError::InvalidHeader {
+                name: "MS-CorrelationId",
+                value: encode::snippet(correlation_id, 100),
+            });
+        }
+        let first_url = with_query(endpoint.base().collection_url(), &query);
+        let state = match position {
+            Position::Finished => State::Done(End::Exhausted),
+            _ => State::Ready,
+        };
+        let mut seen = HashSet::new();
+        seen.insert(fingerprint(&Position::NextLink {
+            url: first_url.clone(),
+        }));
+        seen.insert(fingerprint(&position));
+        Ok(Pager {
+            endpoint,
+            correlation_id: correlation_id.to_owned(),
+            query,
+            first_url,
+            position,
+            skip: 0,
+            items_total: 0,
+            pages_total: 0,
+            items_here: 0,
+            pages_here: 0,
+            limits: Limits::default(),
+            retry: RetryState::new(RetryPolicy::default(), &Method::GET, false),
+            seen,
+            state,
+        })
+    }
+
+    /// Caps the number of pages and items.
+    pub fn with_limits(mut self, limits: Limits) -> Pager {
+        self.limits = limits;
+        self
+    }
+
+    /// Replaces the retry policy ([`RetryPolicy::default`] otherwise).
+    pub fn with_retry(mut self, policy: RetryPolicy) -> Pager {
+        self.retry = RetryState::new(policy, &Method::GET, false);
+        self
+    }
+
+    /// The position after the last page fully received: resuming from it yields exactly the
+    /// items not yielded yet.
+    pub fn checkpoint(&self) -> Checkpoint {
+        Checkpoint::new(
+            self.query.clone(),
+            self.position.clone(),
+            self.skip,
+            self.items_total,
+            self.pages_total,
+        )
+    }
+
+    /// True once the listing is over (normally or with an error).
+    pub fn is_finished(&self) -> bool {
+        matches!(self.state, State::Done(_) | State::Failed(_))
+    }
+
+    /// The next request to send, carrying `request_id` as `MS-RequestId` (use a new id for
+    /// every call), or [`NextRequest::Done`]. After an error, returns that error again.
+    pub fn next_request(&mut self, request_id: &str) -> Result<NextRequest, PagerError> {
+        match &self.state {
+            State::Ready => {}
+            State::Waiting => {
+                return Err(PagerError::State(
+                    "next_request called while a response is still expected",
+                ));
+            }
+            State::Done(end) => return Ok(NextRequest::Done(*end)),
+            State::Failed(error) => return Err(error.clone()),
+        }
+        if let Some(end) = self.limit_reached() {
+            self.state = State::Done(end);
+            return Ok(NextRequest::Done(end));
+        }
+        let ids = RequestIds::new(&self.correlation_id, request_id);
+        let mut request = match &self.position {
+            Position::Start => self.endpoint.build(Method::GET, &self.first_url, ids, None),
+            Position::NextLink { url } => self.endpoint.build(Method::GET, url, ids, None),
+            Position::Headers { .. } => {
+                self.endpoint.build(Method::GET, &self.first_url, ids, None)
+            }
+            Position::Finished => return Ok(NextRequest::Done(End::Exhausted)),
+        }
+        .map_err(PagerError::Request)?;
+        if let Position::Headers { headers } = &self.position {
+            // Checked when received or resumed; checked again rather than trusted.
+            let headers = check_headers(headers).map_err(PagerError::ContinuationHeader)?;
+            for (name, value) in headers {
+                request.headers_mut().insert(name, value);
+            }
+        }
+        self.state = State::Waiting;
+        Ok(NextRequest::Send(request))
+    }
+
+    /// Feeds the response to the last request. `now` is the current time (for `Retry-After`
+    /// dates) and `random` a uniformly distributed value in [0, 1) (for backoff jitter).
+    ///
+    /// On an error the listing stops; [`checkpoint`](Self::checkpoint) still tells where it
+    /// stood. A page whose *next link* is refused (foreign origin, loop) is still yielded: the
+    /// error comes from the following [`next_request`](Self::next_request).
+    pub fn on_response(
+        &mut self,
+        status: StatusCode,
+        headers: &HeaderMap,
+        body: &[u8],
+        now: SystemTime,
+        random: f64,
+    ) -> Result<PagerEvent, PagerError> {
+        if !matches!(self.state, State::Waiting) {
+            return Err(PagerError::State(
+                "on_response called with no request outstanding",
+            ));
+        }
+        if !status.is_success() {
+            let decision = self.retry.on_response(status, headers, now, random);
+            if let RetryDecision::Retry(delay) = decision {
+                self.state = State::Ready;
+                return Ok(PagerEvent::Retry(delay));
+            }
+            let error = PagerError::Api {
+                error: Box::new(ApiError::from_response(status, headers, body)),
+                attempts: self.retry.attempts(),
+                gave_up: match decision {
+                    RetryDecision::GiveUp(why) => Some(why),
+                    _ => None,
+                },
+            };
+            return Err(self.fail(error));
+        }
+        let page_number = self.pages_here + 1;
+        let collection = match referrals_model::decode::<ReferralCollection>(body) {
+            Ok(collection) => collection,
+            Err(error) => {
+                return Err(self.fail(PagerError::Decode {
+                    error,
+                    page: page_number,
+                }));
+            }
+        };
+        self.retry.reset();
+        Ok(PagerEvent::Page(self.accept_page(collection, page_number)))
+    }
+
+    /// [`on_response`](Self::on_response) for a whole [`http::Response`].
+    pub fn on_http_response(
+        &mut self,
+        response: &http::Response<Bytes>,
+        now: SystemTime,
+        random: f64,
+    ) -> Result<PagerEvent, PagerError> {
+        self.on_response(
+            response.status(),
+            response.headers(),
+            response.body(),
+            now,
+            random,
+        )
+    }
+
+    /// Tells the pager the last request got no response. Connection failures are retried (a
+    /// listing only sends `GET`s) within the retry policy.
+    pub fn on_transport_error(
+        &mut self,
+        kind: TransportErrorKind,
+        now: SystemTime,
+        random: f64,
+    ) -> Result<PagerEvent, PagerError> {
+        if !matches!(self.state, State::Waiting) {
+            return Err(PagerError::State(
+                "on_transport_error called with no request outstanding",
+            ));
+        }
+        match self.retry.on_transport_error(kind, now, random) {
+            RetryDecision::Retry(delay) => {
+                self.state = State::Ready;
+                Ok(PagerEvent::Retry(delay))
+            }
+            decision => {
+                let error = PagerError::Transport {
+                    kind,
+                    attempts: self.retry.attempts(),
+                    gave_up: match decision {
+                        RetryDecision::GiveUp(why) => Some(why),
+                        _ => None,
+                    },
+                };
+                Err(self.fail(error))
+            }
+        }
+    }
+
+    fn fail(&mut self, error: PagerError) -> PagerError {
+        self.state = State::Failed(error.clone());
+        error
+    }
+
+    fn limit_reached(&self) -> Option<End> {
+        if self
+            .limits
+            .max_items
+            .is_some_and(|max| self.items_here >= max)
+        {
+            return Some(End::ItemLimit);
+        }
+        if self
+            .limits
+            .max_pages
+            .is_some_and(|max| self.pages_here >= max)
+        {
+            return Some(End::PageLimit);
+        }
+        None
+    }
+
+    fn accept_page(&mut self, collection: ReferralCollection, page_number: u64) -> Page {
+        let count = collection.count();
+        let continuation = collection.continuation();
+        let mut items = collection.into_items();
+
+        // Items of this page already yielded before a resume.
+        let already = usize::try_from(self.skip)
+            .unwrap_or(usize::MAX)
+            .min(items.len());
+        items.drain(..already);
+        let room = self
+            .limits
+            .max_items
+            .map(|max| max.saturating_sub(self.items_here));
+        let cut = room.is_some_and(|room| (items.len() as u64) > room);
+        if let Some(room) = room.filter(|_| cut) {
+            items.truncate(usize::try_from(room).unwrap_or(usize::MAX));
+        }
+        let taken = items.len() as u64;
+        self.items_here += taken;
+        self.items_total += taken;
+        self.pages_here += 1;
+        self.pages_total += 1;
+
+        let end = if cut {
+            // Stay on this page; the next resume skips what was yielded of it.
+            self.skip = already as u64 + taken;
+            self.state = State::Done(End::ItemLimit);
+            Some(End::ItemLimit)
+        } else {
+            match self.follow(continuation, page_number) {
+                Ok(None) => {
+                    self.position = Position::Finished;
+                    self.skip = 0;
+                    self.state = State::Done(End::Exhausted);
+                    Some(End::Exhausted)
+                }
+                Ok(Some(next)) => {
+                    self.position = next;
+                    self.skip = 0;
+                    match self.limit_reached() {
+                        Some(end) => {
+                            self.state = State::Done(end);
+                            Some(end)
+                        }
+                        None => {
+                            self.state = State::Ready;
+                            None
+                        }
+                    }
+                }
+                Err(error) => {
+                    // Everything of this page was yielded; a resume fetches it again, skips
+                    // it all, and meets the same refusal instead of repeating items.
+                    self.skip = already as u64 + taken;
+                    self.state = State::Failed(error);
+                    None
+                }
+            }
+        };
+        Page {
+            items,
+            count,
+            checkpoint: self.checkpoint(),
+            end,
+        }
+    }
+
+    /// The position of the page after this one, after checking it.
+    fn follow(
+        &mut self,
+        continuation: Option<Continuation>,
+        page_number: u64,
+    ) -> Result<Option<Position>, PagerError> {
+        let next = match continuation {
+            None => return Ok(None),
+            Some(Continuation::NextLink(link)) => Position::NextLink {
+                url: resolve_next_link(self.endpoint.base(), &link)
+                    .map_err(PagerError::NextLink)?,
+            },
+            Some(Continuation::Headers(headers)) => {
+                check_headers(&headers).map_err(PagerError::ContinuationHeader)?;
+                Position::Headers { headers }
+            }
+        };
+        if !self.seen.insert(fingerprint(&next)) {
+            let continuation = match &next {
+                Position::NextLink { url } => url.clone(),
+                Position::Headers { headers } => headers
+                    .iter()
+                    .map(|(name, value)| format!("{name}: {value}"))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                Position::Start | Position::Finished => String::new(),
+            };
+            return Err(PagerError::Loop {
+                continuation: encode::snippet(&continuation, 200),
+                page: page_number,
+            });
+        }
+        Ok(Some(next))
+    }
+}
+
+/// A 128-bit FNV-1a fingerprint of what a position makes the pager send: a collision between
+/// two different continuations of one listing is not a practical concern, and the set of
+/// followed continuations stays small however long the tokens are.
+fn fingerprint(position: &Position) -> u128 {
+    const OFFSET: u128 = 0x6c62272e07bb014262b821756295c58d;
+    const PRIME: u128 = 0x0000000001000000000000000000013B;
+    let mut hash = OFFSET;
+    let mut feed = |bytes: &[u8]| {
+        for &byte in bytes {
+            hash ^= u128::from(byte);
+            hash = hash.wrapping_mul(PRIME);
+        }
+        // A separator that cannot occur in header names, values or URLs.
+        hash ^= 0x100;
+        hash = hash.wrapping_mul(PRIME);
+    };
+    match position {
+        Position::NextLink { url } => {
+            feed(b"n");
+            feed(url.as_bytes());
+        }
+        Position::Headers { headers } => {
+            feed(b"h");
+            let mut sorted: Vec<(String, &str)> = headers
+                .iter()
+                .map(|(name, value)| (name.to_ascii_lowercase(), value.as_str()))
+                .collect();
+            sorted.sort();
+            for (name, value) in sorted {
+                feed(name.as_bytes());
+                feed(value.as_bytes());
+            }
+        }
+        Position::Start => feed(b"s"),
+        Position::Finished => feed(b"f"),
+    }
+    hash
+}
