@@ -1,1 +1,90 @@
-//! The simulator.
+//! An in-process Partner Center simulator: the Referrals API and the OAuth2 token endpoint on a
+//! loopback port, with fault injection, for tests, benchmarks, examples and the CLI.
+//!
+//! It serves:
+//!
+//! | request | behaviour |
+//! |---|---|
+//! | `GET /v1.0/engagements/referrals` | list. 2018 form (no `$` option): `engagementId`, `self`, `status`, `pageSize` (1–100), `invitedByOrganization`; paging through `links.next` and the `MS-ContinuationToken` (or `ContinuationToken`) request header. OData form (any `$` option): `$filter`, `$orderby` (createdDateTime / updatedDateTime, asc / desc), `$top` (page size, 1–100), `$skip`, `$count=true`, `$select`, paging through `@odata.nextLink` with `$skiptoken` |
+//! | `GET /v1.0/engagements/referrals/{id}` | the referral with an `ETag` header; 404 `itemNotFound` |
+//! | `POST /v1.0/engagements/referrals` | create: `type`, `customerProfile`, `consent`, `details` required; assigns id, eTag, timestamps; 201 |
+//! | `PATCH /v1.0/engagements/referrals/{id}` | JSON Patch (`add`, `replace`); `If-Match` mismatch → 412; `Prefer: return=representation` → 200 with the referral, else 204 |
+//! | `PUT /v1.0/engagements/referrals/{id}` | whole referral; no `If-Match` → 428, mismatch → 412 |
+//! | `POST /auth/{tenant}/oauth2/v2.0/token` | client-credentials grant, scope `https://api.partner.microsoft.com/.default` |
+//!
+//! API requests need `Authorization: Bearer <token>` with the configured static token or one the
+//! token endpoint issued (and that has not expired); otherwise 401 with
+//! `{"error":{"code":"unauthenticated","message":…}}`. Errors use the documented body
+//! `{"error":{"code","message","target"}}`; a bad parameter gets 400 `invalidRequest` whose
+//! `target` names it. Every answer carries `MS-RequestId` (the request's, or a new one),
+//! `Request-ID`, and `MS-CorrelationId` when the request had one.
+//!
+//! Continuation tokens are opaque, signed base64 (they may contain `+`, `/`, `=`); a token the
+//! simulator did not issue, or one from a listing with other filters, gets a 400. A request that
+//! carries a token and no filters continues the token's listing, so following the 2018
+//! `links.next.uri` literally works too. Status transitions on update follow the spec's table.
+//!
+//! List pages are assembled from each referral's JSON encoded once at start-up, so the simulator
+//! costs little next to the client it serves. Faults are configured with a [`FaultPlan`].
+//!
+//! ```
+//! use referrals_fixtures::simulator::{Fault, FaultPlan, FaultRule, Simulator};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> std::io::Result<()> {
+//! let simulator = Simulator::builder()
+//!     .referrals(250)
+//!     .seed(42)
+//!     .token("my-test-token")
+//!     .faults(FaultPlan::new().rule(FaultRule::list_page(1, Fault::too_many_requests(1)).times(1)))
+//!     .start()
+//!     .await?;
+//! let base = simulator.base_url(); // http://127.0.0.1:<port>
+//! assert!(base.starts_with("http://127.0.0.1:"));
+//! assert_eq!(simulator.referral_count(), 250);
+//! // Point a client at `base` with the bearer token "my-test-token", or at
+//! // `simulator.authority_url()` with `simulator.tenant()`, `client_id()`, `client_secret()`.
+//! simulator.shutdown().await;
+//! # Ok(())
+//! # }
+//! ```
+
+mod auth;
+mod builder;
+mod conn_io;
+mod continuation;
+mod fault;
+mod filter;
+mod handle;
+mod items;
+mod list;
+mod patch;
+mod query;
+mod response;
+mod rng;
+mod server;
+mod state;
+mod store;
+mod time;
+
+pub use builder::{
+    DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_PAGE_SIZE, DEFAULT_TENANT, DEFAULT_TOKEN,
+    SimulatorBuilder,
+};
+pub use fault::{Fault, FaultPlan, FaultRule, Operation, RequestInfo, RetryAfter, Trigger};
+pub use handle::{RecordedRequest, SimulatorHandle};
+
+/// The OAuth2 scope the simulator's token endpoint requires.
+pub const SCOPE: &str = auth::SCOPE;
+
+/// Entry point: `Simulator::builder()…start().await`.
+#[derive(Debug, Clone, Copy)]
+pub struct Simulator;
+
+impl Simulator {
+    /// A builder with no referrals, the default token and credentials, page size
+    /// [`DEFAULT_PAGE_SIZE`], no faults and any free port.
+    pub fn builder() -> SimulatorBuilder {
+        SimulatorBuilder::default()
+    }
+}

@@ -1,0 +1,229 @@
+//! Configuring and starting a simulator.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::io;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::atomic::AtomicU64;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+
+use serde_json::Value;
+use tokio::net::TcpListener;
+
+use super::fault::{FaultPlan, FaultState};
+use super::handle::SimulatorHandle;
+use super::rng::{SplitMix, mix64};
+use super::server;
+use super::state::{Config, State};
+use super::store::Store;
+use crate::synthetic::Synthetic;
+
+/// The bearer token a simulator accepts unless told otherwise.
+pub const DEFAULT_TOKEN: &str = "demo-token";
+/// The tenant of the simulator's token endpoint unless told otherwise.
+pub const DEFAULT_TENANT: &str = "simulator-tenant";
+/// The client id the simulator's token endpoint accepts unless told otherwise.
+pub const DEFAULT_CLIENT_ID: &str = "simulator-client";
+/// The client secret the simulator's token endpoint accepts unless told otherwise.
+pub const DEFAULT_CLIENT_SECRET: &str = "simulator-secret";
+/// The page size of a list request that names none.
+pub const DEFAULT_PAGE_SIZE: usize = 20;
+
+/// Where the referrals come from.
+#[derive(Clone)]
+enum Source {
+    Synthetic(usize),
+    Values(Vec<Value>),
+}
+
+/// Configures a simulator; obtained from [`Simulator::builder`](super::Simulator::builder).
+#[derive(Clone)]
+pub struct SimulatorBuilder {
+    source: Source,
+    seed: u64,
+    token: String,
+    tenant: String,
+    client_id: String,
+    client_secret: String,
+    expires_in: Duration,
+    default_page_size: usize,
+    faults: FaultPlan,
+    port: u16,
+    organization_id: Option<String>,
+}
+
+impl fmt::Debug for SimulatorBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let referrals = match &self.source {
+            Source::Synthetic(n) => format!("{n} synthetic"),
+            Source::Values(values) => format!("{} given", values.len()),
+        };
+        // The token and the client secret are credentials: never shown.
+        f.debug_struct("SimulatorBuilder")
+            .field("referrals", &referrals)
+            .field("seed", &self.seed)
+            .field("tenant", &self.tenant)
+            .field("client_id", &self.client_id)
+            .field("expires_in", &self.expires_in)
+            .field("default_page_size", &self.default_page_size)
+            .field("faults", &self.faults)
+            .field("port", &self.port)
+            .field("organization_id", &self.organization_id)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for SimulatorBuilder {
+    fn default() -> Self {
+        Self {
+            source: Source::Synthetic(0),
+            seed: 0,
+            token: DEFAULT_TOKEN.into(),
+            tenant: DEFAULT_TENANT.into(),
+            client_id: DEFAULT_CLIENT_ID.into(),
+            client_secret: DEFAULT_CLIENT_SECRET.into(),
+            expires_in: Duration::from_secs(3600),
+            default_page_size: DEFAULT_PAGE_SIZE,
+            faults: FaultPlan::new(),
+            port: 0,
+            organization_id: None,
+        }
+    }
+}
+
+impl SimulatorBuilder {
+    /// Serves `n` synthetic referrals ([`Synthetic`] with the builder's [`seed`](Self::seed)),
+    /// indices `0..n` in list order.
+    pub fn referrals(mut self, n: usize) -> Self {
+        self.source = Source::Synthetic(n);
+        self
+    }
+
+    /// Seed of the synthetic referrals, and of the ids, eTags and tokens the simulator makes
+    /// (default 0).
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.seed = seed;
+        self
+    }
+
+    /// Serves these referrals (e.g. loaded from fixtures), in this order, byte-for-byte as
+    /// `serde_json` writes them. Referrals without an `eTag` get one in the `ETag` header only.
+    pub fn with_referrals(mut self, referrals: Vec<Value>) -> Self {
+        self.source = Source::Values(referrals);
+        self
+    }
+
+    /// The static bearer token the API accepts (default [`DEFAULT_TOKEN`]).
+    pub fn token(mut self, token: impl Into<String>) -> Self {
+        self.token = token.into();
+        self
+    }
+
+    /// The credentials the token endpoint accepts (defaults [`DEFAULT_TENANT`],
+    /// [`DEFAULT_CLIENT_ID`], [`DEFAULT_CLIENT_SECRET`]).
+    pub fn client_credentials(
+        mut self,
+        tenant: impl Into<String>,
+        client_id: impl Into<String>,
+        client_secret: impl Into<String>,
+    ) -> Self {
+        self.tenant = tenant.into();
+        self.client_id = client_id.into();
+        self.client_secret = client_secret.into();
+        self
+    }
+
+    /// Lifetime of issued tokens, reported as `expires_in` (whole seconds) and enforced: an
+    /// expired token gets a 401 (default one hour). A zero lifetime issues unusable tokens.
+    pub fn expires_in(mut self, lifetime: Duration) -> Self {
+        self.expires_in = lifetime;
+        self
+    }
+
+    /// Page size of list requests that give no `pageSize`/`$top` (1–100, default
+    /// [`DEFAULT_PAGE_SIZE`]).
+    pub fn default_page_size(mut self, size: usize) -> Self {
+        self.default_page_size = size;
+        self
+    }
+
+    /// The faults to inject (default none); can be changed later with
+    /// [`SimulatorHandle::set_faults`].
+    pub fn faults(mut self, plan: FaultPlan) -> Self {
+        self.faults = plan;
+        self
+    }
+
+    /// The port to listen on, on 127.0.0.1 (default 0: any free port).
+    pub fn port(mut self, port: u16) -> Self {
+        self.port = port;
+        self
+    }
+
+    /// The caller's organisation, which `self=true` selects (default: the most frequent
+    /// `organizationId` among the referrals).
+    pub fn organization_id(mut self, organization_id: impl Into<String>) -> Self {
+        self.organization_id = Some(organization_id.into());
+        self
+    }
+
+    /// Binds 127.0.0.1 and starts serving on the current tokio runtime.
+    ///
+    /// # Errors
+    /// `InvalidInput` when the default page size is outside 1–100; the bind error when the port
+    /// is taken.
+    ///
+    /// # Panics
+    /// When called outside a tokio runtime.
+    pub async fn start(self) -> io::Result<SimulatorHandle> {
+        if !(1..=100).contains(&self.default_page_size) {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!(
+                    "default page size must be from 1 to 100, got {}",
+                    self.default_page_size
+                ),
+            ));
+        }
+        // Synthetic referrals are encoded one by one, never all held as values at once.
+        let store = match self.source {
+            Source::Synthetic(n) => {
+                let synthetic = Synthetic::new(self.seed);
+                Store::new((0..n).map(|i| synthetic.referral(i)), self.organization_id)
+            }
+            Source::Values(values) => Store::new(values, self.organization_id),
+        };
+        let listener =
+            TcpListener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, self.port))).await?;
+        let address = listener.local_addr()?;
+        let state = Arc::new(State {
+            config: Config {
+                token: self.token,
+                tenant: self.tenant,
+                client_id: self.client_id,
+                client_secret: self.client_secret,
+                expires_in: self.expires_in,
+                default_page_size: self.default_page_size,
+            },
+            origin: format!("http://{address}"),
+            port: address.port(),
+            store: RwLock::new(store),
+            selections: Mutex::new(HashMap::new()),
+            faults: Mutex::new(FaultState::new(self.faults)),
+            issued: Mutex::new(HashMap::new()),
+            log: Mutex::new(Vec::new()),
+            api_requests: AtomicU64::new(0),
+            token_requests: AtomicU64::new(0),
+            connections: AtomicU64::new(0),
+            rng: Mutex::new(SplitMix::new(mix64(self.seed ^ 0x51A1_5EED))),
+            token_secret: mix64(self.seed ^ 0x70CE_7070),
+        });
+        let task = tokio::spawn(server::accept_loop(listener, state.clone()));
+        Ok(SimulatorHandle {
+            state,
+            address,
+            task,
+        })
+    }
+}

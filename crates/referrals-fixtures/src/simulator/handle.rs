@@ -1,0 +1,175 @@
+//! The running simulator: its addresses, what it was asked, and how to stop it.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::Ordering::Relaxed;
+
+use serde_json::Value;
+use tokio::task::JoinHandle;
+
+use super::fault::{Fault, FaultPlan, FaultState};
+use super::state::{State, lock};
+
+/// One request the simulator received (the token endpoint's included), without credentials:
+/// the `Authorization` value keeps only its scheme (`Bearer [redacted]`) and bodies are not kept.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RecordedRequest {
+    /// The HTTP method.
+    pub method: http::Method,
+    /// The request target, e.g. `/v1.0/engagements/referrals?pageSize=20`.
+    pub path_and_query: String,
+    /// The request headers in order received, names in lower case.
+    pub headers: Vec<(String, String)>,
+    /// The status answered, or `None` when the connection was reset before any status line.
+    pub status: Option<u16>,
+    /// The fault injected into this exchange, if any.
+    pub fault: Option<Fault>,
+}
+
+impl RecordedRequest {
+    /// The value of the first header named `name` (case-insensitive).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// A running simulator. Dropping the handle stops it and closes its connections.
+///
+/// See [`Simulator`](super::Simulator) for an example.
+pub struct SimulatorHandle {
+    pub(crate) state: Arc<State>,
+    pub(crate) address: SocketAddr,
+    pub(crate) task: JoinHandle<()>,
+}
+
+impl std::fmt::Debug for SimulatorHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SimulatorHandle")
+            .field("address", &self.address)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SimulatorHandle {
+    /// The address the simulator listens on (127.0.0.1 and the bound port).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.address
+    }
+
+    /// The API base, e.g. `http://127.0.0.1:40123`; the collection is at
+    /// `{base_url}/v1.0/engagements/referrals`.
+    pub fn base_url(&self) -> String {
+        self.state.origin.clone()
+    }
+
+    /// `{base_url}/v1.0/engagements/referrals`.
+    pub fn referrals_url(&self) -> String {
+        format!("{}/v1.0/engagements/referrals", self.state.origin)
+    }
+
+    /// The token authority, `{base_url}/auth`; the token endpoint is
+    /// `{authority_url}/{tenant}/oauth2/v2.0/token`.
+    pub fn authority_url(&self) -> String {
+        format!("{}/auth", self.state.origin)
+    }
+
+    /// The token endpoint for the configured tenant.
+    pub fn token_url(&self) -> String {
+        format!(
+            "{}/auth/{}/oauth2/v2.0/token",
+            self.state.origin, self.state.config.tenant
+        )
+    }
+
+    /// The static bearer token the API accepts.
+    pub fn token(&self) -> &str {
+        &self.state.config.token
+    }
+
+    /// The tenant the token endpoint serves.
+    pub fn tenant(&self) -> &str {
+        &self.state.config.tenant
+    }
+
+    /// The client id the token endpoint accepts.
+    pub fn client_id(&self) -> &str {
+        &self.state.config.client_id
+    }
+
+    /// The client secret the token endpoint accepts.
+    pub fn client_secret(&self) -> &str {
+        &self.state.config.client_secret
+    }
+
+    /// Every request received so far, in order of completion.
+    pub fn requests(&self) -> Vec<crate::simulator::RecordedRequest> {
+        lock(&self.state.log).clone()
+    }
+
+    /// Forgets the recorded requests (the counters keep counting).
+    pub fn clear_requests(&self) {
+        lock(&self.state.log).clear();
+    }
+
+    /// How many API requests (token requests not included) arrived.
+    pub fn api_requests(&self) -> u64 {
+        self.state.api_requests.load(Relaxed)
+    }
+
+    /// How many requests reached the token endpoint.
+    pub fn token_requests(&self) -> u64 {
+        self.state.token_requests.load(Relaxed)
+    }
+
+    /// How many TCP connections were accepted.
+    pub fn connections(&self) -> u64 {
+        self.state.connections.load(Relaxed)
+    }
+
+    /// Replaces the fault plan (use counts start again from zero).
+    pub fn set_faults(&self, plan: FaultPlan) {
+        *lock(&self.state.faults) = FaultState::new(plan);
+    }
+
+    /// Invalidates every token the token endpoint issued, as a key rollover would; the static
+    /// token stays valid.
+    pub fn revoke_issued_tokens(&self) {
+        lock(&self.state.issued).clear();
+    }
+
+    /// How many referrals the simulator holds.
+    pub fn referral_count(&self) -> usize {
+        self.state.read_store().len()
+    }
+
+    /// The stored referral with this id, as a get would return it.
+    pub fn referral(&self, id: &str) -> Option<Value> {
+        self.state.read_store().get(id).map(|r| r.value())
+    }
+
+    /// Every stored referral in insertion order (the default list order).
+    pub fn referrals(&self) -> Vec<Value> {
+        self.state
+            .read_store()
+            .records()
+            .iter()
+            .map(|r| r.value())
+            .collect()
+    }
+
+    /// Stops accepting, closes every connection and waits until the server task has ended.
+    pub async fn shutdown(mut self) {
+        self.task.abort();
+        let _ = (&mut self.task).await;
+    }
+}
+
+impl Drop for SimulatorHandle {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}

@@ -1,0 +1,332 @@
+//! Single referrals: get, create, patch and put, with entity tags.
+
+use bytes::Bytes;
+use http::header::{ETAG, IF_MATCH, LOCATION};
+use http::{HeaderMap, HeaderName, StatusCode};
+use serde_json::{Map, Value, json};
+
+use super::patch;
+use super::response::Reply;
+use super::state::State;
+use super::store::Record;
+use super::time;
+
+/// Fields a created or replaced referral must have.
+const REQUIRED: [&str; 4] = ["type", "customerProfile", "consent", "details"];
+
+/// `GET …/referrals/{id}`.
+pub(crate) fn get(state: &State, id: &str) -> Reply {
+    let store = state.read_store();
+    match store.get(id) {
+        Some(record) => with_etag(
+            Reply::json(StatusCode::OK, record.bytes.clone()),
+            &record.etag,
+        ),
+        None => not_found(id),
+    }
+}
+
+/// `POST …/referrals`.
+pub(crate) fn create(state: &State, body: &Bytes) -> Reply {
+    let mut referral = match object_body(body) {
+        Ok(referral) => referral,
+        Err(reply) => return reply,
+    };
+    if let Err(reply) = require_fields(&referral) {
+        return reply;
+    }
+    let id = state.uuid();
+    let now = time::now_text();
+    let etag = state.new_etag();
+    referral.insert("id".into(), id.clone().into());
+    referral.insert("eTag".into(), etag.into());
+    referral.insert("createdDateTime".into(), now.clone().into());
+    referral.insert("updatedDateTime".into(), now.into());
+    if !referral.contains_key("status") {
+        referral.insert("status".into(), "New".into());
+        referral
+            .entry("substatus")
+            .or_insert_with(|| "Pending".into());
+    }
+    if !referral.contains_key("engagementId") {
+        referral.insert("engagementId".into(), state.uuid().into());
+    }
+    let engagement_id = referral
+        .get("engagementId")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned();
+    referral.insert(
+        "links".into(),
+        json!({
+            "relatedReferrals": {
+                "uri": format!("/referrals?engagementId={engagement_id}&api-version=v1.0"),
+                "method": "GET",
+                "headers": []
+            },
+            "self": { "uri": format!("/referrals/{id}?api-version=v1.0"), "method": "GET", "headers": [] }
+        }),
+    );
+    referral.insert("attributes".into(), json!({ "objectType": "Referral" }));
+    let mut store = state.write_store();
+    if !referral.contains_key("organizationId") {
+        if let Some(org) = store.own_organization() {
+            referral.insert("organizationId".into(), org.into());
+        }
+    }
+    let record = Record::new(&Value::Object(referral));
+    let reply = with_etag(
+        Reply::json(StatusCode::CREATED, record.bytes.clone()),
+        &record.etag,
+    )
+    .header(
+        LOCATION,
+        &format!("{}/v1.0/engagements/referrals/{id}", state.origin),
+    );
+    store.insert(record);
+    reply
+}
+
+/// `PATCH …/referrals/{id}` with a JSON Patch array.
+pub(crate) fn patch(state: &State, id: &str, headers: &HeaderMap, body: &Bytes) -> Reply {
+    let operations: Value = match serde_json::from_slice(body) {
+        Ok(value) => value,
+        Err(e) => return Reply::invalid(&format!("the body is not valid JSON: {e}"), "body"),
+    };
+    let mut store = state.write_store();
+    let Some(current) = store.get(id).cloned() else {
+        return not_found(id);
+    };
+    if let Err(reply) = check_if_match(headers, &current.etag, false) {
+        return reply;
+    }
+    let before = current.value();
+    let mut after = match patch::apply(&before, &operations) {
+        Ok(after) => after,
+        Err(e) => return Reply::invalid(&e.message, &e.target),
+    };
+    if let Err(reply) = check_transition(&before, &after) {
+        return reply;
+    }
+    stamp(state, &mut after);
+    let record = Record::new(&after);
+    let etag = record.etag.clone();
+    let bytes = record.bytes.clone();
+    store.replace(id, record);
+    drop(store);
+    respond_updated(headers, bytes, &etag)
+}
+
+/// `PUT …/referrals/{id}` with the whole referral; `If-Match` is required.
+pub(crate) fn put(state: &State, id: &str, headers: &HeaderMap, body: &Bytes) -> Reply {
+    let mut referral = match object_body(body) {
+        Ok(referral) => referral,
+        Err(reply) => return reply,
+    };
+    if let Err(reply) = require_fields(&referral) {
+        return reply;
+    }
+    match referral.get("id") {
+        None => {
+            referral.insert("id".into(), id.into());
+        }
+        Some(Value::String(body_id)) if body_id == id => {}
+        Some(_) => {
+            return Reply::invalid("the body's id differs from the id in the path", "id");
+        }
+    }
+    let mut store = state.write_store();
+    let Some(current) = store.get(id).cloned() else {
+        return not_found(id);
+    };
+    if let Err(reply) = check_if_match(headers, &current.etag, true) {
+        return reply;
+    }
+    let before = current.value();
+    if !referral.contains_key("createdDateTime") {
+        if let Some(created) = before.get("createdDateTime") {
+            referral.insert("createdDateTime".into(), created.clone());
+        }
+    }
+    let mut after = Value::Object(referral);
+    if let Err(reply) = check_transition(&before, &after) {
+        return reply;
+    }
+    stamp(state, &mut after);
+    let record = Record::new(&after);
+    let etag = record.etag.clone();
+    let bytes = record.bytes.clone();
+    store.replace(id, record);
+    drop(store);
+    respond_updated(headers, bytes, &etag)
+}
+
+fn respond_updated(headers: &HeaderMap, bytes: Bytes, etag: &str) -> Reply {
+    let prefer = headers
+        .get_all("prefer")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(|p| p.trim().to_ascii_lowercase())
+        .find(|p| p.starts_with("return="));
+    match prefer.as_deref() {
+        Some("return=representation") => with_etag(Reply::json(StatusCode::OK, bytes), etag)
+            .header(
+                HeaderName::from_static("preference-applied"),
+                "return=representation",
+            ),
+        _ => with_etag(Reply::empty(StatusCode::NO_CONTENT), etag),
+    }
+}
+
+/// New eTag and `updatedDateTime`, as the service sets them on every change.
+fn stamp(state: &State, referral: &mut Value) {
+    if let Value::Object(map) = referral {
+        map.insert("eTag".into(), state.new_etag().into());
+        map.insert("updatedDateTime".into(), time::now_text().into());
+    }
+}
+
+fn with_etag(reply: Reply, etag: &str) -> Reply {
+    let quoted = if etag.starts_with('"') || etag.starts_with("W/\"") {
+        etag.to_owned()
+    } else {
+        format!("\"{etag}\"")
+    };
+    reply.header(ETAG, &quoted)
+}
+
+fn not_found(id: &str) -> Reply {
+    Reply::error(
+        StatusCode::NOT_FOUND,
+        "itemNotFound",
+        &format!("No referral with id '{id}'."),
+        Some("id"),
+    )
+}
+
+fn object_body(body: &Bytes) -> Result<Map<String, Value>, Reply> {
+    match serde_json::from_slice(body) {
+        Ok(Value::Object(map)) => Ok(map),
+        Ok(_) => Err(Reply::invalid(
+            "the body must be a JSON object (a referral)",
+            "body",
+        )),
+        Err(e) => Err(Reply::invalid(
+            &format!("the body is not valid JSON: {e}"),
+            "body",
+        )),
+    }
+}
+
+fn require_fields(referral: &Map<String, Value>) -> Result<(), Reply> {
+    match REQUIRED
+        .iter()
+        .find(|f| referral.get(**f).is_none_or(Value::is_null))
+    {
+        Some(missing) => Err(Reply::invalid(
+            &format!(
+                "the referral has no '{missing}'; type, customerProfile, consent and details are required"
+            ),
+            missing,
+        )),
+        None => Ok(()),
+    }
+}
+
+/// 412 when `If-Match` names another version; with `required`, 428 when it is missing.
+fn check_if_match(headers: &HeaderMap, etag: &str, required: bool) -> Result<(), Reply> {
+    let values: Vec<&str> = headers
+        .get_all(IF_MATCH)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+        .collect();
+    if values.is_empty() {
+        return if required {
+            Err(Reply::error(
+                StatusCode::PRECONDITION_REQUIRED,
+                "invalidRequest",
+                "An If-Match header with the referral's eTag is required.",
+                Some("If-Match"),
+            ))
+        } else {
+            Ok(())
+        };
+    }
+    let current = bare_etag(etag);
+    if values.iter().any(|v| *v == "*" || bare_etag(v) == current) {
+        Ok(())
+    } else {
+        Err(Reply::error(
+            StatusCode::PRECONDITION_FAILED,
+            "preconditionFailed",
+            "The referral was modified since the eTag in If-Match was read.",
+            Some("If-Match"),
+        ))
+    }
+}
+
+/// An entity tag without weakness marker and quotes, for comparing the forms clients send.
+fn bare_etag(etag: &str) -> &str {
+    let etag = etag.trim();
+    let etag = etag.strip_prefix("W/").unwrap_or(etag);
+    etag.strip_prefix('"')
+        .and_then(|e| e.strip_suffix('"'))
+        .unwrap_or(etag)
+}
+
+/// The documented status transitions and the substatus each status allows.
+fn check_transition(before: &Value, after: &Value) -> Result<(), Reply> {
+    let text = |v: &Value, f: &str| v.get(f).and_then(Value::as_str).map(str::to_owned);
+    let (old_status, new_status) = (text(before, "status"), text(after, "status"));
+    let (old_sub, new_sub) = (text(before, "substatus"), text(after, "substatus"));
+    if old_status == new_status && old_sub == new_sub {
+        return Ok(());
+    }
+    let allowed_moves = |status: &str| -> Option<&'static [&'static str]> {
+        match status {
+            "New" => Some(&["New", "Active", "Closed"]),
+            "Active" => Some(&["Active", "Closed"]),
+            "Closed" => Some(&["Closed"]),
+            _ => None,
+        }
+    };
+    if let (Some(old), Some(new)) = (&old_status, &new_status) {
+        if let Some(moves) = allowed_moves(old) {
+            if allowed_moves(new).is_some() && !moves.contains(&new.as_str()) {
+                return Err(Reply::invalid(
+                    &format!(
+                        "status cannot move from {old} to {new} (allowed: {})",
+                        moves.join(", ")
+                    ),
+                    "status",
+                ));
+            }
+        }
+    }
+    let allowed_substatus = |status: &str| -> Option<&'static [&'static str]> {
+        match status {
+            "New" => Some(&["Pending", "Received"]),
+            "Active" => Some(&["Accepted"]),
+            "Closed" => Some(&["Won", "Lost", "Declined", "Expired"]),
+            _ => None,
+        }
+    };
+    if let (Some(status), Some(sub)) = (&new_status, &new_sub) {
+        if let Some(allowed) = allowed_substatus(status) {
+            if !allowed.contains(&sub.as_str()) {
+                return Err(Reply::invalid(
+                    &format!(
+                        "substatus {sub} is not allowed with status {status} (allowed: {})",
+                        allowed.join(", ")
+                    ),
+                    "substatus",
+                ));
+            }
+        }
+    }
+    Ok(())
+}

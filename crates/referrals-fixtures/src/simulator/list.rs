@@ -1,0 +1,219 @@
+//! List pages in both wire forms, assembled from the records' pre-encoded bytes.
+
+use std::sync::Arc;
+
+use http::{HeaderMap, StatusCode};
+use serde_json::{Map, Value, json};
+
+use super::continuation::{Continuation, Form};
+use super::query::{self, ListQuery, Selection, encode_value};
+use super::response::Reply;
+use super::state::{State, lock};
+use super::store::{Record, Store, encode};
+
+/// Changes a list fault makes to the page.
+#[derive(Debug, Default)]
+pub(crate) struct ListFaults {
+    /// No items, but a continuation to where the page would have started.
+    pub(crate) empty_page: bool,
+    /// The continuation asks for this same page again.
+    pub(crate) repeat_token: bool,
+    /// Origin (`scheme://host[:port]`) of the next link instead of the simulator's.
+    pub(crate) next_origin: Option<String>,
+    /// Leave out the comma between the first two items (or the final brace).
+    pub(crate) invalid_json: bool,
+}
+
+/// `GET …/referrals` in either form.
+pub(crate) fn list(
+    state: &State,
+    raw_query: &str,
+    headers: &HeaderMap,
+    faults: &ListFaults,
+) -> Reply {
+    let query = match query::parse(
+        raw_query,
+        headers,
+        state.config.default_page_size,
+        state.token_secret,
+    ) {
+        Ok(query) => query,
+        Err(reply) => return reply,
+    };
+
+    let (total, records) = {
+        let store = state.read_store();
+        let positions = positions(state, &store, &query);
+        let total = positions.as_ref().map_or(store.len(), |p| p.len());
+        let start = query.offset.min(total);
+        let end = query.offset.saturating_add(query.page_size).min(total);
+        let records: Vec<Arc<Record>> = if faults.empty_page {
+            Vec::new()
+        } else {
+            match &positions {
+                None => store.records()[start..end].to_vec(),
+                Some(p) => p[start..end]
+                    .iter()
+                    .filter_map(|&i| store.records().get(i as usize).cloned())
+                    .collect(),
+            }
+        };
+        (total, records)
+    };
+
+    let next_offset = if faults.empty_page || faults.repeat_token {
+        Some(query.offset)
+    } else {
+        let end = query.offset.saturating_add(query.page_size);
+        (end < total).then_some(end)
+    };
+    let next_token = next_offset.map(|offset| {
+        let page = if faults.repeat_token {
+            query.page
+        } else {
+            query.page + 1
+        };
+        Continuation {
+            form: query.form,
+            offset,
+            page,
+            key: query.key.clone(),
+        }
+        .encode(state.token_secret)
+    });
+
+    let items = items(&records, query.selection.select(), faults.invalid_json);
+    let mut body = Vec::with_capacity(items.len() + 1024);
+    match query.form {
+        Form::Classic => {
+            body.extend_from_slice(format!("{{\"totalCount\":{total},\"items\":").as_bytes());
+            body.extend_from_slice(&items);
+            if let Some(token) = next_token {
+                let uri = match &faults.next_origin {
+                    Some(origin) => format!("{origin}/v1.0/engagements/referrals?api-version=v1.0"),
+                    None => "/referrals?api-version=v1.0".to_owned(),
+                };
+                let links = json!({
+                    "next": {
+                        "uri": uri,
+                        "method": "GET",
+                        "headers": [{ "key": "MS-ContinuationToken", "value": token }]
+                    }
+                });
+                body.extend_from_slice(b",\"links\":");
+                body.extend_from_slice(&encode(&links));
+            }
+            body.extend_from_slice(b",\"attributes\":{\"objectType\":\"Collection\"}}");
+        }
+        Form::OData => {
+            let context = format!("{}/v1.0/engagements/$metadata#referrals", state.origin);
+            body.extend_from_slice(b"{\"@odata.context\":");
+            body.extend_from_slice(&encode(&Value::String(context)));
+            if query.count {
+                body.extend_from_slice(format!(",\"@odata.count\":{total}").as_bytes());
+            }
+            body.extend_from_slice(b",\"value\":");
+            body.extend_from_slice(&items);
+            if let Some(token) = next_token {
+                let link = next_link(
+                    &query,
+                    faults.next_origin.as_deref().unwrap_or(&state.origin),
+                    &token,
+                );
+                body.extend_from_slice(b",\"@odata.nextLink\":");
+                body.extend_from_slice(&encode(&Value::String(link)));
+            }
+            body.push(b'}');
+        }
+    }
+    if faults.invalid_json && records.len() < 2 {
+        body.pop();
+    }
+    Reply::json(StatusCode::OK, body)
+}
+
+/// `{origin}/v1.0/engagements/referrals?{the request's parameters}&$skiptoken={token}`.
+fn next_link(query: &ListQuery, origin: &str, token: &str) -> String {
+    let mut link = format!("{origin}/v1.0/engagements/referrals?");
+    for param in &query.kept_params {
+        link.push_str(param);
+        link.push('&');
+    }
+    link.push_str("$skiptoken=");
+    link.push_str(&encode_value(token));
+    link
+}
+
+/// The JSON array of the page's items: the cached bytes joined, or projected on `$select`.
+fn items(records: &[Arc<Record>], select: Option<&[String]>, drop_first_comma: bool) -> Vec<u8> {
+    let size = records.iter().map(|r| r.bytes.len() + 1).sum::<usize>() + 2;
+    let mut out = Vec::with_capacity(size);
+    out.push(b'[');
+    for (i, record) in records.iter().enumerate() {
+        if i > 0 && !(drop_first_comma && i == 1) {
+            out.push(b',');
+        }
+        match select {
+            None => out.extend_from_slice(&record.bytes),
+            Some(fields) => {
+                let full = record.value();
+                let projected: Map<String, Value> = fields
+                    .iter()
+                    .filter_map(|f| full.get(f).map(|v| (f.clone(), v.clone())))
+                    .collect();
+                out.extend_from_slice(&encode(&Value::Object(projected)));
+            }
+        }
+    }
+    out.push(b']');
+    out
+}
+
+/// Positions of the matching records in result order; `None` means every record in insertion
+/// order. Computed once per query and store generation.
+fn positions(state: &State, store: &Store, query: &ListQuery) -> Option<Arc<Vec<u32>>> {
+    if query.selection.is_everything() {
+        return None;
+    }
+    let generation = store.generation();
+    if let Some((cached_generation, positions)) = lock(&state.selections).get(&query.key) {
+        if *cached_generation == generation {
+            return Some(positions.clone());
+        }
+    }
+    let computed = Arc::new(compute(store, &query.selection));
+    let mut cache = lock(&state.selections);
+    if cache.len() >= 256 {
+        cache.clear();
+    }
+    cache.insert(query.key.clone(), (generation, computed.clone()));
+    Some(computed)
+}
+
+fn compute(store: &Store, selection: &Selection) -> Vec<u32> {
+    let own = store.own_organization();
+    let mut positions: Vec<u32> = store
+        .records()
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| selection.matches(&r.facets, own))
+        .map(|(i, _)| i as u32)
+        .collect();
+    let order = selection.order();
+    if !order.is_empty() {
+        let records = store.records();
+        // A stable sort keeps insertion order among equal keys, so pages never overlap.
+        positions.sort_by(|&a, &b| {
+            let (a, b) = (&records[a as usize].facets, &records[b as usize].facets);
+            order
+                .iter()
+                .map(|(field, descending)| {
+                    let o = field.of(a).cmp(&field.of(b));
+                    if *descending { o.reverse() } else { o }
+                })
+                .find(|o| o.is_ne())
+                .unwrap_or(std::cmp::Ordering::Equal)
+        });
+    }
+    positions
+}

@@ -1,0 +1,502 @@
+//! Parsing list requests in both wire forms into one [`ListQuery`].
+
+use http::HeaderMap;
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, percent_decode_str, utf8_percent_encode};
+
+use super::continuation::{Continuation, Form};
+use super::filter::{self, Expr};
+use super::response::Reply;
+use super::store::Facets;
+use super::time::Instant;
+
+/// Characters percent-encoded in values the simulator writes into URLs and canonical keys.
+const VALUE: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
+/// Percent-encodes a query-string value.
+pub(crate) fn encode_value(value: &str) -> String {
+    utf8_percent_encode(value, VALUE).to_string()
+}
+
+/// One decoded `name=value` pair and its text as sent.
+#[derive(Debug, Clone)]
+pub(crate) struct Param<'a> {
+    pub(crate) name: String,
+    pub(crate) value: String,
+    pub(crate) raw: &'a str,
+}
+
+/// Splits and decodes a query string (`+` is a space, `%XX` escapes must form UTF-8).
+pub(crate) fn parse_params(raw: &str) -> Result<Vec<Param<'_>>, Reply> {
+    let mut params = Vec::new();
+    for piece in raw.split('&').filter(|p| !p.is_empty()) {
+        let (name, value) = piece.split_once('=').unwrap_or((piece, ""));
+        let decode = |s: &str| {
+            percent_decode_str(&s.replace('+', " "))
+                .decode_utf8()
+                .map(|v| v.into_owned())
+        };
+        let (Ok(name), Ok(value)) = (decode(name), decode(value)) else {
+            return Err(Reply::invalid(
+                &format!("the query parameter '{piece}' is not valid percent-encoded UTF-8"),
+                "query",
+            ));
+        };
+        if params.iter().any(|p: &Param<'_>| p.name == name) {
+            return Err(Reply::invalid(
+                &format!("the query parameter '{name}' is given more than once"),
+                &name,
+            ));
+        }
+        params.push(Param {
+            name,
+            value,
+            raw: piece,
+        });
+    }
+    Ok(params)
+}
+
+const CLASSIC_FILTERS: [&str; 4] = ["engagementId", "self", "status", "invitedByOrganization"];
+const ODATA_FILTERS: [&str; 3] = ["$filter", "$orderby", "$select"];
+const STATUSES: [&str; 4] = ["None", "New", "Active", "Closed"];
+
+/// Which referrals a listing returns, in which order, with which fields.
+#[derive(Debug, Clone)]
+pub(crate) enum Selection {
+    Classic {
+        engagement_id: Option<String>,
+        own_only: bool,
+        status: Option<&'static str>,
+        invited_by: Option<String>,
+    },
+    OData {
+        filter: Option<Expr>,
+        order: Vec<(OrderField, bool)>,
+        select: Option<Vec<String>>,
+    },
+}
+
+/// A date field `$orderby` accepts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum OrderField {
+    Created,
+    Updated,
+}
+
+impl OrderField {
+    pub(crate) fn of(self, facets: &Facets) -> Option<Instant> {
+        match self {
+            Self::Created => facets.created,
+            Self::Updated => facets.updated,
+        }
+    }
+}
+
+impl Selection {
+    /// Whether the referral belongs to the result set.
+    pub(crate) fn matches(&self, facets: &Facets, own_organization: Option<&str>) -> bool {
+        match self {
+            Self::Classic {
+                engagement_id,
+                own_only,
+                status,
+                invited_by,
+            } => {
+                let same = |wanted: &Option<String>, actual: &Option<String>| {
+                    wanted
+                        .as_ref()
+                        .is_none_or(|w| actual.as_ref().is_some_and(|a| a.eq_ignore_ascii_case(w)))
+                };
+                same(engagement_id, &facets.engagement_id)
+                    && same(invited_by, &facets.invited_by)
+                    && status.is_none_or(|s| {
+                        facets
+                            .status
+                            .as_deref()
+                            .is_some_and(|a| a.eq_ignore_ascii_case(s))
+                    })
+                    && (!own_only
+                        || (own_organization.is_some()
+                            && facets.organization_id.as_deref() == own_organization))
+            }
+            Self::OData { filter, .. } => filter.as_ref().is_none_or(|f| f.matches(facets)),
+        }
+    }
+
+    /// The `$orderby` keys (empty: insertion order).
+    pub(crate) fn order(&self) -> &[(OrderField, bool)] {
+        match self {
+            Self::OData { order, .. } => order,
+            Self::Classic { .. } => &[],
+        }
+    }
+
+    pub(crate) fn select(&self) -> Option<&[String]> {
+        match self {
+            Self::OData { select, .. } => select.as_deref(),
+            Self::Classic { .. } => None,
+        }
+    }
+
+    pub(crate) fn is_everything(&self) -> bool {
+        match self {
+            Self::Classic {
+                engagement_id,
+                own_only,
+                status,
+                invited_by,
+            } => engagement_id.is_none() && !own_only && status.is_none() && invited_by.is_none(),
+            Self::OData { filter, order, .. } => filter.is_none() && order.is_empty(),
+        }
+    }
+}
+
+/// A fully parsed list request.
+#[derive(Debug, Clone)]
+pub(crate) struct ListQuery {
+    pub(crate) form: Form,
+    pub(crate) selection: Selection,
+    /// Canonical text of the selection-defining parameters; tokens are bound to it.
+    pub(crate) key: String,
+    pub(crate) page_size: usize,
+    pub(crate) offset: usize,
+    pub(crate) page: usize,
+    pub(crate) count: bool,
+    /// The request's raw parameters other than `$skip` and `$skiptoken`, for the next link.
+    pub(crate) kept_params: Vec<String>,
+}
+
+/// The token carried by a list request, and where.
+fn token_of<'a>(
+    form: Form,
+    params: &'a [Param<'_>],
+    headers: &'a HeaderMap,
+) -> Option<(&'a str, &'static str)> {
+    match form {
+        Form::OData => params
+            .iter()
+            .find(|p| p.name == "$skiptoken")
+            .map(|p| (p.value.as_str(), "$skiptoken")),
+        Form::Classic => ["MS-ContinuationToken", "ContinuationToken"]
+            .into_iter()
+            .find_map(|name| headers.get(name).map(|v| (v, name)))
+            .and_then(|(v, name)| v.to_str().ok().map(|v| (v, name))),
+    }
+    .filter(|(token, _)| !token.trim().is_empty())
+}
+
+/// The zero-based page a list request asks for (for fault triggers); 0 when unknown.
+pub(crate) fn requested_page(raw_query: &str, headers: &HeaderMap, secret: u64) -> usize {
+    let Ok(params) = parse_params(raw_query) else {
+        return 0;
+    };
+    let form = form_of(&params);
+    token_of(form, &params, headers)
+        .and_then(|(token, _)| Continuation::decode(token, secret))
+        .map_or(0, |c| c.page)
+}
+
+fn form_of(params: &[Param<'_>]) -> Form {
+    if params.iter().any(|p| p.name.starts_with('$')) {
+        Form::OData
+    } else {
+        Form::Classic
+    }
+}
+
+/// Parses a list request.
+pub(crate) fn parse(
+    raw_query: &str,
+    headers: &HeaderMap,
+    default_page_size: usize,
+    secret: u64,
+) -> Result<ListQuery, Reply> {
+    let params = parse_params(raw_query)?;
+    let form = form_of(&params);
+    for param in &params {
+        let name = param.name.as_str();
+        let known = match form {
+            Form::Classic => CLASSIC_FILTERS.contains(&name) || name == "pageSize",
+            Form::OData => {
+                ODATA_FILTERS.contains(&name)
+                    || ["$top", "$skip", "$count", "$skiptoken"].contains(&name)
+            }
+        };
+        if known || name == "api-version" {
+            continue;
+        }
+        let message = match form {
+            Form::Classic => format!(
+                "unknown query parameter '{name}'; the list accepts engagementId, self, status, \
+                 pageSize, invitedByOrganization, or the OData options $filter, $orderby, $top, \
+                 $skip, $count, $select"
+            ),
+            Form::OData if name.starts_with('$') => format!(
+                "unsupported query option '{name}'; supported: $filter, $orderby, $top, $skip, \
+                 $count, $select, $skiptoken"
+            ),
+            Form::OData => format!(
+                "the 2018 parameter '{name}' cannot be combined with OData options ($filter, \
+                 $orderby, $top, $skip, $count, $select)"
+            ),
+        };
+        return Err(Reply::invalid(&message, name));
+    }
+
+    let continuation = match token_of(form, &params, headers) {
+        None => None,
+        Some((token, target)) => match Continuation::decode(token, secret) {
+            Some(c) if c.form == form => Some(c),
+            _ => {
+                return Err(Reply::invalid(
+                    "the continuation token was not issued by this service for this form of list",
+                    target,
+                ));
+            }
+        },
+    };
+
+    let filter_names: &[&str] = match form {
+        Form::Classic => &CLASSIC_FILTERS,
+        Form::OData => &ODATA_FILTERS,
+    };
+    let own: Vec<Param<'_>> = params
+        .iter()
+        .filter(|p| filter_names.contains(&p.name.as_str()))
+        .cloned()
+        .collect();
+    // A request that only carries a token (a client following `links.next.uri` literally, or a
+    // bare `$skiptoken`) continues the token's query.
+    let inherited;
+    let selection_params: &[Param<'_>] = match &continuation {
+        Some(c) if own.is_empty() && !c.key.is_empty() => {
+            inherited = parse_params(&c.key)?;
+            &inherited
+        }
+        _ => &own,
+    };
+    let (selection, key) = match form {
+        Form::Classic => classic_selection(selection_params)?,
+        Form::OData => odata_selection(selection_params)?,
+    };
+    if let Some(c) = &continuation {
+        if c.key != key {
+            let target = match form {
+                Form::Classic => "MS-ContinuationToken",
+                Form::OData => "$skiptoken",
+            };
+            return Err(Reply::invalid(
+                "the continuation token belongs to a listing with other filters",
+                target,
+            ));
+        }
+    }
+
+    let value = |name: &str| {
+        params
+            .iter()
+            .find(|p| p.name == name)
+            .map(|p| p.value.as_str())
+    };
+    let size_name = match form {
+        Form::Classic => "pageSize",
+        Form::OData => "$top",
+    };
+    let page_size = match value(size_name) {
+        None => default_page_size,
+        Some(text) => match text.trim().parse::<usize>() {
+            Ok(n @ 1..=100) => n,
+            _ => {
+                return Err(Reply::invalid(
+                    &format!("{size_name} must be an integer from 1 to 100, got '{text}'"),
+                    size_name,
+                ));
+            }
+        },
+    };
+    let skip = match value("$skip") {
+        None => 0,
+        Some(text) => text.trim().parse::<usize>().map_err(|_| {
+            Reply::invalid(
+                &format!("$skip must be a non-negative integer, got '{text}'"),
+                "$skip",
+            )
+        })?,
+    };
+    let count = match value("$count") {
+        None => false,
+        Some(text) if text.eq_ignore_ascii_case("true") => true,
+        Some(text) if text.eq_ignore_ascii_case("false") => false,
+        Some(text) => {
+            return Err(Reply::invalid(
+                &format!("$count must be true or false, got '{text}'"),
+                "$count",
+            ));
+        }
+    };
+    let kept_params = params
+        .iter()
+        .filter(|p| p.name != "$skip" && p.name != "$skiptoken")
+        .map(|p| p.raw.to_owned())
+        .collect();
+    Ok(ListQuery {
+        form,
+        selection,
+        key,
+        page_size,
+        offset: continuation.as_ref().map_or(skip, |c| c.offset),
+        page: continuation.as_ref().map_or(0, |c| c.page),
+        count,
+        kept_params,
+    })
+}
+
+fn canonical(pairs: &[(&str, String)]) -> String {
+    pairs
+        .iter()
+        .map(|(name, value)| format!("{}={}", encode_value(name), encode_value(value)))
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+fn classic_selection(params: &[Param<'_>]) -> Result<(Selection, String), Reply> {
+    let value = |name: &str| {
+        params
+            .iter()
+            .find(|p| p.name == name)
+            .map(|p| p.value.clone())
+    };
+    let own_only = match value("self") {
+        None => false,
+        Some(text) if text.eq_ignore_ascii_case("true") => true,
+        Some(text) if text.eq_ignore_ascii_case("false") => false,
+        Some(text) => {
+            return Err(Reply::invalid(
+                &format!("self must be true or false, got '{text}'"),
+                "self",
+            ));
+        }
+    };
+    let status = match value("status") {
+        None => None,
+        Some(text) => match STATUSES
+            .iter()
+            .find(|s| s.eq_ignore_ascii_case(text.trim()))
+        {
+            Some(status) => Some(*status),
+            None => {
+                return Err(Reply::invalid(
+                    &format!("status must be one of None, New, Active, Closed, got '{text}'"),
+                    "status",
+                ));
+            }
+        },
+    };
+    let engagement_id = value("engagementId").filter(|v| !v.is_empty());
+    let invited_by = value("invitedByOrganization").filter(|v| !v.is_empty());
+    let mut key = Vec::new();
+    if let Some(v) = &engagement_id {
+        key.push(("engagementId", v.clone()));
+    }
+    if let Some(v) = &invited_by {
+        key.push(("invitedByOrganization", v.clone()));
+    }
+    if own_only {
+        key.push(("self", "true".to_owned()));
+    }
+    if let Some(s) = status {
+        key.push(("status", s.to_owned()));
+    }
+    let selection = Selection::Classic {
+        engagement_id,
+        own_only,
+        status,
+        invited_by,
+    };
+    Ok((selection, canonical(&key)))
+}
+
+fn odata_selection(params: &[Param<'_>]) -> Result<(Selection, String), Reply> {
+    let value = |name: &str| {
+        params
+            .iter()
+            .find(|p| p.name == name)
+            .map(|p| p.value.clone())
+    };
+    let mut key = Vec::new();
+    let filter = match value("$filter") {
+        Some(text) if !text.trim().is_empty() => {
+            let expr = filter::parse(&text).map_err(|e| Reply::invalid(&e.0, "$filter"))?;
+            key.push(("$filter", text));
+            Some(expr)
+        }
+        _ => None,
+    };
+    let mut order = Vec::new();
+    if let Some(text) = value("$orderby").filter(|t| !t.trim().is_empty()) {
+        for clause in text.split(',') {
+            let mut words = clause.split_whitespace();
+            let field = match words.next() {
+                Some("createdDateTime") => OrderField::Created,
+                Some("updatedDateTime") => OrderField::Updated,
+                other => {
+                    return Err(Reply::invalid(
+                        &format!(
+                            "$orderby: cannot order by '{}'; use createdDateTime or updatedDateTime, \
+                             optionally followed by asc or desc",
+                            other.unwrap_or("")
+                        ),
+                        "$orderby",
+                    ));
+                }
+            };
+            let descending = match words.next() {
+                None | Some("asc") => false,
+                Some("desc") => true,
+                Some(other) => {
+                    return Err(Reply::invalid(
+                        &format!("$orderby: expected asc or desc, got '{other}'"),
+                        "$orderby",
+                    ));
+                }
+            };
+            if let Some(extra) = words.next() {
+                return Err(Reply::invalid(
+                    &format!("$orderby: unexpected '{extra}'; separate keys with commas"),
+                    "$orderby",
+                ));
+            }
+            order.push((field, descending));
+        }
+        key.push(("$orderby", text));
+    }
+    let select = match value("$select").filter(|t| !t.trim().is_empty()) {
+        None => None,
+        Some(text) => {
+            let fields: Vec<String> = text.split(',').map(|f| f.trim().to_owned()).collect();
+            if let Some(bad) = fields.iter().find(|f| {
+                f.is_empty()
+                    || !f
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || "@._".contains(c))
+            }) {
+                return Err(Reply::invalid(
+                    &format!("$select: '{bad}' is not a field name; separate names with commas"),
+                    "$select",
+                ));
+            }
+            key.push(("$select", text));
+            Some(fields)
+        }
+    };
+    let selection = Selection::OData {
+        filter,
+        order,
+        select,
+    };
+    Ok((selection, canonical(&key)))
+}

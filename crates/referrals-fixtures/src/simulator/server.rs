@@ -1,0 +1,401 @@
+//! Accepting connections, routing requests, applying faults, recording what was asked.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::sync::atomic::Ordering::Relaxed;
+use std::time::{Duration, SystemTime};
+
+use bytes::Bytes;
+use http::header::{CONTENT_TYPE, HeaderName, HeaderValue, RETRY_AFTER};
+use http::request::Parts;
+use http::{Method, Request, Response, StatusCode};
+use http_body_util::{BodyExt, LengthLimitError, Limited};
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use percent_encoding::percent_decode_str;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::task::JoinSet;
+
+use super::auth;
+use super::conn_io::{ConnIo, Ending, TakeoverSlot};
+use super::fault::{Fault, Operation, RequestInfo, RetryAfter};
+use super::handle::RecordedRequest;
+use super::items;
+use super::list::{self, ListFaults};
+use super::query;
+use super::response::{Reply, SimBody};
+use super::state::{State, lock};
+
+/// Request bodies above this size are refused with 413.
+const MAX_REQUEST_BODY: usize = 1024 * 1024;
+
+const COLLECTION: &str = "/v1.0/engagements/referrals";
+
+/// Accepts connections until the task is aborted; aborting it also ends every connection.
+pub(crate) async fn accept_loop(listener: TcpListener, state: Arc<State>) {
+    let mut connections = JoinSet::new();
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => {
+                    state.connections.fetch_add(1, Relaxed);
+                    connections.spawn(serve(stream, state.clone()));
+                }
+                // Out of file descriptors and the like: wait a little instead of spinning.
+                Err(_) => tokio::time::sleep(Duration::from_millis(10)).await,
+            },
+            Some(_) = connections.join_next(), if !connections.is_empty() => {}
+        }
+    }
+}
+
+async fn serve(stream: TcpStream, state: Arc<State>) {
+    let _ = stream.set_nodelay(true);
+    let slot = TakeoverSlot::default();
+    let io = TokioIo::new(ConnIo::new(stream, slot.clone()));
+    let service = service_fn(move |request| {
+        let state = state.clone();
+        let slot = slot.clone();
+        async move { Ok::<_, Infallible>(handle(&state, &slot, request).await) }
+    });
+    // Connection errors (a client going away, a simulated reset) end only this connection.
+    let _ = http1::Builder::new().serve_connection(io, service).await;
+}
+
+/// What a path and method address.
+enum Route {
+    List,
+    Create,
+    Item(Operation, String),
+    Token(String),
+    MethodNotAllowed(&'static str),
+    NotFound,
+}
+
+impl Route {
+    fn of(method: &Method, path: &str) -> Self {
+        if path == COLLECTION {
+            return match *method {
+                Method::GET => Self::List,
+                Method::POST => Self::Create,
+                _ => Self::MethodNotAllowed("GET, POST"),
+            };
+        }
+        if let Some(raw_id) = path
+            .strip_prefix(COLLECTION)
+            .and_then(|p| p.strip_prefix('/'))
+        {
+            let id = percent_decode_str(raw_id).decode_utf8_lossy();
+            if id.is_empty() || id.contains('/') {
+                return Self::NotFound;
+            }
+            return match *method {
+                Method::GET => Self::Item(Operation::Get, id.into_owned()),
+                Method::PATCH => Self::Item(Operation::Patch, id.into_owned()),
+                Method::PUT => Self::Item(Operation::Put, id.into_owned()),
+                _ => Self::MethodNotAllowed("GET, PATCH, PUT"),
+            };
+        }
+        if let Some(tenant) = path
+            .strip_prefix("/auth/")
+            .and_then(|p| p.strip_suffix("/oauth2/v2.0/token"))
+            .filter(|t| !t.is_empty() && !t.contains('/'))
+        {
+            return Self::Token(percent_decode_str(tenant).decode_utf8_lossy().into_owned());
+        }
+        Self::NotFound
+    }
+
+    fn operation(&self) -> Operation {
+        match self {
+            Self::List => Operation::List,
+            Self::Create => Operation::Create,
+            Self::Item(operation, _) => *operation,
+            _ => Operation::Other,
+        }
+    }
+}
+
+async fn handle(
+    state: &State,
+    slot: &TakeoverSlot,
+    request: Request<Incoming>,
+) -> Response<SimBody> {
+    let (parts, body) = request.into_parts();
+    let route = Route::of(&parts.method, parts.uri.path());
+    let raw_query = parts.uri.query().unwrap_or("");
+
+    if let Route::Token(tenant) = &route {
+        state.token_requests.fetch_add(1, Relaxed);
+        let reply = match read_body(body).await {
+            Ok(bytes) => auth::token_endpoint(state, tenant, &parts.method, &bytes),
+            Err(reply) => reply,
+        };
+        return finish(state, slot, &parts, reply, None);
+    }
+
+    let operation = route.operation();
+    let info = RequestInfo {
+        number: state.api_requests.fetch_add(1, Relaxed) + 1,
+        method: parts.method.clone(),
+        path: parts.uri.path().to_owned(),
+        query: raw_query.to_owned(),
+        operation,
+        list_page: (operation == Operation::List)
+            .then(|| query::requested_page(raw_query, &parts.headers, state.token_secret)),
+    };
+    let fault = lock(&state.faults).pick(&info);
+
+    let reply = match &fault {
+        Some(Fault::Status {
+            status,
+            retry_after,
+        }) => status_reply(*status, *retry_after),
+        Some(Fault::GatewayHtml) => gateway_html(),
+        Some(Fault::EmptyBody { status }) => {
+            Reply::empty(StatusCode::from_u16(*status).unwrap_or(StatusCode::BAD_GATEWAY))
+        }
+        Some(Fault::Unauthorized) => auth::unauthenticated("The bearer token is not valid."),
+        other => {
+            if let Some(Fault::SlowHeaders(delay)) = other {
+                tokio::time::sleep(*delay).await;
+            }
+            let list_faults = list_faults(state, other.as_ref());
+            process(state, &route, &parts, raw_query, body, &list_faults).await
+        }
+    };
+    finish(state, slot, &parts, reply, fault)
+}
+
+/// Answers an API request normally (the request's effects happen even when a fault later
+/// breaks the answer, as when a connection drops after the server acted).
+async fn process(
+    state: &State,
+    route: &Route,
+    parts: &Parts,
+    raw_query: &str,
+    body: Incoming,
+    list_faults: &ListFaults,
+) -> Reply {
+    match route {
+        Route::NotFound => {
+            return Reply::error(
+                StatusCode::NOT_FOUND,
+                "itemNotFound",
+                &format!("No resource at {}.", parts.uri.path()),
+                None,
+            );
+        }
+        Route::MethodNotAllowed(allow) => {
+            return Reply::error(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "invalidRequest",
+                &format!("{} is not allowed here; allowed: {allow}.", parts.method),
+                None,
+            )
+            .header(http::header::ALLOW, allow);
+        }
+        _ => {}
+    }
+    if let Err(reply) = auth::check(state, &parts.headers) {
+        return reply;
+    }
+    match route {
+        Route::List => list::list(state, raw_query, &parts.headers, list_faults),
+        Route::Create => match read_body(body).await {
+            Ok(bytes) => items::create(state, &bytes),
+            Err(reply) => reply,
+        },
+        Route::Item(Operation::Get, id) => items::get(state, id),
+        Route::Item(operation, id) => match read_body(body).await {
+            Ok(bytes) if *operation == Operation::Patch => {
+                items::patch(state, id, &parts.headers, &bytes)
+            }
+            Ok(bytes) => items::put(state, id, &parts.headers, &bytes),
+            Err(reply) => reply,
+        },
+        Route::Token(_) | Route::MethodNotAllowed(_) | Route::NotFound => Reply::error(
+            StatusCode::NOT_FOUND,
+            "itemNotFound",
+            "No such resource.",
+            None,
+        ),
+    }
+}
+
+fn list_faults(state: &State, fault: Option<&Fault>) -> ListFaults {
+    let mut faults = ListFaults::default();
+    match fault {
+        Some(Fault::EmptyPage) => faults.empty_page = true,
+        Some(Fault::RepeatToken) => faults.repeat_token = true,
+        Some(Fault::InvalidJson) => faults.invalid_json = true,
+        Some(Fault::ForeignNextLink { host }) => {
+            faults.next_origin = Some(format!("http://{host}:{}", state.port));
+        }
+        Some(Fault::DowngradedNextLink { host }) => {
+            faults.next_origin = Some(format!("http://{host}"))
+        }
+        _ => {}
+    }
+    faults
+}
+
+async fn read_body(body: Incoming) -> Result<Bytes, Reply> {
+    match Limited::new(body, MAX_REQUEST_BODY).collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(e) if e.downcast_ref::<LengthLimitError>().is_some() => Err(Reply::error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "invalidRequest",
+            &format!("The request body exceeds {MAX_REQUEST_BODY} bytes."),
+            Some("body"),
+        )),
+        Err(_) => Err(Reply::invalid(
+            "The request body could not be read.",
+            "body",
+        )),
+    }
+}
+
+fn status_reply(status: u16, retry_after: Option<RetryAfter>) -> Reply {
+    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let code = match status.as_u16() {
+        401 => "unauthenticated",
+        403 => "accessDenied",
+        404 => "itemNotFound",
+        412 => "preconditionFailed",
+        429 => "tooManyRequests",
+        503 => "serviceNotAvailable",
+        s if s >= 500 => "generalException",
+        _ => "invalidRequest",
+    };
+    let message = format!(
+        "Simulated failure: {} {}.",
+        status.as_u16(),
+        status.canonical_reason().unwrap_or("")
+    );
+    let reply = Reply::error(status, code, &message, None);
+    match retry_after {
+        None => reply,
+        Some(RetryAfter::Seconds(seconds)) => reply.header(RETRY_AFTER, &seconds.to_string()),
+        Some(RetryAfter::Date(after)) => reply.header(
+            RETRY_AFTER,
+            &httpdate::fmt_http_date(SystemTime::now() + after),
+        ),
+    }
+}
+
+fn gateway_html() -> Reply {
+    let body = "<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n\
+                <center><h1>502 Bad Gateway</h1></center>\r\n<hr><center>gateway</center>\r\n\
+                </body>\r\n</html>\r\n";
+    let mut reply = Reply::empty(StatusCode::BAD_GATEWAY);
+    reply.body = SimBody::bytes(Bytes::from_static(body.as_bytes()));
+    reply.header(CONTENT_TYPE, "text/html")
+}
+
+/// Adds the service's standard headers, applies the faults that break the answer itself,
+/// records the exchange and hands the response to hyper.
+fn finish(
+    state: &State,
+    slot: &TakeoverSlot,
+    parts: &Parts,
+    mut reply: Reply,
+    fault: Option<Fault>,
+) -> Response<SimBody> {
+    let request_id = parts
+        .headers
+        .get("ms-requestid")
+        .and_then(|v| v.to_str().ok())
+        .map_or_else(|| state.uuid(), str::to_owned);
+    reply = reply
+        .header(HeaderName::from_static("ms-requestid"), &request_id)
+        .header(HeaderName::from_static("request-id"), &request_id);
+    if let Some(correlation) = parts.headers.get("ms-correlationid") {
+        reply.headers.insert(
+            HeaderName::from_static("ms-correlationid"),
+            correlation.clone(),
+        );
+    }
+
+    let mut status = Some(reply.status.as_u16());
+    let body = reply.body_bytes().cloned().unwrap_or_default();
+    match &fault {
+        Some(Fault::ResetBeforeHeaders) => {
+            slot.arm(Bytes::new(), Ending::Reset);
+            status = None;
+        }
+        Some(Fault::ResetMidBody) => {
+            let mut raw = reply.raw_head(body.len() as u64);
+            raw.extend_from_slice(&body[..body.len() / 2]);
+            slot.arm(Bytes::from(raw), Ending::Reset);
+        }
+        Some(Fault::TruncatedBody) => {
+            // An empty body cannot be cut short, so it announces one byte it never sends.
+            let announced = body.len().max(1);
+            let sent = announced - (announced / 10).max(1);
+            let mut raw = reply.raw_head(announced as u64);
+            raw.extend_from_slice(&body[..sent.min(body.len())]);
+            slot.arm(Bytes::from(raw), Ending::Close);
+        }
+        Some(Fault::OversizedBody(size)) => {
+            let trimmed = body.strip_suffix(b"}").filter(|b| b.len() > 1);
+            let head = match trimmed {
+                Some(prefix) => [prefix, b",\"padding\":\""].concat(),
+                None => b"{\"padding\":\"".to_vec(),
+            };
+            let tail = Bytes::from_static(b"\"}");
+            let padding = size.saturating_sub(head.len() + tail.len()) as u64;
+            reply.body = SimBody::padded(Bytes::from(head), padding, tail);
+            reply
+                .headers
+                .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        }
+        Some(Fault::InvalidJson) if !is_list(parts) && !body.is_empty() => {
+            reply.body = SimBody::bytes(body.slice(..body.len() - 1));
+        }
+        _ => {}
+    }
+
+    record(state, parts, status, fault);
+    let mut response = Response::new(reply.body);
+    *response.status_mut() = reply.status;
+    *response.headers_mut() = *reply.headers;
+    response
+}
+
+fn is_list(parts: &Parts) -> bool {
+    parts.method == Method::GET && parts.uri.path() == COLLECTION
+}
+
+fn record(state: &State, parts: &Parts, status: Option<u16>, fault: Option<Fault>) {
+    let headers = parts
+        .headers
+        .iter()
+        .map(|(name, value)| {
+            let value = if name == http::header::AUTHORIZATION {
+                // Only the scheme is kept: the log must never hold a credential.
+                let text = value.to_str().unwrap_or("");
+                match text.split_once(' ') {
+                    Some((scheme, _)) => format!("{scheme} [redacted]"),
+                    None => "[redacted]".to_owned(),
+                }
+            } else {
+                String::from_utf8_lossy(value.as_bytes()).into_owned()
+            };
+            (name.as_str().to_owned(), value)
+        })
+        .collect();
+    let entry = RecordedRequest {
+        method: parts.method.clone(),
+        path_and_query: parts
+            .uri
+            .path_and_query()
+            .map_or_else(|| parts.uri.path().to_owned(), |p| p.as_str().to_owned()),
+        headers,
+        status,
+        fault,
+    };
+    lock(&state.log).push(entry);
+}

@@ -1,0 +1,202 @@
+//! The referrals the simulator serves: each kept as its encoded JSON (served verbatim, so list
+//! pages are concatenations of ready bytes) plus the few fields queries look at.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use serde_json::Value;
+
+use super::rng::digest;
+use super::time::{self, Instant};
+
+/// One stored referral.
+#[derive(Debug)]
+pub(crate) struct Record {
+    /// The referral's JSON exactly as served.
+    pub(crate) bytes: Bytes,
+    /// The fields filters and orderings read.
+    pub(crate) facets: Facets,
+    /// The entity tag: the referral's own `eTag`, or one derived from its content.
+    pub(crate) etag: String,
+}
+
+impl Record {
+    /// Encodes `value` once and extracts what queries need.
+    pub(crate) fn new(value: &Value) -> Self {
+        let bytes = Bytes::from(encode(value));
+        let etag = match value.get("eTag").and_then(Value::as_str) {
+            Some(etag) if !etag.is_empty() => etag.to_owned(),
+            _ => format!("\"sim-{:016x}\"", digest(0xE7A6, &bytes)),
+        };
+        Self {
+            facets: Facets::of(value),
+            bytes,
+            etag,
+        }
+    }
+
+    /// The referral as a JSON value (decoded from the stored bytes, which are always valid).
+    pub(crate) fn value(&self) -> Value {
+        serde_json::from_slice(&self.bytes).unwrap_or(Value::Null)
+    }
+}
+
+/// Serializes a JSON value; infallible for `Value` into a `Vec`.
+pub(crate) fn encode(value: &Value) -> Vec<u8> {
+    serde_json::to_vec(value).unwrap_or_default()
+}
+
+/// A member of the partner's `team`, as `team/any(...)` filters see it.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Member {
+    pub(crate) email: Option<String>,
+    pub(crate) first_name: Option<String>,
+    pub(crate) last_name: Option<String>,
+}
+
+/// The queryable fields of a referral (absent or non-string fields are `None`).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Facets {
+    pub(crate) id: Option<String>,
+    pub(crate) engagement_id: Option<String>,
+    pub(crate) organization_id: Option<String>,
+    pub(crate) status: Option<String>,
+    pub(crate) substatus: Option<String>,
+    pub(crate) direction: Option<String>,
+    pub(crate) kind: Option<String>,
+    pub(crate) qualification: Option<String>,
+    pub(crate) country: Option<String>,
+    pub(crate) invited_by: Option<String>,
+    pub(crate) created: Option<Instant>,
+    pub(crate) updated: Option<Instant>,
+    pub(crate) team: Vec<Member>,
+}
+
+impl Facets {
+    fn of(value: &Value) -> Self {
+        let text = |pointer: &str| {
+            value
+                .pointer(pointer)
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+        };
+        let instant = |pointer: &str| {
+            value
+                .pointer(pointer)
+                .and_then(Value::as_str)
+                .and_then(time::parse)
+        };
+        let team = value
+            .get("team")
+            .and_then(Value::as_array)
+            .map(|members| {
+                members
+                    .iter()
+                    .map(|m| Member {
+                        email: m.get("email").and_then(Value::as_str).map(str::to_owned),
+                        first_name: m
+                            .get("firstName")
+                            .and_then(Value::as_str)
+                            .map(str::to_owned),
+                        last_name: m.get("lastName").and_then(Value::as_str).map(str::to_owned),
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        Self {
+            id: text("/id"),
+            engagement_id: text("/engagementId"),
+            organization_id: text("/organizationId"),
+            status: text("/status"),
+            substatus: text("/substatus"),
+            direction: text("/direction"),
+            kind: text("/type"),
+            qualification: text("/qualification"),
+            country: text("/customerProfile/address/country"),
+            invited_by: text("/inviteContext/invitedBy/organizationId"),
+            created: instant("/createdDateTime"),
+            updated: instant("/updatedDateTime"),
+            team,
+        }
+    }
+}
+
+/// All referrals in insertion order, indexed by id.
+#[derive(Debug, Default)]
+pub(crate) struct Store {
+    records: Vec<Arc<Record>>,
+    by_id: HashMap<String, usize>,
+    /// Bumped on every change, so cached query results can tell they are stale.
+    generation: u64,
+    /// The organisation `self=true` selects.
+    own_organization: Option<String>,
+}
+
+impl Store {
+    /// A store of `values`; `own_organization` defaults to the most frequent `organizationId`.
+    pub(crate) fn new(
+        values: impl IntoIterator<Item = Value>,
+        own_organization: Option<String>,
+    ) -> Self {
+        let mut store = Self::default();
+        for value in values {
+            store.insert(Record::new(&value));
+        }
+        store.own_organization = own_organization.or_else(|| store.most_frequent_organization());
+        store
+    }
+
+    fn most_frequent_organization(&self) -> Option<String> {
+        let mut counts: HashMap<&str, (usize, usize)> = HashMap::new();
+        for (position, record) in self.records.iter().enumerate() {
+            if let Some(org) = record.facets.organization_id.as_deref() {
+                counts.entry(org).or_insert((0, position)).0 += 1;
+            }
+        }
+        counts
+            .into_iter()
+            // Most frequent first; ties go to the organisation seen first.
+            .max_by(|a, b| a.1.0.cmp(&b.1.0).then(b.1.1.cmp(&a.1.1)))
+            .map(|(org, _)| org.to_owned())
+    }
+
+    pub(crate) fn own_organization(&self) -> Option<&str> {
+        self.own_organization.as_deref()
+    }
+
+    pub(crate) fn generation(&self) -> u64 {
+        self.generation
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.records.len()
+    }
+
+    pub(crate) fn records(&self) -> &[Arc<Record>] {
+        &self.records
+    }
+
+    pub(crate) fn get(&self, id: &str) -> Option<&Arc<Record>> {
+        self.by_id.get(id).and_then(|&i| self.records.get(i))
+    }
+
+    /// Appends a record; the first record with a given id is the one found by id.
+    pub(crate) fn insert(&mut self, record: Record) {
+        if let Some(id) = record.facets.id.clone() {
+            self.by_id.entry(id).or_insert(self.records.len());
+        }
+        self.records.push(Arc::new(record));
+        self.generation += 1;
+    }
+
+    /// Replaces the record with `id`; false when there is none.
+    pub(crate) fn replace(&mut self, id: &str, record: Record) -> bool {
+        let Some(&position) = self.by_id.get(id) else {
+            return false;
+        };
+        self.records[position] = Arc::new(record);
+        self.generation += 1;
+        true
+    }
+}
