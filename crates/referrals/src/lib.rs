@@ -1,2 +1,54 @@
-//! referrals (under construction in this session).
+//! A client for the Microsoft Partner Center Referrals API: list (every page, both wire forms),
+//! get, create and update referrals, with authentication, retries and resumable listings.
+//!
+//! ```no_run
+//! use futures::TryStreamExt;
+//! use referrals::{Client, ListQuery, ReferralStatus};
+//!
+//! # async fn run() -> Result<(), referrals::Error> {
+//! let client = Client::builder().auth_from_env().build()?;
+//! let query = ListQuery::new().status(ReferralStatus::New).page_size(100)?;
+//! let mut referrals = client.list(query);
+//! while let Some(referral) = referrals.try_next().await? {
+//!     println!("{} {}", referral.id.unwrap_or_default(), referral.name.unwrap_or_default());
+//! }
+//! # Ok(()) }
+//! ```
+//!
+//! The crate is a facade over three layers that can be used alone:
+//! [`referrals_model`] (types, no I/O), [`referrals_query`] (requests, the pager state machine and
+//! retry arithmetic, no I/O) and `referrals_hyper` (the HTTPS transport, feature `hyper`).
+//! Any [`Transport`](transport::Transport) can replace the default one.
 #![deny(missing_docs)]
+#![warn(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+pub mod auth;
+mod client;
+mod error;
+mod listing;
+mod secret;
+
+pub use client::{Client, ClientBuilder};
+pub use error::{Error, ErrorKind};
+pub use listing::Listing;
+pub use secret::Secret;
+
+pub use referrals_model as model;
+pub use referrals_model::{
+    Continuation, DecodeError, ErrorResponse, Referral, ReferralCollection, ReferralStatus,
+    ReferralSubstatus, Timestamp,
+};
+pub use referrals_query as query;
+pub use referrals_query::{
+    ApiError, BaseUrl, Checkpoint, Filter, Limits, ListQuery, Page, PatchOp, PatchOptions,
+    RetryPolicy,
+};
+
+/// The transport seam: implement [`transport::Transport`] to send requests your own way.
+pub mod transport {
+    #[cfg(feature = "hyper")]
+    pub use referrals_hyper::{HyperTransport, HyperTransportBuilder};
+    pub use referrals_query::transport::{
+        BoxFuture, Transport, TransportError, TransportErrorKind,
+    };
+}
