@@ -114,7 +114,7 @@ pub(crate) fn patch(state: &State, id: &str, headers: &HeaderMap, body: &Bytes) 
     let bytes = record.bytes.clone();
     store.replace(id, record);
     drop(store);
-    respond_updated(headers, bytes, &etag)
+    respond_updated(headers, bytes, &etag, false)
 }
 
 /// `PUT …/referrals/{id}` with the whole referral; `If-Match` is required.
@@ -158,10 +158,12 @@ pub(crate) fn put(state: &State, id: &str, headers: &HeaderMap, body: &Bytes) ->
     let bytes = record.bytes.clone();
     store.replace(id, record);
     drop(store);
-    respond_updated(headers, bytes, &etag)
+    respond_updated(headers, bytes, &etag, true)
 }
 
-fn respond_updated(headers: &HeaderMap, bytes: Bytes, etag: &str) -> Reply {
+/// 200 with the referral or 204, as `Prefer: return=representation|minimal` asks, else as
+/// the operation does by default (PATCH: 204, PUT: 200).
+fn respond_updated(headers: &HeaderMap, bytes: Bytes, etag: &str, representation: bool) -> Reply {
     let prefer = headers
         .get_all("prefer")
         .iter()
@@ -169,12 +171,14 @@ fn respond_updated(headers: &HeaderMap, bytes: Bytes, etag: &str) -> Reply {
         .flat_map(|v| v.split(','))
         .map(|p| p.trim().to_ascii_lowercase())
         .find(|p| p.starts_with("return="));
+    let applied = HeaderName::from_static("preference-applied");
     match prefer.as_deref() {
         Some("return=representation") => with_etag(Reply::json(StatusCode::OK, bytes), etag)
-            .header(
-                HeaderName::from_static("preference-applied"),
-                "return=representation",
-            ),
+            .header(applied, "return=representation"),
+        Some("return=minimal") => {
+            with_etag(Reply::empty(StatusCode::NO_CONTENT), etag).header(applied, "return=minimal")
+        }
+        _ if representation => with_etag(Reply::json(StatusCode::OK, bytes), etag),
         _ => with_etag(Reply::empty(StatusCode::NO_CONTENT), etag),
     }
 }
