@@ -9,6 +9,9 @@ use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
+/// Status, headers (names in lower case) and the length of the head in bytes.
+pub type Head = (u16, Vec<(String, String)>, usize);
+
 /// A parsed, complete response.
 #[derive(Debug)]
 pub struct Response {
@@ -56,7 +59,7 @@ pub struct Exchange {
 
 impl Exchange {
     /// The status line and headers, if they arrived.
-    pub fn head(&self) -> Option<(u16, Vec<(String, String)>, usize)> {
+    pub fn head(&self) -> Option<Head> {
         parse_head(&self.bytes)
     }
 
@@ -193,7 +196,7 @@ pub async fn get(address: SocketAddr, target: &str, token: &str) -> Response {
     send(address, "GET", target, &[("Authorization", &auth)], None).await
 }
 
-fn parse_head(bytes: &[u8]) -> Option<(u16, Vec<(String, String)>, usize)> {
+fn parse_head(bytes: &[u8]) -> Option<Head> {
     let end = bytes.windows(4).position(|w| w == b"\r\n\r\n")?;
     let text = std::str::from_utf8(&bytes[..end]).ok()?;
     let mut lines = text.split("\r\n");
