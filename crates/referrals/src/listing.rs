@@ -85,7 +85,7 @@ impl Listing {
 
     /// The listing as a stream of pages: items, the server's count, and the checkpoint after
     /// the page.
-    pub fn pages(self) -> impl Stream<Item = Result<Page, Error>> + Send + 'static {
+    pub fn pages(self) -> BoxStream<'static, Result<Page, Error>> {
         match self.state {
             ListingState::Configuring(config) => {
                 let Config {
@@ -93,10 +93,10 @@ impl Listing {
                     start,
                     limits,
                 } = *config;
-                page_stream(client, start, limits).left_stream()
+                page_stream(client, start, limits).boxed()
             }
             // Already polled as items: nothing left to give as pages.
-            _ => stream::empty().right_stream(),
+            _ => stream::empty().boxed(),
         }
     }
 }

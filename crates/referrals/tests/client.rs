@@ -1,0 +1,406 @@
+//! The client over real loopback HTTP against the simulator: listings in both wire forms,
+//! retries, timeouts, the body cap, token refresh and caching, refused next links, resume.
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use futures::{StreamExt, TryStreamExt};
+use referrals::auth::ClientCredentials;
+use referrals::model::{Referral, ReferralStatus, ReferralType};
+use referrals::query::{AuthorityUrl, transport::TransportErrorKind};
+use referrals::{Client, ErrorKind, ListQuery, PatchOp, PatchOptions, RetryPolicy};
+use referrals_fixtures::simulator::{Fault, FaultPlan, FaultRule, Simulator, SimulatorHandle};
+
+fn fast_retry() -> RetryPolicy {
+    RetryPolicy {
+        max_attempts: 4,
+        base_delay: Duration::from_millis(5),
+        max_delay: Duration::from_secs(3),
+        max_total: Duration::from_secs(10),
+    }
+}
+
+async fn simulator(n: usize, faults: FaultPlan) -> SimulatorHandle {
+    Simulator::builder()
+        .referrals(n)
+        .seed(7)
+        .faults(faults)
+        .start()
+        .await
+        .expect("the simulator starts")
+}
+
+fn client(sim: &SimulatorHandle) -> Client {
+    Client::builder()
+        .base_url(sim.base_url())
+        .bearer_token(sim.token())
+        .retry(fast_retry())
+        .attempt_timeout(Duration::from_secs(5))
+        .build()
+        .expect("a valid configuration")
+}
+
+fn ids(items: &[Referral]) -> Vec<String> {
+    items
+        .iter()
+        .map(|r| r.id.clone().unwrap_or_default())
+        .collect()
+}
+
+fn assert_each_once(items: &[Referral], expected: usize) {
+    let ids = ids(items);
+    let unique: HashSet<&String> = ids.iter().collect();
+    assert_eq!(ids.len(), expected, "item count");
+    assert_eq!(unique.len(), expected, "duplicates in {ids:?}");
+}
+
+#[tokio::test]
+async fn lists_every_page_of_the_2018_form_each_item_once() {
+    let sim = simulator(250, FaultPlan::new()).await;
+    let client = client(&sim);
+    let query = ListQuery::new().page_size(100).expect("in range");
+    let pages: Vec<_> = client
+        .list(query)
+        .pages()
+        .try_collect()
+        .await
+        .expect("listing");
+    assert_eq!(pages.len(), 3);
+    assert_eq!(
+        pages.iter().map(|p| p.items.len()).collect::<Vec<_>>(),
+        [100, 100, 50]
+    );
+    assert_eq!(pages[0].count, Some(250));
+    assert!(pages[2].is_last());
+    let items: Vec<Referral> = pages.into_iter().flat_map(|p| p.items).collect();
+    assert_each_once(&items, 250);
+    // Every page was one request, all with the same correlation id and distinct request ids.
+    let requests = sim.requests();
+    assert_eq!(requests.len(), 3);
+    let correlation: HashSet<_> = requests
+        .iter()
+        .map(|r| r.header("ms-correlationid"))
+        .collect();
+    assert_eq!(correlation.len(), 1);
+    assert!(requests[1].header("ms-continuationtoken").is_some());
+    assert!(
+        requests
+            .iter()
+            .all(|r| r.path_and_query.contains("pageSize=100"))
+    );
+}
+
+#[tokio::test]
+async fn lists_every_page_of_the_odata_form_each_item_once() {
+    let sim = simulator(120, FaultPlan::new()).await;
+    let client = client(&sim);
+    let query = ListQuery::new().top(50).count(true);
+    let items: Vec<Referral> = client.list(query).try_collect().await.expect("listing");
+    assert_each_once(&items, 120);
+    let requests = sim.requests();
+    assert_eq!(requests.len(), 3);
+    assert!(
+        requests[1].path_and_query.contains("skiptoken"),
+        "{:?}",
+        requests[1]
+    );
+}
+
+#[tokio::test]
+async fn retries_a_429_honouring_retry_after_without_duplicating_items() {
+    let faults =
+        FaultPlan::new().rule(FaultRule::list_page(1, Fault::too_many_requests(1)).times(1));
+    let sim = simulator(150, faults).await;
+    let started = std::time::Instant::now();
+    let items: Vec<Referral> = client(&sim)
+        .list(ListQuery::new().page_size(50).expect("in range"))
+        .try_collect()
+        .await
+        .expect("listing recovers");
+    assert!(
+        started.elapsed() >= Duration::from_millis(900),
+        "Retry-After: 1 was not honoured"
+    );
+    assert_each_once(&items, 150);
+    assert_eq!(sim.api_requests(), 4);
+}
+
+#[tokio::test]
+async fn retries_after_a_dropped_connection() {
+    let faults = FaultPlan::new()
+        .rule(FaultRule::list_page(1, Fault::ResetBeforeHeaders).times(1))
+        .rule(FaultRule::list_page(2, Fault::ResetMidBody).times(1));
+    let sim = simulator(150, faults).await;
+    let items: Vec<Referral> = client(&sim)
+        .list(ListQuery::new().page_size(50).expect("in range"))
+        .try_collect()
+        .await
+        .expect("listing recovers");
+    assert_each_once(&items, 150);
+}
+
+#[tokio::test]
+async fn headers_that_never_come_time_out_with_a_typed_error() {
+    let faults = FaultPlan::new().rule(FaultRule::always(Fault::SlowHeaders(Duration::from_secs(
+        5,
+    ))));
+    let sim = simulator(10, faults).await;
+    let client = Client::builder()
+        .base_url(sim.base_url())
+        .bearer_token(sim.token())
+        .retry(RetryPolicy::none())
+        .attempt_timeout(Duration::from_millis(200))
+        .build()
+        .expect("valid");
+    let error = client.get("anything").await.expect_err("times out");
+    assert!(error.is_timeout(), "{error}");
+    assert!(matches!(error.kind(), ErrorKind::Timeout { .. }));
+}
+
+#[tokio::test]
+async fn a_body_over_the_cap_is_a_clear_error_not_an_out_of_memory() {
+    let faults = FaultPlan::new().rule(FaultRule::always(Fault::OversizedBody(4 << 20)));
+    let sim = simulator(10, faults).await;
+    let client = Client::builder()
+        .base_url(sim.base_url())
+        .bearer_token(sim.token())
+        .max_body_bytes(256 << 10)
+        .build()
+        .expect("valid");
+    let error = client
+        .list(ListQuery::new())
+        .try_collect::<Vec<_>>()
+        .await
+        .expect_err("too large");
+    match error.kind() {
+        ErrorKind::Transport { source, .. } => {
+            assert_eq!(
+                source.kind(),
+                TransportErrorKind::BodyTooLarge { limit: 256 << 10 }
+            );
+        }
+        other => panic!("expected a transport error, got {other:?}"),
+    }
+    assert!(
+        error.checkpoint().is_some(),
+        "a listing error carries its checkpoint"
+    );
+    // Not retried: a larger body will not shrink.
+    assert_eq!(sim.api_requests(), 1);
+}
+
+fn credentials(sim: &SimulatorHandle) -> ClientCredentials {
+    let authority = AuthorityUrl::parse(&sim.authority_url()).expect("loopback authority");
+    ClientCredentials::with_authority(
+        authority,
+        sim.tenant(),
+        sim.client_id(),
+        sim.client_secret(),
+    )
+    .expect("complete credentials")
+}
+
+#[tokio::test]
+async fn a_401_refreshes_the_token_once_and_the_listing_goes_on() {
+    let sim = simulator(150, FaultPlan::new()).await;
+    let client = Client::builder()
+        .base_url(sim.base_url())
+        .token_provider(credentials(&sim))
+        .retry(fast_retry())
+        .build()
+        .expect("valid");
+    let mut pages = client
+        .list(ListQuery::new().page_size(50).expect("in range"))
+        .pages();
+    let first = pages.next().await.expect("a page").expect("ok");
+    sim.revoke_issued_tokens();
+    let rest: Vec<_> = pages.try_collect().await.expect("refreshed and went on");
+    let items: Vec<Referral> = std::iter::once(first)
+        .chain(rest)
+        .flat_map(|p| p.items)
+        .collect();
+    assert_each_once(&items, 150);
+    assert_eq!(sim.token_requests(), 2);
+}
+
+#[tokio::test]
+async fn a_401_that_persists_is_a_clear_auth_error() {
+    let faults = FaultPlan::new().rule(FaultRule::always(Fault::Unauthorized));
+    let sim = simulator(10, faults).await;
+    let client = Client::builder()
+        .base_url(sim.base_url())
+        .token_provider(credentials(&sim))
+        .build()
+        .expect("valid");
+    let error = client.get("x").await.expect_err("unauthorized");
+    assert!(
+        matches!(error.kind(), ErrorKind::Unauthorized { .. }),
+        "{error:?}"
+    );
+    assert_eq!(error.status().map(|s| s.as_u16()), Some(401));
+    assert_eq!(error.code(), Some("unauthenticated"));
+    assert_eq!(sim.api_requests(), 2, "one refresh, one retry, no more");
+    assert_eq!(sim.token_requests(), 2);
+    assert!(!format!("{error} {error:?}").contains(sim.client_secret()));
+}
+
+#[tokio::test]
+async fn fifty_concurrent_tasks_share_one_token_request() {
+    let sim = simulator(5, FaultPlan::new()).await;
+    let client = Client::builder()
+        .base_url(sim.base_url())
+        .token_provider(credentials(&sim))
+        .build()
+        .expect("valid");
+    let id = client
+        .list(ListQuery::new())
+        .try_next()
+        .await
+        .expect("listing")
+        .and_then(|r| r.id)
+        .expect("an id");
+    let tasks: Vec<_> = (0..50)
+        .map(|_| {
+            let client = client.clone();
+            let id = id.clone();
+            tokio::spawn(async move { client.get(&id).await })
+        })
+        .collect();
+    for task in tasks {
+        let referral = task.await.expect("joined").expect("got");
+        assert_eq!(referral.id.as_deref(), Some(id.as_str()));
+    }
+    assert_eq!(sim.token_requests(), 1);
+}
+
+#[tokio::test]
+async fn a_next_link_to_another_host_is_refused_and_nothing_is_sent_there() {
+    let faults = FaultPlan::new().rule(FaultRule::list_page(0, Fault::foreign_next_link()));
+    let sim = simulator(30, faults).await;
+    let mut pages = client(&sim).list(ListQuery::new().top(10)).pages();
+    let first = pages.next().await.expect("first page").expect("ok");
+    assert_eq!(first.items.len(), 10);
+    let error = pages.next().await.expect("an error").expect_err("refused");
+    assert!(
+        matches!(error.kind(), ErrorKind::Pagination(_)),
+        "{error:?}"
+    );
+    assert!(error.to_string().contains("evil.example"), "{error}");
+    assert!(
+        pages.next().await.is_none(),
+        "the stream ends after an error"
+    );
+    assert_eq!(sim.api_requests(), 1);
+}
+
+#[tokio::test]
+async fn a_listing_stopped_by_an_error_resumes_with_each_item_exactly_once() {
+    let faults = FaultPlan::new().rule(FaultRule::list_page(2, Fault::status(500)).times(1));
+    let sim = simulator(230, faults).await;
+    let failing = Client::builder()
+        .base_url(sim.base_url())
+        .bearer_token(sim.token())
+        .retry(RetryPolicy::none())
+        .build()
+        .expect("valid");
+    let mut received = Vec::new();
+    let mut items = failing.list(ListQuery::new().page_size(50).expect("in range"));
+    let error = loop {
+        match items.next().await {
+            Some(Ok(item)) => received.push(item),
+            Some(Err(error)) => break error,
+            None => panic!("the listing should fail on page 3"),
+        }
+    };
+    assert_eq!(received.len(), 100);
+    assert_eq!(error.status().map(|s| s.as_u16()), Some(500));
+    // The checkpoint travels as text, as it would to another process.
+    let token = error.checkpoint().expect("a checkpoint").to_string();
+    let checkpoint = token.parse().expect("parses back");
+    let rest: Vec<Referral> = client(&sim)
+        .resume(checkpoint)
+        .try_collect()
+        .await
+        .expect("resumed");
+    received.extend(rest);
+    assert_each_once(&received, 230);
+}
+
+#[tokio::test]
+async fn limits_stop_a_listing_early() {
+    let sim = simulator(100, FaultPlan::new()).await;
+    let items: Vec<Referral> = client(&sim)
+        .list(ListQuery::new().page_size(30).expect("in range"))
+        .max_items(45)
+        .try_collect()
+        .await
+        .expect("listing");
+    assert_eq!(items.len(), 45);
+    assert_eq!(sim.api_requests(), 2);
+}
+
+#[tokio::test]
+async fn create_get_patch_and_replace_round_trip() {
+    let sim = simulator(3, FaultPlan::new()).await;
+    let client = client(&sim);
+    let draft: Referral =
+        referrals::model::decode(referrals_fixtures::files::Fixture::CreateRequest.bytes())
+            .expect("fixture decodes");
+    let created = client.create(&draft).await.expect("created");
+    let id = created.id.clone().expect("an id");
+    assert_eq!(
+        created.referral_type,
+        Some(ReferralType::Independent).or(draft.referral_type.clone())
+    );
+    let fetched = client.get(&id).await.expect("got");
+    let etag = fetched.e_tag.clone().expect("an eTag");
+
+    let ops = [
+        PatchOp::replace("/status", "Active"),
+        PatchOp::replace("/substatus", "Accepted"),
+    ];
+    let updated = client
+        .patch(
+            &id,
+            &ops,
+            PatchOptions::new()
+                .if_match(etag.clone())
+                .return_representation(),
+        )
+        .await
+        .expect("patched")
+        .expect("representation asked for");
+    assert_eq!(updated.status, Some(ReferralStatus::Active));
+
+    // The old eTag is stale now: 412, and not retried.
+    let before = sim.api_requests();
+    let error = client
+        .patch(&id, &ops, PatchOptions::new().if_match(etag))
+        .await
+        .expect_err("stale eTag");
+    assert_eq!(error.status().map(|s| s.as_u16()), Some(412));
+    assert_eq!(sim.api_requests(), before + 1);
+
+    let mut whole = updated.clone();
+    whole.name = Some("Renamed".into());
+    let replaced = client.replace(&whole).await.expect("replaced");
+    assert_eq!(replaced.name.as_deref(), Some("Renamed"));
+    let missing = client.get("no-such-referral").await.expect_err("404");
+    assert_eq!(missing.code(), Some("itemNotFound"));
+    assert!(missing.request_id().is_some());
+}
+
+#[tokio::test]
+async fn bad_configuration_is_refused_before_any_request() {
+    let error = Client::builder()
+        .base_url("http://api.partner.microsoft.com")
+        .bearer_token("t")
+        .build()
+        .expect_err("plain http to a remote host");
+    assert!(matches!(error.kind(), ErrorKind::Config(_)));
+    assert!(error.to_string().contains("http"), "{error}");
+    let error = Client::builder().build().expect_err("no credentials");
+    assert!(error.to_string().contains("no credentials"), "{error}");
+    let page_size = ListQuery::new().page_size(101).expect_err("out of range");
+    assert!(page_size.to_string().contains("pageSize"), "{page_size}");
+}
