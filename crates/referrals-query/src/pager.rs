@@ -5,7 +5,7 @@ use std::fmt;
 use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
-use http::{HeaderMap, HeaderValue, Method, StatusCode};
+use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 use referrals_model::{Continuation, DecodeError, Referral, ReferralCollection};
 
 use crate::api_error::ApiError;
@@ -298,10 +298,18 @@ impl Pager {
             _ => State::Ready,
         };
         let mut seen = HashSet::new();
-        seen.insert(fingerprint(&Position::NextLink {
-            url: first_url.clone(),
-        }));
-        seen.insert(fingerprint(&position));
+        seen.insert(fingerprint(&first_url, &[]));
+        match &position {
+            Position::NextLink { url } => {
+                seen.insert(fingerprint(url, &[]));
+            }
+            Position::Headers { headers } => {
+                if let Ok(checked) = check_headers(headers) {
+                    seen.insert(fingerprint(&first_url, &checked));
+                }
+            }
+            Position::Start | Position::Finished => {}
+        }
         Ok(Pager {
             endpoint,
             correlation_id: correlation_id.to_owned(),
@@ -581,18 +589,22 @@ impl Pager {
         continuation: Option<Continuation>,
         page_number: u64,
     ) -> Result<Option<Position>, PagerError> {
-        let next = match continuation {
+        let (next, key) = match continuation {
             None => return Ok(None),
-            Some(Continuation::NextLink(link)) => Position::NextLink {
-                url: resolve_next_link(self.endpoint.base(), &link)
-                    .map_err(PagerError::NextLink)?,
-            },
+            Some(Continuation::NextLink(link)) => {
+                let url =
+                    resolve_next_link(self.endpoint.base(), &link).map_err(PagerError::NextLink)?;
+                let key = fingerprint(&url, &[]);
+                (Position::NextLink { url }, key)
+            }
             Some(Continuation::Headers(headers)) => {
-                check_headers(&headers).map_err(PagerError::ContinuationHeader)?;
-                Position::Headers { headers }
+                let checked = check_headers(&headers).map_err(PagerError::ContinuationHeader)?;
+                // Headers that are all the pager's own make the first request again: a loop.
+                let key = fingerprint(&self.first_url, &checked);
+                (Position::Headers { headers }, key)
             }
         };
-        if !self.seen.insert(fingerprint(&next)) {
+        if !self.seen.insert(key) {
             let continuation = match &next {
                 Position::NextLink { url } => url.clone(),
                 Position::Headers { headers } => headers
@@ -611,10 +623,11 @@ impl Pager {
     }
 }
 
-/// A 128-bit FNV-1a fingerprint of what a position makes the pager send: a collision between
-/// two different continuations of one listing is not a practical concern, and the set of
-/// followed continuations stays small however long the tokens are.
-fn fingerprint(position: &Position) -> u128 {
+/// A 128-bit FNV-1a fingerprint of a request as the server sees it: URL and continuation
+/// headers (as sent: lower-case names, the pager's own headers left out). A collision between two
+/// different continuations of one listing is not a practical concern, and the set of followed
+/// continuations stays small however long the tokens are.
+fn fingerprint(url: &str, headers: &[(HeaderName, HeaderValue)]) -> u128 {
     const OFFSET: u128 = 0x6c62272e07bb014262b821756295c58d;
     const PRIME: u128 = 0x0000000001000000000000000000013B;
     let mut hash = OFFSET;
@@ -623,29 +636,19 @@ fn fingerprint(position: &Position) -> u128 {
             hash ^= u128::from(byte);
             hash = hash.wrapping_mul(PRIME);
         }
-        // A separator that cannot occur in header names, values or URLs.
+        // A separator outside the byte range, so ("ab", "c") and ("a", "bc") differ.
         hash ^= 0x100;
         hash = hash.wrapping_mul(PRIME);
     };
-    match position {
-        Position::NextLink { url } => {
-            feed(b"n");
-            feed(url.as_bytes());
-        }
-        Position::Headers { headers } => {
-            feed(b"h");
-            let mut sorted: Vec<(String, &str)> = headers
-                .iter()
-                .map(|(name, value)| (name.to_ascii_lowercase(), value.as_str()))
-                .collect();
-            sorted.sort();
-            for (name, value) in sorted {
-                feed(name.as_bytes());
-                feed(value.as_bytes());
-            }
-        }
-        Position::Start => feed(b"s"),
-        Position::Finished => feed(b"f"),
+    feed(url.as_bytes());
+    let mut sorted: Vec<(&str, &[u8])> = headers
+        .iter()
+        .map(|(name, value)| (name.as_str(), value.as_bytes()))
+        .collect();
+    sorted.sort();
+    for (name, value) in sorted {
+        feed(name.as_bytes());
+        feed(value);
     }
     hash
 }
