@@ -244,3 +244,15 @@ impl From<AuthError> for Error {
         Error::new(ErrorKind::Auth(error))
     }
 }
+
+impl From<referrals_query::QueryError> for Error {
+    fn from(error: referrals_query::QueryError) -> Self {
+        Error::invalid(error)
+    }
+}
+
+impl From<referrals_query::RequestError> for Error {
+    fn from(error: referrals_query::RequestError) -> Self {
+        Error::invalid(error)
+    }
+}

@@ -52,3 +52,8 @@ pub mod transport {
         BoxFuture, Transport, TransportError, TransportErrorKind,
     };
 }
+
+/// The README's code blocks, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+pub struct ReadmeDoctests;
