@@ -1,6 +1,6 @@
 //! Bearer-token checking and the OAuth2 client-credentials token endpoint.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http::header::{AUTHORIZATION, CACHE_CONTROL, WWW_AUTHENTICATE};
@@ -127,7 +127,12 @@ pub(crate) fn token_endpoint(state: &State, tenant: &str, method: &Method, body:
     }
     let token = format!("sim-{}", state.uuid().replace('-', ""));
     let lifetime = state.config.expires_in;
-    lock(&state.issued).insert(token.clone(), Instant::now() + lifetime);
+    let now = Instant::now();
+    // An absurdly long lifetime means "never expires" rather than an overflow.
+    let expiry = now
+        .checked_add(lifetime)
+        .unwrap_or_else(|| now + Duration::from_secs(100 * 365 * 86_400));
+    lock(&state.issued).insert(token.clone(), expiry);
     let body = json!({
         "token_type": "Bearer",
         "expires_in": lifetime.as_secs(),

@@ -23,12 +23,14 @@ pub(crate) struct Continuation {
     pub(crate) offset: usize,
     /// Zero-based number of the page this token asks for (the first page has none).
     pub(crate) page: usize,
+    /// The page size of the listing, for requests that do not repeat it.
+    pub(crate) page_size: usize,
     /// The canonical query (filters, order) the token belongs to.
     pub(crate) key: String,
 }
 
 const VERSION: u8 = 1;
-const HEADER: usize = 1 + 1 + 8 + 8;
+const HEADER: usize = 1 + 1 + 8 + 8 + 2;
 const MAC: usize = 8;
 
 impl Continuation {
@@ -42,6 +44,11 @@ impl Continuation {
         });
         payload.extend_from_slice(&(self.offset as u64).to_le_bytes());
         payload.extend_from_slice(&(self.page as u64).to_le_bytes());
+        payload.extend_from_slice(
+            &u16::try_from(self.page_size)
+                .unwrap_or(u16::MAX)
+                .to_le_bytes(),
+        );
         payload.extend_from_slice(self.key.as_bytes());
         let mac = digest(secret, &payload);
         payload.extend_from_slice(&mac.to_le_bytes());
@@ -68,11 +75,13 @@ impl Continuation {
         };
         let offset = u64::from_le_bytes(payload[2..10].try_into().ok()?);
         let page = u64::from_le_bytes(payload[10..18].try_into().ok()?);
+        let page_size = u16::from_le_bytes(payload[18..20].try_into().ok()?);
         let key = String::from_utf8(payload[HEADER..].to_vec()).ok()?;
         Some(Self {
             form,
             offset: usize::try_from(offset).ok()?,
             page: usize::try_from(page).ok()?,
+            page_size: usize::from(page_size),
             key,
         })
     }
@@ -134,6 +143,7 @@ mod tests {
             form: Form::OData,
             offset: 300,
             page: 3,
+            page_size: 100,
             key: "$filter=status%20eq%20'New'".into(),
         };
         let token = state.encode(7);

@@ -161,6 +161,25 @@ impl SimulatorHandle {
             .collect()
     }
 
+    /// Serves until `signal` completes (e.g. `tokio::signal::ctrl_c()`), then shuts down.
+    ///
+    /// ```no_run
+    /// # async fn run() -> std::io::Result<()> {
+    /// use referrals_fixtures::simulator::Simulator;
+    ///
+    /// let simulator = Simulator::builder().referrals(1000).port(8080).start().await?;
+    /// eprintln!("serving {} until interrupted", simulator.base_url());
+    /// simulator
+    ///     .run_until(std::future::pending::<()>()) // the CLI passes tokio::signal::ctrl_c()
+    ///     .await;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn run_until<F: std::future::Future>(self, signal: F) {
+        signal.await;
+        self.shutdown().await;
+    }
+
     /// Stops accepting, closes every connection and waits until the server task has ended.
     pub async fn shutdown(mut self) {
         self.task.abort();

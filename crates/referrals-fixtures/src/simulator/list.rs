@@ -77,6 +77,7 @@ pub(crate) fn list(
             form: query.form,
             offset,
             page,
+            page_size: query.page_size,
             key: query.key.clone(),
         }
         .encode(state.token_secret)

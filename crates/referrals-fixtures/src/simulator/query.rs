@@ -307,7 +307,11 @@ pub(crate) fn parse(
         Form::OData => "$top",
     };
     let page_size = match value(size_name) {
-        None => default_page_size,
+        None => continuation
+            .as_ref()
+            .map(|c| c.page_size)
+            .filter(|size| (1..=100).contains(size))
+            .unwrap_or(default_page_size),
         Some(text) => match text.trim().parse::<usize>() {
             Ok(n @ 1..=100) => n,
             _ => {

@@ -279,10 +279,11 @@ fn status_reply(status: u16, retry_after: Option<RetryAfter>) -> Reply {
     match retry_after {
         None => reply,
         Some(RetryAfter::Seconds(seconds)) => reply.header(RETRY_AFTER, &seconds.to_string()),
-        Some(RetryAfter::Date(after)) => reply.header(
-            RETRY_AFTER,
-            &httpdate::fmt_http_date(SystemTime::now() + after),
-        ),
+        Some(RetryAfter::Date(after)) => {
+            let now = SystemTime::now();
+            let when = now.checked_add(after).unwrap_or(now);
+            reply.header(RETRY_AFTER, &httpdate::fmt_http_date(when))
+        }
     }
 }
 
