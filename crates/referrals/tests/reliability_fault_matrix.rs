@@ -1,0 +1,942 @@
+//! The fault matrix: every fault of the reliability issue, injected by the simulator over real
+//! loopback HTTP, against the facade. A listing of several pages must end either with every item
+//! exactly once, or with a typed error whose checkpoint resumes (once the fault is gone) with
+//! exactly the remaining items. Writes must never be sent twice once they may have reached the
+//! server.
+//!
+//! `RELIABILITY_REPORT=1 cargo test -p referrals --test reliability_fault_matrix -- --nocapture`
+//! prints the table that `docs/reliability.md` shows.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::collections::HashSet;
+use std::fmt::Write as _;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+use futures::StreamExt;
+use http::Method;
+use referrals::auth::ClientCredentials;
+use referrals::model::Referral;
+use referrals::query::AuthorityUrl;
+use referrals::query::PagerError;
+use referrals::query::transport::{BoxFuture, Transport, TransportError, TransportErrorKind};
+use referrals::transport::HyperTransport;
+use referrals::{Client, Error, ErrorKind, ListQuery, PatchOp, PatchOptions, RetryPolicy};
+use referrals_fixtures::simulator::{
+    Fault, FaultPlan, FaultRule, Operation, Simulator, SimulatorHandle,
+};
+use serde_json::{Value, json};
+
+/// Items per simulator: five pages of 20 in either form.
+const ITEMS: usize = 100;
+const PAGE: u32 = 20;
+
+fn fast_retry() -> RetryPolicy {
+    RetryPolicy {
+        max_attempts: 4,
+        base_delay: Duration::from_millis(5),
+        max_delay: Duration::from_secs(3),
+        max_total: Duration::from_secs(10),
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Form {
+    Classic,
+    OData,
+}
+
+impl Form {
+    fn query(self) -> ListQuery {
+        match self {
+            Form::Classic => ListQuery::new().page_size(PAGE).expect("in range"),
+            Form::OData => ListQuery::new().top(u64::from(PAGE)).count(true),
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Form::Classic => "2018",
+            Form::OData => "OData",
+        }
+    }
+}
+
+/// How the client under test is configured.
+#[derive(Debug, Clone, Copy)]
+enum Setup {
+    /// A static bearer token, fast retries, a 5 s attempt timeout.
+    Normal,
+    /// A 150 ms attempt timeout.
+    ShortTimeout,
+    /// A 64 KiB body cap.
+    SmallCap,
+    /// OAuth2 client credentials against the simulator's token endpoint.
+    Credentials,
+}
+
+/// What a listing under a fault must end with.
+#[derive(Clone, Copy)]
+enum Expect {
+    /// Every item exactly once, with no error.
+    Complete,
+    /// An error of this kind (named for the table), then a resume without the fault.
+    Fails(&'static str),
+}
+
+struct Case {
+    fault: &'static str,
+    /// What completing means here, when it is not "retried".
+    note: Option<&'static str>,
+    plan: fn() -> FaultPlan,
+    setup: Setup,
+    classic: Expect,
+    odata: Expect,
+}
+
+/// One line of the report.
+struct Row {
+    fault: String,
+    form: &'static str,
+    behaviour: String,
+    requests: String,
+    injected: usize,
+    lost: String,
+    duplicated: String,
+}
+
+fn on_page_1(fault: Fault) -> FaultPlan {
+    FaultPlan::new().rule(FaultRule::list_page(1, fault))
+}
+
+fn once_on_page_1(fault: Fault) -> FaultPlan {
+    FaultPlan::new().rule(FaultRule::list_page(1, fault).times(1))
+}
+
+fn cases() -> Vec<Case> {
+    use Expect::{Complete, Fails};
+    vec![
+        Case {
+            note: None,
+            fault: "429 + Retry-After: 1 (seconds)",
+            plan: || once_on_page_1(Fault::too_many_requests(1)),
+            setup: Setup::Normal,
+            classic: Complete,
+            odata: Complete,
+        },
+        Case {
+            note: None,
+            fault: "429 + Retry-After: HTTP-date (+1 s)",
+            plan: || once_on_page_1(Fault::too_many_requests_until(Duration::from_secs(1))),
+            setup: Setup::Normal,
+            classic: Complete,
+            odata: Complete,
+        },
+        Case {
+            note: None,
+            fault: "503 once, then success",
+            plan: || once_on_page_1(Fault::status(503)),
+            setup: Setup::Normal,
+            classic: Complete,
+            odata: Complete,
+        },
+        Case {
+            note: None,
+            fault: "500 twice, then success",
+            plan: || FaultPlan::new().rule(FaultRule::list_page(1, Fault::status(500)).times(2)),
+            setup: Setup::Normal,
+            classic: Complete,
+            odata: Complete,
+        },
+        Case {
+            note: None,
+            fault: "502 once",
+            plan: || once_on_page_1(Fault::status(502)),
+            setup: Setup::Normal,
+            classic: Complete,
+            odata: Complete,
+        },
+        Case {
+            note: None,
+            fault: "504 once",
+            plan: || once_on_page_1(Fault::status(504)),
+            setup: Setup::Normal,
+            classic: Complete,
+            odata: Complete,
+        },
+        Case {
+            note: None,
+            fault: "503 on every attempt",
+            plan: || on_page_1(Fault::status(503)),
+            setup: Setup::Normal,
+            classic: Fails("Api"),
+            odata: Fails("Api"),
+        },
+        Case {
+            note: None,
+            fault: "HTML 502 from a gateway, once",
+            plan: || once_on_page_1(Fault::GatewayHtml),
+            setup: Setup::Normal,
+            classic: Complete,
+            odata: Complete,
+        },
+        Case {
+            note: None,
+            fault: "HTML 502 from a gateway, always",
+            plan: || on_page_1(Fault::GatewayHtml),
+            setup: Setup::Normal,
+            classic: Fails("Api"),
+            odata: Fails("Api"),
+        },
+        Case {
+            note: None,
+            fault: "reset before headers, once",
+            plan: || once_on_page_1(Fault::ResetBeforeHeaders),
+            setup: Setup::Normal,
+            classic: Complete,
+            odata: Complete,
+        },
+        Case {
+            note: None,
+            fault: "reset before headers, always",
+            plan: || on_page_1(Fault::ResetBeforeHeaders),
+            setup: Setup::Normal,
+            classic: Fails("Transport"),
+            odata: Fails("Transport"),
+        },
+        Case {
+            note: None,
+            fault: "reset mid-body, once",
+            plan: || once_on_page_1(Fault::ResetMidBody),
+            setup: Setup::Normal,
+            classic: Complete,
+            odata: Complete,
+        },
+        Case {
+            note: None,
+            fault: "truncated body (clean close), once",
+            plan: || once_on_page_1(Fault::TruncatedBody),
+            setup: Setup::Normal,
+            classic: Complete,
+            odata: Complete,
+        },
+        Case {
+            note: None,
+            fault: "truncated body, always",
+            plan: || on_page_1(Fault::TruncatedBody),
+            setup: Setup::Normal,
+            classic: Fails("Transport"),
+            odata: Fails("Transport"),
+        },
+        Case {
+            note: None,
+            fault: "headers never come (150 ms attempt timeout), once",
+            plan: || once_on_page_1(Fault::SlowHeaders(Duration::from_secs(30))),
+            setup: Setup::ShortTimeout,
+            classic: Complete,
+            odata: Complete,
+        },
+        Case {
+            note: None,
+            fault: "headers never come, always",
+            plan: || on_page_1(Fault::SlowHeaders(Duration::from_secs(30))),
+            setup: Setup::ShortTimeout,
+            classic: Fails("Timeout"),
+            odata: Fails("Timeout"),
+        },
+        Case {
+            note: None,
+            fault: "body over the cap (1 MiB vs 64 KiB)",
+            plan: || on_page_1(Fault::OversizedBody(1 << 20)),
+            setup: Setup::SmallCap,
+            classic: Fails("Transport"),
+            odata: Fails("Transport"),
+        },
+        Case {
+            note: None,
+            fault: "invalid JSON page",
+            plan: || on_page_1(Fault::InvalidJson),
+            setup: Setup::Normal,
+            classic: Fails("Decode"),
+            odata: Fails("Decode"),
+        },
+        Case {
+            note: Some("followed the empty page's next link; completed"),
+            fault: "empty middle page with a next link",
+            plan: || on_page_1(Fault::EmptyPage),
+            setup: Setup::Normal,
+            classic: Complete,
+            odata: Complete,
+        },
+        Case {
+            note: None,
+            fault: "repeating continuation token",
+            plan: || on_page_1(Fault::RepeatToken),
+            setup: Setup::Normal,
+            classic: Fails("Pagination"),
+            odata: Fails("Pagination"),
+        },
+        Case {
+            // In the 2018 form the link's URI is not used (the first URL is sent again with the
+            // continuation headers), so the token cannot follow it: the listing completes.
+            note: Some("link URI not used (2018 form: first URL + continuation header); completed"),
+            fault: "next link to another host",
+            plan: || on_page_1(Fault::foreign_next_link()),
+            setup: Setup::Normal,
+            classic: Complete,
+            odata: Fails("Pagination"),
+        },
+        Case {
+            note: Some("link URI not used (2018 form: first URL + continuation header); completed"),
+            fault: "next link `http://` on a non-loopback host",
+            plan: || on_page_1(Fault::downgraded_next_link()),
+            setup: Setup::Normal,
+            classic: Complete,
+            odata: Fails("Pagination"),
+        },
+        Case {
+            note: None,
+            fault: "401 once (client credentials: refresh)",
+            plan: || once_on_page_1(Fault::Unauthorized),
+            setup: Setup::Credentials,
+            classic: Complete,
+            odata: Complete,
+        },
+        Case {
+            note: None,
+            fault: "401 always (client credentials)",
+            plan: || on_page_1(Fault::Unauthorized),
+            setup: Setup::Credentials,
+            classic: Fails("Unauthorized"),
+            odata: Fails("Unauthorized"),
+        },
+    ]
+}
+
+/// API requests answered with a fault: every API request but those recorded as answered
+/// normally (a request still held by `SlowHeaders` is not recorded yet, but did get the fault).
+fn faults_injected(sim: &SimulatorHandle) -> usize {
+    let clean = sim
+        .requests()
+        .iter()
+        .filter(|r| r.path_and_query.starts_with("/v1.0") && r.fault.is_none())
+        .count();
+    usize::try_from(sim.api_requests()).expect("fits") - clean
+}
+
+fn kind_name(kind: &ErrorKind) -> &'static str {
+    match kind {
+        ErrorKind::Config(_) => "Config",
+        ErrorKind::InvalidRequest(_) => "InvalidRequest",
+        ErrorKind::Auth(_) => "Auth",
+        ErrorKind::Unauthorized { .. } => "Unauthorized",
+        ErrorKind::Api { .. } => "Api",
+        ErrorKind::Timeout { .. } => "Timeout",
+        ErrorKind::Transport { .. } => "Transport",
+        ErrorKind::Decode { .. } => "Decode",
+        ErrorKind::Pagination(_) => "Pagination",
+        ErrorKind::Checkpoint(_) => "Checkpoint",
+        _ => "other",
+    }
+}
+
+/// `Api 503 after 4 attempts`, `Transport (Io) after 4 attempts`...
+fn describe(error: &Error) -> String {
+    let attempts = |n: &u32| format!(" after {n} attempt(s)");
+    match error.kind() {
+        ErrorKind::Api {
+            error: api,
+            attempts: n,
+            ..
+        } => format!("Api {}{}", api.status().as_u16(), attempts(n)),
+        ErrorKind::Transport {
+            source,
+            attempts: n,
+            ..
+        }
+        | ErrorKind::Timeout {
+            source,
+            attempts: n,
+            ..
+        } => match source.kind() {
+            TransportErrorKind::Timeout => format!("Timeout{}", attempts(n)),
+            other => format!("{} ({other:?}){}", kind_name(error.kind()), attempts(n)),
+        },
+        ErrorKind::Unauthorized { .. } => "Unauthorized (after one token refresh)".into(),
+        ErrorKind::Pagination(PagerError::Loop { .. }) => "Pagination (loop detected)".into(),
+        ErrorKind::Pagination(PagerError::NextLink(link)) if link.is_foreign() => {
+            "Pagination (foreign next link refused, nothing sent to it)".into()
+        }
+        ErrorKind::Decode { error, page } => format!(
+            "Decode (page {}, line {}, column {})",
+            page.unwrap_or_default(),
+            error.line(),
+            error.column()
+        ),
+        other => kind_name(other).to_owned(),
+    }
+}
+
+/// The attempts an error reports (1 when it has no count).
+fn attempts(error: &Error) -> usize {
+    match error.kind() {
+        ErrorKind::Api { attempts, .. }
+        | ErrorKind::Transport { attempts, .. }
+        | ErrorKind::Timeout { attempts, .. } => *attempts as usize,
+        _ => 1,
+    }
+}
+
+fn credentials(sim: &SimulatorHandle) -> ClientCredentials {
+    let authority = AuthorityUrl::parse(&sim.authority_url()).expect("loopback authority");
+    ClientCredentials::with_authority(
+        authority,
+        sim.tenant(),
+        sim.client_id(),
+        sim.client_secret(),
+    )
+    .expect("complete credentials")
+}
+
+fn client(sim: &SimulatorHandle, setup: Setup) -> Client {
+    let builder = Client::builder()
+        .base_url(sim.base_url())
+        .retry(fast_retry())
+        .attempt_timeout(Duration::from_secs(5));
+    let builder = match setup {
+        Setup::Normal => builder.bearer_token(sim.token()),
+        Setup::ShortTimeout => builder
+            .bearer_token(sim.token())
+            .attempt_timeout(Duration::from_millis(150)),
+        Setup::SmallCap => builder.bearer_token(sim.token()).max_body_bytes(64 << 10),
+        Setup::Credentials => builder.token_provider(credentials(sim)),
+    };
+    builder.build().expect("a valid configuration")
+}
+
+fn expected_ids(sim: &SimulatorHandle) -> Vec<String> {
+    sim.referrals()
+        .iter()
+        .map(|r| r["id"].as_str().expect("an id").to_owned())
+        .collect()
+}
+
+/// Items lost and items duplicated, against what the server holds.
+fn tally(expected: &[String], received: &[String]) -> (usize, usize) {
+    let unique: HashSet<&String> = received.iter().collect();
+    let lost = expected.iter().filter(|id| !unique.contains(id)).count();
+    (lost, received.len() - unique.len())
+}
+
+/// Lists until the end or the first error; the ids received and the error.
+async fn drain(client: &Client, listing: referrals::Listing) -> (Vec<String>, Option<Error>) {
+    let _ = client;
+    let mut pages = listing.pages();
+    let mut ids = Vec::new();
+    while let Some(page) = pages.next().await {
+        match page {
+            Ok(page) => ids.extend(page.items.into_iter().map(|r| r.id.unwrap_or_default())),
+            Err(error) => return (ids, Some(error)),
+        }
+    }
+    (ids, None)
+}
+
+/// Resumes from the error's checkpoint (as text, as it would travel to another process).
+async fn resume(client: &Client, error: &Error) -> Vec<String> {
+    let checkpoint = error
+        .checkpoint()
+        .unwrap_or_else(|| panic!("a listing error carries a checkpoint: {error:?}"));
+    let checkpoint = checkpoint.to_string().parse().expect("a checkpoint parses");
+    let (ids, error) = drain(client, client.resume(checkpoint)).await;
+    assert!(error.is_none(), "the resume fails: {error:?}");
+    ids
+}
+
+async fn run_case(case: &Case, form: Form) -> Row {
+    let sim = Simulator::builder()
+        .referrals(ITEMS)
+        .seed(11)
+        .faults((case.plan)())
+        .start()
+        .await
+        .expect("the simulator starts");
+    let client = client(&sim, case.setup);
+    let expected = expected_ids(&sim);
+    let (mut received, error) = drain(&client, client.list(form.query())).await;
+    let injected = faults_injected(&sim);
+    let name = format!("{} [{}]", case.fault, form.name());
+    assert!(injected > 0, "{name}: the fault never fired");
+    let expect = match form {
+        Form::Classic => case.classic,
+        Form::OData => case.odata,
+    };
+    let behaviour = match (expect, &error) {
+        (Expect::Complete, None) if case.note.is_some() => case.note.unwrap_or_default().into(),
+        (Expect::Complete, None) => {
+            let retries = sim.api_requests() - (ITEMS as u64 / u64::from(PAGE));
+            match case.setup {
+                Setup::Credentials => format!(
+                    "token refreshed ({} token requests), page re-sent; completed",
+                    sim.token_requests()
+                ),
+                _ if retries == 0 => "completed, nothing to retry".into(),
+                _ => format!("retried ({injected} faulty answer(s)); completed"),
+            }
+        }
+        (Expect::Complete, Some(error)) => panic!("{name}: expected completion, got {error:?}"),
+        (Expect::Fails(kind), None) => panic!("{name}: expected a {kind} error, got completion"),
+        (Expect::Fails(kind), Some(error)) => {
+            assert_eq!(kind_name(error.kind()), kind, "{name}: {error:?}");
+            sim.set_faults(FaultPlan::new());
+            received.extend(resume(&client, error).await);
+            format!("{}; resumed from checkpoint", describe(error))
+        }
+    };
+    let (lost, duplicated) = tally(&expected, &received);
+    assert_eq!((lost, duplicated), (0, 0), "{name}: lost, duplicated");
+    if let Setup::Credentials = case.setup {
+        if let Expect::Complete = expect {
+            assert_eq!(sim.token_requests(), 2, "{name}: one refresh, not more");
+        }
+    }
+    Row {
+        fault: case.fault.to_owned(),
+        form: form.name(),
+        behaviour,
+        requests: sim.api_requests().to_string(),
+        injected,
+        lost: lost.to_string(),
+        duplicated: duplicated.to_string(),
+    }
+}
+
+/// A port nothing listens on (bound, then released).
+async fn closed_port() -> SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("binds");
+    let address = listener.local_addr().expect("an address");
+    drop(listener);
+    address
+}
+
+/// The whole listing against a closed port, then against a simulator started on that port.
+async fn connection_refused(form: Form) -> Row {
+    let address = closed_port().await;
+    let client = Client::builder()
+        .base_url(format!("http://{address}"))
+        .bearer_token(referrals_fixtures::simulator::DEFAULT_TOKEN)
+        .retry(fast_retry())
+        .build()
+        .expect("valid");
+    let (received, error) = drain(&client, client.list(form.query())).await;
+    let error = error.expect("nothing listens: an error");
+    assert!(received.is_empty());
+    match error.kind() {
+        ErrorKind::Transport { source, .. } => {
+            assert_eq!(source.kind(), TransportErrorKind::Connect, "{error:?}");
+        }
+        other => panic!("expected a transport error, got {other:?}"),
+    }
+    let sim = Simulator::builder()
+        .referrals(ITEMS)
+        .seed(11)
+        .port(address.port())
+        .start()
+        .await
+        .expect("the port is free again");
+    let rest = resume(&client, &error).await;
+    let (lost, duplicated) = tally(&expected_ids(&sim), &rest);
+    assert_eq!((lost, duplicated), (0, 0));
+    Row {
+        fault: "connection refused (nothing listens)".into(),
+        form: form.name(),
+        behaviour: format!("{}; resumed once a server listens", describe(&error)),
+        requests: sim.api_requests().to_string(),
+        injected: attempts(&error),
+        lost: lost.to_string(),
+        duplicated: duplicated.to_string(),
+    }
+}
+
+/// The server goes away after the second page; a new one (same data, same token key) comes up
+/// on the same port and the listing resumes.
+async fn server_goes_away(form: Form) -> Row {
+    let sim = Simulator::builder()
+        .referrals(ITEMS)
+        .seed(11)
+        .start()
+        .await
+        .expect("starts");
+    let address = sim.local_addr();
+    let expected = expected_ids(&sim);
+    let client = client(&sim, Setup::Normal);
+    let mut pages = client.list(form.query()).pages();
+    let mut received = Vec::new();
+    for _ in 0..2 {
+        let page = pages.next().await.expect("a page").expect("ok");
+        received.extend(page.items.into_iter().map(|r| r.id.unwrap_or_default()));
+    }
+    let served = sim.api_requests();
+    sim.shutdown().await;
+    let error = loop {
+        match pages.next().await {
+            Some(Ok(page)) => {
+                received.extend(page.items.into_iter().map(|r| r.id.unwrap_or_default()))
+            }
+            Some(Err(error)) => break error,
+            None => panic!("the listing cannot complete without its server"),
+        }
+    };
+    assert!(
+        matches!(error.kind(), ErrorKind::Transport { .. }),
+        "{error:?}"
+    );
+    let sim = Simulator::builder()
+        .referrals(ITEMS)
+        .seed(11)
+        .port(address.port())
+        .start()
+        .await
+        .expect("the port is free again");
+    received.extend(resume(&client, &error).await);
+    let (lost, duplicated) = tally(&expected, &received);
+    assert_eq!((lost, duplicated), (0, 0));
+    Row {
+        fault: "server goes away after page 2 (connection refused)".into(),
+        form: form.name(),
+        behaviour: format!("{}; resumed on a new server", describe(&error)),
+        requests: (served + sim.api_requests()).to_string(),
+        injected: attempts(&error),
+        lost: lost.to_string(),
+        duplicated: duplicated.to_string(),
+    }
+}
+
+/// Items with unknown fields (top level and nested) and unknown enum values come through
+/// losslessly: each re-encodes to exactly what the server sent.
+async fn unknown_fields_and_enums(form: Form) -> Row {
+    let values: Vec<Value> = (0..45)
+        .map(|i| {
+            json!({
+                "id": format!("unknown-{i}"),
+                "status": if i % 2 == 0 { "Paused" } else { "New" },
+                "substatus": "WaitingForCustomer",
+                "type": "Cosell",
+                "qualification": "AiQualified",
+                "direction": "Sideways",
+                "futureField": { "nested": [1, 2, {"deep": null}], "flag": true },
+                "customerProfile": {
+                    "name": "Contoso",
+                    "size": "1to2employees",
+                    "address": { "country": "US", "planet": "Earth" },
+                    "ids": { "duns": "123" }
+                },
+                "details": { "dealValue": "10000", "currency": "USD", "newDetail": [null] },
+                "target": [{ "id": "t", "type": "MarketplaceOffer" }],
+                "favorite": null,
+            })
+        })
+        .collect();
+    let sim = Simulator::builder()
+        .with_referrals(values)
+        .start()
+        .await
+        .expect("starts");
+    let client = client(&sim, Setup::Normal);
+    let mut pages = client.list(form.query()).pages();
+    let mut items: Vec<Referral> = Vec::new();
+    while let Some(page) = pages.next().await {
+        items.extend(page.expect("unknown values never fail a decode").items);
+    }
+    let served = sim.referrals();
+    assert_eq!(items.len(), served.len());
+    for (item, original) in items.iter().zip(&served) {
+        let again = serde_json::to_value(item).expect("encodes");
+        assert_eq!(&again, original, "not lossless");
+    }
+    assert_eq!(
+        items[0].status.as_ref().map(|s| s.as_str()),
+        Some("Paused"),
+        "the unknown enum value is kept as text"
+    );
+    let received: Vec<String> = items
+        .into_iter()
+        .map(|r| r.id.unwrap_or_default())
+        .collect();
+    let expected = expected_ids(&sim);
+    let (lost, duplicated) = tally(&expected, &received);
+    assert_eq!((lost, duplicated), (0, 0));
+    Row {
+        fault: "unknown fields and enum values in every item".into(),
+        form: form.name(),
+        behaviour: "decoded; each item re-encodes to the JSON served; completed".into(),
+        requests: sim.api_requests().to_string(),
+        injected: served.len(),
+        lost: lost.to_string(),
+        duplicated: duplicated.to_string(),
+    }
+}
+
+fn write_row(fault: &str, behaviour: String, requests: String) -> Row {
+    Row {
+        fault: fault.into(),
+        form: "-",
+        behaviour,
+        requests,
+        injected: 1,
+        lost: "n/a".into(),
+        duplicated: "0".into(),
+    }
+}
+
+fn count(sim: &SimulatorHandle, method: Method) -> usize {
+    sim.requests().iter().filter(|r| r.method == method).count()
+}
+
+/// A PATCH with a stale eTag: a 412, sent once, never retried.
+async fn stale_etag_patch() -> Row {
+    let sim = Simulator::builder()
+        .referrals(3)
+        .seed(11)
+        .start()
+        .await
+        .expect("starts");
+    let client = client(&sim, Setup::Normal);
+    let id = expected_ids(&sim).remove(0);
+    let error = client
+        .patch(
+            &id,
+            &[PatchOp::replace("/details/notes", "x")],
+            PatchOptions::new().if_match("\"stale\""),
+        )
+        .await
+        .expect_err("a stale eTag");
+    assert_eq!(error.status().map(|s| s.as_u16()), Some(412), "{error:?}");
+    assert_eq!(error.code(), Some("preconditionFailed"));
+    let patches = count(&sim, Method::PATCH);
+    assert_eq!(patches, 1, "a failed precondition is never retried");
+    write_row(
+        "412 on PATCH with a stale eTag",
+        format!("Api 412 preconditionFailed; {patches} PATCH sent, no retry"),
+        format!("{patches} PATCH"),
+    )
+}
+
+/// A POST whose connection drops after the server acted: not sent again.
+async fn post_reset_after_sending(fault: Fault, label: &str, created: usize) -> Row {
+    let plan = FaultPlan::new()
+        .rule(FaultRule::matching(|info| info.operation == Operation::Create, fault).times(1));
+    let sim = Simulator::builder()
+        .referrals(1)
+        .seed(11)
+        .faults(plan)
+        .start()
+        .await
+        .expect("starts");
+    let client = client(&sim, Setup::Normal);
+    let draft: Referral =
+        referrals::model::decode(referrals_fixtures::files::Fixture::CreateRequest.bytes())
+            .expect("fixture decodes");
+    let error = client.create(&draft).await.expect_err("the answer is lost");
+    let posts = count(&sim, Method::POST);
+    assert_eq!(
+        posts, 1,
+        "{label}: a POST that reached the server is never resent"
+    );
+    assert_eq!(sim.referral_count(), 1 + created, "{label}: created");
+    write_row(
+        label,
+        format!("{}; {posts} POST sent, not retried", describe(&error)),
+        format!("{posts} POST"),
+    )
+}
+
+/// Wraps the transport to see attempts and to start the server only after the first POST was
+/// refused, so the retry is observed for real.
+#[derive(Debug)]
+struct Observed {
+    inner: HyperTransport,
+    attempts: Arc<AtomicU32>,
+    refused: Arc<tokio::sync::Notify>,
+}
+
+impl Transport for Observed {
+    fn send(
+        &self,
+        request: http::Request<bytes::Bytes>,
+    ) -> BoxFuture<'_, Result<http::Response<bytes::Bytes>, TransportError>> {
+        Box::pin(async move {
+            self.attempts.fetch_add(1, Ordering::SeqCst);
+            let result = self.inner.send(request).await;
+            if let Err(error) = &result {
+                if error.kind() == TransportErrorKind::Connect {
+                    self.refused.notify_one();
+                }
+            }
+            result
+        })
+    }
+}
+
+/// A POST refused before anything was sent may be retried; it then reaches the server once.
+async fn post_refused_before_sending() -> Row {
+    let address = closed_port().await;
+    let attempts = Arc::new(AtomicU32::new(0));
+    let refused = Arc::new(tokio::sync::Notify::new());
+    let transport = Observed {
+        inner: HyperTransport::builder()
+            .no_proxy()
+            .build()
+            .expect("builds"),
+        attempts: attempts.clone(),
+        refused: refused.clone(),
+    };
+    let client = Client::builder()
+        .base_url(format!("http://{address}"))
+        .bearer_token(referrals_fixtures::simulator::DEFAULT_TOKEN)
+        .transport(transport)
+        .retry(RetryPolicy {
+            max_attempts: 12,
+            base_delay: Duration::from_millis(20),
+            max_delay: Duration::from_millis(400),
+            max_total: Duration::from_secs(10),
+        })
+        .build()
+        .expect("valid");
+    let draft: Referral =
+        referrals::model::decode(referrals_fixtures::files::Fixture::CreateRequest.bytes())
+            .expect("fixture decodes");
+    let create = tokio::spawn(async move { client.create(&draft).await });
+    refused.notified().await;
+    let sim = Simulator::builder()
+        .referrals(1)
+        .seed(11)
+        .port(address.port())
+        .start()
+        .await
+        .expect("the port is free again");
+    let created = create.await.expect("joins").expect("created after a retry");
+    assert!(created.id.is_some());
+    let attempts = attempts.load(Ordering::SeqCst);
+    assert!(attempts >= 2, "the refused attempt was retried");
+    let posts = count(&sim, Method::POST);
+    assert_eq!(posts, 1);
+    assert_eq!(sim.referral_count(), 2);
+    write_row(
+        "POST, connection refused before sending",
+        format!(
+            "retried ({} refused attempt(s)); created once",
+            attempts - 1
+        ),
+        format!("{posts} POST"),
+    )
+}
+
+fn table(rows: &[Row]) -> String {
+    let mut out = String::from(
+        "| fault | form | client behaviour | API requests | faults injected | items lost | items duplicated |\n\
+         |---|---|---|---|---|---|---|\n",
+    );
+    for row in rows {
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {} | {} | {} | {} |",
+            row.fault,
+            row.form,
+            row.behaviour,
+            row.requests,
+            row.injected,
+            row.lost,
+            row.duplicated
+        );
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_fault_ends_complete_or_typed_and_resumable_with_nothing_lost_or_repeated() {
+    // Each case has its own simulator: they run side by side, so the file takes about as long
+    // as its slowest case (a one-second Retry-After).
+    let mut tasks = Vec::new();
+    for (index, case) in cases().into_iter().enumerate() {
+        let case = Arc::new(case);
+        for form in [Form::Classic, Form::OData] {
+            let case = case.clone();
+            tasks.push((
+                index,
+                tokio::spawn(async move { run_case(&case, form).await }),
+            ));
+        }
+    }
+    for form in [Form::Classic, Form::OData] {
+        tasks.push((100, tokio::spawn(connection_refused(form))));
+        tasks.push((101, tokio::spawn(server_goes_away(form))));
+        tasks.push((102, tokio::spawn(unknown_fields_and_enums(form))));
+    }
+    tasks.push((200, tokio::spawn(stale_etag_patch())));
+    tasks.push((
+        201,
+        tokio::spawn(post_reset_after_sending(
+            Fault::ResetBeforeHeaders,
+            "POST, reset before headers (the server created it)",
+            1,
+        )),
+    ));
+    tasks.push((
+        202,
+        tokio::spawn(post_reset_after_sending(
+            Fault::ResetMidBody,
+            "POST, reset mid-body (the server created it)",
+            1,
+        )),
+    ));
+    tasks.push((
+        203,
+        tokio::spawn(post_reset_after_sending(
+            Fault::status(503),
+            "POST answered 503 (transient, but not idempotent)",
+            0,
+        )),
+    ));
+    tasks.push((204, tokio::spawn(post_refused_before_sending())));
+
+    let mut rows = Vec::new();
+    let mut failures = Vec::new();
+    for (order, task) in tasks {
+        match task.await {
+            Ok(row) => rows.push((order, row)),
+            Err(error) => match error.try_into_panic() {
+                Ok(panic) => failures.push(
+                    panic
+                        .downcast_ref::<String>()
+                        .cloned()
+                        .or_else(|| panic.downcast_ref::<&str>().map(|s| (*s).to_owned()))
+                        .unwrap_or_default(),
+                ),
+                Err(error) => failures.push(error.to_string()),
+            },
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "failed cases:\n{}",
+        failures.join("\n")
+    );
+    rows.sort_by_key(|(order, _)| *order);
+    let rows: Vec<Row> = rows.into_iter().map(|(_, row)| row).collect();
+    for row in &rows {
+        assert!(row.duplicated == "0", "{}: duplicated items", row.fault);
+        assert!(
+            row.lost == "0" || row.lost == "n/a",
+            "{}: lost items",
+            row.fault
+        );
+    }
+    if std::env::var_os("RELIABILITY_REPORT").is_some() {
+        println!("{}", table(&rows));
+    }
+}
