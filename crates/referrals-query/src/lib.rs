@@ -90,6 +90,11 @@ mod request;
 mod retry;
 pub mod transport;
 
+/// The `bytes` crate, whose `Bytes` is the body type of every request and response here.
+pub use bytes;
+/// The `http` crate, whose `Request`, `Response`, `HeaderMap` and `StatusCode` this crate uses.
+pub use http;
+
 pub use api_error::{ApiError, BODY_SNIPPET_CHARS};
 pub use base_url::{AuthorityUrl, BaseUrl, BaseUrlError, Origin, Scheme, UrlProblem};
 pub use checkpoint::{Checkpoint, CheckpointError, Position};
