@@ -1,1 +1,83 @@
-fn main() {}
+//! `referrals`: the command-line tool of the Partner Center Referrals SDK.
+//!
+//! `referrals list --demo --all` lists referrals from an embedded simulator; `referrals --help`
+//! documents every command, the environment it reads and its exit codes.
+//!
+//! Modules: [`cli`] (the clap definition), [`connect`] (the client, or the `--demo` simulator),
+//! [`list`], [`single`] (get/create/update/replace), [`simulate`], [`output`] (the formats),
+//! [`input`] (JSON files), [`progress`], [`resume`] (the command line that continues a
+//! listing) and [`failure`] (errors and exit codes).
+
+mod cli;
+mod connect;
+mod failure;
+mod input;
+mod list;
+mod output;
+mod progress;
+mod resume;
+mod simulate;
+mod single;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use cli::{Cli, Command, GlobalArgs};
+use failure::Failure;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(&cli.global);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("error: cannot start the async runtime: {error}");
+            return ExitCode::from(failure::API);
+        }
+    };
+    let result = runtime.block_on(run(&cli));
+    if let Err(failure) = &result {
+        failure.report();
+    }
+    failure::exit_code(&result)
+}
+
+async fn run(cli: &Cli) -> Result<(), Failure> {
+    let global = &cli.global;
+    match &cli.command {
+        Command::List(args) => list::run(global, args).await,
+        Command::Get { id } => single::get(global, id).await,
+        Command::Create { file } => single::create(global, file).await,
+        Command::Update {
+            id,
+            patch,
+            if_match,
+        } => single::update(global, id, patch, if_match.as_deref()).await,
+        Command::Replace { file } => single::replace(global, file).await,
+        Command::Simulate(args) => simulate::run(global, args).await,
+    }
+}
+
+/// Logs to stderr only when asked (`-v`: debug, `-vv`: trace; `RUST_LOG` refines). The client
+/// never puts a token in a log event.
+fn init_logging(global: &GlobalArgs) {
+    if global.verbose == 0 {
+        return;
+    }
+    let default = if global.verbose == 1 {
+        "referrals=debug"
+    } else {
+        "referrals=trace,hyper=debug"
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .init();
+}

@@ -1,0 +1,293 @@
+//! The command line: every command, option and help text (clap derive).
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{ArgAction, ArgGroup, Args, Parser, Subcommand, ValueEnum};
+use referrals::Secret;
+
+/// The exit codes, shown at the end of `--help` and relied on by scripts.
+pub const EXIT_CODES: &str = "\
+Exit codes:
+  0  success
+  1  the API answered with an error, or the network failed (timeout, connection,
+     a continuation that cannot be followed)
+  2  bad arguments or input file: refused before any request
+  3  configuration or authentication: invalid base URL, missing, refused or
+     rejected credentials
+  4  a listing stopped part-way: what was received is written, and stderr shows
+     the `--resume` option (and a full command line) that continues it
+  5  a response could not be decoded (not the documented JSON)
+
+Environment:
+  PARTNER_CENTER_BASE_URL   the API base URL (default https://api.partner.microsoft.com)
+  PARTNER_CENTER_TOKEN      a bearer token, or else client credentials from
+  AZURE_TENANT_ID, AZURE_CLIENT_ID, AZURE_CLIENT_SECRET [, AZURE_AUTHORITY_HOST]
+
+Try it offline: referrals list --demo --all";
+
+/// `referrals`: list, get, create and update Microsoft Partner Center referrals.
+#[derive(Parser)]
+#[command(
+    name = "referrals",
+    version,
+    about = "List, get, create and update Microsoft Partner Center referrals",
+    long_about = "List, get, create and update Microsoft Partner Center referrals.\n\n\
+        Listings stream to stdout page by page; an interrupted listing prints the \
+        `--resume` option that continues it without losing or repeating a referral.",
+    after_help = EXIT_CODES,
+    propagate_version = true
+)]
+pub struct Cli {
+    /// Options of every command.
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options accepted by every command, before or after its name.
+#[derive(Args, Clone, Debug)]
+pub struct GlobalArgs {
+    /// The API base URL; `http://` only for loopback hosts
+    #[arg(
+        long,
+        global = true,
+        env = "PARTNER_CENTER_BASE_URL",
+        value_name = "URL"
+    )]
+    pub base_url: Option<String>,
+
+    /// A bearer token (prefer the PARTNER_CENTER_TOKEN variable: arguments are visible to other
+    /// users of the machine)
+    #[arg(long, global = true, value_name = "TOKEN", value_parser = parse_secret)]
+    pub token: Option<Secret>,
+
+    /// Retries of a failed request after the first attempt (default 4)
+    #[arg(long, global = true, value_name = "N")]
+    pub retries: Option<u32>,
+
+    /// Timeout of one attempt (connect, headers and body), in seconds
+    #[arg(long, global = true, value_name = "SECS", value_parser = parse_seconds)]
+    pub timeout: Option<Duration>,
+
+    /// Log requests, retries and pages to stderr (-vv for more); tokens are never logged
+    #[arg(short, long, global = true, action = ArgAction::Count)]
+    pub verbose: u8,
+
+    /// Run against an embedded simulator with 250 synthetic referrals (ignores --base-url and
+    /// credentials)
+    #[arg(long, global = true)]
+    pub demo: bool,
+}
+
+/// The commands.
+#[derive(Subcommand)]
+pub enum Command {
+    /// List referrals (the first page, or every page with --all)
+    #[command(after_help = EXIT_CODES)]
+    List(Box<ListArgs>),
+    /// Get one referral by id (printed as JSON)
+    #[command(after_help = EXIT_CODES)]
+    Get {
+        /// The referral's id
+        id: String,
+    },
+    /// Create a referral from a JSON file (printed as created)
+    #[command(after_help = EXIT_CODES)]
+    Create {
+        /// The referral as JSON (type, customerProfile, consent, details required); `-` reads
+        /// stdin
+        #[arg(long, short, value_name = "FILE")]
+        file: PathBuf,
+    },
+    /// Update a referral with a JSON Patch (`replace` and `add` operations)
+    #[command(after_help = EXIT_CODES)]
+    Update {
+        /// The referral's id
+        id: String,
+        /// A JSON Patch array, e.g. [{"op":"replace","path":"/status","value":"Active"}]; `-`
+        /// reads stdin
+        #[arg(long, short, value_name = "FILE")]
+        patch: PathBuf,
+        /// Update only if the referral still has this eTag (else HTTP 412)
+        #[arg(long, value_name = "ETAG")]
+        if_match: Option<String>,
+    },
+    /// Replace a whole referral (PUT) with a JSON file holding its id and eTag
+    #[command(after_help = EXIT_CODES)]
+    Replace {
+        /// The referral as JSON, with `id` and `eTag`; `-` reads stdin
+        #[arg(long, short, value_name = "FILE")]
+        file: PathBuf,
+    },
+    /// Run a Partner Center simulator in the foreground until Ctrl-C, for your own tests
+    Simulate(SimulateArgs),
+}
+
+/// `referrals list`.
+#[derive(Args, Clone)]
+#[command(
+    group(ArgGroup::new("classic").multiple(true).conflicts_with("odata")),
+    group(ArgGroup::new("odata").multiple(true))
+)]
+pub struct ListArgs {
+    /// Only referrals with this status (New, Active, Closed...)
+    #[arg(long, group = "classic", help_heading = "Query (2018 form)")]
+    pub status: Option<String>,
+
+    /// Only your own organisation's referrals
+    #[arg(long = "self", group = "classic", help_heading = "Query (2018 form)")]
+    pub self_only: bool,
+
+    /// Only referrals of this engagement
+    #[arg(
+        long,
+        value_name = "ID",
+        group = "classic",
+        help_heading = "Query (2018 form)"
+    )]
+    pub engagement_id: Option<String>,
+
+    /// Only referrals associated with this inviting organisation
+    #[arg(
+        long,
+        value_name = "ORG_ID",
+        group = "classic",
+        help_heading = "Query (2018 form)"
+    )]
+    pub invited_by: Option<String>,
+
+    /// Referrals per page, 1 to 100
+    #[arg(
+        long,
+        value_name = "N",
+        group = "classic",
+        help_heading = "Query (2018 form)"
+    )]
+    pub page_size: Option<u32>,
+
+    /// An OData filter, e.g. "status eq 'Active' and customerProfile/address/country eq 'US'"
+    #[arg(
+        long,
+        value_name = "EXPR",
+        group = "odata",
+        help_heading = "Query (OData form)"
+    )]
+    pub filter: Option<String>,
+
+    /// Sort order: createdDateTime or updatedDateTime, then asc or desc
+    #[arg(
+        long,
+        value_name = "FIELD [asc|desc]",
+        group = "odata",
+        help_heading = "Query (OData form)"
+    )]
+    pub orderby: Option<String>,
+
+    /// `$top`: referrals per page of the OData form
+    #[arg(long, value_name = "N", group = "odata", help_heading = "Query (OData form)",
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub top: Option<u64>,
+
+    /// Follow every page (without it, only the first page is listed)
+    #[arg(long, conflicts_with = "max_items", help_heading = "Paging")]
+    pub all: bool,
+
+    /// Follow pages until this many referrals are listed
+    #[arg(long, value_name = "N", help_heading = "Paging",
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_items: Option<u64>,
+
+    /// Continue a listing from the checkpoint an earlier run printed (the query is in it)
+    #[arg(long, value_name = "CHECKPOINT", conflicts_with_all = ["classic", "odata"],
+          help_heading = "Paging")]
+    pub resume: Option<String>,
+
+    /// Output format [default: table on a terminal, ndjson otherwise]
+    #[arg(long, value_enum, help_heading = "Output")]
+    pub format: Option<Format>,
+
+    /// No header row (csv and table), e.g. when appending a resumed listing
+    #[arg(long, help_heading = "Output")]
+    pub no_header: bool,
+}
+
+/// `referrals simulate`.
+#[derive(Args, Clone)]
+pub struct SimulateArgs {
+    /// The port to listen on, on 127.0.0.1 (0 picks a free one)
+    #[arg(long, default_value_t = 0)]
+    pub port: u16,
+    /// How many synthetic referrals to serve
+    #[arg(long, default_value_t = 250)]
+    pub referrals: usize,
+    /// Seed of the synthetic referrals
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+}
+
+/// How a listing is written to stdout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// Aligned columns of the useful fields
+    Table,
+    /// One JSON array
+    Json,
+    /// One JSON object per line, each referral exactly as received (unknown fields included)
+    Ndjson,
+    /// Comma-separated values with a header row and stable columns
+    Csv,
+}
+
+impl Format {
+    /// The name `--format` takes.
+    pub fn name(self) -> &'static str {
+        match self {
+            Format::Table => "table",
+            Format::Json => "json",
+            Format::Ndjson => "ndjson",
+            Format::Csv => "csv",
+        }
+    }
+}
+
+fn parse_secret(value: &str) -> Result<Secret, String> {
+    if value.trim().is_empty() {
+        return Err("the token is empty".into());
+    }
+    Ok(Secret::new(value))
+}
+
+fn parse_seconds(value: &str) -> Result<Duration, String> {
+    let seconds: f64 = value
+        .parse()
+        .map_err(|_| format!("`{value}` is not a number of seconds"))?;
+    if !(seconds.is_finite() && seconds > 0.0 && seconds <= 86_400.0) {
+        return Err(format!(
+            "must be more than 0 and at most 86400 seconds, got {value}"
+        ));
+    }
+    Ok(Duration::from_secs_f64(seconds))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn timeouts_must_be_positive_seconds() {
+        assert_eq!(parse_seconds("1.5"), Ok(Duration::from_millis(1500)));
+        assert!(parse_seconds("0").is_err());
+        assert!(parse_seconds("-3").is_err());
+        assert!(parse_seconds("NaN").is_err());
+        assert!(parse_seconds("soon").unwrap_err().contains("soon"));
+    }
+}

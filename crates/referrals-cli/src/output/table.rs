@@ -1,0 +1,197 @@
+//! `table`: fixed-width aligned columns of the useful fields, so rows can be written as they
+//! arrive (no pass over the whole listing to size the columns). Long values are cut with `…`;
+//! control characters are replaced so a value cannot move the cursor or recolour the terminal.
+
+use std::io::{self, Write};
+
+use referrals::Referral;
+
+use super::{Column, Sink};
+
+struct TableColumn {
+    header: &'static str,
+    width: usize,
+    right: bool,
+    value: fn(&Referral) -> String,
+}
+
+const COLUMNS: &[TableColumn] = &[
+    TableColumn {
+        header: "ID",
+        width: 36,
+        right: false,
+        value: |r| Column::Id.value(r),
+    },
+    TableColumn {
+        header: "NAME",
+        width: 28,
+        right: false,
+        value: |r| Column::Name.value(r),
+    },
+    TableColumn {
+        header: "STATUS",
+        width: 6,
+        right: false,
+        value: |r| Column::Status.value(r),
+    },
+    TableColumn {
+        header: "SUBSTATUS",
+        width: 9,
+        right: false,
+        value: |r| Column::Substatus.value(r),
+    },
+    TableColumn {
+        header: "CUSTOMER",
+        width: 24,
+        right: false,
+        value: |r| Column::CustomerName.value(r),
+    },
+    TableColumn {
+        header: "CTRY",
+        width: 4,
+        right: false,
+        value: |r| Column::CustomerCountry.value(r),
+    },
+    TableColumn {
+        header: "DEAL VALUE",
+        width: 14,
+        right: true,
+        value: deal_value,
+    },
+    TableColumn {
+        header: "UPDATED",
+        width: 16,
+        right: false,
+        value: updated,
+    },
+];
+
+fn deal_value(r: &Referral) -> String {
+    let value = Column::DealValue.value(r);
+    let currency = Column::Currency.value(r);
+    match (value.is_empty(), currency.is_empty()) {
+        (false, false) => format!("{value} {currency}"),
+        _ => value,
+    }
+}
+
+/// `2024-03-05T10:11:12.1234567Z` shown to the minute: `2024-03-05 10:11`.
+fn updated(r: &Referral) -> String {
+    Column::Updated
+        .value(r)
+        .chars()
+        .take(16)
+        .map(|c| if c == 'T' { ' ' } else { c })
+        .collect()
+}
+
+/// A table writer over `out`.
+pub struct Table<W: Write> {
+    out: W,
+    line: String,
+}
+
+impl<W: Write> Table<W> {
+    pub fn new(out: W, header: bool) -> io::Result<Self> {
+        let mut table = Table {
+            out,
+            line: String::new(),
+        };
+        if header {
+            let headers: Vec<String> = COLUMNS.iter().map(|c| c.header.to_owned()).collect();
+            table.write_row(&headers)?;
+        }
+        Ok(table)
+    }
+
+    fn write_row(&mut self, cells: &[String]) -> io::Result<()> {
+        self.line.clear();
+        for (i, (column, cell)) in COLUMNS.iter().zip(cells).enumerate() {
+            if i > 0 {
+                self.line.push_str("  ");
+            }
+            let cell = fit(cell, column.width);
+            let pad = column.width.saturating_sub(cell.chars().count());
+            let last = i + 1 == COLUMNS.len();
+            if column.right {
+                self.line.extend(std::iter::repeat_n(' ', pad));
+                self.line.push_str(&cell);
+            } else {
+                self.line.push_str(&cell);
+                if !last {
+                    self.line.extend(std::iter::repeat_n(' ', pad));
+                }
+            }
+        }
+        self.line.push('\n');
+        self.out.write_all(self.line.as_bytes())
+    }
+}
+
+/// The cell cut to `width` characters (the last one `…` when cut), control characters replaced.
+fn fit(text: &str, width: usize) -> String {
+    let clean = text.chars().map(|c| if c.is_control() { ' ' } else { c });
+    if text.chars().count() <= width {
+        return clean.collect();
+    }
+    let mut cut: String = clean.take(width.saturating_sub(1)).collect();
+    cut.push('…');
+    cut
+}
+
+impl<W: Write> Sink for Table<W> {
+    fn item(&mut self, referral: &Referral) -> io::Result<()> {
+        let cells: Vec<String> = COLUMNS.iter().map(|c| (c.value)(referral)).collect();
+        self.write_row(&cells)
+    }
+
+    fn finish(&mut self) -> io::Result<()> {
+        self.out.flush()
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.out.flush()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_values_are_cut_and_control_characters_replaced() {
+        assert_eq!(fit("short", 8), "short");
+        assert_eq!(fit("exactly8", 8), "exactly8");
+        assert_eq!(fit("much too long", 8), "much to…");
+        assert_eq!(fit("bell\u{7}\u{1b}[31m", 20), "bell  [31m");
+    }
+
+    #[test]
+    fn columns_line_up_under_the_header() {
+        let mut table = Table::new(Vec::new(), true).unwrap();
+        let referral: Referral = serde_json::from_str(
+            r#"{"id":"r1","name":"A very long referral name that will not fit","status":"New",
+               "details":{"dealValue":5000,"currency":"EUR"},
+               "updatedDateTime":"2024-03-05T10:11:12.1234567Z"}"#,
+        )
+        .unwrap();
+        table.item(&referral).unwrap();
+        table.finish().unwrap();
+        let text = String::from_utf8(table.out).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 2);
+        let status_at = lines[0].find("STATUS").unwrap();
+        let char_index = |line: &str, byte: usize| line[..byte].chars().count();
+        assert_eq!(
+            lines[1]
+                .chars()
+                .skip(char_index(lines[0], status_at))
+                .take(3)
+                .collect::<String>(),
+            "New"
+        );
+        assert!(lines[1].contains("5000 EUR"));
+        assert!(lines[1].ends_with("2024-03-05 10:11"));
+        assert!(lines[1].contains('…'));
+    }
+}

@@ -1,0 +1,71 @@
+//! `referrals simulate`: the Partner Center simulator in the foreground, for integration tests of
+//! your own, until Ctrl-C.
+
+use std::io::Write;
+
+use referrals_fixtures::simulator::Simulator;
+
+use crate::cli::{GlobalArgs, SimulateArgs};
+use crate::failure::Failure;
+
+/// Runs the simulator and prints how to point the CLI (or any client) at it.
+pub async fn run(global: &GlobalArgs, args: &SimulateArgs) -> Result<(), Failure> {
+    let mut builder = Simulator::builder()
+        .referrals(args.referrals)
+        .seed(args.seed)
+        .port(args.port);
+    if let Some(token) = &global.token {
+        builder = builder.token(token.expose());
+    }
+    let simulator = builder.start().await.map_err(|e| {
+        Failure::Local(format!(
+            "cannot start the simulator on 127.0.0.1:{}: {e}",
+            args.port
+        ))
+    })?;
+    let base = simulator.base_url();
+    let token = crate::resume::quote(simulator.token());
+    let program = std::env::args_os()
+        .next()
+        .map(|p| crate::resume::quote(&p.to_string_lossy()))
+        .unwrap_or_else(|| "referrals".into());
+    let text = format!(
+        "Partner Center simulator: {count} synthetic referrals (seed {seed}) at {base}
+  collection:      {collection}
+  bearer token:    {token}
+  token endpoint:  {token_url} (client credentials below)
+
+Point the CLI at it with environment variables:
+export PARTNER_CENTER_BASE_URL={base}
+export PARTNER_CENTER_TOKEN={token}
+  {program} list --all
+
+or with flags:
+  {program} --base-url {base} --token {token} list --all
+
+or with OAuth2 client credentials (unset PARTNER_CENTER_TOKEN):
+  export AZURE_AUTHORITY_HOST={authority} AZURE_TENANT_ID={tenant} \\
+         AZURE_CLIENT_ID={client_id} AZURE_CLIENT_SECRET={secret}
+
+Press Ctrl-C to stop.
+",
+        count = simulator.referral_count(),
+        seed = args.seed,
+        collection = simulator.referrals_url(),
+        token_url = simulator.token_url(),
+        authority = simulator.authority_url(),
+        tenant = simulator.tenant(),
+        client_id = simulator.client_id(),
+        secret = simulator.client_secret(),
+    );
+    let mut out = std::io::stdout().lock();
+    out.write_all(text.as_bytes())?;
+    out.flush()?;
+    drop(out);
+    tokio::signal::ctrl_c()
+        .await
+        .map_err(|e| Failure::Local(format!("cannot wait for Ctrl-C: {e}")))?;
+    eprintln!("stopping the simulator");
+    simulator.shutdown().await;
+    Ok(())
+}
