@@ -1,0 +1,591 @@
+//! Secrets never leak: with every tracing event captured at TRACE, through a whole listing (token
+//! fetch, retry, 401 refresh) and every kind of error, neither the bearer token nor the client
+//! secret appears in a log line, an error (`{}`, `{:?}`, its source chain) or a `Debug` of the
+//! client's types. And the token goes only to the configured API origin, the secret only to the
+//! configured authority: a next link or a checkpoint naming another loopback port is refused
+//! before anything is sent there.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::error::Error as StdError;
+use std::io;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures::{StreamExt, TryStreamExt};
+use referrals::auth::{AuthError, ClientCredentials};
+use referrals::model::Referral;
+use referrals::query::AuthorityUrl;
+use referrals::query::transport::{BoxFuture, Transport, TransportError};
+use referrals::transport::HyperTransport;
+use referrals::{Client, Error, ErrorKind, ListQuery, RetryPolicy, Secret};
+use referrals_fixtures::simulator::{Fault, FaultPlan, FaultRule, Simulator, SimulatorHandle};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tracing_subscriber::fmt::MakeWriter;
+
+/// Distinctive values, so a leak in any form of text is found by a substring search.
+const TOKEN: &str = "statictokenQx7Rk2Vw9Lp4Zm8Nc3";
+const SECRET: &str = "clientsecretJh5Ty1Ub6Io0Pa2Sd7";
+const WRONG_SECRET: &str = "wrongsecretKf9Gh3Jk5Lq1Wz7Xc2";
+const TENANT: &str = "contoso-tenant";
+const CLIENT_ID: &str = "app-0001";
+
+/// Every tracing event, formatted, in one buffer.
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl Captured {
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+    }
+}
+
+impl io::Write for Captured {
+    fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> MakeWriter<'a> for Captured {
+    type Writer = Captured;
+
+    fn make_writer(&'a self) -> Self::Writer {
+        self.clone()
+    }
+}
+
+/// One request as it left the client.
+#[derive(Debug, Clone)]
+struct Sent {
+    uri: String,
+    authorization: Option<String>,
+    body: String,
+}
+
+/// Sees every request at the transport seam (the last point before the wire) and every access
+/// token the token endpoint hands out.
+#[derive(Clone, Default)]
+struct Seen {
+    sent: Arc<Mutex<Vec<Sent>>>,
+    issued: Arc<Mutex<Vec<String>>>,
+}
+
+struct Watching {
+    inner: HyperTransport,
+    seen: Seen,
+}
+
+// What the test saw is evidence, not part of the client: left out of the client's Debug.
+impl std::fmt::Debug for Watching {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Watching")
+            .field("inner", &self.inner)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Transport for Watching {
+    fn send(
+        &self,
+        request: http::Request<bytes::Bytes>,
+    ) -> BoxFuture<'_, Result<http::Response<bytes::Bytes>, TransportError>> {
+        Box::pin(async move {
+            self.seen.sent.lock().unwrap().push(Sent {
+                uri: request.uri().to_string(),
+                authorization: request
+                    .headers()
+                    .get(http::header::AUTHORIZATION)
+                    .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned()),
+                body: String::from_utf8_lossy(request.body()).into_owned(),
+            });
+            let response = self.inner.send(request).await?;
+            if let Ok(body) = serde_json::from_slice::<serde_json::Value>(response.body()) {
+                if let Some(token) = body["access_token"].as_str() {
+                    self.seen.issued.lock().unwrap().push(token.to_owned());
+                }
+            }
+            Ok(response)
+        })
+    }
+}
+
+fn transport(seen: &Seen, attempt_timeout: Duration) -> Watching {
+    Watching {
+        inner: HyperTransport::builder()
+            .no_proxy()
+            .attempt_timeout(attempt_timeout)
+            .build()
+            .expect("builds"),
+        seen: seen.clone(),
+    }
+}
+
+fn fast_retry() -> RetryPolicy {
+    RetryPolicy {
+        max_attempts: 3,
+        base_delay: Duration::from_millis(2),
+        max_delay: Duration::from_secs(1),
+        max_total: Duration::from_secs(5),
+    }
+}
+
+async fn simulator(items: usize, faults: FaultPlan) -> SimulatorHandle {
+    Simulator::builder()
+        .referrals(items)
+        .seed(3)
+        .token(TOKEN)
+        .client_credentials(TENANT, CLIENT_ID, SECRET)
+        .faults(faults)
+        .start()
+        .await
+        .expect("the simulator starts")
+}
+
+fn credentials(sim: &SimulatorHandle, secret: &str) -> ClientCredentials {
+    let authority = AuthorityUrl::parse(&sim.authority_url()).expect("loopback authority");
+    ClientCredentials::with_authority(authority, TENANT, CLIENT_ID, secret).expect("complete")
+}
+
+fn token_client(sim: &SimulatorHandle, seen: &Seen) -> Client {
+    Client::builder()
+        .base_url(sim.base_url())
+        .bearer_token(TOKEN)
+        .transport(transport(seen, Duration::from_secs(5)))
+        .retry(fast_retry())
+        .build()
+        .expect("valid")
+}
+
+fn credentials_client(sim: &SimulatorHandle, seen: &Seen, secret: &str) -> Client {
+    Client::builder()
+        .base_url(sim.base_url())
+        .token_provider(credentials(sim, secret))
+        .transport(transport(seen, Duration::from_secs(5)))
+        .retry(fast_retry())
+        .build()
+        .expect("valid")
+}
+
+async fn closed_port() -> SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("binds");
+    let address = listener.local_addr().expect("an address");
+    drop(listener);
+    address
+}
+
+/// The error as every formatting a caller or a logger might use shows it, source chain included.
+fn render(error: &Error) -> String {
+    let mut text = format!("{error}\n{error:?}\n{error:#?}\n");
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(&format!("{cause}\n{cause:?}\n"));
+        source = cause.source();
+    }
+    if let Some(checkpoint) = error.checkpoint() {
+        text.push_str(&format!("{checkpoint}\n{checkpoint:?}\n"));
+    }
+    text
+}
+
+fn kind_name(kind: &ErrorKind) -> &'static str {
+    match kind {
+        ErrorKind::Config(_) => "Config",
+        ErrorKind::InvalidRequest(_) => "InvalidRequest",
+        ErrorKind::Auth(_) => "Auth",
+        ErrorKind::Unauthorized { .. } => "Unauthorized",
+        ErrorKind::Api { .. } => "Api",
+        ErrorKind::Timeout { .. } => "Timeout",
+        ErrorKind::Transport { .. } => "Transport",
+        ErrorKind::Decode { .. } => "Decode",
+        ErrorKind::Pagination(_) => "Pagination",
+        ErrorKind::Checkpoint(_) => "Checkpoint",
+        _ => "other",
+    }
+}
+
+async fn list_error(client: &Client, query: ListQuery) -> Error {
+    client
+        .list(query)
+        .try_collect::<Vec<Referral>>()
+        .await
+        .expect_err("the listing fails")
+}
+
+/// One error of every kind, each through a client holding the token or the secret.
+async fn every_error(seen: &Seen) -> Vec<Error> {
+    let mut errors = Vec::new();
+
+    errors.push(
+        Client::builder()
+            .base_url("http://api.partner.microsoft.com")
+            .bearer_token(TOKEN)
+            .build()
+            .expect_err("plain http to a remote host"),
+    );
+
+    let sim = simulator(30, FaultPlan::new()).await;
+    let client = token_client(&sim, seen);
+    errors.push(client.get("").await.expect_err("an empty id"));
+    errors.push(client.get("no-such-referral").await.expect_err("a 404"));
+
+    // The authority refuses a wrong secret; then no authority listens at all.
+    let wrong = credentials_client(&sim, seen, WRONG_SECRET);
+    errors.push(wrong.get("x").await.expect_err("refused"));
+    let nowhere = closed_port().await;
+    let unreachable = Client::builder()
+        .base_url(sim.base_url())
+        .token_provider(
+            ClientCredentials::with_authority(
+                AuthorityUrl::parse(&format!("http://{nowhere}/auth")).expect("loopback"),
+                TENANT,
+                CLIENT_ID,
+                SECRET,
+            )
+            .expect("complete"),
+        )
+        .transport(transport(seen, Duration::from_secs(5)))
+        .build()
+        .expect("valid");
+    errors.push(unreachable.get("x").await.expect_err("no authority"));
+
+    let unauthorized = simulator(
+        30,
+        FaultPlan::new().rule(FaultRule::always(Fault::Unauthorized)),
+    )
+    .await;
+    let client = credentials_client(&unauthorized, seen, SECRET);
+    errors.push(list_error(&client, ListQuery::new()).await);
+
+    let slow = simulator(
+        30,
+        FaultPlan::new().rule(FaultRule::always(Fault::SlowHeaders(Duration::from_secs(
+            30,
+        )))),
+    )
+    .await;
+    let client = Client::builder()
+        .base_url(slow.base_url())
+        .bearer_token(TOKEN)
+        .transport(transport(seen, Duration::from_millis(100)))
+        .retry(RetryPolicy::none())
+        .build()
+        .expect("valid");
+    errors.push(list_error(&client, ListQuery::new()).await);
+
+    let refused = Client::builder()
+        .base_url(format!("http://{}", closed_port().await))
+        .bearer_token(TOKEN)
+        .transport(transport(seen, Duration::from_secs(5)))
+        .retry(fast_retry())
+        .build()
+        .expect("valid");
+    errors.push(list_error(&refused, ListQuery::new()).await);
+
+    let invalid = simulator(
+        30,
+        FaultPlan::new().rule(FaultRule::always(Fault::InvalidJson)),
+    )
+    .await;
+    errors.push(list_error(&token_client(&invalid, seen), ListQuery::new()).await);
+
+    let foreign = simulator(
+        30,
+        FaultPlan::new().rule(FaultRule::always(Fault::foreign_next_link())),
+    )
+    .await;
+    errors.push(list_error(&token_client(&foreign, seen), ListQuery::new().top(10)).await);
+
+    // A checkpoint taken on one server, resumed against another: its next link names the
+    // first server's port.
+    let mut pages = token_client(&sim, seen)
+        .list(ListQuery::new().top(10))
+        .pages();
+    let first = pages.next().await.expect("a page").expect("ok");
+    let other = simulator(30, FaultPlan::new()).await;
+    errors.push(
+        token_client(&other, seen)
+            .resume(first.checkpoint.clone())
+            .try_collect::<Vec<Referral>>()
+            .await
+            .expect_err("another origin"),
+    );
+    errors
+}
+
+#[tokio::test]
+async fn no_token_or_secret_in_logs_errors_or_debug_output() {
+    let captured = Captured::default();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_writer(captured.clone())
+        .finish();
+    // The test runs on one thread (current-thread runtime), so the connection tasks hyper spawns
+    // log into this subscriber too.
+    let _guard = tracing::subscriber::set_default(subscriber);
+    let seen = Seen::default();
+
+    // A whole listing with a token fetch, a 503 retry, a reset and a 401 refresh in the middle.
+    let sim = simulator(
+        120,
+        FaultPlan::new()
+            .rule(FaultRule::list_page(1, Fault::status(503)).times(1))
+            .rule(FaultRule::list_page(2, Fault::ResetBeforeHeaders).times(1)),
+    )
+    .await;
+    let client = credentials_client(&sim, &seen, SECRET);
+    let mut pages = client
+        .list(ListQuery::new().page_size(30).expect("in range"))
+        .pages();
+    let mut items = pages.next().await.expect("a page").expect("ok").items.len();
+    sim.revoke_issued_tokens();
+    while let Some(page) = pages.next().await {
+        items += page.expect("the listing recovers").items.len();
+    }
+    assert_eq!(items, 120);
+    assert_eq!(
+        sim.token_requests(),
+        2,
+        "one fetch, one refresh after the 401"
+    );
+
+    let errors = every_error(&seen).await;
+    let mut kinds: Vec<&str> = errors.iter().map(|e| kind_name(e.kind())).collect();
+    kinds.sort_unstable();
+    kinds.dedup();
+    assert_eq!(
+        kinds,
+        [
+            "Api",
+            "Auth",
+            "Checkpoint",
+            "Config",
+            "Decode",
+            "InvalidRequest",
+            "Pagination",
+            "Timeout",
+            "Transport",
+            "Unauthorized"
+        ]
+    );
+
+    let mut text = String::new();
+    for error in &errors {
+        text.push_str(&render(error));
+    }
+    let builder = Client::builder()
+        .base_url(sim.base_url())
+        .bearer_token(TOKEN);
+    text.push_str(&format!("{builder:?}\n"));
+    let builder = Client::builder()
+        .base_url(sim.base_url())
+        .token_provider(credentials(&sim, SECRET));
+    text.push_str(&format!("{builder:?}\n"));
+    text.push_str(&format!("{client:?}\n{:?}\n", token_client(&sim, &seen)));
+    text.push_str(&format!("{:?}\n", credentials(&sim, SECRET)));
+    text.push_str(&format!(
+        "{:?} {} {:?}\n",
+        Secret::new(TOKEN),
+        Secret::new(SECRET),
+        client.list(ListQuery::new())
+    ));
+    text.push_str(&format!(
+        "{}\n{:?}\n",
+        AuthError::Rejected,
+        AuthError::NotConfigured("x".into())
+    ));
+
+    let logs = captured.text();
+    // The capture works and holds the listing's story, so a leak would have been caught.
+    assert!(logs.contains("TRACE") || logs.contains("DEBUG"), "{logs}");
+    assert!(logs.contains("retrying"), "no retry logged:\n{logs}");
+    assert!(logs.contains("fetched a new access token"), "{logs}");
+    assert!(
+        text.contains("invalid_client"),
+        "the refusal is explained: {text}"
+    );
+
+    let issued = seen.issued.lock().unwrap().clone();
+    assert!(issued.len() >= 3, "tokens were issued: {issued:?}");
+    let mut secrets: Vec<String> = vec![TOKEN.into(), SECRET.into(), WRONG_SECRET.into()];
+    secrets.extend(issued);
+    for secret in &secrets {
+        assert!(!logs.contains(secret.as_str()), "{secret} in the logs");
+        if let Some(at) = text.find(secret.as_str()) {
+            let start = text[..at].rfind('\n').map_or(0, |i| i + 1);
+            let end = text[at..].find('\n').map_or(text.len(), |i| at + i);
+            panic!("{secret} in errors or Debug: {}", &text[start..end]);
+        }
+    }
+
+    // At the wire: the token only ever goes to the API origins of this test, the secret only to
+    // the token endpoint, never with a bearer token.
+    let sent = seen.sent.lock().unwrap().clone();
+    assert!(!sent.is_empty());
+    for request in &sent {
+        let carries_secret = request.body.contains(SECRET) || request.body.contains(WRONG_SECRET);
+        if carries_secret {
+            assert!(
+                request
+                    .uri
+                    .ends_with(&format!("/auth/{TENANT}/oauth2/v2.0/token")),
+                "the secret went to {}",
+                request.uri
+            );
+            assert!(request.authorization.is_none());
+        }
+        if request.authorization.is_some() {
+            assert!(
+                request.uri.contains("/v1.0/engagements/referrals"),
+                "the token went to {}",
+                request.uri
+            );
+            assert!(!carries_secret);
+        }
+    }
+}
+
+/// A server that answers every request with one fixed JSON page (HTTP/1.1 keep-alive).
+async fn fixed_page_server(body: String) -> SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("binds");
+    let address = listener.local_addr().expect("an address");
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            let body = body.clone();
+            tokio::spawn(async move {
+                let mut buffer = Vec::new();
+                let mut chunk = [0u8; 4096];
+                loop {
+                    let end = loop {
+                        if let Some(at) = buffer.windows(4).position(|w| w == b"\r\n\r\n") {
+                            break at + 4;
+                        }
+                        match stream.read(&mut chunk).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => buffer.extend_from_slice(&chunk[..n]),
+                        }
+                    };
+                    buffer.drain(..end);
+                    let response = format!(
+                        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
+                        body.len()
+                    );
+                    if stream.write_all(response.as_bytes()).await.is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    address
+}
+
+#[tokio::test]
+async fn a_next_link_to_another_loopback_port_is_refused_and_that_port_sees_nothing() {
+    let victim = simulator(30, FaultPlan::new()).await;
+    let link = format!("{}?$skiptoken=abc", victim.referrals_url());
+    let odata = serde_json::json!({ "value": [{ "id": "a" }], "@odata.nextLink": link });
+    let classic = serde_json::json!({
+        "items": [{ "id": "a" }],
+        "links": { "next": { "uri": link, "headers": [{ "key": "MS-ContinuationToken", "value": "t" }] } }
+    });
+    let seen = Seen::default();
+    for (page, query) in [
+        (odata, ListQuery::new().top(1)),
+        (classic, ListQuery::new().page_size(1).expect("in range")),
+    ] {
+        let hostile = fixed_page_server(page.to_string()).await;
+        let client = Client::builder()
+            .base_url(format!("http://{hostile}"))
+            .bearer_token(TOKEN)
+            .transport(transport(&seen, Duration::from_secs(5)))
+            .retry(fast_retry())
+            .build()
+            .expect("valid");
+        let mut items = client.list(query);
+        let first = items
+            .next()
+            .await
+            .expect("an item")
+            .expect("the page is fine");
+        assert_eq!(first.id.as_deref(), Some("a"));
+        let error = loop {
+            match items.next().await.expect("an error ends the listing") {
+                Ok(_) => continue,
+                Err(error) => break error,
+            }
+        };
+        // The OData link is refused as foreign; the 2018 link's URI is never used, so the
+        // hostile server's repeated continuation header is a loop.
+        assert!(
+            matches!(error.kind(), ErrorKind::Pagination(_)),
+            "{error:?}"
+        );
+        assert!(items.next().await.is_none());
+    }
+    assert!(
+        victim.requests().is_empty(),
+        "the other port received {:?}",
+        victim.requests()
+    );
+    let victim_port = victim.local_addr().port().to_string();
+    for request in seen.sent.lock().unwrap().iter() {
+        assert!(
+            !request.uri.contains(&victim_port),
+            "sent to {}",
+            request.uri
+        );
+    }
+}
+
+#[tokio::test]
+async fn the_secret_goes_only_to_the_authority_and_the_token_only_to_the_api() {
+    // Two servers: one is the authority, the other the API (which does not know the authority's
+    // tokens, so the listing ends with a clear Unauthorized).
+    let authority = simulator(0, FaultPlan::new()).await;
+    let api = simulator(10, FaultPlan::new()).await;
+    let seen = Seen::default();
+    let client = Client::builder()
+        .base_url(api.base_url())
+        .token_provider(credentials(&authority, SECRET))
+        .transport(transport(&seen, Duration::from_secs(5)))
+        .retry(fast_retry())
+        .build()
+        .expect("valid");
+    let error = list_error(&client, ListQuery::new()).await;
+    assert!(
+        matches!(error.kind(), ErrorKind::Unauthorized { .. }),
+        "{error:?}"
+    );
+    assert_eq!(
+        authority.api_requests(),
+        0,
+        "no API request to the authority"
+    );
+    assert_eq!(authority.token_requests(), 2, "a fetch and a refresh");
+    assert_eq!(api.token_requests(), 0, "the API never sees the secret");
+    assert_eq!(api.api_requests(), 2);
+    let issued = seen.issued.lock().unwrap().clone();
+    for request in seen.sent.lock().unwrap().iter() {
+        if request.uri.starts_with(&authority.base_url()) {
+            assert!(
+                request.authorization.is_none(),
+                "a token sent to the authority"
+            );
+            assert!(request.body.contains(SECRET));
+        } else {
+            assert!(request.uri.starts_with(&api.base_url()), "{}", request.uri);
+            assert!(!request.body.contains(SECRET));
+            let sent = request.authorization.as_deref().expect("a token");
+            assert!(issued.iter().any(|t| sent == format!("Bearer {t}")));
+        }
+    }
+}
