@@ -53,6 +53,16 @@ fn parse_patch(bytes: &[u8]) -> Result<Vec<PatchOp>, String> {
             let Value::Object(mut fields) = operation else {
                 return Err(format!("{at}: not an object"));
             };
+            let add = match fields.get("op").and_then(Value::as_str) {
+                Some("replace") => false,
+                Some("add") => true,
+                Some(other) => {
+                    return Err(format!(
+                        "{at}: `op` `{other}` is not supported (the API accepts replace and add)"
+                    ));
+                }
+                None => return Err(format!("{at}: `op` (replace or add) is missing")),
+            };
             let path = match fields.get("path") {
                 Some(Value::String(path)) if path.starts_with('/') => path.clone(),
                 Some(Value::String(path)) => {
@@ -65,14 +75,11 @@ fn parse_patch(bytes: &[u8]) -> Result<Vec<PatchOp>, String> {
             let value = fields
                 .remove("value")
                 .ok_or_else(|| format!("{at}: `value` is missing"))?;
-            match fields.get("op").and_then(Value::as_str) {
-                Some("replace") => Ok(PatchOp::replace(path, value)),
-                Some("add") => Ok(PatchOp::add(path, value)),
-                Some(other) => Err(format!(
-                    "{at}: `op` `{other}` is not supported (the API accepts replace and add)"
-                )),
-                None => Err(format!("{at}: `op` (replace or add) is missing")),
-            }
+            Ok(if add {
+                PatchOp::add(path, value)
+            } else {
+                PatchOp::replace(path, value)
+            })
         })
         .collect()
 }

@@ -74,7 +74,10 @@ pub async fn run(global: &GlobalArgs, args: &ListArgs) -> Result<(), Failure> {
         Paging::MaxItems(max) => Some(max),
         _ => None,
     };
-    let progress = Progress::new(paging != Paging::FirstPage && global.verbose == 0, cap);
+    // When the items themselves scroll by on the terminal, a bar would only garble them.
+    let show_progress =
+        paging != Paging::FirstPage && global.verbose == 0 && !io::stdout().is_terminal();
+    let progress = Progress::new(show_progress, cap);
     let mut pages = listing.pages();
     let mut written = 0u64;
     let mut received = 0u64;

@@ -22,6 +22,7 @@ impl Progress {
                 ProgressStyle::with_template("{spinner} {pos}/{len} referrals, {msg} [{elapsed}]")
                     .unwrap_or_else(|_| ProgressStyle::default_spinner());
             bar.set_style(style);
+            bar.set_message("page 1");
             bar
         });
         Progress { bar, cap }

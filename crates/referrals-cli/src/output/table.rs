@@ -1,6 +1,7 @@
 //! `table`: fixed-width aligned columns of the useful fields, so rows can be written as they
 //! arrive (no pass over the whole listing to size the columns). Long values are cut with `…`;
 //! control characters are replaced so a value cannot move the cursor or recolour the terminal.
+//! Widths count terminal cells: CJK and emoji take two, combining marks none.
 
 use std::io::{self, Write};
 
@@ -111,7 +112,7 @@ impl<W: Write> Table<W> {
                 self.line.push_str("  ");
             }
             let cell = fit(cell, column.width);
-            let pad = column.width.saturating_sub(cell.chars().count());
+            let pad = column.width.saturating_sub(text_width(&cell));
             let last = i + 1 == COLUMNS.len();
             if column.right {
                 self.line.extend(std::iter::repeat_n(' ', pad));
@@ -128,15 +129,55 @@ impl<W: Write> Table<W> {
     }
 }
 
-/// The cell cut to `width` characters (the last one `…` when cut), control characters replaced.
+/// The cell cut to `width` terminal cells (the last one `…` when cut), control characters
+/// replaced.
 fn fit(text: &str, width: usize) -> String {
     let clean = text.chars().map(|c| if c.is_control() { ' ' } else { c });
-    if text.chars().count() <= width {
+    if text_width(text) <= width {
         return clean.collect();
     }
-    let mut cut: String = clean.take(width.saturating_sub(1)).collect();
+    let mut cut = String::new();
+    let mut used = 0;
+    for c in clean {
+        let w = char_width(c);
+        if used + w + 1 > width {
+            break;
+        }
+        used += w;
+        cut.push(c);
+    }
     cut.push('…');
     cut
+}
+
+fn text_width(text: &str) -> usize {
+    text.chars().map(char_width).sum()
+}
+
+/// Terminal cells of `c`: an approximation of East Asian Width good for names and addresses
+/// (the exact tables would need the `unicode-width` crate).
+fn char_width(c: char) -> usize {
+    match u32::from(c) {
+        // Combining marks, zero-width joiners and spaces, variation selectors.
+        0x0300..=0x036F | 0x200B..=0x200F | 0x20D0..=0x20FF | 0xFE00..=0xFE0F => 0,
+        // Hangul Jamo, CJK, Hiragana/Katakana, Hangul syllables, compatibility ideographs,
+        // full-width forms, emoji and the supplementary ideographic planes.
+        0x1100..=0x115F
+        | 0x2E80..=0x303E
+        | 0x3041..=0x33FF
+        | 0x3400..=0x4DBF
+        | 0x4E00..=0x9FFF
+        | 0xA000..=0xA4CF
+        | 0xAC00..=0xD7A3
+        | 0xF900..=0xFAFF
+        | 0xFE30..=0xFE4F
+        | 0xFF00..=0xFF60
+        | 0xFFE0..=0xFFE6
+        | 0x1F300..=0x1F64F
+        | 0x1F900..=0x1F9FF
+        | 0x20000..=0x3FFFD => 2,
+        _ => 1,
+    }
 }
 
 impl<W: Write> Sink for Table<W> {
@@ -164,6 +205,11 @@ mod tests {
         assert_eq!(fit("exactly8", 8), "exactly8");
         assert_eq!(fit("much too long", 8), "much to…");
         assert_eq!(fit("bell\u{7}\u{1b}[31m", 20), "bell  [31m");
+        // Wide characters count two cells.
+        assert_eq!(text_width("株式会社"), 8);
+        assert_eq!(fit("株式会社ノース", 8), "株式会…");
+        assert_eq!(text_width(&fit("Rocket 🚀 Labs", 9)), 9);
+        assert_eq!(text_width("e\u{301}"), 1);
     }
 
     #[test]
