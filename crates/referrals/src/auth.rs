@@ -346,3 +346,90 @@ pub fn from_lookup(
     )?;
     Ok(Arc::new(credentials))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lookup(pairs: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<String> {
+        move |name| {
+            pairs
+                .iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| (*v).to_owned())
+        }
+    }
+
+    #[test]
+    fn a_ready_token_wins_over_client_credentials() {
+        let provider = from_lookup(lookup(&[
+            (env::TOKEN, "tok-SECRET-123"),
+            (env::TENANT_ID, "t"),
+        ]))
+        .unwrap();
+        let debug = format!("{provider:?}");
+        assert!(debug.starts_with("StaticToken"), "{debug}");
+        assert!(!debug.contains("SECRET"), "{debug}");
+    }
+
+    #[test]
+    fn missing_variables_are_named() {
+        let error =
+            from_lookup(lookup(&[(env::TENANT_ID, "t"), (env::CLIENT_SECRET, " ")])).unwrap_err();
+        let text = error.to_string();
+        assert!(
+            text.contains("missing: AZURE_CLIENT_ID, AZURE_CLIENT_SECRET"),
+            "{text}"
+        );
+        assert!(text.contains("PARTNER_CENTER_TOKEN"), "{text}");
+    }
+
+    #[test]
+    fn client_credentials_from_the_environment_use_the_configured_authority() {
+        let provider = from_lookup(lookup(&[
+            (env::TENANT_ID, "contoso"),
+            (env::CLIENT_ID, "app"),
+            (env::CLIENT_SECRET, "s3cret-value"),
+            (env::AUTHORITY_HOST, "http://127.0.0.1:9/auth"),
+        ]))
+        .unwrap();
+        let debug = format!("{provider:?}");
+        assert!(
+            debug.contains("http://127.0.0.1:9/auth/contoso/oauth2/v2.0/token"),
+            "{debug}"
+        );
+        assert!(!debug.contains("s3cret-value"), "{debug}");
+
+        let error = from_lookup(lookup(&[
+            (env::TENANT_ID, "contoso"),
+            (env::CLIENT_ID, "app"),
+            (env::CLIENT_SECRET, "s"),
+            (env::AUTHORITY_HOST, "http://login.example.com"),
+        ]))
+        .unwrap_err();
+        assert!(
+            error.to_string().contains("AZURE_AUTHORITY_HOST"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn tokens_are_refreshed_before_they_expire() {
+        assert_eq!(
+            refresh_margin(Duration::from_secs(3600)),
+            Duration::from_secs(3300)
+        );
+        assert_eq!(
+            refresh_margin(Duration::from_secs(60)),
+            Duration::from_secs(54)
+        );
+        assert_eq!(refresh_margin(Duration::ZERO), Duration::ZERO);
+    }
+
+    #[test]
+    fn empty_credentials_are_refused() {
+        assert!(ClientCredentials::new("", "a", "s").is_err());
+        assert!(ClientCredentials::new("t", " ", "s").is_err());
+        assert!(ClientCredentials::new("t", "a", "").is_err());
+    }
+}
