@@ -21,17 +21,26 @@ pub struct Connection {
     _demo: Option<SimulatorHandle>,
 }
 
-/// Validates the configuration and builds the client; nothing is sent.
-pub async fn connect(global: &GlobalArgs) -> Result<Connection, Failure> {
+/// Validates the configuration and builds the client; nothing is sent. Under `--demo`, the
+/// simulator listens on `demo_port` when given and free, else on any free port.
+pub async fn connect(global: &GlobalArgs, demo_port: Option<u16>) -> Result<Connection, Failure> {
     let mut builder = Client::builder();
     let mut demo = None;
     if global.demo {
-        let simulator = Simulator::builder()
+        let demo_simulator = Simulator::builder()
             .referrals(DEMO_REFERRALS)
-            .seed(DEMO_SEED)
-            .start()
-            .await
-            .map_err(|e| Failure::Local(format!("cannot start the demo simulator: {e}")))?;
+            .seed(DEMO_SEED);
+        let on_port = match demo_port {
+            Some(port) => demo_simulator.clone().port(port).start().await.ok(),
+            None => None,
+        };
+        let simulator = match on_port {
+            Some(simulator) => simulator,
+            None => demo_simulator
+                .start()
+                .await
+                .map_err(|e| Failure::Local(format!("cannot start the demo simulator: {e}")))?,
+        };
         eprintln!(
             "demo: an embedded simulator with {DEMO_REFERRALS} synthetic referrals at {}",
             simulator.base_url()

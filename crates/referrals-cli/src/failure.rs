@@ -113,6 +113,11 @@ fn client_code(error: &referrals::Error) -> u8 {
     }
 }
 
+/// True for errors of the arguments (a refused checkpoint, a request that cannot be built).
+pub fn is_usage(error: &referrals::Error) -> bool {
+    client_code(error) == USAGE
+}
+
 /// `status 500, code generalException, request id …` for API errors.
 fn api_details(error: &referrals::Error) -> Option<String> {
     let status = error.status()?;

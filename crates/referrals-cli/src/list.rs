@@ -4,7 +4,7 @@
 use std::io::{self, BufWriter, IsTerminal};
 
 use futures::StreamExt;
-use referrals::query::{SortField, SortOrder};
+use referrals::query::{Origin, Position, SortField, SortOrder};
 use referrals::{Checkpoint, Filter, ListQuery, ReferralStatus};
 
 use crate::cli::{Format, GlobalArgs, ListArgs};
@@ -43,7 +43,11 @@ pub async fn run(global: &GlobalArgs, args: &ListArgs) -> Result<(), Failure> {
             Format::Ndjson
         }
     });
-    let connection = connect(global).await?;
+    let demo_port = match &start {
+        Start::Resume(checkpoint) => demo_port(checkpoint),
+        Start::Query(_) => None,
+    };
+    let connection = connect(global, demo_port).await?;
     let client = &connection.client;
 
     let listing = match start {
@@ -90,7 +94,10 @@ pub async fn run(global: &GlobalArgs, args: &ListArgs) -> Result<(), Failure> {
                 let written_ok = sink.finish();
                 progress.clear();
                 written_ok?;
-                if let Some(checkpoint) = error.checkpoint() {
+                // A checkpoint that was refused, or a request that cannot be built, would fail
+                // the same way again: no resume hint for those.
+                let resumable = !crate::failure::is_usage(&error);
+                if let (true, Some(checkpoint)) = (resumable, error.checkpoint()) {
                     eprintln!(
                         "listing stopped after {written} referrals in {received} pages of this run"
                     );
@@ -120,6 +127,15 @@ pub async fn run(global: &GlobalArgs, args: &ListArgs) -> Result<(), Failure> {
         }
     }
     Ok(())
+}
+
+/// The port of the demo simulator that wrote `checkpoint`'s next link (OData form), so that a
+/// `--demo` run resumes it: the link is only followed on the configured origin.
+fn demo_port(checkpoint: &Checkpoint) -> Option<u16> {
+    match checkpoint.position() {
+        Position::NextLink { url } => Origin::of(url).map(|origin| origin.port()),
+        _ => None,
+    }
 }
 
 /// The list query from the options; errors name the option and the allowed values.

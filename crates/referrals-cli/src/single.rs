@@ -14,14 +14,14 @@ use crate::{input, output};
 /// `referrals get ID`.
 pub async fn get(global: &GlobalArgs, id: &str) -> Result<(), Failure> {
     let id = non_empty_id(id)?;
-    let connection = connect(global).await?;
+    let connection = connect(global, None).await?;
     print(&connection.client.get(id).await?)
 }
 
 /// `referrals create --file F`.
 pub async fn create(global: &GlobalArgs, file: &Path) -> Result<(), Failure> {
     let referral = input::referral(file)?;
-    let connection = connect(global).await?;
+    let connection = connect(global, None).await?;
     print(&connection.client.create(&referral).await?)
 }
 
@@ -38,7 +38,7 @@ pub async fn update(
     if let Some(etag) = if_match {
         options = options.if_match(etag);
     }
-    let connection = connect(global).await?;
+    let connection = connect(global, None).await?;
     match connection.client.patch(id, &operations, options).await? {
         Some(referral) => print(&referral),
         None => {
@@ -63,7 +63,7 @@ pub async fn replace(global: &GlobalArgs, file: &Path) -> Result<(), Failure> {
             file.display()
         )));
     }
-    let connection = connect(global).await?;
+    let connection = connect(global, None).await?;
     print(&connection.client.replace(&referral).await?)
 }
 

@@ -640,3 +640,43 @@ fn help_documents_the_exit_codes() {
         assert!(text.contains(line), "{line} missing from --help");
     }
 }
+
+#[test]
+fn a_demo_listing_resumes_in_another_demo_run_in_both_forms() {
+    for form in [["--page-size", "30"], ["--top", "30"]] {
+        let first = run(&mut bare(), &["list", "--demo", form[0], form[1]]);
+        assert_success(&first);
+        let err = stderr(&first);
+        let token = err
+            .split_whitespace()
+            .skip_while(|word| *word != "--resume")
+            .nth(1)
+            .expect("a --resume hint after the first page");
+        let next = run(&mut bare(), &["list", "--demo", "--resume", token]);
+        assert_success(&next);
+        let (a, b) = (ids(&ndjson(&first)), ids(&ndjson(&next)));
+        assert_eq!((a.len(), b.len()), (30, 30), "{form:?}");
+        assert!(
+            a.iter().all(|id| !b.contains(id)),
+            "{form:?}: pages overlap"
+        );
+    }
+}
+
+#[test]
+fn a_reader_that_goes_away_ends_the_listing_quietly() {
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_referrals"))
+        .args(["list", "--demo", "--all", "--page-size", "100"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("starts");
+    let mut first = String::new();
+    let mut out = BufReader::new(child.stdout.take().expect("piped"));
+    out.read_line(&mut first).expect("a first line");
+    assert!(first.starts_with('{'));
+    drop(out);
+    let output = child.wait_with_output().expect("ends");
+    assert_eq!(output.status.code(), Some(0));
+    assert!(!stderr(&output).contains("error"), "{}", stderr(&output));
+}
