@@ -940,3 +940,50 @@ async fn every_fault_ends_complete_or_typed_and_resumable_with_nothing_lost_or_r
         println!("{}", table(&rows));
     }
 }
+
+/// End to end: ids holding CR/LF, `/`, `?`, `#`, `'`, `%` and unicode reach the server as one
+/// path segment with no query; each get returns exactly its own referral (an id with `/`, which
+/// no server path can hold in one segment, is a clean 404).
+#[tokio::test]
+async fn hostile_ids_never_change_the_request_line_or_path() {
+    let hostile = [
+        "a?b=c",
+        "a#frag",
+        "o'brien",
+        "100%",
+        "%2F",
+        "line\r\nHost: evil.example",
+        "日本語-😀",
+        "sp ace",
+        "..%2F..%2Fadmin",
+        "semi;colon&amp=1",
+    ];
+    let values: Vec<Value> = hostile.iter().map(|id| json!({ "id": id })).collect();
+    let sim = Simulator::builder()
+        .with_referrals(values)
+        .start()
+        .await
+        .expect("starts");
+    let client = client(&sim, Setup::Normal);
+    for id in hostile {
+        let referral = client.get(id).await.expect("found by its own id");
+        assert_eq!(referral.id.as_deref(), Some(id));
+    }
+    let error = client
+        .get("../../v1.0/engagements/referrals")
+        .await
+        .expect_err("no such id");
+    assert_eq!(error.code(), Some("itemNotFound"));
+    let requests = sim.requests();
+    assert_eq!(requests.len(), hostile.len() + 1, "one request per get");
+    for request in &requests {
+        let path = &request.path_and_query;
+        let segment = path
+            .strip_prefix("/v1.0/engagements/referrals/")
+            .unwrap_or_else(|| panic!("not under the collection: {path}"));
+        assert!(
+            !segment.contains(['/', '?', '#']) && segment.bytes().all(|b| b.is_ascii_graphic()),
+            "{path}"
+        );
+    }
+}
