@@ -680,3 +680,61 @@ fn a_reader_that_goes_away_ends_the_listing_quietly() {
     assert_eq!(output.status.code(), Some(0));
     assert!(!stderr(&output).contains("error"), "{}", stderr(&output));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_2018_filters_reach_the_server() {
+    let sim = simulator(80, FaultPlan::new()).await;
+    let engagement = sim.referrals()[0]["engagementId"]
+        .as_str()
+        .expect("an engagement")
+        .to_owned();
+    let output = run(
+        &mut referrals(&sim),
+        &[
+            "list",
+            "--all",
+            "--status",
+            "New",
+            "--engagement-id",
+            &engagement,
+        ],
+    );
+    assert_success(&output);
+    let items = ndjson(&output);
+    assert!(!items.is_empty());
+    assert!(
+        items
+            .iter()
+            .all(|r| r["status"] == "New" && r["engagementId"] == engagement.as_str())
+    );
+    let first = &sim.requests()[0].path_and_query;
+    assert!(first.contains("status=New"), "{first}");
+    assert!(
+        first.contains(&format!("engagementId={engagement}")),
+        "{first}"
+    );
+
+    let own = run(
+        &mut referrals(&sim),
+        &["list", "--self", "--page-size", "5"],
+    );
+    assert_success(&own);
+    let last = sim.requests().pop().expect("a request").path_and_query;
+    assert!(
+        last.contains("self=true") && last.contains("pageSize=5"),
+        "{last}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn timeout_and_retries_apply_to_each_request() {
+    let slow = Fault::SlowHeaders(std::time::Duration::from_secs(5));
+    let sim = simulator(5, FaultPlan::new().rule(FaultRule::always(slow))).await;
+    let output = run(
+        &mut referrals(&sim),
+        &["--timeout", "0.2", "--retries", "1", "get", "x"],
+    );
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    assert!(stderr(&output).contains("timed out"), "{}", stderr(&output));
+    assert_eq!(sim.api_requests(), 2, "one attempt and one retry");
+}
