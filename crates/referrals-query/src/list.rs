@@ -121,7 +121,9 @@ impl ListQuery {
         self
     }
 
-    /// `$top`: at most this many items in total.
+    /// `$top`: the page size of the OData form. The server pages with `@odata.nextLink`, so a
+    /// listing still follows every page; the API accepts 1–100 (use
+    /// [`Listing::max_items`](https://docs.rs/referrals) or [`crate::Limits`] to stop early).
     pub fn top(mut self, top: u64) -> ListQuery {
         self.top = Some(top);
         self

@@ -87,7 +87,7 @@ pub enum ErrorKind {
     #[error("pagination stopped: {0}")]
     Pagination(#[source] PagerError),
     /// A checkpoint given to resume is not valid for this client.
-    #[error("cannot resume from this checkpoint: {0}")]
+    #[error("{0}")]
     Checkpoint(#[source] CheckpointError),
 }
 
