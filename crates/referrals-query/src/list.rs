@@ -122,8 +122,8 @@ impl ListQuery {
     }
 
     /// `$top`: the page size of the OData form. The server pages with `@odata.nextLink`, so a
-    /// listing still follows every page; the API accepts 1–100 (use
-    /// [`Listing::max_items`](https://docs.rs/referrals) or [`crate::Limits`] to stop early).
+    /// listing still follows every page; the API accepts 1–100 (to stop early, use
+    /// [`crate::Limits`], or `Listing::max_items` in the `referrals` crate).
     pub fn top(mut self, top: u64) -> ListQuery {
         self.top = Some(top);
         self
