@@ -8,6 +8,10 @@
 //!   with the client's headers (`Authorization`, `Accept`, `User-Agent`, `MS-CorrelationId`,
 //!   `MS-RequestId`, `MS-ContinuationToken`) and only reads the bytes. The continuation tokens
 //!   are collected once before measuring, so nothing is parsed.
+//! - `e2e/list_10k/raw_model`: the same loop, each page decoded with
+//!   `referrals_model::decode::<ReferralCollection>` and its items dropped one by one: the typed
+//!   decode alone, so `client_items / raw_model` is what the facade (pager, auth, retries,
+//!   streams) adds.
 //! - `e2e/list_10k/raw_value`: what a user without the SDK writes: the same loop, each page
 //!   parsed with `serde_json::from_slice::<serde_json::Value>`, the next token read from it.
 //! - `e2e/list_10k/raw_ignored`: the parse floor: the same loop, each page parsed into
@@ -35,8 +39,9 @@ use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client as RawClient;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
+use referrals::model::decode;
 use referrals::transport::HyperTransport;
-use referrals::{Client, ListQuery};
+use referrals::{Client, ListQuery, ReferralCollection};
 use referrals_fixtures::simulator::{Simulator, SimulatorHandle};
 use serde::de::IgnoredAny;
 use tokio::runtime::Runtime;
@@ -188,6 +193,20 @@ impl Bench {
         total
     }
 
+    /// The typed decode alone: every page through the model, items dropped one by one.
+    async fn raw_model(&self) -> usize {
+        let mut items = 0;
+        for token in std::iter::once(None).chain(self.tokens.iter().map(Some)) {
+            let bytes = self.get(token).await;
+            let page: ReferralCollection = decode(&bytes).expect("a page of referrals");
+            for referral in page.into_items() {
+                black_box(&referral);
+                items += 1;
+            }
+        }
+        items
+    }
+
     /// A user without the SDK: each page into a `Value`, the next token read from it.
     async fn raw_value(&self, keep_tokens: bool) -> (usize, Vec<HeaderValue>) {
         let mut items = 0;
@@ -291,6 +310,9 @@ fn list_10k(c: &mut Criterion, bench: &Bench) {
     group.bench_function("raw_ignored", |b| {
         b.iter_custom(|iters| bench.time(iters, || bench.raw_ignored()))
     });
+    group.bench_function("raw_model", |b| {
+        b.iter_custom(|iters| bench.time(iters, || bench.raw_model()))
+    });
     group.bench_function("client_items", |b| {
         b.iter_custom(|iters| bench.time(iters, || bench.client_items(None)))
     });
@@ -325,7 +347,7 @@ fn median(mut samples: Vec<f64>) -> f64 {
 fn ratios(bench: &Bench) {
     const ROUNDS: usize = 11;
     let seconds = |d: Duration| d.as_secs_f64();
-    let mut t: [Vec<f64>; 7] = Default::default();
+    let mut t: [Vec<f64>; 8] = Default::default();
     for _ in 0..ROUNDS {
         t[0].push(seconds(bench.time(1, || bench.raw_bytes())));
         t[1].push(seconds(bench.time(1, || bench.raw_ignored())));
@@ -340,8 +362,9 @@ fn ratios(bench: &Bench) {
         t[6].push(seconds(
             bench.time_multi(1, || bench.concurrent(1, CONCURRENT)),
         ));
+        t[7].push(seconds(bench.time(1, || bench.raw_model())));
     }
-    let [raw, ignored, value, sdk, one, many, many_pooled] = t.map(median);
+    let [raw, ignored, value, sdk, one, many, many_pooled, model] = t.map(median);
     let mib = bench.client_rt.block_on(bench.raw_bytes()) as f64 / (1024.0 * 1024.0);
     println!(
         "\nend to end, {REFERRALS} referrals in pages of {PAGE_SIZE} ({mib:.1} MiB), \
@@ -358,15 +381,22 @@ fn ratios(bench: &Bench) {
         ignored / raw
     );
     println!(
+        "  raw_model    {:>8.2} ms  = {:.2} x raw_bytes",
+        model * 1e3,
+        model / raw
+    );
+    println!(
         "  raw_value    {:>8.2} ms  = {:.2} x raw_bytes",
         value * 1e3,
         value / raw
     );
     println!(
-        "  client_items {:>8.2} ms  = {:.2} x raw_bytes, {:.2} x raw_ignored, {:.2} x raw_value",
+        "  client_items {:>8.2} ms  = {:.2} x raw_bytes, {:.2} x raw_ignored, {:.2} x raw_model, \
+         {:.2} x raw_value",
         sdk * 1e3,
         sdk / raw,
         sdk / ignored,
+        sdk / model,
         sdk / value
     );
     let items = CONCURRENT_ITEMS as f64;
