@@ -154,10 +154,12 @@ async fn sixty_four_concurrent_listings_under_transient_faults_lose_and_repeat_n
         ROUNDS as u64,
         "one token per lifetime, not one per task"
     );
-    assert_eq!(
-        opened,
-        sim.connections(),
-        "the client counts what the server saw"
+    // The server saw only this client's connections (one opened at the very end may still wait
+    // in the accept queue, so not necessarily all of them yet).
+    assert!(
+        sim.connections() <= opened,
+        "{} > {opened}",
+        sim.connections()
     );
     // At most one request is in flight per listing, so a round needs at most one connection per
     // listing, plus one for every connection a reset killed. hyper-util's pool races a new

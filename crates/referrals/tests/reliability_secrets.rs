@@ -1,4 +1,4 @@
-//! Secrets never leak: with every tracing event captured at TRACE, through a whole listing (token
+//! Secrets never leak: with every tracing event of the process captured at TRACE, through a whole listing (token
 //! fetch, retry, 401 refresh) and every kind of error, neither the bearer token nor the client
 //! secret appears in a log line, an error (`{}`, `{:?}`, its source chain) or a `Debug` of the
 //! client's types. And the token goes only to the configured API origin, the secret only to the
@@ -326,9 +326,10 @@ async fn no_token_or_secret_in_logs_errors_or_debug_output() {
         .with_max_level(tracing::Level::TRACE)
         .with_writer(captured.clone())
         .finish();
-    // The test runs on one thread (current-thread runtime), so the connection tasks hyper spawns
-    // log into this subscriber too.
-    let _guard = tracing::subscriber::set_default(subscriber);
+    // Global, not scoped: a scoped subscriber can miss events whose callsite another thread
+    // registered first (callsite interest is cached process-wide). The other tests of this file
+    // run with the same credentials, so their events are held to the same rule.
+    tracing::subscriber::set_global_default(subscriber).expect("the only subscriber here");
     let seen = Seen::default();
 
     // A whole listing with a token fetch, a 503 retry, a reset and a 401 refresh in the middle.
