@@ -18,13 +18,24 @@ use serde::de::DeserializeOwned;
 /// # Ok::<(), referrals_model::DecodeError>(())
 /// ```
 pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, DecodeError> {
-    crate::path::reset();
-    serde_json::from_slice(bytes).map_err(|error| DecodeError::new(&error, crate::path::take()))
+    match std::str::from_utf8(bytes) {
+        Ok(text) => decode_str(text),
+        // Only the byte reader can say where the bad bytes are.
+        Err(_) => {
+            crate::path::reset();
+            serde_json::from_slice(bytes)
+                .map_err(|error| DecodeError::new(&error, crate::path::take()))
+        }
+    }
 }
 
 /// [`decode`] for text.
+///
+/// Text is already valid UTF-8, so no string needs checking again: one pass over a whole
+/// document (which [`decode`] makes) costs less than checking each of its strings on its own.
 pub fn decode_str<T: DeserializeOwned>(text: &str) -> Result<T, DecodeError> {
-    decode(text.as_bytes())
+    crate::path::reset();
+    serde_json::from_str(text).map_err(|error| DecodeError::new(&error, crate::path::take()))
 }
 
 /// What kind of problem stopped a decode.
@@ -123,3 +134,42 @@ impl fmt::Display for DecodeError {
 }
 
 impl std::error::Error for DecodeError {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ReferralCollection;
+
+    #[test]
+    fn invalid_utf8_in_a_value_is_located() {
+        let bytes = b"{\"items\": [{\"id\": \"a\"},\n {\"name\": \"caf\xE9\"}]}";
+        let error = decode::<ReferralCollection>(bytes).unwrap_err();
+        assert_eq!(error.path(), "items[1].name");
+        assert_eq!(error.line(), 2);
+        assert!(error.is_syntax(), "{error}");
+    }
+
+    #[test]
+    fn invalid_utf8_in_an_unknown_key_is_refused() {
+        let bytes = b"{\"items\": [{\"x\xFF\": 1}]}";
+        let error = decode::<ReferralCollection>(bytes).unwrap_err();
+        assert!(error.to_string().contains("UTF-8"), "{error}");
+    }
+
+    #[test]
+    fn bytes_and_text_decode_alike() {
+        let text = r#"{"totalCount": 2, "items": [{"id": "a", "name": "Zoë \u00e9\n", "x": {"y": [1, null]}}, {}]}"#;
+        let from_bytes: ReferralCollection = decode(text.as_bytes()).unwrap();
+        let from_text: ReferralCollection = decode_str(text).unwrap();
+        assert_eq!(from_bytes, from_text);
+        assert_eq!(from_bytes.items()[0].name.as_deref(), Some("Zoë é\n"));
+
+        let bad = r#"{"items": [{"status": 7}]}"#;
+        let (a, b) = (
+            decode::<ReferralCollection>(bad.as_bytes()).unwrap_err(),
+            decode_str::<ReferralCollection>(bad).unwrap_err(),
+        );
+        assert_eq!(a, b);
+        assert_eq!(a.path(), "items[0].status");
+    }
+}
