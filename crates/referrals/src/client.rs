@@ -73,6 +73,7 @@ pub struct ClientBuilder {
     attempt_timeout: Option<Duration>,
     idle_read_timeout: Option<Duration>,
     max_body_bytes: Option<usize>,
+    pool_max_idle_per_host: Option<usize>,
 }
 
 impl fmt::Debug for ClientBuilder {
@@ -100,6 +101,7 @@ impl Client {
             attempt_timeout: None,
             idle_read_timeout: None,
             max_body_bytes: None,
+            pool_max_idle_per_host: None,
         }
     }
 
@@ -400,6 +402,14 @@ impl ClientBuilder {
         self
     }
 
+    /// How many idle connections the default transport keeps per host (default 16). Raise it to
+    /// the number of concurrent listings when running many at once, so connections are reused
+    /// instead of reopened.
+    pub fn pool_max_idle_per_host(mut self, connections: usize) -> Self {
+        self.pool_max_idle_per_host = Some(connections);
+        self
+    }
+
     /// Validates the configuration and builds the client. Errors name the bad setting.
     pub fn build(self) -> Result<Client, Error> {
         let base = match &self.base_url {
@@ -425,12 +435,13 @@ impl ClientBuilder {
         };
         let transport = match self.transport {
             Some(transport) => transport,
-            None => default_transport(
-                self.connect_timeout,
-                self.attempt_timeout,
-                self.idle_read_timeout,
-                self.max_body_bytes,
-            )?,
+            None => default_transport(TransportSettings {
+                connect: self.connect_timeout,
+                attempt: self.attempt_timeout,
+                idle: self.idle_read_timeout,
+                max_body: self.max_body_bytes,
+                pool_idle: self.pool_max_idle_per_host,
+            })?,
         };
         Ok(Client {
             inner: Arc::new(ClientInner {
@@ -443,25 +454,33 @@ impl ClientBuilder {
     }
 }
 
-#[cfg(feature = "hyper")]
-fn default_transport(
+/// The settings that apply to the default transport only.
+#[cfg_attr(not(feature = "hyper"), allow(dead_code))]
+struct TransportSettings {
     connect: Option<Duration>,
     attempt: Option<Duration>,
     idle: Option<Duration>,
     max_body: Option<usize>,
-) -> Result<Arc<dyn Transport>, Error> {
+    pool_idle: Option<usize>,
+}
+
+#[cfg(feature = "hyper")]
+fn default_transport(settings: TransportSettings) -> Result<Arc<dyn Transport>, Error> {
     let mut builder = referrals_hyper::HyperTransport::builder();
-    if let Some(timeout) = connect {
+    if let Some(timeout) = settings.connect {
         builder = builder.connect_timeout(timeout);
     }
-    if let Some(timeout) = attempt {
+    if let Some(timeout) = settings.attempt {
         builder = builder.attempt_timeout(timeout);
     }
-    if let Some(timeout) = idle {
+    if let Some(timeout) = settings.idle {
         builder = builder.idle_read_timeout(timeout);
     }
-    if let Some(bytes) = max_body {
+    if let Some(bytes) = settings.max_body {
         builder = builder.max_body_bytes(bytes);
+    }
+    if let Some(connections) = settings.pool_idle {
+        builder = builder.pool_max_idle_per_host(connections);
     }
     let transport = builder
         .build()
@@ -470,12 +489,7 @@ fn default_transport(
 }
 
 #[cfg(not(feature = "hyper"))]
-fn default_transport(
-    _: Option<Duration>,
-    _: Option<Duration>,
-    _: Option<Duration>,
-    _: Option<usize>,
-) -> Result<Arc<dyn Transport>, Error> {
+fn default_transport(_: TransportSettings) -> Result<Arc<dyn Transport>, Error> {
     Err(Error::config(
         "no transport: enable the `hyper` feature or call ClientBuilder::transport",
     ))
