@@ -19,8 +19,10 @@ pub const DEFAULT_IDLE_READ_TIMEOUT: Duration = Duration::from_secs(30);
 pub const DEFAULT_MAX_BODY_BYTES: usize = 32 * 1024 * 1024;
 /// Default for [`HyperTransportBuilder::pool_idle_timeout`]: 90 seconds.
 pub const DEFAULT_POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(90);
-/// Default for [`HyperTransportBuilder::pool_max_idle_per_host`]: 16 connections.
-pub const DEFAULT_POOL_MAX_IDLE_PER_HOST: usize = 16;
+/// Default for [`HyperTransportBuilder::pool_max_idle_per_host`]: 64 connections, so that a
+/// client running a few dozen listings at once reuses its connections instead of reopening them
+/// (idle connections cost a socket each and close after the idle timeout).
+pub const DEFAULT_POOL_MAX_IDLE_PER_HOST: usize = 64;
 
 /// Which certificate authorities the transport trusts for `https`.
 ///

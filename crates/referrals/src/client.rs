@@ -402,7 +402,7 @@ impl ClientBuilder {
         self
     }
 
-    /// How many idle connections the default transport keeps per host (default 16). Raise it to
+    /// How many idle connections the default transport keeps per host (default 64). Raise it to
     /// the number of concurrent listings when running many at once, so connections are reused
     /// instead of reopened.
     pub fn pool_max_idle_per_host(mut self, connections: usize) -> Self {
