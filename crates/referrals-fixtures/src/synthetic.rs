@@ -735,29 +735,12 @@ fn midnight(seconds: u64) -> String {
 
 /// `YYYY-MM-DDTHH:MM:SS` (UTC) for seconds since the Unix epoch, without a zone suffix.
 fn date_time(seconds: u64) -> String {
-    let days = seconds / DAY;
-    let rem = seconds % DAY;
-    let (year, month, day) = civil_from_days(days);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}",
-        rem / 3600,
-        (rem / 60) % 60,
-        rem % 60
-    )
-}
-
-/// Howard Hinnant's days-to-civil conversion, for days since 1970-01-01 (non-negative only).
-fn civil_from_days(days: u64) -> (u64, u64, u64) {
-    let z = days + 719_468;
-    let era = z / 146_097;
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + u64::from(month <= 2);
-    (year, month, day)
+    let mut text = referrals_model::Timestamp::from_unix_nanos(i128::from(seconds) * 1_000_000_000)
+        .as_str()
+        .to_owned();
+    // The model writes `YYYY-MM-DDTHH:MM:SS.fffffffZ`; callers add their own fraction and zone.
+    text.truncate("YYYY-MM-DDTHH:MM:SS".len());
+    text
 }
 
 struct Place {
