@@ -45,7 +45,7 @@ pub enum AuthError {
     #[error("authentication is not configured: {0}")]
     NotConfigured(String),
     /// The authority refused the credentials.
-    #[error("the token endpoint refused the request (HTTP {status}): {code}{}", description.as_deref().map(|d| format!(": {d}")).unwrap_or_default())]
+    #[error("authentication failed: the token endpoint refused the request (HTTP {status}): {code}{}", description.as_deref().map(|d| format!(": {d}")).unwrap_or_default())]
     Refused {
         /// The HTTP status.
         status: u16,
@@ -55,7 +55,7 @@ pub enum AuthError {
         description: Option<String>,
     },
     /// The token endpoint could not be reached or answered something unusable.
-    #[error("cannot get a token from {endpoint}: {reason}")]
+    #[error("authentication failed: cannot get a token from {endpoint}: {reason}")]
     Unavailable {
         /// The token endpoint (no secrets in it).
         endpoint: String,
@@ -63,7 +63,9 @@ pub enum AuthError {
         reason: String,
     },
     /// The API rejected a freshly issued token too.
-    #[error("the API rejected the credentials (HTTP 401) even after a token refresh")]
+    #[error(
+        "authentication failed: the API rejected the credentials (HTTP 401) even after a token refresh"
+    )]
     Rejected,
 }
 

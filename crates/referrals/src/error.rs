@@ -35,7 +35,7 @@ pub enum ErrorKind {
     #[error("invalid request: {0}")]
     InvalidRequest(String),
     /// No token could be had.
-    #[error("authentication failed: {0}")]
+    #[error("{0}")]
     Auth(#[source] AuthError),
     /// The API rejected the credentials (401), even with a freshly fetched token.
     #[error("the API rejected the credentials even after a token refresh: {error}")]
