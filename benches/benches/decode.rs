@@ -4,7 +4,9 @@
 //! - `ignored_any`: serde_json parsing into `IgnoredAny`, the parse floor;
 //! - `value`: into `serde_json::Value`;
 //! - `naive_struct`: a `#[derive(Deserialize)]` struct with owned strings and no unknown fields;
-//! - `model`: `referrals_model::decode::<ReferralCollection>`.
+//! - `model`: `referrals_model::decode::<ReferralCollection>`;
+//! - `model_borrowed`: `referrals_model::decode::<borrowed::ReferralCollectionRef>`, the same
+//!   lossless decode into the borrowed model.
 //!
 //! `cargo bench -p referrals-benches --bench decode`; `REFERRALS_BENCH_SIZES=100` to limit sizes.
 
@@ -14,6 +16,7 @@ use std::time::Duration;
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use referrals_benches::naive;
 use referrals_fixtures::synthetic::Synthetic;
+use referrals_model::borrowed::ReferralCollectionRef;
 use referrals_model::{ReferralCollection, decode};
 use serde::de::IgnoredAny;
 
@@ -51,6 +54,9 @@ fn decode_pages(c: &mut Criterion) {
         });
         group.bench_function(BenchmarkId::from_parameter("model"), |b| {
             b.iter(|| decode::<ReferralCollection>(black_box(&bytes)))
+        });
+        group.bench_function(BenchmarkId::from_parameter("model_borrowed"), |b| {
+            b.iter(|| decode::<ReferralCollectionRef>(black_box(&bytes)))
         });
         group.finish();
     }

@@ -1,8 +1,9 @@
 //! A fixed decode workload for instruction-level profiling:
-//! `valgrind --tool=callgrind target/release/examples/decode_profile [model|naive|ignored|value] [rounds]`.
+//! `valgrind --tool=callgrind target/release/examples/decode_profile [model|borrowed|naive|ignored|value] [rounds]`.
 
 use referrals_benches::naive;
 use referrals_fixtures::synthetic::Synthetic;
+use referrals_model::borrowed::ReferralCollectionRef;
 use referrals_model::{ReferralCollection, decode};
 
 fn main() {
@@ -18,6 +19,7 @@ fn main() {
                 .unwrap_or(0),
             "ignored" => serde_json::from_slice::<serde::de::IgnoredAny>(&bytes).map_or(0, |_| 1),
             "value" => serde_json::from_slice::<serde_json::Value>(&bytes).map_or(0, |_| 1),
+            "borrowed" => decode::<ReferralCollectionRef>(&bytes).map_or(0, |p| p.items().len()),
             _ => decode::<ReferralCollection>(&bytes).map_or(0, |p| p.items().len()),
         };
     }

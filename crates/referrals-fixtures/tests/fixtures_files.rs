@@ -341,3 +341,34 @@ fn the_single_referral_has_an_etag_and_the_create_body_has_the_required_fields()
     assert!(create.consent.is_some());
     assert!(create.details.is_some());
 }
+
+/// The borrowed model reads every valid fixture as the owned model does: the same JSON value
+/// when encoded again, and the same owned value when converted; and refuses the invalid one.
+#[test]
+fn the_borrowed_model_reads_every_fixture_as_the_owned_model_does() {
+    use referrals_model::borrowed::{ReferralCollectionRef, ReferralRef};
+    for fixture in Fixture::ALL {
+        match fixture.content() {
+            Content::Collection => {
+                let page = decode::<ReferralCollectionRef<'_>>(fixture.bytes());
+                let Ok(page) = page else {
+                    assert!(!fixture.expect_valid(), "{fixture}: {page:?}");
+                    let owned = decode::<ReferralCollection>(fixture.bytes()).unwrap_err();
+                    assert_eq!(page.unwrap_err(), owned, "{fixture}");
+                    continue;
+                };
+                let value = fixture.value().expect("valid JSON");
+                assert_eq!(serde_json::to_value(&page).unwrap(), value, "{fixture}");
+                assert_eq!(page.map_items(ReferralRef::into_owned), collection(fixture));
+            }
+            Content::Referral => {
+                let borrowed: ReferralRef<'_> =
+                    decode(fixture.bytes()).unwrap_or_else(|e| panic!("{fixture}: {e}"));
+                let value = fixture.value().expect("valid JSON");
+                assert_eq!(serde_json::to_value(&borrowed).unwrap(), value, "{fixture}");
+                assert_eq!(borrowed.into_owned(), referral(fixture), "{fixture}");
+            }
+            Content::Error => {}
+        }
+    }
+}

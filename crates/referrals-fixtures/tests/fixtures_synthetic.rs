@@ -306,3 +306,22 @@ fn synthetic_pages_decode_into_collections_losslessly() {
     let last: ReferralCollection = decode(&synthetic.page_bytes_odata(3)).expect("decodes");
     assert_eq!(last.continuation(), None);
 }
+
+#[test]
+fn synthetic_pages_decode_borrowed_into_exactly_the_owned_page() {
+    use referrals_model::borrowed::{ReferralCollectionRef, ReferralRef};
+    let synthetic = Synthetic::new(7);
+    for bytes in [
+        synthetic.page_bytes_classic(40),
+        synthetic.page_bytes_odata(40),
+    ] {
+        let borrowed: ReferralCollectionRef<'_> = referrals_model::decode(&bytes).unwrap();
+        let again = serde_json::to_value(&borrowed).unwrap();
+        assert_eq!(
+            again,
+            serde_json::from_slice::<serde_json::Value>(&bytes).unwrap()
+        );
+        let owned: referrals_model::ReferralCollection = referrals_model::decode(&bytes).unwrap();
+        assert_eq!(borrowed.map_items(ReferralRef::into_owned), owned);
+    }
+}

@@ -3,7 +3,7 @@
 use std::fmt;
 use std::marker::PhantomData;
 
-use serde::de::{DeserializeOwned, MapAccess, Visitor};
+use serde::de::{MapAccess, Visitor};
 use serde::ser::SerializeMap;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
@@ -107,6 +107,25 @@ impl<T> ReferralCollection<T> {
         self.items.as_deref().unwrap_or(&[])
     }
 
+    /// The same page with each item converted by `convert`; everything else is kept.
+    ///
+    /// A borrowed page becomes an owned one with `page.map_items(ReferralRef::into_owned)`.
+    pub fn map_items<U>(self, convert: impl FnMut(T) -> U) -> ReferralCollection<U> {
+        ReferralCollection {
+            items: self
+                .items
+                .map(|items| items.into_iter().map(convert).collect()),
+            form: self.form,
+            total_count: self.total_count,
+            odata_count: self.odata_count,
+            links: self.links,
+            odata_next_link: self.odata_next_link,
+            odata_context: self.odata_context,
+            attributes: self.attributes,
+            extra: self.extra,
+        }
+    }
+
     /// Takes the page's items.
     pub fn into_items(self) -> Vec<T> {
         self.items.unwrap_or_default()
@@ -204,7 +223,7 @@ fn field<'de, A, V>(
 ) -> Result<Option<V>, A::Error>
 where
     A: MapAccess<'de>,
-    V: DeserializeOwned,
+    V: Deserialize<'de>,
 {
     match map.next_value::<Option<V>>() {
         Ok(Some(value)) => Ok(Some(value)),
@@ -216,11 +235,11 @@ where
     }
 }
 
-impl<'de, T: DeserializeOwned> Deserialize<'de> for ReferralCollection<T> {
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for ReferralCollection<T> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         struct PageVisitor<T>(PhantomData<T>);
 
-        impl<'de, T: DeserializeOwned> Visitor<'de> for PageVisitor<T> {
+        impl<'de, T: Deserialize<'de>> Visitor<'de> for PageVisitor<T> {
             type Value = ReferralCollection<T>;
 
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -48,8 +48,16 @@ impl fmt::Display for DealValue {
     }
 }
 
-impl crate::wire::Field for DealValue {
+impl crate::wire::Field<'_> for DealValue {
     type Wire = Self;
+}
+
+impl crate::wire::IntoOwned for DealValue {
+    type Owned = Self;
+
+    fn into_owned_field(self) -> Self {
+        self
+    }
 }
 
 impl Serialize for DealValue {

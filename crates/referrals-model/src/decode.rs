@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use serde::de::DeserializeOwned;
+use serde::Deserialize;
 
 /// Decodes a JSON document into `T`, reporting failures with their JSON path, line and column.
 ///
@@ -17,7 +17,7 @@ use serde::de::DeserializeOwned;
 /// assert_eq!((error.line(), error.column()), (1, 23));
 /// # Ok::<(), referrals_model::DecodeError>(())
 /// ```
-pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, DecodeError> {
+pub fn decode<'a, T: Deserialize<'a>>(bytes: &'a [u8]) -> Result<T, DecodeError> {
     match std::str::from_utf8(bytes) {
         Ok(text) => decode_str(text),
         // Only the byte reader can say where the bad bytes are.
@@ -33,7 +33,7 @@ pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, DecodeError> {
 ///
 /// Text is already valid UTF-8, so no string needs checking again: one pass over a whole
 /// document (which [`decode`] makes) costs less than checking each of its strings on its own.
-pub fn decode_str<T: DeserializeOwned>(text: &str) -> Result<T, DecodeError> {
+pub fn decode_str<'a, T: Deserialize<'a>>(text: &'a str) -> Result<T, DecodeError> {
     crate::path::reset();
     serde_json::from_str(text).map_err(|error| DecodeError::new(&error, crate::path::take()))
 }

@@ -9,6 +9,7 @@
 
 macro_rules! model_struct {
     (
+        @owned
         $(#[doc = $doc:literal])*
         pub struct $name:ident {
             $(
@@ -43,7 +44,7 @@ macro_rules! model_struct {
             }
         }
 
-        impl $crate::wire::Field for $name {
+        impl $crate::wire::Field<'_> for $name {
             type Wire = Self;
         }
 
@@ -87,7 +88,7 @@ macro_rules! model_struct {
                             let name = key.as_bytes();
                             $(
                                 if name == $json.as_bytes() {
-                                    match map.next_value::<Option<<$ty as $crate::wire::Field>::Wire>>() {
+                                    match map.next_value::<Option<<$ty as $crate::wire::Field<'de>>::Wire>>() {
                                         Ok(Some(value)) => out.$field = Some(value.into()),
                                         Ok(None) => {
                                             out.$field = None;
@@ -132,6 +133,215 @@ macro_rules! model_struct {
             }
         }
     };
+
+    (
+        @borrowed $name:ident $bname:ident {
+            $(
+                $(#[doc = $fdoc:literal])*
+                pub $field:ident : $tyname:ident $(< $inner:ident >)? = $json:literal
+            ),* $(,)?
+        }
+    ) => {
+        #[doc = concat!(
+            "The borrowed form of [`", stringify!($name), "`], decoded without copying: text ",
+            "without escapes points into the input, and unknown fields are kept as raw JSON.",
+        )]
+        ///
+        /// Re-encodes to what was received, like the owned form; `into_owned` converts it.
+        /// See [the `borrowed` module](crate::borrowed).
+        #[derive(Debug, Clone, Default)]
+        pub struct $bname<'a> {
+            $(
+                $(#[doc = $fdoc])*
+                #[doc = ""]
+                #[doc = concat!("JSON name: `", $json, "`.")]
+                pub $field: Option<borrowed_type!($tyname $(<$inner>)?)>,
+            )*
+            /// Fields this version does not know, and explicit `null`s of known fields, as raw
+            /// JSON in the order received.
+            pub extra: Vec<(::std::borrow::Cow<'a, str>, &'a ::serde_json::value::RawValue)>,
+        }
+
+        impl $bname<'_> {
+            fn is_shadowed(&self, key: &str) -> bool {
+                match key {
+                    $( $json => self.$field.is_some(), )*
+                    _ => false,
+                }
+            }
+
+            #[doc = concat!("The owned [`", stringify!($name), "`], copying borrowed text.")]
+            pub fn into_owned(self) -> $name {
+                $name {
+                    $(
+                        $field: self.$field.map($crate::wire::IntoOwned::into_owned_field),
+                    )*
+                    extra: self
+                        .extra
+                        .into_iter()
+                        .map(|(key, value)| (key.into_owned(), $crate::wire::raw_to_value(value)))
+                        .collect(),
+                }
+            }
+        }
+
+        impl<'a> From<$bname<'a>> for $name {
+            fn from(borrowed: $bname<'a>) -> Self {
+                borrowed.into_owned()
+            }
+        }
+
+        impl<'de: 'a, 'a> $crate::wire::Field<'de> for $bname<'a> {
+            type Wire = Self;
+        }
+
+        impl $crate::wire::IntoOwned for $bname<'_> {
+            type Owned = $name;
+
+            fn into_owned_field(self) -> $name {
+                self.into_owned()
+            }
+        }
+
+        impl ::serde::Serialize for $bname<'_> {
+            fn serialize<S: ::serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                use ::serde::ser::SerializeMap as _;
+                let known = 0 $( + usize::from(self.$field.is_some()) )*;
+                let kept = self.extra.iter().filter(|(key, _)| !self.is_shadowed(key)).count();
+                let mut map = serializer.serialize_map(Some(known + kept))?;
+                $(
+                    if let Some(value) = &self.$field {
+                        map.serialize_entry($json, value)?;
+                    }
+                )*
+                for (key, value) in &self.extra {
+                    if !self.is_shadowed(key) {
+                        map.serialize_entry(key, value)?;
+                    }
+                }
+                map.end()
+            }
+        }
+
+        impl<'de: 'a, 'a> ::serde::Deserialize<'de> for $bname<'a> {
+            fn deserialize<D: ::serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                struct ObjectVisitor<'a>(::core::marker::PhantomData<&'a ()>);
+
+                impl<'de: 'a, 'a> ::serde::de::Visitor<'de> for ObjectVisitor<'a> {
+                    type Value = $bname<'a>;
+
+                    fn expecting(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
+                        f.write_str(concat!("a JSON object (", stringify!($name), ")"))
+                    }
+
+                    fn visit_map<A: ::serde::de::MapAccess<'de>>(
+                        self,
+                        mut map: A,
+                    ) -> Result<$bname<'a>, A::Error> {
+                        let mut out = $bname::default();
+                        'entries: while let Some(key) = map.next_key::<$crate::wire::Key<'de>>()? {
+                            let name = key.as_bytes();
+                            $(
+                                if name == $json.as_bytes() {
+                                    match map.next_value::<Option<
+                                        <borrowed_type!($tyname $(<$inner>)?) as $crate::wire::Field<'de>>::Wire,
+                                    >>() {
+                                        Ok(Some(value)) => out.$field = Some(value.into()),
+                                        Ok(None) => {
+                                            out.$field = None;
+                                            out.extra.push((
+                                                ::std::borrow::Cow::Borrowed($json),
+                                                ::serde_json::value::RawValue::NULL,
+                                            ));
+                                        }
+                                        Err(error) => return Err($crate::path::at_key($json, error)),
+                                    }
+                                    continue 'entries;
+                                }
+                            )*
+                            let name = key.into_text()?;
+                            match map.next_value::<$crate::wire::CheckedRaw<'de>>() {
+                                Ok(value) => out.extra.push((name, value.into())),
+                                Err(error) => return Err($crate::path::at_key(&name, error)),
+                            }
+                        }
+                        Ok(out)
+                    }
+                }
+
+                deserializer.deserialize_map(ObjectVisitor(::core::marker::PhantomData))
+            }
+        }
+    };
+
+    (
+        $(#[doc = $doc:literal])*
+        #[borrowed($bname:ident)]
+        pub struct $name:ident {
+            $(
+                $(#[doc = $fdoc:literal])*
+                pub $field:ident : $tyname:ident $(< $inner:ident >)? = $json:literal
+            ),* $(,)?
+        }
+    ) => {
+        model_struct! {
+            @owned
+            $(#[doc = $doc])*
+            pub struct $name {
+                $( $(#[doc = $fdoc])* pub $field : $tyname $(<$inner>)? = $json, )*
+            }
+        }
+        model_struct! {
+            @borrowed $name $bname {
+                $( $(#[doc = $fdoc])* pub $field : $tyname $(<$inner>)? = $json, )*
+            }
+        }
+    };
+
+    (
+        $(#[doc = $doc:literal])*
+        pub struct $name:ident {
+            $(
+                $(#[doc = $fdoc:literal])*
+                pub $field:ident : $ty:ty = $json:literal
+            ),* $(,)?
+        }
+    ) => {
+        model_struct! {
+            @owned
+            $(#[doc = $doc])*
+            pub struct $name {
+                $( $(#[doc = $fdoc])* pub $field : $ty = $json, )*
+            }
+        }
+    };
+}
+
+/// The type a field of the owned model has in the borrowed model (`'a` is the input's lifetime).
+/// A model struct missing here falls through to its owned type and fails to compile, as the owned
+/// structs have no `IntoOwned`.
+macro_rules! borrowed_type {
+    (String) => { ::std::borrow::Cow<'a, str> };
+    (Timestamp) => { $crate::borrowed::TimestampRef<'a> };
+    (Value) => { &'a ::serde_json::value::RawValue };
+    (Vec<$inner:ident>) => { Vec<borrowed_type!($inner)> };
+    (Address) => { AddressRef<'a> };
+    (Attributes) => { AttributesRef<'a> };
+    (Consent) => { ConsentRef<'a> };
+    (ContactPreference) => { ContactPreferenceRef<'a> };
+    (CustomerProfile) => { CustomerProfileRef<'a> };
+    (InviteContext) => { InviteContextRef<'a> };
+    (Link) => { LinkRef<'a> };
+    (LinkHeader) => { LinkHeaderRef<'a> };
+    (Links) => { LinksRef<'a> };
+    (Member) => { MemberRef<'a> };
+    (Organization) => { OrganizationRef<'a> };
+    (ReferralDetails) => { ReferralDetailsRef<'a> };
+    (Requirements) => { RequirementsRef<'a> };
+    (Solution) => { SolutionRef<'a> };
+    (Tag) => { TagRef<'a> };
+    (Target) => { TargetRef<'a> };
+    ($same:ident) => { $same };
 }
 
 macro_rules! open_enum {
@@ -209,8 +419,16 @@ macro_rules! open_enum {
             }
         }
 
-        impl $crate::wire::Field for $name {
+        impl $crate::wire::Field<'_> for $name {
             type Wire = Self;
+        }
+
+        impl $crate::wire::IntoOwned for $name {
+            type Owned = Self;
+
+            fn into_owned_field(self) -> Self {
+                self
+            }
         }
 
         impl ::serde::Serialize for $name {

@@ -23,6 +23,7 @@ model_struct! {
     /// assert_eq!(serde_json::to_string(&referral)?, r#"{"name":"Fabrikam","status":"New"}"#);
     /// # Ok::<(), serde_json::Error>(())
     /// ```
+    #[borrowed(ReferralRef)]
     pub struct Referral {
         /// The referral's id.
         pub id: String = "id",
@@ -99,6 +100,7 @@ model_struct! {
 
 model_struct! {
     /// The customer of a referral.
+    #[borrowed(CustomerProfileRef)]
     pub struct CustomerProfile {
         /// The customer's name.
         pub name: String = "name",
@@ -118,6 +120,7 @@ model_struct! {
 
 model_struct! {
     /// A postal address.
+    #[borrowed(AddressRef)]
     pub struct Address {
         /// First line.
         pub address_line1: String = "addressLine1",
@@ -138,6 +141,7 @@ model_struct! {
 
 model_struct! {
     /// A person on the partner's or the customer's team.
+    #[borrowed(MemberRef)]
     pub struct Member {
         /// First name.
         pub first_name: String = "firstName",
@@ -154,6 +158,7 @@ model_struct! {
 
 model_struct! {
     /// How a person wants to be contacted.
+    #[borrowed(ContactPreferenceRef)]
     pub struct ContactPreference {
         /// Preferred locale, e.g. `en-US`.
         pub locale: String = "locale",
@@ -164,6 +169,7 @@ model_struct! {
 
 model_struct! {
     /// What the customer consented to.
+    #[borrowed(ConsentRef)]
     pub struct Consent {
         /// Consent to share the customer's information with others (the doubled "To" is the
         /// real wire name).
@@ -179,6 +185,7 @@ model_struct! {
 
 model_struct! {
     /// Who invited the partner to the referral, and why.
+    #[borrowed(InviteContextRef)]
     pub struct InviteContext {
         /// The inviter's notes.
         pub notes: String = "notes",
@@ -191,6 +198,7 @@ model_struct! {
 
 model_struct! {
     /// An organisation (the inviter of a referral).
+    #[borrowed(OrganizationRef)]
     pub struct Organization {
         /// The organisation's id (`msft` for Microsoft).
         pub organization_id: String = "organizationId",
@@ -201,6 +209,7 @@ model_struct! {
 
 model_struct! {
     /// The deal behind a referral.
+    #[borrowed(ReferralDetailsRef)]
     pub struct ReferralDetails {
         /// Free-text notes.
         pub notes: String = "notes",
@@ -223,6 +232,7 @@ model_struct! {
 
 model_struct! {
     /// What the customer needs: industries, products, services and solutions.
+    #[borrowed(RequirementsRef)]
     pub struct Requirements {
         /// Industries, e.g. `Education`.
         pub industries: Vec<Tag> = "industries",
@@ -237,6 +247,7 @@ model_struct! {
 
 model_struct! {
     /// An industry, product or service tag (`{ "id": ... }`).
+    #[borrowed(TagRef)]
     pub struct Tag {
         /// The tag's id.
         pub id: String = "id",
@@ -245,6 +256,7 @@ model_struct! {
 
 model_struct! {
     /// A solution the customer is interested in.
+    #[borrowed(SolutionRef)]
     pub struct Solution {
         /// The solution's id.
         pub id: String = "id",
@@ -261,6 +273,7 @@ model_struct! {
 
 model_struct! {
     /// Where a referral is targeted.
+    #[borrowed(TargetRef)]
     pub struct Target {
         /// The target's id.
         pub id: String = "id",
@@ -271,6 +284,7 @@ model_struct! {
 
 model_struct! {
     /// A link to a related resource or to the next page.
+    #[borrowed(LinkRef)]
     pub struct Link {
         /// The URI, often relative to the resource root (`/referrals?...`).
         pub uri: String = "uri",
@@ -283,6 +297,7 @@ model_struct! {
 
 model_struct! {
     /// A header to send when following a [`Link`].
+    #[borrowed(LinkHeaderRef)]
     pub struct LinkHeader {
         /// The header name, e.g. `MS-ContinuationToken`.
         pub key: String = "key",
@@ -293,6 +308,7 @@ model_struct! {
 
 model_struct! {
     /// Named links of a referral or a collection.
+    #[borrowed(LinksRef)]
     pub struct Links {
         /// The resource itself.
         pub self_link: Link = "self",
@@ -307,6 +323,7 @@ model_struct! {
 
 model_struct! {
     /// The type of the object, as the 2018 API describes it.
+    #[borrowed(AttributesRef)]
     pub struct Attributes {
         /// `Referral` or `Collection`.
         pub object_type: String = "objectType",

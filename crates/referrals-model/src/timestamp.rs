@@ -1,5 +1,6 @@
 //! UTC timestamps that keep their exact wire text.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -83,28 +84,107 @@ impl Timestamp {
     /// Nanoseconds since the Unix epoch (negative before 1970). Digits beyond nanoseconds are
     /// dropped.
     pub fn to_unix_nanos(&self) -> Result<i128, TimestampError> {
-        parse_rfc3339(&self.0).map_err(|reason| TimestampError {
-            text: self.0.clone(),
-            reason,
-        })
+        unix_nanos_of(&self.0)
     }
 
     /// The instant as a [`SystemTime`].
     pub fn to_system_time(&self) -> Result<SystemTime, TimestampError> {
-        let nanos = self.to_unix_nanos()?;
-        let magnitude = Duration::new(
-            (nanos.unsigned_abs() / 1_000_000_000) as u64,
-            (nanos.unsigned_abs() % 1_000_000_000) as u32,
-        );
-        let time = if nanos >= 0 {
-            UNIX_EPOCH.checked_add(magnitude)
-        } else {
-            UNIX_EPOCH.checked_sub(magnitude)
-        };
-        time.ok_or_else(|| TimestampError {
-            text: self.0.clone(),
-            reason: "out of the range of SystemTime",
-        })
+        system_time_of(&self.0)
+    }
+}
+
+fn unix_nanos_of(text: &str) -> Result<i128, TimestampError> {
+    parse_rfc3339(text).map_err(|reason| TimestampError {
+        text: text.to_owned(),
+        reason,
+    })
+}
+
+fn system_time_of(text: &str) -> Result<SystemTime, TimestampError> {
+    let nanos = unix_nanos_of(text)?;
+    let magnitude = Duration::new(
+        (nanos.unsigned_abs() / 1_000_000_000) as u64,
+        (nanos.unsigned_abs() % 1_000_000_000) as u32,
+    );
+    let time = if nanos >= 0 {
+        UNIX_EPOCH.checked_add(magnitude)
+    } else {
+        UNIX_EPOCH.checked_sub(magnitude)
+    };
+    time.ok_or_else(|| TimestampError {
+        text: text.to_owned(),
+        reason: "out of the range of SystemTime",
+    })
+}
+
+/// A [`Timestamp`] of the borrowed model: the exact wire text, borrowed from the decoded input
+/// when it has no escapes (see [the `borrowed` module](crate::borrowed)).
+///
+/// ```
+/// use referrals_model::{Timestamp, borrowed::TimestampRef};
+///
+/// let t = TimestampRef::new("2018-10-30T21:03:42.4579542Z");
+/// assert_eq!(t.to_unix_nanos()?, 1_540_933_422_457_954_200);
+/// assert_eq!(t.into_owned(), Timestamp::new("2018-10-30T21:03:42.4579542Z"));
+/// # Ok::<(), referrals_model::TimestampError>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
+pub struct TimestampRef<'a>(Cow<'a, str>);
+
+impl<'a> TimestampRef<'a> {
+    /// Wraps wire text as is; nothing is checked until a typed reading is asked for.
+    pub fn new(text: impl Into<Cow<'a, str>>) -> Self {
+        TimestampRef(text.into())
+    }
+
+    /// The exact text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// Nanoseconds since the Unix epoch, as [`Timestamp::to_unix_nanos`].
+    pub fn to_unix_nanos(&self) -> Result<i128, TimestampError> {
+        unix_nanos_of(&self.0)
+    }
+
+    /// The instant as a [`SystemTime`], as [`Timestamp::to_system_time`].
+    pub fn to_system_time(&self) -> Result<SystemTime, TimestampError> {
+        system_time_of(&self.0)
+    }
+
+    /// The owned [`Timestamp`].
+    pub fn into_owned(self) -> Timestamp {
+        Timestamp(self.0.into_owned())
+    }
+}
+
+impl fmt::Display for TimestampRef<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl<'de: 'a, 'a> crate::wire::Field<'de> for TimestampRef<'a> {
+    type Wire = Self;
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for TimestampRef<'a> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        crate::wire::BorrowedStr::deserialize(deserializer).map(|text| TimestampRef(text.into()))
+    }
+}
+
+impl crate::wire::IntoOwned for TimestampRef<'_> {
+    type Owned = Timestamp;
+
+    fn into_owned_field(self) -> Timestamp {
+        self.into_owned()
+    }
+}
+
+impl Serialize for TimestampRef<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.0)
     }
 }
 
@@ -126,7 +206,7 @@ impl fmt::Display for Timestamp {
     }
 }
 
-impl crate::wire::Field for Timestamp {
+impl crate::wire::Field<'_> for Timestamp {
     type Wire = Self;
 }
 

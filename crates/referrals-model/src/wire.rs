@@ -4,37 +4,215 @@ use std::borrow::Cow;
 use std::fmt;
 use std::marker::PhantomData;
 
-use serde::de::{DeserializeOwned, SeqAccess, Visitor};
+use serde::de::{SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer};
+use serde_json::value::RawValue;
 
 /// A type that can be a field of a model object.
 ///
 /// `Wire` is what is decoded from the JSON value before conversion into the field's type; it is
 /// the type itself except for lists, which decode through [`IndexedVec`] so that a decode error
-/// inside a list names the index.
-pub trait Field: Sized {
+/// inside a list names the index, and borrowed text, which decodes through [`BorrowedStr`].
+pub trait Field<'de>: Sized {
     /// The decoded form, converted into `Self`.
-    type Wire: DeserializeOwned + Into<Self>;
+    type Wire: Deserialize<'de> + Into<Self>;
 }
 
-impl Field for String {
-    type Wire = Self;
+/// Turns a borrowed field value into the owned model's value.
+pub(crate) trait IntoOwned {
+    /// The owned model's type for this field.
+    type Owned;
+
+    fn into_owned_field(self) -> Self::Owned;
 }
 
-impl Field for bool {
-    type Wire = Self;
+macro_rules! plain_field {
+    ($($ty:ty),*) => {
+        $(
+            impl Field<'_> for $ty {
+                type Wire = Self;
+            }
+
+            impl IntoOwned for $ty {
+                type Owned = Self;
+
+                fn into_owned_field(self) -> Self {
+                    self
+                }
+            }
+        )*
+    };
 }
 
-impl Field for u64 {
-    type Wire = Self;
-}
+plain_field!(String, bool, u64, serde_json::Value);
 
-impl Field for serde_json::Value {
-    type Wire = Self;
-}
-
-impl<T: DeserializeOwned> Field for Vec<T> {
+impl<'de, T: Deserialize<'de>> Field<'de> for Vec<T> {
     type Wire = IndexedVec<T>;
+}
+
+impl<T: IntoOwned> IntoOwned for Vec<T> {
+    type Owned = Vec<T::Owned>;
+
+    fn into_owned_field(self) -> Self::Owned {
+        self.into_iter().map(IntoOwned::into_owned_field).collect()
+    }
+}
+
+impl<'de: 'a, 'a> Field<'de> for Cow<'a, str> {
+    type Wire = BorrowedStr<'a>;
+}
+
+impl IntoOwned for Cow<'_, str> {
+    type Owned = String;
+
+    fn into_owned_field(self) -> String {
+        self.into_owned()
+    }
+}
+
+impl<'de: 'a, 'a> Field<'de> for &'a RawValue {
+    type Wire = CheckedRaw<'a>;
+}
+
+impl IntoOwned for &RawValue {
+    type Owned = serde_json::Value;
+
+    fn into_owned_field(self) -> serde_json::Value {
+        raw_to_value(self)
+    }
+}
+
+/// The [`serde_json::Value`] of a raw value.
+///
+/// The borrowed model only keeps raw values that [`CheckedRaw`] has read as a `Value` would be,
+/// so this cannot fail; `null` stands in should that ever change rather than a panic.
+pub(crate) fn raw_to_value(raw: &RawValue) -> serde_json::Value {
+    serde_json::from_str(raw.get()).unwrap_or(serde_json::Value::Null)
+}
+
+/// A raw JSON value that a [`serde_json::Value`] could hold.
+///
+/// serde_json captures a raw value by skipping over it, and its skip accepts `\u` escapes of
+/// lone surrogates and numbers beyond `f64`, both of which a `Value` refuses. The borrowed model
+/// must accept exactly the documents the owned model accepts (so that `into_owned` cannot fail),
+/// so each raw value it keeps is read once more, keeping nothing.
+#[derive(Debug)]
+pub struct CheckedRaw<'a>(pub(crate) &'a RawValue);
+
+impl<'a> From<CheckedRaw<'a>> for &'a RawValue {
+    fn from(raw: CheckedRaw<'a>) -> Self {
+        raw.0
+    }
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for CheckedRaw<'a> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let raw = <&'a RawValue>::deserialize(deserializer)?;
+        match serde_json::from_str::<AnyValue>(raw.get()) {
+            Ok(AnyValue) => Ok(CheckedRaw(raw)),
+            Err(error) => Err(serde::de::Error::custom(format_args!(
+                "{error} of this value"
+            ))),
+        }
+    }
+}
+
+/// Any JSON value, read as [`serde_json::Value`] reads it (every string unescaped, every number
+/// converted) and then dropped.
+struct AnyValue;
+
+impl<'de> Deserialize<'de> for AnyValue {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(AnyValue)
+    }
+}
+
+impl<'de> Visitor<'de> for AnyValue {
+    type Value = AnyValue;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<AnyValue, E> {
+        Ok(AnyValue)
+    }
+
+    fn visit_i64<E>(self, _: i64) -> Result<AnyValue, E> {
+        Ok(AnyValue)
+    }
+
+    fn visit_u64<E>(self, _: u64) -> Result<AnyValue, E> {
+        Ok(AnyValue)
+    }
+
+    fn visit_f64<E>(self, _: f64) -> Result<AnyValue, E> {
+        Ok(AnyValue)
+    }
+
+    fn visit_str<E>(self, _: &str) -> Result<AnyValue, E> {
+        Ok(AnyValue)
+    }
+
+    fn visit_unit<E>(self) -> Result<AnyValue, E> {
+        Ok(AnyValue)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<AnyValue, A::Error> {
+        while seq.next_element::<AnyValue>()?.is_some() {}
+        Ok(AnyValue)
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<AnyValue, A::Error> {
+        while map.next_key::<AnyValue>()?.is_some() {
+            map.next_value::<AnyValue>()?;
+        }
+        Ok(AnyValue)
+    }
+}
+
+/// Text borrowed from the input when it has no escapes, copied when it has.
+#[derive(Debug)]
+pub struct BorrowedStr<'a>(Cow<'a, str>);
+
+impl<'a> From<BorrowedStr<'a>> for Cow<'a, str> {
+    fn from(text: BorrowedStr<'a>) -> Self {
+        text.0
+    }
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for BorrowedStr<'a> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct TextVisitor;
+
+        impl<'de> Visitor<'de> for TextVisitor {
+            type Value = BorrowedStr<'de>;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string")
+            }
+
+            fn visit_borrowed_str<E: serde::de::Error>(
+                self,
+                text: &'de str,
+            ) -> Result<BorrowedStr<'de>, E> {
+                Ok(BorrowedStr(Cow::Borrowed(text)))
+            }
+
+            fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<BorrowedStr<'de>, E> {
+                Ok(BorrowedStr(Cow::Owned(text.to_owned())))
+            }
+
+            fn visit_string<E: serde::de::Error>(
+                self,
+                text: String,
+            ) -> Result<BorrowedStr<'de>, E> {
+                Ok(BorrowedStr(Cow::Owned(text)))
+            }
+        }
+
+        deserializer.deserialize_str(TextVisitor)
+    }
 }
 
 /// An object key, borrowed from the input when it has no escapes.
@@ -52,13 +230,30 @@ impl Key<'_> {
 
     /// The key as text, for an unknown key that is kept or named in an error path.
     pub(crate) fn to_text<E: serde::de::Error>(&self) -> Result<String, E> {
-        let text =
-            std::str::from_utf8(&self.0).map_err(|_| E::custom("object key is not valid UTF-8"))?;
-        if text.chars().any(|c| c < ' ') {
-            return Err(E::custom("control character in an object key"));
-        }
-        Ok(text.to_owned())
+        checked_text(&self.0).map(str::to_owned)
     }
+}
+
+impl<'de> Key<'de> {
+    /// The key as text, still borrowed from the input when it was, for an unknown key kept by a
+    /// borrowed model.
+    pub(crate) fn into_text<E: serde::de::Error>(self) -> Result<Cow<'de, str>, E> {
+        match self.0 {
+            Cow::Borrowed(bytes) => checked_text(bytes).map(Cow::Borrowed),
+            Cow::Owned(bytes) => checked_text(&bytes).map(|text| Cow::Owned(text.to_owned())),
+        }
+    }
+}
+
+/// A raw key's bytes as text: serde_json reads raw keys without checking UTF-8 or control
+/// characters, which a kept key must not carry.
+fn checked_text<E: serde::de::Error>(bytes: &[u8]) -> Result<&str, E> {
+    let text =
+        std::str::from_utf8(bytes).map_err(|_| E::custom("object key is not valid UTF-8"))?;
+    if text.chars().any(|c| c < ' ') {
+        return Err(E::custom("control character in an object key"));
+    }
+    Ok(text)
 }
 
 impl<'de> Deserialize<'de> for Key<'de> {
@@ -114,11 +309,11 @@ impl<T> From<IndexedVec<T>> for Vec<T> {
     }
 }
 
-impl<'de, T: DeserializeOwned> Deserialize<'de> for IndexedVec<T> {
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for IndexedVec<T> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         struct ListVisitor<T>(PhantomData<T>);
 
-        impl<'de, T: DeserializeOwned> Visitor<'de> for ListVisitor<T> {
+        impl<'de, T: Deserialize<'de>> Visitor<'de> for ListVisitor<T> {
             type Value = IndexedVec<T>;
 
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -1,8 +1,10 @@
 //! Property tests: any referral or page the API could send, with unknown enum values and unknown
-//! fields holding arbitrary JSON at any depth, decodes and re-encodes to the same JSON value; and
-//! no input whatsoever panics the decoder.
+//! fields holding arbitrary JSON at any depth, decodes and re-encodes to the same JSON value, in
+//! the owned model and in the borrowed one (which also converts to exactly the owned decode); and
+//! no input whatsoever panics either decoder.
 
 use proptest::prelude::*;
+use referrals_model::borrowed::{ReferralCollectionRef, ReferralRef};
 use referrals_model::{ErrorResponse, Referral, ReferralCollection, decode};
 use serde_json::{Map, Value};
 
@@ -254,8 +256,38 @@ fn round_trip<T: serde::de::DeserializeOwned + serde::Serialize>(input: &Value) 
     serde_json::to_value(&decoded).expect("a model type always encodes")
 }
 
+/// Decodes `input` into the borrowed model, checks that it re-encodes to `input`, and returns its
+/// owned conversion for comparison with the owned decode.
+fn round_trip_borrowed<'a, B, O>(bytes: &'a [u8], input: &Value) -> Result<O, TestCaseError>
+where
+    B: serde::Deserialize<'a> + serde::Serialize + Into<O>,
+{
+    let decoded: B = decode(bytes).map_err(|e| TestCaseError::fail(format!("decode: {e}")))?;
+    let again = serde_json::to_value(&decoded).expect("a borrowed model type always encodes");
+    prop_assert_eq!(&again, input);
+    Ok(decoded.into())
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+    #[test]
+    fn any_referral_round_trips_borrowed_and_converts_to_the_owned_decode(
+        referral in object_of(REFERRAL, 0)
+    ) {
+        let bytes = serde_json::to_vec(&referral).expect("a Value always encodes");
+        let owned: Referral = round_trip_borrowed::<ReferralRef<'_>, _>(&bytes, &referral)?;
+        prop_assert_eq!(owned, decode::<Referral>(&bytes).expect("decodes"));
+    }
+
+    #[test]
+    fn any_page_round_trips_borrowed_and_converts_to_the_owned_decode(page in page()) {
+        let bytes = serde_json::to_vec(&page).expect("a Value always encodes");
+        let borrowed: ReferralCollectionRef<'_> = decode(&bytes).expect("decodes");
+        prop_assert_eq!(&serde_json::to_value(&borrowed).expect("encodes"), &page);
+        let owned = borrowed.map_items(ReferralRef::into_owned);
+        prop_assert_eq!(owned, decode::<ReferralCollection>(&bytes).expect("decodes"));
+    }
 
     #[test]
     fn any_referral_round_trips(referral in object_of(REFERRAL, 0)) {
@@ -281,6 +313,8 @@ proptest! {
     fn arbitrary_bytes_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..512)) {
         let _ = decode::<ReferralCollection>(&bytes);
         let _ = decode::<Referral>(&bytes);
+        let _ = decode::<ReferralCollectionRef<'_>>(&bytes);
+        let _ = decode::<ReferralRef<'_>>(&bytes);
     }
 
     #[test]
@@ -294,10 +328,30 @@ proptest! {
         let flip_at = flip.index(bytes.len());
         bytes[flip_at] = byte;
         bytes.truncate(cut.index(bytes.len()) + 1);
-        if let Err(error) = decode::<ReferralCollection>(&bytes) {
+        let owned = decode::<ReferralCollection>(&bytes);
+        if let Err(error) = &owned {
             prop_assert!(error.line() >= 1);
             let located = format!("line {}, column {}", error.line(), error.column());
             prop_assert!(error.to_string().contains(&located), "{}", error);
+        }
+        // The borrowed model accepts exactly what the owned one does, and locates a failure in
+        // the same place.
+        match (owned, decode::<ReferralCollectionRef<'_>>(&bytes)) {
+            (Ok(owned), Ok(borrowed)) => {
+                prop_assert_eq!(owned, borrowed.map_items(ReferralRef::into_owned));
+            }
+            (Err(owned), Err(borrowed)) => {
+                // The same path; the position can differ inside an unknown field, whose value the
+                // borrowed model checks as a whole once it has been read.
+                prop_assert_eq!(owned.path(), borrowed.path(), "owned: {}, borrowed: {}", owned, borrowed);
+                prop_assert!(borrowed.line() >= 1);
+            }
+            (owned, borrowed) => prop_assert!(
+                false,
+                "owned {:?} but borrowed {:?}",
+                owned.map(|_| ()),
+                borrowed.map(|_| ())
+            ),
         }
     }
 }
