@@ -155,3 +155,37 @@ fn a_borrowed_page_lives_no_longer_than_its_input_but_its_owned_copy_does() {
     assert_eq!(owned.id.as_deref(), Some("scoped"));
     assert_eq!(owned.extra["x-extra"], true);
 }
+
+#[test]
+fn every_number_or_escape_a_json_value_refuses_is_refused_in_unknown_fields_and_no_more() {
+    let refused = [
+        r#""\ud800""#,
+        r#"["a", {"b": "x\udfffy"}]"#,
+        "1e400",
+        "-1E+400",
+        "[0.5e999]",
+        &"9".repeat(400),
+    ];
+    for value in refused {
+        let input = format!(r#"{{"items": [{{"x-v": {value}}}]}}"#);
+        let owned = decode::<ReferralCollection>(input.as_bytes());
+        let borrowed = decode::<ReferralCollectionRef<'_>>(input.as_bytes());
+        assert!(owned.is_err() && borrowed.is_err(), "{value}");
+    }
+    let accepted = [
+        r#""\u00e9 \ud83c\udf89""#,
+        r#""\\u not an escape""#,
+        "1e300",
+        "[1.5E-7, 2e0]",
+        r#""version 1e400, in text""#,
+        &"9".repeat(308),
+        "123456789012345678901234567890",
+    ];
+    for value in accepted {
+        let input = format!(r#"{{"items": [{{"x-v": {value}}}]}}"#);
+        let owned = decode::<ReferralCollection>(input.as_bytes()).unwrap();
+        let borrowed = decode::<ReferralCollectionRef<'_>>(input.as_bytes()).unwrap();
+        assert_eq!(borrowed.items()[0].extra[0].1.get(), value);
+        assert_eq!(borrowed.map_items(ReferralRef::into_owned), owned, "{value}");
+    }
+}

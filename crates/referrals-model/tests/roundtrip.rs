@@ -310,6 +310,35 @@ proptest! {
     }
 
     #[test]
+    fn both_models_accept_exactly_the_same_numbers_and_escapes(
+        tokens in prop::collection::vec(
+            prop_oneof![
+                "-?[0-9]{1,3}(\\.[0-9]{1,3})?([eE][+-]?[0-9]{1,4})?",
+                "[1-9][0-9]{300,320}",
+                "\"(\\\\u[0-9a-fA-F]{4}|\\\\[nt\\\\]|[a-z 0-9.])*\"",
+            ],
+            1..6,
+        )
+    ) {
+        let input = format!(r#"{{"items": [{{"x-v": [{}]}}]}}"#, tokens.join(", "));
+        let owned = decode::<ReferralCollection>(input.as_bytes());
+        let borrowed = decode::<ReferralCollectionRef<'_>>(input.as_bytes());
+        match (owned, borrowed) {
+            (Ok(owned), Ok(borrowed)) => {
+                prop_assert_eq!(owned, borrowed.map_items(ReferralRef::into_owned));
+            }
+            (Err(_), Err(_)) => {}
+            (owned, borrowed) => prop_assert!(
+                false,
+                "{}: owned {:?}, borrowed {:?}",
+                input,
+                owned.map(|_| ()),
+                borrowed.map(|_| ())
+            ),
+        }
+    }
+
+    #[test]
     fn arbitrary_bytes_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..512)) {
         let _ = decode::<ReferralCollection>(&bytes);
         let _ = decode::<Referral>(&bytes);
