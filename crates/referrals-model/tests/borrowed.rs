@@ -186,6 +186,10 @@ fn every_number_or_escape_a_json_value_refuses_is_refused_in_unknown_fields_and_
         let owned = decode::<ReferralCollection>(input.as_bytes()).unwrap();
         let borrowed = decode::<ReferralCollectionRef<'_>>(input.as_bytes()).unwrap();
         assert_eq!(borrowed.items()[0].extra[0].1.get(), value);
-        assert_eq!(borrowed.map_items(ReferralRef::into_owned), owned, "{value}");
+        assert_eq!(
+            borrowed.map_items(ReferralRef::into_owned),
+            owned,
+            "{value}"
+        );
     }
 }
