@@ -8,6 +8,39 @@
 //! `open_enum!` declares a forward-compatible string enum: known variants plus `Unknown(String)`.
 
 macro_rules! model_struct {
+    // Both forms encode alike: known fields in declaration order, then the kept `extra` entries
+    // (an `extra` null of a known field that is set is left out, so a duplicate key is not).
+    (@serialize [$ty:ty] $($field:ident = $json:literal),*) => {
+        impl $ty {
+            fn is_shadowed(&self, key: &str) -> bool {
+                match key {
+                    $( $json => self.$field.is_some(), )*
+                    _ => false,
+                }
+            }
+        }
+
+        impl ::serde::Serialize for $ty {
+            fn serialize<S: ::serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                use ::serde::ser::SerializeMap as _;
+                let known = 0 $( + usize::from(self.$field.is_some()) )*;
+                let kept = self.extra.iter().filter(|(key, _)| !self.is_shadowed(key)).count();
+                let mut map = serializer.serialize_map(Some(known + kept))?;
+                $(
+                    if let Some(value) = &self.$field {
+                        map.serialize_entry($json, value)?;
+                    }
+                )*
+                for (key, value) in &self.extra {
+                    if !self.is_shadowed(key) {
+                        map.serialize_entry(key, value)?;
+                    }
+                }
+                map.end()
+            }
+        }
+    };
+
     (
         @owned
         $(#[doc = $doc:literal])*
@@ -36,37 +69,13 @@ macro_rules! model_struct {
             /// The JSON names of the known fields, in declaration order.
             pub const FIELDS: &'static [&'static str] = &[$($json),*];
 
-            fn is_shadowed(&self, key: &str) -> bool {
-                match key {
-                    $( $json => self.$field.is_some(), )*
-                    _ => false,
-                }
-            }
         }
 
         impl $crate::wire::Field<'_> for $name {
             type Wire = Self;
         }
 
-        impl ::serde::Serialize for $name {
-            fn serialize<S: ::serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-                use ::serde::ser::SerializeMap as _;
-                let known = 0 $( + usize::from(self.$field.is_some()) )*;
-                let kept = self.extra.keys().filter(|key| !self.is_shadowed(key)).count();
-                let mut map = serializer.serialize_map(Some(known + kept))?;
-                $(
-                    if let Some(value) = &self.$field {
-                        map.serialize_entry($json, value)?;
-                    }
-                )*
-                for (key, value) in &self.extra {
-                    if !self.is_shadowed(key) {
-                        map.serialize_entry(key, value)?;
-                    }
-                }
-                map.end()
-            }
-        }
+        model_struct!(@serialize [$name] $($field = $json),*);
 
         impl<'de> ::serde::Deserialize<'de> for $name {
             fn deserialize<D: ::serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
@@ -162,14 +171,9 @@ macro_rules! model_struct {
             pub extra: Vec<(::std::borrow::Cow<'a, str>, &'a ::serde_json::value::RawValue)>,
         }
 
-        impl $bname<'_> {
-            fn is_shadowed(&self, key: &str) -> bool {
-                match key {
-                    $( $json => self.$field.is_some(), )*
-                    _ => false,
-                }
-            }
+        model_struct!(@serialize [$bname<'_>] $($field = $json),*);
 
+        impl $bname<'_> {
             #[doc = concat!("The owned [`", stringify!($name), "`], copying borrowed text.")]
             pub fn into_owned(self) -> $name {
                 $name {
@@ -200,26 +204,6 @@ macro_rules! model_struct {
 
             fn into_owned_field(self) -> $name {
                 self.into_owned()
-            }
-        }
-
-        impl ::serde::Serialize for $bname<'_> {
-            fn serialize<S: ::serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-                use ::serde::ser::SerializeMap as _;
-                let known = 0 $( + usize::from(self.$field.is_some()) )*;
-                let kept = self.extra.iter().filter(|(key, _)| !self.is_shadowed(key)).count();
-                let mut map = serializer.serialize_map(Some(known + kept))?;
-                $(
-                    if let Some(value) = &self.$field {
-                        map.serialize_entry($json, value)?;
-                    }
-                )*
-                for (key, value) in &self.extra {
-                    if !self.is_shadowed(key) {
-                        map.serialize_entry(key, value)?;
-                    }
-                }
-                map.end()
             }
         }
 
