@@ -3,7 +3,7 @@
 use std::fmt;
 
 use http::StatusCode;
-use referrals_model::DecodeError;
+use referrals_model::{DecodeError, LifecycleRefused, RegistrationError};
 use referrals_query::transport::{TransportError, TransportErrorKind};
 use referrals_query::{ApiError, Checkpoint, CheckpointError, GiveUp, PagerError};
 
@@ -89,6 +89,19 @@ pub enum ErrorKind {
     /// A checkpoint given to resume is not valid for this client.
     #[error("{0}")]
     Checkpoint(#[source] CheckpointError),
+    /// A life-cycle action (accept, decline, won, lost) the referral's status does not allow;
+    /// no update was sent.
+    #[error("{}{refused}", if *changed_meanwhile { "the referral changed meanwhile (HTTP 412): " } else { "" })]
+    Refused {
+        /// The action, and the status and substatus it was refused from.
+        refused: LifecycleRefused,
+        /// True when the referral changed between the read and the update (a 412), and the
+        /// re-read showed a status the action no longer applies to.
+        changed_meanwhile: bool,
+    },
+    /// A deal registration (or an update of one) that the API would refuse; nothing was sent.
+    #[error("invalid deal registration: {0}")]
+    Registration(#[source] RegistrationError),
 }
 
 fn retry_note(attempts: u32, gave_up: &Option<GiveUp>) -> String {

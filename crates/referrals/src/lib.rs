@@ -25,6 +25,7 @@
 pub mod auth;
 mod client;
 mod error;
+mod lifecycle;
 mod listing;
 mod secret;
 
@@ -35,8 +36,9 @@ pub use secret::Secret;
 
 pub use referrals_model as model;
 pub use referrals_model::{
-    Continuation, DecodeError, ErrorResponse, Referral, ReferralCollection, ReferralStatus,
-    ReferralSubstatus, Timestamp,
+    Continuation, DealRegistration, DecodeError, ErrorResponse, LifecycleAction,
+    LifecycleRefused, Referral, ReferralCollection, ReferralStatus, ReferralSubstatus,
+    RegistrationError, Timestamp,
 };
 pub use referrals_query as query;
 pub use referrals_query::{

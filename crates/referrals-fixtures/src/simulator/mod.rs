@@ -9,6 +9,7 @@
 //! | `GET /v1.0/engagements/referrals/{id}` | the referral with an `ETag` header; 404 `itemNotFound` |
 //! | `POST /v1.0/engagements/referrals` | create: `type`, `customerProfile`, `consent`, `details` required; assigns id, eTag, timestamps; 201 |
 //! | `PATCH /v1.0/engagements/referrals/{id}` | JSON Patch (`add`, `replace`); `If-Match` mismatch → 412; `Prefer: return=representation` → 200 with the referral, else 204 |
+//! | `PATCH /v1.0/engagements/referrals/{id}` on `/registrations/…` | deal registrations: `add` `/registrations/-` registers a deal (the service's `id`, `registrationDateTime`, `status` `ReviewPending` and `statusHistory` are added, and `registrationStatus`); `replace`/`add` under `/registrations/{n}/…` update one; 204 |
 //! | `PUT /v1.0/engagements/referrals/{id}` | whole referral; no `If-Match` → 428, mismatch → 412; 200 with the referral (`Prefer: return=minimal` → 204) |
 //! | `POST /auth/{tenant}/oauth2/v2.0/token` | client-credentials grant, scope `https://api.partner.microsoft.com/.default` |
 //!
@@ -60,6 +61,7 @@ mod items;
 mod list;
 mod patch;
 mod query;
+mod registration;
 mod response;
 mod rng;
 mod server;

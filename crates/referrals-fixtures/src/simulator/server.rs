@@ -159,6 +159,9 @@ async fn handle(
         }
         Some(Fault::Unauthorized) => auth::unauthenticated("The bearer token is not valid."),
         other => {
+            if let (Some(Fault::ConcurrentUpdate { patch }), Route::Item(_, id)) = (other, &route) {
+                items::update_concurrently(state, id, patch);
+            }
             if let Some(Fault::SlowHeaders(delay)) = other {
                 tokio::time::sleep(*delay).await;
             }
