@@ -342,12 +342,22 @@ pub struct ListArgs {
 
     /// `$select`: only these fields (JSON names, comma-separated), e.g. id,status,name; table
     /// and csv show the columns the selection has
-    #[arg(long, value_name = "FIELDS", value_delimiter = ',', group = "odata",
-          help_heading = "Query (OData form)")]
+    #[arg(
+        long,
+        value_name = "FIELDS",
+        value_delimiter = ',',
+        group = "odata",
+        help_heading = "Query (OData form)"
+    )]
     pub select: Vec<String>,
 
     /// `$skip`: skip this many referrals first
-    #[arg(long, value_name = "N", group = "odata", help_heading = "Query (OData form)")]
+    #[arg(
+        long,
+        value_name = "N",
+        group = "odata",
+        help_heading = "Query (OData form)"
+    )]
     pub skip: Option<u64>,
 
     /// `$count=true`: print the server's total count of matching referrals on stderr

@@ -12,9 +12,16 @@ pub fn show(global: &GlobalArgs) -> Result<(), Failure> {
         return Err(Failure::Local("the settings were not resolved".into()));
     };
     let mut out = io::stdout().lock();
-    out.write_all(settings.render(&env_lookup, global.token.is_some()).as_bytes())?;
+    out.write_all(
+        settings
+            .render(&env_lookup, global.token.is_some())
+            .as_bytes(),
+    )?;
     if global.demo {
-        writeln!(out, "(--demo: the embedded simulator replaces base_url and credentials)")?;
+        writeln!(
+            out,
+            "(--demo: the embedded simulator replaces base_url and credentials)"
+        )?;
     }
     out.flush()?;
     Ok(())

@@ -26,14 +26,20 @@ pub async fn run(global: &GlobalArgs, command: &DealCommand) -> Result<(), Failu
             let id = non_empty_id(id)?;
             let operations = input::patch(patch)?;
             for (index, operation) in operations.iter().enumerate() {
-                let (referrals::PatchOp::Replace { path, value } | referrals::PatchOp::Add { path, value }) =
-                    operation;
+                let (referrals::PatchOp::Replace { path, value }
+                | referrals::PatchOp::Add { path, value }) = operation;
                 referrals::model::check_registration_update(path, value).map_err(|e| {
-                    Failure::Usage(format!("--patch {}: operation {index}: {e}", patch.display()))
+                    Failure::Usage(format!(
+                        "--patch {}: operation {index}: {e}",
+                        patch.display()
+                    ))
                 })?;
             }
             let connection = connect(global, None).await?;
-            connection.client.update_deal_registration(id, &operations).await?;
+            connection
+                .client
+                .update_deal_registration(id, &operations)
+                .await?;
             eprintln!("updated the deal registration of {id}");
             print(global, *format, &connection.client.get(id).await?)
         }
@@ -44,7 +50,10 @@ pub async fn run(global: &GlobalArgs, command: &DealCommand) -> Result<(), Failu
 fn registration(path: &Path) -> Result<DealRegistration, Failure> {
     let bytes = input::read("--file", path)?;
     let deal: DealRegistration = referrals::model::decode(&bytes).map_err(|e| {
-        Failure::Usage(format!("--file {}: not a deal registration: {e}", path.display()))
+        Failure::Usage(format!(
+            "--file {}: not a deal registration: {e}",
+            path.display()
+        ))
     })?;
     deal.validate()
         .map_err(|e| Failure::Usage(format!("--file {}: {e}", path.display())))?;

@@ -34,7 +34,11 @@ pub async fn run(
 
 /// Prints a referral after a change: `--format`, else the profile's, else a table on a terminal
 /// and JSON otherwise.
-pub fn print(global: &GlobalArgs, flag: Option<Format>, referral: &Referral) -> Result<(), Failure> {
+pub fn print(
+    global: &GlobalArgs,
+    flag: Option<Format>,
+    referral: &Referral,
+) -> Result<(), Failure> {
     let format = settings::format(global, flag).unwrap_or_else(|| {
         if io::stdout().is_terminal() {
             Format::Table

@@ -74,7 +74,12 @@ pub async fn run(global: &GlobalArgs, args: &ListArgs) -> Result<(), Failure> {
     };
 
     let fields = output::Fields::only(&args.select);
-    let mut sink = output::sink(format, BufWriter::new(io::stdout()), !args.no_header, &fields)?;
+    let mut sink = output::sink(
+        format,
+        BufWriter::new(io::stdout()),
+        !args.no_header,
+        &fields,
+    )?;
     let cap = match paging {
         Paging::MaxItems(max) => Some(max),
         _ => None,

@@ -43,7 +43,10 @@ fn main() -> ExitCode {
     };
     init_logging(&cli.global);
     // Completions and the simulator need no settings, and must work with a broken config file.
-    if !matches!(cli.command, Command::Completions { .. } | Command::Simulate(_)) {
+    if !matches!(
+        cli.command,
+        Command::Completions { .. } | Command::Simulate(_)
+    ) {
         if let Err(failure) = settings::apply(&mut cli.global, &cli.command, &matches) {
             failure.report();
             return ExitCode::from(failure.code());

@@ -262,7 +262,9 @@ pub fn config_path(lookup: &dyn Fn(&str) -> Option<String>) -> Option<(PathBuf, 
 pub fn load(path: &Path, source: &Source) -> Result<Option<ConfigFile>, ConfigError> {
     match std::fs::read_to_string(path) {
         Ok(text) => parse(&text, path).map(Some),
-        Err(error) if error.kind() == std::io::ErrorKind::NotFound && *source == Source::Default => {
+        Err(error)
+            if error.kind() == std::io::ErrorKind::NotFound && *source == Source::Default =>
+        {
             Ok(None)
         }
         Err(error) => Err(ConfigError(format!(
@@ -298,14 +300,19 @@ pub fn resolve(
                     config_file
                         .as_ref()
                         .map_or_else(String::new, |(p, _)| p.display().to_string()),
-                    if known.is_empty() { "none".to_owned() } else { known.join(", ") }
+                    if known.is_empty() {
+                        "none".to_owned()
+                    } else {
+                        known.join(", ")
+                    }
                 )));
             }
         },
         (Some((name, _)), None) => {
             return Err(ConfigError(format!(
                 "profile `{name}` asked for, but there is no config file (set {CONFIG_ENV} or create {})",
-                config_path(lookup).map_or_else(|| "one".to_owned(), |(p, _)| p.display().to_string())
+                config_path(lookup)
+                    .map_or_else(|| "one".to_owned(), |(p, _)| p.display().to_string())
             )));
         }
         (None, Some(file)) => match file.profiles.get(DEFAULT_PROFILE) {
@@ -317,10 +324,16 @@ pub fn resolve(
         },
         (None, None) => (None, None),
     };
-    let profile_name = chosen.as_ref().map(|(name, _)| name.clone()).unwrap_or_default();
+    let profile_name = chosen
+        .as_ref()
+        .map(|(name, _)| name.clone())
+        .unwrap_or_default();
     let from_profile = |value| set(value, Source::Profile(profile_name.clone()));
     let env_text = |name: &'static str| {
-        set(lookup(name).filter(|v| !v.trim().is_empty()), Source::Env(name))
+        set(
+            lookup(name).filter(|v| !v.trim().is_empty()),
+            Source::Env(name),
+        )
     };
     let base_url = given
         .base_url
@@ -357,8 +370,11 @@ pub fn resolve(
                 )));
             }
         },
-        _ => set(profile.and_then(|p| p.auth), Source::Profile(profile_name.clone()))
-            .unwrap_or_else(Setting::unset),
+        _ => set(
+            profile.and_then(|p| p.auth),
+            Source::Profile(profile_name.clone()),
+        )
+        .unwrap_or_else(Setting::unset),
     };
     let database = set(given.database.clone(), Source::Flag("--db"))
         .or_else(|| {
@@ -375,7 +391,12 @@ pub fn resolve(
         })
         .unwrap_or_else(Setting::unset);
     let format = set(given.format, Source::Flag("--format"))
-        .or_else(|| set(profile.and_then(|p| p.format), Source::Profile(profile_name.clone())))
+        .or_else(|| {
+            set(
+                profile.and_then(|p| p.format),
+                Source::Profile(profile_name.clone()),
+            )
+        })
         .unwrap_or_else(Setting::unset);
     Ok(Settings {
         config_file,
@@ -416,13 +437,21 @@ impl Settings {
             Some((name, source)) => row("profile", name.clone(), source.to_string()),
             None => row("profile", "none".into(), "default".into()),
         }
-        fn shown<T>(setting: &Setting<T>, show: impl Fn(&T) -> String, default: &str) -> (String, String) {
+        fn shown<T>(
+            setting: &Setting<T>,
+            show: impl Fn(&T) -> String,
+            default: &str,
+        ) -> (String, String) {
             match &setting.value {
                 Some(value) => (show(value), setting.source.to_string()),
                 None => (default.to_owned(), "default".to_owned()),
             }
         }
-        let (v, s) = shown(&self.base_url, Clone::clone, "https://api.partner.microsoft.com");
+        let (v, s) = shown(
+            &self.base_url,
+            Clone::clone,
+            "https://api.partner.microsoft.com",
+        );
         row("base_url", v, s);
         let (v, s) = shown(&self.tenant, Clone::clone, "not set");
         row("tenant", v, s);
@@ -432,7 +461,11 @@ impl Settings {
         row("auth", v, s);
         let (v, s) = shown(&self.database, |p| p.display().to_string(), "referrals.db");
         row("database", v, s);
-        let (v, s) = shown(&self.format, |f| f.name().to_owned(), "table on a terminal, else ndjson (list) or json");
+        let (v, s) = shown(
+            &self.format,
+            |f| f.name().to_owned(),
+            "table on a terminal, else ndjson (list) or json",
+        );
         row("format", v, s);
         let secret = |flag: bool, name: &'static str| {
             if flag {
@@ -467,11 +500,22 @@ mod tests {
 
     #[test]
     fn unknown_keys_and_bad_values_name_line_and_column() {
-        let error = file("[profiles.p]\nbase_url = \"https://x\"\nbase_ulr = \"typo\"\n").unwrap_err();
-        assert!(error.to_string().starts_with("config file config.toml:3:1: "), "{error}");
+        let error =
+            file("[profiles.p]\nbase_url = \"https://x\"\nbase_ulr = \"typo\"\n").unwrap_err();
+        assert!(
+            error
+                .to_string()
+                .starts_with("config file config.toml:3:1: "),
+            "{error}"
+        );
         assert!(error.to_string().contains("base_ulr"), "{error}");
         let error = file("[profiles.p]\nformat = \"xml\"\n").unwrap_err();
-        assert!(error.to_string().starts_with("config file config.toml:2:10: "), "{error}");
+        assert!(
+            error
+                .to_string()
+                .starts_with("config file config.toml:2:10: "),
+            "{error}"
+        );
         let error = file("[profiles.p]\nauth = \"password\"\n").unwrap_err();
         assert!(error.to_string().contains(":2:8:"), "{error}");
         let error = file("default_profile = [").unwrap_err();
@@ -487,7 +531,10 @@ mod tests {
         .unwrap();
         let at = (PathBuf::from("config.toml"), Source::Default);
         let settings = resolve(&Given::default(), &no_env, Some((&config, at.clone()))).unwrap();
-        assert_eq!(settings.profile, Some(("p".into(), Source::Profile("default_profile".into()))));
+        assert_eq!(
+            settings.profile,
+            Some(("p".into(), Source::Profile("default_profile".into())))
+        );
         assert_eq!(settings.base_url.value.as_deref(), Some("https://profile"));
         assert_eq!(settings.base_url.source, Source::Profile("p".into()));
         assert_eq!(settings.auth.value, Some(AuthMethod::Login));
@@ -510,7 +557,13 @@ mod tests {
         assert_eq!(settings.client_id.source, Source::Profile("p".into()));
         assert_eq!(settings.auth.value, Some(AuthMethod::AzureCli));
         assert_eq!(settings.database.value, Some(PathBuf::from("env.db")));
-        assert_eq!(settings.format, Setting { value: Some(Format::Json), source: Source::Flag("--format") });
+        assert_eq!(
+            settings.format,
+            Setting {
+                value: Some(Format::Json),
+                source: Source::Flag("--format")
+            }
+        );
 
         let given = Given {
             tenant: Some("t-flag".into()),
@@ -535,12 +588,18 @@ mod tests {
             ..Given::default()
         };
         let error = resolve(&given, &no_env, Some((&config, at.clone()))).unwrap_err();
-        assert!(error.to_string().contains("no profile `prod`") && error.to_string().contains("a, b"), "{error}");
+        assert!(
+            error.to_string().contains("no profile `prod`") && error.to_string().contains("a, b"),
+            "{error}"
+        );
         let error = resolve(&given, &no_env, None).unwrap_err();
         assert!(error.to_string().contains("no config file"), "{error}");
         let env = |name: &str| (name == "REFERRALS_AUTH").then(|| "password".to_owned());
         let error = resolve(&Given::default(), &env, Some((&config, at))).unwrap_err();
-        assert!(error.to_string().contains("env REFERRALS_AUTH: `password`"), "{error}");
+        assert!(
+            error.to_string().contains("env REFERRALS_AUTH: `password`"),
+            "{error}"
+        );
     }
 
     #[test]
@@ -552,7 +611,10 @@ mod tests {
         };
         let settings = resolve(&Given::default(), &env, None).unwrap();
         let text = settings.render(&env, false);
-        assert!(!text.contains("eyJ-secret-token") && !text.contains("client-secret-value"), "{text}");
+        assert!(
+            !text.contains("eyJ-secret-token") && !text.contains("client-secret-value"),
+            "{text}"
+        );
         assert!(text.contains("env PARTNER_CENTER_TOKEN"), "{text}");
     }
 }

@@ -17,23 +17,33 @@ pub fn env_lookup(name: &str) -> Option<String> {
 }
 
 /// Resolves the settings of `command` and fills the gaps of `global` from the profile.
-pub fn apply(global: &mut GlobalArgs, command: &Command, matches: &ArgMatches) -> Result<(), Failure> {
+pub fn apply(
+    global: &mut GlobalArgs,
+    command: &Command,
+    matches: &ArgMatches,
+) -> Result<(), Failure> {
     let given = Given {
-        base_url: global
-            .base_url
-            .clone()
-            .map(|url| (url, source_of(matches, "base_url", "--base-url", profile::env::BASE_URL))),
-        profile: global
-            .profile
-            .clone()
-            .map(|name| (name, source_of(matches, "profile", "--profile", profile::PROFILE_ENV))),
+        base_url: global.base_url.clone().map(|url| {
+            (
+                url,
+                source_of(matches, "base_url", "--base-url", profile::env::BASE_URL),
+            )
+        }),
+        profile: global.profile.clone().map(|name| {
+            (
+                name,
+                source_of(matches, "profile", "--profile", profile::PROFILE_ENV),
+            )
+        }),
         format: format_flag(command),
         // `--auth`, `--tenant`, `--client-id` and `--db` are hooked up here as they land.
         ..Given::default()
     };
     let path = profile::config_path(&env_lookup);
     let file = match &path {
-        Some((path, source)) => profile::load(path, source).map_err(|e| Failure::Config(e.to_string()))?,
+        Some((path, source)) => {
+            profile::load(path, source).map_err(|e| Failure::Config(e.to_string()))?
+        }
         None => None,
     };
     let settings = profile::resolve(&given, &env_lookup, file.as_ref().zip(path))
@@ -53,7 +63,10 @@ pub fn format(global: &GlobalArgs, flag: Option<Format>) -> Option<Format> {
 /// The effective tenant and client id, for the sign-in (environment, then profile).
 pub fn identity(global: &GlobalArgs) -> (Option<String>, Option<String>) {
     match &global.settings {
-        Some(settings) => (settings.tenant.value.clone(), settings.client_id.value.clone()),
+        Some(settings) => (
+            settings.tenant.value.clone(),
+            settings.client_id.value.clone(),
+        ),
         None => (None, None),
     }
 }
@@ -63,7 +76,9 @@ fn format_flag(command: &Command) -> Option<Format> {
         Command::List(args) => args.format,
         Command::Accept(args) | Command::Won(args) => args.format,
         Command::Decline(args) | Command::Lost(args) => args.target.format,
-        Command::Deal(DealCommand::Register { format, .. } | DealCommand::Update { format, .. }) => *format,
+        Command::Deal(
+            DealCommand::Register { format, .. } | DealCommand::Update { format, .. },
+        ) => *format,
         _ => None,
     }
 }
@@ -74,7 +89,12 @@ fn source_of(matches: &ArgMatches, id: &str, flag: &'static str, env: &'static s
     let mut current = Some(matches);
     let mut found = None;
     while let Some(level) = current {
-        if let Some(source) = level.try_get_raw(id).ok().flatten().and(level.value_source(id)) {
+        if let Some(source) = level
+            .try_get_raw(id)
+            .ok()
+            .flatten()
+            .and(level.value_source(id))
+        {
             found = Some(source);
         }
         current = level.subcommand().map(|(_, sub)| sub);

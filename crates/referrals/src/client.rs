@@ -124,9 +124,22 @@ impl Client {
 
     /// `GET …/referrals/{id}`.
     pub async fn get(&self, id: &str) -> Result<Referral, Error> {
+        self.get_with_etag(id).await.map(|(referral, _)| referral)
+    }
+
+    /// The referral and its `ETag` response header (which the body may lack).
+    pub(crate) async fn get_with_etag(
+        &self,
+        id: &str,
+    ) -> Result<(Referral, Option<String>), Error> {
         let endpoint = &self.inner.endpoint;
         let response = self.execute("get", |ids| endpoint.get(id, ids)).await?;
-        decode_body(&response)
+        let etag = response
+            .headers()
+            .get(http::header::ETAG)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        Ok((decode_body(&response)?, etag))
     }
 
     /// `POST …/referrals`: creates a referral (required: type, customerProfile, consent,

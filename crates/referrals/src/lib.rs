@@ -36,9 +36,8 @@ pub use secret::Secret;
 
 pub use referrals_model as model;
 pub use referrals_model::{
-    Continuation, DealRegistration, DecodeError, ErrorResponse, LifecycleAction,
-    LifecycleRefused, Referral, ReferralCollection, ReferralStatus, ReferralSubstatus,
-    RegistrationError, Timestamp,
+    Continuation, DealRegistration, DecodeError, ErrorResponse, LifecycleAction, LifecycleRefused,
+    Referral, ReferralCollection, ReferralStatus, ReferralSubstatus, RegistrationError, Timestamp,
 };
 pub use referrals_query as query;
 pub use referrals_query::{

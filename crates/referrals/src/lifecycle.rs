@@ -2,9 +2,7 @@
 //! as `Client` methods: each a read, a check against the transition table, then one update.
 
 use http::StatusCode;
-use referrals_model::{
-    DealRegistration, LifecycleAction, Referral, check_registration_update,
-};
+use referrals_model::{DealRegistration, LifecycleAction, Referral, check_registration_update};
 use referrals_query::{PatchOp, PatchOptions};
 
 use crate::{Client, Error, ErrorKind};
@@ -32,7 +30,7 @@ impl Client {
 
     /// Moves a referral through its life: GET it, check `action` against its status (the
     /// transition table), then PATCH `status`, `substatus` (and `statusReason` when given) with
-    /// `If-Match` set to the eTag just read and `Prefer: return=representation`.
+    /// `If-Match` set to the eTag just read (the body's, else the `ETag` header) and `Prefer: return=representation`.
     ///
     /// A move the table forbids fails with [`ErrorKind::Refused`] before any update is sent. When
     /// the referral changed in between (412), it is read once more: the update is retried with
@@ -54,7 +52,7 @@ impl Client {
         }
         let mut changed_meanwhile = false;
         loop {
-            let current = self.get(id).await?;
+            let (current, header_etag) = self.get_with_etag(id).await?;
             action
                 .check(current.status.as_ref(), current.substatus.as_ref())
                 .map_err(|refused| {
@@ -63,7 +61,8 @@ impl Client {
                         changed_meanwhile,
                     })
                 })?;
-            let etag = current.e_tag.as_deref().ok_or_else(|| {
+            // The body's eTag is what the API documents; the header carries it too.
+            let etag = current.e_tag.as_deref().or(header_etag.as_deref()).ok_or_else(|| {
                 Error::invalid(format!(
                     "the referral {id} was returned without an eTag; it cannot be updated safely"
                 ))

@@ -15,7 +15,11 @@ pub struct Csv<W: Write> {
 
 impl<W: Write> Csv<W> {
     pub fn new(out: W, header: bool, fields: &Fields) -> io::Result<Self> {
-        let mut columns: Vec<Column> = Column::CSV.iter().copied().filter(|c| fields.has(*c)).collect();
+        let mut columns: Vec<Column> = Column::CSV
+            .iter()
+            .copied()
+            .filter(|c| fields.has(*c))
+            .collect();
         if columns.is_empty() {
             // A selection of fields none of the columns shows: the stable columns, mostly empty.
             columns = Column::CSV.to_vec();

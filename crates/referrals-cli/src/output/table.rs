@@ -267,7 +267,13 @@ mod tests {
         table.item(&referral).unwrap();
         let text = String::from_utf8(table.out).unwrap();
         let lines: Vec<&str> = text.lines().collect();
-        assert_eq!(lines[0].split_whitespace().collect::<Vec<_>>(), ["ID", "STATUS"]);
-        assert_eq!(lines[1].split_whitespace().collect::<Vec<_>>(), ["r1", "New"]);
+        assert_eq!(
+            lines[0].split_whitespace().collect::<Vec<_>>(),
+            ["ID", "STATUS"]
+        );
+        assert_eq!(
+            lines[1].split_whitespace().collect::<Vec<_>>(),
+            ["r1", "New"]
+        );
     }
 }
