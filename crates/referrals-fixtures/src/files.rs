@@ -1,4 +1,5 @@
-//! The JSON fixtures of the repository's `fixtures/` directory, embedded in the crate.
+//! The JSON fixtures of the crate's own `fixtures/` directory
+//! (`crates/referrals-fixtures/fixtures/`), embedded in the crate.
 //!
 //! Each [`Fixture`] is one file: real examples from the documentation (the seed's list response,
 //! corrected and verbatim), pages in both wire forms, an error body, a single referral, a create
@@ -77,7 +78,7 @@ macro_rules! fixture_bytes {
     ($file:literal) => {
         include_bytes!(concat!(
             env!("CARGO_MANIFEST_DIR"),
-            "/../../fixtures/",
+            "/fixtures/",
             $file
         ))
     };

@@ -10,7 +10,7 @@ use referrals_model::{
 };
 
 fn fixtures_dir() -> &'static Path {
-    Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../../fixtures"))
+    Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures"))
 }
 
 fn collection(fixture: Fixture) -> ReferralCollection {
