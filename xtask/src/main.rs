@@ -5,8 +5,11 @@
 //!   generates (CI runs this so the schemas never drift from the code).
 //! - `cargo xtask man` writes a man page per command of `referrals` to `docs/man/`, from the
 //!   CLI's clap definition; `cargo xtask man --check` fails if one is stale, missing or extra.
+//! - `cargo xtask msrv` fails unless each crate's `rust-version` is the true minimum of what it
+//!   builds with (its dependencies' `rust-version`s, and 1.85 for edition 2024).
 
 mod man;
+mod msrv;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -24,8 +27,11 @@ fn main() -> ExitCode {
         ["schema", "--check"] => report(check_schemas(&schemas_dir())),
         ["man"] => report(man::write(&man::dir())),
         ["man", "--check"] => report(man::check(&man::dir())),
+        ["msrv"] => report(msrv::check()),
         _ => {
-            eprintln!("usage: cargo xtask schema [--check] | cargo xtask man [--check]");
+            eprintln!(
+                "usage: cargo xtask schema [--check] | cargo xtask man [--check] | cargo xtask msrv"
+            );
             ExitCode::from(2)
         }
     }

@@ -76,11 +76,7 @@ pub enum Fixture {
 
 macro_rules! fixture_bytes {
     ($file:literal) => {
-        include_bytes!(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/fixtures/",
-            $file
-        ))
+        include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/", $file))
     };
 }
 
