@@ -723,3 +723,33 @@ fn config_show_never_prints_a_secret_and_a_bad_file_names_line_and_column() {
         stderr(&missing)
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_profile_s_tenant_and_client_id_sign_in_with_the_secret_from_the_environment() {
+    let sim = simulator(FaultPlan::new()).await;
+    let config = write_config(
+        "identity",
+        &format!(
+            "[profiles.default]\nbase_url = \"{}\"\ntenant = \"{}\"\nclient_id = \"{}\"\n",
+            sim.base_url(),
+            sim.tenant(),
+            sim.client_id()
+        ),
+    );
+    let (id, _) = referral_with(&sim, "New");
+    let output = bare()
+        .env("REFERRALS_CONFIG", &config)
+        .env("AZURE_AUTHORITY_HOST", sim.authority_url())
+        .env("AZURE_CLIENT_SECRET", sim.client_secret())
+        .args(["get", &id])
+        .output()
+        .expect("runs");
+    assert_success(&output);
+    assert_eq!(json_out(&output)["id"], id.as_str());
+    assert_eq!(
+        sim.token_requests(),
+        1,
+        "signed in with the profile's tenant and client id"
+    );
+    assert!(!stderr(&output).contains(sim.client_secret()));
+}
