@@ -29,7 +29,7 @@ mod listing;
 mod secret;
 
 pub use client::{Client, ClientBuilder};
-pub use error::{Error, ErrorKind};
+pub use error::{APP_ONLY_HINT, Error, ErrorKind};
 pub use listing::Listing;
 pub use secret::Secret;
 

@@ -136,6 +136,8 @@ fn fast_retry() -> RetryPolicy {
 
 async fn simulator(items: usize, faults: FaultPlan) -> SimulatorHandle {
     Simulator::builder()
+        // Client-credentials (app-only) tokens are used against the API here.
+        .allow_app_only_tokens(true)
         .referrals(items)
         .seed(3)
         .token(TOKEN)
