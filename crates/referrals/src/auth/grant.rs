@@ -5,12 +5,19 @@ use std::time::Duration;
 
 use base64::Engine;
 use bytes::Bytes;
-use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use referrals_query::AuthorityUrl;
 use referrals_query::transport::Transport;
 
 use super::AuthError;
 use crate::Secret;
+
+/// What a form value escapes: everything but the unreserved characters of RFC 3986.
+const FORM_VALUE: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
 
 /// A form-encoded body. Holds secrets (client secrets, refresh tokens, assertions), so it has
 /// no `Debug` and is only ever turned into the body of a request to the authority.
@@ -26,10 +33,10 @@ impl Form {
             self.0.push('&');
         }
         self.0
-            .extend(utf8_percent_encode(key, NON_ALPHANUMERIC).map(str::to_owned));
+            .extend(utf8_percent_encode(key, FORM_VALUE).map(str::to_owned));
         self.0.push('=');
         self.0
-            .extend(utf8_percent_encode(value, NON_ALPHANUMERIC).map(str::to_owned));
+            .extend(utf8_percent_encode(value, FORM_VALUE).map(str::to_owned));
         self
     }
 
