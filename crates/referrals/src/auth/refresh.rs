@@ -199,12 +199,20 @@ impl RefreshToken {
                 return Ok(access.token.clone());
             }
         }
-        let choice = choose_refresh_token(self.environment.as_ref(), entry.as_ref())
+        // A successor this process could not write last time comes before the environment's.
+        let given = self
+            .state
+            .current
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+            .or_else(|| self.environment.clone());
+        let choice = choose_refresh_token(given.as_ref(), entry.as_ref())
             .ok_or_else(|| self.no_refresh_token())?;
         let (refresh_token, mut entry) = match (choice, entry) {
             (RefreshChoice::Cache, Some(entry)) => (entry.refresh_token.clone(), entry),
             (_, existing) => {
-                let token = self.environment.clone().ok_or_else(|| self.no_refresh_token())?;
+                let token = given.ok_or_else(|| self.no_refresh_token())?;
                 let entry = match existing {
                     Some(mut entry) => {
                         entry.rotate(token.clone());
@@ -228,6 +236,7 @@ impl RefreshToken {
             return Err(error);
         }
         drop(lock);
+        *self.state.current.lock().unwrap_or_else(|p| p.into_inner()) = None;
         self.state
             .tokens
             .put(scope, access.clone(), started, answer.lifetime);
