@@ -213,7 +213,7 @@ pub enum AuthError {
     #[error("Azure CLI: {0}")]
     AzureCli(String),
     /// No credential source could be used: each one tried, and why it was not used.
-    #[error("no credentials: {}", tried.iter().map(|(s, why)| format!("{s}: {why}")).collect::<Vec<_>>().join("; "))]
+    #[error("no credentials could be used; tried, in order:{}", tried.iter().map(|(s, why)| format!("\n  - {s}: {why}")).collect::<String>())]
     NoCredential {
         /// `(source, reason)` in the order tried.
         tried: Vec<(String, String)>,
