@@ -225,7 +225,9 @@ pub async fn login(global: &GlobalArgs, args: &LoginArgs) -> Result<(), Failure>
             .base_url(simulator.base_url())
             .bearer_token(answer.access_token)
             .build()?;
-        let query = ListQuery::new().page_size(1).map_err(referrals::Error::from)?;
+        let query = ListQuery::new()
+            .page_size(1)
+            .map_err(referrals::Error::from)?;
         let mut pages = client.list(query).pages();
         let page = futures::StreamExt::next(&mut pages).await.transpose()?;
         eprintln!(

@@ -98,14 +98,15 @@ fn cache_json(path: &Path) -> Value {
 }
 
 fn mode(path: &Path) -> u32 {
-    std::fs::metadata(path).expect("exists").permissions().mode() & 0o777
+    std::fs::metadata(path)
+        .expect("exists")
+        .permissions()
+        .mode()
+        & 0o777
 }
 
 fn first_id(sim: &SimulatorHandle) -> String {
-    sim.referrals()[0]["id"]
-        .as_str()
-        .expect("an id")
-        .to_owned()
+    sim.referrals()[0]["id"].as_str().expect("an id").to_owned()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -122,7 +123,10 @@ async fn login_status_list_and_logout_with_the_device_code() {
     let login = run(&mut referrals(&sim, &dir), &["login"]);
     assert_success(&login);
     let err = stderr(&login);
-    assert!(err.contains("enter the code"), "the server's message: {err}");
+    assert!(
+        err.contains("enter the code"),
+        "the server's message: {err}"
+    );
     assert!(
         err.contains(&format!("Signed in as {}", sim.username())),
         "{err}"
@@ -145,9 +149,15 @@ async fn login_status_list_and_logout_with_the_device_code() {
     assert_success(&status);
     let out = stdout(&status);
     assert!(out.contains("source: login"), "{out}");
-    assert!(out.contains(&format!("account: {}", sim.username())), "{out}");
+    assert!(
+        out.contains(&format!("account: {}", sim.username())),
+        "{out}"
+    );
     assert!(out.contains("usable: yes"), "{out}");
-    assert!(!out.contains("sim-") && !out.contains(&refresh_token), "no token shown: {out}");
+    assert!(
+        !out.contains("sim-") && !out.contains(&refresh_token),
+        "no token shown: {out}"
+    );
 
     let get = run(&mut referrals(&sim, &dir), &["get", &first_id(&sim)]);
     assert_success(&get);
@@ -157,7 +167,11 @@ async fn login_status_list_and_logout_with_the_device_code() {
     assert_eq!(cache_json(&dir.cache())["entries"], serde_json::json!([]));
     let status = run(&mut referrals(&sim, &dir), &["auth", "status"]);
     assert_eq!(status.status.code(), Some(3));
-    assert!(stderr(&status).contains("run `referrals login`"), "{}", stderr(&status));
+    assert!(
+        stderr(&status).contains("run `referrals login`"),
+        "{}",
+        stderr(&status)
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -187,10 +201,13 @@ async fn login_demo_signs_in_to_the_embedded_simulator() {
     for name in ENVIRONMENT {
         command.env_remove(name);
     }
-    let output = run(&mut command.env("HOME", &dir.0), &["login", "--demo"]);
+    let output = run(command.env("HOME", &dir.0), &["login", "--demo"]);
     assert_success(&output);
     let err = stderr(&output);
-    assert!(err.contains("Signed in as admin@simulator.example"), "{err}");
+    assert!(
+        err.contains("Signed in as admin@simulator.example"),
+        "{err}"
+    );
     assert!(err.contains("the signed-in token works"), "{err}");
 }
 
@@ -207,8 +224,7 @@ async fn two_processes_refreshing_from_one_cache_both_succeed_and_keep_the_newes
     let first = sim.issue_refresh_token();
     let id = first_id(&sim);
     let spawn = || {
-        let mut command =
-            std::process::Command::new(assert_cmd::cargo::cargo_bin("referrals"));
+        let mut command = std::process::Command::new(assert_cmd::cargo::cargo_bin("referrals"));
         for name in ENVIRONMENT {
             command.env_remove(name);
         }
@@ -230,8 +246,16 @@ async fn two_processes_refreshing_from_one_cache_both_succeed_and_keep_the_newes
     for child in [a, b] {
         assert_success(&child.wait_with_output().expect("waits"));
     }
-    assert_eq!(sim.refresh_grants(), 2, "each process exchanged once, in turn");
-    assert_eq!(sim.refresh_token_reuses(), 0, "no refresh token was spent twice");
+    assert_eq!(
+        sim.refresh_grants(),
+        2,
+        "each process exchanged once, in turn"
+    );
+    assert_eq!(
+        sim.refresh_token_reuses(),
+        0,
+        "no refresh token was spent twice"
+    );
     let cache = cache_json(&dir.cache());
     assert_eq!(
         cache["entries"][0]["refresh_token"].as_str(),
@@ -251,7 +275,11 @@ async fn two_processes_refreshing_from_one_cache_both_succeed_and_keep_the_newes
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_cache_readable_by_others_is_refused_and_left_alone() {
-    let sim = Simulator::builder().referrals(1).start().await.expect("starts");
+    let sim = Simulator::builder()
+        .referrals(1)
+        .start()
+        .await
+        .expect("starts");
     let dir = Dir::new("mode");
     let mut seed = referrals(&sim, &dir);
     seed.env("PARTNER_CENTER_REFRESH_TOKEN", sim.issue_refresh_token());
@@ -264,15 +292,26 @@ async fn a_cache_readable_by_others_is_refused_and_left_alone() {
     let refused = run(&mut referrals(&sim, &dir), &["get", &first_id(&sim)]);
     assert_eq!(refused.status.code(), Some(3), "{}", stderr(&refused));
     let err = stderr(&refused);
-    assert!(err.contains("accessible to other users (mode 0644)"), "{err}");
-    assert_eq!(std::fs::read(dir.cache()).expect("reads"), before, "not overwritten");
+    assert!(
+        err.contains("accessible to other users (mode 0644)"),
+        "{err}"
+    );
+    assert_eq!(
+        std::fs::read(dir.cache()).expect("reads"),
+        before,
+        "not overwritten"
+    );
     assert_eq!(sim.refresh_grants(), grants, "not used");
 
     std::fs::write(dir.cache(), b"{\"version\":1,\"entr").expect("truncate");
     std::fs::set_permissions(dir.cache(), std::fs::Permissions::from_mode(0o600)).expect("chmod");
     let corrupt = run(&mut referrals(&sim, &dir), &["get", &first_id(&sim)]);
     assert_eq!(corrupt.status.code(), Some(3));
-    assert!(stderr(&corrupt).contains("not a valid token cache"), "{}", stderr(&corrupt));
+    assert!(
+        stderr(&corrupt).contains("not a valid token cache"),
+        "{}",
+        stderr(&corrupt)
+    );
 }
 
 fn stub_az(dir: &Dir, script: &str) -> PathBuf {
@@ -286,7 +325,11 @@ fn stub_az(dir: &Dir, script: &str) -> PathBuf {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_azure_cli_is_used_with_its_errors_in_one_line() {
-    let sim = Simulator::builder().referrals(2).start().await.expect("starts");
+    let sim = Simulator::builder()
+        .referrals(2)
+        .start()
+        .await
+        .expect("starts");
     let dir = Dir::new("az");
     let bin = stub_az(
         &dir,
@@ -309,7 +352,11 @@ async fn the_azure_cli_is_used_with_its_errors_in_one_line() {
     forced.env("PATH", &bin);
     let status = run(&mut forced, &["--auth", "azure-cli", "auth", "status"]);
     assert_success(&status);
-    assert!(stdout(&status).contains("source: azure-cli"), "{}", stdout(&status));
+    assert!(
+        stdout(&status).contains("source: azure-cli"),
+        "{}",
+        stdout(&status)
+    );
     assert!(!stdout(&status).contains(sim.token()));
 
     let signed_out = Dir::new("az-signed-out");
@@ -323,10 +370,17 @@ async fn the_azure_cli_is_used_with_its_errors_in_one_line() {
     assert_eq!(output.status.code(), Some(3));
     let err = stderr(&output);
     assert!(err.contains("Please run 'az login'"), "{err}");
-    assert_eq!(err.lines().filter(|l| l.contains("az login")).count(), 1, "{err}");
+    assert_eq!(
+        err.lines().filter(|l| l.contains("az login")).count(),
+        1,
+        "{err}"
+    );
 
     // Without the CLI, the chain's error lists every source and why.
-    let missing = run(&mut referrals(&sim, &dir).env_remove("AZURE_CLIENT_ID"), &["get", "x"]);
+    let missing = run(
+        referrals(&sim, &dir).env_remove("AZURE_CLIENT_ID"),
+        &["get", "x"],
+    );
     assert_eq!(missing.status.code(), Some(3));
     let err = stderr(&missing);
     for says in [
@@ -338,22 +392,38 @@ async fn the_azure_cli_is_used_with_its_errors_in_one_line() {
     ] {
         assert!(err.contains(says), "{says}: {err}");
     }
-    let forced_missing = run(&mut referrals(&sim, &dir), &["--auth", "azure-cli", "get", "x"]);
+    let forced_missing = run(
+        &mut referrals(&sim, &dir),
+        &["--auth", "azure-cli", "get", "x"],
+    );
     assert_eq!(forced_missing.status.code(), Some(3));
     assert!(stderr(&forced_missing).contains("`az` is not on PATH"));
-    assert_eq!(sim.api_requests(), 1, "only the successful get reached the API");
+    assert_eq!(
+        sim.api_requests(),
+        1,
+        "only the successful get reached the API"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_app_only_token_is_refused_with_the_sign_in_hint_and_exit_3() {
-    let sim = Simulator::builder().referrals(2).start().await.expect("starts");
+    let sim = Simulator::builder()
+        .referrals(2)
+        .start()
+        .await
+        .expect("starts");
     let dir = Dir::new("app-only");
     let mut command = referrals(&sim, &dir);
     command.env("AZURE_CLIENT_SECRET", sim.client_secret());
     let output = run(&mut command, &["get", &first_id(&sim)]);
     assert_eq!(output.status.code(), Some(3), "{}", stderr(&output));
     let err = stderr(&output);
-    for says in ["403", "App+User", "referrals login", "PARTNER_CENTER_REFRESH_TOKEN"] {
+    for says in [
+        "403",
+        "App+User",
+        "referrals login",
+        "PARTNER_CENTER_REFRESH_TOKEN",
+    ] {
         assert!(err.contains(says), "{says}: {err}");
     }
     assert!(!err.contains(sim.client_secret()));

@@ -21,7 +21,10 @@ use referrals_fixtures::simulator::{
 };
 
 fn transport() -> HyperTransport {
-    HyperTransport::builder().no_proxy().build().expect("builds")
+    HyperTransport::builder()
+        .no_proxy()
+        .build()
+        .expect("builds")
 }
 
 fn authority(sim: &SimulatorHandle) -> AuthorityUrl {
@@ -67,7 +70,9 @@ async fn sign_in(sim: &SimulatorHandle) -> (Result<auth::TokenAnswer, AuthError>
     let transport = transport();
     let authorization = login.start(&transport).await.expect("a device code");
     assert!(
-        authorization.instructions().contains(&authorization.user_code),
+        authorization
+            .instructions()
+            .contains(&authorization.user_code),
         "the message names the code"
     );
     let result = login.finish(&transport, &authorization).await;
@@ -77,7 +82,12 @@ async fn sign_in(sim: &SimulatorHandle) -> (Result<auth::TokenAnswer, AuthError>
 
 #[tokio::test]
 async fn device_code_polls_through_pending_and_slow_down_at_the_servers_interval() {
-    let steps = [DeviceStep::Pending, DeviceStep::SlowDown, DeviceStep::Pending, DeviceStep::Approve];
+    let steps = [
+        DeviceStep::Pending,
+        DeviceStep::SlowDown,
+        DeviceStep::Pending,
+        DeviceStep::Approve,
+    ];
     let sim = Simulator::builder()
         .device_code_interval(Duration::from_secs(2))
         .device_code_script(steps)
@@ -92,7 +102,10 @@ async fn device_code_polls_through_pending_and_slow_down_at_the_servers_interval
     assert_eq!(secs, [2, 2, 7, 7]);
     assert_eq!(sim.device_code_polls(), 4);
     assert_eq!(answer.id.username.as_deref(), Some("ada@contoso.example"));
-    assert!(answer.refresh_token.is_some(), "offline_access gives a refresh token");
+    assert!(
+        answer.refresh_token.is_some(),
+        "offline_access gives a refresh token"
+    );
 
     // The token is an App+User token the API accepts.
     let client = Client::builder()
@@ -115,8 +128,16 @@ async fn list_all(client: &Client) {
 #[tokio::test]
 async fn device_code_expiry_and_decline_stop_with_the_oauth_error() {
     for (steps, code, says) in [
-        (vec![DeviceStep::Pending, DeviceStep::Expire], "expired_token", "expired"),
-        (vec![DeviceStep::Decline], "authorization_declined", "declined"),
+        (
+            vec![DeviceStep::Pending, DeviceStep::Expire],
+            "expired_token",
+            "expired",
+        ),
+        (
+            vec![DeviceStep::Decline],
+            "authorization_declined",
+            "declined",
+        ),
     ] {
         let sim = Simulator::builder()
             .device_code_interval(Duration::ZERO)
@@ -131,7 +152,11 @@ async fn device_code_expiry_and_decline_stop_with_the_oauth_error() {
         };
         assert_eq!(got, code);
         assert!(message.contains(says), "{message}");
-        assert_eq!(sim.device_code_polls(), steps.len() as u64, "no poll after the stop");
+        assert_eq!(
+            sim.device_code_polls(),
+            steps.len() as u64,
+            "no poll after the stop"
+        );
     }
 
     // A code that outlives its expiry on the client's side stops without the server saying so.
@@ -152,16 +177,24 @@ async fn rotation_is_persisted_and_a_used_refresh_token_is_never_sent_again() {
     let sim = Simulator::builder().referrals(5).start().await.unwrap();
     let (cache, dir) = temp_cache("rotation");
     let first = sim.issue_refresh_token();
-    let provider = RefreshToken::new(authority(&sim), sim.tenant(), sim.client_id(), ClientAuth::Public)
-        .unwrap()
-        .with_refresh_token(first.clone())
-        .with_cache(cache.clone());
+    let provider = RefreshToken::new(
+        authority(&sim),
+        sim.tenant(),
+        sim.client_id(),
+        ClientAuth::Public,
+    )
+    .unwrap()
+    .with_refresh_token(first.clone())
+    .with_cache(cache.clone());
     let transport = transport();
 
     let token = provider.token(&transport).await.expect("exchanged");
     let stored = cache.load().unwrap();
     let entry = stored.get(&key(&sim)).expect("an entry");
-    assert_eq!(Some(entry.refresh_token.expose().to_owned()), sim.latest_refresh_token());
+    assert_eq!(
+        Some(entry.refresh_token.expose().to_owned()),
+        sim.latest_refresh_token()
+    );
     assert_ne!(entry.refresh_token.expose(), first, "rotated");
     assert_eq!(entry.account.as_deref(), Some(sim.username()));
 
@@ -171,9 +204,16 @@ async fn rotation_is_persisted_and_a_used_refresh_token_is_never_sent_again() {
     let again = provider.token(&transport).await.expect("refreshed");
     assert_ne!(again, token);
     assert_eq!(sim.refresh_grants(), 2);
-    assert_eq!(sim.refresh_token_reuses(), 0, "no used refresh token was ever presented");
+    assert_eq!(
+        sim.refresh_token_reuses(),
+        0,
+        "no used refresh token was ever presented"
+    );
     let entry = cache.load().unwrap().get(&key(&sim)).cloned().unwrap();
-    assert_eq!(Some(entry.refresh_token.expose().to_owned()), sim.latest_refresh_token());
+    assert_eq!(
+        Some(entry.refresh_token.expose().to_owned()),
+        sim.latest_refresh_token()
+    );
 
     // Many tasks at once: one exchange.
     sim.revoke_issued_tokens();
@@ -191,17 +231,26 @@ async fn rotation_is_persisted_and_a_used_refresh_token_is_never_sent_again() {
 
     // A second "run" with the same stale environment token uses the cache's successor.
     sim.revoke_issued_tokens();
-    let next_run = RefreshToken::new(authority(&sim), sim.tenant(), sim.client_id(), ClientAuth::Public)
-        .unwrap()
-        .with_refresh_token(first)
-        .with_cache(cache.clone());
+    let next_run = RefreshToken::new(
+        authority(&sim),
+        sim.tenant(),
+        sim.client_id(),
+        ClientAuth::Public,
+    )
+    .unwrap()
+    .with_refresh_token(first)
+    .with_cache(cache.clone());
     let client = Client::builder()
         .base_url(sim.base_url())
         .token_provider(next_run)
         .build()
         .unwrap();
     list_all(&client).await;
-    assert_eq!(sim.refresh_token_reuses(), 0, "the stale token was not spent again");
+    assert_eq!(
+        sim.refresh_token_reuses(),
+        0,
+        "the stale token was not spent again"
+    );
     assert_eq!(sim.refresh_grants(), 4);
     let _ = std::fs::remove_dir_all(dir);
 }
@@ -214,21 +263,37 @@ fn transport_owned() -> HyperTransport {
 async fn without_a_cache_the_rotated_token_is_kept_in_memory_and_a_reused_one_is_explained() {
     let sim = Simulator::builder().start().await.unwrap();
     let refresh = sim.issue_refresh_token();
-    let provider = RefreshToken::new(authority(&sim), sim.tenant(), sim.client_id(), ClientAuth::Public)
-        .unwrap()
-        .with_refresh_token(refresh.clone());
+    let provider = RefreshToken::new(
+        authority(&sim),
+        sim.tenant(),
+        sim.client_id(),
+        ClientAuth::Public,
+    )
+    .unwrap()
+    .with_refresh_token(refresh.clone());
     let transport = transport();
     let token = provider.token(&transport).await.unwrap();
     provider.invalidate(&token);
-    provider.token(&transport).await.expect("the successor, held in memory");
+    provider
+        .token(&transport)
+        .await
+        .expect("the successor, held in memory");
     assert_eq!(sim.refresh_token_reuses(), 0);
 
-    let stale = RefreshToken::new(authority(&sim), sim.tenant(), sim.client_id(), ClientAuth::Public)
-        .unwrap()
-        .with_refresh_token(refresh);
+    let stale = RefreshToken::new(
+        authority(&sim),
+        sim.tenant(),
+        sim.client_id(),
+        ClientAuth::Public,
+    )
+    .unwrap()
+    .with_refresh_token(refresh);
     let error = stale.token(&transport).await.expect_err("already used");
     let text = error.to_string();
-    assert!(text.contains("invalid_grant") && text.contains("referrals login"), "{text}");
+    assert!(
+        text.contains("invalid_grant") && text.contains("referrals login"),
+        "{text}"
+    );
     assert_eq!(sim.refresh_token_reuses(), 1);
 }
 
@@ -237,10 +302,15 @@ async fn one_refresh_token_gives_tokens_for_both_partner_center_audiences() {
     let sim = Simulator::builder().referrals(1).start().await.unwrap();
     let (cache, dir) = temp_cache("audiences");
     let provider: Arc<dyn TokenProvider> = Arc::new(
-        RefreshToken::new(authority(&sim), sim.tenant(), sim.client_id(), ClientAuth::Public)
-            .unwrap()
-            .with_refresh_token(sim.issue_refresh_token())
-            .with_cache(cache.clone()),
+        RefreshToken::new(
+            authority(&sim),
+            sim.tenant(),
+            sim.client_id(),
+            ClientAuth::Public,
+        )
+        .unwrap()
+        .with_refresh_token(sim.issue_refresh_token())
+        .with_cache(cache.clone()),
     );
     let transport = transport();
     let referrals = provider.token(&transport).await.unwrap();
@@ -250,7 +320,11 @@ async fn one_refresh_token_gives_tokens_for_both_partner_center_audiences() {
         .unwrap();
     assert_ne!(referrals, partner_center);
     let scoped = auth::with_scope(provider.clone(), PARTNER_CENTER_API_SCOPE);
-    assert_eq!(scoped.token(&transport).await.unwrap(), partner_center, "cached per scope");
+    assert_eq!(
+        scoped.token(&transport).await.unwrap(),
+        partner_center,
+        "cached per scope"
+    );
     let entry = cache.load().unwrap().get(&key(&sim)).cloned().unwrap();
     let scopes: Vec<&str> = entry.access_tokens.keys().map(String::as_str).collect();
     assert_eq!(scopes, [PARTNER_CENTER_SCOPE, PARTNER_CENTER_API_SCOPE]);
@@ -301,7 +375,10 @@ async fn a_certificate_assertion_is_accepted_and_an_unregistered_one_refused() {
     )
     .unwrap()
     .with_refresh_token(sim.issue_refresh_token());
-    refresh.token(&transport()).await.expect("assertion accepted");
+    refresh
+        .token(&transport())
+        .await
+        .expect("assertion accepted");
     assert_eq!(sim.assertions_refused(), 0);
 
     let unregistered =
@@ -343,12 +420,19 @@ async fn app_only_tokens_are_refused_with_a_hint_at_app_plus_user() {
     assert!(error.is_app_only_refusal());
     assert_eq!(error.status().map(|s| s.as_u16()), Some(403));
     let text = error.to_string();
-    for says in ["App+User", "referrals login", "PARTNER_CENTER_REFRESH_TOKEN"] {
+    for says in [
+        "App+User",
+        "referrals login",
+        "PARTNER_CENTER_REFRESH_TOKEN",
+    ] {
         assert!(text.contains(says), "{text}");
     }
     // The same through a listing.
     let mut pages = client.list(ListQuery::new()).pages();
-    let error = futures::StreamExt::next(&mut pages).await.unwrap().expect_err("app-only");
+    let error = futures::StreamExt::next(&mut pages)
+        .await
+        .unwrap()
+        .expect_err("app-only");
     assert!(error.is_app_only_refusal(), "{error}");
     assert!(matches!(error.kind(), ErrorKind::Api { .. }));
 
@@ -378,7 +462,12 @@ async fn a_stored_sign_in_is_found_by_the_chain() {
     };
     let chain = auth::from_lookup_forced(&lookup, None).unwrap();
     assert_eq!(chain.source(), auth::Source::Login);
-    assert!(chain.details().iter().any(|(k, v)| *k == "account" && v == "someone@example"));
+    assert!(
+        chain
+            .details()
+            .iter()
+            .any(|(k, v)| *k == "account" && v == "someone@example")
+    );
     let client = Client::builder()
         .base_url(sim.base_url())
         .token_provider_arc(chain.into_provider())

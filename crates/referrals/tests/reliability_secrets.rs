@@ -427,9 +427,20 @@ async fn no_token_or_secret_in_logs_errors_or_debug_output() {
     let mut secrets: Vec<String> = vec![TOKEN.into(), SECRET.into(), WRONG_SECRET.into()];
     secrets.extend(issued);
     secrets.extend(sent_assertions(&seen));
-    assert!(secrets.iter().any(|s| s.starts_with("simrt-")), "refresh tokens were issued");
-    assert!(secrets.iter().any(|s| s.starts_with("simdc-")), "device codes were issued");
-    assert!(secrets.iter().any(|s| s.starts_with("eyJ") && s.matches('.').count() == 2 && s.len() > 300), "assertions were sent");
+    assert!(
+        secrets.iter().any(|s| s.starts_with("simrt-")),
+        "refresh tokens were issued"
+    );
+    assert!(
+        secrets.iter().any(|s| s.starts_with("simdc-")),
+        "device codes were issued"
+    );
+    assert!(
+        secrets
+            .iter()
+            .any(|s| s.starts_with("eyJ") && s.matches('.').count() == 2 && s.len() > 300),
+        "assertions were sent"
+    );
     // The private key: any line of its base64 body.
     secrets.extend(
         assertion_pem
@@ -628,7 +639,11 @@ fn sent_assertions(seen: &Seen) -> Vec<String> {
         .flat_map(|r| r.body.split('&').map(str::to_owned).collect::<Vec<_>>())
         .filter_map(|pair| {
             let value = pair.strip_prefix("client_assertion=")?;
-            Some(percent_encoding::percent_decode_str(value).decode_utf8_lossy().into_owned())
+            Some(
+                percent_encoding::percent_decode_str(value)
+                    .decode_utf8_lossy()
+                    .into_owned(),
+            )
         })
         .collect()
 }
@@ -647,7 +662,11 @@ async fn sign_in_flows(seen: &Seen) -> String {
         .referrals(3)
         .client_credentials(TENANT, CLIENT_ID, SECRET)
         .device_code_interval(Duration::ZERO)
-        .device_code_script([DeviceStep::Pending, DeviceStep::SlowDown, DeviceStep::Approve])
+        .device_code_script([
+            DeviceStep::Pending,
+            DeviceStep::SlowDown,
+            DeviceStep::Approve,
+        ])
         .start()
         .await
         .expect("the simulator starts");
@@ -660,9 +679,15 @@ async fn sign_in_flows(seen: &Seen) -> String {
         .pause(std::sync::Arc::new(|_| Box::pin(async {})));
     let authorization = login.start(&watching).await.expect("a device code");
     text.push_str(&format!("{login:?}\n{authorization:?}\n"));
-    let answer = login.finish(&watching, &authorization).await.expect("signed in");
+    let answer = login
+        .finish(&watching, &authorization)
+        .await
+        .expect("signed in");
     text.push_str(&format!("{answer:?}\n"));
-    let again = login.finish(&watching, &authorization).await.expect_err("redeemed once");
+    let again = login
+        .finish(&watching, &authorization)
+        .await
+        .expect_err("redeemed once");
     text.push_str(&format!("{again}\n{again:?}\n"));
 
     let dir = std::env::temp_dir().join(format!("referrals-secrets-{}", std::process::id()));
@@ -672,12 +697,22 @@ async fn sign_in_flows(seen: &Seen) -> String {
         tenant: TENANT.into(),
         client_id: CLIENT_ID.into(),
     };
-    let mut entry = referrals::auth::CacheEntry::new(key, answer.refresh_token.clone().expect("offline_access"));
-    entry.record(&answer, referrals::auth::PARTNER_CENTER_SCOPE, std::time::SystemTime::now());
+    let mut entry = referrals::auth::CacheEntry::new(
+        key,
+        answer.refresh_token.clone().expect("offline_access"),
+    );
+    entry.record(
+        &answer,
+        referrals::auth::PARTNER_CENTER_SCOPE,
+        std::time::SystemTime::now(),
+    );
     cache.put(entry).await.expect("stored");
     let certificate = ClientCertificate::from_pem(TEST_CLIENT_CERTIFICATE_PEM.as_bytes(), "test")
         .expect("a certificate");
-    text.push_str(&format!("{certificate:?}\n{cache:?}\n{:?}\n", cache.load().expect("reads")));
+    text.push_str(&format!(
+        "{certificate:?}\n{cache:?}\n{:?}\n",
+        cache.load().expect("reads")
+    ));
     let provider = RefreshToken::new(
         authority.clone(),
         TENANT,
@@ -720,8 +755,13 @@ async fn sign_in_flows(seen: &Seen) -> String {
     let app_only = Client::builder()
         .base_url(sim.base_url())
         .token_provider(
-            referrals::auth::ClientCredentials::with_certificate(authority, TENANT, CLIENT_ID, certificate)
-                .expect("complete"),
+            referrals::auth::ClientCredentials::with_certificate(
+                authority,
+                TENANT,
+                CLIENT_ID,
+                certificate,
+            )
+            .expect("complete"),
         )
         .transport(transport(seen, Duration::from_secs(5)))
         .build()

@@ -33,8 +33,10 @@ pub const DEFAULT_CLIENT_SECRET: &str = "simulator-secret";
 pub const DEFAULT_USERNAME: &str = "admin@simulator.example";
 /// The certificate (and its PKCS#8 private key) the simulator registers for its client unless
 /// told otherwise: a self-signed test certificate that protects nothing.
-pub const TEST_CLIENT_CERTIFICATE_PEM: &str =
-    include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../../fixtures/auth/test-client.pem"));
+pub const TEST_CLIENT_CERTIFICATE_PEM: &str = include_str!(concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../fixtures/auth/test-client.pem"
+));
 /// A certificate and key the simulator does not know, for refusal tests.
 pub const UNREGISTERED_CLIENT_CERTIFICATE_PEM: &str = include_str!(concat!(
     env!("CARGO_MANIFEST_DIR"),
@@ -255,12 +257,14 @@ impl SimulatorBuilder {
             ));
         }
         let certificate = match &self.certificate_pem {
-            Some(pem) => Some(RegisteredCertificate::from_pem(pem.as_bytes()).map_err(|e| {
-                io::Error::new(
-                    io::ErrorKind::InvalidInput,
-                    format!("client certificate: {e}"),
-                )
-            })?),
+            Some(pem) => Some(
+                RegisteredCertificate::from_pem(pem.as_bytes()).map_err(|e| {
+                    io::Error::new(
+                        io::ErrorKind::InvalidInput,
+                        format!("client certificate: {e}"),
+                    )
+                })?,
+            ),
             None => None,
         };
         // Synthetic referrals are encoded one by one, never all held as values at once.

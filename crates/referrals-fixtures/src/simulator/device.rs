@@ -61,7 +61,10 @@ pub(crate) fn authorize(state: &State, form: &FormFields) -> Reply {
              {user_code} to authenticate. (Simulator: it signs in by itself.)"
         ),
     });
-    Reply::json(StatusCode::OK, serde_json::to_vec(&body).unwrap_or_default())
+    Reply::json(
+        StatusCode::OK,
+        serde_json::to_vec(&body).unwrap_or_default(),
+    )
 }
 
 /// A poll of `/token` with the device code grant.

@@ -151,7 +151,10 @@ mod tests {
         assert_eq!(claims["iss"], "app");
         assert_eq!(claims["sub"], "app");
         assert_eq!(claims["aud"], "https://login.example/t/oauth2/v2.0/token");
-        assert_eq!(claims["exp"].as_u64().unwrap() - claims["nbf"].as_u64().unwrap(), 600);
+        assert_eq!(
+            claims["exp"].as_u64().unwrap() - claims["nbf"].as_u64().unwrap(),
+            600
+        );
         let other = certificate.assertion("app", "aud", now).unwrap();
         assert_ne!(jwt, other, "a unique jti each time");
     }
@@ -168,6 +171,9 @@ mod tests {
         let key_only = &String::from_utf8_lossy(PEM)[certificate_only.len()..].to_owned();
         let error = ClientCertificate::from_pem(key_only.as_bytes(), "k.pem").unwrap_err();
         assert!(error.to_string().contains("no CERTIFICATE"), "{error}");
-        assert!(!error.to_string().contains("MII"), "no key material in errors");
+        assert!(
+            !error.to_string().contains("MII"),
+            "no key material in errors"
+        );
     }
 }

@@ -229,10 +229,15 @@ mod tests {
         )
         .unwrap();
         assert_eq!(new.token.expose(), "eyJ");
-        assert_eq!(new.expires_at, Some(UNIX_EPOCH + Duration::from_secs(1_800_000_000)));
+        assert_eq!(
+            new.expires_at,
+            Some(UNIX_EPOCH + Duration::from_secs(1_800_000_000))
+        );
         let old = parse_az_output(br#"{"accessToken":"eyJ","expiresOn":"2026-12-01 20:00:00.000000","expires_on":"1800000000"}"#).unwrap();
         assert_eq!(old.expires_at, new.expires_at);
-        let older = parse_az_output(br#"{"accessToken":"eyJ","expiresOn":"2026-12-01 20:00:00.000000"}"#).unwrap();
+        let older =
+            parse_az_output(br#"{"accessToken":"eyJ","expiresOn":"2026-12-01 20:00:00.000000"}"#)
+                .unwrap();
         assert_eq!(older.expires_at, None);
         assert!(parse_az_output(b"ERROR: not json").is_err());
         assert!(parse_az_output(br#"{"tokenType":"Bearer"}"#).is_err());
@@ -240,7 +245,10 @@ mod tests {
 
     #[test]
     fn the_resource_is_the_scope_without_default() {
-        assert_eq!(resource(PARTNER_CENTER_SCOPE), "https://api.partner.microsoft.com");
+        assert_eq!(
+            resource(PARTNER_CENTER_SCOPE),
+            "https://api.partner.microsoft.com"
+        );
         assert_eq!(
             resource("https://api.partnercenter.microsoft.com/.default offline_access"),
             "https://api.partnercenter.microsoft.com"

@@ -295,7 +295,11 @@ impl TokenCache {
             )));
         }
         Ok(CacheContents {
-            entries: wire.entries.into_iter().map(WireEntry::into_entry).collect(),
+            entries: wire
+                .entries
+                .into_iter()
+                .map(WireEntry::into_entry)
+                .collect(),
         })
     }
 
@@ -368,15 +372,16 @@ impl TokenCache {
         let started = tokio::time::Instant::now();
         let mut pause = Duration::from_millis(5);
         loop {
-            match file.try_lock() {
+            // fs4's, not std's `File::try_lock` (newer than this crate's minimum Rust).
+            match fs4::FileExt::try_lock(&file) {
                 Ok(()) => {
                     return Ok(CacheLock {
                         cache: self,
                         _file: file,
                     });
                 }
-                Err(std::fs::TryLockError::WouldBlock) => {}
-                Err(std::fs::TryLockError::Error(e)) => {
+                Err(fs4::TryLockError::WouldBlock) => {}
+                Err(fs4::TryLockError::Error(e)) => {
                     return Err(self.error(format!("cannot be locked: {e}")));
                 }
             }
@@ -454,7 +459,9 @@ struct WireAccess {
 }
 
 fn unix(time: SystemTime) -> u64 {
-    time.duration_since(UNIX_EPOCH).unwrap_or_default().as_secs()
+    time.duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs()
 }
 
 fn from_unix(seconds: u64) -> SystemTime {
@@ -556,9 +563,16 @@ mod tests {
         cache.store(&contents).unwrap();
         let back = cache.load().unwrap();
         assert_eq!(back.get(&key("a")), Some(&entry));
-        assert_eq!(back.get(&key("a")).unwrap().superseded, vec![super::super::fingerprint(&Secret::new("rt-1"))]);
+        assert_eq!(
+            back.get(&key("a")).unwrap().superseded,
+            vec![super::super::fingerprint(&Secret::new("rt-1"))]
+        );
         assert_eq!(back.matching("https://login.example", None, None).len(), 2);
-        assert_eq!(back.matching("https://login.example", None, Some("b")).len(), 1);
+        assert_eq!(
+            back.matching("https://login.example", None, Some("b"))
+                .len(),
+            1
+        );
         let _ = std::fs::remove_dir_all(dir);
     }
 
@@ -569,11 +583,17 @@ mod tests {
         let dir = temp_dir("mode");
         let cache = TokenCache::new(dir.join("tokens.json"));
         cache.store(&CacheContents::default()).unwrap();
-        let mode = std::fs::metadata(cache.path()).unwrap().permissions().mode();
+        let mode = std::fs::metadata(cache.path())
+            .unwrap()
+            .permissions()
+            .mode();
         assert_eq!(mode & 0o777, 0o600);
         std::fs::set_permissions(cache.path(), std::fs::Permissions::from_mode(0o644)).unwrap();
         let error = cache.load().unwrap_err().to_string();
-        assert!(error.contains("accessible to other users (mode 0644)"), "{error}");
+        assert!(
+            error.contains("accessible to other users (mode 0644)"),
+            "{error}"
+        );
         let _ = std::fs::remove_dir_all(dir);
     }
 
@@ -582,7 +602,10 @@ mod tests {
         let dir = temp_dir("corrupt");
         let cache = TokenCache::new(dir.join("tokens.json"));
         for (bytes, expected) in [
-            (&b"{\"version\":1,\"entries\":[{\"authority\""[..], "not a valid token cache"),
+            (
+                &b"{\"version\":1,\"entries\":[{\"authority\""[..],
+                "not a valid token cache",
+            ),
             (&b"<html>"[..], "not a valid token cache"),
             (&b"{\"version\":7,\"entries\":[]}"[..], "format version 7"),
         ] {

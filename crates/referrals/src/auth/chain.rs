@@ -556,12 +556,21 @@ mod tests {
         let error = from_lookup_forced(&lookup(vars), Some(Source::Token)).unwrap_err();
         assert!(error.to_string().contains("--auth token"), "{error}");
         assert!(Source::parse("Azure-CLI").is_ok());
-        assert!(Source::parse("password").unwrap_err().to_string().contains("refresh-token"));
+        assert!(
+            Source::parse("password")
+                .unwrap_err()
+                .to_string()
+                .contains("refresh-token")
+        );
         let refresh_without_client = from_lookup_forced(
             &lookup(&[(env::REFRESH_TOKEN, "rt"), NO_CACHE]),
             Some(Source::RefreshToken),
         )
         .unwrap_err();
-        assert!(refresh_without_client.to_string().contains("AZURE_CLIENT_ID"));
+        assert!(
+            refresh_without_client
+                .to_string()
+                .contains("AZURE_CLIENT_ID")
+        );
     }
 }

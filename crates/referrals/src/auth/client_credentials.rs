@@ -155,7 +155,9 @@ impl ClientCredentials {
         match grant::post(transport, &inner.authority, &inner.endpoint, form).await? {
             Answer::Token(answer) => {
                 let token = answer.access_token.clone();
-                inner.tokens.put(scope, answer.access_token, started, answer.lifetime);
+                inner
+                    .tokens
+                    .put(scope, answer.access_token, started, answer.lifetime);
                 tracing::debug!(endpoint = %inner.endpoint, scope, "fetched a new access token");
                 Ok(token)
             }
@@ -211,8 +213,13 @@ mod tests {
         assert!(ClientCredentials::new("t", " ", "s").is_err());
         assert!(ClientCredentials::new("t", "a", "").is_err());
         assert!(
-            ClientCredentials::with_client_auth(AuthorityUrl::default(), "t", "a", ClientAuth::Public)
-                .is_err()
+            ClientCredentials::with_client_auth(
+                AuthorityUrl::default(),
+                "t",
+                "a",
+                ClientAuth::Public
+            )
+            .is_err()
         );
     }
 }

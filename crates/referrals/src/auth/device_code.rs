@@ -50,7 +50,11 @@ impl DeviceAuthorization {
     fn parse(status: u16, body: &[u8]) -> Result<Result<Self, AuthError>, String> {
         let value: serde_json::Value = match serde_json::from_slice(body) {
             Ok(value @ serde_json::Value::Object(_)) => value,
-            _ => return Err(format!("the device code answer (HTTP {status}) is not a JSON object")),
+            _ => {
+                return Err(format!(
+                    "the device code answer (HTTP {status}) is not a JSON object"
+                ));
+            }
         };
         let text = |key: &str| value.get(key).and_then(|v| v.as_str()).map(str::to_owned);
         let seconds = |key: &str| {
@@ -377,7 +381,10 @@ mod tests {
         assert_eq!(wait(poller.on_answer(PollAnswer::SlowDown)), 10);
         assert_eq!(wait(poller.on_answer(PollAnswer::Pending)), 10);
         assert_eq!(wait(poller.on_answer(PollAnswer::SlowDown)), 15);
-        assert!(matches!(poller.on_answer(PollAnswer::Token(token())), PollStep::Done(_)));
+        assert!(matches!(
+            poller.on_answer(PollAnswer::Token(token())),
+            PollStep::Done(_)
+        ));
         assert_eq!(poller.polls(), 5);
     }
 
@@ -386,7 +393,8 @@ mod tests {
         let mut poller = DevicePoller::new(&authorization(5, 12));
         assert_eq!(wait(poller.start()), 5);
         assert_eq!(wait(poller.on_answer(PollAnswer::Pending)), 5);
-        let PollStep::Failed(AuthError::SignIn { code, .. }) = poller.on_answer(PollAnswer::Pending)
+        let PollStep::Failed(AuthError::SignIn { code, .. }) =
+            poller.on_answer(PollAnswer::Pending)
         else {
             panic!("expired")
         };
@@ -404,7 +412,9 @@ mod tests {
                 code: code.into(),
                 description: None,
             });
-            let PollStep::Failed(error) = step else { panic!("{code} stops") };
+            let PollStep::Failed(error) = step else {
+                panic!("{code} stops")
+            };
             let text = error.to_string();
             assert!(text.contains(code) && text.contains(says), "{text}");
         }

@@ -82,8 +82,8 @@ impl IdClaims {
         let Some(payload) = token.split('.').nth(1) else {
             return IdClaims::default();
         };
-        let Ok(bytes) = base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .decode(payload.trim_end_matches('='))
+        let Ok(bytes) =
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload.trim_end_matches('='))
         else {
             return IdClaims::default();
         };

@@ -41,7 +41,8 @@ mod rotation;
 pub use assertion::ClientCertificate;
 pub use azure_cli::{AzureCli, AzureCliToken, parse_az_output};
 pub use cache::{
-    CacheContents, CacheEntry, CacheKey, CacheLock, CachedAccessToken, TokenCache, default_cache_path,
+    CacheContents, CacheEntry, CacheKey, CacheLock, CachedAccessToken, TokenCache,
+    default_cache_path,
 };
 pub use chain::{Chain, Source, from_env, from_lookup, from_lookup_forced};
 pub use client_auth::ClientAuth;

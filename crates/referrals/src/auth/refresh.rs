@@ -134,7 +134,11 @@ impl RefreshToken {
     }
 
     fn is_rejected(&self, token: &Secret) -> bool {
-        let rejected = self.state.rejected.lock().unwrap_or_else(|p| p.into_inner());
+        let rejected = self
+            .state
+            .rejected
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
         rejected.contains(token)
     }
 
@@ -334,7 +338,11 @@ impl TokenProvider for RefreshToken {
 
     fn invalidate(&self, token: &Secret) {
         self.state.tokens.invalidate(token);
-        let mut rejected = self.state.rejected.lock().unwrap_or_else(|p| p.into_inner());
+        let mut rejected = self
+            .state
+            .rejected
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
         if rejected.len() >= REJECTED_KEPT {
             rejected.remove(0);
         }

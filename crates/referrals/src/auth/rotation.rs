@@ -58,7 +58,10 @@ mod tests {
             tenant: "t".into(),
             client_id: "c".into(),
         };
-        let mut entry = CacheEntry::new(key, Secret::new(superseded.first().copied().unwrap_or(current)));
+        let mut entry = CacheEntry::new(
+            key,
+            Secret::new(superseded.first().copied().unwrap_or(current)),
+        );
         for token in superseded.iter().skip(1).chain(std::iter::once(&current)) {
             entry.rotate(Secret::new(*token));
         }
@@ -88,8 +91,14 @@ mod tests {
             choose_refresh_token(Some(&fresh), Some(&rotated)),
             Some(RefreshChoice::Environment)
         );
-        assert_eq!(choose_refresh_token(Some(&fresh), None), Some(RefreshChoice::Environment));
-        assert_eq!(choose_refresh_token(None, Some(&rotated)), Some(RefreshChoice::Cache));
+        assert_eq!(
+            choose_refresh_token(Some(&fresh), None),
+            Some(RefreshChoice::Environment)
+        );
+        assert_eq!(
+            choose_refresh_token(None, Some(&rotated)),
+            Some(RefreshChoice::Cache)
+        );
         assert_eq!(choose_refresh_token(None, None), None);
         assert_ne!(fingerprint(&fresh), fresh.expose());
     }
