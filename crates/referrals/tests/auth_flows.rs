@@ -476,3 +476,29 @@ async fn a_stored_sign_in_is_found_by_the_chain() {
     list_all(&client).await;
     let _ = std::fs::remove_dir_all(dir);
 }
+
+#[cfg(unix)]
+#[tokio::test]
+async fn an_azure_cli_that_hangs_is_stopped_by_the_timeout() {
+    use std::os::unix::fs::PermissionsExt;
+    let (_, dir) = temp_cache("az-hangs");
+    std::fs::create_dir_all(&dir).unwrap();
+    let az = dir.join("az");
+    std::fs::write(&az, "#!/bin/sh\nexec sleep 60\n").unwrap();
+    std::fs::set_permissions(&az, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let provider = auth::AzureCli::new()
+        .program(&az)
+        .timeout(Duration::from_millis(300));
+    let error = provider.token(&transport()).await.expect_err("no answer");
+    assert!(
+        matches!(&error, AuthError::AzureCli(why) if why.contains("did not answer")),
+        "{error}"
+    );
+    let missing = auth::AzureCli::new().program(dir.join("nope"));
+    let error = missing
+        .token(&transport())
+        .await
+        .expect_err("not installed");
+    assert!(error.to_string().contains("was not found"), "{error}");
+    let _ = std::fs::remove_dir_all(dir);
+}

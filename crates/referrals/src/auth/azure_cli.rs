@@ -8,9 +8,8 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use referrals_query::transport::{BoxFuture, Transport};
-use tokio::time::Instant;
 
-use super::memory::ScopedTokens;
+use super::memory::SingleFlight;
 use super::{AuthError, PARTNER_CENTER_SCOPE, TokenProvider};
 use crate::Secret;
 
@@ -68,8 +67,7 @@ pub struct AzureCli {
     program: OsString,
     tenant: Option<String>,
     timeout: Duration,
-    tokens: Arc<ScopedTokens>,
-    refresh: Arc<tokio::sync::Mutex<()>>,
+    tokens: Arc<SingleFlight>,
 }
 
 impl fmt::Debug for AzureCli {
@@ -96,7 +94,6 @@ impl AzureCli {
             tenant: None,
             timeout: DEFAULT_TIMEOUT,
             tokens: Arc::default(),
-            refresh: Arc::default(),
         }
     }
 
@@ -192,25 +189,15 @@ impl TokenProvider for AzureCli {
         scope: &'a str,
         _: &'a dyn Transport,
     ) -> BoxFuture<'a, Result<Secret, AuthError>> {
-        Box::pin(async move {
-            if let Some(token) = self.tokens.get(scope) {
-                return Ok(token);
-            }
-            let _refreshing = self.refresh.lock().await;
-            if let Some(token) = self.tokens.get(scope) {
-                return Ok(token);
-            }
-            let started = Instant::now();
+        Box::pin(self.tokens.get_or_fetch(scope, move || async move {
             let fetched = self.fetch(scope).await?;
             let lifetime = fetched
                 .expires_at
                 .and_then(|at| at.duration_since(SystemTime::now()).ok())
                 .unwrap_or(UNKNOWN_LIFETIME);
-            self.tokens
-                .put(scope, fetched.token.clone(), started, lifetime);
             tracing::debug!(scope, "got an access token from the Azure CLI");
-            Ok(fetched.token)
-        })
+            Ok((fetched.token, lifetime))
+        }))
     }
 
     fn invalidate(&self, token: &Secret) {

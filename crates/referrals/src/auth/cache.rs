@@ -597,6 +597,25 @@ mod tests {
         let _ = std::fs::remove_dir_all(dir);
     }
 
+    #[cfg(unix)]
+    #[test]
+    fn a_cache_owned_by_another_user_is_refused() {
+        let dir = temp_dir("owner");
+        let cache = TokenCache::new(dir.join("tokens.json"));
+        cache.store(&CacheContents::default()).unwrap();
+        let me = rustix::process::geteuid().as_raw();
+        let other = if me == 65_534 { 65_533 } else { 65_534 };
+        // Only root can give a file away; as anyone else the file stays ours and is accepted.
+        match std::os::unix::fs::chown(cache.path(), Some(other), None) {
+            Ok(()) => {
+                let error = cache.load().unwrap_err().to_string();
+                assert!(error.contains("owned by another user"), "{error}");
+            }
+            Err(_) => assert!(cache.load().is_ok()),
+        }
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
     #[test]
     fn corrupt_or_truncated_caches_are_named_and_left_alone() {
         let dir = temp_dir("corrupt");

@@ -2,16 +2,15 @@
 
 use std::fmt;
 use std::sync::Arc;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use referrals_query::transport::{BoxFuture, Transport};
 use referrals_query::{AuthorityUrl, BaseUrlError};
-use tokio::time::Instant;
 
 use super::assertion::ClientCertificate;
 use super::client_auth::ClientAuth;
 use super::grant::{self, Answer, Form};
-use super::memory::ScopedTokens;
+use super::memory::SingleFlight;
 use super::{AuthError, PARTNER_CENTER_SCOPE, TokenProvider};
 use crate::Secret;
 
@@ -40,8 +39,7 @@ struct CredentialsInner {
     authority: AuthorityUrl,
     client_id: String,
     client_auth: ClientAuth,
-    tokens: ScopedTokens,
-    refresh: tokio::sync::Mutex<()>,
+    tokens: SingleFlight,
 }
 
 impl fmt::Debug for ClientCredentials {
@@ -125,8 +123,7 @@ impl ClientCredentials {
                 authority,
                 client_id,
                 client_auth,
-                tokens: ScopedTokens::default(),
-                refresh: tokio::sync::Mutex::new(()),
+                tokens: SingleFlight::default(),
             }),
         })
     }
@@ -141,7 +138,11 @@ impl ClientCredentials {
         &self.inner.endpoint
     }
 
-    async fn fetch(&self, scope: &str, transport: &dyn Transport) -> Result<Secret, AuthError> {
+    async fn fetch(
+        &self,
+        scope: &str,
+        transport: &dyn Transport,
+    ) -> Result<(Secret, Duration), AuthError> {
         let inner = &self.inner;
         let form = Form::new()
             .field("grant_type", "client_credentials")
@@ -151,15 +152,10 @@ impl ClientCredentials {
             inner
                 .client_auth
                 .add(form, &inner.client_id, &inner.endpoint, SystemTime::now())?;
-        let started = Instant::now();
         match grant::post(transport, &inner.authority, &inner.endpoint, form).await? {
             Answer::Token(answer) => {
-                let token = answer.access_token.clone();
-                inner
-                    .tokens
-                    .put(scope, answer.access_token, started, answer.lifetime);
                 tracing::debug!(endpoint = %inner.endpoint, scope, "fetched a new access token");
-                Ok(token)
+                Ok((answer.access_token, answer.lifetime))
             }
             Answer::Error(status, code, description) => {
                 Err(grant::refused(status, code, description))
@@ -181,17 +177,11 @@ impl TokenProvider for ClientCredentials {
         scope: &'a str,
         transport: &'a dyn Transport,
     ) -> BoxFuture<'a, Result<Secret, AuthError>> {
-        Box::pin(async move {
-            if let Some(token) = self.inner.tokens.get(scope) {
-                return Ok(token);
-            }
-            // One refresh at a time: whoever waited here finds the fresh token in the cache.
-            let _refreshing = self.inner.refresh.lock().await;
-            if let Some(token) = self.inner.tokens.get(scope) {
-                return Ok(token);
-            }
-            self.fetch(scope, transport).await
-        })
+        Box::pin(
+            self.inner
+                .tokens
+                .get_or_fetch(scope, || self.fetch(scope, transport)),
+        )
     }
 
     fn invalidate(&self, token: &Secret) {

@@ -1,11 +1,13 @@
 //! Access tokens kept in memory per scope until shortly before they expire.
 
 use std::collections::HashMap;
+use std::future::Future;
 use std::sync::Mutex;
 use std::time::Duration;
 
 use tokio::time::Instant;
 
+use super::AuthError;
 use crate::Secret;
 
 /// Refresh a little before expiry: five minutes early, or a tenth of the lifetime for short-lived
@@ -48,6 +50,44 @@ impl ScopedTokens {
     pub(crate) fn invalidate(&self, token: &Secret) {
         let mut tokens = self.tokens.lock().unwrap_or_else(|p| p.into_inner());
         tokens.retain(|_, c| &c.token != token);
+    }
+}
+
+/// Cached tokens per scope with one fetch at a time: whoever waited for the fetch finds its
+/// token in the cache instead of fetching again.
+#[derive(Default)]
+pub(crate) struct SingleFlight {
+    tokens: ScopedTokens,
+    fetching: tokio::sync::Mutex<()>,
+}
+
+impl SingleFlight {
+    /// The cached token for `scope`, else the one `fetch` gets (with its lifetime), kept.
+    pub(crate) async fn get_or_fetch<F, Fut>(
+        &self,
+        scope: &str,
+        fetch: F,
+    ) -> Result<Secret, AuthError>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<(Secret, Duration), AuthError>>,
+    {
+        if let Some(token) = self.tokens.get(scope) {
+            return Ok(token);
+        }
+        let _fetching = self.fetching.lock().await;
+        if let Some(token) = self.tokens.get(scope) {
+            return Ok(token);
+        }
+        let started = Instant::now();
+        let (token, lifetime) = fetch().await?;
+        self.tokens.put(scope, token.clone(), started, lifetime);
+        Ok(token)
+    }
+
+    /// Forgets `token`, whatever scope it was for.
+    pub(crate) fn invalidate(&self, token: &Secret) {
+        self.tokens.invalidate(token);
     }
 }
 

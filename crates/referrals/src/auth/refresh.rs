@@ -7,12 +7,11 @@ use std::time::{Duration, SystemTime};
 
 use referrals_query::AuthorityUrl;
 use referrals_query::transport::{BoxFuture, Transport};
-use tokio::time::Instant;
 
 use super::cache::{CacheEntry, CacheKey, CachedAccessToken, TokenCache};
 use super::client_auth::ClientAuth;
 use super::grant::{self, Answer, Form, TokenAnswer};
-use super::memory::ScopedTokens;
+use super::memory::SingleFlight;
 use super::rotation::{RefreshChoice, choose_refresh_token};
 use super::{AuthError, OFFLINE_ACCESS, PARTNER_CENTER_SCOPE, TokenProvider, env};
 use crate::Secret;
@@ -57,9 +56,8 @@ pub struct RefreshToken {
 struct State {
     /// The latest refresh token when there is no cache to keep it in.
     current: Mutex<Option<Secret>>,
-    tokens: ScopedTokens,
+    tokens: SingleFlight,
     rejected: Mutex<Vec<Secret>>,
-    refresh: tokio::sync::Mutex<()>,
 }
 
 impl fmt::Debug for RefreshToken {
@@ -186,7 +184,7 @@ impl RefreshToken {
         cache: &TokenCache,
         scope: &str,
         transport: &dyn Transport,
-    ) -> Result<Secret, AuthError> {
+    ) -> Result<(Secret, Duration), AuthError> {
         let lock = cache.lock().await?;
         let mut contents = lock.load()?;
         let entry = contents.get(&self.key).cloned();
@@ -197,10 +195,7 @@ impl RefreshToken {
                 .duration_since(SystemTime::now())
                 .unwrap_or_default();
             if left > FILE_TOKEN_MARGIN && !self.is_rejected(&access.token) {
-                self.state
-                    .tokens
-                    .put(scope, access.token.clone(), Instant::now(), left);
-                return Ok(access.token.clone());
+                return Ok((access.token.clone(), left));
             }
         }
         // A successor this process could not write last time comes before the environment's.
@@ -227,7 +222,6 @@ impl RefreshToken {
                 (token, entry)
             }
         };
-        let started = Instant::now();
         let answer = self.exchange(&refresh_token, scope, transport).await?;
         let access = answer.access_token.clone();
         entry.record(&answer, scope, SystemTime::now());
@@ -241,18 +235,15 @@ impl RefreshToken {
         }
         drop(lock);
         *self.state.current.lock().unwrap_or_else(|p| p.into_inner()) = None;
-        self.state
-            .tokens
-            .put(scope, access.clone(), started, answer.lifetime);
         tracing::debug!(endpoint = %self.endpoint, scope, "refreshed an access token");
-        Ok(access)
+        Ok((access, answer.lifetime))
     }
 
     async fn refresh_in_memory(
         &self,
         scope: &str,
         transport: &dyn Transport,
-    ) -> Result<Secret, AuthError> {
+    ) -> Result<(Secret, Duration), AuthError> {
         let held = self
             .state
             .current
@@ -262,16 +253,12 @@ impl RefreshToken {
         let refresh_token = held
             .or_else(|| self.environment.clone())
             .ok_or_else(|| self.no_refresh_token())?;
-        let started = Instant::now();
         let answer = self.exchange(&refresh_token, scope, transport).await?;
         if let Some(successor) = answer.refresh_token.clone() {
             *self.state.current.lock().unwrap_or_else(|p| p.into_inner()) = Some(successor);
         }
-        self.state
-            .tokens
-            .put(scope, answer.access_token.clone(), started, answer.lifetime);
         tracing::debug!(endpoint = %self.endpoint, scope, "refreshed an access token (no cache)");
-        Ok(answer.access_token)
+        Ok((answer.access_token, answer.lifetime))
     }
 
     fn no_refresh_token(&self) -> AuthError {
@@ -321,19 +308,12 @@ impl TokenProvider for RefreshToken {
         scope: &'a str,
         transport: &'a dyn Transport,
     ) -> BoxFuture<'a, Result<Secret, AuthError>> {
-        Box::pin(async move {
-            if let Some(token) = self.state.tokens.get(scope) {
-                return Ok(token);
-            }
-            let _refreshing = self.state.refresh.lock().await;
-            if let Some(token) = self.state.tokens.get(scope) {
-                return Ok(token);
-            }
+        Box::pin(self.state.tokens.get_or_fetch(scope, move || async move {
             match &self.cache {
                 Some(cache) => self.refresh_with_cache(cache, scope, transport).await,
                 None => self.refresh_in_memory(scope, transport).await,
             }
-        })
+        }))
     }
 
     fn invalidate(&self, token: &Secret) {
