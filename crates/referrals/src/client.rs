@@ -110,6 +110,17 @@ impl Client {
         self.inner.endpoint.base()
     }
 
+    /// The client's credential, e.g. to get a token for another Partner Center audience with
+    /// [`TokenProvider::token_for`] (same sign-in, same refresh token).
+    pub fn token_provider(&self) -> &Arc<dyn TokenProvider> {
+        &self.inner.auth
+    }
+
+    /// The client's transport, to pass to [`TokenProvider::token_for`].
+    pub fn transport(&self) -> &Arc<dyn Transport> {
+        &self.inner.transport
+    }
+
     /// Lists referrals matching `query`: a stream of items, following every page (see
     /// [`Listing`] for limits and for a stream of pages).
     pub fn list(&self, query: ListQuery) -> Listing {

@@ -319,6 +319,20 @@ async fn one_refresh_token_gives_tokens_for_both_partner_center_audiences() {
         .await
         .unwrap();
     assert_ne!(referrals, partner_center);
+    let client = Client::builder()
+        .base_url(sim.base_url())
+        .token_provider_arc(provider.clone())
+        .build()
+        .unwrap();
+    let through_client = client
+        .token_provider()
+        .token_for(PARTNER_CENTER_API_SCOPE, &**client.transport())
+        .await
+        .unwrap();
+    assert_eq!(
+        through_client, partner_center,
+        "the client shares the credential"
+    );
     let scoped = auth::with_scope(provider.clone(), PARTNER_CENTER_API_SCOPE);
     assert_eq!(
         scoped.token(&transport).await.unwrap(),
