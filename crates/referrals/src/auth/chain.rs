@@ -15,7 +15,7 @@ use referrals_query::transport::{BoxFuture, Transport};
 
 use super::assertion::ClientCertificate;
 use super::azure_cli::AzureCli;
-use super::cache::{TokenCache, default_cache_path};
+use super::cache::{CacheEntry, TokenCache, default_cache_path};
 use super::client_auth::ClientAuth;
 use super::client_credentials::ClientCredentials;
 use super::refresh::RefreshToken;
@@ -296,8 +296,12 @@ impl Facts<'_> {
                 .with_refresh_token(token);
                 let mut details = vec![("tenant", tenant), ("client id", client_id)];
                 if let Some(path) = default_cache_path(get) {
+                    let cache = TokenCache::new(path.clone());
+                    if let Some(entry) = cache.load()?.get(provider.key()) {
+                        details.extend(entry_details(entry));
+                    }
                     details.push(("rotated tokens kept in", path.display().to_string()));
-                    provider = provider.with_cache(TokenCache::new(path));
+                    provider = provider.with_cache(cache);
                 }
                 Ok(Ok((Arc::new(provider), details)))
             }
@@ -341,15 +345,9 @@ impl Facts<'_> {
                 let mut details = vec![
                     ("tenant", entry.key.tenant.clone()),
                     ("client id", entry.key.client_id.clone()),
-                    (
-                        "account",
-                        entry.account.clone().unwrap_or_else(|| "(unknown)".into()),
-                    ),
-                    ("token cache", path.display().to_string()),
                 ];
-                if let Some(expiry) = entry.latest_expiry() {
-                    details.push(("access token expires", describe_expiry(expiry)));
-                }
+                details.extend(entry_details(&entry));
+                details.push(("token cache", path.display().to_string()));
                 Ok(Ok((Arc::new(provider), details)))
             }
             Source::ClientCredentials => {
@@ -421,6 +419,18 @@ impl Facts<'_> {
         }
         Ok(ClientAuth::Public)
     }
+}
+
+/// Who signed in and until when, from a cache entry.
+fn entry_details(entry: &CacheEntry) -> Vec<(&'static str, String)> {
+    let mut details = vec![(
+        "account",
+        entry.account.clone().unwrap_or_else(|| "(unknown)".into()),
+    )];
+    if let Some(expiry) = entry.latest_expiry() {
+        details.push(("access token expires", describe_expiry(expiry)));
+    }
+    details
 }
 
 fn describe_expiry(at: SystemTime) -> String {
