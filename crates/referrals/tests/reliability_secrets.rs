@@ -27,6 +27,7 @@ use tracing_subscriber::fmt::MakeWriter;
 const TOKEN: &str = "statictokenQx7Rk2Vw9Lp4Zm8Nc3";
 const SECRET: &str = "clientsecretJh5Ty1Ub6Io0Pa2Sd7";
 const WRONG_SECRET: &str = "wrongsecretKf9Gh3Jk5Lq1Wz7Xc2";
+const AZ_TOKEN: &str = "azclitokenQ1w2E3r4T5y6U7i8";
 const TENANT: &str = "contoso-tenant";
 const CLIENT_ID: &str = "app-0001";
 
@@ -425,6 +426,13 @@ async fn no_token_or_secret_in_logs_errors_or_debug_output() {
     let issued = seen.issued.lock().unwrap().clone();
     assert!(issued.len() >= 3, "tokens were issued: {issued:?}");
     let mut secrets: Vec<String> = vec![TOKEN.into(), SECRET.into(), WRONG_SECRET.into()];
+    if cfg!(unix) {
+        secrets.push(AZ_TOKEN.into());
+        assert!(
+            logs.contains("got an access token from the Azure CLI"),
+            "{logs}"
+        );
+    }
     secrets.extend(issued);
     secrets.extend(sent_assertions(&seen));
     assert!(
@@ -769,6 +777,31 @@ async fn sign_in_flows(seen: &Seen) -> String {
     let refused = app_only.get("x").await.expect_err("app-only");
     assert!(refused.is_app_only_refusal(), "{refused}");
     text.push_str(&render(&refused));
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::create_dir_all(&dir).expect("a temp dir");
+        for (name, script) in [
+            (
+                "az",
+                format!("echo '{{\"accessToken\":\"{AZ_TOKEN}\",\"expires_on\":4070908800}}'"),
+            ),
+            (
+                "az-failing",
+                "echo 'ERROR: AADSTS50076: MFA required' >&2; exit 1".to_owned(),
+            ),
+        ] {
+            let path = dir.join(name);
+            std::fs::write(&path, format!("#!/bin/sh\n{script}\n")).expect("writes");
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+        }
+        let az = referrals::auth::AzureCli::new().program(dir.join("az"));
+        az.token(&watching).await.expect("a token from az");
+        text.push_str(&format!("{az:?}\n"));
+        let failing = referrals::auth::AzureCli::new().program(dir.join("az-failing"));
+        let error = failing.token(&watching).await.expect_err("az fails");
+        text.push_str(&format!("{error}\n{error:?}\n"));
+    }
     let _ = std::fs::remove_dir_all(dir);
     text
 }
