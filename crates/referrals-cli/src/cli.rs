@@ -21,8 +21,14 @@ Exit codes:
 
 Environment:
   PARTNER_CENTER_BASE_URL   the API base URL (default https://api.partner.microsoft.com)
-  PARTNER_CENTER_TOKEN      a bearer token, or else client credentials from
-  AZURE_TENANT_ID, AZURE_CLIENT_ID, AZURE_CLIENT_SECRET [, AZURE_AUTHORITY_HOST]
+  Credentials, the first that is configured (REFERRALS_AUTH or --auth forces one):
+  PARTNER_CENTER_TOKEN      a bearer token (--token)
+  PARTNER_CENTER_REFRESH_TOKEN  a refresh token, with AZURE_CLIENT_ID [, AZURE_TENANT_ID]
+  the token cache           filled by `referrals login` (REFERRALS_TOKEN_CACHE moves it)
+  AZURE_TENANT_ID, AZURE_CLIENT_ID, AZURE_CLIENT_SECRET or AZURE_CLIENT_CERTIFICATE_PATH
+                            client credentials (app-only: the Referrals API refuses them)
+  the Azure CLI             `az account get-access-token`
+  AZURE_AUTHORITY_HOST      the sign-in authority (default https://login.microsoftonline.com)
 
 Try it offline: referrals list --demo --all";
 
@@ -81,6 +87,11 @@ pub struct GlobalArgs {
     #[arg(long, global = true)]
     pub demo: bool,
 
+    /// Use only this credential source instead of the first one configured
+    #[arg(long, global = true, env = "REFERRALS_AUTH", value_name = "SOURCE",
+          value_parser = ["token", "refresh-token", "login", "client-credentials", "azure-cli"])]
+    pub auth: Option<String>,
+
     /// The named profile of the config file to use (default: the file's `default_profile`, else
     /// `default`)
     #[arg(long, global = true, env = "REFERRALS_PROFILE", value_name = "NAME")]
@@ -134,6 +145,16 @@ pub enum Command {
     },
     /// Run a Partner Center simulator in the foreground until Ctrl-C, for your own tests
     Simulate(SimulateArgs),
+    /// Sign in with a device code (App+User, as the Referrals API requires); the tokens are
+    /// kept in the token cache
+    #[command(after_help = EXIT_CODES)]
+    Login(LoginArgs),
+    /// Remove a stored sign-in from the token cache
+    #[command(after_help = EXIT_CODES)]
+    Logout(LogoutArgs),
+    /// Which credential is used
+    #[command(subcommand)]
+    Auth(AuthCommand),
     /// Accept a new referral (New → Active/Accepted)
     #[command(after_help = LIFECYCLE_HELP)]
     Accept(LifecycleArgs),
@@ -159,6 +180,36 @@ pub enum Command {
     /// The config file and its profiles
     #[command(subcommand)]
     Config(ConfigCommand),
+}
+
+/// `referrals login`.
+#[derive(Args, Clone, Debug)]
+pub struct LoginArgs {
+    /// The tenant (id or domain) [default: AZURE_TENANT_ID, else `organizations`]
+    #[arg(long, value_name = "TENANT")]
+    pub tenant: Option<String>,
+    /// The application (client) id of your Entra app registration [default: AZURE_CLIENT_ID]
+    #[arg(long, value_name = "ID")]
+    pub client_id: Option<String>,
+}
+
+/// `referrals logout`.
+#[derive(Args, Clone, Debug)]
+pub struct LogoutArgs {
+    /// The tenant signed in to [default: AZURE_TENANT_ID, else any]
+    #[arg(long, value_name = "TENANT")]
+    pub tenant: Option<String>,
+    /// The application (client) id [default: AZURE_CLIENT_ID, else any]
+    #[arg(long, value_name = "ID")]
+    pub client_id: Option<String>,
+}
+
+/// `referrals auth …`.
+#[derive(Subcommand, Clone, Debug)]
+pub enum AuthCommand {
+    /// Which credential would be used (source, tenant, client id, account, expiry; never a
+    /// token), checked by getting a token: exit 0 when usable, 3 otherwise
+    Status,
 }
 
 /// How a life-cycle command works, shown at the end of its `--help`.
@@ -399,6 +450,9 @@ pub struct SimulateArgs {
     /// Seed of the synthetic referrals
     #[arg(long, default_value_t = 42)]
     pub seed: u64,
+    /// Accept app-only (client credentials) tokens, which the real Referrals API refuses
+    #[arg(long)]
+    pub allow_app_only: bool,
 }
 
 /// How a listing is written to stdout.

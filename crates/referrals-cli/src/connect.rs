@@ -1,7 +1,7 @@
 //! The client a command talks through: configured from the global options and the environment,
 //! or pointed at an embedded simulator with `--demo`.
 
-use referrals::{Client, RetryPolicy, auth};
+use referrals::{Client, RetryPolicy};
 use referrals_fixtures::simulator::{Simulator, SimulatorHandle};
 
 use crate::cli::GlobalArgs;
@@ -55,18 +55,7 @@ pub async fn connect(global: &GlobalArgs, demo_port: Option<u16>) -> Result<Conn
         }
         builder = match &global.token {
             Some(token) => builder.bearer_token(token.clone()),
-            None => {
-                // The tenant and client id may come from the profile; the rest from the
-                // environment.
-                let (tenant, client_id) = crate::settings::identity(global);
-                let provider = auth::from_lookup(|name| match name {
-                    auth::env::TENANT_ID if tenant.is_some() => tenant.clone(),
-                    auth::env::CLIENT_ID if client_id.is_some() => client_id.clone(),
-                    _ => std::env::var(name).ok(),
-                })
-                .map_err(referrals::Error::from)?;
-                builder.token_provider_arc(provider)
-            }
+            None => builder.token_provider_arc(crate::auth_cmd::provider(global)?),
         };
     }
     if let Some(retries) = global.retries {

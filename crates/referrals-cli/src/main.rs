@@ -4,13 +4,14 @@
 //! documents every command, the environment it reads and its exit codes.
 //!
 //! Modules: [`cli`] (the clap definition, in the library target with [`referrals_cli::profile`]),
-//! [`settings`] (flags, environment and profile combined), [`connect`] (the client, or the
-//! `--demo` simulator), [`list`], [`single`] (get/create/update/replace), [`lifecycle`]
-//! (accept/decline/won/lost), [`deal`] (deal registrations), [`completions`], [`config`],
-//! [`simulate`], [`output`] (the formats),
+//! [`settings`] (flags, environment and profile combined), [`auth_cmd`] (login, logout, auth
+//! status, the credential chain), [`connect`] (the client, or the `--demo` simulator), [`list`],
+//! [`single`] (get/create/update/replace), [`lifecycle`] (accept/decline/won/lost), [`deal`]
+//! (deal registrations), [`completions`], [`config`], [`simulate`], [`output`] (the formats),
 //! [`input`] (JSON files), [`progress`], [`resume`] (the command line that continues a
 //! listing) and [`failure`] (errors and exit codes).
 
+mod auth_cmd;
 mod completions;
 mod config;
 mod connect;
@@ -32,7 +33,7 @@ use clap::{CommandFactory, FromArgMatches};
 use referrals::LifecycleAction;
 use referrals_cli::cli;
 
-use cli::{Cli, Command, ConfigCommand, GlobalArgs};
+use cli::{AuthCommand, Cli, Command, ConfigCommand, GlobalArgs};
 use failure::Failure;
 
 fn main() -> ExitCode {
@@ -95,6 +96,9 @@ async fn run(cli: &Cli) -> Result<(), Failure> {
         Command::Deal(command) => deal::run(global, command).await,
         Command::Completions { shell } => completions::run(*shell),
         Command::Config(ConfigCommand::Show) => config::show(global),
+        Command::Login(args) => auth_cmd::login(global, args).await,
+        Command::Logout(args) => auth_cmd::logout(global, args).await,
+        Command::Auth(AuthCommand::Status) => auth_cmd::status(global).await,
     }
 }
 

@@ -217,11 +217,11 @@ pub struct Given {
     pub profile: Option<(String, Source)>,
     /// `--format` of the command, if it has one.
     pub format: Option<Format>,
-    /// `--auth`, once the option exists.
-    pub auth: Option<String>,
-    /// `--tenant`, once the option exists.
+    /// `--auth` or `REFERRALS_AUTH`, with which one it was.
+    pub auth: Option<(String, Source)>,
+    /// `--tenant` of the sign-in commands.
     pub tenant: Option<String>,
-    /// `--client-id`, once the option exists.
+    /// `--client-id` of the sign-in commands.
     pub client_id: Option<String>,
     /// `--db`, once the option exists.
     pub database: Option<PathBuf>,
@@ -352,7 +352,14 @@ pub fn resolve(
         .or_else(|| env_text(env::CLIENT_ID))
         .or_else(|| from_profile(profile.and_then(|p| p.client_id.clone())))
         .unwrap_or_else(Setting::unset);
-    let auth_text = set(given.auth.clone(), Source::Flag("--auth")).or_else(|| env_text(env::AUTH));
+    let auth_text = given
+        .auth
+        .clone()
+        .map(|(value, source)| Setting {
+            value: Some(value),
+            source,
+        })
+        .or_else(|| env_text(env::AUTH));
     let auth = match auth_text {
         Some(Setting {
             value: Some(text),

@@ -36,7 +36,15 @@ pub fn apply(
             )
         }),
         format: format_flag(command),
-        // `--auth`, `--tenant`, `--client-id` and `--db` are hooked up here as they land.
+        auth: global.auth.clone().map(|method| {
+            (
+                method,
+                source_of(matches, "auth", "--auth", profile::env::AUTH),
+            )
+        }),
+        tenant: identity_flags(command).0,
+        client_id: identity_flags(command).1,
+        // `--db` (the sync commands) is hooked up here as it lands.
         ..Given::default()
     };
     let path = profile::config_path(&env_lookup);
@@ -50,6 +58,9 @@ pub fn apply(
         .map_err(|e| Failure::Config(e.to_string()))?;
     if global.base_url.is_none() {
         global.base_url = settings.base_url.value.clone();
+    }
+    if global.auth.is_none() {
+        global.auth = settings.auth.value.map(|method| method.name().to_owned());
     }
     global.settings = Some(Arc::new(settings));
     Ok(())
@@ -68,6 +79,15 @@ pub fn identity(global: &GlobalArgs) -> (Option<String>, Option<String>) {
             settings.client_id.value.clone(),
         ),
         None => (None, None),
+    }
+}
+
+/// `--tenant` and `--client-id` of the sign-in commands.
+fn identity_flags(command: &Command) -> (Option<String>, Option<String>) {
+    match command {
+        Command::Login(args) => (args.tenant.clone(), args.client_id.clone()),
+        Command::Logout(args) => (args.tenant.clone(), args.client_id.clone()),
+        _ => (None, None),
     }
 }
 

@@ -28,6 +28,7 @@ const ENVIRONMENT: &[&str] = &[
     "REFERRALS_PROFILE",
     "REFERRALS_AUTH",
     "REFERRALS_DB",
+    "REFERRALS_TOKEN_CACHE",
     "XDG_CONFIG_HOME",
     "RUST_LOG",
 ];
@@ -726,7 +727,15 @@ fn config_show_never_prints_a_secret_and_a_bad_file_names_line_and_column() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_profile_s_tenant_and_client_id_sign_in_with_the_secret_from_the_environment() {
-    let sim = simulator(FaultPlan::new()).await;
+    // Client credentials give app-only tokens, which the real API refuses; this simulator takes
+    // them so that the sign-in itself is what the test sees.
+    let sim = Simulator::builder()
+        .referrals(5)
+        .seed(5)
+        .allow_app_only_tokens(true)
+        .start()
+        .await
+        .expect("the simulator starts");
     let config = write_config(
         "identity",
         &format!(
@@ -752,4 +761,64 @@ async fn the_profile_s_tenant_and_client_id_sign_in_with_the_secret_from_the_env
         "signed in with the profile's tenant and client id"
     );
     assert!(!stderr(&output).contains(sim.client_secret()));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_profile_s_auth_method_forces_a_source_and_the_flag_overrides_it() {
+    let sim = simulator(FaultPlan::new()).await;
+    let config = write_config(
+        "auth-method",
+        &format!(
+            "[profiles.default]\nbase_url = \"{}\"\nauth = \"azure-cli\"\n",
+            sim.base_url()
+        ),
+    );
+    let shown_auth = |command: &mut Command| {
+        let output = command.args(["config", "show"]).output().expect("runs");
+        assert_success(&output);
+        shown(&output, "auth")
+    };
+    assert_eq!(
+        shown_auth(bare().env("REFERRALS_CONFIG", &config)),
+        ("azure-cli".into(), "profile default".into())
+    );
+    assert_eq!(
+        shown_auth(
+            bare()
+                .env("REFERRALS_CONFIG", &config)
+                .env("REFERRALS_AUTH", "token")
+        ),
+        ("token".into(), "env REFERRALS_AUTH".into())
+    );
+    assert_eq!(
+        shown_auth(
+            bare()
+                .env("REFERRALS_CONFIG", &config)
+                .args(["--auth", "token"])
+        ),
+        ("token".into(), "flag --auth".into())
+    );
+    // The profile's method is the one the command uses: with `token` forced from the flag the
+    // environment's token signs in, and the profile's azure-cli is not tried.
+    let (id, _) = referral_with(&sim, "New");
+    let output = bare()
+        .env("REFERRALS_CONFIG", &config)
+        .env("PARTNER_CENTER_TOKEN", TOKEN)
+        .args(["--auth", "token", "get", &id])
+        .output()
+        .expect("runs");
+    assert_success(&output);
+    let output = bare()
+        .env("REFERRALS_CONFIG", &config)
+        .env("PARTNER_CENTER_TOKEN", TOKEN)
+        .env("PATH", scratch("no-az"))
+        .args(["get", &id])
+        .output()
+        .expect("runs");
+    assert_eq!(
+        output.status.code(),
+        Some(3),
+        "the profile forced azure-cli: {}",
+        stderr(&output)
+    );
 }
