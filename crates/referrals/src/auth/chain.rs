@@ -196,7 +196,7 @@ impl TokenProvider for Chain {
     }
 }
 
-/// The provider the environment configures (see the [module docs](self) for the order;
+/// The provider the environment configures (see the [module docs](crate::auth) for the order;
 /// `REFERRALS_AUTH` forces a source). The error names what is missing for each source.
 pub fn from_env() -> Result<Arc<dyn TokenProvider>, AuthError> {
     from_lookup(|name| std::env::var(name).ok())
