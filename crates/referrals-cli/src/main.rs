@@ -5,19 +5,23 @@
 //!
 //! Modules: [`cli`] (the clap definition), [`connect`] (the client, or the `--demo` simulator),
 //! [`list`], [`single`] (get/create/update/replace), [`simulate`], [`output`] (the formats),
-//! [`input`] (JSON files), [`progress`], [`resume`] (the command line that continues a
+//! [`input`] (JSON files), [`progress`], [`sync_cmd`] and [`changes`] (the local mirror),
+//! [`mirror_list`] (`list --db`), [`resume`] (the command line that continues a
 //! listing) and [`failure`] (errors and exit codes).
 
+mod changes;
 mod cli;
 mod connect;
 mod failure;
 mod input;
 mod list;
+mod mirror_list;
 mod output;
 mod progress;
 mod resume;
 mod simulate;
 mod single;
+mod sync_cmd;
 
 use std::process::ExitCode;
 
@@ -59,6 +63,8 @@ async fn run(cli: &Cli) -> Result<(), Failure> {
         } => single::update(global, id, patch, if_match.as_deref()).await,
         Command::Replace { file } => single::replace(global, file).await,
         Command::Simulate(args) => simulate::run(global, args).await,
+        Command::Sync(args) => sync_cmd::run(global, args).await,
+        Command::Changes(args) => changes::run(args),
     }
 }
 

@@ -24,6 +24,8 @@ pub struct SyncReport {
     pub resumed: bool,
     /// The run's totals, over every resume of it (pages, created, updated, unchanged, removed).
     pub counts: Counts,
+    /// What this call did (pages fetched and applied, changes, removals).
+    pub session: Counts,
     /// Referrals received without an id (not mirrored; logged).
     pub skipped: u64,
     /// The last journal row before this process started: the rows this process wrote have
@@ -93,12 +95,14 @@ pub async fn sync<S: Store>(
         "sync run"
     );
     let mut skipped = 0;
+    let mut session = Counts::default();
     let mut restarted = false;
-    let report = |run: &RunRecord, skipped, complete| SyncReport {
+    let report = |run: &RunRecord, session, skipped, complete| SyncReport {
         kind: run.kind,
         reason: run.reason,
         resumed,
         counts: run.counts,
+        session,
         skipped,
         journal_before,
         complete,
@@ -125,7 +129,7 @@ pub async fn sync<S: Store>(
                     } else {
                         return Err(SyncError::Listing {
                             error,
-                            report: Box::new(report(&run, skipped, false)),
+                            report: Box::new(report(&run, session, skipped, false)),
                         });
                     }
                     let begin = run.clone();
@@ -167,11 +171,13 @@ pub async fn sync<S: Store>(
             };
             let counts = blocking(store, move |s| s.apply_page(&update)).await?;
             run.counts = run.counts.plus(counts);
+            session = session.plus(counts);
             run.checkpoint = page.checkpoint;
         }
         break;
     }
     let finished_at = Timestamp::from_system_time(SystemTime::now());
     run.counts = blocking(store, move |s| s.finish_run(&finished_at)).await?;
-    Ok(report(&run, skipped, true))
+    session.removed = run.counts.removed;
+    Ok(report(&run, session, skipped, true))
 }
