@@ -321,3 +321,33 @@ fn consumer_offsets_move_forward_only_and_only_to_rows_that_exist() {
     assert_eq!(mirror.last_seq().unwrap(), 3);
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn the_journal_check_finds_a_repeated_version_and_a_disagreeing_mirror() {
+    let dir = temp_dir("verify");
+    let db = dir.join("m.db");
+    let mut mirror = Mirror::open(&db).unwrap();
+    mirror
+        .apply_referral(&referral(r#"{"id":"a","eTag":"1"}"#), SystemTime::now())
+        .unwrap();
+    assert_eq!(mirror.verify_journal().unwrap(), Vec::<String>::new());
+    mirror
+        .connection()
+        .execute(
+            "INSERT INTO changes (referral_id, kind, etag, recorded_at) VALUES ('a', 'updated', '1', 'now')",
+            [],
+        )
+        .unwrap();
+    mirror
+        .connection()
+        .execute("UPDATE referrals SET removed_at = 'now'", [])
+        .unwrap();
+    let problems = mirror.verify_journal().unwrap();
+    assert_eq!(problems.len(), 2, "{problems:#?}");
+    assert!(problems[0].contains("repeats the version"), "{problems:#?}");
+    assert!(
+        problems[1].contains("removed in the mirror"),
+        "{problems:#?}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
