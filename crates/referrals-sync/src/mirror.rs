@@ -434,19 +434,19 @@ impl Mirror {
         let mut problems = Vec::new();
         for (index, row) in rows.iter().enumerate() {
             let (seq, id, kind, etag, updated, present, stored_etag, removed) = row;
-            if let Some(previous) = index.checked_sub(1).and_then(|i| rows.get(i)) {
-                if &previous.1 == id {
-                    let same_version = &previous.3 == etag && &previous.4 == updated;
-                    let removal = previous.2 == "removed" || kind == "removed";
-                    if same_version && !removal {
-                        problems.push(format!(
-                            "journal row {seq}: {id} {kind} repeats the version of row {}",
-                            previous.0
-                        ));
-                    }
-                    if previous.2 == "removed" && kind == "removed" {
-                        problems.push(format!("journal row {seq}: {id} removed twice in a row"));
-                    }
+            if let Some(previous) = index.checked_sub(1).and_then(|i| rows.get(i))
+                && &previous.1 == id
+            {
+                let same_version = &previous.3 == etag && &previous.4 == updated;
+                let removal = previous.2 == "removed" || kind == "removed";
+                if same_version && !removal {
+                    problems.push(format!(
+                        "journal row {seq}: {id} {kind} repeats the version of row {}",
+                        previous.0
+                    ));
+                }
+                if previous.2 == "removed" && kind == "removed" {
+                    problems.push(format!("journal row {seq}: {id} removed twice in a row"));
                 }
             }
             let last = rows.get(index + 1).is_none_or(|next| &next.1 != id);
