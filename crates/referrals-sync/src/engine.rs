@@ -53,6 +53,20 @@ async fn blocking<S: Store, T: Send + 'static>(
     .map_err(SyncError::Mirror)
 }
 
+/// A page being applied on a blocking thread while the next one is fetched.
+type Pending = Option<tokio::task::JoinHandle<Result<Counts, MirrorError>>>;
+
+/// Waits for the page being applied, if any; what it did.
+async fn settle(pending: &mut Pending) -> Result<Counts, SyncError> {
+    match pending.take() {
+        None => Ok(Counts::default()),
+        Some(handle) => handle
+            .await
+            .map_err(|e| SyncError::Thread(e.to_string()))?
+            .map_err(SyncError::Mirror),
+    }
+}
+
 fn record_of(plan: &RunPlan, started_at: Timestamp) -> RunRecord {
     RunRecord {
         kind: plan.kind,
@@ -97,6 +111,9 @@ pub async fn sync<S: Store>(
     let mut skipped = 0;
     let mut session = Counts::default();
     let mut restarted = false;
+    // Pages are applied in order, one at a time, each while the next is fetched: the run costs
+    // about the longer of the listing and the writing, not their sum.
+    let mut pending: Pending = None;
     let report = |run: &RunRecord, session, skipped, complete| SyncReport {
         kind: run.kind,
         reason: run.reason,
@@ -113,6 +130,9 @@ pub async fn sync<S: Store>(
             let page = match page {
                 Ok(page) => page,
                 Err(error) => {
+                    let counts = settle(&mut pending).await?;
+                    run.counts = run.counts.plus(counts);
+                    session = session.plus(counts);
                     let status = error.status().map(|s| s.as_u16());
                     if let Some(full) =
                         plan::on_refused(run.kind, run.counts.pages, status, options)
@@ -169,11 +189,19 @@ pub async fn sync<S: Store>(
                 newest_updated: run.newest_updated.clone(),
                 now: Timestamp::from_system_time(SystemTime::now()),
             };
-            let counts = blocking(store, move |s| s.apply_page(&update)).await?;
+            let counts = settle(&mut pending).await?;
             run.counts = run.counts.plus(counts);
             session = session.plus(counts);
+            let shared = store.clone();
+            pending = Some(tokio::task::spawn_blocking(move || {
+                let mut guard = shared.lock().unwrap_or_else(PoisonError::into_inner);
+                guard.apply_page(&update)
+            }));
             run.checkpoint = page.checkpoint;
         }
+        let counts = settle(&mut pending).await?;
+        run.counts = run.counts.plus(counts);
+        session = session.plus(counts);
         break;
     }
     let finished_at = Timestamp::from_system_time(SystemTime::now());
