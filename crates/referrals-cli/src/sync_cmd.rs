@@ -122,6 +122,22 @@ pub async fn run(global: &GlobalArgs, args: &SyncArgs) -> Result<(), Failure> {
     }
 }
 
+/// Runs `f` on the mirror on a blocking thread: SQLite stays off the async reactor.
+async fn with_mirror<T: Send + 'static>(
+    mirror: &Arc<Mutex<Mirror>>,
+    f: impl FnOnce(&mut Mirror) -> Result<T, Failure> + Send + 'static,
+) -> Result<T, Failure> {
+    let mirror = mirror.clone();
+    tokio::task::spawn_blocking(move || {
+        let mut guard = mirror
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        f(&mut guard)
+    })
+    .await
+    .map_err(|e| Failure::Local(format!("the mirror thread stopped: {e}")))?
+}
+
 /// `synced: C created, U updated, R removed, N unchanged; P pages, Q requests in T s`, for
 /// what this process did, and why the run was full when the server forced it.
 fn summary(report: &SyncReport, requests: u64, seconds: f64) -> String {
