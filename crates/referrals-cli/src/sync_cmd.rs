@@ -83,22 +83,18 @@ pub async fn run(global: &GlobalArgs, args: &SyncArgs) -> Result<(), Failure> {
     let counter = Arc::new(CountingTransport::new(global)?);
     let connection = connect_with(global, None, Some(counter.clone())).await?;
     let mirror = Arc::new(Mutex::new(mirror));
-    let journal_before = {
+    let journal_before = with_mirror(&mirror, |m| {
         use referrals_sync::store::Store;
-        let mut guard = mirror
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        guard
-            .last_seq()
-            .map_err(|e| Failure::Local(e.to_string()))?
-    };
+        m.last_seq().map_err(|e| Failure::Local(e.to_string()))
+    })
+    .await?;
 
     let outcome = referrals_sync::sync(&connection.client, &mirror, &options).await;
     if args.changes.is_some() {
-        let guard = mirror
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        crate::changes::write_after(&guard, journal_before, None)?;
+        with_mirror(&mirror, move |m| {
+            crate::changes::write_after(m, journal_before, None).map(|_| ())
+        })
+        .await?;
     }
     let requests = counter.count();
     let seconds = started.elapsed().as_secs_f64();
