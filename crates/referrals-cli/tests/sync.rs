@@ -477,3 +477,56 @@ async fn sync_killed_at_random_moments_loses_nothing_and_repeats_nothing() {
     assert_journal_consistent(&db);
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn simulate_churn_changes_referrals_that_a_sync_then_picks_up() {
+    use std::io::{BufRead, BufReader};
+    let dir = temp_dir("churn");
+    let db = dir.join("m.db");
+    let mut child = referrals()
+        .args(["simulate", "--referrals", "20", "--churn", "20"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("starts");
+    let mut lines = BufReader::new(child.stdout.take().expect("piped")).lines();
+    let (mut base, mut token, mut banner) = (None, None, String::new());
+    for line in lines.by_ref() {
+        let line = line.expect("a line");
+        if line.starts_with("Partner Center simulator:") {
+            banner = line.clone();
+        }
+        if let Some(value) = line.strip_prefix("export PARTNER_CENTER_BASE_URL=") {
+            base = Some(value.to_owned());
+        }
+        if let Some(value) = line.strip_prefix("export PARTNER_CENTER_TOKEN=") {
+            token = Some(value.to_owned());
+            break;
+        }
+    }
+    assert!(banner.contains("20 random changes a second"), "{banner}");
+    let (base, token) = (base.expect("a base URL"), token.expect("a token"));
+    let sync = || {
+        let out = output(
+            referrals()
+                .args(["sync", "--base-url", &base, "--token", &token, "--db"])
+                .arg(&db),
+        );
+        assert_success(&out);
+        summary(&out)
+    };
+    sync();
+    // The simulator changes 20 referrals a second: some sync soon sees a change.
+    let seen = (0..200).find_map(|_| {
+        let [created, updated, ..] = sync();
+        (created + updated > 0).then_some(created + updated)
+    });
+    child.kill().expect("stops");
+    let _ = child.wait();
+    assert!(
+        seen.is_some(),
+        "no sync saw a change of the churning simulator"
+    );
+    assert_journal_consistent(&db);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
