@@ -187,7 +187,7 @@ pub async fn sync<S: Store>(
                 kind: run.kind,
                 reason: run.reason,
                 newest_updated: run.newest_updated.clone(),
-                now: Timestamp::from_system_time(SystemTime::now()),
+                now: plan::page_time(SystemTime::now(), &run.started_at),
             };
             let counts = settle(&mut pending).await?;
             run.counts = run.counts.plus(counts);

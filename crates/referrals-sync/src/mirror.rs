@@ -11,7 +11,7 @@ use rusqlite::{
 };
 
 use crate::MirrorError;
-use crate::plan::{self, Decision, Reason, RunKind, Stored, SyncState, Unseen};
+use crate::plan::{self, Decision, Reason, RunKind, Stored, SyncState};
 use crate::row::MirrorRow;
 use crate::schema::{APPLICATION_ID, MIGRATIONS, SCHEMA_VERSION};
 use crate::store::{Counts, PageUpdate, RunRecord, Store};
@@ -110,7 +110,14 @@ impl Mirror {
             connection,
             path: path.to_path_buf(),
         };
-        mirror.check_identity()?;
+        if mirror.check_identity()? {
+            // Larger pages for rows of a few KB: fewer pages, overflow chains and writes. Only
+            // possible before the first table (and before WAL).
+            mirror
+                .connection
+                .pragma_update(None, "page_size", 16_384)
+                .map_err(fail("set the page size"))?;
+        }
         mirror
             .connection
             .pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get::<_, String>(0))
@@ -121,12 +128,25 @@ impl Mirror {
             .connection
             .pragma_update(None, "synchronous", "NORMAL")
             .map_err(fail("set synchronous"))?;
+        // A bounded page cache (8 MiB) and fewer, larger checkpoints (every ~40 MB of WAL):
+        // pages written by several transactions are copied back once.
+        mirror
+            .connection
+            .pragma_update(None, "cache_size", -8_192)
+            .map_err(fail("set the cache size"))?;
+        mirror
+            .connection
+            .pragma_update_and_check(None, "wal_autocheckpoint", 2_500, |row| {
+                row.get::<_, i64>(0)
+            })
+            .map_err(fail("set the checkpoint interval"))?;
         mirror.migrate()?;
         Ok(mirror)
     }
 
-    /// Refuses files that are not mirrors before anything is written to them.
-    fn check_identity(&self) -> Result<(), MirrorError> {
+    /// Refuses files that are not mirrors before anything is written to them; true for an
+    /// empty file (a new mirror).
+    fn check_identity(&self) -> Result<bool, MirrorError> {
         let fail = |e| MirrorError::sqlite(&self.path, "read the database header", e);
         let application_id: i32 = self
             .connection
@@ -157,7 +177,7 @@ impl Mirror {
                 known: SCHEMA_VERSION,
             });
         }
-        Ok(())
+        Ok(fresh)
     }
 
     fn migrate(&mut self) -> Result<(), MirrorError> {
@@ -728,7 +748,6 @@ impl Store for Mirror {
         self.transaction(|tx| {
             let write = || -> rusqlite::Result<()> {
                 tx.execute("DELETE FROM sync_run", [])?;
-                tx.execute("DELETE FROM sync_run_seen", [])?;
                 tx.execute(
                     "INSERT INTO sync_run (singleton, kind, reason, started_at, since, checkpoint,
                          newest_updated, pages, created, updated, unchanged)
@@ -771,10 +790,6 @@ impl Store for Mirror {
                         Decision::Updated => counts.updated += 1,
                         Decision::Unchanged | Decision::Stale => counts.unchanged += 1,
                     }
-                    tx.prepare_cached(
-                        "INSERT OR IGNORE INTO sync_run_seen (referral_id) VALUES (?1)",
-                    )?
-                    .execute([&row.id])?;
                 }
                 let updated = tx.execute(
                     "UPDATE sync_run SET checkpoint = ?1, kind = ?2, reason = ?3,
@@ -824,19 +839,13 @@ impl Store for Mirror {
                 if run.kind == RunKind::Full {
                     let gone: Vec<String> = {
                         let mut statement = tx.prepare(
-                            "SELECT r.id, r.last_seen_at, s.referral_id IS NOT NULL
-                             FROM referrals r LEFT JOIN sync_run_seen s ON s.referral_id = r.id
-                             WHERE r.removed_at IS NULL",
+                            "SELECT id, last_seen_at FROM referrals WHERE removed_at IS NULL",
                         )?;
                         let mut rows = statement.query([])?;
                         let mut gone = Vec::new();
                         while let Some(row) = rows.next()? {
                             let last_seen_at: String = row.get(1)?;
-                            let entry = Unseen {
-                                last_seen_at: &last_seen_at,
-                                seen_by_run: row.get(2)?,
-                            };
-                            if plan::removed_by_full_run(entry, &run.started_at) {
+                            if plan::removed_by_full_run(&last_seen_at, &run.started_at) {
                                 gone.push(row.get(0)?);
                             }
                         }
@@ -869,7 +878,6 @@ impl Store for Mirror {
                     ],
                 )?;
                 tx.execute("DELETE FROM sync_run", [])?;
-                tx.execute("DELETE FROM sync_run_seen", [])?;
                 Ok(removed)
             };
             let removed = write().map_err(|e| write_error(&path, e))?;

@@ -355,28 +355,27 @@ pub fn decide(stored: Option<Stored<'_>>, raw_json: &str, updated: Option<&str>)
     }
 }
 
-/// A referral of the mirror at the end of a full run, for [`removed_by_full_run`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Unseen<'a> {
-    /// When the mirror last saw it (by the local clock).
-    pub last_seen_at: &'a str,
-    /// Seen by this run's listing.
-    pub seen_by_run: bool,
-}
-
-/// True when a full run that started at `run_started_at` marks this (not yet removed) referral
-/// removed: the listing did not return it, and nothing else (a webhook) saw it since the run
-/// started. An unreadable `last_seen_at` counts as old.
-pub fn removed_by_full_run(entry: Unseen<'_>, run_started_at: &Timestamp) -> bool {
-    if entry.seen_by_run {
-        return false;
-    }
+/// True when a full run that started at `run_started_at` marks a (not yet removed) referral
+/// last seen at `last_seen_at` removed: nothing saw it since the run started, neither the run's
+/// listing (every referral it receives gets the page's time, never earlier than the run's start:
+/// see [`page_time`]) nor anything else (a webhook). An unreadable `last_seen_at` counts as old.
+pub fn removed_by_full_run(last_seen_at: &str, run_started_at: &Timestamp) -> bool {
     match (
-        Timestamp::new(entry.last_seen_at).to_unix_nanos(),
+        Timestamp::new(last_seen_at).to_unix_nanos(),
         run_started_at.to_unix_nanos(),
     ) {
         (Ok(seen), Ok(started)) => seen < started,
         _ => true,
+    }
+}
+
+/// The time written with a page: `now`, but never before the run's start, so that a clock
+/// stepped back during a run cannot make the run's own referrals look unseen.
+pub fn page_time(now: SystemTime, run_started_at: &Timestamp) -> Timestamp {
+    let now = Timestamp::from_system_time(now);
+    match (now.to_unix_nanos(), run_started_at.to_unix_nanos()) {
+        (Ok(at), Ok(started)) if at < started => run_started_at.clone(),
+        _ => now,
     }
 }
 
@@ -591,25 +590,28 @@ mod tests {
 
     #[test]
     fn a_full_run_removes_what_nothing_saw_since_it_started() {
-        let started = Timestamp::new("2026-01-01T12:00:00Z");
-        let unseen = |last_seen_at, seen_by_run| Unseen {
-            last_seen_at,
-            seen_by_run,
-        };
-        assert!(removed_by_full_run(
-            unseen("2026-01-01T11:00:00Z", false),
-            &started
-        ));
+        let started = Timestamp::new("2026-01-01T12:00:00.0000000Z");
+        assert!(removed_by_full_run("2026-01-01T11:00:00Z", &started));
+        // Seen by the run, or by a webhook after the run started.
+        assert!(!removed_by_full_run("2026-01-01T12:00:00Z", &started));
+        assert!(!removed_by_full_run("2026-01-01T12:00:01Z", &started));
+        assert!(removed_by_full_run("garbage", &started));
+    }
+
+    #[test]
+    fn page_times_never_go_before_the_run_start() {
+        let started = Timestamp::new("2026-01-01T12:00:00.0000000Z");
+        let earlier = at("2026-01-01T11:59:00Z");
+        assert_eq!(page_time(earlier, &started), started);
+        let later = at("2026-01-01T12:00:01Z");
+        assert_eq!(
+            page_time(later, &started).as_str(),
+            "2026-01-01T12:00:01.0000000Z"
+        );
         assert!(!removed_by_full_run(
-            unseen("2026-01-01T11:00:00Z", true),
+            page_time(earlier, &started).as_str(),
             &started
         ));
-        // A webhook applied it after the run started.
-        assert!(!removed_by_full_run(
-            unseen("2026-01-01T12:00:01Z", false),
-            &started
-        ));
-        assert!(removed_by_full_run(unseen("garbage", false), &started));
     }
 
     #[test]

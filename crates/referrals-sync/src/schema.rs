@@ -65,10 +65,6 @@ CREATE TABLE sync_run (
     unchanged      INTEGER NOT NULL DEFAULT 0
 );
 
-CREATE TABLE sync_run_seen (
-    referral_id TEXT PRIMARY KEY
-) WITHOUT ROWID;
-
 CREATE TABLE consumers (
     name             TEXT PRIMARY KEY,
     acknowledged_seq INTEGER NOT NULL,
