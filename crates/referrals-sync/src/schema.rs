@@ -30,7 +30,6 @@ CREATE TABLE referrals (
     removed_at        TEXT
 );
 CREATE INDEX referrals_by_status ON referrals (status);
-CREATE INDEX referrals_by_updated ON referrals (updated_date_time);
 
 CREATE TABLE changes (
     seq               INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -40,7 +39,6 @@ CREATE TABLE changes (
     updated_date_time TEXT,
     recorded_at       TEXT NOT NULL
 );
-CREATE INDEX changes_by_referral ON changes (referral_id, seq);
 
 CREATE TABLE sync_state (
     singleton            INTEGER PRIMARY KEY CHECK (singleton = 1),
