@@ -53,6 +53,20 @@ async fn blocking<S: Store, T: Send + 'static>(
     .map_err(SyncError::Mirror)
 }
 
+/// Pages received while a write is under way, at most, before the listing waits for it.
+const MAX_QUEUED: usize = 16;
+
+/// Writes `pages` (if any) and waits for it.
+async fn write_now<S: Store>(
+    store: &SharedStore<S>,
+    pages: Vec<PageUpdate>,
+) -> Result<Counts, SyncError> {
+    if pages.is_empty() {
+        return Ok(Counts::default());
+    }
+    blocking(store, move |s| s.apply_pages(&pages)).await
+}
+
 /// A page being applied on a blocking thread while the next one is fetched.
 type Pending = Option<tokio::task::JoinHandle<Result<Counts, MirrorError>>>;
 
@@ -111,9 +125,12 @@ pub async fn sync<S: Store>(
     let mut skipped = 0;
     let mut session = Counts::default();
     let mut restarted = false;
-    // Pages are applied in order, one at a time, each while the next is fetched: the run costs
-    // about the longer of the listing and the writing, not their sum.
+    // Pages are written in order on a blocking thread while the next ones are fetched: the run
+    // costs about the longer of the listing and the writing, not their sum. Pages that arrive
+    // while a write is under way wait (at most MAX_QUEUED) and go together into the next
+    // transaction, so a slow disk pays its per-transaction cost less often.
     let mut pending: Pending = None;
+    let mut queued: Vec<PageUpdate> = Vec::new();
     let report = |run: &RunRecord, session, skipped, complete| SyncReport {
         kind: run.kind,
         reason: run.reason,
@@ -131,6 +148,7 @@ pub async fn sync<S: Store>(
                 Ok(page) => page,
                 Err(error) => {
                     let counts = settle(&mut pending).await?;
+                    let counts = counts.plus(write_now(store, std::mem::take(&mut queued)).await?);
                     run.counts = run.counts.plus(counts);
                     session = session.plus(counts);
                     let status = error.status().map(|s| s.as_u16());
@@ -189,17 +207,24 @@ pub async fn sync<S: Store>(
                 newest_updated: run.newest_updated.clone(),
                 now: plan::page_time(SystemTime::now(), &run.started_at),
             };
+            queued.push(update);
+            run.checkpoint = page.checkpoint;
+            let busy = pending.as_ref().is_some_and(|p| !p.is_finished());
+            if busy && queued.len() < MAX_QUEUED {
+                continue;
+            }
             let counts = settle(&mut pending).await?;
             run.counts = run.counts.plus(counts);
             session = session.plus(counts);
+            let batch = std::mem::take(&mut queued);
             let shared = store.clone();
             pending = Some(tokio::task::spawn_blocking(move || {
                 let mut guard = shared.lock().unwrap_or_else(PoisonError::into_inner);
-                guard.apply_page(&update)
+                guard.apply_pages(&batch)
             }));
-            run.checkpoint = page.checkpoint;
         }
         let counts = settle(&mut pending).await?;
+        let counts = counts.plus(write_now(store, std::mem::take(&mut queued)).await?);
         run.counts = run.counts.plus(counts);
         session = session.plus(counts);
         break;

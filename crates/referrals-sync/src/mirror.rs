@@ -772,35 +772,43 @@ impl Store for Mirror {
     }
 
     fn apply_page(&mut self, page: &PageUpdate) -> Result<Counts, MirrorError> {
+        self.apply_pages(std::slice::from_ref(page))
+    }
+
+    fn apply_pages(&mut self, pages: &[PageUpdate]) -> Result<Counts, MirrorError> {
         let path = self.path.clone();
+        let Some(last) = pages.last() else {
+            return Ok(Counts::default());
+        };
         let checkpoint = text_of(
             &path,
             "the checkpoint",
-            serde_json::to_string(&page.checkpoint),
+            serde_json::to_string(&last.checkpoint),
         )?;
         self.transaction(|tx| {
             let write = || -> rusqlite::Result<Counts> {
-                let mut counts = Counts {
-                    pages: 1,
-                    ..Counts::default()
-                };
-                for row in &page.rows {
-                    match apply_row(tx, row, &page.now)?.decision {
-                        Decision::Created => counts.created += 1,
-                        Decision::Updated => counts.updated += 1,
-                        Decision::Unchanged | Decision::Stale => counts.unchanged += 1,
+                let mut counts = Counts::default();
+                for page in pages {
+                    counts.pages += 1;
+                    for row in &page.rows {
+                        match apply_row(tx, row, &page.now)?.decision {
+                            Decision::Created => counts.created += 1,
+                            Decision::Updated => counts.updated += 1,
+                            Decision::Unchanged | Decision::Stale => counts.unchanged += 1,
+                        }
                     }
                 }
                 let updated = tx.execute(
                     "UPDATE sync_run SET checkpoint = ?1, kind = ?2, reason = ?3,
-                         newest_updated = ?4, pages = pages + 1, created = created + ?5,
-                         updated = updated + ?6, unchanged = unchanged + ?7
+                         newest_updated = ?4, pages = pages + ?5, created = created + ?6,
+                         updated = updated + ?7, unchanged = unchanged + ?8
                      WHERE singleton = 1",
                     params![
                         checkpoint,
-                        page.kind.as_str(),
-                        page.reason.as_str(),
-                        page.newest_updated.as_ref().map(Timestamp::as_str),
+                        last.kind.as_str(),
+                        last.reason.as_str(),
+                        last.newest_updated.as_ref().map(Timestamp::as_str),
+                        counts.pages as i64,
                         counts.created as i64,
                         counts.updated as i64,
                         counts.unchanged as i64,

@@ -83,6 +83,17 @@ pub trait Store: Send + 'static {
     /// Applies one page and stores the run's position after it, atomically. Returns what the
     /// page did.
     fn apply_page(&mut self, page: &PageUpdate) -> Result<Counts, MirrorError>;
+    /// Applies consecutive pages, each with the run's state after it; the run's position ends
+    /// after the last. The engine gives several when pages arrived faster than they were
+    /// written. This default applies them one transaction each; [`Mirror`](crate::Mirror)
+    /// writes them in one.
+    fn apply_pages(&mut self, pages: &[PageUpdate]) -> Result<Counts, MirrorError> {
+        let mut counts = Counts::default();
+        for page in pages {
+            counts = counts.plus(self.apply_page(page)?);
+        }
+        Ok(counts)
+    }
     /// Completes the run in progress: a full run marks what it did not see removed; the
     /// watermark advances. Returns the run's totals.
     fn finish_run(&mut self, now: &Timestamp) -> Result<Counts, MirrorError>;
