@@ -175,10 +175,18 @@ fn compare(simulator: &SimulatorHandle, dir: &Path, n: usize, rounds: usize) -> 
     let (mut list_rss, mut sync_rss) = (0, 0);
     for round in 0..rounds {
         let mut list = Command::new(&binary);
-        list.args(["list", "--all", "--format", "ndjson", "--base-url"])
-            .arg(simulator.base_url())
-            .arg("--token")
-            .arg(simulator.token());
+        list.args([
+            "list",
+            "--all",
+            "--page-size",
+            "100",
+            "--format",
+            "ndjson",
+            "--base-url",
+        ])
+        .arg(simulator.base_url())
+        .arg("--token")
+        .arg(simulator.token());
         let (seconds, rss) = timed(list)?;
         list_times.push(seconds);
         list_rss = list_rss.max(rss.unwrap_or(0));

@@ -2,7 +2,7 @@
 //! releases when its holder exits in any way (`kill -9` included), so a dead holder never
 //! blocks the next run. The file says who holds it, for the error message of the next one.
 
-use std::fs::{File, OpenOptions, TryLockError};
+use std::fs::{File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime};
@@ -43,12 +43,13 @@ impl SyncLock {
             .map_err(|e| MirrorError::io(&path, "create the lock file", e))?;
         let deadline = Instant::now() + wait;
         loop {
-            match file.try_lock() {
+            // fs4's, not std's `File::try_lock` (newer than the workspace's minimum Rust).
+            match fs4::FileExt::try_lock(&file) {
                 Ok(()) => break,
-                Err(TryLockError::WouldBlock) if Instant::now() < deadline => {
+                Err(fs4::TryLockError::WouldBlock) if Instant::now() < deadline => {
                     std::thread::sleep(POLL);
                 }
-                Err(TryLockError::WouldBlock) => {
+                Err(fs4::TryLockError::WouldBlock) => {
                     let mut holder = String::new();
                     let _ = file.read_to_string(&mut holder);
                     let holder = holder.trim();
@@ -61,7 +62,7 @@ impl SyncLock {
                         },
                     });
                 }
-                Err(TryLockError::Error(e)) => {
+                Err(fs4::TryLockError::Error(e)) => {
                     return Err(MirrorError::io(&path, "lock the lock file", e));
                 }
             }

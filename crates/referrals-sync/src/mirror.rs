@@ -454,9 +454,11 @@ impl Mirror {
         let mut problems = Vec::new();
         for (index, row) in rows.iter().enumerate() {
             let (seq, id, kind, etag, updated, present, stored_etag, removed) = row;
-            if let Some(previous) = index.checked_sub(1).and_then(|i| rows.get(i))
-                && &previous.1 == id
-            {
+            let previous = index
+                .checked_sub(1)
+                .and_then(|i| rows.get(i))
+                .filter(|previous| &previous.1 == id);
+            if let Some(previous) = previous {
                 let same_version = &previous.3 == etag && &previous.4 == updated;
                 let removal = previous.2 == "removed" || kind == "removed";
                 if same_version && !removal {
