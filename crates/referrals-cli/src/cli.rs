@@ -180,6 +180,11 @@ pub enum Command {
     /// The config file and its profiles
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// Bring a local SQLite mirror up to date (full or incremental listing; see docs/sync.md)
+    #[command(after_help = EXIT_CODES)]
+    Sync(SyncArgs),
+    /// Print the mirror's change journal as NDJSON (per named consumer, with acknowledgement)
+    Changes(ChangesArgs),
 }
 
 /// `referrals login`.
@@ -326,6 +331,75 @@ on Windows %APPDATA%). It is optional. Example:
 Precedence: a flag, then the environment, then the profile, then the default.
 Secrets (tokens, client secrets) are not read from the file.";
 
+/// `referrals sync`.
+#[derive(Args, Clone, Debug)]
+pub struct SyncArgs {
+    /// The mirror: a SQLite file (created if missing; tables documented in docs/sync.md)
+    /// [default: REFERRALS_DB, else the profile's `database`, else referrals.db]
+    #[arg(long, value_name = "PATH")]
+    pub db: Option<PathBuf>,
+
+    /// List every referral (and mark those no longer listed removed), even if an incremental
+    /// listing would do
+    #[arg(long)]
+    pub full: bool,
+
+    /// How far before the newest `updatedDateTime` already synced an incremental listing
+    /// reaches, e.g. 90s, 5m, 1h
+    #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = parse_duration)]
+    pub overlap: Duration,
+
+    /// A full listing when the last one is older than this, e.g. 12h, 7d
+    #[arg(long, value_name = "DURATION", default_value = "7d", value_parser = parse_duration)]
+    pub full_every: Duration,
+
+    /// Referrals per page, 1 to 100
+    #[arg(long, value_name = "N", default_value_t = referrals_sync::plan::DEFAULT_PAGE_SIZE)]
+    pub page_size: u32,
+
+    /// Also write the changes this run records to stdout
+    #[arg(long, value_enum, value_name = "FORMAT")]
+    pub changes: Option<ChangesFormat>,
+
+    /// How long to wait for another `referrals sync` on the same file before giving up
+    #[arg(long, value_name = "DURATION", default_value = "3s", value_parser = parse_duration)]
+    pub wait: Duration,
+}
+
+/// The formats of `--changes`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ChangesFormat {
+    /// One JSON object per change, as `referrals changes` prints them
+    Ndjson,
+}
+
+/// `referrals changes`.
+#[derive(Args, Clone, Debug)]
+pub struct ChangesArgs {
+    /// The mirror written by `referrals sync` [default: REFERRALS_DB, else the profile's
+    /// `database`, else referrals.db]
+    #[arg(long, value_name = "PATH")]
+    pub db: Option<PathBuf>,
+
+    /// Only changes after this sequence number (default: from the start, or the consumer's
+    /// offset)
+    #[arg(long, value_name = "SEQ", conflicts_with = "consumer")]
+    pub since: Option<i64>,
+
+    /// A named consumer: print the changes after its acknowledged offset (the offset does not
+    /// move until --ack)
+    #[arg(long, value_name = "NAME")]
+    pub consumer: Option<String>,
+
+    /// Acknowledge that the consumer has processed every change up to SEQ (prints nothing)
+    #[arg(long, value_name = "SEQ", requires = "consumer")]
+    pub ack: Option<i64>,
+
+    /// At most this many changes
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub limit: Option<u64>,
+}
+
 /// `referrals list`.
 #[derive(Args, Clone, Debug)]
 #[command(
@@ -436,6 +510,11 @@ pub struct ListArgs {
     /// No header row (csv and table), e.g. when appending a resumed listing
     #[arg(long, help_heading = "Output")]
     pub no_header: bool,
+
+    /// List a local mirror written by `referrals sync` instead, offline (with --status,
+    /// --format, --no-header)
+    #[arg(long, value_name = "PATH", help_heading = "Offline")]
+    pub db: Option<PathBuf>,
 }
 
 /// `referrals simulate`.
@@ -453,6 +532,9 @@ pub struct SimulateArgs {
     /// Accept app-only (client credentials) tokens, which the real Referrals API refuses
     #[arg(long)]
     pub allow_app_only: bool,
+    /// Make this many random changes (creations, updates, removals) every second
+    #[arg(long, value_name = "PER_SECOND", default_value_t = 0)]
+    pub churn: u32,
 }
 
 /// How a listing is written to stdout.
@@ -500,6 +582,29 @@ fn parse_seconds(value: &str) -> Result<Duration, String> {
     Ok(Duration::from_secs_f64(seconds))
 }
 
+/// `90`, `90s`, `5m`, `2h`, `7d` (a number alone is seconds).
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let (number, unit) = match text.find(|c: char| !c.is_ascii_digit()) {
+        Some(at) => text.split_at(at),
+        None => (text, "s"),
+    };
+    let value: u64 = number
+        .parse()
+        .map_err(|_| format!("`{text}` is not a duration like 90s, 5m, 2h or 7d"))?;
+    let unit = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        _ => return Err(format!("`{text}`: the unit must be s, m, h or d")),
+    };
+    value
+        .checked_mul(unit)
+        .map(Duration::from_secs)
+        .ok_or_else(|| format!("`{text}` is too long"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -517,5 +622,17 @@ mod tests {
         assert!(parse_seconds("-3").is_err());
         assert!(parse_seconds("NaN").is_err());
         assert!(parse_seconds("soon").unwrap_err().contains("soon"));
+    }
+
+    #[test]
+    fn durations_take_a_unit_and_mistakes_are_named() {
+        assert_eq!(parse_duration("90"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_duration("5m"), Ok(Duration::from_secs(300)));
+        assert_eq!(parse_duration("2h"), Ok(Duration::from_secs(7200)));
+        assert_eq!(parse_duration("7d"), Ok(Duration::from_secs(604_800)));
+        assert_eq!(parse_duration("0s"), Ok(Duration::ZERO));
+        assert!(parse_duration("5 weeks").unwrap_err().contains("unit"));
+        assert!(parse_duration("soon").unwrap_err().contains("soon"));
+        assert!(parse_duration("99999999999999999999d").is_err());
     }
 }

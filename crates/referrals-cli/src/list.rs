@@ -22,6 +22,9 @@ enum Start {
 
 /// Runs `referrals list`.
 pub async fn run(global: &GlobalArgs, args: &ListArgs) -> Result<(), Failure> {
+    if let Some(db) = &args.db {
+        return crate::mirror_list::run(db, args, crate::settings::format(global, args.format));
+    }
     // Every argument is checked before the client is built, let alone a request sent.
     let start = match &args.resume {
         Some(token) => Start::Resume(

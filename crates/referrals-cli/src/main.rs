@@ -7,11 +7,13 @@
 //! [`settings`] (flags, environment and profile combined), [`auth_cmd`] (login, logout, auth
 //! status, the credential chain), [`connect`] (the client, or the `--demo` simulator), [`list`],
 //! [`single`] (get/create/update/replace), [`lifecycle`] (accept/decline/won/lost), [`deal`]
-//! (deal registrations), [`completions`], [`config`], [`simulate`], [`output`] (the formats),
+//! (deal registrations), [`sync_cmd`] and [`changes`] (the local mirror), [`mirror_list`]
+//! (`list --db`), [`completions`], [`config`], [`simulate`], [`output`] (the formats),
 //! [`input`] (JSON files), [`progress`], [`resume`] (the command line that continues a
 //! listing) and [`failure`] (errors and exit codes).
 
 mod auth_cmd;
+mod changes;
 mod completions;
 mod config;
 mod connect;
@@ -20,12 +22,14 @@ mod failure;
 mod input;
 mod lifecycle;
 mod list;
+mod mirror_list;
 mod output;
 mod progress;
 mod resume;
 mod settings;
 mod simulate;
 mod single;
+mod sync_cmd;
 
 use std::process::ExitCode;
 
@@ -99,6 +103,8 @@ async fn run(cli: &Cli) -> Result<(), Failure> {
         Command::Login(args) => auth_cmd::login(global, args).await,
         Command::Logout(args) => auth_cmd::logout(global, args).await,
         Command::Auth(AuthCommand::Status) => auth_cmd::status(global).await,
+        Command::Sync(args) => sync_cmd::run(global, args).await,
+        Command::Changes(args) => changes::run(global, args),
     }
 }
 

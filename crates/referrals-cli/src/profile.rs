@@ -274,6 +274,9 @@ pub fn load(path: &Path, source: &Source) -> Result<Option<ConfigFile>, ConfigEr
     }
 }
 
+/// The mirror's database when neither `--db`, `REFERRALS_DB` nor the profile names one.
+pub const DEFAULT_DATABASE: &str = "referrals.db";
+
 /// Combines the command line, the environment (`lookup`) and the file: a flag, then the
 /// environment, then the profile, then the default. Naming a profile the file does not have is
 /// an error; so is a bad value in the environment.
@@ -466,7 +469,11 @@ impl Settings {
         row("client_id", v, s);
         let (v, s) = shown(&self.auth, |m| m.name().to_owned(), "first that works");
         row("auth", v, s);
-        let (v, s) = shown(&self.database, |p| p.display().to_string(), "referrals.db");
+        let (v, s) = shown(
+            &self.database,
+            |p| p.display().to_string(),
+            DEFAULT_DATABASE,
+        );
         row("database", v, s);
         let (v, s) = shown(
             &self.format,

@@ -2,6 +2,7 @@
 //! file's profile ([`referrals_cli::profile`]), written back into the global options so that
 //! every command sees one set of values.
 
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use clap::ArgMatches;
@@ -44,7 +45,7 @@ pub fn apply(
         }),
         tenant: identity_flags(command).0,
         client_id: identity_flags(command).1,
-        // `--db` (the sync commands) is hooked up here as it lands.
+        database: database_flag(command),
         ..Given::default()
     };
     let path = profile::config_path(&env_lookup);
@@ -71,6 +72,18 @@ pub fn format(global: &GlobalArgs, flag: Option<Format>) -> Option<Format> {
     flag.or_else(|| global.settings.as_ref().and_then(|s| s.format.value))
 }
 
+/// The mirror's database: `--db`, else `REFERRALS_DB`, else the profile's, else `referrals.db`.
+pub fn database(global: &GlobalArgs, flag: Option<&PathBuf>) -> PathBuf {
+    flag.cloned()
+        .or_else(|| {
+            global
+                .settings
+                .as_ref()
+                .and_then(|s| s.database.value.clone())
+        })
+        .unwrap_or_else(|| PathBuf::from(profile::DEFAULT_DATABASE))
+}
+
 /// The effective tenant and client id, for the sign-in (environment, then profile).
 pub fn identity(global: &GlobalArgs) -> (Option<String>, Option<String>) {
     match &global.settings {
@@ -88,6 +101,15 @@ fn identity_flags(command: &Command) -> (Option<String>, Option<String>) {
         Command::Login(args) => (args.tenant.clone(), args.client_id.clone()),
         Command::Logout(args) => (args.tenant.clone(), args.client_id.clone()),
         _ => (None, None),
+    }
+}
+
+/// `--db` of the mirror commands (`list --db` is an explicit offline switch, not a setting).
+fn database_flag(command: &Command) -> Option<PathBuf> {
+    match command {
+        Command::Sync(args) => args.db.clone(),
+        Command::Changes(args) => args.db.clone(),
+        _ => None,
     }
 }
 

@@ -57,6 +57,7 @@
 mod assertion;
 mod auth;
 mod builder;
+mod churn;
 mod conn_io;
 mod continuation;
 mod device;
@@ -80,6 +81,7 @@ pub use builder::{
     DEFAULT_USERNAME, SimulatorBuilder, TEST_CLIENT_CERTIFICATE_PEM,
     UNREGISTERED_CLIENT_CERTIFICATE_PEM,
 };
+pub use churn::ChurnReport;
 pub use device::DeviceStep;
 pub use fault::{Fault, FaultPlan, FaultRule, Operation, RequestInfo, RetryAfter, Trigger};
 pub use handle::{RecordedRequest, SimulatorHandle};

@@ -1,0 +1,124 @@
+//! `referrals changes`: the mirror's journal as NDJSON, from a sequence number or from a named
+//! consumer's acknowledged offset, and the acknowledgement that moves that offset.
+//!
+//! Delivery is at least once: printing never moves an offset. A consumer processes the batch,
+//! then acknowledges the last `seq` it finished (`--ack SEQ`); if it dies before that, the next
+//! `referrals changes --consumer NAME` prints the same rows again, and no row is ever skipped.
+
+use std::io::{self, BufWriter, Write};
+use std::time::SystemTime;
+
+use referrals_sync::{ChangeRecord, Mirror};
+use serde::Serialize;
+use serde_json::value::RawValue;
+
+use crate::cli::{ChangesArgs, GlobalArgs};
+use crate::failure::Failure;
+
+/// Rows read from the journal at a time, so memory stays bounded however long it is.
+const BATCH: u64 = 1000;
+
+/// Runs `referrals changes`.
+pub fn run(global: &GlobalArgs, args: &ChangesArgs) -> Result<(), Failure> {
+    if let Some(name) = &args.consumer {
+        if name.trim().is_empty() {
+            return Err(Failure::Usage("--consumer: the name is empty".into()));
+        }
+    }
+    let local = |e: referrals_sync::MirrorError| Failure::Local(e.to_string());
+    let mut mirror = Mirror::open_existing(&crate::settings::database(global, args.db.as_ref()))
+        .map_err(local)?;
+    match (&args.consumer, args.ack) {
+        (Some(name), Some(seq)) => {
+            let offset = mirror
+                .acknowledge(name, seq, SystemTime::now())
+                .map_err(local)?;
+            eprintln!("consumer {name}: acknowledged up to {offset}");
+            Ok(())
+        }
+        (Some(name), None) => {
+            let offset = mirror.consumer_offset(name).map_err(local)?;
+            let last = write_after(&mirror, offset, args.limit)?;
+            if let Some(last) = last {
+                eprintln!(
+                    "consumer {name}: printed changes {} to {last}; when they are processed, run \
+                     `referrals changes --consumer {name} --ack {last}`",
+                    offset + 1
+                );
+            }
+            Ok(())
+        }
+        (None, _) => write_after(&mirror, args.since.unwrap_or(0), args.limit).map(|_| ()),
+    }
+}
+
+/// One line of the output.
+#[derive(Serialize)]
+struct Line<'a> {
+    seq: i64,
+    kind: &'a str,
+    id: &'a str,
+    etag: Option<&'a str>,
+    #[serde(rename = "updatedDateTime")]
+    updated_date_time: Option<&'a str>,
+    referral: Option<&'a RawValue>,
+}
+
+/// Writes the journal rows after `after` (at most `limit`) as NDJSON to stdout; returns the last
+/// sequence number written.
+pub fn write_after(
+    mirror: &Mirror,
+    after: i64,
+    limit: Option<u64>,
+) -> Result<Option<i64>, Failure> {
+    let stdout = io::stdout();
+    let mut out = BufWriter::new(stdout.lock());
+    let mut from = after;
+    let mut left = limit.unwrap_or(u64::MAX);
+    let mut last = None;
+    while left > 0 {
+        let rows = mirror
+            .changes_after(from, BATCH.min(left))
+            .map_err(|e| Failure::Local(e.to_string()))?;
+        let Some(end) = rows.last().map(|r| r.seq) else {
+            break;
+        };
+        for row in &rows {
+            write_line(&mut out, row)?;
+        }
+        out.flush()?;
+        left = left.saturating_sub(rows.len() as u64);
+        from = end;
+        last = Some(end);
+    }
+    out.flush()?;
+    Ok(last)
+}
+
+fn write_line(out: &mut impl Write, row: &ChangeRecord) -> Result<(), Failure> {
+    let referral = match row
+        .referral
+        .as_deref()
+        .map(serde_json::from_str::<&RawValue>)
+    {
+        Some(Ok(raw)) => Some(raw),
+        Some(Err(e)) => {
+            return Err(Failure::Local(format!(
+                "journal row {}: the stored referral {} is not JSON: {e}",
+                row.seq, row.referral_id
+            )));
+        }
+        None => None,
+    };
+    let line = Line {
+        seq: row.seq,
+        kind: &row.kind,
+        id: &row.referral_id,
+        etag: row.etag.as_deref(),
+        updated_date_time: row.updated_date_time.as_deref(),
+        referral,
+    };
+    serde_json::to_writer(&mut *out, &line).map_err(io::Error::from)?;
+    out.write_all(b"\n")?;
+    Ok(())
+}

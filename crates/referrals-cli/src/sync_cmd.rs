@@ -1,0 +1,148 @@
+//! `referrals sync`: the local mirror brought up to date (one run of `referrals-sync`), with
+//! one summary line on stderr and, with `--changes ndjson`, the run's changes on stdout.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use referrals::transport::{BoxFuture, HyperTransport, Transport, TransportError};
+use referrals_sync::{Mirror, Reason, SyncError, SyncLock, SyncOptions, SyncReport};
+
+use crate::cli::{GlobalArgs, SyncArgs};
+use crate::connect::connect_with;
+use crate::failure::Failure;
+
+/// Runs `referrals sync`.
+pub async fn run(global: &GlobalArgs, args: &SyncArgs) -> Result<(), Failure> {
+    let started = Instant::now();
+    let options = SyncOptions {
+        full: args.full,
+        full_every: args.full_every,
+        overlap: args.overlap,
+        page_size: args.page_size,
+    };
+    referrals_sync::plan::full_plan(Reason::Requested, &options)
+        .map_err(|e| Failure::Usage(format!("--page-size: {e}")))?;
+    let db = crate::settings::database(global, args.db.as_ref());
+    let wait = args.wait;
+    let opened = db.clone();
+    let (lock, mirror) = tokio::task::spawn_blocking(move || {
+        let lock = SyncLock::acquire(&opened, wait)?;
+        Ok::<_, referrals_sync::MirrorError>((lock, Mirror::open(&opened)?))
+    })
+    .await
+    .map_err(|e| Failure::Local(format!("the mirror thread stopped: {e}")))?
+    .map_err(|e| Failure::Local(e.to_string()))?;
+    let counter = Arc::new(CountingTransport::new(global)?);
+    let connection = connect_with(global, None, Some(counter.clone())).await?;
+    let mirror = Arc::new(Mutex::new(mirror));
+    let journal_before = with_mirror(&mirror, |m| {
+        use referrals_sync::store::Store;
+        m.last_seq().map_err(|e| Failure::Local(e.to_string()))
+    })
+    .await?;
+
+    let outcome = referrals_sync::sync(&connection.client, &mirror, &options).await;
+    if args.changes.is_some() {
+        with_mirror(&mirror, move |m| {
+            crate::changes::write_after(m, journal_before, None).map(|_| ())
+        })
+        .await?;
+    }
+    let requests = counter.count();
+    let seconds = started.elapsed().as_secs_f64();
+    drop(lock);
+    match outcome {
+        Ok(report) => {
+            eprintln!("{}", summary(&report, requests, seconds));
+            Ok(())
+        }
+        Err(SyncError::Listing { error, report }) => {
+            eprintln!("{}", summary(&report, requests, seconds));
+            eprintln!(
+                "sync stopped part-way: every page received is in {}; run `referrals sync` \
+                 again to continue from there",
+                db.display()
+            );
+            Err(Failure::Interrupted(error))
+        }
+        Err(SyncError::Options(message)) => Err(Failure::Usage(message)),
+        Err(error) => Err(Failure::Local(error.to_string())),
+    }
+}
+
+/// Runs `f` on the mirror on a blocking thread: SQLite stays off the async reactor.
+async fn with_mirror<T: Send + 'static>(
+    mirror: &Arc<Mutex<Mirror>>,
+    f: impl FnOnce(&mut Mirror) -> Result<T, Failure> + Send + 'static,
+) -> Result<T, Failure> {
+    let mirror = mirror.clone();
+    tokio::task::spawn_blocking(move || {
+        let mut guard = mirror
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        f(&mut guard)
+    })
+    .await
+    .map_err(|e| Failure::Local(format!("the mirror thread stopped: {e}")))?
+}
+
+/// `synced: C created, U updated, R removed, N unchanged; P pages, Q requests in T s`, for
+/// what this process did, and why the run was full when the server forced it.
+fn summary(report: &SyncReport, requests: u64, seconds: f64) -> String {
+    let done = report.session;
+    let mut line = format!(
+        "synced: {} created, {} updated, {} removed, {} unchanged; {} pages, {} requests in {:.1} s",
+        done.created, done.updated, done.removed, done.unchanged, done.pages, requests, seconds
+    );
+    if report.reason.is_fallback() {
+        line.push_str(&format!(" ({})", report.reason));
+    }
+    if report.skipped > 0 {
+        line.push_str(&format!(
+            " ({} referrals without an id not mirrored)",
+            report.skipped
+        ));
+    }
+    line
+}
+
+/// Counts the requests sent (every attempt), around the default transport.
+#[derive(Debug)]
+struct CountingTransport {
+    inner: HyperTransport,
+    sent: AtomicU64,
+}
+
+impl CountingTransport {
+    fn new(global: &GlobalArgs) -> Result<Self, Failure> {
+        let mut builder = HyperTransport::builder();
+        if let Some(timeout) = global.timeout {
+            builder = builder.attempt_timeout(timeout).connect_timeout(timeout);
+        }
+        let inner = builder
+            .build()
+            .map_err(|e| Failure::Local(format!("transport: {e}")))?;
+        Ok(CountingTransport {
+            inner,
+            sent: AtomicU64::new(0),
+        })
+    }
+
+    fn count(&self) -> u64 {
+        self.sent.load(Ordering::Relaxed)
+    }
+}
+
+impl Transport for CountingTransport {
+    fn send(
+        &self,
+        request: referrals::query::http::Request<referrals::query::bytes::Bytes>,
+    ) -> BoxFuture<
+        '_,
+        Result<referrals::query::http::Response<referrals::query::bytes::Bytes>, TransportError>,
+    > {
+        self.sent.fetch_add(1, Ordering::Relaxed);
+        self.inner.send(request)
+    }
+}
