@@ -26,7 +26,7 @@ pub fn run(global: &GlobalArgs, args: &ChangesArgs) -> Result<(), Failure> {
         }
     }
     let local = |e: referrals_sync::MirrorError| Failure::Local(e.to_string());
-    let mut mirror = Mirror::open_existing(&crate::settings::database(global, args.db.as_ref()))
+    let mut mirror = Mirror::open_existing(crate::settings::database(global, args.db.as_ref()))
         .map_err(local)?;
     match (&args.consumer, args.ack) {
         (Some(name), Some(seq)) => {

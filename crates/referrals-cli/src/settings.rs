@@ -46,7 +46,6 @@ pub fn apply(
         tenant: identity_flags(command).0,
         client_id: identity_flags(command).1,
         database: database_flag(command),
-        ..Given::default()
     };
     let path = profile::config_path(&env_lookup);
     let file = match &path {
