@@ -63,6 +63,7 @@ mod query;
 mod response;
 mod rng;
 mod server;
+pub mod signing;
 mod state;
 mod store;
 mod time;
