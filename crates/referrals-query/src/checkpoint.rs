@@ -87,6 +87,12 @@ impl Checkpoint {
         }
     }
 
+    /// The same listing from its first page again (e.g. when the server no longer accepts the
+    /// stored continuation).
+    pub fn restarted(&self) -> Checkpoint {
+        Checkpoint::new(self.query.clone(), Position::Start, 0, 0, 0)
+    }
+
     /// The list request's encoded query string (without `?`).
     pub fn query(&self) -> &str {
         &self.query

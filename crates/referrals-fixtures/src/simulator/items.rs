@@ -184,7 +184,7 @@ fn respond_updated(headers: &HeaderMap, bytes: Bytes, etag: &str, representation
 }
 
 /// New eTag and `updatedDateTime`, as the service sets them on every change.
-fn stamp(state: &State, referral: &mut Value) {
+pub(crate) fn stamp(state: &State, referral: &mut Value) {
     if let Value::Object(map) = referral {
         map.insert("eTag".into(), state.new_etag().into());
         map.insert("updatedDateTime".into(), time::now_text().into());

@@ -51,6 +51,7 @@
 
 mod auth;
 mod builder;
+mod churn;
 mod conn_io;
 mod continuation;
 mod fault;
@@ -72,6 +73,7 @@ pub use builder::{
     DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_PAGE_SIZE, DEFAULT_TENANT, DEFAULT_TOKEN,
     SimulatorBuilder,
 };
+pub use churn::ChurnReport;
 pub use fault::{Fault, FaultPlan, FaultRule, Operation, RequestInfo, RetryAfter, Trigger};
 pub use handle::{RecordedRequest, SimulatorHandle};
 

@@ -190,6 +190,22 @@ impl Store {
         self.generation += 1;
     }
 
+    /// Removes the record found by `id`; false when there is none.
+    pub(crate) fn remove(&mut self, id: &str) -> bool {
+        let Some(position) = self.by_id.get(id).copied() else {
+            return false;
+        };
+        self.records.remove(position);
+        self.by_id.clear();
+        for (position, record) in self.records.iter().enumerate() {
+            if let Some(id) = record.facets.id.clone() {
+                self.by_id.entry(id).or_insert(position);
+            }
+        }
+        self.generation += 1;
+        true
+    }
+
     /// Replaces the record with `id`; false when there is none.
     pub(crate) fn replace(&mut self, id: &str, record: Record) -> bool {
         let Some(&position) = self.by_id.get(id) else {

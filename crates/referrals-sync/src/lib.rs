@@ -1,0 +1,48 @@
+//! A local SQLite mirror of Partner Center referrals that stays current, survives any crash,
+//! and costs requests in proportion to what changed.
+//!
+//! - [`plan`]: the pure decisions: full or incremental listing (`updatedDateTime ge watermark −
+//!   overlap`, ordered by `updatedDateTime`), the fallback to a full diff when the server refuses
+//!   or ignores the filter, how a received referral changes the mirror ([`plan::decide`]), and
+//!   what a full run removes. Time is passed in; no I/O.
+//! - [`Mirror`]: the SQLite file (WAL, versioned schema, documented tables in `docs/sync.md`):
+//!   applying referrals, the `changes` journal, consumer offsets, and an extension point for
+//!   other crates' tables ([`Mirror::migrate_extension`], [`Mirror::transaction`]).
+//! - [`sync`]: one run against a [`referrals::Client`], each page applied with its checkpoint in
+//!   one transaction, SQLite kept off the async reactor; [`store::Store`] is the seam.
+//! - [`SyncLock`]: one sync per mirror at a time; a killed holder never blocks the next.
+//!
+//! ```no_run
+//! use std::sync::{Arc, Mutex};
+//! use referrals_sync::{Mirror, SyncLock, SyncOptions, sync};
+//!
+//! # async fn run(client: referrals::Client) -> Result<(), Box<dyn std::error::Error>> {
+//! let path = std::path::Path::new("referrals.db");
+//! let _lock = SyncLock::acquire(path, referrals_sync::DEFAULT_LOCK_WAIT)?;
+//! let mirror = Arc::new(Mutex::new(Mirror::open(path)?));
+//! let report = sync(&client, &mirror, &SyncOptions::default()).await?;
+//! println!("{} created, {} updated", report.counts.created, report.counts.updated);
+//! # Ok(()) }
+//! ```
+#![deny(missing_docs)]
+#![warn(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
+
+mod engine;
+mod error;
+mod lock;
+mod mirror;
+pub mod plan;
+mod row;
+mod schema;
+pub mod store;
+
+pub use engine::{SharedStore, SyncReport, sync};
+pub use error::{MirrorError, SyncError};
+pub use lock::{DEFAULT_LOCK_WAIT, SyncLock};
+pub use mirror::{Applied, BUSY_TIMEOUT, ChangeRecord, Mirror};
+pub use plan::{Decision, Reason, RunKind, SyncOptions};
+pub use row::{MirrorRow, RowError};
+/// The `rusqlite` crate, whose `Connection` and `Transaction` the extension point hands out.
+pub use rusqlite;
+pub use schema::{APPLICATION_ID, SCHEMA_VERSION};

@@ -1,0 +1,634 @@
+//! The decisions of a sync, without I/O: which listing to request, whether the server honoured
+//! it, how each received referral changes the mirror, and which referrals a full run removes.
+//! Time is passed in.
+
+use std::fmt;
+use std::time::{Duration, SystemTime};
+
+use referrals_model::Timestamp;
+use referrals_query::{
+    Checkpoint, Comparison, Filter, ListQuery, Position, QueryError, SortField, SortOrder,
+};
+
+/// How far back an incremental listing reaches before the watermark, by default.
+pub const DEFAULT_OVERLAP: Duration = Duration::from_secs(5 * 60);
+/// How old the last full run may be before a run is full again, by default.
+pub const DEFAULT_FULL_EVERY: Duration = Duration::from_secs(7 * 24 * 3600);
+/// Referrals per page, by default (the API's maximum).
+pub const DEFAULT_PAGE_SIZE: u32 = 100;
+
+/// What a user can choose about a sync.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SyncOptions {
+    /// A full listing even if an incremental one would do.
+    pub full: bool,
+    /// A full listing when the last completed one started longer ago than this.
+    pub full_every: Duration,
+    /// An incremental listing asks for `updatedDateTime ge (watermark − overlap)`.
+    pub overlap: Duration,
+    /// Referrals per page, 1–100.
+    pub page_size: u32,
+}
+
+impl Default for SyncOptions {
+    fn default() -> Self {
+        SyncOptions {
+            full: false,
+            full_every: DEFAULT_FULL_EVERY,
+            overlap: DEFAULT_OVERLAP,
+            page_size: DEFAULT_PAGE_SIZE,
+        }
+    }
+}
+
+/// What the mirror remembers of completed runs.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SyncState {
+    /// The newest `updatedDateTime` received by the last completed runs.
+    pub watermark: Option<Timestamp>,
+    /// When the last completed full run started (by the local clock).
+    pub last_full_started_at: Option<Timestamp>,
+}
+
+/// The two kinds of listing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RunKind {
+    /// Every referral; at the end, those not seen are marked removed.
+    Full,
+    /// Only referrals updated since the watermark (minus the overlap).
+    Incremental,
+}
+
+impl RunKind {
+    /// `full` or `incremental`, as stored.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunKind::Full => "full",
+            RunKind::Incremental => "incremental",
+        }
+    }
+
+    /// The kind named `text`.
+    pub fn parse(text: &str) -> Option<RunKind> {
+        match text {
+            "full" => Some(RunKind::Full),
+            "incremental" => Some(RunKind::Incremental),
+            _ => None,
+        }
+    }
+}
+
+/// Why a run is of its kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Reason {
+    /// Nothing was ever synced into this mirror.
+    FirstRun,
+    /// `--full` was asked for.
+    Requested,
+    /// The last full run is older than `full_every` (or its time is unreadable).
+    Due,
+    /// No watermark (no referral received yet): nothing to be incremental from.
+    NoWatermark,
+    /// The watermark allows an incremental listing.
+    Watermark,
+    /// The server refused the incremental filter (HTTP 400): a full listing with a diff instead.
+    FilterRefused,
+    /// The server ignored the filter (it sent older referrals, or answered in the 2018 form):
+    /// the listing is a full one, diffed.
+    FilterIgnored,
+}
+
+impl Reason {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Reason::FirstRun => "first-run",
+            Reason::Requested => "requested",
+            Reason::Due => "due",
+            Reason::NoWatermark => "no-watermark",
+            Reason::Watermark => "watermark",
+            Reason::FilterRefused => "filter-refused",
+            Reason::FilterIgnored => "filter-ignored",
+        }
+    }
+
+    /// The reason named `text`.
+    pub fn parse(text: &str) -> Option<Reason> {
+        [
+            Reason::FirstRun,
+            Reason::Requested,
+            Reason::Due,
+            Reason::NoWatermark,
+            Reason::Watermark,
+            Reason::FilterRefused,
+            Reason::FilterIgnored,
+        ]
+        .into_iter()
+        .find(|r| r.as_str() == text)
+    }
+
+    /// True when the server made the run a full one against the plan.
+    pub fn is_fallback(self) -> bool {
+        matches!(self, Reason::FilterRefused | Reason::FilterIgnored)
+    }
+}
+
+impl fmt::Display for Reason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Reason::FirstRun => "first sync of this mirror",
+            Reason::Requested => "--full was given",
+            Reason::Due => "the last full sync is older than --full-every",
+            Reason::NoWatermark => "no referral received yet",
+            Reason::Watermark => "changes since the last sync",
+            Reason::FilterRefused => {
+                "the server refused the updatedDateTime filter (400); full listing with a diff instead"
+            }
+            Reason::FilterIgnored => {
+                "the server ignored the updatedDateTime filter (or speaks only the 2018 form); full listing with a diff instead"
+            }
+        })
+    }
+}
+
+/// The listing a run makes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunPlan {
+    /// Full or incremental.
+    pub kind: RunKind,
+    /// Why.
+    pub reason: Reason,
+    /// The lower bound of an incremental listing (watermark − overlap).
+    pub since: Option<Timestamp>,
+    /// The query of the listing.
+    pub query: ListQuery,
+}
+
+impl RunPlan {
+    /// The checkpoint before its first page.
+    pub fn start(&self) -> Checkpoint {
+        Checkpoint::start(&self.query)
+    }
+}
+
+/// Decides the next run from what the mirror remembers, the options and the current time.
+///
+/// ```
+/// use std::time::{Duration, SystemTime};
+/// use referrals_model::Timestamp;
+/// use referrals_sync::plan::{plan_run, Reason, RunKind, SyncOptions, SyncState};
+///
+/// let now = Timestamp::new("2026-12-01T12:00:00Z").to_system_time()?;
+/// let state = SyncState {
+///     watermark: Some(Timestamp::new("2026-12-01T11:00:00.0000000Z")),
+///     last_full_started_at: Some(Timestamp::new("2026-11-30T12:00:00Z")),
+/// };
+/// let plan = plan_run(&state, &SyncOptions::default(), now)?;
+/// assert_eq!((plan.kind, plan.reason), (RunKind::Incremental, Reason::Watermark));
+/// assert_eq!(
+///     plan.query.to_query_string(),
+///     "$filter=updatedDateTime%20ge%202026-12-01T10:55:00.0000000Z&$orderby=updatedDateTime%20asc&$top=100"
+/// );
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn plan_run(
+    state: &SyncState,
+    options: &SyncOptions,
+    now: SystemTime,
+) -> Result<RunPlan, QueryError> {
+    let full_because = if options.full {
+        Some(Reason::Requested)
+    } else {
+        match &state.last_full_started_at {
+            None => Some(Reason::FirstRun),
+            Some(at) => match at.to_system_time() {
+                Ok(at) if now.duration_since(at).unwrap_or_default() < options.full_every => {
+                    state.watermark.is_none().then_some(Reason::NoWatermark)
+                }
+                _ => Some(Reason::Due),
+            },
+        }
+    };
+    let since = match (full_because, &state.watermark) {
+        (None, Some(watermark)) => match watermark.to_unix_nanos() {
+            Ok(nanos) => Some(Timestamp::from_unix_nanos(
+                nanos - options.overlap.as_nanos() as i128,
+            )),
+            Err(_) => return full_plan(Reason::Due, options),
+        },
+        _ => None,
+    };
+    match (full_because, since) {
+        (None, Some(since)) => incremental_plan(since, options),
+        (reason, _) => full_plan(reason.unwrap_or(Reason::NoWatermark), options),
+    }
+}
+
+/// The full listing: the 2018 form, which every version of the service speaks.
+pub fn full_plan(reason: Reason, options: &SyncOptions) -> Result<RunPlan, QueryError> {
+    Ok(RunPlan {
+        kind: RunKind::Full,
+        reason,
+        since: None,
+        query: ListQuery::new().page_size(options.page_size)?,
+    })
+}
+
+fn incremental_plan(since: Timestamp, options: &SyncOptions) -> Result<RunPlan, QueryError> {
+    if !referrals_query::PAGE_SIZE_RANGE.contains(&options.page_size) {
+        // Same message as the 2018 parameter's.
+        ListQuery::new().page_size(options.page_size)?;
+    }
+    let filter = Filter::updated(Comparison::Ge, &since).map_err(|e| QueryError::InvalidValue {
+        parameter: "$filter",
+        reason: e.to_string(),
+    })?;
+    Ok(RunPlan {
+        kind: RunKind::Incremental,
+        reason: Reason::Watermark,
+        since: Some(since),
+        query: ListQuery::new()
+            .filter(&filter)
+            .order_by(SortField::UpdatedDateTime, SortOrder::Ascending)
+            .top(u64::from(options.page_size)),
+    })
+}
+
+/// After a listing error on the first page of an incremental run: the full run to make
+/// instead, when the server refused the filter (400).
+pub fn on_refused(
+    kind: RunKind,
+    pages_received: u64,
+    status: Option<u16>,
+    options: &SyncOptions,
+) -> Option<RunPlan> {
+    if kind == RunKind::Incremental && pages_received == 0 && status == Some(400) {
+        full_plan(Reason::FilterRefused, options).ok()
+    } else {
+        None
+    }
+}
+
+/// True when a listing error should restart the run's listing from its first page: a 400
+/// after some pages means the server no longer accepts the stored continuation (it expired, or
+/// the service was redeployed). Only once per process, so a server that refuses every time is
+/// reported instead of looped on.
+pub fn restart_after(status: Option<u16>, pages_received: u64, already_restarted: bool) -> bool {
+    status == Some(400) && pages_received > 0 && !already_restarted
+}
+
+/// True when a page of an incremental listing shows that the server did not apply the filter:
+/// a referral updated before `since`, or a continuation in the 2018 form (a server that knows
+/// no OData options). The run then goes on as a full one.
+pub fn filter_ignored<'a>(
+    since: &Timestamp,
+    updated: impl IntoIterator<Item = Option<&'a Timestamp>>,
+    checkpoint: &Checkpoint,
+) -> bool {
+    if matches!(checkpoint.position(), Position::Headers { .. }) {
+        return true;
+    }
+    let Ok(since) = since.to_unix_nanos() else {
+        return false;
+    };
+    updated
+        .into_iter()
+        .flatten()
+        .any(|at| at.to_unix_nanos().is_ok_and(|at| at < since))
+}
+
+/// The later of two `updatedDateTime`s (unreadable ones never win).
+pub fn newest(current: Option<Timestamp>, candidate: Option<&Timestamp>) -> Option<Timestamp> {
+    let Some(candidate) = candidate else {
+        return current;
+    };
+    let Ok(candidate_nanos) = candidate.to_unix_nanos() else {
+        return current;
+    };
+    match current.as_ref().map(Timestamp::to_unix_nanos) {
+        Some(Ok(nanos)) if nanos >= candidate_nanos => current,
+        _ => Some(candidate.clone()),
+    }
+}
+
+/// A referral as the mirror holds it, for [`decide`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stored<'a> {
+    /// The stored JSON.
+    pub raw_json: &'a str,
+    /// The stored `updatedDateTime`.
+    pub updated_date_time: Option<&'a str>,
+    /// Marked removed.
+    pub removed: bool,
+}
+
+/// How a received referral changes the mirror.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Decision {
+    /// Not in the mirror, or marked removed: stored, journaled `created`.
+    Created,
+    /// Its content differs from the stored one: stored, journaled `updated`.
+    Updated,
+    /// The same JSON as stored: only `last_seen_at` moves.
+    Unchanged,
+    /// An older version than the stored one (its `updatedDateTime` is earlier), e.g. a listing
+    /// that started before a webhook applied a newer one: kept as stored, like `Unchanged`.
+    Stale,
+}
+
+/// Decides what a received referral (its JSON as received, re-encoded losslessly) does to the
+/// mirror. Reading the same version again (overlap, retry, resumed page, replay) is `Unchanged`.
+pub fn decide(stored: Option<Stored<'_>>, raw_json: &str, updated: Option<&str>) -> Decision {
+    let Some(stored) = stored else {
+        return Decision::Created;
+    };
+    if stored.removed {
+        return Decision::Created;
+    }
+    if stored.raw_json == raw_json {
+        return Decision::Unchanged;
+    }
+    let nanos = |text: Option<&str>| text.and_then(|t| Timestamp::new(t).to_unix_nanos().ok());
+    match (nanos(updated), nanos(stored.updated_date_time)) {
+        (Some(new), Some(old)) if new < old => Decision::Stale,
+        _ => Decision::Updated,
+    }
+}
+
+/// A referral of the mirror at the end of a full run, for [`removed_by_full_run`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Unseen<'a> {
+    /// When the mirror last saw it (by the local clock).
+    pub last_seen_at: &'a str,
+    /// Seen by this run's listing.
+    pub seen_by_run: bool,
+}
+
+/// True when a full run that started at `run_started_at` marks this (not yet removed) referral
+/// removed: the listing did not return it, and nothing else (a webhook) saw it since the run
+/// started. An unreadable `last_seen_at` counts as old.
+pub fn removed_by_full_run(entry: Unseen<'_>, run_started_at: &Timestamp) -> bool {
+    if entry.seen_by_run {
+        return false;
+    }
+    match (
+        Timestamp::new(entry.last_seen_at).to_unix_nanos(),
+        run_started_at.to_unix_nanos(),
+    ) {
+        (Ok(seen), Ok(started)) => seen < started,
+        _ => true,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(text: &str) -> SystemTime {
+        Timestamp::new(text).to_system_time().unwrap()
+    }
+
+    fn state(watermark: Option<&str>, last_full: Option<&str>) -> SyncState {
+        SyncState {
+            watermark: watermark.map(Timestamp::new),
+            last_full_started_at: last_full.map(Timestamp::new),
+        }
+    }
+
+    #[test]
+    fn the_first_run_is_full_in_the_2018_form() {
+        let plan = plan_run(
+            &SyncState::default(),
+            &SyncOptions::default(),
+            at("2026-01-01T00:00:00Z"),
+        )
+        .unwrap();
+        assert_eq!(plan.kind, RunKind::Full);
+        assert_eq!(plan.reason, Reason::FirstRun);
+        assert_eq!(plan.query.to_query_string(), "pageSize=100");
+        assert_eq!(plan.since, None);
+    }
+
+    #[test]
+    fn full_when_asked_when_due_or_without_watermark() {
+        let options = SyncOptions::default();
+        let now = at("2026-01-10T00:00:00Z");
+        let recent = state(Some("2026-01-09T00:00:00Z"), Some("2026-01-09T00:00:00Z"));
+        let forced = SyncOptions {
+            full: true,
+            ..options.clone()
+        };
+        assert_eq!(
+            plan_run(&recent, &forced, now).unwrap().reason,
+            Reason::Requested
+        );
+        let old = state(Some("2026-01-09T00:00:00Z"), Some("2026-01-02T23:59:59Z"));
+        assert_eq!(plan_run(&old, &options, now).unwrap().reason, Reason::Due);
+        let exactly_seven_days = state(Some("2026-01-09T00:00:00Z"), Some("2026-01-03T00:00:00Z"));
+        assert_eq!(
+            plan_run(&exactly_seven_days, &options, now).unwrap().reason,
+            Reason::Due
+        );
+        let empty_account = state(None, Some("2026-01-09T00:00:00Z"));
+        assert_eq!(
+            plan_run(&empty_account, &options, now).unwrap().reason,
+            Reason::NoWatermark
+        );
+        let garbage = state(Some("2026-01-09T00:00:00Z"), Some("yesterday"));
+        assert_eq!(
+            plan_run(&garbage, &options, now).unwrap().reason,
+            Reason::Due
+        );
+        let bad_watermark = state(Some("soon"), Some("2026-01-09T00:00:00Z"));
+        assert_eq!(
+            plan_run(&bad_watermark, &options, now).unwrap().kind,
+            RunKind::Full
+        );
+    }
+
+    #[test]
+    fn incremental_reaches_back_by_the_overlap_and_orders_by_update() {
+        let options = SyncOptions {
+            overlap: Duration::from_secs(90),
+            page_size: 50,
+            ..SyncOptions::default()
+        };
+        let plan = plan_run(
+            &state(Some("2026-01-09T00:00:30.5Z"), Some("2026-01-08T00:00:00Z")),
+            &options,
+            at("2026-01-10T00:00:00Z"),
+        )
+        .unwrap();
+        assert_eq!(plan.kind, RunKind::Incremental);
+        assert_eq!(
+            plan.since.as_ref().map(Timestamp::as_str),
+            Some("2026-01-08T23:59:00.5000000Z")
+        );
+        let query = plan.query.to_query_string();
+        assert!(query.contains("$orderby=updatedDateTime%20asc"), "{query}");
+        assert!(query.contains("$top=50"), "{query}");
+        assert!(
+            query.contains("updatedDateTime%20ge%202026-01-08T23:59:00.5000000Z"),
+            "{query}"
+        );
+    }
+
+    #[test]
+    fn a_page_size_out_of_range_is_refused_for_both_kinds() {
+        let options = SyncOptions {
+            page_size: 0,
+            ..SyncOptions::default()
+        };
+        assert!(plan_run(&SyncState::default(), &options, SystemTime::now()).is_err());
+        let incremental = state(Some("2026-01-09T00:00:00Z"), Some("2026-01-09T00:00:00Z"));
+        let error = plan_run(&incremental, &options, at("2026-01-09T01:00:00Z")).unwrap_err();
+        assert!(error.to_string().contains("between 1 and 100"), "{error}");
+    }
+
+    #[test]
+    fn a_refused_filter_falls_back_to_a_full_listing_only_before_any_page() {
+        let options = SyncOptions::default();
+        let fallback = on_refused(RunKind::Incremental, 0, Some(400), &options).unwrap();
+        assert_eq!(
+            (fallback.kind, fallback.reason),
+            (RunKind::Full, Reason::FilterRefused)
+        );
+        assert!(fallback.reason.is_fallback());
+        assert_eq!(
+            on_refused(RunKind::Incremental, 1, Some(400), &options),
+            None
+        );
+        assert_eq!(
+            on_refused(RunKind::Incremental, 0, Some(500), &options),
+            None
+        );
+        assert_eq!(on_refused(RunKind::Full, 0, Some(400), &options), None);
+    }
+
+    #[test]
+    fn a_refused_position_restarts_the_listing_once() {
+        assert!(restart_after(Some(400), 3, false));
+        assert!(!restart_after(Some(400), 3, true));
+        assert!(!restart_after(Some(400), 0, false));
+        assert!(!restart_after(Some(503), 3, false));
+        assert!(!restart_after(None, 3, false));
+    }
+
+    #[test]
+    fn an_ignored_filter_is_noticed() {
+        let since = Timestamp::new("2026-01-09T00:00:00Z");
+        let query = ListQuery::new();
+        let checkpoint = Checkpoint::start(&query);
+        let newer = Timestamp::new("2026-01-09T00:00:01Z");
+        let older = Timestamp::new("2026-01-08T23:59:59Z");
+        assert!(!filter_ignored(&since, [Some(&newer), None], &checkpoint));
+        assert!(!filter_ignored(&since, [Some(&since)], &checkpoint));
+        assert!(filter_ignored(
+            &since,
+            [Some(&newer), Some(&older)],
+            &checkpoint
+        ));
+        let classic: Checkpoint = serde_json::from_value(serde_json::json!({
+            "version": 1, "query": "", "position": {"kind": "headers", "headers": [["MS-ContinuationToken", "t"]]},
+            "skip": 0, "items": 1, "pages": 1
+        }))
+        .unwrap();
+        assert!(filter_ignored(&since, [Some(&newer)], &classic));
+    }
+
+    #[test]
+    fn decisions_compare_the_raw_json() {
+        let stored = Stored {
+            raw_json: r#"{"id":"a","eTag":"1"}"#,
+            updated_date_time: Some("2026-01-01T00:00:00Z"),
+            removed: false,
+        };
+        assert_eq!(decide(None, "{}", None), Decision::Created);
+        assert_eq!(
+            decide(Some(stored), r#"{"id":"a","eTag":"1"}"#, None),
+            Decision::Unchanged
+        );
+        // An unknown field is content too.
+        assert_eq!(
+            decide(
+                Some(stored),
+                r#"{"id":"a","eTag":"1","new":true}"#,
+                Some("2026-01-01T00:00:00Z")
+            ),
+            Decision::Updated
+        );
+        assert_eq!(
+            decide(
+                Some(stored),
+                r#"{"id":"a","eTag":"0"}"#,
+                Some("2025-12-31T00:00:00Z")
+            ),
+            Decision::Stale
+        );
+        let removed = Stored {
+            removed: true,
+            ..stored
+        };
+        assert_eq!(
+            decide(Some(removed), stored.raw_json, None),
+            Decision::Created
+        );
+    }
+
+    #[test]
+    fn the_watermark_only_moves_forward() {
+        let a = Timestamp::new("2026-01-01T00:00:00Z");
+        let b = Timestamp::new("2026-01-01T00:00:00.1Z");
+        assert_eq!(newest(None, Some(&a)), Some(a.clone()));
+        assert_eq!(newest(Some(b.clone()), Some(&a)), Some(b.clone()));
+        assert_eq!(newest(Some(a.clone()), Some(&b)), Some(b.clone()));
+        assert_eq!(
+            newest(Some(a.clone()), Some(&Timestamp::new("junk"))),
+            Some(a.clone())
+        );
+        assert_eq!(newest(Some(a.clone()), None), Some(a));
+    }
+
+    #[test]
+    fn a_full_run_removes_what_nothing_saw_since_it_started() {
+        let started = Timestamp::new("2026-01-01T12:00:00Z");
+        let unseen = |last_seen_at, seen_by_run| Unseen {
+            last_seen_at,
+            seen_by_run,
+        };
+        assert!(removed_by_full_run(
+            unseen("2026-01-01T11:00:00Z", false),
+            &started
+        ));
+        assert!(!removed_by_full_run(
+            unseen("2026-01-01T11:00:00Z", true),
+            &started
+        ));
+        // A webhook applied it after the run started.
+        assert!(!removed_by_full_run(
+            unseen("2026-01-01T12:00:01Z", false),
+            &started
+        ));
+        assert!(removed_by_full_run(unseen("garbage", false), &started));
+    }
+
+    #[test]
+    fn kinds_and_reasons_round_trip_their_stored_names() {
+        for kind in [RunKind::Full, RunKind::Incremental] {
+            assert_eq!(RunKind::parse(kind.as_str()), Some(kind));
+        }
+        for reason in [
+            Reason::FirstRun,
+            Reason::Requested,
+            Reason::Due,
+            Reason::NoWatermark,
+            Reason::Watermark,
+            Reason::FilterRefused,
+            Reason::FilterIgnored,
+        ] {
+            assert_eq!(Reason::parse(reason.as_str()), Some(reason));
+            assert!(!reason.to_string().is_empty());
+        }
+        assert_eq!(Reason::parse("nope"), None);
+    }
+}

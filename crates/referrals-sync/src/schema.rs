@@ -1,0 +1,86 @@
+//! The mirror's schema, versioned with `PRAGMA user_version`: migration `n` (1-based) takes a
+//! database from version `n - 1` to `n`. `docs/sync.md` documents every table; a change to a
+//! shipped migration is a new migration, never an edit.
+
+/// `PRAGMA application_id` of a mirror ("RFRL"), so that a foreign database is told apart.
+pub const APPLICATION_ID: i32 = 0x5246_524C;
+
+/// The migrations, in order. `SCHEMA_VERSION` is their count.
+pub const MIGRATIONS: &[&str] = &[
+    // 1: the mirror, the journal, sync state, the run in progress, consumers, extensions.
+    r#"
+CREATE TABLE referrals (
+    id                TEXT PRIMARY KEY,
+    etag              TEXT,
+    status            TEXT,
+    substatus         TEXT,
+    type              TEXT,
+    qualification     TEXT,
+    direction         TEXT,
+    name              TEXT,
+    customer_name     TEXT,
+    customer_country  TEXT,
+    deal_value        REAL,
+    currency          TEXT,
+    created_date_time TEXT,
+    updated_date_time TEXT,
+    raw_json          TEXT NOT NULL,
+    first_seen_at     TEXT NOT NULL,
+    last_seen_at      TEXT NOT NULL,
+    removed_at        TEXT
+);
+CREATE INDEX referrals_by_status ON referrals (status);
+CREATE INDEX referrals_by_updated ON referrals (updated_date_time);
+
+CREATE TABLE changes (
+    seq               INTEGER PRIMARY KEY AUTOINCREMENT,
+    referral_id       TEXT NOT NULL,
+    kind              TEXT NOT NULL CHECK (kind IN ('created', 'updated', 'removed')),
+    etag              TEXT,
+    updated_date_time TEXT,
+    recorded_at       TEXT NOT NULL
+);
+CREATE INDEX changes_by_referral ON changes (referral_id, seq);
+
+CREATE TABLE sync_state (
+    singleton            INTEGER PRIMARY KEY CHECK (singleton = 1),
+    watermark            TEXT,
+    last_full_started_at TEXT,
+    last_completed_at    TEXT,
+    last_run_kind        TEXT
+);
+INSERT INTO sync_state (singleton) VALUES (1);
+
+CREATE TABLE sync_run (
+    singleton      INTEGER PRIMARY KEY CHECK (singleton = 1),
+    kind           TEXT NOT NULL CHECK (kind IN ('full', 'incremental')),
+    reason         TEXT NOT NULL,
+    started_at     TEXT NOT NULL,
+    since          TEXT,
+    checkpoint     TEXT NOT NULL,
+    newest_updated TEXT,
+    pages          INTEGER NOT NULL DEFAULT 0,
+    created        INTEGER NOT NULL DEFAULT 0,
+    updated        INTEGER NOT NULL DEFAULT 0,
+    unchanged      INTEGER NOT NULL DEFAULT 0
+);
+
+CREATE TABLE sync_run_seen (
+    referral_id TEXT PRIMARY KEY
+) WITHOUT ROWID;
+
+CREATE TABLE consumers (
+    name             TEXT PRIMARY KEY,
+    acknowledged_seq INTEGER NOT NULL,
+    updated_at       TEXT NOT NULL
+);
+
+CREATE TABLE extensions (
+    name    TEXT PRIMARY KEY,
+    version INTEGER NOT NULL
+);
+"#,
+];
+
+/// The schema version this crate writes.
+pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;

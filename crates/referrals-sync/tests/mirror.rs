@@ -1,0 +1,323 @@
+//! The mirror file: refusing what is not a mirror, failing clearly (and harmlessly) on a full
+//! disk or a read-only directory, and the API a webhook listener uses.
+
+mod common;
+
+use std::time::{Duration, SystemTime};
+
+use common::{check_journal, client, journal, mirror_state, shared, simulator_state, temp_dir};
+use referrals_fixtures::simulator::Simulator;
+use referrals_model::Referral;
+use referrals_sync::rusqlite::{self, params};
+use referrals_sync::store::Store;
+use referrals_sync::{Decision, Mirror, MirrorError, SyncError, SyncOptions, sync};
+
+fn referral(json: &str) -> Referral {
+    serde_json::from_str(json).unwrap()
+}
+
+#[test]
+fn a_file_that_is_not_a_database_is_refused_and_left_as_it_is() {
+    let dir = temp_dir("corrupt");
+    let db = dir.join("m.db");
+    let garbage = b"this is a CSV export, not a database\n".repeat(200);
+    std::fs::write(&db, &garbage).unwrap();
+    let error = Mirror::open(&db).unwrap_err();
+    assert!(matches!(error, MirrorError::Corrupt { .. }), "{error}");
+    let message = error.to_string();
+    assert!(
+        message.contains("m.db") && message.contains("not a SQLite database"),
+        "{message}"
+    );
+    assert_eq!(std::fs::read(&db).unwrap(), garbage);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_foreign_database_is_refused_and_left_as_it_is() {
+    let dir = temp_dir("foreign");
+    let db = dir.join("other.db");
+    {
+        let connection = rusqlite::Connection::open(&db).unwrap();
+        connection
+            .execute_batch(
+                "CREATE TABLE invoices (id INTEGER PRIMARY KEY); INSERT INTO invoices VALUES (7);",
+            )
+            .unwrap();
+    }
+    let before = std::fs::read(&db).unwrap();
+    let error = Mirror::open(&db).unwrap_err();
+    assert!(matches!(error, MirrorError::Foreign { .. }), "{error}");
+    assert!(
+        error.to_string().contains("not a referrals mirror"),
+        "{error}"
+    );
+    assert_eq!(
+        std::fs::read(&db).unwrap(),
+        before,
+        "not even switched to WAL"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_mirror_from_a_newer_version_is_refused() {
+    let dir = temp_dir("newer");
+    let db = dir.join("m.db");
+    drop(Mirror::open(&db).unwrap());
+    {
+        let connection = rusqlite::Connection::open(&db).unwrap();
+        connection.pragma_update(None, "user_version", 99).unwrap();
+    }
+    let error = Mirror::open(&db).unwrap_err();
+    assert!(
+        matches!(error, MirrorError::TooNew { found: 99, .. }),
+        "{error}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn reopening_keeps_the_schema_and_a_missing_mirror_is_named() {
+    let dir = temp_dir("reopen");
+    let db = dir.join("m.db");
+    let error = Mirror::open_existing(&db).unwrap_err();
+    assert!(matches!(error, MirrorError::Missing { .. }), "{error}");
+    assert!(error.to_string().contains("referrals sync --db"), "{error}");
+    let mut mirror = Mirror::open(&db).unwrap();
+    mirror
+        .apply_referral(&referral(r#"{"id":"a"}"#), SystemTime::now())
+        .unwrap();
+    drop(mirror);
+    let mirror = Mirror::open_existing(&db).unwrap();
+    let version: i64 = mirror
+        .connection()
+        .pragma_query_value(None, "user_version", |r| r.get(0))
+        .unwrap();
+    assert_eq!(version, referrals_sync::SCHEMA_VERSION);
+    let mode: String = mirror
+        .connection()
+        .pragma_query_value(None, "journal_mode", |r| r.get(0))
+        .unwrap();
+    assert_eq!(mode, "wal");
+    assert_eq!(mirror.changes_after(0, 10).unwrap().len(), 1);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_disk_fails_clearly_rolls_the_page_back_and_the_next_run_continues() {
+    let dir = temp_dir("full");
+    let db = dir.join("m.db");
+    let simulator = Simulator::builder().referrals(40).start().await.unwrap();
+    let client = client(&simulator);
+    let mirror = shared(&db);
+    let options = SyncOptions {
+        page_size: 20,
+        ..SyncOptions::default()
+    };
+    sync(&client, &mirror, &options).await.unwrap();
+    let before = (mirror_state(&db), journal(&db));
+    for i in 0..300 {
+        simulator.add_referral(
+            serde_json::json!({"name": format!("big {i}"), "details": {"notes": "x".repeat(2000)}}),
+        );
+    }
+    {
+        // The database may not grow: the next insert finds the disk full.
+        let guard = mirror.lock().unwrap();
+        let pages: i64 = guard
+            .connection()
+            .pragma_query_value(None, "page_count", |r| r.get(0))
+            .unwrap();
+        guard
+            .connection()
+            .pragma_update(None, "max_page_count", pages + 2)
+            .unwrap();
+    }
+    let error = sync(&client, &mirror, &options).await.unwrap_err();
+    let SyncError::Mirror(error @ MirrorError::Full { .. }) = &error else {
+        panic!("{error}");
+    };
+    let message = error.to_string();
+    assert!(
+        message.contains("disk is full") && message.contains("rolled back"),
+        "{message}"
+    );
+    // Pages committed before the disk filled are whole; the failing one left no trace.
+    let committed = journal(&db);
+    assert!(committed.starts_with(&before.1));
+    assert_eq!(
+        mirror_state(&db).len() - before.0.len(),
+        committed.len() - before.1.len()
+    );
+    check_journal(&db);
+    drop(mirror);
+
+    let mirror = shared(&db);
+    let report = sync(&client, &mirror, &options).await.unwrap();
+    assert!(report.resumed);
+    assert_eq!(mirror_state(&db), simulator_state(&simulator));
+    check_journal(&db);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[cfg(unix)]
+#[test]
+fn a_read_only_directory_gives_a_clear_error_and_the_mirror_is_untouched() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = temp_dir("readonly");
+    let db = dir.join("m.db");
+    {
+        let mut mirror = Mirror::open(&db).unwrap();
+        mirror
+            .apply_referral(&referral(r#"{"id":"a","eTag":"1"}"#), SystemTime::now())
+            .unwrap();
+    }
+    let before = std::fs::read(&db).unwrap();
+    std::fs::set_permissions(&db, std::fs::Permissions::from_mode(0o444)).unwrap();
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o555)).unwrap();
+    let probe = dir.join("probe");
+    let root = std::fs::write(&probe, b"").is_ok(); // root ignores permissions
+    let outcome = referrals_sync::SyncLock::acquire(&db, Duration::ZERO).map(|_| ());
+    let opened = Mirror::open(&db).and_then(|mut m| {
+        m.apply_referral(&referral(r#"{"id":"a","eTag":"2"}"#), SystemTime::now())
+    });
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::set_permissions(&db, std::fs::Permissions::from_mode(0o644)).unwrap();
+    if !root {
+        let error = outcome.unwrap_err();
+        assert!(matches!(error, MirrorError::ReadOnly { .. }), "{error}");
+        assert!(error.to_string().contains("write access"), "{error}");
+        let error = opened.unwrap_err();
+        assert!(matches!(error, MirrorError::ReadOnly { .. }), "{error}");
+        assert_eq!(std::fs::read(&db).unwrap(), before);
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_webhook_applies_one_referral_exactly_as_a_sync_would() {
+    let dir = temp_dir("webhook");
+    let db = dir.join("m.db");
+    let mut mirror = Mirror::open(&db).unwrap();
+    let now = SystemTime::now();
+    let v1 = referral(r#"{"id":"r","eTag":"1","updatedDateTime":"2026-01-01T00:00:00Z","x":1}"#);
+    let v2 = referral(r#"{"id":"r","eTag":"2","updatedDateTime":"2026-01-02T00:00:00Z","x":2}"#);
+    let created = mirror.apply_referral(&v1, now).unwrap();
+    assert_eq!(created.decision, Decision::Created);
+    assert_eq!(created.seq, Some(1));
+    assert_eq!(mirror.apply_referral(&v1, now).unwrap().seq, None);
+    assert_eq!(
+        mirror.apply_referral(&v2, now).unwrap().decision,
+        Decision::Updated
+    );
+    // An older version fetched late changes nothing.
+    assert_eq!(
+        mirror.apply_referral(&v1, now).unwrap().decision,
+        Decision::Stale
+    );
+    assert_eq!(mirror.mark_removed("r", now).unwrap(), Some(3));
+    assert_eq!(mirror.mark_removed("r", now).unwrap(), None);
+    assert_eq!(mirror.mark_removed("never-seen", now).unwrap(), None);
+    assert_eq!(
+        mirror.apply_referral(&v2, now).unwrap().decision,
+        Decision::Created
+    );
+    let kinds: Vec<_> = mirror
+        .changes_after(0, 100)
+        .unwrap()
+        .into_iter()
+        .map(|c| (c.kind, c.etag))
+        .collect();
+    let expected = [
+        ("created", "1"),
+        ("updated", "2"),
+        ("removed", "2"),
+        ("created", "2"),
+    ];
+    assert_eq!(
+        kinds,
+        expected.map(|(k, e)| (k.to_owned(), Some(e.to_owned())))
+    );
+    let error = mirror
+        .apply_referral(&referral(r#"{"name":"no id"}"#), now)
+        .unwrap_err();
+    assert!(error.to_string().contains("without an `id`"), "{error}");
+    check_journal(&db);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn an_extension_keeps_its_own_tables_and_writes_them_with_the_mirror_atomically() {
+    let dir = temp_dir("extension");
+    let db = dir.join("m.db");
+    let mut mirror = Mirror::open(&db).unwrap();
+    let migrations = [
+        "CREATE TABLE webhook_events (event_id TEXT PRIMARY KEY, referral_id TEXT NOT NULL)",
+        "ALTER TABLE webhook_events ADD COLUMN received_at TEXT",
+    ];
+    assert_eq!(
+        mirror
+            .migrate_extension("webhooks", &migrations[..1])
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        mirror.migrate_extension("webhooks", &migrations).unwrap(),
+        2
+    );
+    assert_eq!(
+        mirror.migrate_extension("webhooks", &migrations).unwrap(),
+        2
+    );
+    let v1 = referral(r#"{"id":"r","eTag":"1"}"#);
+    let applied = mirror
+        .transaction(|tx| {
+            let applied = Mirror::apply_referral_in(tx, &v1, SystemTime::now()).unwrap();
+            tx.execute(
+                "INSERT INTO webhook_events (event_id, referral_id) VALUES (?1, ?2)",
+                params!["e1", "r"],
+            )
+            .unwrap();
+            Ok(applied)
+        })
+        .unwrap();
+    assert_eq!(applied.decision, Decision::Created);
+    // A failure in the caller's part rolls the mirror's part back too.
+    let v2 = referral(r#"{"id":"r","eTag":"2"}"#);
+    let failed = mirror.transaction(|tx| {
+        Mirror::apply_referral_in(tx, &v2, SystemTime::now()).unwrap();
+        Err::<(), _>(MirrorError::Invalid {
+            path: db.clone(),
+            what: "the event",
+            detail: "duplicate".into(),
+        })
+    });
+    assert!(failed.is_err());
+    assert_eq!(mirror.changes_after(0, 10).unwrap().len(), 1);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn consumer_offsets_move_forward_only_and_only_to_rows_that_exist() {
+    let dir = temp_dir("consumers");
+    let db = dir.join("m.db");
+    let mut mirror = Mirror::open(&db).unwrap();
+    for id in ["a", "b", "c"] {
+        mirror
+            .apply_referral(&referral(&format!(r#"{{"id":"{id}"}}"#)), SystemTime::now())
+            .unwrap();
+    }
+    assert_eq!(mirror.consumer_offset("crm").unwrap(), 0);
+    assert_eq!(mirror.acknowledge("crm", 2, SystemTime::now()).unwrap(), 2);
+    assert_eq!(mirror.acknowledge("crm", 1, SystemTime::now()).unwrap(), 2);
+    let error = mirror.acknowledge("crm", 9, SystemTime::now()).unwrap_err();
+    assert!(error.to_string().contains("last row is 3"), "{error}");
+    assert_eq!(mirror.consumer_offset("crm").unwrap(), 2);
+    assert_eq!(mirror.consumer_offset("bi").unwrap(), 0);
+    let rest = mirror.changes_after(2, 100).unwrap();
+    assert_eq!(rest.len(), 1);
+    assert_eq!(rest[0].referral.as_deref(), Some(r#"{"id":"c"}"#));
+    assert_eq!(mirror.last_seq().unwrap(), 3);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
