@@ -111,6 +111,45 @@ pub enum Outcome {
     NotFound,
 }
 
+impl MirrorDb for referrals_sync::Mirror {
+    fn migrate(&mut self, name: &str, migrations: &[&str]) -> Result<(), StoreError> {
+        self.migrate_extension(name, migrations)
+            .map(|_| ())
+            .map_err(|error| StoreError(error.to_string()))
+    }
+
+    fn write<T>(
+        &mut self,
+        f: &mut dyn FnMut(&Transaction<'_>) -> rusqlite::Result<T>,
+    ) -> Result<T, StoreError> {
+        let path = self.path().to_path_buf();
+        self.transaction(|tx| {
+            f(tx).map_err(|error| referrals_sync::MirrorError::Other {
+                path,
+                context: "write the webhook inbox",
+                detail: error.to_string(),
+            })
+        })
+        .map_err(|error| StoreError(error.to_string()))
+    }
+
+    fn apply_referral_in(
+        tx: &Transaction<'_>,
+        referral: &Referral,
+        now: SystemTime,
+    ) -> rusqlite::Result<Option<i64>> {
+        referrals_sync::Mirror::apply_referral_in(tx, referral, now).map(|applied| applied.seq)
+    }
+
+    fn mark_removed_in(
+        tx: &Transaction<'_>,
+        id: &str,
+        now: SystemTime,
+    ) -> rusqlite::Result<Option<i64>> {
+        referrals_sync::Mirror::mark_removed_in(tx, id, now)
+    }
+}
+
 /// The inbox over a mirror database.
 #[derive(Debug)]
 pub struct Inbox<M: MirrorDb> {

@@ -2,8 +2,6 @@
 //! a simulator behind it, and a way to POST signed deliveries.
 #![allow(dead_code)]
 
-pub mod mirror;
-
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -24,7 +22,7 @@ use referrals_webhooks::{
 };
 use tokio::net::TcpListener;
 
-pub use mirror::TestMirror;
+use referrals_sync::Mirror;
 
 /// The certificates served, by file name.
 pub struct Certificates {
@@ -160,7 +158,7 @@ pub async fn listener(
     simulator: &SimulatorHandle,
     db: &std::path::Path,
     start_worker: bool,
-) -> ListenerHandle<TestMirror> {
+) -> ListenerHandle<Mirror> {
     let client = referrals::Client::builder()
         .base_url(simulator.base_url())
         .bearer_token(simulator.token().to_owned())
@@ -173,7 +171,7 @@ pub async fn listener(
         .start_worker(start_worker)
         .start(
             "127.0.0.1:0".parse().unwrap(),
-            TestMirror::open(db),
+            Mirror::open(db).unwrap(),
             Arc::new(client),
         )
         .await
