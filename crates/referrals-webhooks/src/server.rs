@@ -97,10 +97,8 @@ impl<M: MirrorDb> Receiver<M> {
             .get(header::CONTENT_LENGTH)
             .and_then(|value| value.to_str().ok())
             .and_then(|value| value.parse::<u64>().ok());
-        if let Some(length) = announced {
-            if let Err(refusal) = self.verifier.check_length(length) {
-                return refuse(refusal);
-            }
+        if let Some(Err(refusal)) = announced.map(|length| self.verifier.check_length(length)) {
+            return refuse(refusal);
         }
         let limit = usize::try_from(self.verifier.policy().max_body_bytes).unwrap_or(usize::MAX);
         let read = tokio::time::timeout(REQUEST_READ_TIMEOUT, Limited::new(body, limit).collect());
