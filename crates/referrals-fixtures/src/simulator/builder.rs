@@ -51,6 +51,7 @@ pub struct SimulatorBuilder {
     faults: FaultPlan,
     port: u16,
     organization_id: Option<String>,
+    webhook_retry_delay: Duration,
 }
 
 impl fmt::Debug for SimulatorBuilder {
@@ -88,6 +89,7 @@ impl Default for SimulatorBuilder {
             faults: FaultPlan::new(),
             port: 0,
             organization_id: None,
+            webhook_retry_delay: super::webhooks::RETRY_DELAY,
         }
     }
 }
@@ -161,6 +163,13 @@ impl SimulatorBuilder {
         self
     }
 
+    /// The pause before a webhook delivery's second attempt (default 200 ms); it doubles at
+    /// each attempt, up to 16 times as long.
+    pub fn webhook_retry_delay(mut self, delay: Duration) -> Self {
+        self.webhook_retry_delay = delay;
+        self
+    }
+
     /// The caller's organisation, which `self=true` selects (default: the most frequent
     /// `organizationId` among the referrals).
     pub fn organization_id(mut self, organization_id: impl Into<String>) -> Self {
@@ -194,6 +203,11 @@ impl SimulatorBuilder {
             }
             Source::Values(values) => Store::new(values, self.organization_id),
         };
+        let mut store = store;
+        let (change_sink, changes) = tokio::sync::mpsc::unbounded_channel();
+        store.announce_changes(change_sink);
+        let webhooks = super::webhooks::Webhooks::new(self.webhook_retry_delay)
+            .map_err(|e| io::Error::other(e.to_string()))?;
         let listener =
             TcpListener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, self.port))).await?;
         let address = listener.local_addr()?;
@@ -218,7 +232,9 @@ impl SimulatorBuilder {
             connections: AtomicU64::new(0),
             rng: Mutex::new(SplitMix::new(mix64(self.seed ^ 0x51A1_5EED))),
             token_secret: mix64(self.seed ^ 0x70CE_7070),
+            webhooks,
         });
+        tokio::spawn(super::webhooks::dispatch(Arc::downgrade(&state), changes));
         let task = tokio::spawn(server::accept_loop(listener, state.clone()));
         Ok(SimulatorHandle {
             state,

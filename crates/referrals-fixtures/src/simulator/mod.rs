@@ -11,6 +11,14 @@
 //! | `PATCH /v1.0/engagements/referrals/{id}` | JSON Patch (`add`, `replace`); `If-Match` mismatch → 412; `Prefer: return=representation` → 200 with the referral, else 204 |
 //! | `PUT /v1.0/engagements/referrals/{id}` | whole referral; no `If-Match` → 428, mismatch → 412; 200 with the referral (`Prefer: return=minimal` → 204) |
 //! | `POST /auth/{tenant}/oauth2/v2.0/token` | client-credentials grant, scope `https://api.partner.microsoft.com/.default` |
+//! | `/webhooks/v1/registration…`, `GET /webhooks/certs/signing.cer` | the webhook registration API and the signing certificate; see below |
+//!
+//! Webhooks: a signing CA and certificate are made at start-up; once a webhook is registered
+//! (through the registration API or [`SimulatorHandle::register_webhook`]), every referral
+//! the store creates or updates (through the API or the handle's churn) is POSTed to it as a
+//! signed `referral-created` / `referral-updated` event, tried up to [`MAX_ATTEMPTS`] times
+//! until a 2xx; give a listener [`SimulatorHandle::webhook_ca_pem`] as its trust anchor and
+//! [`SimulatorHandle::webhook_cert_url_prefix`] as its certificate URL prefix.
 //!
 //! API requests need `Authorization: Bearer <token>` with the configured static token or one the
 //! token endpoint issued (and that has not expired); otherwise 401 with
@@ -68,6 +76,7 @@ pub mod signing;
 mod state;
 mod store;
 mod time;
+mod webhooks;
 
 pub use builder::{
     DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_PAGE_SIZE, DEFAULT_TENANT, DEFAULT_TOKEN,
@@ -76,6 +85,7 @@ pub use builder::{
 pub use churn::ChurnReport;
 pub use fault::{Fault, FaultPlan, FaultRule, Operation, RequestInfo, RetryAfter, Trigger};
 pub use handle::{RecordedRequest, SimulatorHandle};
+pub use webhooks::{CERTIFICATE_PATH, DeliveryRecord, EVENTS, MAX_ATTEMPTS};
 
 /// The OAuth2 scope the simulator's token endpoint requires.
 pub const SCOPE: &str = auth::SCOPE;
