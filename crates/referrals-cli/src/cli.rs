@@ -124,6 +124,12 @@ pub enum Command {
     },
     /// Run a Partner Center simulator in the foreground until Ctrl-C, for your own tests
     Simulate(SimulateArgs),
+    /// Receive Partner Center webhook events, verify them and keep the mirror current
+    #[command(after_help = EXIT_CODES)]
+    Listen(Box<crate::listen::ListenArgs>),
+    /// Register and test the webhook on the Partner Center registration API
+    #[command(after_help = EXIT_CODES)]
+    Webhooks(Box<crate::webhooks::WebhooksArgs>),
 }
 
 /// `referrals list`.

@@ -119,12 +119,13 @@ pub async fn run(global: &GlobalArgs, args: &ListArgs) -> Result<(), Failure> {
     let finished = sink.finish();
     progress.clear();
     finished?;
-    if let Some((checkpoint, Some(end))) = last {
-        if end != referrals::query::End::Exhausted && !checkpoint.is_finished() {
-            eprintln!(
-                "more referrals: continue with --resume {checkpoint} (or list every page with --all)"
-            );
-        }
+    if let Some((checkpoint, Some(end))) = last
+        && end != referrals::query::End::Exhausted
+        && !checkpoint.is_finished()
+    {
+        eprintln!(
+            "more referrals: continue with --resume {checkpoint} (or list every page with --all)"
+        );
     }
     Ok(())
 }

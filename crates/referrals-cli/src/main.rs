@@ -4,7 +4,8 @@
 //! documents every command, the environment it reads and its exit codes.
 //!
 //! Modules: [`cli`] (the clap definition), [`connect`] (the client, or the `--demo` simulator),
-//! [`list`], [`single`] (get/create/update/replace), [`simulate`], [`output`] (the formats),
+//! [`list`], [`single`] (get/create/update/replace), [`simulate`], [`listen`] and [`webhooks`]
+//! (webhook events and their registration), [`output`] (the formats),
 //! [`input`] (JSON files), [`progress`], [`resume`] (the command line that continues a
 //! listing) and [`failure`] (errors and exit codes).
 
@@ -13,11 +14,13 @@ mod connect;
 mod failure;
 mod input;
 mod list;
+mod listen;
 mod output;
 mod progress;
 mod resume;
 mod simulate;
 mod single;
+mod webhooks;
 
 use std::process::ExitCode;
 
@@ -28,7 +31,7 @@ use failure::Failure;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging(&cli.global);
+    init_logging(&cli.global, matches!(cli.command, Command::Listen(_)));
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -59,16 +62,20 @@ async fn run(cli: &Cli) -> Result<(), Failure> {
         } => single::update(global, id, patch, if_match.as_deref()).await,
         Command::Replace { file } => single::replace(global, file).await,
         Command::Simulate(args) => simulate::run(global, args).await,
+        Command::Listen(args) => listen::run(global, args).await,
+        Command::Webhooks(args) => webhooks::run(global, args).await,
     }
 }
 
-/// Logs to stderr only when asked (`-v`: debug, `-vv`: trace; `RUST_LOG` refines). The client
-/// never puts a token in a log event.
-fn init_logging(global: &GlobalArgs) {
-    if global.verbose == 0 {
+/// Logs to stderr only when asked (`-v`: debug, `-vv`: trace; `RUST_LOG` refines), or, for
+/// `listen`, one line per webhook event. The client never puts a token in a log event.
+fn init_logging(global: &GlobalArgs, listening: bool) {
+    if global.verbose == 0 && !listening {
         return;
     }
-    let default = if global.verbose == 1 {
+    let default = if global.verbose == 0 {
+        "referrals_webhooks=info"
+    } else if global.verbose == 1 {
         "referrals=debug"
     } else {
         "referrals=trace,hyper=debug"

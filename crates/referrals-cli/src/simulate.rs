@@ -47,6 +47,14 @@ or with OAuth2 client credentials (unset PARTNER_CENTER_TOKEN):
   export AZURE_AUTHORITY_HOST={authority} AZURE_TENANT_ID={tenant} \\
          AZURE_CLIENT_ID={client_id} AZURE_CLIENT_SECRET={secret}
 
+Webhooks: register a receiver with the registration API at {base} (same token), e.g.
+  {program} webhooks --webhooks-url {base} register --url http://127.0.0.1:8080/webhooks/partner-center
+(PARTNER_CENTER_WEBHOOKS_TOKEN={token}); events are signed by a certificate at
+  {cert_url}
+Listen with: {program} --base-url {base} --token {token} listen --bind 127.0.0.1:8080 \
+  --cert-url-prefix {cert_prefix} --trust-anchor simulator-ca.pem --only-trust-anchors
+where simulator-ca.pem holds the signing CA:
+{ca_pem}
 Press Ctrl-C to stop.
 ",
         count = simulator.referral_count(),
@@ -57,6 +65,9 @@ Press Ctrl-C to stop.
         tenant = simulator.tenant(),
         client_id = simulator.client_id(),
         secret = simulator.client_secret(),
+        cert_url = simulator.webhook_certificate_url(),
+        cert_prefix = simulator.webhook_cert_url_prefix(),
+        ca_pem = simulator.webhook_ca_pem(),
     );
     let mut out = std::io::stdout().lock();
     out.write_all(text.as_bytes())?;

@@ -21,6 +21,7 @@ mod inbox;
 mod listener;
 mod policy;
 mod refusal;
+mod registration;
 mod server;
 mod verify;
 mod worker;
@@ -40,6 +41,10 @@ pub use policy::{
     DEFAULT_MAX_BODY_BYTES, DEFAULT_ORGANISATION, DEFAULT_PATH, Policy, TrustAnchors,
 };
 pub use refusal::Refusal;
+pub use registration::{
+    DEFAULT_REGISTRATION_URL, REFERRAL_EVENTS, REGISTRATION_SCOPE, RegistrationClient,
+    RegistrationError,
+};
 pub use server::{Answer, HEALTH_PATH, REQUEST_READ_TIMEOUT, Receiver, serve, tls_acceptor};
 pub use verify::{
     ALGORITHM, ALGORITHM_HEADER, CERTIFICATE_URL_HEADER, Delivery, MS_SIGNATURE_HEADER, Preflight,

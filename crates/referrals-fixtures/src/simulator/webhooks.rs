@@ -305,7 +305,10 @@ pub(crate) fn handle(state: &Arc<State>, method: &Method, path: &str, body: &[u8
         (Method::POST | Method::PUT, "") => register(state, method, body),
         (Method::POST, "/validationEvents") => validation_event(state),
         (Method::GET, rest) if rest.starts_with("/validationEvents/") => {
-            validation_status(state, &rest["/validationEvents/".len()..])
+            let id = percent_encoding::percent_decode_str(&rest["/validationEvents/".len()..])
+                .decode_utf8_lossy()
+                .into_owned();
+            validation_status(state, &id)
         }
         (_, "") => not_allowed(method, "GET, POST, PUT"),
         _ => Reply::error(

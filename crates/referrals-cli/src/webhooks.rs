@@ -1,0 +1,172 @@
+//! `referrals webhooks register|show|events|test`: the webhook registration on the Partner
+//! Center host (`--webhooks-url`), whose tokens have their own audience.
+
+use std::io::Write;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use clap::{Args, Subcommand};
+use referrals::Secret;
+use referrals::auth::{StaticToken, TokenProvider};
+use referrals_fixtures::simulator::Simulator;
+use referrals_webhooks::{
+    DEFAULT_REGISTRATION_URL, REFERRAL_EVENTS, REGISTRATION_SCOPE, RegistrationClient,
+};
+use serde_json::Value;
+
+use crate::cli::GlobalArgs;
+use crate::failure::Failure;
+
+/// `referrals webhooks`.
+#[derive(Args, Clone, Debug)]
+pub struct WebhooksArgs {
+    /// The registration host (not the Referrals API host)
+    #[arg(long, env = "PARTNER_CENTER_WEBHOOKS_URL", default_value = DEFAULT_REGISTRATION_URL,
+          value_name = "URL")]
+    pub webhooks_url: String,
+    /// A bearer token for the registration host, whose audience is
+    /// https://api.partnercenter.microsoft.com (prefer the variable)
+    #[arg(long, env = "PARTNER_CENTER_WEBHOOKS_TOKEN", value_name = "TOKEN",
+          hide_env_values = true, value_parser = parse_secret)]
+    pub webhooks_token: Option<Secret>,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: WebhooksCommand,
+}
+
+/// The registration commands.
+#[derive(Subcommand, Clone, Debug)]
+pub enum WebhooksCommand {
+    /// Register the URL events are POSTed to (replaces an existing registration)
+    Register {
+        /// The receiver's URL, e.g. https://crm.example.com/webhooks/partner-center
+        #[arg(long, value_name = "URL")]
+        url: String,
+        /// Events to register [default: the four referral events]; repeat or separate with commas
+        #[arg(long, value_delimiter = ',', value_name = "EVENT")]
+        events: Vec<String>,
+    },
+    /// Show the registration
+    Show,
+    /// List the events that can be registered
+    Events,
+    /// Ask Partner Center to send a validation (`test-created`) event
+    Test {
+        /// Then wait for its outcome and print it
+        #[arg(long)]
+        wait: bool,
+        /// How long --wait waits, in seconds
+        #[arg(long, default_value_t = 60, value_name = "SECS")]
+        wait_timeout: u64,
+    },
+}
+
+fn parse_secret(value: &str) -> Result<Secret, String> {
+    if value.trim().is_empty() {
+        return Err("the token is empty".into());
+    }
+    Ok(Secret::new(value))
+}
+
+fn failed(error: impl std::fmt::Display) -> Failure {
+    Failure::Local(error.to_string())
+}
+
+fn print(value: &Value) -> Result<(), Failure> {
+    let mut out = std::io::stdout().lock();
+    serde_json::to_writer_pretty(&mut out, value).map_err(|e| Failure::Output(e.into()))?;
+    writeln!(out)?;
+    Ok(())
+}
+
+/// Runs a registration command.
+pub async fn run(global: &GlobalArgs, args: &WebhooksArgs) -> Result<(), Failure> {
+    // Under --demo, an embedded simulator's registration API answers (kept alive until the
+    // command ends).
+    let demo = if global.demo {
+        Some(
+            Simulator::builder()
+                .referrals(1)
+                .start()
+                .await
+                .map_err(|e| Failure::Local(format!("cannot start the demo simulator: {e}")))?,
+        )
+    } else {
+        None
+    };
+    let (url, auth): (String, Arc<dyn TokenProvider>) = match &demo {
+        Some(simulator) => (
+            simulator.base_url(),
+            Arc::new(StaticToken::new(simulator.token())),
+        ),
+        None => {
+            let token = args.webhooks_token.clone().ok_or_else(|| {
+                Failure::Usage(format!(
+                    "the registration host needs a token for {REGISTRATION_SCOPE}: set \
+                     PARTNER_CENTER_WEBHOOKS_TOKEN (or --webhooks-token); the Referrals API's \
+                     token has another audience"
+                ))
+            })?;
+            (args.webhooks_url.clone(), Arc::new(StaticToken::new(token)))
+        }
+    };
+    let client = RegistrationClient::new(&url, auth).map_err(|e| Failure::Usage(e.to_string()))?;
+    match &args.command {
+        WebhooksCommand::Events => {
+            let events = client.events().await.map_err(failed)?;
+            print(&Value::from(events))
+        }
+        WebhooksCommand::Show => match client.show().await.map_err(failed)? {
+            Some(registration) => print(&registration),
+            None => Err(Failure::Local("no webhook is registered".into())),
+        },
+        WebhooksCommand::Register { url, events } => {
+            let events: Vec<String> = if events.is_empty() {
+                REFERRAL_EVENTS.iter().map(|e| (*e).to_owned()).collect()
+            } else {
+                events.clone()
+            };
+            let (answer, replaced) = client.register(url, &events).await.map_err(failed)?;
+            eprintln!(
+                "{} {url} for {}",
+                if replaced {
+                    "re-registered"
+                } else {
+                    "registered"
+                },
+                events.join(", ")
+            );
+            print(&answer)
+        }
+        WebhooksCommand::Test { wait, wait_timeout } => {
+            let id = client.send_validation_event().await.map_err(failed)?;
+            eprintln!("validation event sent, correlation id {id}");
+            if !wait {
+                return print(&serde_json::json!({ "correlationId": id }));
+            }
+            let deadline = Instant::now() + Duration::from_secs(*wait_timeout);
+            loop {
+                let status = client.validation_status(&id).await.map_err(failed)?;
+                let state = status.get("status").and_then(Value::as_str).unwrap_or("");
+                let pending = state.eq_ignore_ascii_case("pending")
+                    || state.eq_ignore_ascii_case("inprogress")
+                    || state.is_empty();
+                if !pending {
+                    print(&status)?;
+                    return if state.eq_ignore_ascii_case("completed") {
+                        Ok(())
+                    } else {
+                        Err(Failure::Local(format!("the validation event {state}")))
+                    };
+                }
+                if Instant::now() >= deadline {
+                    print(&status)?;
+                    return Err(Failure::Local(format!(
+                        "the validation event is still pending after {wait_timeout} s"
+                    )));
+                }
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        }
+    }
+}
