@@ -370,3 +370,109 @@ async fn an_event_answered_but_not_processed_is_processed_after_a_restart() {
     listener.shutdown().await;
     simulator.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn https_with_a_tls_certificate_and_key() {
+    use std::sync::Arc;
+
+    use referrals::transport::{HyperTransport, Transport};
+    use referrals_webhooks::{HttpsCertificateSource, ListenerBuilder, tls_acceptor};
+
+    let certificates = certificate_server().await;
+    let simulator = simulator().await;
+    let db = temp_db("tls");
+    let server = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
+    let cert_pem = server.cert.pem();
+    let key_pem = server.signing_key.serialize_pem();
+    let bad_key = tls_acceptor(cert_pem.as_bytes(), b"not a key")
+        .err()
+        .unwrap();
+    assert!(bad_key.contains("--tls-key"), "{bad_key}");
+    assert!(!bad_key.contains("not a key"));
+    let client = referrals::Client::builder()
+        .base_url(simulator.base_url())
+        .bearer_token(simulator.token().to_owned())
+        .build()
+        .unwrap();
+    let listener = ListenerBuilder::new(policy(&certificates))
+        .certificate_source(Arc::new(HttpsCertificateSource::new().unwrap()))
+        .tls(tls_acceptor(cert_pem.as_bytes(), key_pem.as_bytes()).unwrap())
+        .start(
+            "127.0.0.1:0".parse().unwrap(),
+            referrals_sync::Mirror::open(&db).unwrap(),
+            Arc::new(client),
+        )
+        .await
+        .unwrap();
+    let url = listener.url().replace("127.0.0.1", "localhost");
+    assert!(url.starts_with("https://localhost:"));
+    let transport = HyperTransport::builder()
+        .add_root_certificates_pem(cert_pem.as_bytes())
+        .no_proxy()
+        .build()
+        .unwrap();
+    let id = first_id(&simulator);
+    let body = event_body("referral-created", &id, "2026-03-01T00:00:00Z");
+    let mut request = http::Request::post(&url);
+    for (name, value) in signed_headers(&certificates.signer, &body, &certificates.url("good.cer"))
+    {
+        request = request.header(name, value);
+    }
+    let response = transport
+        .send(request.body(bytes::Bytes::from(body)).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    eventually("the event is applied", || changes(&db) == 1).await;
+    // Plain HTTP on the TLS port gets no answer.
+    let plain = url.replace("https://", "http://");
+    let refused = HyperTransport::new()
+        .send(http::Request::get(plain).body(bytes::Bytes::new()).unwrap())
+        .await;
+    assert!(refused.is_err() || refused.unwrap().status() != 200);
+    listener.shutdown().await;
+    simulator.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_streamed_body_past_the_limit_is_413_without_reading_it_all() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let certificates = certificate_server().await;
+    let simulator = simulator().await;
+    let db = temp_db("chunked");
+    let listener = listener(&certificates, &simulator, &db, true).await;
+    let mut stream = tokio::net::TcpStream::connect(listener.local_addr())
+        .await
+        .unwrap();
+    let head = format!(
+        "POST {} HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nContent-Type: application/json\r\n\r\n",
+        listener
+            .url()
+            .split_once(&listener.local_addr().to_string())
+            .unwrap()
+            .1
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let chunk = format!("{:x}\r\n{}\r\n", 64 * 1024, " ".repeat(64 * 1024));
+    // 4 MiB offered; the server stops reading after 1 MiB. Writes may fail once it answers.
+    let exchange = async {
+        for _ in 0..64 {
+            if stream.write_all(chunk.as_bytes()).await.is_err() {
+                break;
+            }
+        }
+        let mut answer = Vec::new();
+        let _ = stream.read_to_end(&mut answer).await;
+        answer
+    };
+    // A bound on a hang, not a timing assertion.
+    let answer = tokio::time::timeout(std::time::Duration::from_secs(300), exchange)
+        .await
+        .expect("the server answers and closes");
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
+    assert_eq!(inbox_rows(&db), 0);
+    listener.shutdown().await;
+    simulator.shutdown().await;
+}
