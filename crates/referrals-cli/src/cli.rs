@@ -130,6 +130,11 @@ pub enum Command {
     /// Register and test the webhook on the Partner Center registration API
     #[command(after_help = EXIT_CODES)]
     Webhooks(Box<crate::webhooks::WebhooksArgs>),
+    /// Bring a local SQLite mirror up to date (full or incremental listing; see docs/sync.md)
+    #[command(after_help = EXIT_CODES)]
+    Sync(crate::sync_cmd::SyncArgs),
+    /// Print the mirror's change journal as NDJSON (per named consumer, with acknowledgement)
+    Changes(crate::changes::ChangesArgs),
 }
 
 /// `referrals list`.
@@ -218,6 +223,11 @@ pub struct ListArgs {
     /// No header row (csv and table), e.g. when appending a resumed listing
     #[arg(long, help_heading = "Output")]
     pub no_header: bool,
+
+    /// List a local mirror written by `referrals sync` instead, offline (with --status,
+    /// --format, --no-header)
+    #[arg(long, value_name = "PATH", help_heading = "Offline")]
+    pub db: Option<PathBuf>,
 }
 
 /// `referrals simulate`.
@@ -232,6 +242,9 @@ pub struct SimulateArgs {
     /// Seed of the synthetic referrals
     #[arg(long, default_value_t = 42)]
     pub seed: u64,
+    /// Make this many random changes (creations, updates, removals) every second
+    #[arg(long, value_name = "PER_SECOND", default_value_t = 0)]
+    pub churn: u32,
 }
 
 /// How a listing is written to stdout.

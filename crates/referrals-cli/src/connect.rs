@@ -31,6 +31,15 @@ impl Connection {
 /// Validates the configuration and builds the client; nothing is sent. Under `--demo`, the
 /// simulator listens on `demo_port` when given and free, else on any free port.
 pub async fn connect(global: &GlobalArgs, demo_port: Option<u16>) -> Result<Connection, Failure> {
+    connect_with(global, demo_port, None).await
+}
+
+/// As [`connect`], sending through `transport` when given (it then owns the timeouts).
+pub async fn connect_with(
+    global: &GlobalArgs,
+    demo_port: Option<u16>,
+    transport: Option<std::sync::Arc<dyn referrals::transport::Transport>>,
+) -> Result<Connection, Failure> {
     let mut builder = Client::builder();
     let mut demo = None;
     if global.demo {
@@ -73,6 +82,9 @@ pub async fn connect(global: &GlobalArgs, demo_port: Option<u16>) -> Result<Conn
     }
     if let Some(timeout) = global.timeout {
         builder = builder.attempt_timeout(timeout).connect_timeout(timeout);
+    }
+    if let Some(transport) = transport {
+        builder = builder.transport(transport);
     }
     let client = builder.build()?;
     Ok(Connection {

@@ -22,6 +22,9 @@ enum Start {
 
 /// Runs `referrals list`.
 pub async fn run(global: &GlobalArgs, args: &ListArgs) -> Result<(), Failure> {
+    if let Some(db) = &args.db {
+        return crate::mirror_list::run(db, args);
+    }
     // Every argument is checked before the client is built, let alone a request sent.
     let start = match &args.resume {
         Some(token) => Start::Resume(
@@ -119,13 +122,12 @@ pub async fn run(global: &GlobalArgs, args: &ListArgs) -> Result<(), Failure> {
     let finished = sink.finish();
     progress.clear();
     finished?;
-    if let Some((checkpoint, Some(end))) = last
-        && end != referrals::query::End::Exhausted
-        && !checkpoint.is_finished()
-    {
-        eprintln!(
-            "more referrals: continue with --resume {checkpoint} (or list every page with --all)"
-        );
+    if let Some((checkpoint, Some(end))) = last {
+        if end != referrals::query::End::Exhausted && !checkpoint.is_finished() {
+            eprintln!(
+                "more referrals: continue with --resume {checkpoint} (or list every page with --all)"
+            );
+        }
     }
     Ok(())
 }

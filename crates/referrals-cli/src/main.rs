@@ -6,20 +6,24 @@
 //! Modules: [`cli`] (the clap definition), [`connect`] (the client, or the `--demo` simulator),
 //! [`list`], [`single`] (get/create/update/replace), [`simulate`], [`listen`] and [`webhooks`]
 //! (webhook events and their registration), [`output`] (the formats),
-//! [`input`] (JSON files), [`progress`], [`resume`] (the command line that continues a
+//! [`input`] (JSON files), [`progress`], [`sync_cmd`] and [`changes`] (the local mirror),
+//! [`mirror_list`] (`list --db`), [`resume`] (the command line that continues a
 //! listing) and [`failure`] (errors and exit codes).
 
+mod changes;
 mod cli;
 mod connect;
 mod failure;
 mod input;
 mod list;
 mod listen;
+mod mirror_list;
 mod output;
 mod progress;
 mod resume;
 mod simulate;
 mod single;
+mod sync_cmd;
 mod webhooks;
 
 use std::process::ExitCode;
@@ -64,6 +68,8 @@ async fn run(cli: &Cli) -> Result<(), Failure> {
         Command::Simulate(args) => simulate::run(global, args).await,
         Command::Listen(args) => listen::run(global, args).await,
         Command::Webhooks(args) => webhooks::run(global, args).await,
+        Command::Sync(args) => sync_cmd::run(global, args).await,
+        Command::Changes(args) => changes::run(args),
     }
 }
 

@@ -30,7 +30,7 @@ pub async fn run(global: &GlobalArgs, args: &SimulateArgs) -> Result<(), Failure
         .map(|p| crate::resume::quote(&p.to_string_lossy()))
         .unwrap_or_else(|| "referrals".into());
     let text = format!(
-        "Partner Center simulator: {count} synthetic referrals (seed {seed}) at {base}
+        "Partner Center simulator: {count} synthetic referrals (seed {seed}) at {base}{churn}
   collection:      {collection}
   bearer token:    {token}
   token endpoint:  {token_url} (client credentials below)
@@ -59,6 +59,11 @@ Press Ctrl-C to stop.
 ",
         count = simulator.referral_count(),
         seed = args.seed,
+        churn = if args.churn > 0 {
+            format!(", {} random changes a second", args.churn)
+        } else {
+            String::new()
+        },
         collection = simulator.referrals_url(),
         token_url = simulator.token_url(),
         authority = simulator.authority_url(),
@@ -73,9 +78,29 @@ Press Ctrl-C to stop.
     out.write_all(text.as_bytes())?;
     out.flush()?;
     drop(out);
-    tokio::signal::ctrl_c()
-        .await
-        .map_err(|e| Failure::Local(format!("cannot wait for Ctrl-C: {e}")))?;
+    let interrupted = tokio::signal::ctrl_c();
+    tokio::pin!(interrupted);
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
+    loop {
+        tokio::select! {
+            signal = &mut interrupted => {
+                signal.map_err(|e| Failure::Local(format!("cannot wait for Ctrl-C: {e}")))?;
+                break;
+            }
+            _ = tick.tick(), if args.churn > 0 => {
+                let report = simulator.churn(args.churn as usize);
+                if global.verbose > 0 {
+                    eprintln!(
+                        "churn: {} created, {} updated, {} removed; {} referrals",
+                        report.created.len(),
+                        report.updated.len(),
+                        report.removed.len(),
+                        simulator.referral_count()
+                    );
+                }
+            }
+        }
+    }
     eprintln!("stopping the simulator");
     simulator.shutdown().await;
     Ok(())

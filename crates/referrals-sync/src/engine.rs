@@ -24,6 +24,8 @@ pub struct SyncReport {
     pub resumed: bool,
     /// The run's totals, over every resume of it (pages, created, updated, unchanged, removed).
     pub counts: Counts,
+    /// What this call did (pages fetched and applied, changes, removals).
+    pub session: Counts,
     /// Referrals received without an id (not mirrored; logged).
     pub skipped: u64,
     /// The last journal row before this process started: the rows this process wrote have
@@ -49,6 +51,20 @@ async fn blocking<S: Store, T: Send + 'static>(
     .await
     .map_err(|e| SyncError::Thread(e.to_string()))?
     .map_err(SyncError::Mirror)
+}
+
+/// A page being applied on a blocking thread while the next one is fetched.
+type Pending = Option<tokio::task::JoinHandle<Result<Counts, MirrorError>>>;
+
+/// Waits for the page being applied, if any; what it did.
+async fn settle(pending: &mut Pending) -> Result<Counts, SyncError> {
+    match pending.take() {
+        None => Ok(Counts::default()),
+        Some(handle) => handle
+            .await
+            .map_err(|e| SyncError::Thread(e.to_string()))?
+            .map_err(SyncError::Mirror),
+    }
 }
 
 fn record_of(plan: &RunPlan, started_at: Timestamp) -> RunRecord {
@@ -93,12 +109,17 @@ pub async fn sync<S: Store>(
         "sync run"
     );
     let mut skipped = 0;
+    let mut session = Counts::default();
     let mut restarted = false;
-    let report = |run: &RunRecord, skipped, complete| SyncReport {
+    // Pages are applied in order, one at a time, each while the next is fetched: the run costs
+    // about the longer of the listing and the writing, not their sum.
+    let mut pending: Pending = None;
+    let report = |run: &RunRecord, session, skipped, complete| SyncReport {
         kind: run.kind,
         reason: run.reason,
         resumed,
         counts: run.counts,
+        session,
         skipped,
         journal_before,
         complete,
@@ -109,6 +130,9 @@ pub async fn sync<S: Store>(
             let page = match page {
                 Ok(page) => page,
                 Err(error) => {
+                    let counts = settle(&mut pending).await?;
+                    run.counts = run.counts.plus(counts);
+                    session = session.plus(counts);
                     let status = error.status().map(|s| s.as_u16());
                     if let Some(full) =
                         plan::on_refused(run.kind, run.counts.pages, status, options)
@@ -125,7 +149,7 @@ pub async fn sync<S: Store>(
                     } else {
                         return Err(SyncError::Listing {
                             error,
-                            report: Box::new(report(&run, skipped, false)),
+                            report: Box::new(report(&run, session, skipped, false)),
                         });
                     }
                     let begin = run.clone();
@@ -165,13 +189,23 @@ pub async fn sync<S: Store>(
                 newest_updated: run.newest_updated.clone(),
                 now: Timestamp::from_system_time(SystemTime::now()),
             };
-            let counts = blocking(store, move |s| s.apply_page(&update)).await?;
+            let counts = settle(&mut pending).await?;
             run.counts = run.counts.plus(counts);
+            session = session.plus(counts);
+            let shared = store.clone();
+            pending = Some(tokio::task::spawn_blocking(move || {
+                let mut guard = shared.lock().unwrap_or_else(PoisonError::into_inner);
+                guard.apply_page(&update)
+            }));
             run.checkpoint = page.checkpoint;
         }
+        let counts = settle(&mut pending).await?;
+        run.counts = run.counts.plus(counts);
+        session = session.plus(counts);
         break;
     }
     let finished_at = Timestamp::from_system_time(SystemTime::now());
     run.counts = blocking(store, move |s| s.finish_run(&finished_at)).await?;
-    Ok(report(&run, skipped, true))
+    session.removed = run.counts.removed;
+    Ok(report(&run, session, skipped, true))
 }

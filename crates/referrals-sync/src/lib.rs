@@ -43,6 +43,11 @@ pub use lock::{DEFAULT_LOCK_WAIT, SyncLock};
 pub use mirror::{Applied, BUSY_TIMEOUT, ChangeRecord, Mirror};
 pub use plan::{Decision, Reason, RunKind, SyncOptions};
 pub use row::{MirrorRow, RowError};
+/// The code blocks of `docs/sync.md`, compiled as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../../../docs/sync.md")]
+pub struct SyncDocDoctests;
+
 /// The `rusqlite` crate, whose `Connection` and `Transaction` the extension point hands out.
 pub use rusqlite;
 pub use schema::{APPLICATION_ID, SCHEMA_VERSION};

@@ -321,3 +321,122 @@ fn consumer_offsets_move_forward_only_and_only_to_rows_that_exist() {
     assert_eq!(mirror.last_seq().unwrap(), 3);
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn the_journal_check_finds_a_repeated_version_and_a_disagreeing_mirror() {
+    let dir = temp_dir("verify");
+    let db = dir.join("m.db");
+    let mut mirror = Mirror::open(&db).unwrap();
+    mirror
+        .apply_referral(&referral(r#"{"id":"a","eTag":"1"}"#), SystemTime::now())
+        .unwrap();
+    assert_eq!(mirror.verify_journal().unwrap(), Vec::<String>::new());
+    mirror
+        .connection()
+        .execute(
+            "INSERT INTO changes (referral_id, kind, etag, recorded_at) VALUES ('a', 'updated', '1', 'now')",
+            [],
+        )
+        .unwrap();
+    mirror
+        .connection()
+        .execute("UPDATE referrals SET removed_at = 'now'", [])
+        .unwrap();
+    let problems = mirror.verify_journal().unwrap();
+    assert_eq!(problems.len(), 2, "{problems:#?}");
+    assert!(problems[0].contains("repeats the version"), "{problems:#?}");
+    assert!(
+        problems[1].contains("removed in the mirror"),
+        "{problems:#?}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// A small tmpfs mounted on `dir` for the test's life (needs root; `None` when not allowed).
+struct Tmpfs(std::path::PathBuf);
+
+impl Tmpfs {
+    fn mount(dir: &std::path::Path, size: &str) -> Option<Tmpfs> {
+        std::fs::create_dir_all(dir).ok()?;
+        let status = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(dir)
+            .stderr(std::process::Stdio::null())
+            .status()
+            .ok()?;
+        status.success().then(|| Tmpfs(dir.to_path_buf()))
+    }
+
+    fn remount(&self, options: &str) {
+        let status = std::process::Command::new("mount")
+            .args(["-o", &format!("remount,{options}")])
+            .arg(&self.0)
+            .status()
+            .unwrap();
+        assert!(status.success(), "remount {options}");
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount").arg(&self.0).status();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_real_full_disk_and_a_read_only_filesystem_leave_the_mirror_intact() {
+    let dir = temp_dir("tmpfs");
+    let mount = dir.join("mnt");
+    let Some(tmpfs) = Tmpfs::mount(&mount, "600k") else {
+        eprintln!(
+            "skipped: cannot mount a tmpfs here (not root?); the max_page_count test covers a full disk"
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+        return;
+    };
+    let db = mount.join("m.db");
+    let simulator = Simulator::builder().referrals(400).start().await.unwrap();
+    let client = client(&simulator);
+    let options = SyncOptions {
+        page_size: 20,
+        ..SyncOptions::default()
+    };
+    let mirror = shared(&db);
+    let error = sync(&client, &mirror, &options).await.unwrap_err();
+    let message = error.to_string();
+    assert!(
+        matches!(error, SyncError::Mirror(MirrorError::Full { .. })),
+        "{message}"
+    );
+    assert!(
+        message.contains("m.db") && message.contains("disk is full"),
+        "{message}"
+    );
+    drop(mirror);
+    check_journal(&db);
+    let kept = journal(&db).len();
+    assert!(kept > 0 && kept < 400, "{kept} pages' worth kept");
+    assert_eq!(mirror_state(&db).len(), kept);
+
+    // Read-only: refused with a clear error, nothing changes.
+    tmpfs.remount("ro");
+    let error = Mirror::open(&db)
+        .and_then(|mut m| m.apply_referral(&referral(r#"{"id":"x"}"#), SystemTime::now()));
+    let error = error.unwrap_err();
+    assert!(matches!(error, MirrorError::ReadOnly { .. }), "{error}");
+    assert!(error.to_string().contains("write access"), "{error}");
+    let lock = referrals_sync::SyncLock::acquire(&db, Duration::ZERO).unwrap_err();
+    assert!(matches!(lock, MirrorError::ReadOnly { .. }), "{lock}");
+
+    // Room again: the run continues and ends equal to the account.
+    tmpfs.remount("rw,size=64m");
+    let mirror = shared(&db);
+    let report = sync(&client, &mirror, &options).await.unwrap();
+    assert!(report.resumed);
+    assert_eq!(mirror_state(&db), simulator_state(&simulator));
+    assert_eq!(journal(&db).len(), 400);
+    check_journal(&db);
+    drop(mirror);
+    drop(tmpfs);
+    std::fs::remove_dir_all(&dir).unwrap();
+}

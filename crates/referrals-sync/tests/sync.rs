@@ -258,3 +258,63 @@ async fn full_every_makes_a_run_full_again() {
     assert_eq!((due.kind, due.reason), (RunKind::Full, Reason::Due));
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_that_speaks_only_the_2018_form_gets_a_full_diff_with_removals() {
+    use referrals_fixtures::replay::{Matcher, ReplayTransport, Step};
+    let dir = temp_dir("classic-only");
+    let db = dir.join("m.db");
+    let item = |id: &str, day: u8| {
+        format!(r#"{{"id":"{id}","eTag":"{id}1","updatedDateTime":"2026-01-0{day}T00:00:00Z"}}"#)
+    };
+    let replay = ReplayTransport::new()
+        .step(
+            Step::respond(
+                200,
+                format!(
+                    r#"{{"totalCount":3,"items":[{},{},{}]}}"#,
+                    item("a", 1),
+                    item("b", 2),
+                    item("c", 3)
+                ),
+            )
+            .when(Matcher::get().uri_contains("pageSize=20")),
+        )
+        // The incremental request: the filter is ignored, the answer is in the 2018 form.
+        .step(
+            Step::respond(
+                200,
+                format!(
+                    r#"{{"totalCount":3,"items":[{},{}],"links":{{"next":{{"uri":"/referrals","headers":[{{"key":"MS-ContinuationToken","value":"t1"}}]}}}}}}"#,
+                    item("a", 1),
+                    item("c", 3)
+                ),
+            )
+            .when(Matcher::get().uri_contains("updatedDateTime")),
+        )
+        .step(
+            Step::respond(200, format!(r#"{{"totalCount":3,"items":[{}]}}"#, item("d", 4)))
+                .when(Matcher::get().header("MS-ContinuationToken", "t1")),
+        );
+    let client = referrals::Client::builder()
+        .transport(replay.clone())
+        .bearer_token("t")
+        .build()
+        .unwrap();
+    let mirror = shared(&db);
+    let first = sync(&client, &mirror, &options()).await.unwrap();
+    assert_eq!(first.counts.created, 3);
+    let second = sync(&client, &mirror, &options()).await.unwrap();
+    assert_eq!(
+        (second.kind, second.reason),
+        (RunKind::Full, Reason::FilterIgnored)
+    );
+    assert_eq!(second.counts.created, 1);
+    assert_eq!(second.counts.unchanged, 2);
+    assert_eq!(second.counts.removed, 1, "b was not listed");
+    assert_eq!(replay.remaining(), 0);
+    let ids: Vec<String> = mirror_state(&db).into_keys().collect();
+    assert_eq!(ids, ["a", "c", "d"]);
+    check_journal(&db);
+    std::fs::remove_dir_all(&dir).unwrap();
+}

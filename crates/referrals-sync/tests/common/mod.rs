@@ -90,55 +90,11 @@ pub fn journal(path: &Path) -> Vec<(i64, String, String, Option<String>)> {
         .unwrap()
 }
 
-/// The journal's invariants: no referral has two consecutive rows for the same version (same
-/// kind and eTag), and each referral's last row agrees with the mirror (removed, or present
-/// with that eTag).
+/// The journal's invariants (see `Mirror::verify_journal`).
 pub fn check_journal(path: &Path) {
-    let rows = journal(path);
-    let mut last: BTreeMap<String, (String, Option<String>)> = BTreeMap::new();
-    for (seq, id, kind, etag) in rows {
-        if let Some((previous_kind, previous_etag)) = last.get(&id) {
-            assert!(
-                !(previous_kind == &kind && previous_etag == &etag),
-                "journal row {seq}: {id} {kind} {etag:?} repeats the previous row of that referral"
-            );
-            assert!(
-                !(kind == "removed" && previous_kind == "removed"),
-                "journal row {seq}: {id} removed twice in a row"
-            );
-        }
-        last.insert(id, (kind, etag));
-    }
-    let connection = rusqlite::Connection::open(path).unwrap();
-    let mut statement = connection
-        .prepare("SELECT id, etag, removed_at IS NOT NULL FROM referrals")
-        .unwrap();
-    let referrals: Vec<(String, Option<String>, bool)> = statement
-        .query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))
+    let problems = Mirror::open_existing(path)
         .unwrap()
-        .collect::<Result<_, _>>()
+        .verify_journal()
         .unwrap();
-    assert_eq!(
-        referrals.len(),
-        last.len(),
-        "every referral has journal rows"
-    );
-    for (id, etag, removed) in referrals {
-        let (kind, last_etag) = &last[&id];
-        if removed {
-            assert_eq!(
-                kind, "removed",
-                "{id}: removed in the mirror, not in the journal"
-            );
-        } else {
-            assert_ne!(
-                kind, "removed",
-                "{id}: removed in the journal, not in the mirror"
-            );
-            assert_eq!(
-                last_etag, &etag,
-                "{id}: the last journal row has another eTag"
-            );
-        }
-    }
+    assert!(problems.is_empty(), "{problems:#?}");
 }

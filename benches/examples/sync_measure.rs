@@ -1,0 +1,210 @@
+//! Sync figures for `benches/README.md`, measured with the `referrals` binary against a
+//! simulator in this process (its requests counted by the simulator):
+//!
+//! - `requests N`: requests of a sync of an unchanged account of N referrals, then after k
+//!   updates for several k; the database's bytes per referral.
+//! - `compare N ROUNDS`: wall time and peak RSS (`/usr/bin/time -f %M`) of an initial
+//!   `referrals sync` against `referrals list --all --format ndjson > /dev/null`, interleaved
+//!   in the same run; medians.
+//!
+//! ```text
+//! cargo build --release -p referrals-cli -p referrals-benches --example sync_measure
+//! target/release/examples/sync_measure requests 100000
+//! target/release/examples/sync_measure compare 100000 3
+//! ```
+//! The binary is looked for next to this example's directory (`target/release/referrals`), or
+//! in `REFERRALS_BIN`.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Instant;
+
+use referrals_fixtures::simulator::{Simulator, SimulatorHandle};
+
+type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
+
+fn main() -> Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let mode = args.first().map(String::as_str).unwrap_or("requests");
+    let n: usize = args.get(1).and_then(|n| n.parse().ok()).unwrap_or(100_000);
+    let rounds: usize = args.get(2).and_then(|n| n.parse().ok()).unwrap_or(3);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()?;
+    let simulator = runtime.block_on(Simulator::builder().referrals(n).seed(42).start())?;
+    let dir = std::env::temp_dir().join(format!("sync-measure-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    let outcome = match mode {
+        "requests" => requests(&simulator, &dir, n),
+        "compare" => compare(&simulator, &dir, n, rounds),
+        other => Err(format!("unknown mode {other}: requests or compare").into()),
+    };
+    let _ = std::fs::remove_dir_all(&dir);
+    outcome
+}
+
+fn binary() -> Result<PathBuf> {
+    if let Some(path) = std::env::var_os("REFERRALS_BIN") {
+        return Ok(path.into());
+    }
+    let example = std::env::current_exe()?;
+    let release = example
+        .parent()
+        .and_then(Path::parent)
+        .ok_or("cannot find target/release")?;
+    Ok(release.join("referrals"))
+}
+
+/// Runs `referrals sync` on `db`; returns its summary line.
+fn sync(simulator: &SimulatorHandle, db: &Path, extra: &[&str]) -> Result<String> {
+    let output = Command::new(binary()?)
+        .args(["sync", "--base-url", &simulator.base_url(), "--token"])
+        .arg(simulator.token())
+        .arg("--db")
+        .arg(db)
+        .args(extra)
+        .stdin(Stdio::null())
+        .output()?;
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    if !output.status.success() {
+        return Err(format!("sync failed: {stderr}").into());
+    }
+    stderr
+        .lines()
+        .find(|l| l.starts_with("synced: "))
+        .map(str::to_owned)
+        .ok_or_else(|| format!("no summary in {stderr}").into())
+}
+
+/// The number before `label` in a summary line.
+fn figure(summary: &str, label: &str) -> u64 {
+    let words: Vec<&str> = summary
+        .split([' ', ',', ';'])
+        .filter(|w| !w.is_empty())
+        .collect();
+    words
+        .windows(2)
+        .find(|w| w[1] == label)
+        .and_then(|w| w[0].parse().ok())
+        .unwrap_or(0)
+}
+
+fn requests(simulator: &SimulatorHandle, dir: &Path, n: usize) -> Result<()> {
+    let db = dir.join("requests.db");
+    let before = simulator.api_requests();
+    let first = sync(simulator, &db, &[])?;
+    println!(
+        "initial sync of {n}: {} requests ({first})",
+        simulator.api_requests() - before
+    );
+    let bytes = std::fs::metadata(&db)?.len();
+    println!(
+        "database: {bytes} bytes, {:.0} bytes per referral",
+        bytes as f64 / n as f64
+    );
+    let ids: Vec<String> = simulator
+        .referrals()
+        .into_iter()
+        .filter_map(|r| r["id"].as_str().map(str::to_owned))
+        .collect();
+    println!(
+        "| k updates | requests | pages | updated | unchanged (overlap) | ⌈(k + overlap) / 100⌉ |"
+    );
+    println!("|---|---|---|---|---|---|");
+    let mut next = 0usize;
+    for k in [0usize, 1, 10, 100, 1000, 10_000] {
+        for _ in 0..k {
+            let id = &ids[(next * 7919) % ids.len()];
+            next += 1;
+            simulator.update_referral(id, |map| {
+                map.insert("statusReason".into(), format!("measure {next}").into());
+            });
+        }
+        let before = simulator.api_requests();
+        let summary = sync(simulator, &db, &[])?;
+        let requests = simulator.api_requests() - before;
+        let updated = figure(&summary, "updated");
+        let unchanged = figure(&summary, "unchanged");
+        println!(
+            "| {k} | {requests} | {} | {updated} | {unchanged} | {} |",
+            figure(&summary, "pages"),
+            (k as u64 + unchanged).div_ceil(100).max(1)
+        );
+    }
+    Ok(())
+}
+
+/// One timed child: wall seconds and peak RSS in KiB (when /usr/bin/time is there).
+fn timed(mut command: Command) -> Result<(f64, Option<u64>)> {
+    let rss_file = std::env::temp_dir().join(format!("sync-measure-rss-{}", std::process::id()));
+    let time = Path::new("/usr/bin/time");
+    let mut run = if time.exists() {
+        let mut wrapped = Command::new(time);
+        wrapped.arg("-f").arg("%M").arg("-o").arg(&rss_file);
+        wrapped.arg(command.get_program()).args(command.get_args());
+        wrapped
+    } else {
+        std::mem::replace(&mut command, Command::new("true"))
+    };
+    let started = Instant::now();
+    let status = run
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()?;
+    let seconds = started.elapsed().as_secs_f64();
+    if !status.success() {
+        return Err(format!("{run:?} failed: {status}").into());
+    }
+    let rss = std::fs::read_to_string(&rss_file)
+        .ok()
+        .and_then(|t| t.trim().parse().ok());
+    let _ = std::fs::remove_file(&rss_file);
+    Ok((seconds, rss))
+}
+
+fn median(values: &mut [f64]) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values[values.len() / 2]
+}
+
+fn compare(simulator: &SimulatorHandle, dir: &Path, n: usize, rounds: usize) -> Result<()> {
+    let binary = binary()?;
+    let (mut list_times, mut sync_times) = (Vec::new(), Vec::new());
+    let (mut list_rss, mut sync_rss) = (0, 0);
+    for round in 0..rounds {
+        let mut list = Command::new(&binary);
+        list.args(["list", "--all", "--format", "ndjson", "--base-url"])
+            .arg(simulator.base_url())
+            .arg("--token")
+            .arg(simulator.token());
+        let (seconds, rss) = timed(list)?;
+        list_times.push(seconds);
+        list_rss = list_rss.max(rss.unwrap_or(0));
+
+        let db = dir.join(format!("compare-{round}.db"));
+        let mut sync = Command::new(&binary);
+        sync.args(["sync", "--base-url"])
+            .arg(simulator.base_url())
+            .arg("--token")
+            .arg(simulator.token())
+            .arg("--db")
+            .arg(&db);
+        let (seconds, rss) = timed(sync)?;
+        sync_times.push(seconds);
+        sync_rss = sync_rss.max(rss.unwrap_or(0));
+        let _ = std::fs::remove_file(&db);
+        println!(
+            "round {round}: list {:.2} s, sync {seconds:.2} s",
+            list_times[round]
+        );
+    }
+    let (list, sync) = (median(&mut list_times), median(&mut sync_times));
+    println!(
+        "{n} referrals, median of {rounds}: list --all --format ndjson {list:.2} s, initial sync {sync:.2} s: {:.2}x",
+        sync / list
+    );
+    println!("peak RSS (max over rounds): list {list_rss} KiB, sync {sync_rss} KiB");
+    Ok(())
+}

@@ -1,0 +1,532 @@
+//! `referrals sync`, `referrals changes` and `referrals list --db` run as processes against a
+//! simulator started in the test, and the crash harness: `referrals sync` killed with SIGKILL
+//! at random moments while the simulator changes its referrals and injects faults.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::Arc;
+use std::time::Duration;
+
+use referrals_fixtures::simulator::{Fault, FaultPlan, FaultRule, Simulator, SimulatorHandle};
+use referrals_sync::{Mirror, SyncLock};
+use serde_json::Value;
+
+const TOKEN: &str = "sync-test-token-41c9";
+
+/// The binary with a clean environment (no developer settings leak in).
+fn referrals() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_referrals"));
+    for name in [
+        "PARTNER_CENTER_BASE_URL",
+        "PARTNER_CENTER_TOKEN",
+        "AZURE_TENANT_ID",
+        "AZURE_CLIENT_ID",
+        "AZURE_CLIENT_SECRET",
+        "AZURE_AUTHORITY_HOST",
+        "REFERRALS_DB",
+        "RUST_LOG",
+    ] {
+        command.env_remove(name);
+    }
+    command.stdin(Stdio::null());
+    command
+}
+
+fn sync_command(sim: &SimulatorHandle, db: &Path, extra: &[&str]) -> Command {
+    let mut command = referrals();
+    command
+        .args([
+            "sync",
+            "--base-url",
+            &sim.base_url(),
+            "--token",
+            TOKEN,
+            "--db",
+        ])
+        .arg(db)
+        .args(extra);
+    command
+}
+
+fn output(command: &mut Command) -> Output {
+    command.output().expect("the binary runs")
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+fn assert_success(output: &Output) {
+    assert!(
+        output.status.success(),
+        "exit {:?}, stderr:\n{}",
+        output.status.code(),
+        stderr(output)
+    );
+}
+
+fn temp_dir(name: &str) -> PathBuf {
+    let dir =
+        std::env::temp_dir().join(format!("referrals-cli-sync-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+async fn simulator(referrals: usize, faults: FaultPlan) -> SimulatorHandle {
+    Simulator::builder()
+        .referrals(referrals)
+        .seed(5)
+        .token(TOKEN)
+        .faults(faults)
+        .start()
+        .await
+        .expect("the simulator starts")
+}
+
+/// The summary line's numbers: created, updated, removed, unchanged, pages, requests.
+fn summary(output: &Output) -> [u64; 6] {
+    let text = stderr(output);
+    let line = text
+        .lines()
+        .find(|line| line.starts_with("synced: "))
+        .unwrap_or_else(|| panic!("no summary line in:\n{text}"));
+    let words: Vec<&str> = line
+        .split([' ', ',', ';'])
+        .filter(|w| !w.is_empty())
+        .collect();
+    // synced: C created U updated R removed N unchanged P pages Q requests in T s
+    let expected = [
+        "synced:",
+        "created",
+        "updated",
+        "removed",
+        "unchanged",
+        "pages",
+        "requests",
+        "in",
+        "s",
+    ];
+    let labels: Vec<&str> = words
+        .iter()
+        .copied()
+        .filter(|w| w.parse::<f64>().is_err())
+        .collect();
+    assert_eq!(labels[..9], expected, "{line}");
+    let numbers: Vec<u64> = words.iter().filter_map(|w| w.parse().ok()).collect();
+    assert!(words[words.len() - 2].parse::<f64>().is_ok(), "{line}");
+    [
+        numbers[0], numbers[1], numbers[2], numbers[3], numbers[4], numbers[5],
+    ]
+}
+
+/// id → (eTag, JSON) of the mirror's referrals not marked removed.
+fn mirror_state(db: &Path) -> BTreeMap<String, (Option<String>, Value)> {
+    let mirror = Mirror::open_existing(db).unwrap();
+    let mut state = BTreeMap::new();
+    mirror
+        .for_each_referral(None, |raw| {
+            let value: Value = serde_json::from_str(raw).unwrap();
+            let id = value["id"].as_str().unwrap().to_owned();
+            let etag = value["eTag"].as_str().map(str::to_owned);
+            state.insert(id, (etag, value));
+            Ok(())
+        })
+        .unwrap();
+    state
+}
+
+fn simulator_state(sim: &SimulatorHandle) -> BTreeMap<String, (Option<String>, Value)> {
+    sim.referrals()
+        .into_iter()
+        .map(|value| {
+            let id = value["id"].as_str().unwrap().to_owned();
+            let etag = value["eTag"].as_str().map(str::to_owned);
+            (id, (etag, value))
+        })
+        .collect()
+}
+
+fn assert_journal_consistent(db: &Path) {
+    let problems = Mirror::open_existing(db).unwrap().verify_journal().unwrap();
+    assert!(problems.is_empty(), "{problems:#?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sync_prints_one_summary_and_an_unchanged_account_costs_one_request() {
+    let dir = temp_dir("summary");
+    let db = dir.join("m.db");
+    let sim = simulator(120, FaultPlan::new()).await;
+    let first = output(&mut sync_command(&sim, &db, &["--page-size", "50"]));
+    assert_success(&first);
+    assert_eq!(summary(&first), [120, 0, 0, 0, 3, 3]);
+    assert!(first.stdout.is_empty());
+
+    let second = output(&mut sync_command(&sim, &db, &["--page-size", "50"]));
+    assert_success(&second);
+    let [created, updated, removed, _, pages, requests] = summary(&second);
+    assert_eq!(
+        (created, updated, removed, pages, requests),
+        (0, 0, 0, 1, 1)
+    );
+    assert_eq!(sim.api_requests(), 4);
+
+    sim.churn(6);
+    let third = output(&mut sync_command(
+        &sim,
+        &db,
+        &["--page-size", "50", "--changes", "ndjson"],
+    ));
+    assert_success(&third);
+    let [created, updated, ..] = summary(&third);
+    let lines: Vec<Value> = String::from_utf8(third.stdout.clone())
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len() as u64, created + updated);
+    for line in &lines {
+        for key in ["seq", "kind", "id", "etag", "updatedDateTime", "referral"] {
+            assert!(line.get(key).is_some(), "{key} missing in {line}");
+        }
+        assert_eq!(line["referral"]["id"], line["id"]);
+    }
+    assert_eq!(mirror_state(&db).len() as u64, 120 + created);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_consumer_sees_an_unacknowledged_batch_again_and_never_skips_one() {
+    let dir = temp_dir("consumer");
+    let db = dir.join("m.db");
+    let sim = simulator(30, FaultPlan::new()).await;
+    assert_success(&output(&mut sync_command(&sim, &db, &[])));
+    let batch = |extra: &[&str]| {
+        let out = output(
+            referrals()
+                .args(["changes", "--db"])
+                .arg(&db)
+                .args(["--consumer", "crm"])
+                .args(extra),
+        );
+        assert_success(&out);
+        String::from_utf8(out.stdout)
+            .unwrap()
+            .lines()
+            .map(|l| {
+                serde_json::from_str::<Value>(l).unwrap()["seq"]
+                    .as_i64()
+                    .unwrap()
+            })
+            .collect::<Vec<_>>()
+    };
+    let first = batch(&["--limit", "10"]);
+    assert_eq!(first, (1..=10).collect::<Vec<_>>());
+    // The consumer died before acknowledging: the same batch again.
+    assert_eq!(batch(&["--limit", "10"]), first);
+    // It processed up to 4 before dying this time.
+    assert_success(&output(
+        referrals()
+            .args(["changes", "--db"])
+            .arg(&db)
+            .args(["--consumer", "crm", "--ack", "4"]),
+    ));
+    assert_eq!(batch(&["--limit", "3"]), vec![5, 6, 7]);
+    assert_eq!(batch(&[]).len(), 26);
+    // Without a consumer, --since reads from any point.
+    let since = output(
+        referrals()
+            .args(["changes", "--db"])
+            .arg(&db)
+            .args(["--since", "28"]),
+    );
+    assert_eq!(String::from_utf8(since.stdout).unwrap().lines().count(), 2);
+    // Acknowledging beyond the journal is refused.
+    let beyond = output(referrals().args(["changes", "--db"]).arg(&db).args([
+        "--consumer",
+        "crm",
+        "--ack",
+        "31",
+    ]));
+    assert!(!beyond.status.success());
+    assert!(
+        stderr(&beyond).contains("not in the journal"),
+        "{}",
+        stderr(&beyond)
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn list_db_lists_the_mirror_offline() {
+    let dir = temp_dir("offline");
+    let db = dir.join("m.db");
+    let sim = simulator(40, FaultPlan::new()).await;
+    assert_success(&output(&mut sync_command(&sim, &db, &[])));
+    let requests = sim.api_requests();
+    let all = output(
+        referrals()
+            .args(["list", "--db"])
+            .arg(&db)
+            .args(["--format", "ndjson"]),
+    );
+    assert_success(&all);
+    let listed: Vec<Value> = String::from_utf8(all.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let expected: Vec<Value> = sim.referrals();
+    assert_eq!(
+        listed, expected,
+        "every referral, as received, in the order first seen"
+    );
+    let new = output(
+        referrals()
+            .args(["list", "--db"])
+            .arg(&db)
+            .args(["--status", "New", "--format", "csv"]),
+    );
+    assert_success(&new);
+    let rows = String::from_utf8(new.stdout).unwrap().lines().count() - 1;
+    let news = expected.iter().filter(|r| r["status"] == "New").count();
+    assert_eq!(rows, news);
+    assert_eq!(sim.api_requests(), requests, "offline");
+    let refused = output(
+        referrals()
+            .args(["list", "--db"])
+            .arg(&db)
+            .args(["--top", "5"]),
+    );
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(stderr(&refused).contains("--top cannot be used with --db"));
+    let missing = output(referrals().args(["list", "--db"]).arg(dir.join("none.db")));
+    assert!(!missing.status.success());
+    assert!(
+        stderr(&missing).contains("no such mirror"),
+        "{}",
+        stderr(&missing)
+    );
+    assert!(!dir.join("none.db").exists());
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_sync_waits_then_names_the_running_one() {
+    let dir = temp_dir("locked");
+    let db = dir.join("m.db");
+    let sim = simulator(10, FaultPlan::new()).await;
+    let held = SyncLock::acquire(&db, Duration::ZERO).unwrap();
+    let second = output(&mut sync_command(&sim, &db, &["--wait", "0s"]));
+    assert_eq!(second.status.code(), Some(1));
+    let message = stderr(&second);
+    assert!(
+        message.contains("another `referrals sync` is running")
+            && message.contains(&format!("pid {}", std::process::id())),
+        "{message}"
+    );
+    assert_eq!(sim.api_requests(), 0);
+    drop(held);
+    assert_success(&output(&mut sync_command(&sim, &db, &[])));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_corrupt_or_foreign_file_is_refused_and_left_intact() {
+    let dir = temp_dir("corrupt");
+    let sim = simulator(10, FaultPlan::new()).await;
+    let garbage = dir.join("notes.db");
+    std::fs::write(&garbage, "id,name\n1,not a database\n".repeat(100)).unwrap();
+    let before = std::fs::read(&garbage).unwrap();
+    let out = output(&mut sync_command(&sim, &garbage, &[]));
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("not a SQLite database"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(std::fs::read(&garbage).unwrap(), before);
+    assert_eq!(sim.api_requests(), 0);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_stopped_by_faults_exits_4_and_the_next_continues() {
+    let dir = temp_dir("exit4");
+    let db = dir.join("m.db");
+    let sim = simulator(
+        50,
+        FaultPlan::new().rule(FaultRule::list_page(2, Fault::status(503))),
+    )
+    .await;
+    let out = output(&mut sync_command(
+        &sim,
+        &db,
+        &["--page-size", "10", "--retries", "0"],
+    ));
+    assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("run `referrals sync` again"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(summary(&out)[..1], [20]);
+    sim.set_faults(FaultPlan::new());
+    let next = output(&mut sync_command(&sim, &db, &["--page-size", "10"]));
+    assert_success(&next);
+    assert_eq!(summary(&next), [30, 0, 0, 0, 3, 3]);
+    assert_eq!(mirror_state(&db), simulator_state(&sim));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// A small xorshift, seeded by the test: the kill moments.
+struct Moments(u64);
+
+impl Moments {
+    fn next_millis(&mut self, below: u64) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0 % below
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sync_killed_at_random_moments_loses_nothing_and_repeats_nothing() {
+    // Runs until 50 kills have landed inside a run (a kill after the run exited does not
+    // count), at most MAX_RUNS.
+    const KILLS: usize = 50;
+    const MAX_RUNS: usize = 400;
+    let dir = temp_dir("kill");
+    let db = dir.join("m.db");
+    let faults = FaultPlan::new()
+        .seed(13)
+        .rule(FaultRule::with_probability(0.05, Fault::status(503)))
+        .rule(FaultRule::with_probability(0.03, Fault::ResetBeforeHeaders))
+        .rule(FaultRule::with_probability(
+            0.03,
+            Fault::too_many_requests(0),
+        ));
+    let sim = Arc::new(simulator(150, faults).await);
+    let churning = {
+        let sim = sim.clone();
+        tokio::spawn(async move {
+            loop {
+                sim.churn(2);
+                tokio::time::sleep(Duration::from_millis(15)).await;
+            }
+        })
+    };
+    let mut moments = Moments(0x9E37_79B9_7F4A_7C15);
+    let (mut killed, mut finished, mut stopped) = (0, 0, 0);
+    let mut run = 0;
+    while killed < KILLS && run < MAX_RUNS {
+        run += 1;
+        let mut extra = vec!["--page-size", "10", "--retries", "2", "--wait", "10s"];
+        if run % 7 == 3 {
+            extra.push("--full");
+        }
+        let mut child = sync_command(&sim, &db, &extra)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let wait = moments.next_millis(400);
+        tokio::time::sleep(Duration::from_millis(wait)).await;
+        let _ = child.kill(); // SIGKILL; an error means it had already exited
+        let result = tokio::task::spawn_blocking(move || child.wait_with_output())
+            .await
+            .unwrap()
+            .unwrap();
+        match result.status.code() {
+            None => killed += 1,
+            Some(0) => finished += 1,
+            // Stopped part-way by injected faults after its retries.
+            Some(4) => stopped += 1,
+            Some(code) => panic!("run {run}: exit {code}:\n{}", stderr(&result)),
+        }
+    }
+    churning.abort();
+    let _ = churning.await;
+    sim.set_faults(FaultPlan::new());
+    eprintln!("{run} runs: {killed} killed, {finished} completed, {stopped} stopped by faults");
+
+    // Finishes whatever run was interrupted, then lists everything once more from scratch.
+    assert_success(&output(&mut sync_command(
+        &sim,
+        &db,
+        &["--page-size", "10"],
+    )));
+    assert_success(&output(&mut sync_command(
+        &sim,
+        &db,
+        &["--page-size", "10", "--full"],
+    )));
+    let mirror = mirror_state(&db);
+    let served = simulator_state(&sim);
+    assert_eq!(
+        mirror.keys().collect::<Vec<_>>(),
+        served.keys().collect::<Vec<_>>(),
+        "the same ids"
+    );
+    for (id, (etag, value)) in &served {
+        assert_eq!(&mirror[id].0, etag, "{id}: eTag");
+        assert_eq!(&mirror[id].1, value, "{id}: JSON");
+    }
+    assert_journal_consistent(&db);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn simulate_churn_changes_referrals_that_a_sync_then_picks_up() {
+    use std::io::{BufRead, BufReader};
+    let dir = temp_dir("churn");
+    let db = dir.join("m.db");
+    let mut child = referrals()
+        .args(["simulate", "--referrals", "20", "--churn", "20"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("starts");
+    let mut lines = BufReader::new(child.stdout.take().expect("piped")).lines();
+    let (mut base, mut token, mut banner) = (None, None, String::new());
+    for line in lines.by_ref() {
+        let line = line.expect("a line");
+        if line.starts_with("Partner Center simulator:") {
+            banner = line.clone();
+        }
+        if let Some(value) = line.strip_prefix("export PARTNER_CENTER_BASE_URL=") {
+            base = Some(value.to_owned());
+        }
+        if let Some(value) = line.strip_prefix("export PARTNER_CENTER_TOKEN=") {
+            token = Some(value.to_owned());
+            break;
+        }
+    }
+    assert!(banner.contains("20 random changes a second"), "{banner}");
+    let (base, token) = (base.expect("a base URL"), token.expect("a token"));
+    let sync = || {
+        let out = output(
+            referrals()
+                .args(["sync", "--base-url", &base, "--token", &token, "--db"])
+                .arg(&db),
+        );
+        assert_success(&out);
+        summary(&out)
+    };
+    sync();
+    // The simulator changes 20 referrals a second: some sync soon sees a change.
+    let seen = (0..200).find_map(|_| {
+        let [created, updated, ..] = sync();
+        (created + updated > 0).then_some(created + updated)
+    });
+    child.kill().expect("stops");
+    let _ = child.wait();
+    assert!(
+        seen.is_some(),
+        "no sync saw a change of the churning simulator"
+    );
+    assert_journal_consistent(&db);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
