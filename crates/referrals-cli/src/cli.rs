@@ -21,8 +21,14 @@ Exit codes:
 
 Environment:
   PARTNER_CENTER_BASE_URL   the API base URL (default https://api.partner.microsoft.com)
-  PARTNER_CENTER_TOKEN      a bearer token, or else client credentials from
-  AZURE_TENANT_ID, AZURE_CLIENT_ID, AZURE_CLIENT_SECRET [, AZURE_AUTHORITY_HOST]
+  Credentials, the first that is configured (REFERRALS_AUTH or --auth forces one):
+  PARTNER_CENTER_TOKEN      a bearer token (--token)
+  PARTNER_CENTER_REFRESH_TOKEN  a refresh token, with AZURE_CLIENT_ID [, AZURE_TENANT_ID]
+  the token cache           filled by `referrals login` (REFERRALS_TOKEN_CACHE moves it)
+  AZURE_TENANT_ID, AZURE_CLIENT_ID, AZURE_CLIENT_SECRET or AZURE_CLIENT_CERTIFICATE_PATH
+                            client credentials (app-only: the Referrals API refuses them)
+  the Azure CLI             `az account get-access-token`
+  AZURE_AUTHORITY_HOST      the sign-in authority (default https://login.microsoftonline.com)
 
 Try it offline: referrals list --demo --all";
 
@@ -80,6 +86,11 @@ pub struct GlobalArgs {
     /// credentials)
     #[arg(long, global = true)]
     pub demo: bool,
+
+    /// Use only this credential source instead of the first one configured
+    #[arg(long, global = true, env = "REFERRALS_AUTH", value_name = "SOURCE",
+          value_parser = ["token", "refresh-token", "login", "client-credentials", "azure-cli"])]
+    pub auth: Option<String>,
 }
 
 /// The commands.
@@ -135,6 +146,16 @@ pub enum Command {
     Sync(crate::sync_cmd::SyncArgs),
     /// Print the mirror's change journal as NDJSON (per named consumer, with acknowledgement)
     Changes(crate::changes::ChangesArgs),
+    /// Sign in with a device code (App+User, as the Referrals API requires); the tokens are
+    /// kept in the token cache
+    #[command(after_help = EXIT_CODES)]
+    Login(crate::auth_cmd::LoginArgs),
+    /// Remove a stored sign-in from the token cache
+    #[command(after_help = EXIT_CODES)]
+    Logout(crate::auth_cmd::LogoutArgs),
+    /// Which credential is used
+    #[command(subcommand)]
+    Auth(crate::auth_cmd::AuthCommand),
 }
 
 /// `referrals list`.
@@ -245,6 +266,9 @@ pub struct SimulateArgs {
     /// Make this many random changes (creations, updates, removals) every second
     #[arg(long, value_name = "PER_SECOND", default_value_t = 0)]
     pub churn: u32,
+    /// Accept app-only (client credentials) tokens, which the real Referrals API refuses
+    #[arg(long)]
+    pub allow_app_only: bool,
 }
 
 /// How a listing is written to stdout.

@@ -68,6 +68,9 @@ impl Failure {
                     "  hint: the referral changed since that eTag; get it again for the current eTag"
                 );
             }
+            if error.is_app_only_refusal() {
+                eprintln!("  hint: see 'Sign in' in the README for the App+User ways to sign in");
+            }
             if matches!(error.kind(), ErrorKind::Auth(_) | ErrorKind::Config(_))
                 && error.to_string().contains("PARTNER_CENTER_TOKEN")
             {
@@ -105,6 +108,10 @@ pub fn exit_code(result: &Result<(), Failure>) -> ExitCode {
 }
 
 fn client_code(error: &referrals::Error) -> u8 {
+    if error.is_app_only_refusal() {
+        // The fix is a credential, not a retry.
+        return CONFIG;
+    }
     match error.kind() {
         ErrorKind::InvalidRequest(_) | ErrorKind::Checkpoint(_) => USAGE,
         ErrorKind::Config(_) | ErrorKind::Auth(_) | ErrorKind::Unauthorized { .. } => CONFIG,

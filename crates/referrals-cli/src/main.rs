@@ -3,13 +3,15 @@
 //! `referrals list --demo --all` lists referrals from an embedded simulator; `referrals --help`
 //! documents every command, the environment it reads and its exit codes.
 //!
-//! Modules: [`cli`] (the clap definition), [`connect`] (the client, or the `--demo` simulator),
+//! Modules: [`cli`] (the clap definition), [`auth_cmd`] (login, logout, auth status, the
+//! credential chain), [`connect`] (the client, or the `--demo` simulator),
 //! [`list`], [`single`] (get/create/update/replace), [`simulate`], [`listen`] and [`webhooks`]
 //! (webhook events and their registration), [`output`] (the formats),
 //! [`input`] (JSON files), [`progress`], [`sync_cmd`] and [`changes`] (the local mirror),
 //! [`mirror_list`] (`list --db`), [`resume`] (the command line that continues a
 //! listing) and [`failure`] (errors and exit codes).
 
+mod auth_cmd;
 mod changes;
 mod cli;
 mod connect;
@@ -70,6 +72,9 @@ async fn run(cli: &Cli) -> Result<(), Failure> {
         Command::Webhooks(args) => webhooks::run(global, args).await,
         Command::Sync(args) => sync_cmd::run(global, args).await,
         Command::Changes(args) => changes::run(args),
+        Command::Login(args) => auth_cmd::login(global, args).await,
+        Command::Logout(args) => auth_cmd::logout(args).await,
+        Command::Auth(auth_cmd::AuthCommand::Status) => auth_cmd::status(global).await,
     }
 }
 

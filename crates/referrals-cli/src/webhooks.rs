@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use clap::{Args, Subcommand};
 use referrals::Secret;
-use referrals::auth::{StaticToken, TokenProvider};
+use referrals::auth::{self, StaticToken, TokenProvider};
 use referrals_fixtures::simulator::Simulator;
 use referrals_webhooks::{
     DEFAULT_REGISTRATION_URL, REFERRAL_EVENTS, REGISTRATION_SCOPE, RegistrationClient,
@@ -99,16 +99,25 @@ pub async fn run(global: &GlobalArgs, args: &WebhooksArgs) -> Result<(), Failure
             simulator.base_url(),
             Arc::new(StaticToken::new(simulator.token())),
         ),
-        None => {
-            let token = args.webhooks_token.clone().ok_or_else(|| {
-                Failure::Usage(format!(
-                    "the registration host needs a token for {REGISTRATION_SCOPE}: set \
-                     PARTNER_CENTER_WEBHOOKS_TOKEN (or --webhooks-token); the Referrals API's \
-                     token has another audience"
-                ))
-            })?;
-            (args.webhooks_url.clone(), Arc::new(StaticToken::new(token)))
-        }
+        None => match args.webhooks_token.clone() {
+            Some(token) => (args.webhooks_url.clone(), Arc::new(StaticToken::new(token))),
+            // The sign-in of the global options, asked for the registration host's audience.
+            None if global.token.is_none() => {
+                let connection = crate::connect::connect(global, None).await?;
+                let provider = connection.client.token_provider().clone();
+                (
+                    args.webhooks_url.clone(),
+                    auth::with_scope(provider, REGISTRATION_SCOPE),
+                )
+            }
+            None => {
+                return Err(Failure::Usage(format!(
+                    "--token is a token for the Referrals API; the registration host needs one \
+                     for {REGISTRATION_SCOPE}: set PARTNER_CENTER_WEBHOOKS_TOKEN (or \
+                     --webhooks-token), or sign in (referrals login) so that one can be asked for"
+                )));
+            }
+        },
     };
     let client = RegistrationClient::new(&url, auth).map_err(|e| Failure::Usage(e.to_string()))?;
     match &args.command {

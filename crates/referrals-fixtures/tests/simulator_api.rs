@@ -663,6 +663,8 @@ async fn the_token_endpoint_issues_tokens_the_api_accepts_until_they_expire() {
         .referrals(2)
         .client_credentials("tenant-1", "client-1", "s3cr3t+/=")
         .expires_in(Duration::from_millis(300))
+        // This test is about the token endpoint's client-credentials tokens being accepted.
+        .allow_app_only_tokens(true)
         .start()
         .await
         .unwrap();

@@ -29,7 +29,7 @@ mod listing;
 mod secret;
 
 pub use client::{Client, ClientBuilder};
-pub use error::{Error, ErrorKind};
+pub use error::{APP_ONLY_HINT, Error, ErrorKind};
 pub use listing::Listing;
 pub use secret::Secret;
 
@@ -57,3 +57,8 @@ pub mod transport {
 #[cfg(doctest)]
 #[doc = include_str!("../../../README.md")]
 pub struct ReadmeDoctests;
+
+/// docs/sign-in.md's code blocks, compiled as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../../../docs/sign-in.md")]
+pub struct SignInDoctests;

@@ -70,7 +70,7 @@ enum Route {
     List,
     Create,
     Item(Operation, String),
-    Token(String),
+    Token(String, &'static str),
     MethodNotAllowed(&'static str),
     NotFound,
 }
@@ -99,12 +99,16 @@ impl Route {
                 _ => Self::MethodNotAllowed("GET, PATCH, PUT"),
             };
         }
-        if let Some(tenant) = path
-            .strip_prefix("/auth/")
-            .and_then(|p| p.strip_suffix("/oauth2/v2.0/token"))
-            .filter(|t| !t.is_empty() && !t.contains('/'))
-        {
-            return Self::Token(percent_decode_str(tenant).decode_utf8_lossy().into_owned());
+        for leaf in ["token", "devicecode"] {
+            if let Some(tenant) = path
+                .strip_prefix("/auth/")
+                .and_then(|p| p.strip_suffix(leaf))
+                .and_then(|p| p.strip_suffix("/oauth2/v2.0/"))
+                .filter(|t| !t.is_empty() && !t.contains('/'))
+            {
+                let tenant = percent_decode_str(tenant).decode_utf8_lossy().into_owned();
+                return Self::Token(tenant, leaf);
+            }
         }
         Self::NotFound
     }
@@ -131,7 +135,7 @@ async fn handle(
     if webhooks::route(parts.uri.path()) {
         let reply = match (
             webhooks::is_public(parts.uri.path()),
-            auth::check(state, &parts.headers),
+            auth::check_for(state, &parts.headers, auth::PARTNER_CENTER_AUDIENCE),
         ) {
             (false, Err(reply)) => reply,
             _ => match read_body(body).await {
@@ -142,10 +146,10 @@ async fn handle(
         return finish(state, slot, &parts, reply, None);
     }
 
-    if let Route::Token(tenant) = &route {
+    if let Route::Token(tenant, leaf) = &route {
         state.token_requests.fetch_add(1, Relaxed);
         let reply = match read_body(body).await {
-            Ok(bytes) => auth::token_endpoint(state, tenant, &parts.method, &bytes),
+            Ok(bytes) => auth::endpoint(state, tenant, leaf, &parts.method, &bytes),
             Err(reply) => reply,
         };
         return finish(state, slot, &parts, reply, None);
@@ -231,7 +235,7 @@ async fn process(
             Ok(bytes) => items::put(state, id, &parts.headers, &bytes),
             Err(reply) => reply,
         },
-        Route::Token(_) | Route::MethodNotAllowed(_) | Route::NotFound => Reply::error(
+        Route::Token(..) | Route::MethodNotAllowed(_) | Route::NotFound => Reply::error(
             StatusCode::NOT_FOUND,
             "itemNotFound",
             "No such resource.",
