@@ -284,9 +284,6 @@ impl SimulatorBuilder {
             }
             Source::Values(values) => Store::new(values, self.organization_id),
         };
-        let mut store = store;
-        let (change_sink, changes) = tokio::sync::mpsc::unbounded_channel();
-        store.announce_changes(change_sink);
         let webhooks = super::webhooks::Webhooks::new(self.webhook_retry_delay)
             .map_err(|e| io::Error::other(e.to_string()))?;
         let listener =
@@ -329,7 +326,6 @@ impl SimulatorBuilder {
             token_secret: mix64(self.seed ^ 0x70CE_7070),
             webhooks,
         });
-        tokio::spawn(super::webhooks::dispatch(Arc::downgrade(&state), changes));
         let task = tokio::spawn(server::accept_loop(listener, state.clone()));
         Ok(SimulatorHandle {
             state,

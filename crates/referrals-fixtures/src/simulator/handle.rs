@@ -223,6 +223,7 @@ impl SimulatorHandle {
     /// Registers (or replaces) the webhook without the registration API.
     pub fn register_webhook(&self, url: &str, events: &[&str]) {
         self.state.webhooks.register(url, events, self.state.uuid());
+        super::webhooks::start_dispatching(&self.state);
     }
 
     /// Every webhook delivery so far, in order, with its attempts and outcome.

@@ -88,14 +88,21 @@ pub struct DeliveryRecord {
 
 /// The webhook side of a simulator.
 pub(crate) struct Webhooks {
-    authority: SigningAuthority,
-    signer: Signer,
+    /// The CA and signing certificate, made at the first use (rcgen and RSA key checks cost
+    /// CPU that a simulator without webhooks should not pay at start-up).
+    keys: std::sync::OnceLock<Result<(SigningAuthority, Signer), SigningError>>,
     registration: Mutex<Option<Registration>>,
     deliveries: Mutex<Vec<DeliveryRecord>>,
     /// correlation id → index in `deliveries`.
     validations: Mutex<HashMap<String, usize>>,
     validation_times: Mutex<VecDeque<Instant>>,
     retry_delay: Duration,
+    /// Made at the first delivery, not at start-up: building it reads trust roots, which would
+    /// hold up the runtime of every simulator that never delivers.
+    transport: std::sync::OnceLock<Option<HyperTransport>>,
+    /// Set once the dispatcher runs: only after a first registration, so that a simulator
+    /// without webhooks runs no task and announces nothing.
+    dispatching: std::sync::OnceLock<()>,
 }
 
 impl fmt::Debug for Webhooks {
@@ -109,21 +116,51 @@ impl fmt::Debug for Webhooks {
 impl Webhooks {
     /// A signing CA and certificate made now.
     pub(crate) fn new(retry_delay: Duration) -> Result<Webhooks, SigningError> {
-        let authority = SigningAuthority::new("referrals simulator webhook root")?;
-        let signer = authority.issue(&SignerSpec::default())?;
         Ok(Webhooks {
-            authority,
-            signer,
+            keys: std::sync::OnceLock::new(),
             registration: Mutex::new(None),
             deliveries: Mutex::new(Vec::new()),
             validations: Mutex::new(HashMap::new()),
             validation_times: Mutex::new(VecDeque::new()),
             retry_delay,
+            transport: std::sync::OnceLock::new(),
+            dispatching: std::sync::OnceLock::new(),
         })
     }
 
+    fn keys(&self) -> Option<&(SigningAuthority, Signer)> {
+        self.keys
+            .get_or_init(|| {
+                let authority = SigningAuthority::new("referrals simulator webhook root")?;
+                let signer = authority.issue(&SignerSpec::default())?;
+                Ok((authority, signer))
+            })
+            .as_ref()
+            .ok()
+    }
+
+    fn signer(&self) -> Option<&Signer> {
+        self.keys().map(|(_, signer)| signer)
+    }
+
+    /// The CA's PEM (empty if it could not be made).
     pub(crate) fn ca_pem(&self) -> &str {
-        self.authority.ca_pem()
+        self.keys()
+            .map(|(authority, _)| authority.ca_pem())
+            .unwrap_or("")
+    }
+
+    fn transport(&self) -> Option<HyperTransport> {
+        self.transport
+            .get_or_init(|| {
+                HyperTransport::builder()
+                    .roots(referrals_hyper::TrustRoots::Webpki)
+                    .attempt_timeout(Duration::from_secs(5))
+                    .no_proxy()
+                    .build()
+                    .ok()
+            })
+            .clone()
     }
 
     pub(crate) fn deliveries(&self) -> Vec<DeliveryRecord> {
@@ -141,19 +178,23 @@ impl Webhooks {
     }
 }
 
+/// Starts announcing the store's changes to a dispatcher task, once.
+pub(crate) fn start_dispatching(state: &Arc<State>) {
+    let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+        return;
+    };
+    state.webhooks.dispatching.get_or_init(|| {
+        let (sink, changes) = mpsc::unbounded_channel();
+        state.write_store().announce_changes(sink);
+        runtime.spawn(dispatch(Arc::downgrade(state), changes));
+    });
+}
+
 /// Delivers the store's changes until the simulator is gone.
 pub(crate) async fn dispatch(
     state: Weak<State>,
     mut changes: mpsc::UnboundedReceiver<StoreChange>,
 ) {
-    let transport = HyperTransport::builder()
-        .attempt_timeout(Duration::from_secs(5))
-        .no_proxy()
-        .build()
-        .ok();
-    let Some(transport) = transport else {
-        return;
-    };
     while let Some(change) = changes.recv().await {
         let Some(state) = state.upgrade() else {
             return;
@@ -163,20 +204,16 @@ pub(crate) async fn dispatch(
             StoreChange::Updated(id) => ("referral-updated", id),
         };
         let uri = format!("{EVENT_HOST}/engagements/v1/referrals/{id}");
-        send_event(&state, &transport, name, &uri);
+        send_event(&state, name, &uri);
     }
 }
 
 /// Queues one signed event to the registered URL, if it is registered for it; the index of its
 /// delivery record.
-fn send_event(
-    state: &Arc<State>,
-    transport: &HyperTransport,
-    name: &str,
-    uri: &str,
-) -> Option<usize> {
+fn send_event(state: &Arc<State>, name: &str, uri: &str) -> Option<usize> {
     let webhooks = &state.webhooks;
     let registration = lock(&webhooks.registration).clone()?;
+    let transport = webhooks.transport()?;
     if !registration
         .events
         .iter()
@@ -204,10 +241,9 @@ fn send_event(
         });
         deliveries.len() - 1
     };
-    let signature = webhooks.signer.sign(body.as_bytes());
+    let signature = webhooks.signer()?.sign(body.as_bytes());
     let certificate_url = format!("{}{CERTIFICATE_PATH}", state.origin);
     let state = Arc::downgrade(state);
-    let transport = transport.clone();
     tokio::spawn(async move {
         for attempt in 1..=MAX_ATTEMPTS {
             let header = if registration.ms_signature_header {
@@ -270,7 +306,12 @@ pub(crate) fn handle(state: &Arc<State>, method: &Method, path: &str, body: &[u8
             Method::GET => {
                 let mut reply = Reply::json(
                     StatusCode::OK,
-                    Bytes::copy_from_slice(webhooks.signer.certificate_der()),
+                    Bytes::copy_from_slice(
+                        webhooks
+                            .signer()
+                            .map(Signer::certificate_der)
+                            .unwrap_or_default(),
+                    ),
                 );
                 reply.headers.insert(
                     http::header::CONTENT_TYPE,
@@ -363,7 +404,7 @@ fn register(state: &Arc<State>, method: &Method, body: &[u8]) -> Reply {
     let ms_header = field(&value, "SignatureTokenToMsSignatureHeader")
         .and_then(Value::as_bool)
         .unwrap_or(false);
-    let mut registration = lock(&state.webhooks.registration);
+    let registration = lock(&state.webhooks.registration);
     let subscriber_id = match (&*registration, method) {
         (Some(_), &Method::POST) => {
             return Reply::error(
@@ -384,7 +425,9 @@ fn register(state: &Arc<State>, method: &Method, body: &[u8]) -> Reply {
         (Some(existing), _) => existing.subscriber_id.clone(),
         (None, _) => state.uuid(),
     };
-    *registration = Some(Registration {
+    drop(registration);
+    start_dispatching(state);
+    *lock(&state.webhooks.registration) = Some(Registration {
         subscriber_id: subscriber_id.clone(),
         url: url.to_owned(),
         events: events.clone(),
@@ -427,19 +470,7 @@ fn validation_event(state: &Arc<State>) -> Reply {
     }
     let correlation_id = state.uuid();
     let uri = format!("{EVENT_HOST}{REGISTRATION}/validationEvents/{correlation_id}");
-    let Ok(transport) = HyperTransport::builder()
-        .attempt_timeout(Duration::from_secs(5))
-        .no_proxy()
-        .build()
-    else {
-        return Reply::error(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "serviceNotAvailable",
-            "No HTTP client.",
-            None,
-        );
-    };
-    if let Some(index) = send_event(state, &transport, "test-created", &uri) {
+    if let Some(index) = send_event(state, "test-created", &uri) {
         lock(&webhooks.validations).insert(correlation_id.clone(), index);
     }
     Reply::json(
