@@ -14,7 +14,8 @@
 //! | `POST /auth/{tenant}/oauth2/v2.0/devicecode` | device authorization: `device_code`, `user_code`, `verification_uri`, `interval`, `expires_in`, `message` |
 //! | `/webhooks/v1/registration…`, `GET /webhooks/certs/signing.cer` | the webhook registration API and the signing certificate; see below |
 //!
-//! Webhooks: a signing CA and certificate are made at start-up; once a webhook is registered
+//! Webhooks: a signing CA and certificate are made when first needed (the CA PEM asked for, a
+//! registration, the certificate fetched); once a webhook is registered
 //! (through the registration API or [`SimulatorHandle::register_webhook`]), every referral
 //! the store creates or updates (through the API or the handle's churn) is POSTed to it as a
 //! signed `referral-created` / `referral-updated` event, tried up to [`MAX_ATTEMPTS`] times
