@@ -145,6 +145,12 @@ pub enum Command {
     },
     /// Run a Partner Center simulator in the foreground until Ctrl-C, for your own tests
     Simulate(SimulateArgs),
+    /// Receive Partner Center webhook events, verify them and keep the mirror current
+    #[command(after_help = EXIT_CODES)]
+    Listen(Box<ListenArgs>),
+    /// Register and test the webhook on the Partner Center registration API
+    #[command(after_help = EXIT_CODES)]
+    Webhooks(Box<WebhooksArgs>),
     /// Sign in with a device code (App+User, as the Referrals API requires); the tokens are
     /// kept in the token cache
     #[command(after_help = EXIT_CODES)]
@@ -398,6 +404,81 @@ pub struct ChangesArgs {
     /// At most this many changes
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     pub limit: Option<u64>,
+}
+
+/// `referrals listen`.
+#[derive(Args, Clone, Debug)]
+pub struct ListenArgs {
+    /// The mirror database the events are kept in and applied to [default: REFERRALS_DB, else
+    /// the profile's `database`, else referrals.db]
+    #[arg(long, value_name = "PATH")]
+    pub db: Option<PathBuf>,
+    /// The address to listen on, e.g. 0.0.0.0:8443 (required unless --demo)
+    #[arg(long, value_name = "ADDR")]
+    pub bind: Option<std::net::SocketAddr>,
+    /// The path events are POSTed to
+    #[arg(long, default_value = referrals_webhooks::DEFAULT_PATH, value_name = "PATH")]
+    pub path: String,
+    /// Allowed certificate URL prefix (repeat for more; replaces the default
+    /// https://3psostorageacct.blob.core.windows.net/cert/); http:// only for loopback hosts
+    #[arg(long = "cert-url-prefix", value_name = "URL")]
+    pub cert_url_prefixes: Vec<String>,
+    /// A PEM file of trust anchors added to the platform and webpki roots (repeat for more)
+    #[arg(long = "trust-anchor", value_name = "PEM")]
+    pub trust_anchors: Vec<PathBuf>,
+    /// Trust only the --trust-anchor files, not the platform and webpki roots
+    #[arg(long, requires = "trust_anchors")]
+    pub only_trust_anchors: bool,
+    /// Serve HTTPS with this PEM certificate chain (with --tls-key)
+    #[arg(long, value_name = "PEM", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// The PEM private key of --tls-cert
+    #[arg(long, value_name = "PEM", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+}
+
+/// `referrals webhooks`.
+#[derive(Args, Clone, Debug)]
+pub struct WebhooksArgs {
+    /// The registration host (not the Referrals API host)
+    #[arg(long, env = "PARTNER_CENTER_WEBHOOKS_URL", default_value = referrals_webhooks::DEFAULT_REGISTRATION_URL,
+          value_name = "URL")]
+    pub webhooks_url: String,
+    /// A bearer token for the registration host, whose audience is
+    /// https://api.partnercenter.microsoft.com (prefer the variable)
+    #[arg(long, env = "PARTNER_CENTER_WEBHOOKS_TOKEN", value_name = "TOKEN",
+          hide_env_values = true, value_parser = parse_secret)]
+    pub webhooks_token: Option<Secret>,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: WebhooksCommand,
+}
+
+/// The registration commands.
+#[derive(Subcommand, Clone, Debug)]
+pub enum WebhooksCommand {
+    /// Register the URL events are POSTed to (replaces an existing registration)
+    Register {
+        /// The receiver's URL, e.g. https://crm.example.com/webhooks/partner-center
+        #[arg(long, value_name = "URL")]
+        url: String,
+        /// Events to register [default: the four referral events]; repeat or separate with commas
+        #[arg(long, value_delimiter = ',', value_name = "EVENT")]
+        events: Vec<String>,
+    },
+    /// Show the registration
+    Show,
+    /// List the events that can be registered
+    Events,
+    /// Ask Partner Center to send a validation (`test-created`) event
+    Test {
+        /// Then wait for its outcome and print it
+        #[arg(long)]
+        wait: bool,
+        /// How long --wait waits, in seconds
+        #[arg(long, default_value_t = 60, value_name = "SECS")]
+        wait_timeout: u64,
+    },
 }
 
 /// `referrals list`.

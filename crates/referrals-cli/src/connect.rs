@@ -21,6 +21,13 @@ pub struct Connection {
     _demo: Option<SimulatorHandle>,
 }
 
+impl Connection {
+    /// The embedded simulator under `--demo`.
+    pub fn demo(&self) -> Option<&SimulatorHandle> {
+        self._demo.as_ref()
+    }
+}
+
 /// Validates the configuration and builds the client; nothing is sent. Under `--demo`, the
 /// simulator listens on `demo_port` when given and free, else on any free port.
 pub async fn connect(global: &GlobalArgs, demo_port: Option<u16>) -> Result<Connection, Failure> {

@@ -8,7 +8,8 @@
 //! status, the credential chain), [`connect`] (the client, or the `--demo` simulator), [`list`],
 //! [`single`] (get/create/update/replace), [`lifecycle`] (accept/decline/won/lost), [`deal`]
 //! (deal registrations), [`sync_cmd`] and [`changes`] (the local mirror), [`mirror_list`]
-//! (`list --db`), [`completions`], [`config`], [`simulate`], [`output`] (the formats),
+//! (`list --db`), [`listen`] and [`webhooks`] (webhook events and their registration),
+//! [`completions`], [`config`], [`simulate`], [`output`] (the formats),
 //! [`input`] (JSON files), [`progress`], [`resume`] (the command line that continues a
 //! listing) and [`failure`] (errors and exit codes).
 
@@ -22,6 +23,7 @@ mod failure;
 mod input;
 mod lifecycle;
 mod list;
+mod listen;
 mod mirror_list;
 mod output;
 mod progress;
@@ -30,6 +32,7 @@ mod settings;
 mod simulate;
 mod single;
 mod sync_cmd;
+mod webhooks;
 
 use std::process::ExitCode;
 
@@ -46,7 +49,7 @@ fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(error) => error.exit(),
     };
-    init_logging(&cli.global);
+    init_logging(&cli.global, matches!(cli.command, Command::Listen(_)));
     // Completions and the simulator need no settings, and must work with a broken config file.
     if !matches!(
         cli.command,
@@ -105,16 +108,20 @@ async fn run(cli: &Cli) -> Result<(), Failure> {
         Command::Auth(AuthCommand::Status) => auth_cmd::status(global).await,
         Command::Sync(args) => sync_cmd::run(global, args).await,
         Command::Changes(args) => changes::run(global, args),
+        Command::Listen(args) => listen::run(global, args).await,
+        Command::Webhooks(args) => webhooks::run(global, args).await,
     }
 }
 
-/// Logs to stderr only when asked (`-v`: debug, `-vv`: trace; `RUST_LOG` refines). The client
-/// never puts a token in a log event.
-fn init_logging(global: &GlobalArgs) {
-    if global.verbose == 0 {
+/// Logs to stderr only when asked (`-v`: debug, `-vv`: trace; `RUST_LOG` refines), or, for
+/// `listen`, one line per webhook event. The client never puts a token in a log event.
+fn init_logging(global: &GlobalArgs, listening: bool) {
+    if global.verbose == 0 && !listening {
         return;
     }
-    let default = if global.verbose == 1 {
+    let default = if global.verbose == 0 {
+        "referrals_webhooks=info"
+    } else if global.verbose == 1 {
         "referrals=debug"
     } else {
         "referrals=trace,hyper=debug"

@@ -108,6 +108,7 @@ fn database_flag(command: &Command) -> Option<PathBuf> {
     match command {
         Command::Sync(args) => args.db.clone(),
         Command::Changes(args) => args.db.clone(),
+        Command::Listen(args) => args.db.clone(),
         _ => None,
     }
 }

@@ -54,6 +54,14 @@ or, for automation, with a refresh token (each one is usable once; rotation is k
 OAuth2 client credentials (app-only tokens, which the API refuses with 403{app_only}):
   export AZURE_CLIENT_SECRET={secret}     # or AZURE_CLIENT_CERTIFICATE_PATH=<PEM>
 
+Webhooks: register a receiver with the registration API at {base} (same token), e.g.
+  {program} webhooks --webhooks-url {base} register --url http://127.0.0.1:8080/webhooks/partner-center
+(PARTNER_CENTER_WEBHOOKS_TOKEN={token}); events are signed by a certificate at
+  {cert_url}
+Listen with: {program} --base-url {base} --token {token} listen --bind 127.0.0.1:8080 \
+  --cert-url-prefix {cert_prefix} --trust-anchor simulator-ca.pem --only-trust-anchors
+where simulator-ca.pem holds the signing CA:
+{ca_pem}
 Press Ctrl-C to stop.
 ",
         count = simulator.referral_count(),
@@ -69,6 +77,9 @@ Press Ctrl-C to stop.
         tenant = simulator.tenant(),
         client_id = simulator.client_id(),
         secret = simulator.client_secret(),
+        cert_url = simulator.webhook_certificate_url(),
+        cert_prefix = simulator.webhook_cert_url_prefix(),
+        ca_pem = simulator.webhook_ca_pem(),
         refresh_token = simulator.issue_refresh_token(),
         app_only = if args.allow_app_only {
             "; accepted here: --allow-app-only"

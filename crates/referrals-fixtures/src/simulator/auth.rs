@@ -27,6 +27,12 @@ pub(crate) const PARTNER_CENTER_AUDIENCE: &str = "https://api.partnercenter.micr
 /// `Ok` when the request carries an accepted bearer token for the Referrals API, else the 401 (or
 /// the 403 for an app-only token) to send.
 pub(crate) fn check(state: &State, headers: &HeaderMap) -> Result<(), Reply> {
+    check_for(state, headers, REFERRALS_AUDIENCE)
+}
+
+/// As [`check`], for a token of `audience` (the webhook registration API's is
+/// [`PARTNER_CENTER_AUDIENCE`]); the configured static token is accepted for every audience.
+pub(crate) fn check_for(state: &State, headers: &HeaderMap, audience: &str) -> Result<(), Reply> {
     let Some(value) = headers.get(AUTHORIZATION) else {
         return Err(unauthenticated(
             "The request has no bearer token (Authorization: Bearer <token>).",
@@ -51,8 +57,8 @@ pub(crate) fn check(state: &State, headers: &HeaderMap) -> Result<(), Reply> {
         Some(issued) if issued.expiry <= Instant::now() => {
             Err(unauthenticated("The bearer token has expired."))
         }
-        Some(issued) if issued.audience != REFERRALS_AUDIENCE => Err(unauthenticated(&format!(
-            "The bearer token is for {}, not for {REFERRALS_AUDIENCE}.",
+        Some(issued) if issued.audience != audience => Err(unauthenticated(&format!(
+            "The bearer token is for {}, not for {audience}.",
             issued.audience
         ))),
         Some(issued) if issued.app_only && !state.config.allow_app_only => Err(Reply::error(

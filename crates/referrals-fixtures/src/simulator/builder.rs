@@ -72,6 +72,7 @@ pub struct SimulatorBuilder {
     device_interval: Duration,
     device_expires_in: Duration,
     certificate_pem: Option<String>,
+    webhook_retry_delay: Duration,
 }
 
 impl fmt::Debug for SimulatorBuilder {
@@ -117,6 +118,7 @@ impl Default for SimulatorBuilder {
             device_interval: Duration::from_secs(1),
             device_expires_in: Duration::from_secs(900),
             certificate_pem: Some(TEST_CLIENT_CERTIFICATE_PEM.into()),
+            webhook_retry_delay: super::webhooks::RETRY_DELAY,
         }
     }
 }
@@ -187,6 +189,13 @@ impl SimulatorBuilder {
     /// The port to listen on, on 127.0.0.1 (default 0: any free port).
     pub fn port(mut self, port: u16) -> Self {
         self.port = port;
+        self
+    }
+
+    /// The pause before a webhook delivery's second attempt (default 200 ms); it doubles at
+    /// each attempt, up to 16 times as long.
+    pub fn webhook_retry_delay(mut self, delay: Duration) -> Self {
+        self.webhook_retry_delay = delay;
         self
     }
 
@@ -275,6 +284,8 @@ impl SimulatorBuilder {
             }
             Source::Values(values) => Store::new(values, self.organization_id),
         };
+        let webhooks = super::webhooks::Webhooks::new(self.webhook_retry_delay)
+            .map_err(|e| io::Error::other(e.to_string()))?;
         let listener =
             TcpListener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, self.port))).await?;
         let address = listener.local_addr()?;
@@ -313,6 +324,7 @@ impl SimulatorBuilder {
             connections: AtomicU64::new(0),
             rng: Mutex::new(SplitMix::new(mix64(self.seed ^ 0x51A1_5EED))),
             token_secret: mix64(self.seed ^ 0x70CE_7070),
+            webhooks,
         });
         let task = tokio::spawn(server::accept_loop(listener, state.clone()));
         Ok(SimulatorHandle {

@@ -205,6 +205,32 @@ impl SimulatorHandle {
             .collect()
     }
 
+    /// The PEM of the CA that signs webhook certificates: a listener's trust anchor.
+    pub fn webhook_ca_pem(&self) -> &str {
+        self.state.webhooks.ca_pem()
+    }
+
+    /// The URL events name as `X-MS-Certificate-Url`.
+    pub fn webhook_certificate_url(&self) -> String {
+        format!("{}{}", self.base_url(), super::webhooks::CERTIFICATE_PATH)
+    }
+
+    /// The certificate URL prefix a listener should allow (`http://127.0.0.1:PORT/webhooks/certs/`).
+    pub fn webhook_cert_url_prefix(&self) -> String {
+        format!("{}/webhooks/certs/", self.base_url())
+    }
+
+    /// Registers (or replaces) the webhook without the registration API.
+    pub fn register_webhook(&self, url: &str, events: &[&str]) {
+        self.state.webhooks.register(url, events, self.state.uuid());
+        super::webhooks::start_dispatching(&self.state);
+    }
+
+    /// Every webhook delivery so far, in order, with its attempts and outcome.
+    pub fn webhook_deliveries(&self) -> Vec<crate::simulator::DeliveryRecord> {
+        self.state.webhooks.deliveries()
+    }
+
     /// Serves until `signal` completes (e.g. `tokio::signal::ctrl_c()`), then shuts down.
     ///
     /// ```no_run

@@ -13,6 +13,15 @@
 //! | `PUT /v1.0/engagements/referrals/{id}` | whole referral; no `If-Match` → 428, mismatch → 412; 200 with the referral (`Prefer: return=minimal` → 204) |
 //! | `POST /auth/{tenant}/oauth2/v2.0/token` | client credentials (secret or a client assertion signed by the registered certificate; app-only), refresh token (strict rotation: a used refresh token answers `invalid_grant`), device code (answers scripted with [`DeviceStep`]); scopes of `https://api.partner.microsoft.com` or `https://api.partnercenter.microsoft.com`, `offline_access` for a refresh token; user grants carry an id token with `preferred_username` |
 //! | `POST /auth/{tenant}/oauth2/v2.0/devicecode` | device authorization: `device_code`, `user_code`, `verification_uri`, `interval`, `expires_in`, `message` |
+//! | `/webhooks/v1/registration…`, `GET /webhooks/certs/signing.cer` | the webhook registration API and the signing certificate; see below |
+//!
+//! Webhooks: a signing CA and certificate are made when first needed (the CA PEM asked for, a
+//! registration, the certificate fetched); once a webhook is registered
+//! (through the registration API or [`SimulatorHandle::register_webhook`]), every referral
+//! the store creates or updates (through the API or the handle's churn) is POSTed to it as a
+//! signed `referral-created` / `referral-updated` event, tried up to [`MAX_ATTEMPTS`] times
+//! until a 2xx; give a listener [`SimulatorHandle::webhook_ca_pem`] as its trust anchor and
+//! [`SimulatorHandle::webhook_cert_url_prefix`] as its certificate URL prefix.
 //!
 //! API requests need `Authorization: Bearer <token>` with the configured static token (an
 //! App+User token) or one the token endpoint issued for the Referrals API audience (and that has
@@ -72,9 +81,11 @@ mod registration;
 mod response;
 mod rng;
 mod server;
+pub mod signing;
 mod state;
 mod store;
 mod time;
+mod webhooks;
 
 pub use builder::{
     DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_PAGE_SIZE, DEFAULT_TENANT, DEFAULT_TOKEN,
@@ -85,6 +96,7 @@ pub use churn::ChurnReport;
 pub use device::DeviceStep;
 pub use fault::{Fault, FaultPlan, FaultRule, Operation, RequestInfo, RetryAfter, Trigger};
 pub use handle::{RecordedRequest, SimulatorHandle};
+pub use webhooks::{CERTIFICATE_PATH, DeliveryRecord, EVENTS, MAX_ATTEMPTS};
 
 /// The OAuth2 scope the simulator's token endpoint requires for client credentials (the
 /// Referrals API).

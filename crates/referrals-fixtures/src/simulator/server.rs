@@ -27,6 +27,7 @@ use super::list::{self, ListFaults};
 use super::query;
 use super::response::{Reply, SimBody};
 use super::state::{State, lock};
+use super::webhooks;
 
 /// Request bodies above this size are refused with 413.
 const MAX_REQUEST_BODY: usize = 1024 * 1024;
@@ -123,13 +124,27 @@ impl Route {
 }
 
 async fn handle(
-    state: &State,
+    state: &Arc<State>,
     slot: &TakeoverSlot,
     request: Request<Incoming>,
 ) -> Response<SimBody> {
     let (parts, body) = request.into_parts();
     let route = Route::of(&parts.method, parts.uri.path());
     let raw_query = parts.uri.query().unwrap_or("");
+
+    if webhooks::route(parts.uri.path()) {
+        let reply = match (
+            webhooks::is_public(parts.uri.path()),
+            auth::check_for(state, &parts.headers, auth::PARTNER_CENTER_AUDIENCE),
+        ) {
+            (false, Err(reply)) => reply,
+            _ => match read_body(body).await {
+                Ok(bytes) => webhooks::handle(state, &parts.method, parts.uri.path(), &bytes),
+                Err(reply) => reply,
+            },
+        };
+        return finish(state, slot, &parts, reply, None);
+    }
 
     if let Route::Token(tenant, leaf) = &route {
         state.token_requests.fetch_add(1, Relaxed);

@@ -85,6 +85,8 @@ pub(crate) struct State {
     pub(crate) rng: Mutex<SplitMix>,
     /// Signs continuation tokens.
     pub(crate) token_secret: u64,
+    /// Registration, signing and deliveries of webhook events.
+    pub(crate) webhooks: super::webhooks::Webhooks,
 }
 
 impl State {

@@ -131,6 +131,8 @@ pub(crate) struct Store {
     generation: u64,
     /// The organisation `self=true` selects.
     own_organization: Option<String>,
+    /// Where creations and updates are announced (the webhook deliveries), once set.
+    changes: Option<super::webhooks::ChangeSink>,
 }
 
 impl Store {
@@ -181,9 +183,21 @@ impl Store {
         self.by_id.get(id).and_then(|&i| self.records.get(i))
     }
 
+    /// From now on, announces every insert and replace to `sink`.
+    pub(crate) fn announce_changes(&mut self, sink: super::webhooks::ChangeSink) {
+        self.changes = Some(sink);
+    }
+
+    fn announce(&self, change: super::webhooks::StoreChange) {
+        if let Some(sink) = &self.changes {
+            let _ = sink.send(change);
+        }
+    }
+
     /// Appends a record; the first record with a given id is the one found by id.
     pub(crate) fn insert(&mut self, record: Record) {
         if let Some(id) = record.facets.id.clone() {
+            self.announce(super::webhooks::StoreChange::Created(id.clone()));
             self.by_id.entry(id).or_insert(self.records.len());
         }
         self.records.push(Arc::new(record));
@@ -213,6 +227,7 @@ impl Store {
         };
         self.records[position] = Arc::new(record);
         self.generation += 1;
+        self.announce(super::webhooks::StoreChange::Updated(id.to_owned()));
         true
     }
 }

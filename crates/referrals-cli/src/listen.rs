@@ -1,0 +1,157 @@
+//! `referrals listen`: receive Partner Center webhook events, verify them strictly, keep them
+//! in the mirror's database and apply each referral to the mirror. `--demo` wires the embedded
+//! simulator to the listener and changes referrals every few seconds.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use referrals_sync::Mirror;
+use referrals_webhooks::{CertUrlPrefix, ListenerBuilder, Policy, TrustAnchors, tls_acceptor};
+
+use crate::cli::{GlobalArgs, ListenArgs};
+use crate::connect::connect;
+use crate::failure::Failure;
+
+fn read(path: &Path, what: &str) -> Result<Vec<u8>, Failure> {
+    std::fs::read(path)
+        .map_err(|e| Failure::Usage(format!("{what} {}: cannot read it: {e}", path.display())))
+}
+
+fn policy(args: &ListenArgs) -> Result<Policy, Failure> {
+    if !args.path.starts_with('/') {
+        return Err(Failure::Usage(format!(
+            "--path must start with `/`, got `{}`",
+            args.path
+        )));
+    }
+    let mut anchors = if args.only_trust_anchors {
+        TrustAnchors::default()
+    } else {
+        TrustAnchors::platform_and_webpki()
+    };
+    for path in &args.trust_anchors {
+        let pem = read(path, "--trust-anchor")?;
+        let more = TrustAnchors::from_pem(&pem)
+            .map_err(|e| Failure::Usage(format!("--trust-anchor {}: {e}", path.display())))?;
+        anchors.extend(more);
+    }
+    let mut policy = Policy::new(anchors);
+    policy.path = args.path.clone();
+    if !args.cert_url_prefixes.is_empty() {
+        policy.cert_url_prefixes = args
+            .cert_url_prefixes
+            .iter()
+            .map(|prefix| CertUrlPrefix::parse(prefix).map_err(|e| Failure::Usage(e.to_string())))
+            .collect::<Result<_, _>>()?;
+    }
+    Ok(policy)
+}
+
+/// Runs the listener until Ctrl-C or SIGTERM.
+pub async fn run(global: &GlobalArgs, args: &ListenArgs) -> Result<(), Failure> {
+    let mut policy = policy(args)?;
+    let bind = match (args.bind, global.demo) {
+        (Some(bind), _) => bind,
+        (None, true) => SocketAddr::from(([127, 0, 0, 1], 0)),
+        (None, false) => {
+            return Err(Failure::Usage(
+                "--bind ADDR is required (e.g. --bind 0.0.0.0:8080)".into(),
+            ));
+        }
+    };
+    let connection = connect(global, None).await?;
+    let demo = connection.demo();
+    if let Some(simulator) = demo {
+        let anchors = TrustAnchors::from_pem(simulator.webhook_ca_pem().as_bytes())
+            .map_err(Failure::Local)?;
+        policy.trust_anchors.extend(anchors);
+        policy.cert_url_prefixes = vec![
+            CertUrlPrefix::parse(&simulator.webhook_cert_url_prefix())
+                .map_err(|e| Failure::Local(e.to_string()))?,
+        ];
+    }
+    let mut builder = ListenerBuilder::new(policy);
+    if let (Some(cert), Some(key)) = (&args.tls_cert, &args.tls_key) {
+        let acceptor = tls_acceptor(&read(cert, "--tls-cert")?, &read(key, "--tls-key")?)
+            .map_err(Failure::Usage)?;
+        builder = builder.tls(acceptor);
+    }
+    let db = crate::settings::database(global, args.db.as_ref());
+    let opened = db.clone();
+    let mirror = tokio::task::spawn_blocking(move || Mirror::open(&opened))
+        .await
+        .map_err(|e| Failure::Local(format!("cannot open the mirror: {e}")))?
+        .map_err(|e| Failure::Local(e.to_string()))?;
+    let client = connection.client.clone();
+    let listener = builder
+        .start(bind, mirror, Arc::new(client))
+        .await
+        .map_err(|e| Failure::Local(e.to_string()))?;
+    eprintln!(
+        "listening for webhook events at {} (mirror {}); Ctrl-C stops",
+        listener.url(),
+        db.display()
+    );
+    if let Some(simulator) = demo {
+        simulator.register_webhook(&listener.url(), &["referral-created", "referral-updated"]);
+        eprintln!(
+            "demo: the simulator delivers to {} and changes a referral every 2 s",
+            listener.url()
+        );
+    }
+    let stop = shutdown_signal();
+    tokio::pin!(stop);
+    let mut tick = tokio::time::interval(Duration::from_secs(2));
+    tick.tick().await;
+    loop {
+        tokio::select! {
+            () = &mut stop => break,
+            _ = tick.tick(), if demo.is_some() => {
+                if let Some(simulator) = demo {
+                    demo_change(simulator);
+                }
+            }
+        }
+    }
+    eprintln!("stopping: finishing the requests and the event in hand");
+    listener.shutdown().await;
+    Ok(())
+}
+
+fn demo_change(simulator: &referrals_fixtures::simulator::SimulatorHandle) {
+    let report = simulator.churn(1);
+    for id in &report.created {
+        eprintln!("demo: the simulator created referral {id}");
+    }
+    for id in &report.updated {
+        eprintln!("demo: the simulator updated referral {id}");
+    }
+    for id in &report.removed {
+        eprintln!("demo: the simulator removed referral {id} (removals send no event)");
+    }
+}
+
+/// Ctrl-C, or SIGTERM on Unix.
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut terminate) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = terminate.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}

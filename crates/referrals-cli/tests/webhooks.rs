@@ -1,0 +1,277 @@
+//! `referrals listen` and `referrals webhooks …` run as processes: the demo shows events
+//! arrive and stops on SIGTERM; argument errors exit 2; the registration commands against a
+//! simulator, with a validation event that a listener receives.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Output, Stdio};
+use std::sync::Arc;
+use std::sync::mpsc;
+use std::time::Duration;
+
+use assert_cmd::Command;
+use referrals_fixtures::simulator::{Simulator, SimulatorHandle};
+use serde_json::Value;
+
+const TOKEN: &str = "webhooks-cli-token-91c2";
+
+const ENVIRONMENT: &[&str] = &[
+    "PARTNER_CENTER_BASE_URL",
+    "PARTNER_CENTER_TOKEN",
+    "PARTNER_CENTER_WEBHOOKS_URL",
+    "PARTNER_CENTER_WEBHOOKS_TOKEN",
+    "REFERRALS_DB",
+    "AZURE_TENANT_ID",
+    "AZURE_CLIENT_ID",
+    "AZURE_CLIENT_SECRET",
+    "AZURE_AUTHORITY_HOST",
+    "RUST_LOG",
+];
+
+fn bare() -> Command {
+    let mut command = Command::cargo_bin("referrals").expect("the binary is built");
+    for name in ENVIRONMENT {
+        command.env_remove(name);
+    }
+    command
+}
+
+fn run(command: &mut Command, args: &[&str]) -> Output {
+    command.args(args).output().expect("the binary runs")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn temp_dir(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!(
+        "referrals-cli-webhooks-{name}-{}-{:?}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos()
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+#[test]
+fn listen_demo_shows_events_arriving_and_stops_on_sigterm() {
+    let dir = temp_dir("demo");
+    let db = dir.join("demo.db");
+    let binary = assert_cmd::cargo::cargo_bin("referrals");
+    let mut child = std::process::Command::new(binary)
+        .args(["listen", "--demo", "--db"])
+        .arg(&db)
+        .env_remove("RUST_LOG")
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let (lines, received) = mpsc::channel();
+    let reader = std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if lines.send(line).is_err() {
+                return;
+            }
+        }
+    });
+    let mut seen = Vec::new();
+    let applied = loop {
+        match received.recv_timeout(Duration::from_secs(180)) {
+            Ok(line) => {
+                let done = line.contains("webhook event applied");
+                seen.push(line);
+                if done {
+                    break true;
+                }
+            }
+            Err(_) => break false,
+        }
+    };
+    let status = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let exit = child.wait().unwrap();
+    seen.extend(received.iter());
+    reader.join().unwrap();
+    let all = seen.join("\n");
+    assert!(applied, "no event was applied:\n{all}");
+    assert!(exit.success(), "exit {exit:?}:\n{all}");
+    assert!(all.contains("webhook event accepted"), "{all}");
+    assert!(all.contains("stopping"), "{all}");
+    // Never a token or a body in the log.
+    assert!(!all.contains("demo-token"), "{all}");
+    assert!(!all.contains("ResourceUri"), "{all}");
+    let changes: i64 = rusqlite_count(&db, "SELECT COUNT(*) FROM changes");
+    assert!(changes >= 1);
+}
+
+fn rusqlite_count(db: &std::path::Path, sql: &str) -> i64 {
+    referrals_sync::rusqlite::Connection::open(db)
+        .unwrap()
+        .query_row(sql, [], |row| row.get(0))
+        .unwrap()
+}
+
+#[test]
+fn listen_refuses_bad_arguments_before_starting() {
+    let output = run(&mut bare(), &["listen", "--db", "/nonexistent/x.db"]);
+    assert_eq!(output.status.code(), Some(2), "{}", text(&output.stderr));
+    assert!(text(&output.stderr).contains("--bind"));
+
+    let output = run(
+        &mut bare(),
+        &[
+            "listen",
+            "--bind",
+            "127.0.0.1:0",
+            "--cert-url-prefix",
+            "http://example.com/cert/",
+        ],
+    );
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        text(&output.stderr).contains("loopback"),
+        "{}",
+        text(&output.stderr)
+    );
+
+    let output = run(
+        &mut bare(),
+        &[
+            "listen",
+            "--bind",
+            "127.0.0.1:0",
+            "--tls-cert",
+            "/nonexistent.pem",
+        ],
+    );
+    assert_eq!(output.status.code(), Some(2));
+}
+
+#[test]
+fn webhooks_commands_need_a_token_of_their_own_audience() {
+    let output = run(&mut bare(), &["--token", TOKEN, "webhooks", "show"]);
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = text(&output.stderr);
+    assert!(
+        stderr.contains("https://api.partnercenter.microsoft.com/.default"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains(TOKEN));
+}
+
+async fn start_simulator() -> SimulatorHandle {
+    Simulator::builder()
+        .referrals(2)
+        .seed(5)
+        .token(TOKEN)
+        .start()
+        .await
+        .unwrap()
+}
+
+fn webhooks(simulator: &SimulatorHandle, args: &[&str]) -> Output {
+    let mut command = bare();
+    command
+        .env("PARTNER_CENTER_WEBHOOKS_URL", simulator.base_url())
+        .env("PARTNER_CENTER_WEBHOOKS_TOKEN", TOKEN)
+        .arg("webhooks")
+        .args(args);
+    command.output().unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn register_show_events_and_a_validation_event_that_a_listener_receives() {
+    let simulator = start_simulator().await;
+    let dir = temp_dir("registration");
+    let mut policy = referrals_webhooks::Policy::new(
+        referrals_webhooks::TrustAnchors::from_pem(simulator.webhook_ca_pem().as_bytes()).unwrap(),
+    );
+    policy.cert_url_prefixes = vec![
+        referrals_webhooks::CertUrlPrefix::parse(&simulator.webhook_cert_url_prefix()).unwrap(),
+    ];
+    let client = referrals::Client::builder()
+        .base_url(simulator.base_url())
+        .bearer_token(TOKEN)
+        .build()
+        .unwrap();
+    let listener = referrals_webhooks::ListenerBuilder::new(policy)
+        .start(
+            "127.0.0.1:0".parse().unwrap(),
+            referrals_sync::Mirror::open(dir.join("m.db")).unwrap(),
+            Arc::new(client),
+        )
+        .await
+        .unwrap();
+    let url = listener.url();
+
+    let events = tokio::task::spawn_blocking({
+        let base = simulator.base_url();
+        move || {
+            let mut command = bare();
+            command
+                .env("PARTNER_CENTER_WEBHOOKS_URL", base)
+                .env("PARTNER_CENTER_WEBHOOKS_TOKEN", TOKEN)
+                .args(["webhooks", "events"]);
+            command.output().unwrap()
+        }
+    });
+    let output = events.await.unwrap();
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let names: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert!(
+        names
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|n| n == "referral-created")
+    );
+
+    let output = webhooks(&simulator, &["register", "--url", &url]);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    assert!(text(&output.stderr).contains("registered"));
+    let output = webhooks(
+        &simulator,
+        &[
+            "register",
+            "--url",
+            &url,
+            "--events",
+            "referral-created,test-created",
+        ],
+    );
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    assert!(text(&output.stderr).contains("re-registered"));
+    let output = webhooks(&simulator, &["show"]);
+    let shown: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(shown["WebhookUrl"], url.as_str());
+    assert_eq!(
+        shown["WebhookEvents"],
+        serde_json::json!(["referral-created", "test-created"])
+    );
+
+    let base = simulator.base_url();
+    let output = tokio::task::spawn_blocking(move || {
+        let mut command = bare();
+        command
+            .env("PARTNER_CENTER_WEBHOOKS_URL", base)
+            .env("PARTNER_CENTER_WEBHOOKS_TOKEN", TOKEN)
+            .args(["webhooks", "test", "--wait", "--wait-timeout", "120"]);
+        command.output().unwrap()
+    })
+    .await
+    .unwrap();
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let status: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(status["status"], "completed");
+    assert!(!text(&output.stderr).contains(TOKEN));
+    assert!(!text(&output.stdout).contains(TOKEN));
+    listener.shutdown().await;
+    simulator.shutdown().await;
+}

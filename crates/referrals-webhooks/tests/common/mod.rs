@@ -1,0 +1,236 @@
+//! Shared test support: a mirror database, a certificate server on loopback, a listener with
+//! a simulator behind it, and a way to POST signed deliveries.
+#![allow(dead_code)]
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{Request, Response, StatusCode};
+use http_body_util::Full;
+use hyper::body::Incoming;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use referrals::transport::{HyperTransport, Transport};
+use referrals_fixtures::simulator::SimulatorHandle;
+use referrals_fixtures::simulator::signing::{Signer, SignerKey, SignerSpec, SigningAuthority};
+use referrals_webhooks::{
+    CertUrlPrefix, HttpsCertificateSource, ListenerBuilder, ListenerHandle, Policy, TrustAnchors,
+};
+use tokio::net::TcpListener;
+
+use referrals_sync::Mirror;
+
+/// The certificates served, by file name.
+pub struct Certificates {
+    pub authority: SigningAuthority,
+    pub signer: Signer,
+    pub addr: SocketAddr,
+}
+
+impl Certificates {
+    pub fn url(&self, name: &str) -> String {
+        format!("http://{}/certs/{name}", self.addr)
+    }
+    pub fn prefix(&self) -> String {
+        format!("http://{}/certs/", self.addr)
+    }
+}
+
+/// Serves, under `/certs/`: `good.cer` (DER), `good.pem`, `expired.cer`, `other-org.cer`,
+/// `untrusted.cer`, `big.cer` (100 KiB), `redirect.cer` (302 to good.cer), `slow.cer`
+/// (never answers), anything else 404.
+pub async fn certificate_server() -> Certificates {
+    let authority = SigningAuthority::new("listener test root").unwrap();
+    let signer = authority.issue(&SignerSpec::default()).unwrap();
+    let now = std::time::SystemTime::now();
+    let expired = authority
+        .issue(&SignerSpec {
+            not_before: now - Duration::from_secs(30 * 86_400),
+            not_after: now - Duration::from_secs(86_400),
+            ..SignerSpec::default()
+        })
+        .unwrap();
+    let other_org = authority
+        .issue(&SignerSpec {
+            organisation: Some("Contoso Ltd".to_owned()),
+            ..SignerSpec::default()
+        })
+        .unwrap();
+    let stranger = SigningAuthority::new("stranger root").unwrap();
+    let untrusted = stranger.issue(&SignerSpec::default()).unwrap();
+    let files: Arc<Vec<(&'static str, Bytes)>> = Arc::new(vec![
+        ("good.cer", Bytes::copy_from_slice(signer.certificate_der())),
+        ("good.pem", Bytes::from(signer.certificate_pem().to_owned())),
+        (
+            "expired.cer",
+            Bytes::copy_from_slice(expired.certificate_der()),
+        ),
+        (
+            "other-org.cer",
+            Bytes::copy_from_slice(other_org.certificate_der()),
+        ),
+        (
+            "untrusted.cer",
+            Bytes::copy_from_slice(untrusted.certificate_der()),
+        ),
+        ("big.cer", Bytes::from(vec![b'A'; 100 * 1024])),
+    ]);
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else {
+                return;
+            };
+            let files = files.clone();
+            tokio::spawn(async move {
+                let service = service_fn(move |request: Request<Incoming>| {
+                    let files = files.clone();
+                    async move {
+                        let path = request.uri().path().to_owned();
+                        let name = path.strip_prefix("/certs/").unwrap_or("");
+                        if name == "slow.cer" {
+                            std::future::pending::<()>().await;
+                        }
+                        let mut response = Response::new(Full::new(Bytes::new()));
+                        if name == "redirect.cer" {
+                            *response.status_mut() = StatusCode::FOUND;
+                            response.headers_mut().insert(
+                                "location",
+                                http::HeaderValue::from_static("/certs/good.cer"),
+                            );
+                        } else if let Some((_, body)) = files.iter().find(|(n, _)| *n == name) {
+                            *response.body_mut() = Full::new(body.clone());
+                        } else {
+                            *response.status_mut() = StatusCode::NOT_FOUND;
+                        }
+                        Ok::<_, Infallible>(response)
+                    }
+                });
+                let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
+                    .serve_connection(TokioIo::new(stream), service)
+                    .await;
+            });
+        }
+    });
+    Certificates {
+        authority,
+        signer,
+        addr,
+    }
+}
+
+/// A fresh database path in a temporary directory.
+pub fn temp_db(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!(
+        "referrals-webhooks-{name}-{}-{}",
+        std::process::id(),
+        fastrand_suffix()
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir.join("referrals.db")
+}
+
+fn fastrand_suffix() -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos() as u64;
+    nanos ^ NEXT.fetch_add(1, Ordering::Relaxed)
+}
+
+pub fn policy(certificates: &Certificates) -> Policy {
+    let mut policy =
+        Policy::new(TrustAnchors::from_pem(certificates.authority.ca_pem().as_bytes()).unwrap());
+    policy.cert_url_prefixes = vec![CertUrlPrefix::parse(&certificates.prefix()).unwrap()];
+    policy
+}
+
+/// A listener on loopback over the mirror at `db`, reading referrals from `simulator`.
+pub async fn listener(
+    certificates: &Certificates,
+    simulator: &SimulatorHandle,
+    db: &std::path::Path,
+    start_worker: bool,
+) -> ListenerHandle<Mirror> {
+    let client = referrals::Client::builder()
+        .base_url(simulator.base_url())
+        .bearer_token(simulator.token().to_owned())
+        .build()
+        .unwrap();
+    let fetcher =
+        HttpsCertificateSource::with_limits(64 * 1024, Duration::from_millis(500)).unwrap();
+    ListenerBuilder::new(policy(certificates))
+        .certificate_source(Arc::new(fetcher))
+        .start_worker(start_worker)
+        .start(
+            "127.0.0.1:0".parse().unwrap(),
+            Mirror::open(db).unwrap(),
+            Arc::new(client),
+        )
+        .await
+        .unwrap()
+}
+
+/// An event body for `referral_id`.
+pub fn event_body(name: &str, referral_id: &str, changed: &str) -> Vec<u8> {
+    format!(
+        r#"{{"EventName":"{name}","ResourceUri":"https://api.partnercenter.microsoft.com/engagements/v1/referrals/{referral_id}","ResourceName":"referral","AuditUri":null,"ResourceChangeUtcDate":"{changed}"}}"#
+    )
+    .into_bytes()
+}
+
+/// The usual headers of a delivery signed by `signer` with the certificate at `cert_url`.
+pub fn signed_headers(signer: &Signer, body: &[u8], cert_url: &str) -> Vec<(String, String)> {
+    vec![
+        (
+            "authorization".into(),
+            format!("Signature {}", signer.sign(body)),
+        ),
+        ("x-ms-signature-algorithm".into(), "rsa-sha256".into()),
+        ("x-ms-certificate-url".into(), cert_url.into()),
+        ("content-type".into(), "application/json".into()),
+    ]
+}
+
+/// POSTs (or sends `method`) to `url`; the status.
+pub async fn send(method: &str, url: &str, headers: &[(String, String)], body: Vec<u8>) -> u16 {
+    let mut request = Request::builder().method(method).uri(url);
+    for (name, value) in headers {
+        request = request.header(name, value);
+    }
+    let request = request.body(Bytes::from(body)).unwrap();
+    HyperTransport::new()
+        .send(request)
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+/// Waits (bounded, generously) until `check` holds.
+pub async fn eventually(what: &str, mut check: impl FnMut() -> bool) {
+    for _ in 0..2_000 {
+        if check() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("never happened: {what}");
+}
+
+pub fn other_key_signer(certificates: &Certificates) -> Signer {
+    certificates
+        .authority
+        .issue(&SignerSpec {
+            key: SignerKey::Other,
+            ..SignerSpec::default()
+        })
+        .unwrap()
+}
