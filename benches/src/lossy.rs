@@ -66,8 +66,7 @@ pub struct Referral<'a> {
     pub direction: Option<Text<'a>>,
     #[serde(borrow)]
     pub customer_profile: Option<CustomerProfile<'a>>,
-    #[serde(borrow)]
-    pub consent: Option<Consent<'a>>,
+    pub consent: Option<Consent>,
     #[serde(borrow)]
     pub details: Option<Details<'a>>,
     #[serde(borrow)]
@@ -159,7 +158,7 @@ pub struct ContactPreference<'a> {
 
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct Consent<'a> {
+pub struct Consent {
     pub consent_to_to_share_info_with_others: Option<bool>,
     pub consent_to_contact: Option<bool>,
     pub consent_to_microsoft_to_contact_specific_partners: Option<bool>,
