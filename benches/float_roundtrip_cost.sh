@@ -27,14 +27,17 @@ fi
 build() {
     (cd "$1" && CARGO_TARGET_DIR="$2" cargo build --release -q -p referrals-benches --example decode_ratios)
 }
-build "$root" "$work/with"
+with=${WITH_TARGET_DIR:-$work/with} # reuse an existing release target dir of this tree
+build "$root" "$with"
 build "$copy" "$work/without"
 
 for page in synthetic floats; do
     for run in $(seq "$alternations"); do
         for build in with without; do
             echo "== float_roundtrip: $build; page: $page; run $run"
-            "$work/$build/release/examples/decode_ratios" "$items" 11 "$page"
+            dir=$work/without
+            [ "$build" = with ] && dir=$with
+            "$dir/release/examples/decode_ratios" "$items" 11 "$page"
         done
     done
 done
