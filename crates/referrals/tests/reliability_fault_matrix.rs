@@ -16,7 +16,6 @@
 
 use std::collections::HashSet;
 use std::fmt::Write as _;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
@@ -34,6 +33,9 @@ use referrals_fixtures::simulator::{
     Fault, FaultPlan, FaultRule, Operation, Simulator, SimulatorHandle,
 };
 use serde_json::{Value, json};
+use support::ClosedPort;
+
+mod support;
 
 /// Items per simulator: five pages of 20 in either form.
 const ITEMS: usize = 100;
@@ -550,19 +552,10 @@ async fn run_case(case: &Case, form: Form) -> Row {
     }
 }
 
-/// A port nothing listens on (bound, then released).
-async fn closed_port() -> SocketAddr {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("binds");
-    let address = listener.local_addr().expect("an address");
-    drop(listener);
-    address
-}
-
 /// The whole listing against a closed port, then against a simulator started on that port.
 async fn connection_refused(form: Form) -> Row {
-    let address = closed_port().await;
+    let closed = ClosedPort::new();
+    let address = closed.address();
     let client = Client::builder()
         .base_url(format!("http://{address}"))
         .bearer_token(referrals_fixtures::simulator::DEFAULT_TOKEN)
@@ -585,6 +578,7 @@ async fn connection_refused(form: Form) -> Row {
         .start()
         .await
         .expect("the port is free again");
+    drop(closed);
     let rest = resume(&client, &error).await;
     let (lost, duplicated) = tally(&expected_ids(&sim), &rest);
     assert_eq!((lost, duplicated), (0, 0));
@@ -619,6 +613,8 @@ async fn server_goes_away(form: Form) -> Row {
     }
     let served = sim.api_requests();
     sim.shutdown().await;
+    // Held until the new server runs: another test's simulator must not be given the port.
+    let closed = ClosedPort::hold(address);
     let error = loop {
         match pages.next().await {
             Some(Ok(page)) => {
@@ -639,6 +635,7 @@ async fn server_goes_away(form: Form) -> Row {
         .start()
         .await
         .expect("the port is free again");
+    drop(closed);
     received.extend(resume(&client, &error).await);
     let (lost, duplicated) = tally(&expected, &received);
     assert_eq!((lost, duplicated), (0, 0));
@@ -825,7 +822,8 @@ impl Transport for Observed {
 
 /// A POST refused before anything was sent may be retried; it then reaches the server once.
 async fn post_refused_before_sending() -> Row {
-    let address = closed_port().await;
+    let closed = ClosedPort::new();
+    let address = closed.address();
     let attempts = Arc::new(AtomicU32::new(0));
     let refused = Arc::new(tokio::sync::Notify::new());
     let listening = Arc::new(tokio::sync::Notify::new());
@@ -862,6 +860,7 @@ async fn post_refused_before_sending() -> Row {
         .start()
         .await
         .expect("the port is free again");
+    drop(closed);
     // A stored permit: the retry goes ahead whether or not it is already waiting.
     listening.notify_one();
     let created = create.await.expect("joins").expect("created after a retry");

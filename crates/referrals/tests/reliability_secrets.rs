@@ -20,8 +20,11 @@ use referrals::query::transport::{BoxFuture, Transport, TransportError};
 use referrals::transport::HyperTransport;
 use referrals::{Client, Error, ErrorKind, ListQuery, RetryPolicy, Secret};
 use referrals_fixtures::simulator::{Fault, FaultPlan, FaultRule, Simulator, SimulatorHandle};
+use support::ClosedPort;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tracing_subscriber::fmt::MakeWriter;
+
+mod support;
 
 /// Distinctive values, so a leak in any form of text is found by a substring search.
 const TOKEN: &str = "statictokenQx7Rk2Vw9Lp4Zm8Nc3";
@@ -176,15 +179,6 @@ fn credentials_client(sim: &SimulatorHandle, seen: &Seen, secret: &str) -> Clien
         .expect("valid")
 }
 
-async fn closed_port() -> SocketAddr {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("binds");
-    let address = listener.local_addr().expect("an address");
-    drop(listener);
-    address
-}
-
 /// The error as every formatting a caller or a logger might use shows it, source chain included.
 fn render(error: &Error) -> String {
     let mut text = format!("{error}\n{error:?}\n{error:#?}\n");
@@ -243,12 +237,13 @@ async fn every_error(seen: &Seen) -> Vec<Error> {
     // The authority refuses a wrong secret; then no authority listens at all.
     let wrong = credentials_client(&sim, seen, WRONG_SECRET);
     errors.push(wrong.get("x").await.expect_err("refused"));
-    let nowhere = closed_port().await;
+    let nowhere = ClosedPort::new();
     let unreachable = Client::builder()
         .base_url(sim.base_url())
         .token_provider(
             ClientCredentials::with_authority(
-                AuthorityUrl::parse(&format!("http://{nowhere}/auth")).expect("loopback"),
+                AuthorityUrl::parse(&format!("http://{}/auth", nowhere.address()))
+                    .expect("loopback"),
                 TENANT,
                 CLIENT_ID,
                 SECRET,
@@ -284,8 +279,9 @@ async fn every_error(seen: &Seen) -> Vec<Error> {
         .expect("valid");
     errors.push(list_error(&client, ListQuery::new()).await);
 
+    let closed = ClosedPort::new();
     let refused = Client::builder()
-        .base_url(format!("http://{}", closed_port().await))
+        .base_url(format!("http://{}", closed.address()))
         .bearer_token(TOKEN)
         .transport(transport(seen, GENEROUS))
         .retry(fast_retry())
