@@ -26,7 +26,7 @@ use referrals_benches::{lossy, naive};
 use referrals_fixtures::synthetic::Synthetic;
 use referrals_model::borrowed::ReferralCollectionRef;
 use referrals_model::{ReferralCollection, decode};
-use serde::de::{IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::de::IgnoredAny;
 
 const DECODERS: [&str; 9] = [
     "ignored_any",
@@ -116,8 +116,7 @@ fn decode_with(decoder: &str, bytes: &[u8], scratch: &mut Vec<u8>) {
     let ok = match decoder {
         "ignored_any" => serde_json::from_slice::<IgnoredAny>(bytes).is_ok(),
         // As `decode` reads a page: UTF-8 checked once, then parsed as text.
-        "visit" => std::str::from_utf8(bytes)
-            .is_ok_and(|text| serde_json::from_str::<VisitAll>(text).is_ok()),
+        "visit" => referrals_benches::visit::visit_page(bytes),
         "model_borrowed" => decode::<ReferralCollectionRef>(bytes).is_ok(),
         "model" => decode::<ReferralCollection>(bytes).is_ok(),
         "naive_struct" => serde_json::from_slice::<naive::Page>(bytes).is_ok(),
@@ -155,64 +154,4 @@ fn float_page(items: usize) -> Vec<u8> {
 fn median(samples: &mut [f64]) -> f64 {
     samples.sort_by(f64::total_cmp);
     samples[samples.len() / 2]
-}
-
-/// Visits every key and value (strings borrowed, numbers converted) and keeps nothing.
-struct VisitAll;
-
-impl<'de> serde::Deserialize<'de> for VisitAll {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_any(VisitAll)
-    }
-}
-
-impl<'de> Visitor<'de> for VisitAll {
-    type Value = VisitAll;
-
-    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("any JSON value")
-    }
-
-    fn visit_bool<E>(self, _: bool) -> Result<VisitAll, E> {
-        Ok(VisitAll)
-    }
-
-    fn visit_i64<E>(self, _: i64) -> Result<VisitAll, E> {
-        Ok(VisitAll)
-    }
-
-    fn visit_u64<E>(self, _: u64) -> Result<VisitAll, E> {
-        Ok(VisitAll)
-    }
-
-    fn visit_f64<E>(self, _: f64) -> Result<VisitAll, E> {
-        Ok(VisitAll)
-    }
-
-    fn visit_borrowed_str<E>(self, text: &'de str) -> Result<VisitAll, E> {
-        black_box(text);
-        Ok(VisitAll)
-    }
-
-    fn visit_str<E>(self, text: &str) -> Result<VisitAll, E> {
-        black_box(text);
-        Ok(VisitAll)
-    }
-
-    fn visit_unit<E>(self) -> Result<VisitAll, E> {
-        Ok(VisitAll)
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<VisitAll, A::Error> {
-        while seq.next_element::<VisitAll>()?.is_some() {}
-        Ok(VisitAll)
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<VisitAll, A::Error> {
-        while let Some(key) = map.next_key::<&'de str>()? {
-            black_box(key);
-            map.next_value::<VisitAll>()?;
-        }
-        Ok(VisitAll)
-    }
 }

@@ -2,3 +2,4 @@
 
 pub mod lossy;
 pub mod naive;
+pub mod visit;
