@@ -21,13 +21,19 @@ Exit codes:
 
 Environment:
   PARTNER_CENTER_BASE_URL   the API base URL (default https://api.partner.microsoft.com)
-  PARTNER_CENTER_TOKEN      a bearer token, or else client credentials from
-  AZURE_TENANT_ID, AZURE_CLIENT_ID, AZURE_CLIENT_SECRET [, AZURE_AUTHORITY_HOST]
+  Credentials, the first that is configured (REFERRALS_AUTH or --auth forces one):
+  PARTNER_CENTER_TOKEN      a bearer token (--token)
+  PARTNER_CENTER_REFRESH_TOKEN  a refresh token, with AZURE_CLIENT_ID [, AZURE_TENANT_ID]
+  the token cache           filled by `referrals login` (REFERRALS_TOKEN_CACHE moves it)
+  AZURE_TENANT_ID, AZURE_CLIENT_ID, AZURE_CLIENT_SECRET or AZURE_CLIENT_CERTIFICATE_PATH
+                            client credentials (app-only: the Referrals API refuses them)
+  the Azure CLI             `az account get-access-token`
+  AZURE_AUTHORITY_HOST      the sign-in authority (default https://login.microsoftonline.com)
 
 Try it offline: referrals list --demo --all";
 
 /// `referrals`: list, get, create and update Microsoft Partner Center referrals.
-#[derive(Parser)]
+#[derive(Parser, Debug)]
 #[command(
     name = "referrals",
     version,
@@ -80,10 +86,25 @@ pub struct GlobalArgs {
     /// credentials)
     #[arg(long, global = true)]
     pub demo: bool,
+
+    /// Use only this credential source instead of the first one configured
+    #[arg(long, global = true, env = "REFERRALS_AUTH", value_name = "SOURCE",
+          value_parser = ["token", "refresh-token", "login", "client-credentials", "azure-cli"])]
+    pub auth: Option<String>,
+
+    /// The named profile of the config file to use (default: the file's `default_profile`, else
+    /// `default`)
+    #[arg(long, global = true, env = "REFERRALS_PROFILE", value_name = "NAME")]
+    pub profile: Option<String>,
+
+    /// The effective settings (flags, environment, config file profile), filled in after
+    /// parsing.
+    #[arg(skip)]
+    pub settings: Option<std::sync::Arc<crate::profile::Settings>>,
 }
 
 /// The commands.
-#[derive(Subcommand)]
+#[derive(Subcommand, Debug)]
 pub enum Command {
     /// List referrals (the first page, or every page with --all)
     #[command(after_help = EXIT_CODES)]
@@ -124,10 +145,189 @@ pub enum Command {
     },
     /// Run a Partner Center simulator in the foreground until Ctrl-C, for your own tests
     Simulate(SimulateArgs),
+    /// Sign in with a device code (App+User, as the Referrals API requires); the tokens are
+    /// kept in the token cache
+    #[command(after_help = EXIT_CODES)]
+    Login(LoginArgs),
+    /// Remove a stored sign-in from the token cache
+    #[command(after_help = EXIT_CODES)]
+    Logout(LogoutArgs),
+    /// Which credential is used
+    #[command(subcommand)]
+    Auth(AuthCommand),
+    /// Accept a new referral (New → Active/Accepted)
+    #[command(after_help = LIFECYCLE_HELP)]
+    Accept(LifecycleArgs),
+    /// Decline a referral (New or Active → Closed/Declined)
+    #[command(after_help = LIFECYCLE_HELP)]
+    Decline(ReasonArgs),
+    /// Close an active referral as won (Active → Closed/Won)
+    #[command(after_help = LIFECYCLE_HELP)]
+    Won(LifecycleArgs),
+    /// Close an active referral as lost (Active → Closed/Lost)
+    #[command(after_help = LIFECYCLE_HELP)]
+    Lost(ReasonArgs),
+    /// Register a won co-sell deal, or update its registration
+    #[command(subcommand)]
+    Deal(DealCommand),
+    /// Print a shell completion script (bash, zsh, fish, powershell, elvish) to stdout
+    #[command(after_help = COMPLETIONS_HELP)]
+    Completions {
+        /// The shell
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// The config file and its profiles
+    #[command(subcommand)]
+    Config(ConfigCommand),
 }
 
+/// `referrals login`.
+#[derive(Args, Clone, Debug)]
+pub struct LoginArgs {
+    /// The tenant (id or domain) [default: AZURE_TENANT_ID, else `organizations`]
+    #[arg(long, value_name = "TENANT")]
+    pub tenant: Option<String>,
+    /// The application (client) id of your Entra app registration [default: AZURE_CLIENT_ID]
+    #[arg(long, value_name = "ID")]
+    pub client_id: Option<String>,
+}
+
+/// `referrals logout`.
+#[derive(Args, Clone, Debug)]
+pub struct LogoutArgs {
+    /// The tenant signed in to [default: AZURE_TENANT_ID, else any]
+    #[arg(long, value_name = "TENANT")]
+    pub tenant: Option<String>,
+    /// The application (client) id [default: AZURE_CLIENT_ID, else any]
+    #[arg(long, value_name = "ID")]
+    pub client_id: Option<String>,
+}
+
+/// `referrals auth …`.
+#[derive(Subcommand, Clone, Debug)]
+pub enum AuthCommand {
+    /// Which credential would be used (source, tenant, client id, account, expiry; never a
+    /// token), checked by getting a token: exit 0 when usable, 3 otherwise
+    Status,
+}
+
+/// How a life-cycle command works, shown at the end of its `--help`.
+pub const LIFECYCLE_HELP: &str = "\
+The referral is read, the move checked against the status table, then updated
+with If-Match set to the eTag just read. A move the table forbids is refused
+before any update is sent (exit 2), naming the current status and what is
+allowed. If the referral changed meanwhile (HTTP 412), it is read once more and
+the update retried when the move still applies. The updated referral is
+printed: a table on a terminal, JSON otherwise.
+
+Status table:
+  New     may move to New, Active, Closed   (substatus Pending, Received)
+  Active  may move to Active, Closed        (substatus Accepted)
+  Closed  stays Closed                      (substatus Won, Lost, Declined, Expired)";
+
+const COMPLETIONS_HELP: &str = "\
+Install, for example:
+  bash:        referrals completions bash > ~/.local/share/bash-completion/completions/referrals
+  zsh:         referrals completions zsh > \"${fpath[1]}/_referrals\"
+  fish:        referrals completions fish > ~/.config/fish/completions/referrals.fish
+  powershell:  referrals completions powershell | Out-String | Invoke-Expression
+  elvish:      referrals completions elvish >> ~/.config/elvish/rc.elv";
+
+/// `referrals accept|won ID`.
+#[derive(Args, Clone, Debug)]
+pub struct LifecycleArgs {
+    /// The referral's id
+    pub id: String,
+    /// Output format of the updated referral [default: table on a terminal, json otherwise]
+    #[arg(long, value_enum)]
+    pub format: Option<Format>,
+}
+
+/// `referrals decline|lost ID [--reason TEXT]`.
+#[derive(Args, Clone, Debug)]
+pub struct ReasonArgs {
+    /// The referral's id and output format
+    #[command(flatten)]
+    pub target: LifecycleArgs,
+    /// Why (sent as the referral's statusReason)
+    #[arg(long, value_name = "TEXT")]
+    pub reason: Option<String>,
+}
+
+/// `referrals deal …`.
+#[derive(Subcommand, Clone, Debug)]
+pub enum DealCommand {
+    /// Register a won co-sell deal on a referral from a JSON file (contract, solutionDetails)
+    #[command(after_help = DEAL_HELP)]
+    Register {
+        /// The referral's id
+        id: String,
+        /// The registration as JSON; `-` reads stdin
+        #[arg(long, short, value_name = "FILE")]
+        file: PathBuf,
+        /// Output format of the referral read back [default: table on a terminal, json otherwise]
+        #[arg(long, value_enum)]
+        format: Option<Format>,
+    },
+    /// Update a referral's deal registration with a JSON Patch under /registrations/0/...
+    #[command(after_help = DEAL_HELP)]
+    Update {
+        /// The referral's id
+        id: String,
+        /// A JSON Patch array, e.g.
+        /// [{"op":"replace","path":"/registrations/0/contract/value","value":25000}]; `-` reads
+        /// stdin
+        #[arg(long, short, value_name = "FILE")]
+        patch: PathBuf,
+        /// Output format of the referral read back [default: table on a terminal, json otherwise]
+        #[arg(long, value_enum)]
+        format: Option<Format>,
+    },
+}
+
+const DEAL_HELP: &str = "\
+A registration file:
+  {\"type\": \"AzureIPCoSell\",
+   \"contract\": {\"currency\": \"USD\", \"value\": 120000, \"term\": \"Finite\",
+                \"startDateTime\": \"2025-01-01T00:00:00Z\", \"endDateTime\": \"2027-12-31T00:00:00Z\"},
+   \"solutionDetails\": [{\"id\": \"<solution id>\", \"currency\": \"USD\", \"value\": 120000,
+                        \"isDeployedOnAzure\": true, \"primaryDeploymentOn\": \"Customer\",
+                        \"pricingModel\": \"PayAsYouGo\"}]}
+Checked before sending: ISO 4217 currencies, term Perpetual or Finite (with an
+end date), values that are numbers and not negative; an error names the field's
+JSON path (exit 2). The referral is read back and printed after the update.";
+
+/// `referrals config …`.
+#[derive(Subcommand, Clone, Debug)]
+pub enum ConfigCommand {
+    /// Print the effective settings and where each comes from (flag, environment, profile,
+    /// default); secrets are never printed
+    #[command(after_help = CONFIG_HELP)]
+    Show,
+}
+
+/// The config file, shown at the end of `referrals config show --help`.
+pub const CONFIG_HELP: &str = "\
+The config file is $REFERRALS_CONFIG, else $XDG_CONFIG_HOME/referrals/config.toml
+(~/.config/referrals/config.toml; on macOS ~/Library/Application Support,
+on Windows %APPDATA%). It is optional. Example:
+
+  default_profile = \"prod\"
+
+  [profiles.prod]
+  base_url = \"https://api.partner.microsoft.com\"
+  tenant = \"contoso.onmicrosoft.com\"
+  client_id = \"00000000-0000-0000-0000-000000000000\"
+  auth = \"login\"          # token, refresh-token, login, client-credentials, azure-cli
+  database = \"/var/lib/referrals/mirror.db\"
+  format = \"table\"        # table, json, ndjson, csv
+
+Precedence: a flag, then the environment, then the profile, then the default.
+Secrets (tokens, client secrets) are not read from the file.";
+
 /// `referrals list`.
-#[derive(Args, Clone)]
+#[derive(Args, Clone, Debug)]
 #[command(
     group(ArgGroup::new("classic").multiple(true).conflicts_with("odata")),
     group(ArgGroup::new("odata").multiple(true))
@@ -191,6 +391,30 @@ pub struct ListArgs {
           value_parser = clap::value_parser!(u64).range(1..))]
     pub top: Option<u64>,
 
+    /// `$select`: only these fields (JSON names, comma-separated), e.g. id,status,name; table
+    /// and csv show the columns the selection has
+    #[arg(
+        long,
+        value_name = "FIELDS",
+        value_delimiter = ',',
+        group = "odata",
+        help_heading = "Query (OData form)"
+    )]
+    pub select: Vec<String>,
+
+    /// `$skip`: skip this many referrals first
+    #[arg(
+        long,
+        value_name = "N",
+        group = "odata",
+        help_heading = "Query (OData form)"
+    )]
+    pub skip: Option<u64>,
+
+    /// `$count=true`: print the server's total count of matching referrals on stderr
+    #[arg(long, group = "odata", help_heading = "Query (OData form)")]
+    pub count: bool,
+
     /// Follow every page (without it, only the first page is listed)
     #[arg(long, conflicts_with = "max_items", help_heading = "Paging")]
     pub all: bool,
@@ -215,7 +439,7 @@ pub struct ListArgs {
 }
 
 /// `referrals simulate`.
-#[derive(Args, Clone)]
+#[derive(Args, Clone, Debug)]
 pub struct SimulateArgs {
     /// The port to listen on, on 127.0.0.1 (0 picks a free one)
     #[arg(long, default_value_t = 0)]
@@ -226,10 +450,14 @@ pub struct SimulateArgs {
     /// Seed of the synthetic referrals
     #[arg(long, default_value_t = 42)]
     pub seed: u64,
+    /// Accept app-only (client credentials) tokens, which the real Referrals API refuses
+    #[arg(long)]
+    pub allow_app_only: bool,
 }
 
 /// How a listing is written to stdout.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Format {
     /// Aligned columns of the useful fields
     Table,

@@ -55,7 +55,7 @@ pub async fn connect(global: &GlobalArgs, demo_port: Option<u16>) -> Result<Conn
         }
         builder = match &global.token {
             Some(token) => builder.bearer_token(token.clone()),
-            None => builder.auth_from_env(),
+            None => builder.token_provider_arc(crate::auth_cmd::provider(global)?),
         };
     }
     if let Some(retries) = global.retries {

@@ -32,6 +32,8 @@ pub enum Failure {
     Output(io::Error),
     /// Something local failed (the embedded simulator could not start...).
     Local(String),
+    /// The config file or a setting from the environment cannot be used.
+    Config(String),
 }
 
 impl Failure {
@@ -48,6 +50,7 @@ impl Failure {
             // Nobody reads the rest: the reader went away (`referrals list | head`).
             Failure::Output(error) if error.kind() == io::ErrorKind::BrokenPipe => OK,
             Failure::Output(_) | Failure::Local(_) => API,
+            Failure::Config(_) => CONFIG,
         }
     }
 
@@ -68,6 +71,9 @@ impl Failure {
                     "  hint: the referral changed since that eTag; get it again for the current eTag"
                 );
             }
+            if error.is_app_only_refusal() {
+                eprintln!("  hint: see 'Sign in' in the README for the App+User ways to sign in");
+            }
             if matches!(error.kind(), ErrorKind::Auth(_) | ErrorKind::Config(_))
                 && error.to_string().contains("PARTNER_CENTER_TOKEN")
             {
@@ -80,7 +86,9 @@ impl Failure {
 impl fmt::Display for Failure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Failure::Usage(message) | Failure::Local(message) => f.write_str(message),
+            Failure::Usage(message) | Failure::Local(message) | Failure::Config(message) => {
+                f.write_str(message)
+            }
             Failure::Client(error) | Failure::Interrupted(error) => fmt::Display::fmt(error, f),
             Failure::Output(error) => write!(f, "cannot write the output: {error}"),
         }
@@ -105,8 +113,15 @@ pub fn exit_code(result: &Result<(), Failure>) -> ExitCode {
 }
 
 fn client_code(error: &referrals::Error) -> u8 {
+    if error.is_app_only_refusal() {
+        // The fix is a credential, not a retry.
+        return CONFIG;
+    }
     match error.kind() {
-        ErrorKind::InvalidRequest(_) | ErrorKind::Checkpoint(_) => USAGE,
+        ErrorKind::InvalidRequest(_)
+        | ErrorKind::Checkpoint(_)
+        | ErrorKind::Refused { .. }
+        | ErrorKind::Registration(_) => USAGE,
         ErrorKind::Config(_) | ErrorKind::Auth(_) | ErrorKind::Unauthorized { .. } => CONFIG,
         ErrorKind::Decode { .. } => DECODE,
         _ => API,

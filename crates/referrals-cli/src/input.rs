@@ -10,7 +10,7 @@ use serde_json::Value;
 use crate::failure::Failure;
 
 /// The bytes of `path`, or of stdin for `-`.
-fn read(option: &str, path: &Path) -> Result<Vec<u8>, Failure> {
+pub fn read(option: &str, path: &Path) -> Result<Vec<u8>, Failure> {
     let mut bytes = Vec::new();
     let result = if path == Path::new("-") {
         std::io::stdin().read_to_end(&mut bytes).map(|_| ())

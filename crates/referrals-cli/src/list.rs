@@ -36,7 +36,7 @@ pub async fn run(global: &GlobalArgs, args: &ListArgs) -> Result<(), Failure> {
         (false, Some(max)) => Paging::MaxItems(max),
         (false, None) => Paging::FirstPage,
     };
-    let format = args.format.unwrap_or_else(|| {
+    let format = crate::settings::format(global, args.format).unwrap_or_else(|| {
         if io::stdout().is_terminal() {
             Format::Table
         } else {
@@ -73,7 +73,13 @@ pub async fn run(global: &GlobalArgs, args: &ListArgs) -> Result<(), Failure> {
         format,
     };
 
-    let mut sink = output::sink(format, BufWriter::new(io::stdout()), !args.no_header)?;
+    let fields = output::Fields::only(&args.select);
+    let mut sink = output::sink(
+        format,
+        BufWriter::new(io::stdout()),
+        !args.no_header,
+        &fields,
+    )?;
     let cap = match paging {
         Paging::MaxItems(max) => Some(max),
         _ => None,
@@ -86,6 +92,7 @@ pub async fn run(global: &GlobalArgs, args: &ListArgs) -> Result<(), Failure> {
     let mut written = 0u64;
     let mut received = 0u64;
     let mut last = None;
+    let mut counted = false;
     while let Some(page) = pages.next().await {
         let page = match page {
             Ok(page) => page,
@@ -107,6 +114,13 @@ pub async fn run(global: &GlobalArgs, args: &ListArgs) -> Result<(), Failure> {
                 return Err(Failure::Interrupted(error));
             }
         };
+        if args.count && !counted {
+            counted = true;
+            match page.count {
+                Some(total) => eprintln!("count: {total} referrals match"),
+                None => eprintln!("count: the server sent no count"),
+            }
+        }
         for referral in &page.items {
             sink.item(referral)?;
         }
@@ -180,6 +194,17 @@ fn query(args: &ListArgs) -> Result<ListQuery, Failure> {
     }
     if let Some(top) = args.top {
         query = query.top(top);
+    }
+    if !args.select.is_empty() {
+        query = query
+            .select(args.select.iter().map(|f| f.trim()))
+            .map_err(|e| Failure::Usage(format!("--select: {e}")))?;
+    }
+    if let Some(skip) = args.skip {
+        query = query.skip(skip);
+    }
+    if args.count {
+        query = query.count(true);
     }
     Ok(query)
 }

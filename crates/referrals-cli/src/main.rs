@@ -3,32 +3,56 @@
 //! `referrals list --demo --all` lists referrals from an embedded simulator; `referrals --help`
 //! documents every command, the environment it reads and its exit codes.
 //!
-//! Modules: [`cli`] (the clap definition), [`connect`] (the client, or the `--demo` simulator),
-//! [`list`], [`single`] (get/create/update/replace), [`simulate`], [`output`] (the formats),
+//! Modules: [`cli`] (the clap definition, in the library target with [`referrals_cli::profile`]),
+//! [`settings`] (flags, environment and profile combined), [`auth_cmd`] (login, logout, auth
+//! status, the credential chain), [`connect`] (the client, or the `--demo` simulator), [`list`],
+//! [`single`] (get/create/update/replace), [`lifecycle`] (accept/decline/won/lost), [`deal`]
+//! (deal registrations), [`completions`], [`config`], [`simulate`], [`output`] (the formats),
 //! [`input`] (JSON files), [`progress`], [`resume`] (the command line that continues a
 //! listing) and [`failure`] (errors and exit codes).
 
-mod cli;
+mod auth_cmd;
+mod completions;
+mod config;
 mod connect;
+mod deal;
 mod failure;
 mod input;
+mod lifecycle;
 mod list;
 mod output;
 mod progress;
 mod resume;
+mod settings;
 mod simulate;
 mod single;
 
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::{CommandFactory, FromArgMatches};
+use referrals::LifecycleAction;
+use referrals_cli::cli;
 
-use cli::{Cli, Command, GlobalArgs};
+use cli::{AuthCommand, Cli, Command, ConfigCommand, GlobalArgs};
 use failure::Failure;
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let matches = Cli::command().get_matches();
+    let mut cli = match Cli::from_arg_matches(&matches) {
+        Ok(cli) => cli,
+        Err(error) => error.exit(),
+    };
     init_logging(&cli.global);
+    // Completions and the simulator need no settings, and must work with a broken config file.
+    if !matches!(
+        cli.command,
+        Command::Completions { .. } | Command::Simulate(_)
+    ) {
+        if let Err(failure) = settings::apply(&mut cli.global, &cli.command, &matches) {
+            failure.report();
+            return ExitCode::from(failure.code());
+        }
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -59,6 +83,22 @@ async fn run(cli: &Cli) -> Result<(), Failure> {
         } => single::update(global, id, patch, if_match.as_deref()).await,
         Command::Replace { file } => single::replace(global, file).await,
         Command::Simulate(args) => simulate::run(global, args).await,
+        Command::Accept(args) => lifecycle::run(global, LifecycleAction::Accept, args, None).await,
+        Command::Decline(args) => {
+            let reason = args.reason.as_deref();
+            lifecycle::run(global, LifecycleAction::Decline, &args.target, reason).await
+        }
+        Command::Won(args) => lifecycle::run(global, LifecycleAction::Win, args, None).await,
+        Command::Lost(args) => {
+            let reason = args.reason.as_deref();
+            lifecycle::run(global, LifecycleAction::Lose, &args.target, reason).await
+        }
+        Command::Deal(command) => deal::run(global, command).await,
+        Command::Completions { shell } => completions::run(*shell),
+        Command::Config(ConfigCommand::Show) => config::show(global),
+        Command::Login(args) => auth_cmd::login(global, args).await,
+        Command::Logout(args) => auth_cmd::logout(global, args).await,
+        Command::Auth(AuthCommand::Status) => auth_cmd::status(global).await,
     }
 }
 

@@ -13,7 +13,8 @@ pub async fn run(global: &GlobalArgs, args: &SimulateArgs) -> Result<(), Failure
     let mut builder = Simulator::builder()
         .referrals(args.referrals)
         .seed(args.seed)
-        .port(args.port);
+        .port(args.port)
+        .allow_app_only_tokens(args.allow_app_only);
     if let Some(token) = &global.token {
         builder = builder.token(token.expose());
     }
@@ -33,7 +34,7 @@ pub async fn run(global: &GlobalArgs, args: &SimulateArgs) -> Result<(), Failure
         "Partner Center simulator: {count} synthetic referrals (seed {seed}) at {base}
   collection:      {collection}
   bearer token:    {token}
-  token endpoint:  {token_url} (client credentials below)
+  token endpoint:  {token_url} (sign-in below)
 
 Point the CLI at it with environment variables:
 export PARTNER_CENTER_BASE_URL={base}
@@ -43,9 +44,15 @@ export PARTNER_CENTER_TOKEN={token}
 or with flags:
   {program} --base-url {base} --token {token} list --all
 
-or with OAuth2 client credentials (unset PARTNER_CENTER_TOKEN):
-  export AZURE_AUTHORITY_HOST={authority} AZURE_TENANT_ID={tenant} \\
-         AZURE_CLIENT_ID={client_id} AZURE_CLIENT_SECRET={secret}
+or sign in as the Referrals API wants (App+User), with PARTNER_CENTER_TOKEN unset:
+  export AZURE_AUTHORITY_HOST={authority} AZURE_TENANT_ID={tenant} AZURE_CLIENT_ID={client_id}
+  {program} login                  # device code; the simulator approves it by itself
+  {program} list --all             # uses the stored sign-in (refreshed, rotated)
+or, for automation, with a refresh token (each one is usable once; rotation is kept in the cache):
+  export PARTNER_CENTER_REFRESH_TOKEN={refresh_token}
+
+OAuth2 client credentials (app-only tokens, which the API refuses with 403{app_only}):
+  export AZURE_CLIENT_SECRET={secret}     # or AZURE_CLIENT_CERTIFICATE_PATH=<PEM>
 
 Press Ctrl-C to stop.
 ",
@@ -57,6 +64,12 @@ Press Ctrl-C to stop.
         tenant = simulator.tenant(),
         client_id = simulator.client_id(),
         secret = simulator.client_secret(),
+        refresh_token = simulator.issue_refresh_token(),
+        app_only = if args.allow_app_only {
+            "; accepted here: --allow-app-only"
+        } else {
+            " unless --allow-app-only"
+        },
     );
     let mut out = std::io::stdout().lock();
     out.write_all(text.as_bytes())?;

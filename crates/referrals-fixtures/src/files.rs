@@ -1,4 +1,5 @@
-//! The JSON fixtures of the repository's `fixtures/` directory, embedded in the crate.
+//! The JSON fixtures of the crate's own `fixtures/` directory
+//! (`crates/referrals-fixtures/fixtures/`), embedded in the crate.
 //!
 //! Each [`Fixture`] is one file: real examples from the documentation (the seed's list response,
 //! corrected and verbatim), pages in both wire forms, an error body, a single referral, a create
@@ -71,21 +72,21 @@ pub enum Fixture {
     Referral,
     /// A body for `POST …/referrals`: type, customerProfile, consent and details.
     CreateRequest,
+    /// A won referral with an approved deal registration read back (`registrations`,
+    /// `registrationStatus`), in the connector contract's shape, with an unknown field and an
+    /// explicit `null` inside the registration.
+    RegisteredDeal,
 }
 
 macro_rules! fixture_bytes {
     ($file:literal) => {
-        include_bytes!(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../../fixtures/",
-            $file
-        ))
+        include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/", $file))
     };
 }
 
 impl Fixture {
     /// Every fixture, in a stable order.
-    pub const ALL: [Fixture; 13] = [
+    pub const ALL: [Fixture; 14] = [
         Fixture::SeedResponse,
         Fixture::SeedResponseVerbatim,
         Fixture::ODataPage,
@@ -99,6 +100,7 @@ impl Fixture {
         Fixture::ExplicitNulls,
         Fixture::Referral,
         Fixture::CreateRequest,
+        Fixture::RegisteredDeal,
     ];
 
     /// The file name in `fixtures/`, e.g. `"seed-response.json"`.
@@ -117,6 +119,7 @@ impl Fixture {
             Fixture::ExplicitNulls => "explicit-nulls.json",
             Fixture::Referral => "referral.json",
             Fixture::CreateRequest => "create-request.json",
+            Fixture::RegisteredDeal => "registered-deal.json",
         }
     }
 
@@ -141,6 +144,7 @@ impl Fixture {
             Fixture::ExplicitNulls => fixture_bytes!("explicit-nulls.json"),
             Fixture::Referral => fixture_bytes!("referral.json"),
             Fixture::CreateRequest => fixture_bytes!("create-request.json"),
+            Fixture::RegisteredDeal => fixture_bytes!("registered-deal.json"),
         }
     }
 
@@ -159,9 +163,10 @@ impl Fixture {
     pub fn content(self) -> Content {
         match self {
             Fixture::ErrorBody => Content::Error,
-            Fixture::DealValueString | Fixture::Referral | Fixture::CreateRequest => {
-                Content::Referral
-            }
+            Fixture::DealValueString
+            | Fixture::Referral
+            | Fixture::CreateRequest
+            | Fixture::RegisteredDeal => Content::Referral,
             Fixture::SeedResponse
             | Fixture::SeedResponseVerbatim
             | Fixture::ODataPage

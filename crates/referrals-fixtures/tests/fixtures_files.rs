@@ -10,7 +10,7 @@ use referrals_model::{
 };
 
 fn fixtures_dir() -> &'static Path {
-    Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../../fixtures"))
+    Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures"))
 }
 
 fn collection(fixture: Fixture) -> ReferralCollection {
@@ -340,6 +340,37 @@ fn the_single_referral_has_an_etag_and_the_create_body_has_the_required_fields()
     assert!(create.customer_profile.is_some());
     assert!(create.consent.is_some());
     assert!(create.details.is_some());
+}
+
+#[test]
+fn a_registered_deal_reads_back_typed_and_is_kept_whole() {
+    use referrals_model::{ContractTerm, PricingModel, PrimaryDeploymentOn};
+    let got = referral(Fixture::RegisteredDeal);
+    assert_eq!(got.registration_status.as_deref(), Some("Approved"));
+    let registrations = got.registrations.clone().expect("registrations");
+    let registration = &registrations[0];
+    let contract = registration.contract.as_ref().expect("a contract");
+    assert_eq!(contract.term, Some(ContractTerm::Finite));
+    assert_eq!(
+        contract.value.as_ref().and_then(DealValue::as_f64),
+        Some(125000.75)
+    );
+    let solution = &registration.solution_details.as_ref().expect("solutions")[0];
+    assert_eq!(
+        solution.primary_deployment_on,
+        Some(PrimaryDeploymentOn::Partner)
+    );
+    assert_eq!(solution.pricing_model, Some(PricingModel::PayAsYouGo));
+    assert_eq!(solution.extra["azureConsumptionEstimate"]["monthly"], 4200);
+    assert_eq!(registration.extra["reviewerNotes"], Value::Null);
+    let history = registration
+        .status_history
+        .as_ref()
+        .expect("a status history");
+    assert!(history.approved_date_time.is_some() && history.failed_date_time.is_none());
+    // What the service set cannot be sent back as a new registration.
+    let error = registration.validate().unwrap_err();
+    assert_eq!(error.path(), "id");
 }
 
 /// The borrowed model reads every valid fixture as the owned model does: the same JSON value

@@ -665,6 +665,8 @@ async fn the_token_endpoint_issues_tokens_the_api_accepts_until_they_expire() {
         // Long enough that no token expires by itself however slow the machine; the test makes
         // them expire.
         .expires_in(Duration::from_secs(3600))
+        // This test is about the token endpoint's client-credentials tokens being accepted.
+        .allow_app_only_tokens(true)
         .start()
         .await
         .unwrap();

@@ -40,6 +40,10 @@ pub use crate::referral::{
     InviteContextRef, LinkHeaderRef, LinkRef, LinksRef, MemberRef, OrganizationRef,
     ReferralDetailsRef, ReferralRef, RequirementsRef, SolutionRef, TagRef, TargetRef,
 };
+pub use crate::registration::{
+    ContractRef, DealRegistrationRef, MarketplaceTransactionDetailsRef,
+    RegistrationStatusHistoryRef, SolutionDetailRef,
+};
 pub use crate::timestamp::TimestampRef;
 pub use serde_json::value::RawValue;
 

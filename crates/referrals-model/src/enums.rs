@@ -167,3 +167,41 @@ open_enum! {
         WorkloadSpecificValueProposition = "WorkloadSpecificValueProposition",
     }
 }
+
+open_enum! {
+    /// The kind of a deal registration.
+    pub enum RegistrationType {
+        /// An Azure IP co-sell deal.
+        AzureIpCoSell = "AzureIPCoSell",
+    }
+}
+
+open_enum! {
+    /// The term of a deal registration's contract.
+    pub enum ContractTerm {
+        /// No end date.
+        Perpetual = "Perpetual",
+        /// Ends at the contract's `endDateTime`.
+        Finite = "Finite",
+    }
+}
+
+open_enum! {
+    /// Where a registered solution is primarily deployed.
+    pub enum PrimaryDeploymentOn {
+        /// In the customer's environment.
+        Customer = "Customer",
+        /// In the partner's environment.
+        Partner = "Partner",
+    }
+}
+
+open_enum! {
+    /// How a registered solution is priced.
+    pub enum PricingModel {
+        /// Pay as you go.
+        PayAsYouGo = "PayAsYouGo",
+        /// Any other model.
+        Other = "Other",
+    }
+}

@@ -54,6 +54,8 @@ mod enums;
 mod error_body;
 mod path;
 mod referral;
+mod registration;
+mod registration_check;
 #[cfg(feature = "schema")]
 mod schema;
 mod timestamp;
@@ -64,8 +66,9 @@ pub use collection::{Continuation, ReferralCollection, WireForm};
 pub use deal_value::DealValue;
 pub use decode::{DecodeError, DecodeErrorKind, decode, decode_str};
 pub use enums::{
-    AssistanceRequestCode, CustomerProfileType, CustomerSize, Direction, ReferralQualification,
-    ReferralStatus, ReferralSubstatus, ReferralType, SalesStage, SolutionType, TargetType,
+    AssistanceRequestCode, ContractTerm, CustomerProfileType, CustomerSize, Direction,
+    PricingModel, PrimaryDeploymentOn, ReferralQualification, ReferralStatus, ReferralSubstatus,
+    ReferralType, RegistrationType, SalesStage, SolutionType, TargetType,
 };
 pub use error_body::{ApiError, ErrorResponse, InnerError};
 pub use referral::{
@@ -73,6 +76,11 @@ pub use referral::{
     LinkHeader, Links, Member, Organization, Referral, ReferralDetails, Requirements, Solution,
     Tag, Target,
 };
+pub use registration::{
+    Contract, DealRegistration, MarketplaceTransactionDetails, RegistrationStatusHistory,
+    SolutionDetail,
+};
+pub use registration_check::{RegistrationError, check_registration_update, is_iso_4217};
 pub use serde_json::{Map, Value};
 pub use timestamp::{Timestamp, TimestampError};
-pub use transitions::{TransitionError, check_transition};
+pub use transitions::{LifecycleAction, LifecycleRefused, TransitionError, check_transition};

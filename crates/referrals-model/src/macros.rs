@@ -325,6 +325,11 @@ macro_rules! borrowed_type {
     (Solution) => { SolutionRef<'a> };
     (Tag) => { TagRef<'a> };
     (Target) => { TargetRef<'a> };
+    (DealRegistration) => { $crate::registration::DealRegistrationRef<'a> };
+    (Contract) => { $crate::registration::ContractRef<'a> };
+    (SolutionDetail) => { $crate::registration::SolutionDetailRef<'a> };
+    (MarketplaceTransactionDetails) => { $crate::registration::MarketplaceTransactionDetailsRef<'a> };
+    (RegistrationStatusHistory) => { $crate::registration::RegistrationStatusHistoryRef<'a> };
     ($same:ident) => { $same };
 }
 

@@ -1,9 +1,9 @@
 //! The referral resource and its parts.
 
 use crate::{
-    AssistanceRequestCode, CustomerSize, DealValue, Direction, ReferralQualification,
-    ReferralStatus, ReferralSubstatus, ReferralType, SalesStage, SolutionType, TargetType,
-    Timestamp, Value,
+    AssistanceRequestCode, CustomerSize, DealRegistration, DealValue, Direction,
+    ReferralQualification, ReferralStatus, ReferralSubstatus, ReferralType, SalesStage,
+    SolutionType, TargetType, Timestamp, Value,
 };
 
 model_struct! {
@@ -95,6 +95,11 @@ model_struct! {
         pub sales_stage: SalesStage = "salesStage",
         /// Marked as a favourite.
         pub favorite: bool = "favorite",
+        /// The deal registrations of a won co-sell deal (read-only; added with
+        /// `Client::register_deal`).
+        pub registrations: Vec<DealRegistration> = "registrations",
+        /// The overall registration status (read-only; values undocumented).
+        pub registration_status: String = "registrationStatus",
     }
 }
 

@@ -134,3 +134,219 @@ pub fn check_transition(
         _ => Ok(()),
     }
 }
+
+/// A partner's daily move of a referral through its life, each one status change: accept a new
+/// lead, decline one, close it won or lost.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum LifecycleAction {
+    /// `New` → `Active` / `Accepted`.
+    Accept,
+    /// `New` or `Active` → `Closed` / `Declined`.
+    Decline,
+    /// `Active` → `Closed` / `Won`.
+    Win,
+    /// `Active` → `Closed` / `Lost`.
+    Lose,
+}
+
+impl LifecycleAction {
+    /// Every action, in the order a referral meets them.
+    pub const ALL: [LifecycleAction; 4] = [
+        LifecycleAction::Accept,
+        LifecycleAction::Decline,
+        LifecycleAction::Win,
+        LifecycleAction::Lose,
+    ];
+
+    /// The command's name: `accept`, `decline`, `won`, `lost`.
+    pub fn name(self) -> &'static str {
+        match self {
+            LifecycleAction::Accept => "accept",
+            LifecycleAction::Decline => "decline",
+            LifecycleAction::Win => "won",
+            LifecycleAction::Lose => "lost",
+        }
+    }
+
+    /// The status the referral moves to.
+    pub fn status(self) -> ReferralStatus {
+        match self {
+            LifecycleAction::Accept => ReferralStatus::Active,
+            _ => ReferralStatus::Closed,
+        }
+    }
+
+    /// The substatus the referral moves to.
+    pub fn substatus(self) -> ReferralSubstatus {
+        match self {
+            LifecycleAction::Accept => ReferralSubstatus::Accepted,
+            LifecycleAction::Decline => ReferralSubstatus::Declined,
+            LifecycleAction::Win => ReferralSubstatus::Won,
+            LifecycleAction::Lose => ReferralSubstatus::Lost,
+        }
+    }
+
+    /// The statuses this action starts from (each a move the transition table allows).
+    pub fn from_statuses(self) -> &'static [ReferralStatus] {
+        match self {
+            LifecycleAction::Accept => &[ReferralStatus::New],
+            LifecycleAction::Decline => &[ReferralStatus::New, ReferralStatus::Active],
+            LifecycleAction::Win | LifecycleAction::Lose => &[ReferralStatus::Active],
+        }
+    }
+
+    /// The actions allowed on a referral with this status.
+    pub fn allowed_from(status: &ReferralStatus) -> Vec<LifecycleAction> {
+        LifecycleAction::ALL
+            .into_iter()
+            .filter(|action| action.from_statuses().contains(status))
+            .collect()
+    }
+
+    /// Checks the action against the referral's current status (and the transition table);
+    /// the error names the current status and substatus and what is allowed from there.
+    ///
+    /// ```
+    /// use referrals_model::{LifecycleAction, ReferralStatus as S, ReferralSubstatus as Sub};
+    ///
+    /// assert!(LifecycleAction::Accept.check(Some(&S::New), Some(&Sub::Pending)).is_ok());
+    /// let refused = LifecycleAction::Win.check(Some(&S::New), Some(&Sub::Pending)).unwrap_err();
+    /// assert_eq!(
+    ///     refused.to_string(),
+    ///     "cannot mark the referral won: it is New (substatus Pending), and won needs Active; \
+    ///      allowed from New: accept, decline"
+    /// );
+    /// ```
+    pub fn check(
+        self,
+        status: Option<&ReferralStatus>,
+        substatus: Option<&ReferralSubstatus>,
+    ) -> Result<(), LifecycleRefused> {
+        let refused = || LifecycleRefused {
+            action: self,
+            status: status.cloned(),
+            substatus: substatus.cloned(),
+        };
+        let current = status.ok_or_else(refused)?;
+        if !self.from_statuses().contains(current) {
+            return Err(refused());
+        }
+        check_transition(current, &self.status(), Some(&self.substatus())).map_err(|_| refused())
+    }
+
+    fn verb(self) -> &'static str {
+        match self {
+            LifecycleAction::Accept => "accept the referral",
+            LifecycleAction::Decline => "decline the referral",
+            LifecycleAction::Win => "mark the referral won",
+            LifecycleAction::Lose => "mark the referral lost",
+        }
+    }
+}
+
+impl fmt::Display for LifecycleAction {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A life-cycle action the referral's current status does not allow.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LifecycleRefused {
+    /// What was asked.
+    pub action: LifecycleAction,
+    /// The referral's status when checked (`None`: the referral has none).
+    pub status: Option<ReferralStatus>,
+    /// The referral's substatus when checked.
+    pub substatus: Option<ReferralSubstatus>,
+}
+
+impl fmt::Display for LifecycleRefused {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let needs = names(
+            self.action
+                .from_statuses()
+                .iter()
+                .map(ReferralStatus::as_str),
+        )
+        .replace(", ", " or ");
+        let substatus = self
+            .substatus
+            .as_ref()
+            .map(|s| format!(" (substatus {s})"))
+            .unwrap_or_default();
+        let Some(status) = &self.status else {
+            return write!(
+                f,
+                "cannot {}: it has no status{substatus}, and {} needs {needs}",
+                self.action.verb(),
+                self.action
+            );
+        };
+        let allowed: Vec<&str> = LifecycleAction::allowed_from(status)
+            .into_iter()
+            .map(LifecycleAction::name)
+            .collect();
+        let allowed = if allowed.is_empty() {
+            "nothing (it is final)".to_owned()
+        } else {
+            allowed.join(", ")
+        };
+        write!(
+            f,
+            "cannot {}: it is {status}{substatus}, and {} needs {needs}; allowed from {status}: {allowed}",
+            self.action.verb(),
+            self.action
+        )
+    }
+}
+
+impl std::error::Error for LifecycleRefused {}
+
+#[cfg(test)]
+mod lifecycle_tests {
+    use super::*;
+    use ReferralStatus as S;
+
+    #[test]
+    fn each_action_starts_only_where_the_table_allows() {
+        for action in LifecycleAction::ALL {
+            for status in S::KNOWN {
+                let allowed = action.check(Some(status), None).is_ok();
+                let expected = action.from_statuses().contains(status);
+                assert_eq!(allowed, expected, "{action} from {status}");
+                if allowed {
+                    assert!(
+                        check_transition(status, &action.status(), Some(&action.substatus()))
+                            .is_ok()
+                    );
+                }
+            }
+            assert!(action.check(None, None).is_err());
+            assert!(action.check(Some(&S::Unknown("Odd".into())), None).is_err());
+        }
+    }
+
+    #[test]
+    fn a_refusal_names_the_state_and_what_is_allowed() {
+        let refused = LifecycleAction::Accept
+            .check(Some(&S::Closed), Some(&ReferralSubstatus::Won))
+            .err()
+            .map(|e| e.to_string());
+        assert_eq!(
+            refused.as_deref(),
+            Some(
+                "cannot accept the referral: it is Closed (substatus Won), and accept needs New; \
+                 allowed from Closed: nothing (it is final)"
+            )
+        );
+        let no_status = LifecycleAction::Lose
+            .check(None, None)
+            .err()
+            .map(|e| e.to_string());
+        assert_eq!(
+            no_status.as_deref(),
+            Some("cannot mark the referral lost: it has no status, and lost needs Active")
+        );
+    }
+}

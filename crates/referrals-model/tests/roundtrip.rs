@@ -115,6 +115,48 @@ const TARGET: &[(&str, Kind)] = &[
         Kind::Enum(&["None", "BusinessProfileLocation", "SolutionProfile"]),
     ),
 ];
+const MARKETPLACE: &[(&str, Kind)] = &[
+    ("isMarketplaceTransacted", Kind::Bool),
+    ("marketplaceTransactionDateTime", Kind::Text),
+];
+const SOLUTION_DETAIL: &[(&str, Kind)] = &[
+    ("id", Kind::Text),
+    ("name", Kind::Text),
+    ("currency", Kind::Text),
+    ("value", Kind::DealValue),
+    ("isDeployedOnAzure", Kind::Bool),
+    ("primaryDeploymentOn", Kind::Enum(&["Customer", "Partner"])),
+    ("pricingModel", Kind::Enum(&["PayAsYouGo", "Other"])),
+    ("marketplaceTransactionDetails", Kind::Object(MARKETPLACE)),
+];
+const CONTRACT: &[(&str, Kind)] = &[
+    ("currency", Kind::Text),
+    ("value", Kind::DealValue),
+    ("term", Kind::Enum(&["Perpetual", "Finite"])),
+    ("startDateTime", Kind::Text),
+    ("endDateTime", Kind::Text),
+    ("signDateTime", Kind::Text),
+];
+const STATUS_HISTORY: &[(&str, Kind)] = &[
+    ("reviewPendingDateTime", Kind::Text),
+    ("actionRequiredDateTime", Kind::Text),
+    ("passedDateTime", Kind::Text),
+    ("failedDateTime", Kind::Text),
+    ("approvedDateTime", Kind::Text),
+];
+const REGISTRATION: &[(&str, Kind)] = &[
+    ("id", Kind::Text),
+    ("type", Kind::Enum(&["AzureIPCoSell"])),
+    ("registrationDateTime", Kind::Text),
+    ("status", Kind::Text),
+    ("statusReason", Kind::Text),
+    (
+        "solutionDetails",
+        Kind::List(&Kind::Object(SOLUTION_DETAIL)),
+    ),
+    ("contract", Kind::Object(CONTRACT)),
+    ("statusHistory", Kind::Object(STATUS_HISTORY)),
+];
 const REFERRAL: &[(&str, Kind)] = &[
     ("id", Kind::Text),
     ("engagementId", Kind::Text),
@@ -145,6 +187,8 @@ const REFERRAL: &[(&str, Kind)] = &[
         Kind::Enum(&["Qualify", "Develop", "Propose", "Close"]),
     ),
     ("favorite", Kind::Bool),
+    ("registrations", Kind::List(&Kind::Object(REGISTRATION))),
+    ("registrationStatus", Kind::Text),
 ];
 
 fn text() -> BoxedStrategy<String> {

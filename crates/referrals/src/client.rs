@@ -110,6 +110,17 @@ impl Client {
         self.inner.endpoint.base()
     }
 
+    /// The client's credential, e.g. to get a token for another Partner Center audience with
+    /// [`TokenProvider::token_for`] (same sign-in, same refresh token).
+    pub fn token_provider(&self) -> &Arc<dyn TokenProvider> {
+        &self.inner.auth
+    }
+
+    /// The client's transport, to pass to [`TokenProvider::token_for`].
+    pub fn transport(&self) -> &Arc<dyn Transport> {
+        &self.inner.transport
+    }
+
     /// Lists referrals matching `query`: a stream of items, following every page (see
     /// [`Listing`] for limits and for a stream of pages).
     pub fn list(&self, query: ListQuery) -> Listing {
@@ -124,9 +135,22 @@ impl Client {
 
     /// `GET …/referrals/{id}`.
     pub async fn get(&self, id: &str) -> Result<Referral, Error> {
+        self.get_with_etag(id).await.map(|(referral, _)| referral)
+    }
+
+    /// The referral and its `ETag` response header (which the body may lack).
+    pub(crate) async fn get_with_etag(
+        &self,
+        id: &str,
+    ) -> Result<(Referral, Option<String>), Error> {
         let endpoint = &self.inner.endpoint;
         let response = self.execute("get", |ids| endpoint.get(id, ids)).await?;
-        decode_body(&response)
+        let etag = response
+            .headers()
+            .get(http::header::ETAG)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        Ok((decode_body(&response)?, etag))
     }
 
     /// `POST …/referrals`: creates a referral (required: type, customerProfile, consent,
@@ -254,6 +278,7 @@ impl Client {
         }
         .instrument(span)
         .await
+        .map_err(|e: Error| e.explain_app_only(self.inner.auth.is_app_only()))
     }
 
     /// One attempt: adds the bearer token (only ever for the configured origin) and sends.
@@ -351,9 +376,11 @@ impl ClientBuilder {
         self
     }
 
-    /// Authentication from the environment ([`auth::from_env`]): `PARTNER_CENTER_TOKEN`, or
-    /// `AZURE_TENANT_ID` + `AZURE_CLIENT_ID` + `AZURE_CLIENT_SECRET` (+ `AZURE_AUTHORITY_HOST`).
-    /// A missing variable is reported by [`build`](Self::build).
+    /// Authentication from the environment ([`auth::from_env`]): the first of
+    /// `PARTNER_CENTER_TOKEN`, `PARTNER_CENTER_REFRESH_TOKEN`, the token cache of `referrals
+    /// login`, client credentials (`AZURE_TENANT_ID` + `AZURE_CLIENT_ID` + `AZURE_CLIENT_SECRET`
+    /// or `AZURE_CLIENT_CERTIFICATE_PATH`) and the Azure CLI; `REFERRALS_AUTH` forces one. When
+    /// none is configured, [`build`](Self::build) reports each source and why.
     pub fn auth_from_env(mut self) -> Self {
         self.auth = Some(auth::from_env());
         self

@@ -3,7 +3,7 @@
 use std::fmt;
 
 use http::StatusCode;
-use referrals_model::DecodeError;
+use referrals_model::{DecodeError, LifecycleRefused, RegistrationError};
 use referrals_query::transport::{TransportError, TransportErrorKind};
 use referrals_query::{ApiError, Checkpoint, CheckpointError, GiveUp, PagerError};
 
@@ -21,7 +21,15 @@ pub struct Error {
 struct Inner {
     kind: ErrorKind,
     checkpoint: Option<Checkpoint>,
+    /// The refusal of an app-only token (see [`Error::is_app_only_refusal`]).
+    app_only: bool,
 }
+
+/// What the Referrals API wants when it refuses an app-only token.
+pub const APP_ONLY_HINT: &str = "the Referrals API accepts only App+User (delegated) tokens of a \
+    user with the Referrals Admin or Referrals User role, and client credentials give app-only \
+    tokens: sign in with `referrals login`, or set PARTNER_CENTER_REFRESH_TOKEN (with \
+    AZURE_CLIENT_ID) for automation";
 
 /// What went wrong.
 #[derive(Debug, thiserror::Error)]
@@ -89,6 +97,19 @@ pub enum ErrorKind {
     /// A checkpoint given to resume is not valid for this client.
     #[error("{0}")]
     Checkpoint(#[source] CheckpointError),
+    /// A life-cycle action (accept, decline, won, lost) the referral's status does not allow;
+    /// no update was sent.
+    #[error("{}{refused}", if *changed_meanwhile { "the referral changed meanwhile (HTTP 412): " } else { "" })]
+    Refused {
+        /// The action, and the status and substatus it was refused from.
+        refused: LifecycleRefused,
+        /// True when the referral changed between the read and the update (a 412), and the
+        /// re-read showed a status the action no longer applies to.
+        changed_meanwhile: bool,
+    },
+    /// A deal registration (or an update of one) that the API would refuse; nothing was sent.
+    #[error("invalid deal registration: {0}")]
+    Registration(#[source] RegistrationError),
 }
 
 fn retry_note(attempts: u32, gave_up: &Option<GiveUp>) -> String {
@@ -105,6 +126,7 @@ impl Error {
             inner: Box::new(Inner {
                 kind,
                 checkpoint: None,
+                app_only: false,
             }),
         }
     }
@@ -178,6 +200,22 @@ impl Error {
         }
     }
 
+    /// With an app-only credential, a 401 or 403 is marked as the refusal of an app-only token,
+    /// and the message says what the Referrals API wants instead.
+    pub(crate) fn explain_app_only(mut self, app_only: bool) -> Self {
+        let refused = self
+            .status()
+            .is_some_and(|s| s == StatusCode::UNAUTHORIZED || s == StatusCode::FORBIDDEN);
+        self.inner.app_only = app_only && refused;
+        self
+    }
+
+    /// True when the API refused (401 or 403) an app-only token, e.g. from client credentials:
+    /// the Referrals API accepts only App+User tokens.
+    pub fn is_app_only_refusal(&self) -> bool {
+        self.inner.app_only
+    }
+
     /// What went wrong.
     pub fn kind(&self) -> &ErrorKind {
         &self.inner.kind
@@ -220,7 +258,11 @@ impl Error {
 
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Display::fmt(&self.inner.kind, f)
+        fmt::Display::fmt(&self.inner.kind, f)?;
+        if self.inner.app_only {
+            write!(f, "; {APP_ONLY_HINT}")?;
+        }
+        Ok(())
     }
 }
 

@@ -25,18 +25,19 @@
 pub mod auth;
 mod client;
 mod error;
+mod lifecycle;
 mod listing;
 mod secret;
 
 pub use client::{Client, ClientBuilder};
-pub use error::{Error, ErrorKind};
+pub use error::{APP_ONLY_HINT, Error, ErrorKind};
 pub use listing::Listing;
 pub use secret::Secret;
 
 pub use referrals_model as model;
 pub use referrals_model::{
-    Continuation, DecodeError, ErrorResponse, Referral, ReferralCollection, ReferralStatus,
-    ReferralSubstatus, Timestamp,
+    Continuation, DealRegistration, DecodeError, ErrorResponse, LifecycleAction, LifecycleRefused,
+    Referral, ReferralCollection, ReferralStatus, ReferralSubstatus, RegistrationError, Timestamp,
 };
 pub use referrals_query as query;
 pub use referrals_query::{
@@ -57,3 +58,8 @@ pub mod transport {
 #[cfg(doctest)]
 #[doc = include_str!("../../../README.md")]
 pub struct ReadmeDoctests;
+
+/// docs/sign-in.md's code blocks, compiled as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../../../docs/sign-in.md")]
+pub struct SignInDoctests;

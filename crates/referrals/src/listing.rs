@@ -257,7 +257,9 @@ impl PageFetcher {
     }
 
     fn fail(&self, error: Error) -> Error {
-        error.with_checkpoint(self.pager.checkpoint())
+        error
+            .explain_app_only(self.client.inner.auth.is_app_only())
+            .with_checkpoint(self.pager.checkpoint())
     }
 }
 

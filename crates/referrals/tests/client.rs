@@ -23,6 +23,8 @@ fn fast_retry() -> RetryPolicy {
 
 async fn simulator(n: usize, faults: FaultPlan) -> SimulatorHandle {
     Simulator::builder()
+        // Client-credentials (app-only) tokens are used against the API here.
+        .allow_app_only_tokens(true)
         .referrals(n)
         .seed(7)
         .faults(faults)

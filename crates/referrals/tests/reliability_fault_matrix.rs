@@ -488,6 +488,8 @@ async fn resume(client: &Client, error: &Error) -> Vec<String> {
 
 async fn run_case(case: &Case, form: Form) -> Row {
     let sim = Simulator::builder()
+        // Client-credentials (app-only) tokens are used against the API here.
+        .allow_app_only_tokens(true)
         .referrals(ITEMS)
         .seed(11)
         .faults((case.plan)())
@@ -588,6 +590,8 @@ async fn connection_refused(form: Form) -> Row {
         other => panic!("expected a transport error, got {other:?}"),
     }
     let sim = Simulator::builder()
+        // Client-credentials (app-only) tokens are used against the API here.
+        .allow_app_only_tokens(true)
         .referrals(ITEMS)
         .seed(11)
         .port(address.port())
@@ -613,6 +617,8 @@ async fn connection_refused(form: Form) -> Row {
 /// on the same port and the listing resumes.
 async fn server_goes_away(form: Form) -> Row {
     let sim = Simulator::builder()
+        // Client-credentials (app-only) tokens are used against the API here.
+        .allow_app_only_tokens(true)
         .referrals(ITEMS)
         .seed(11)
         .start()
@@ -645,6 +651,8 @@ async fn server_goes_away(form: Form) -> Row {
         "{error:?}"
     );
     let sim = Simulator::builder()
+        // Client-credentials (app-only) tokens are used against the API here.
+        .allow_app_only_tokens(true)
         .referrals(ITEMS)
         .seed(11)
         .port(address.port())
@@ -692,6 +700,8 @@ async fn unknown_fields_and_enums(form: Form) -> Row {
         })
         .collect();
     let sim = Simulator::builder()
+        // Client-credentials (app-only) tokens are used against the API here.
+        .allow_app_only_tokens(true)
         .with_referrals(values)
         .start()
         .await
@@ -750,6 +760,8 @@ fn count(sim: &SimulatorHandle, method: Method) -> usize {
 /// A PATCH with a stale eTag: a 412, sent once, never retried.
 async fn stale_etag_patch() -> Row {
     let sim = Simulator::builder()
+        // Client-credentials (app-only) tokens are used against the API here.
+        .allow_app_only_tokens(true)
         .referrals(3)
         .seed(11)
         .start()
@@ -781,6 +793,8 @@ async fn post_reset_after_sending(fault: Fault, label: &str, created: usize) -> 
     let plan = FaultPlan::new()
         .rule(FaultRule::matching(|info| info.operation == Operation::Create, fault).times(1));
     let sim = Simulator::builder()
+        // Client-credentials (app-only) tokens are used against the API here.
+        .allow_app_only_tokens(true)
         .referrals(1)
         .seed(11)
         .faults(plan)
@@ -907,6 +921,8 @@ async fn post_refused_before_sending() -> Row {
     let create = tokio::spawn(async move { client.create(&draft).await });
     refused.notified().await;
     let sim = Simulator::builder()
+        // Client-credentials (app-only) tokens are used against the API here.
+        .allow_app_only_tokens(true)
         .referrals(1)
         .seed(11)
         .port(address.port())
@@ -1060,6 +1076,8 @@ async fn hostile_ids_never_change_the_request_line_or_path() {
     ];
     let values: Vec<Value> = hostile.iter().map(|id| json!({ "id": id })).collect();
     let sim = Simulator::builder()
+        // Client-credentials (app-only) tokens are used against the API here.
+        .allow_app_only_tokens(true)
         .with_referrals(values)
         .start()
         .await

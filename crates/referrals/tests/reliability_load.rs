@@ -48,6 +48,8 @@ fn patient_retry() -> RetryPolicy {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sixty_four_concurrent_listings_under_transient_faults_lose_and_repeat_nothing() {
     let sim = Simulator::builder()
+        // Client-credentials (app-only) tokens are used against the API here.
+        .allow_app_only_tokens(true)
         .referrals(ITEMS)
         .seed(5)
         .faults(faults())

@@ -30,6 +30,7 @@ mod support;
 const TOKEN: &str = "statictokenQx7Rk2Vw9Lp4Zm8Nc3";
 const SECRET: &str = "clientsecretJh5Ty1Ub6Io0Pa2Sd7";
 const WRONG_SECRET: &str = "wrongsecretKf9Gh3Jk5Lq1Wz7Xc2";
+const AZ_TOKEN: &str = "azclitokenQ1w2E3r4T5y6U7i8";
 const TENANT: &str = "contoso-tenant";
 const CLIENT_ID: &str = "app-0001";
 
@@ -108,8 +109,10 @@ impl Transport for Watching {
             });
             let response = self.inner.send(request).await?;
             if let Ok(body) = serde_json::from_slice::<serde_json::Value>(response.body()) {
-                if let Some(token) = body["access_token"].as_str() {
-                    self.seen.issued.lock().unwrap().push(token.to_owned());
+                for key in ["access_token", "refresh_token", "device_code", "id_token"] {
+                    if let Some(token) = body[key].as_str() {
+                        self.seen.issued.lock().unwrap().push(token.to_owned());
+                    }
                 }
             }
             Ok(response)
@@ -144,6 +147,8 @@ fn fast_retry() -> RetryPolicy {
 
 async fn simulator(items: usize, faults: FaultPlan) -> SimulatorHandle {
     Simulator::builder()
+        // Client-credentials (app-only) tokens are used against the API here.
+        .allow_app_only_tokens(true)
         .referrals(items)
         .seed(3)
         .token(TOKEN)
@@ -403,6 +408,11 @@ async fn no_token_or_secret_in_logs_errors_or_debug_output() {
         AuthError::NotConfigured("x".into())
     ));
 
+    // The sign-in flows: device code, refresh tokens (rotated, cached, from the environment),
+    // certificate assertions, and their errors.
+    let assertion_pem = referrals_fixtures::simulator::TEST_CLIENT_CERTIFICATE_PEM;
+    text.push_str(&sign_in_flows(&seen).await);
+
     let logs = captured.text();
     // The capture works and holds the listing's story, so a leak would have been caught.
     assert!(logs.contains("TRACE") || logs.contains("DEBUG"), "{logs}");
@@ -413,10 +423,43 @@ async fn no_token_or_secret_in_logs_errors_or_debug_output() {
         "the refusal is explained: {text}"
     );
 
+    assert!(logs.contains("refreshed an access token"), "{logs}");
     let issued = seen.issued.lock().unwrap().clone();
     assert!(issued.len() >= 3, "tokens were issued: {issued:?}");
     let mut secrets: Vec<String> = vec![TOKEN.into(), SECRET.into(), WRONG_SECRET.into()];
+    if cfg!(unix) {
+        secrets.push(AZ_TOKEN.into());
+        assert!(
+            logs.contains("got an access token from the Azure CLI"),
+            "{logs}"
+        );
+    }
     secrets.extend(issued);
+    secrets.extend(sent_assertions(&seen));
+    assert!(
+        secrets.iter().any(|s| s.starts_with("simrt-")),
+        "refresh tokens were issued"
+    );
+    assert!(
+        secrets.iter().any(|s| s.starts_with("simdc-")),
+        "device codes were issued"
+    );
+    assert!(
+        secrets
+            .iter()
+            .any(|s| s.starts_with("eyJ") && s.matches('.').count() == 2 && s.len() > 300),
+        "assertions were sent"
+    );
+    // The private key: any line of its base64 body.
+    secrets.extend(
+        assertion_pem
+            .split("-----BEGIN PRIVATE KEY-----")
+            .nth(1)
+            .unwrap()
+            .lines()
+            .filter(|l| l.len() > 40)
+            .map(str::to_owned),
+    );
     for secret in &secrets {
         assert!(!logs.contains(secret.as_str()), "{secret} in the logs");
         if let Some(at) = text.find(secret.as_str()) {
@@ -431,7 +474,11 @@ async fn no_token_or_secret_in_logs_errors_or_debug_output() {
     let sent = seen.sent.lock().unwrap().clone();
     assert!(!sent.is_empty());
     for request in &sent {
-        let carries_secret = request.body.contains(SECRET) || request.body.contains(WRONG_SECRET);
+        let carries_secret = request.body.contains(SECRET)
+            || request.body.contains(WRONG_SECRET)
+            || request.body.contains("refresh_token=simrt")
+            || request.body.contains("client_assertion=")
+            || request.body.contains("device_code=simdc");
         if carries_secret {
             assert!(
                 request
@@ -590,4 +637,172 @@ async fn the_secret_goes_only_to_the_authority_and_the_token_only_to_the_api() {
             assert!(issued.iter().any(|t| sent == format!("Bearer {t}")));
         }
     }
+}
+
+/// Every client assertion the transport saw leave (the form field's value).
+fn sent_assertions(seen: &Seen) -> Vec<String> {
+    seen.sent
+        .lock()
+        .unwrap()
+        .iter()
+        .flat_map(|r| r.body.split('&').map(str::to_owned).collect::<Vec<_>>())
+        .filter_map(|pair| {
+            let value = pair.strip_prefix("client_assertion=")?;
+            Some(
+                percent_encoding::percent_decode_str(value)
+                    .decode_utf8_lossy()
+                    .into_owned(),
+            )
+        })
+        .collect()
+}
+
+/// Runs the sign-in flows against a simulator through the watching transport and returns the
+/// text of every error and `Debug` they produce.
+async fn sign_in_flows(seen: &Seen) -> String {
+    use referrals::auth::{
+        CacheKey, ClientAuth, ClientCertificate, DeviceCodeLogin, RefreshToken, TokenCache,
+        TokenProvider,
+    };
+    use referrals_fixtures::simulator::{
+        DeviceStep, TEST_CLIENT_CERTIFICATE_PEM, UNREGISTERED_CLIENT_CERTIFICATE_PEM,
+    };
+    let sim = Simulator::builder()
+        .referrals(3)
+        .client_credentials(TENANT, CLIENT_ID, SECRET)
+        .device_code_interval(Duration::ZERO)
+        .device_code_script([
+            DeviceStep::Pending,
+            DeviceStep::SlowDown,
+            DeviceStep::Approve,
+        ])
+        .start()
+        .await
+        .expect("the simulator starts");
+    let authority = AuthorityUrl::parse(&sim.authority_url()).expect("loopback");
+    let watching = transport(seen, Duration::from_secs(5));
+    let mut text = String::new();
+
+    let login = DeviceCodeLogin::new(authority.clone(), TENANT, CLIENT_ID)
+        .expect("complete")
+        .pause(std::sync::Arc::new(|_| Box::pin(async {})));
+    let authorization = login.start(&watching).await.expect("a device code");
+    text.push_str(&format!("{login:?}\n{authorization:?}\n"));
+    let answer = login
+        .finish(&watching, &authorization)
+        .await
+        .expect("signed in");
+    text.push_str(&format!("{answer:?}\n"));
+    let again = login
+        .finish(&watching, &authorization)
+        .await
+        .expect_err("redeemed once");
+    text.push_str(&format!("{again}\n{again:?}\n"));
+
+    let dir = std::env::temp_dir().join(format!("referrals-secrets-{}", std::process::id()));
+    let cache = TokenCache::new(dir.join("tokens.json"));
+    let key = CacheKey {
+        authority: authority.as_str().to_owned(),
+        tenant: TENANT.into(),
+        client_id: CLIENT_ID.into(),
+    };
+    let mut entry = referrals::auth::CacheEntry::new(
+        key,
+        answer.refresh_token.clone().expect("offline_access"),
+    );
+    entry.record(
+        &answer,
+        referrals::auth::PARTNER_CENTER_SCOPE,
+        std::time::SystemTime::now(),
+    );
+    cache.put(entry).await.expect("stored");
+    let certificate = ClientCertificate::from_pem(TEST_CLIENT_CERTIFICATE_PEM.as_bytes(), "test")
+        .expect("a certificate");
+    text.push_str(&format!(
+        "{certificate:?}\n{cache:?}\n{:?}\n",
+        cache.load().expect("reads")
+    ));
+    let provider = RefreshToken::new(
+        authority.clone(),
+        TENANT,
+        CLIENT_ID,
+        ClientAuth::Certificate(std::sync::Arc::new(certificate.clone())),
+    )
+    .expect("complete")
+    .with_cache(cache.clone())
+    .with_refresh_token(answer.refresh_token.clone().expect("offline_access"));
+    sim.revoke_issued_tokens();
+    let first = provider.token(&watching).await.expect("from the cache");
+    provider.invalidate(&first);
+    provider.token(&watching).await.expect("a refresh");
+    provider
+        .token_for(referrals::auth::PARTNER_CENTER_API_SCOPE, &watching)
+        .await
+        .expect("another audience");
+    text.push_str(&format!("{provider:?}\n"));
+
+    let stale = RefreshToken::new(authority.clone(), TENANT, CLIENT_ID, ClientAuth::Public)
+        .expect("complete")
+        .with_refresh_token(answer.refresh_token.clone().expect("offline_access"));
+    let refused = stale.token(&watching).await.expect_err("already rotated");
+    text.push_str(&format!("{refused}\n{refused:?}\n{stale:?}\n"));
+
+    let unregistered =
+        ClientCertificate::from_pem(UNREGISTERED_CLIENT_CERTIFICATE_PEM.as_bytes(), "other")
+            .expect("a certificate");
+    let refused = referrals::auth::ClientCredentials::with_certificate(
+        authority.clone(),
+        TENANT,
+        CLIENT_ID,
+        unregistered,
+    )
+    .expect("complete")
+    .token(&watching)
+    .await
+    .expect_err("not registered");
+    text.push_str(&format!("{refused}\n{refused:?}\n"));
+    let app_only = Client::builder()
+        .base_url(sim.base_url())
+        .token_provider(
+            referrals::auth::ClientCredentials::with_certificate(
+                authority,
+                TENANT,
+                CLIENT_ID,
+                certificate,
+            )
+            .expect("complete"),
+        )
+        .transport(transport(seen, Duration::from_secs(5)))
+        .build()
+        .expect("valid");
+    let refused = app_only.get("x").await.expect_err("app-only");
+    assert!(refused.is_app_only_refusal(), "{refused}");
+    text.push_str(&render(&refused));
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::create_dir_all(&dir).expect("a temp dir");
+        for (name, script) in [
+            (
+                "az",
+                format!("echo '{{\"accessToken\":\"{AZ_TOKEN}\",\"expires_on\":4070908800}}'"),
+            ),
+            (
+                "az-failing",
+                "echo 'ERROR: AADSTS50076: MFA required' >&2; exit 1".to_owned(),
+            ),
+        ] {
+            let path = dir.join(name);
+            std::fs::write(&path, format!("#!/bin/sh\n{script}\n")).expect("writes");
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+        }
+        let az = referrals::auth::AzureCli::new().program(dir.join("az"));
+        az.token(&watching).await.expect("a token from az");
+        text.push_str(&format!("{az:?}\n"));
+        let failing = referrals::auth::AzureCli::new().program(dir.join("az-failing"));
+        let error = failing.token(&watching).await.expect_err("az fails");
+        text.push_str(&format!("{error}\n{error:?}\n"));
+    }
+    let _ = std::fs::remove_dir_all(dir);
+    text
 }

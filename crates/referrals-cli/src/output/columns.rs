@@ -69,6 +69,12 @@ impl Column {
         }
     }
 
+    /// The top-level JSON field the column comes from (what `$select` names).
+    pub fn field(self) -> &'static str {
+        let name = self.csv_name();
+        name.split('.').next().unwrap_or(name)
+    }
+
     /// The field's text, empty when absent.
     pub fn value(self, r: &Referral) -> String {
         let customer = r.customer_profile.as_ref();

@@ -4,22 +4,33 @@ use std::io::{self, Write};
 
 use referrals::Referral;
 
-use super::{Column, Sink};
+use super::{Column, Fields, Sink};
 
 /// A csv writer over `out`.
 pub struct Csv<W: Write> {
     out: W,
     line: String,
+    columns: Vec<Column>,
 }
 
 impl<W: Write> Csv<W> {
-    pub fn new(out: W, header: bool) -> io::Result<Self> {
+    pub fn new(out: W, header: bool, fields: &Fields) -> io::Result<Self> {
+        let mut columns: Vec<Column> = Column::CSV
+            .iter()
+            .copied()
+            .filter(|c| fields.has(*c))
+            .collect();
+        if columns.is_empty() {
+            // A selection of fields none of the columns shows: the stable columns, mostly empty.
+            columns = Column::CSV.to_vec();
+        }
         let mut csv = Csv {
             out,
             line: String::new(),
+            columns,
         };
         if header {
-            let names: Vec<&str> = Column::CSV.iter().map(|c| c.csv_name()).collect();
+            let names: Vec<&str> = csv.columns.iter().map(|c| c.csv_name()).collect();
             csv.write_row(names.iter().copied())?;
         }
         Ok(csv)
@@ -51,7 +62,7 @@ fn push_field(line: &mut String, field: &str) {
 
 impl<W: Write> Sink for Csv<W> {
     fn item(&mut self, referral: &Referral) -> io::Result<()> {
-        let values: Vec<String> = Column::CSV.iter().map(|c| c.value(referral)).collect();
+        let values: Vec<String> = self.columns.iter().map(|c| c.value(referral)).collect();
         self.write_row(values.iter().map(String::as_str))
     }
 
@@ -83,7 +94,7 @@ mod tests {
 
     #[test]
     fn header_then_one_row_per_referral() {
-        let mut csv = Csv::new(Vec::new(), true).unwrap();
+        let mut csv = Csv::new(Vec::new(), true, &Fields::all()).unwrap();
         let referral: Referral =
             serde_json::from_str(r#"{"id":"r1","name":"Contoso, Ltd"}"#).unwrap();
         csv.item(&referral).unwrap();
@@ -98,7 +109,7 @@ mod tests {
 
     #[test]
     fn no_header_when_asked() {
-        let mut csv = Csv::new(Vec::new(), false).unwrap();
+        let mut csv = Csv::new(Vec::new(), false, &Fields::all()).unwrap();
         csv.finish().unwrap();
         assert!(csv.out.is_empty());
     }

@@ -27,14 +27,56 @@ pub trait Sink {
     fn flush(&mut self) -> io::Result<()>;
 }
 
-/// A sink writing `format` to `out`; `header` says whether csv and table start with a header row.
-pub fn sink<W: Write + 'static>(format: Format, out: W, header: bool) -> io::Result<Box<dyn Sink>> {
+/// The top-level fields a listing asked for (`$select`): table and csv show only their columns.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Fields(Vec<String>);
+
+impl Fields {
+    /// Every field (no `$select`).
+    pub fn all() -> Fields {
+        Fields(Vec::new())
+    }
+
+    /// Only these top-level JSON fields (empty: every field).
+    pub fn only(fields: &[String]) -> Fields {
+        Fields(fields.iter().map(|f| f.trim().to_owned()).collect())
+    }
+
+    /// True if the column's field was selected.
+    pub fn has(&self, column: Column) -> bool {
+        self.0.is_empty() || self.0.iter().any(|f| f == column.field())
+    }
+}
+
+/// A sink writing `format` to `out`; `header` says whether csv and table start with a header row,
+/// `fields` which columns they have.
+pub fn sink<W: Write + 'static>(
+    format: Format,
+    out: W,
+    header: bool,
+    fields: &Fields,
+) -> io::Result<Box<dyn Sink>> {
     Ok(match format {
         Format::Ndjson => Box::new(json::Ndjson::new(out)),
         Format::Json => Box::new(json::JsonArray::new(out)?),
-        Format::Csv => Box::new(csv::Csv::new(out, header)?),
-        Format::Table => Box::new(table::Table::new(out, header)?),
+        Format::Csv => Box::new(csv::Csv::new(out, header, fields)?),
+        Format::Table => Box::new(table::Table::new(out, header, fields)?),
     })
+}
+
+/// Writes one referral (after a life-cycle command or a deal registration): a one-row table,
+/// indented JSON, one NDJSON line or a csv row with its header.
+pub fn write_referral<W: Write + 'static>(
+    format: Format,
+    mut out: W,
+    referral: &Referral,
+) -> io::Result<()> {
+    if format == Format::Json {
+        return write_pretty(&mut out, referral);
+    }
+    let mut sink = sink(format, out, true, &Fields::all())?;
+    sink.item(referral)?;
+    sink.finish()
 }
 
 /// Writes one referral as indented JSON, followed by a newline (for get, create and update).

@@ -7,10 +7,12 @@ use std::io::{self, Write};
 
 use referrals::Referral;
 
-use super::{Column, Sink};
+use super::{Column, Fields, Sink};
 
 struct TableColumn {
     header: &'static str,
+    /// The column the cell comes from (for `$select`).
+    source: Column,
     width: usize,
     right: bool,
     value: fn(&Referral) -> String,
@@ -19,48 +21,56 @@ struct TableColumn {
 const COLUMNS: &[TableColumn] = &[
     TableColumn {
         header: "ID",
+        source: Column::Id,
         width: 36,
         right: false,
         value: |r| Column::Id.value(r),
     },
     TableColumn {
         header: "NAME",
+        source: Column::Name,
         width: 28,
         right: false,
         value: |r| Column::Name.value(r),
     },
     TableColumn {
         header: "STATUS",
+        source: Column::Status,
         width: 6,
         right: false,
         value: |r| Column::Status.value(r),
     },
     TableColumn {
         header: "SUBSTATUS",
+        source: Column::Substatus,
         width: 9,
         right: false,
         value: |r| Column::Substatus.value(r),
     },
     TableColumn {
         header: "CUSTOMER",
+        source: Column::CustomerName,
         width: 24,
         right: false,
         value: |r| Column::CustomerName.value(r),
     },
     TableColumn {
         header: "CTRY",
+        source: Column::CustomerCountry,
         width: 4,
         right: false,
         value: |r| Column::CustomerCountry.value(r),
     },
     TableColumn {
         header: "DEAL VALUE",
+        source: Column::DealValue,
         width: 14,
         right: true,
         value: deal_value,
     },
     TableColumn {
         header: "UPDATED",
+        source: Column::Updated,
         width: 16,
         right: false,
         value: updated,
@@ -90,16 +100,23 @@ fn updated(r: &Referral) -> String {
 pub struct Table<W: Write> {
     out: W,
     line: String,
+    columns: Vec<&'static TableColumn>,
 }
 
 impl<W: Write> Table<W> {
-    pub fn new(out: W, header: bool) -> io::Result<Self> {
+    pub fn new(out: W, header: bool, fields: &Fields) -> io::Result<Self> {
+        let mut columns: Vec<&'static TableColumn> =
+            COLUMNS.iter().filter(|c| fields.has(c.source)).collect();
+        if columns.is_empty() {
+            columns = COLUMNS.iter().collect();
+        }
         let mut table = Table {
             out,
             line: String::new(),
+            columns,
         };
         if header {
-            let headers: Vec<String> = COLUMNS.iter().map(|c| c.header.to_owned()).collect();
+            let headers: Vec<String> = table.columns.iter().map(|c| c.header.to_owned()).collect();
             table.write_row(&headers)?;
         }
         Ok(table)
@@ -107,13 +124,14 @@ impl<W: Write> Table<W> {
 
     fn write_row(&mut self, cells: &[String]) -> io::Result<()> {
         self.line.clear();
-        for (i, (column, cell)) in COLUMNS.iter().zip(cells).enumerate() {
+        let count = self.columns.len();
+        for (i, (column, cell)) in self.columns.iter().zip(cells).enumerate() {
             if i > 0 {
                 self.line.push_str("  ");
             }
             let cell = fit(cell, column.width);
             let pad = column.width.saturating_sub(text_width(&cell));
-            let last = i + 1 == COLUMNS.len();
+            let last = i + 1 == count;
             if column.right {
                 self.line.extend(std::iter::repeat_n(' ', pad));
                 self.line.push_str(&cell);
@@ -182,7 +200,7 @@ fn char_width(c: char) -> usize {
 
 impl<W: Write> Sink for Table<W> {
     fn item(&mut self, referral: &Referral) -> io::Result<()> {
-        let cells: Vec<String> = COLUMNS.iter().map(|c| (c.value)(referral)).collect();
+        let cells: Vec<String> = self.columns.iter().map(|c| (c.value)(referral)).collect();
         self.write_row(&cells)
     }
 
@@ -214,7 +232,7 @@ mod tests {
 
     #[test]
     fn columns_line_up_under_the_header() {
-        let mut table = Table::new(Vec::new(), true).unwrap();
+        let mut table = Table::new(Vec::new(), true, &Fields::all()).unwrap();
         let referral: Referral = serde_json::from_str(
             r#"{"id":"r1","name":"A very long referral name that will not fit","status":"New",
                "details":{"dealValue":5000,"currency":"EUR"},
@@ -239,5 +257,23 @@ mod tests {
         assert!(lines[1].contains("5000 EUR"));
         assert!(lines[1].ends_with("2024-03-05 10:11"));
         assert!(lines[1].contains('…'));
+    }
+
+    #[test]
+    fn a_selection_shows_only_its_columns() {
+        let fields = Fields::only(&["id".to_owned(), "status".to_owned()]);
+        let mut table = Table::new(Vec::new(), true, &fields).unwrap();
+        let referral: Referral = serde_json::from_str(r#"{"id":"r1","status":"New"}"#).unwrap();
+        table.item(&referral).unwrap();
+        let text = String::from_utf8(table.out).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(
+            lines[0].split_whitespace().collect::<Vec<_>>(),
+            ["ID", "STATUS"]
+        );
+        assert_eq!(
+            lines[1].split_whitespace().collect::<Vec<_>>(),
+            ["r1", "New"]
+        );
     }
 }

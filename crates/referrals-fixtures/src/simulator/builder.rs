@@ -11,6 +11,8 @@ use std::time::Duration;
 use serde_json::Value;
 use tokio::net::TcpListener;
 
+use super::assertion::RegisteredCertificate;
+use super::device::DeviceStep;
 use super::fault::{FaultPlan, FaultState};
 use super::handle::SimulatorHandle;
 use super::rng::{SplitMix, mix64};
@@ -27,6 +29,19 @@ pub const DEFAULT_TENANT: &str = "simulator-tenant";
 pub const DEFAULT_CLIENT_ID: &str = "simulator-client";
 /// The client secret the simulator's token endpoint accepts unless told otherwise.
 pub const DEFAULT_CLIENT_SECRET: &str = "simulator-secret";
+/// The `preferred_username` of the simulated user who signs in.
+pub const DEFAULT_USERNAME: &str = "admin@simulator.example";
+/// The certificate (and its PKCS#8 private key) the simulator registers for its client unless
+/// told otherwise: a self-signed test certificate that protects nothing.
+pub const TEST_CLIENT_CERTIFICATE_PEM: &str = include_str!(concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/fixtures/auth/test-client.pem"
+));
+/// A certificate and key the simulator does not know, for refusal tests.
+pub const UNREGISTERED_CLIENT_CERTIFICATE_PEM: &str = include_str!(concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/fixtures/auth/unregistered-client.pem"
+));
 /// The page size of a list request that names none.
 pub const DEFAULT_PAGE_SIZE: usize = 20;
 
@@ -51,6 +66,12 @@ pub struct SimulatorBuilder {
     faults: FaultPlan,
     port: u16,
     organization_id: Option<String>,
+    allow_app_only: bool,
+    username: String,
+    device_script: Vec<DeviceStep>,
+    device_interval: Duration,
+    device_expires_in: Duration,
+    certificate_pem: Option<String>,
 }
 
 impl fmt::Debug for SimulatorBuilder {
@@ -70,6 +91,8 @@ impl fmt::Debug for SimulatorBuilder {
             .field("faults", &self.faults)
             .field("port", &self.port)
             .field("organization_id", &self.organization_id)
+            .field("allow_app_only", &self.allow_app_only)
+            .field("device_script", &self.device_script)
             .finish_non_exhaustive()
     }
 }
@@ -88,6 +111,12 @@ impl Default for SimulatorBuilder {
             faults: FaultPlan::new(),
             port: 0,
             organization_id: None,
+            allow_app_only: false,
+            username: DEFAULT_USERNAME.into(),
+            device_script: vec![DeviceStep::Pending, DeviceStep::Approve],
+            device_interval: Duration::from_secs(1),
+            device_expires_in: Duration::from_secs(900),
+            certificate_pem: Some(TEST_CLIENT_CERTIFICATE_PEM.into()),
         }
     }
 }
@@ -168,6 +197,47 @@ impl SimulatorBuilder {
         self
     }
 
+    /// Lets the referral endpoints accept app-only tokens from the client-credentials grant
+    /// (default `false`: like the real API, they answer 403 and say App+User is required).
+    pub fn allow_app_only_tokens(mut self, allow: bool) -> Self {
+        self.allow_app_only = allow;
+        self
+    }
+
+    /// The `preferred_username` in id tokens (default [`DEFAULT_USERNAME`]).
+    pub fn username(mut self, username: impl Into<String>) -> Self {
+        self.username = username.into();
+        self
+    }
+
+    /// How the simulated user answers successive polls of each device code (default: pending,
+    /// then approve, i.e. it signs in by itself after the first poll). The last step repeats.
+    pub fn device_code_script(mut self, steps: impl IntoIterator<Item = DeviceStep>) -> Self {
+        self.device_script = steps.into_iter().collect();
+        self
+    }
+
+    /// The polling interval the device authorization names, in whole seconds (default 1 s; 0 lets
+    /// tests poll without waiting).
+    pub fn device_code_interval(mut self, interval: Duration) -> Self {
+        self.device_interval = interval;
+        self
+    }
+
+    /// How long device codes are valid (default 15 minutes).
+    pub fn device_code_expires_in(mut self, lifetime: Duration) -> Self {
+        self.device_expires_in = lifetime;
+        self
+    }
+
+    /// The certificate (PEM, a `CERTIFICATE` block; a key beside it is ignored) whose key must
+    /// sign client assertions (default [`TEST_CLIENT_CERTIFICATE_PEM`]); `None` accepts no
+    /// assertion.
+    pub fn client_certificate(mut self, pem: Option<&str>) -> Self {
+        self.certificate_pem = pem.map(str::to_owned);
+        self
+    }
+
     /// Binds 127.0.0.1 and starts serving on the current tokio runtime.
     ///
     /// # Errors
@@ -186,6 +256,17 @@ impl SimulatorBuilder {
                 ),
             ));
         }
+        let certificate = match &self.certificate_pem {
+            Some(pem) => Some(
+                RegisteredCertificate::from_pem(pem.as_bytes()).map_err(|e| {
+                    io::Error::new(
+                        io::ErrorKind::InvalidInput,
+                        format!("client certificate: {e}"),
+                    )
+                })?,
+            ),
+            None => None,
+        };
         // Synthetic referrals are encoded one by one, never all held as values at once.
         let store = match self.source {
             Source::Synthetic(n) => {
@@ -205,6 +286,12 @@ impl SimulatorBuilder {
                 client_secret: self.client_secret,
                 expires_in: self.expires_in,
                 default_page_size: self.default_page_size,
+                allow_app_only: self.allow_app_only,
+                username: self.username,
+                device_script: self.device_script,
+                device_interval: self.device_interval,
+                device_expires_in: self.device_expires_in,
+                certificate,
             },
             origin: format!("http://{address}"),
             port: address.port(),
@@ -212,6 +299,14 @@ impl SimulatorBuilder {
             selections: Mutex::new(HashMap::new()),
             faults: Mutex::new(FaultState::new(self.faults)),
             issued: Mutex::new(HashMap::new()),
+            refresh_tokens: Mutex::default(),
+            latest_refresh_token: Mutex::default(),
+            device_codes: Mutex::default(),
+            assertion_ids: Mutex::default(),
+            refresh_grants: AtomicU64::new(0),
+            refresh_reuses: AtomicU64::new(0),
+            device_polls: AtomicU64::new(0),
+            assertions_refused: AtomicU64::new(0),
             log: Mutex::new(Vec::new()),
             api_requests: AtomicU64::new(0),
             token_requests: AtomicU64::new(0),

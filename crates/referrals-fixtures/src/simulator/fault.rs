@@ -50,6 +50,14 @@ pub enum Fault {
     /// A 200 whose body is not valid JSON: for a list page, the comma between the first two items
     /// is missing (the seed page's defect); otherwise the closing brace is missing.
     InvalidJson,
+    /// Before the request is answered, another user updates the referral it addresses (a get,
+    /// patch or put of `…/referrals/{id}`) with this JSON Patch, which gives it a new eTag: the
+    /// race behind a 412 on an update with `If-Match`. Applied like a client's patch (status
+    /// transitions checked); a patch that does not apply changes nothing.
+    ConcurrentUpdate {
+        /// The other user's JSON Patch array.
+        patch: serde_json::Value,
+    },
     /// *List only.* A page with no items that still carries a next link/token continuing where it
     /// would have started (so no item is skipped).
     EmptyPage,
@@ -93,6 +101,12 @@ impl Fault {
             status,
             retry_after: None,
         }
+    }
+
+    /// Another user's update of the addressed referral just before the answer: see
+    /// [`Fault::ConcurrentUpdate`].
+    pub fn concurrent_update(patch: serde_json::Value) -> Self {
+        Self::ConcurrentUpdate { patch }
     }
 
     /// A next link to `http://evil.example:{port}/...`.

@@ -125,6 +125,50 @@ impl SimulatorHandle {
         self.state.token_requests.load(Relaxed)
     }
 
+    /// A new refresh token for the simulated user, as if they had signed in (each is usable
+    /// once: exchanging it answers its successor).
+    pub fn issue_refresh_token(&self) -> String {
+        super::auth::new_refresh_token(&self.state)
+    }
+
+    /// The refresh token issued last (the newest successor), if any.
+    pub fn latest_refresh_token(&self) -> Option<String> {
+        lock(&self.state.latest_refresh_token).clone()
+    }
+
+    /// How many refresh-token grants succeeded.
+    pub fn refresh_grants(&self) -> u64 {
+        self.state.refresh_grants.load(Relaxed)
+    }
+
+    /// How many times an already used (rotated) refresh token was presented again.
+    pub fn refresh_token_reuses(&self) -> u64 {
+        self.state.refresh_reuses.load(Relaxed)
+    }
+
+    /// How many device code polls reached the token endpoint.
+    pub fn device_code_polls(&self) -> u64 {
+        self.state.device_polls.load(Relaxed)
+    }
+
+    /// How many client assertions were refused.
+    pub fn assertions_refused(&self) -> u64 {
+        self.state.assertions_refused.load(Relaxed)
+    }
+
+    /// The signed-in user's `preferred_username`.
+    pub fn username(&self) -> &str {
+        &self.state.config.username
+    }
+
+    /// The device authorization endpoint for the configured tenant.
+    pub fn device_code_url(&self) -> String {
+        format!(
+            "{}/auth/{}/oauth2/v2.0/devicecode",
+            self.state.origin, self.state.config.tenant
+        )
+    }
+
     /// How many TCP connections were accepted.
     pub fn connections(&self) -> u64 {
         self.state.connections.load(Relaxed)
@@ -146,8 +190,8 @@ impl SimulatorHandle {
     /// configured lifetime.
     pub fn expire_issued_tokens(&self) {
         let now = std::time::Instant::now();
-        for expiry in lock(&self.state.issued).values_mut() {
-            *expiry = now;
+        for issued in lock(&self.state.issued).values_mut() {
+            issued.expiry = now;
         }
     }
 

@@ -6,6 +6,7 @@ use http::{HeaderMap, HeaderName, StatusCode};
 use serde_json::{Map, Value, json};
 
 use super::patch;
+use super::registration;
 use super::response::Reply;
 use super::state::State;
 use super::store::Record;
@@ -101,12 +102,20 @@ pub(crate) fn patch(state: &State, id: &str, headers: &HeaderMap, body: &Bytes) 
         return reply;
     }
     let before = current.value();
-    let mut after = match patch::apply(&before, &operations) {
+    let registering = registration::touches_registrations(&operations);
+    let mut base = before.clone();
+    if registering {
+        registration::ensure_list(&mut base);
+    }
+    let mut after = match patch::apply(&base, &operations) {
         Ok(after) => after,
         Err(e) => return Reply::invalid(&e.message, &e.target),
     };
     if let Err(reply) = check_transition(&before, &after) {
         return reply;
+    }
+    if registering {
+        registration::stamp_new(state, &before, &mut after);
     }
     stamp(state, &mut after);
     let record = Record::new(&after);
@@ -114,7 +123,29 @@ pub(crate) fn patch(state: &State, id: &str, headers: &HeaderMap, body: &Bytes) 
     let bytes = record.bytes.clone();
     store.replace(id, record);
     drop(store);
+    if registering {
+        // Deal registrations answer 204 whatever `Prefer` asks (the connector contract).
+        return with_etag(Reply::empty(StatusCode::NO_CONTENT), &etag);
+    }
     respond_updated(headers, bytes, &etag, false)
+}
+
+/// Another user's JSON Patch on referral `id` (see `Fault::ConcurrentUpdate`): applied with
+/// the same rules as a client's, with a new eTag; a patch that does not apply changes nothing.
+pub(crate) fn update_concurrently(state: &State, id: &str, operations: &Value) {
+    let mut store = state.write_store();
+    let Some(current) = store.get(id).cloned() else {
+        return;
+    };
+    let before = current.value();
+    let Ok(mut after) = patch::apply(&before, operations) else {
+        return;
+    };
+    if check_transition(&before, &after).is_err() {
+        return;
+    }
+    stamp(state, &mut after);
+    store.replace(id, Record::new(&after));
 }
 
 /// `PUT …/referrals/{id}` with the whole referral; `If-Match` is required.

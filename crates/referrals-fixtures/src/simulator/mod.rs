@@ -9,12 +9,17 @@
 //! | `GET /v1.0/engagements/referrals/{id}` | the referral with an `ETag` header; 404 `itemNotFound` |
 //! | `POST /v1.0/engagements/referrals` | create: `type`, `customerProfile`, `consent`, `details` required; assigns id, eTag, timestamps; 201 |
 //! | `PATCH /v1.0/engagements/referrals/{id}` | JSON Patch (`add`, `replace`); `If-Match` mismatch → 412; `Prefer: return=representation` → 200 with the referral, else 204 |
+//! | `PATCH /v1.0/engagements/referrals/{id}` on `/registrations/…` | deal registrations: `add` `/registrations/-` registers a deal (the service's `id`, `registrationDateTime`, `status` `ReviewPending` and `statusHistory` are added, and `registrationStatus`); `replace`/`add` under `/registrations/{n}/…` update one; 204 |
 //! | `PUT /v1.0/engagements/referrals/{id}` | whole referral; no `If-Match` → 428, mismatch → 412; 200 with the referral (`Prefer: return=minimal` → 204) |
-//! | `POST /auth/{tenant}/oauth2/v2.0/token` | client-credentials grant, scope `https://api.partner.microsoft.com/.default` |
+//! | `POST /auth/{tenant}/oauth2/v2.0/token` | client credentials (secret or a client assertion signed by the registered certificate; app-only), refresh token (strict rotation: a used refresh token answers `invalid_grant`), device code (answers scripted with [`DeviceStep`]); scopes of `https://api.partner.microsoft.com` or `https://api.partnercenter.microsoft.com`, `offline_access` for a refresh token; user grants carry an id token with `preferred_username` |
+//! | `POST /auth/{tenant}/oauth2/v2.0/devicecode` | device authorization: `device_code`, `user_code`, `verification_uri`, `interval`, `expires_in`, `message` |
 //!
-//! API requests need `Authorization: Bearer <token>` with the configured static token or one the
-//! token endpoint issued (and that has not expired); otherwise 401 with
-//! `{"error":{"code":"unauthenticated","message":…}}`. Errors use the documented body
+//! API requests need `Authorization: Bearer <token>` with the configured static token (an
+//! App+User token) or one the token endpoint issued for the Referrals API audience (and that has
+//! not expired); otherwise 401 with `{"error":{"code":"unauthenticated","message":…}}`. As the
+//! real API does, app-only tokens (client credentials) are refused with 403 `accessDenied` and a
+//! message that App+User tokens are required, unless
+//! [`SimulatorBuilder::allow_app_only_tokens`] says otherwise. Errors use the documented body
 //! `{"error":{"code","message","target"}}`; a bad parameter gets 400 `invalidRequest` whose
 //! `target` names it. Every answer carries `MS-RequestId` (the request's, or a new one),
 //! `Request-ID`, and `MS-CorrelationId` when the request had one.
@@ -49,10 +54,12 @@
 //! # }
 //! ```
 
+mod assertion;
 mod auth;
 mod builder;
 mod conn_io;
 mod continuation;
+mod device;
 mod fault;
 mod filter;
 mod handle;
@@ -60,6 +67,7 @@ mod items;
 mod list;
 mod patch;
 mod query;
+mod registration;
 mod response;
 mod rng;
 mod server;
@@ -69,13 +77,18 @@ mod time;
 
 pub use builder::{
     DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_PAGE_SIZE, DEFAULT_TENANT, DEFAULT_TOKEN,
-    SimulatorBuilder,
+    DEFAULT_USERNAME, SimulatorBuilder, TEST_CLIENT_CERTIFICATE_PEM,
+    UNREGISTERED_CLIENT_CERTIFICATE_PEM,
 };
+pub use device::DeviceStep;
 pub use fault::{Fault, FaultPlan, FaultRule, Operation, RequestInfo, RetryAfter, Trigger};
 pub use handle::{RecordedRequest, SimulatorHandle};
 
-/// The OAuth2 scope the simulator's token endpoint requires.
+/// The OAuth2 scope the simulator's token endpoint requires for client credentials (the
+/// Referrals API).
 pub const SCOPE: &str = auth::SCOPE;
+/// The other audience the token endpoint issues tokens for (Partner Center REST API).
+pub const PARTNER_CENTER_API_SCOPE: &str = "https://api.partnercenter.microsoft.com/.default";
 
 /// Entry point: `Simulator::builder()…start().await`.
 #[derive(Debug, Clone, Copy)]

@@ -69,7 +69,7 @@ enum Route {
     List,
     Create,
     Item(Operation, String),
-    Token(String),
+    Token(String, &'static str),
     MethodNotAllowed(&'static str),
     NotFound,
 }
@@ -98,12 +98,16 @@ impl Route {
                 _ => Self::MethodNotAllowed("GET, PATCH, PUT"),
             };
         }
-        if let Some(tenant) = path
-            .strip_prefix("/auth/")
-            .and_then(|p| p.strip_suffix("/oauth2/v2.0/token"))
-            .filter(|t| !t.is_empty() && !t.contains('/'))
-        {
-            return Self::Token(percent_decode_str(tenant).decode_utf8_lossy().into_owned());
+        for leaf in ["token", "devicecode"] {
+            if let Some(tenant) = path
+                .strip_prefix("/auth/")
+                .and_then(|p| p.strip_suffix(leaf))
+                .and_then(|p| p.strip_suffix("/oauth2/v2.0/"))
+                .filter(|t| !t.is_empty() && !t.contains('/'))
+            {
+                let tenant = percent_decode_str(tenant).decode_utf8_lossy().into_owned();
+                return Self::Token(tenant, leaf);
+            }
         }
         Self::NotFound
     }
@@ -127,10 +131,10 @@ async fn handle(
     let route = Route::of(&parts.method, parts.uri.path());
     let raw_query = parts.uri.query().unwrap_or("");
 
-    if let Route::Token(tenant) = &route {
+    if let Route::Token(tenant, leaf) = &route {
         state.token_requests.fetch_add(1, Relaxed);
         let reply = match read_body(body).await {
-            Ok(bytes) => auth::token_endpoint(state, tenant, &parts.method, &bytes),
+            Ok(bytes) => auth::endpoint(state, tenant, leaf, &parts.method, &bytes),
             Err(reply) => reply,
         };
         return finish(state, slot, &parts, reply, None);
@@ -159,6 +163,9 @@ async fn handle(
         }
         Some(Fault::Unauthorized) => auth::unauthenticated("The bearer token is not valid."),
         other => {
+            if let (Some(Fault::ConcurrentUpdate { patch }), Route::Item(_, id)) = (other, &route) {
+                items::update_concurrently(state, id, patch);
+            }
             if let Some(Fault::SlowHeaders(delay)) = other {
                 tokio::time::sleep(*delay).await;
             }
@@ -216,7 +223,7 @@ async fn process(
             Ok(bytes) => items::put(state, id, &parts.headers, &bytes),
             Err(reply) => reply,
         },
-        Route::Token(_) | Route::MethodNotAllowed(_) | Route::NotFound => Reply::error(
+        Route::Token(..) | Route::MethodNotAllowed(_) | Route::NotFound => Reply::error(
             StatusCode::NOT_FOUND,
             "itemNotFound",
             "No such resource.",

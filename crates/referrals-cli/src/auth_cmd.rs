@@ -1,0 +1,293 @@
+//! `referrals login`, `referrals logout` and `referrals auth status`, and the credential chain
+//! the other commands sign in with.
+
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use referrals::auth::{
+    self, CacheEntry, CacheKey, DeviceCodeLogin, PARTNER_CENTER_SCOPE, Source, TokenCache,
+    TokenProvider, env,
+};
+use referrals::query::AuthorityUrl;
+use referrals::transport::HyperTransport;
+use referrals::{Client, ListQuery};
+use referrals_fixtures::simulator::{Simulator, SimulatorHandle};
+
+use crate::cli::{GlobalArgs, LoginArgs, LogoutArgs};
+use crate::failure::Failure;
+
+/// The process environment.
+fn lookup(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
+fn config(error: impl std::fmt::Display) -> Failure {
+    Failure::Client(referrals::Error::from(auth::AuthError::NotConfigured(
+        error.to_string(),
+    )))
+}
+
+fn auth_failure(error: auth::AuthError) -> Failure {
+    Failure::Client(referrals::Error::from(error))
+}
+
+/// The `--auth` source, if one is forced.
+fn forced(global: &GlobalArgs) -> Result<Option<Source>, Failure> {
+    global
+        .auth
+        .as_deref()
+        .map(Source::parse)
+        .transpose()
+        .map_err(auth_failure)
+}
+
+/// The environment, with the tenant and client id of the effective settings (flag, environment
+/// or config file profile) in place of `AZURE_TENANT_ID` / `AZURE_CLIENT_ID`.
+fn with_settings(global: &GlobalArgs) -> impl Fn(&str) -> Option<String> + use<> {
+    let (tenant, client_id) = crate::settings::identity(global);
+    move |name| match name {
+        env::TENANT_ID if tenant.is_some() => tenant.clone(),
+        env::CLIENT_ID if client_id.is_some() => client_id.clone(),
+        _ => lookup(name),
+    }
+}
+
+/// The chain's choice for the other commands (`--token` is handled before this).
+pub fn provider(global: &GlobalArgs) -> Result<Arc<dyn TokenProvider>, Failure> {
+    let lookup = with_settings(global);
+    let chain = auth::from_lookup_forced(&lookup, forced(global)?).map_err(auth_failure)?;
+    Ok(chain.into_provider())
+}
+
+fn transport(global: &GlobalArgs) -> Result<HyperTransport, Failure> {
+    let mut builder = HyperTransport::builder();
+    if let Some(timeout) = global.timeout {
+        builder = builder.attempt_timeout(timeout).connect_timeout(timeout);
+    }
+    builder
+        .build()
+        .map_err(|e| Failure::Local(format!("cannot set up HTTPS: {e}")))
+}
+
+fn authority() -> Result<AuthorityUrl, Failure> {
+    match lookup(env::AUTHORITY_HOST) {
+        Some(url) => {
+            AuthorityUrl::parse(&url).map_err(|e| config(format!("{}: {e}", env::AUTHORITY_HOST)))
+        }
+        None => Ok(AuthorityUrl::default()),
+    }
+}
+
+fn cache() -> Result<TokenCache, Failure> {
+    auth::default_cache_path(&lookup)
+        .map(TokenCache::new)
+        .ok_or_else(|| {
+            config(format!(
+                "there is no config directory for the token cache: set {}",
+                env::TOKEN_CACHE
+            ))
+        })
+}
+
+/// Where a sign-in goes: a real authority, or the embedded simulator under `--demo`.
+struct Target {
+    authority: AuthorityUrl,
+    tenant: String,
+    client_id: String,
+    cache: Option<TokenCache>,
+    demo: Option<SimulatorHandle>,
+}
+
+async fn target(global: &GlobalArgs, args: &LoginArgs) -> Result<Target, Failure> {
+    if global.demo {
+        let simulator = Simulator::builder()
+            .referrals(crate::connect::DEMO_REFERRALS)
+            .seed(crate::connect::DEMO_SEED)
+            .start()
+            .await
+            .map_err(|e| Failure::Local(format!("cannot start the demo simulator: {e}")))?;
+        eprintln!(
+            "demo: signing in to an embedded simulator at {} (it approves the code by itself)",
+            simulator.base_url()
+        );
+        let authority = AuthorityUrl::parse(&simulator.authority_url())
+            .map_err(|e| Failure::Local(format!("the demo authority: {e}")))?;
+        // The demo's sign-in is kept only where asked: its simulator is gone after this run.
+        let cache = lookup(env::TOKEN_CACHE).map(TokenCache::new);
+        return Ok(Target {
+            authority,
+            tenant: simulator.tenant().to_owned(),
+            client_id: simulator.client_id().to_owned(),
+            cache,
+            demo: Some(simulator),
+        });
+    }
+    let settings = with_settings(global);
+    let client_id = args
+        .client_id
+        .clone()
+        .or_else(|| settings(env::CLIENT_ID))
+        .ok_or_else(|| {
+            config(format!(
+                "sign-in needs the application (client) id of your Entra app registration: pass \
+                 --client-id or set {} (see 'Sign in' in the README)",
+                env::CLIENT_ID
+            ))
+        })?;
+    Ok(Target {
+        authority: authority()?,
+        tenant: args
+            .tenant
+            .clone()
+            .or_else(|| settings(env::TENANT_ID))
+            .unwrap_or_else(|| auth::DEFAULT_TENANT.into()),
+        client_id,
+        cache: Some(cache()?),
+        demo: None,
+    })
+}
+
+/// `referrals login`: device code sign-in, tokens stored in the cache.
+pub async fn login(global: &GlobalArgs, args: &LoginArgs) -> Result<(), Failure> {
+    let target = target(global, args).await?;
+    let transport = transport(global)?;
+    let login = DeviceCodeLogin::new(
+        target.authority.clone(),
+        target.tenant.clone(),
+        target.client_id.clone(),
+    )
+    .map_err(auth_failure)?;
+    let authorization = login.start(&transport).await.map_err(auth_failure)?;
+    eprintln!("{}", authorization.instructions());
+    let answer = login
+        .finish(&transport, &authorization)
+        .await
+        .map_err(auth_failure)?;
+    let who = answer
+        .id
+        .username
+        .clone()
+        .unwrap_or_else(|| "(the authority did not say who)".into());
+    let Some(refresh_token) = answer.refresh_token.clone() else {
+        return Err(auth_failure(auth::AuthError::SignIn {
+            code: "no_refresh_token".into(),
+            message: "the authority sent no refresh token; the app registration must allow \
+                      offline_access"
+                .into(),
+        }));
+    };
+    let key = CacheKey {
+        authority: target.authority.as_str().to_owned(),
+        tenant: target.tenant.clone(),
+        client_id: target.client_id.clone(),
+    };
+    let where_kept = match &target.cache {
+        Some(cache) => {
+            let mut entry = match cache.load().map_err(auth_failure)?.get(&key) {
+                Some(existing) => existing.clone(),
+                None => CacheEntry::new(key.clone(), refresh_token.clone()),
+            };
+            entry.rotate(refresh_token);
+            entry.access_tokens.clear();
+            entry.record(&answer, PARTNER_CENTER_SCOPE, SystemTime::now());
+            cache.put(entry).await.map_err(auth_failure)?;
+            format!("tokens stored in {}", cache.path().display())
+        }
+        None => format!(
+            "tokens not stored (set {} to keep the demo's)",
+            env::TOKEN_CACHE
+        ),
+    };
+    eprintln!(
+        "Signed in as {who} (tenant {}, client {}); {where_kept}",
+        target.tenant, target.client_id
+    );
+    if let Some(simulator) = &target.demo {
+        let client = Client::builder()
+            .base_url(simulator.base_url())
+            .bearer_token(answer.access_token)
+            .build()?;
+        let query = ListQuery::new()
+            .page_size(1)
+            .map_err(referrals::Error::from)?;
+        let mut pages = client.list(query).pages();
+        let page = futures::StreamExt::next(&mut pages).await.transpose()?;
+        eprintln!(
+            "demo: the signed-in token works: the API listed {} referral(s) on a first page of one",
+            page.map_or(0, |p| p.items.len())
+        );
+    }
+    Ok(())
+}
+
+/// `referrals logout`: removes the stored sign-in.
+pub async fn logout(global: &GlobalArgs, args: &LogoutArgs) -> Result<(), Failure> {
+    let cache = cache()?;
+    let authority = authority()?;
+    let settings = with_settings(global);
+    let tenant = args.tenant.clone().or_else(|| settings(env::TENANT_ID));
+    let client_id = args.client_id.clone().or_else(|| settings(env::CLIENT_ID));
+    let contents = cache.load().map_err(auth_failure)?;
+    let keys: Vec<CacheKey> = contents
+        .matching(authority.as_str(), tenant.as_deref(), client_id.as_deref())
+        .into_iter()
+        .map(|e| e.key.clone())
+        .collect();
+    match keys.as_slice() {
+        [] => {
+            eprintln!(
+                "No sign-in stored for {authority} in {}; nothing to do",
+                cache.path().display()
+            );
+            Ok(())
+        }
+        [key] => {
+            cache.remove(key).await.map_err(auth_failure)?;
+            eprintln!(
+                "Signed out: removed client {} in tenant {} from {}",
+                key.client_id,
+                key.tenant,
+                cache.path().display()
+            );
+            Ok(())
+        }
+        several => Err(Failure::Usage(format!(
+            "{} sign-ins match; choose one with --tenant and --client-id: {}",
+            several.len(),
+            several
+                .iter()
+                .map(|k| format!("{} / {}", k.tenant, k.client_id))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))),
+    }
+}
+
+/// `referrals auth status`.
+pub async fn status(global: &GlobalArgs) -> Result<(), Failure> {
+    if global.demo {
+        println!("source: demo (the embedded simulator's static token)");
+        return Ok(());
+    }
+    if global.token.is_some() {
+        println!("source: token (--token)");
+        return Ok(());
+    }
+    let lookup = with_settings(global);
+    let chain = auth::from_lookup_forced(&lookup, forced(global)?).map_err(auth_failure)?;
+    println!("source: {} ({})", chain.source(), chain.source().label());
+    for (name, value) in chain.details() {
+        println!("{name}: {value}");
+    }
+    for (source, why) in chain.passed_over() {
+        println!("passed over: {} ({}): {why}", source, source.label());
+    }
+    let transport = transport(global)?;
+    chain
+        .into_provider()
+        .token(&transport)
+        .await
+        .map_err(auth_failure)?;
+    println!("usable: yes (a token was obtained)");
+    Ok(())
+}

@@ -1,0 +1,443 @@
+//! Device code sign-in (RFC 8628): the poller is a pure state machine fed the authority's answers
+//! and the time waited; [`DeviceCodeLogin`] does the requests and the waiting.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use referrals_query::AuthorityUrl;
+use referrals_query::transport::{BoxFuture, Transport};
+
+use super::grant::{self, Answer, Form, TokenAnswer};
+use super::{AuthError, OFFLINE_ACCESS, PARTNER_CENTER_SCOPE};
+use crate::Secret;
+
+/// What `slow_down` adds to the polling interval (RFC 8628 §3.5).
+const SLOW_DOWN_STEP: Duration = Duration::from_secs(5);
+/// The interval when the authority names none (RFC 8628 §3.2).
+const DEFAULT_INTERVAL: Duration = Duration::from_secs(5);
+
+/// The device authorization: what to show the user, and the device code to poll with.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct DeviceAuthorization {
+    /// The device code (a secret: it redeems the sign-in).
+    pub device_code: Secret,
+    /// The code the user types.
+    pub user_code: String,
+    /// Where the user types it.
+    pub verification_uri: String,
+    /// How long the codes are valid.
+    pub expires_in: Duration,
+    /// How long to wait between polls.
+    pub interval: Duration,
+    /// The sentence the authority wants shown, when it sent one.
+    pub message: Option<String>,
+}
+
+impl DeviceAuthorization {
+    /// The text to show: the authority's `message`, else the URI and the code.
+    pub fn instructions(&self) -> String {
+        self.message.clone().unwrap_or_else(|| {
+            format!(
+                "To sign in, open {} and enter the code {}.",
+                self.verification_uri, self.user_code
+            )
+        })
+    }
+
+    /// Reads the device authorization answer.
+    fn parse(status: u16, body: &[u8]) -> Result<Result<Self, AuthError>, String> {
+        let value: serde_json::Value = match serde_json::from_slice(body) {
+            Ok(value @ serde_json::Value::Object(_)) => value,
+            _ => {
+                return Err(format!(
+                    "the device code answer (HTTP {status}) is not a JSON object"
+                ));
+            }
+        };
+        let text = |key: &str| value.get(key).and_then(|v| v.as_str()).map(str::to_owned);
+        let seconds = |key: &str| {
+            value.get(key).and_then(|v| {
+                v.as_u64()
+                    .or_else(|| v.as_str().and_then(|s| s.trim().parse().ok()))
+            })
+        };
+        if !(200..300).contains(&status) || value.get("error").is_some() {
+            return Ok(Err(grant::refused(
+                status,
+                text("error").unwrap_or_else(|| "unknown".into()),
+                text("error_description"),
+            )));
+        }
+        let missing = |key: &str| format!("the device code answer has no {key}");
+        Ok(Ok(DeviceAuthorization {
+            device_code: Secret::new(text("device_code").ok_or_else(|| missing("device_code"))?),
+            user_code: text("user_code").ok_or_else(|| missing("user_code"))?,
+            verification_uri: text("verification_uri")
+                .or_else(|| text("verification_url"))
+                .ok_or_else(|| missing("verification_uri"))?,
+            expires_in: Duration::from_secs(
+                seconds("expires_in").ok_or_else(|| missing("expires_in"))?,
+            ),
+            interval: seconds("interval")
+                .map(Duration::from_secs)
+                .unwrap_or(DEFAULT_INTERVAL),
+            message: text("message"),
+        }))
+    }
+}
+
+/// One answer to a poll of the token endpoint.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum PollAnswer {
+    /// `authorization_pending`: the user has not finished.
+    Pending,
+    /// `slow_down`: poll less often.
+    SlowDown,
+    /// The tokens.
+    Token(TokenAnswer),
+    /// Any other OAuth error.
+    Error {
+        /// HTTP status.
+        status: u16,
+        /// `error`.
+        code: String,
+        /// `error_description`.
+        description: Option<String>,
+    },
+}
+
+/// What the poller wants next.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum PollStep {
+    /// Wait this long, then poll.
+    Wait(Duration),
+    /// Signed in.
+    Done(Box<TokenAnswer>),
+    /// Stop: the error says why.
+    Failed(AuthError),
+}
+
+/// The polling rules of RFC 8628: wait `interval` between polls, add five seconds on
+/// `slow_down`, keep going on `authorization_pending`, stop on anything else or when the code has
+/// expired. Time is what the caller says it waited.
+#[derive(Debug, Clone)]
+pub struct DevicePoller {
+    interval: Duration,
+    expires_in: Duration,
+    waited: Duration,
+    polls: u32,
+}
+
+impl DevicePoller {
+    /// A poller for `authorization`.
+    pub fn new(authorization: &DeviceAuthorization) -> Self {
+        DevicePoller {
+            interval: authorization.interval,
+            expires_in: authorization.expires_in,
+            waited: Duration::ZERO,
+            polls: 0,
+        }
+    }
+
+    /// The wait before the first poll.
+    pub fn start(&mut self) -> PollStep {
+        self.wait()
+    }
+
+    /// The current interval.
+    pub fn interval(&self) -> Duration {
+        self.interval
+    }
+
+    /// Polls answered so far.
+    pub fn polls(&self) -> u32 {
+        self.polls
+    }
+
+    fn wait(&mut self) -> PollStep {
+        if self.waited + self.interval > self.expires_in {
+            return PollStep::Failed(expired(None));
+        }
+        self.waited += self.interval;
+        PollStep::Wait(self.interval)
+    }
+
+    /// Feeds one answer.
+    pub fn on_answer(&mut self, answer: PollAnswer) -> PollStep {
+        self.polls += 1;
+        match answer {
+            PollAnswer::Pending => self.wait(),
+            PollAnswer::SlowDown => {
+                self.interval += SLOW_DOWN_STEP;
+                self.wait()
+            }
+            PollAnswer::Token(token) => PollStep::Done(Box::new(token)),
+            PollAnswer::Error {
+                status,
+                code,
+                description,
+            } => PollStep::Failed(stop(status, code, description)),
+        }
+    }
+}
+
+fn expired(description: Option<String>) -> AuthError {
+    AuthError::SignIn {
+        code: "expired_token".into(),
+        message: format!(
+            "the sign-in code expired before the sign-in was completed{}; run `referrals login` again",
+            description.map(|d| format!(" ({d})")).unwrap_or_default()
+        ),
+    }
+}
+
+fn stop(status: u16, code: String, description: Option<String>) -> AuthError {
+    let what = match code.as_str() {
+        "expired_token" => return expired(description),
+        "authorization_declined" | "access_denied" => "the sign-in was declined",
+        "bad_verification_code" => "the authority does not know this sign-in code",
+        _ => return grant::refused(status, code, description),
+    };
+    AuthError::SignIn {
+        message: format!(
+            "{what}{}",
+            description.map(|d| format!(" ({d})")).unwrap_or_default()
+        ),
+        code,
+    }
+}
+
+/// How the login waits between polls: `tokio::time::sleep` unless replaced (tests pass one that
+/// records the waits and returns at once).
+pub type Pause = Arc<dyn Fn(Duration) -> BoxFuture<'static, ()> + Send + Sync>;
+
+/// The device code sign-in against `{authority}/{tenant}/oauth2/v2.0/devicecode` and `/token`,
+/// for [`PARTNER_CENTER_SCOPE`] and `offline_access` unless told otherwise.
+#[derive(Clone)]
+pub struct DeviceCodeLogin {
+    authority: AuthorityUrl,
+    tenant: String,
+    client_id: String,
+    scope: String,
+    pause: Pause,
+}
+
+impl fmt::Debug for DeviceCodeLogin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DeviceCodeLogin")
+            .field("authority", &self.authority)
+            .field("tenant", &self.tenant)
+            .field("client_id", &self.client_id)
+            .field("scope", &self.scope)
+            .finish_non_exhaustive()
+    }
+}
+
+impl DeviceCodeLogin {
+    /// A sign-in for the public client `client_id` in `tenant` (`organizations` for any work
+    /// account).
+    pub fn new(
+        authority: AuthorityUrl,
+        tenant: impl Into<String>,
+        client_id: impl Into<String>,
+    ) -> Result<Self, AuthError> {
+        let tenant = tenant.into();
+        let client_id = client_id.into();
+        if tenant.trim().is_empty() {
+            return Err(AuthError::NotConfigured("the tenant is empty".into()));
+        }
+        if client_id.trim().is_empty() {
+            return Err(AuthError::NotConfigured(
+                "the client id is empty (set AZURE_CLIENT_ID or pass --client-id)".into(),
+            ));
+        }
+        Ok(DeviceCodeLogin {
+            authority,
+            tenant,
+            client_id,
+            scope: PARTNER_CENTER_SCOPE.into(),
+            pause: Arc::new(|d| Box::pin(tokio::time::sleep(d))),
+        })
+    }
+
+    /// Another scope to sign in for (`offline_access` is always added).
+    pub fn scope(mut self, scope: impl Into<String>) -> Self {
+        self.scope = scope.into();
+        self
+    }
+
+    /// Replaces the wait between polls.
+    pub fn pause(mut self, pause: Pause) -> Self {
+        self.pause = pause;
+        self
+    }
+
+    /// The scope signed in for.
+    pub fn signed_in_scope(&self) -> &str {
+        &self.scope
+    }
+
+    /// Asks for a device code.
+    pub async fn start(&self, transport: &dyn Transport) -> Result<DeviceAuthorization, AuthError> {
+        let endpoint = grant::endpoint(&self.authority, &self.tenant, "devicecode");
+        let unavailable = |reason: String| AuthError::Unavailable {
+            endpoint: endpoint.clone(),
+            reason,
+        };
+        let form = Form::new()
+            .field("client_id", &self.client_id)
+            .field("scope", &format!("{} {OFFLINE_ACCESS}", self.scope));
+        let request = http::Request::post(&endpoint)
+            .header(
+                http::header::CONTENT_TYPE,
+                "application/x-www-form-urlencoded",
+            )
+            .header(http::header::ACCEPT, "application/json")
+            .body(bytes::Bytes::from(form.into_body()))
+            .map_err(|_| unavailable("the endpoint is not a valid URI".into()))?;
+        if !self.authority.is_same_origin(&endpoint) {
+            return Err(unavailable("not on the configured authority".into()));
+        }
+        let response = transport
+            .send(request)
+            .await
+            .map_err(|e| unavailable(e.to_string()))?;
+        DeviceAuthorization::parse(response.status().as_u16(), response.body())
+            .map_err(unavailable)?
+    }
+
+    /// Polls until the user finished (or declined, or the code expired).
+    pub async fn finish(
+        &self,
+        transport: &dyn Transport,
+        authorization: &DeviceAuthorization,
+    ) -> Result<TokenAnswer, AuthError> {
+        let endpoint = self.authority.token_endpoint(&self.tenant);
+        let mut poller = DevicePoller::new(authorization);
+        let mut step = poller.start();
+        loop {
+            match step {
+                PollStep::Wait(delay) => (self.pause)(delay).await,
+                PollStep::Done(answer) => return Ok(*answer),
+                PollStep::Failed(error) => return Err(error),
+            }
+            let form = Form::new()
+                .field("grant_type", "urn:ietf:params:oauth:grant-type:device_code")
+                .field("client_id", &self.client_id)
+                .secret("device_code", &authorization.device_code);
+            let answer = match grant::post(transport, &self.authority, &endpoint, form).await? {
+                Answer::Token(token) => PollAnswer::Token(token),
+                Answer::Error(_, code, _) if code == "authorization_pending" => PollAnswer::Pending,
+                Answer::Error(_, code, _) if code == "slow_down" => PollAnswer::SlowDown,
+                Answer::Error(status, code, description) => PollAnswer::Error {
+                    status,
+                    code,
+                    description,
+                },
+            };
+            step = poller.on_answer(answer);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn authorization(interval: u64, expires_in: u64) -> DeviceAuthorization {
+        DeviceAuthorization {
+            device_code: Secret::new("dc"),
+            user_code: "ABCD".into(),
+            verification_uri: "https://microsoft.com/devicelogin".into(),
+            expires_in: Duration::from_secs(expires_in),
+            interval: Duration::from_secs(interval),
+            message: None,
+        }
+    }
+
+    fn wait(step: PollStep) -> u64 {
+        match step {
+            PollStep::Wait(d) => d.as_secs(),
+            other => panic!("expected a wait, got {other:?}"),
+        }
+    }
+
+    fn token() -> TokenAnswer {
+        match grant::parse_answer(200, br#"{"access_token":"a"}"#) {
+            Ok(Answer::Token(t)) => t,
+            _ => panic!("token"),
+        }
+    }
+
+    #[test]
+    fn pending_keeps_the_interval_and_slow_down_adds_five_seconds() {
+        let mut poller = DevicePoller::new(&authorization(5, 900));
+        assert_eq!(wait(poller.start()), 5);
+        assert_eq!(wait(poller.on_answer(PollAnswer::Pending)), 5);
+        assert_eq!(wait(poller.on_answer(PollAnswer::SlowDown)), 10);
+        assert_eq!(wait(poller.on_answer(PollAnswer::Pending)), 10);
+        assert_eq!(wait(poller.on_answer(PollAnswer::SlowDown)), 15);
+        assert!(matches!(
+            poller.on_answer(PollAnswer::Token(token())),
+            PollStep::Done(_)
+        ));
+        assert_eq!(poller.polls(), 5);
+    }
+
+    #[test]
+    fn the_code_expires_and_errors_stop() {
+        let mut poller = DevicePoller::new(&authorization(5, 12));
+        assert_eq!(wait(poller.start()), 5);
+        assert_eq!(wait(poller.on_answer(PollAnswer::Pending)), 5);
+        let PollStep::Failed(AuthError::SignIn { code, .. }) =
+            poller.on_answer(PollAnswer::Pending)
+        else {
+            panic!("expired")
+        };
+        assert_eq!(code, "expired_token");
+
+        for (code, says) in [
+            ("authorization_declined", "declined"),
+            ("access_denied", "declined"),
+            ("expired_token", "expired"),
+            ("bad_verification_code", "does not know"),
+        ] {
+            let mut poller = DevicePoller::new(&authorization(1, 60));
+            let step = poller.on_answer(PollAnswer::Error {
+                status: 400,
+                code: code.into(),
+                description: None,
+            });
+            let PollStep::Failed(error) = step else {
+                panic!("{code} stops")
+            };
+            let text = error.to_string();
+            assert!(text.contains(code) && text.contains(says), "{text}");
+        }
+        let mut poller = DevicePoller::new(&authorization(1, 60));
+        let step = poller.on_answer(PollAnswer::Error {
+            status: 401,
+            code: "invalid_client".into(),
+            description: None,
+        });
+        assert!(matches!(step, PollStep::Failed(AuthError::Refused { .. })));
+    }
+
+    #[test]
+    fn device_answers_are_read_and_bad_ones_refused() {
+        let good = br#"{"device_code":"d","user_code":"U","verification_uri":"https://x","expires_in":"900","message":"Go"}"#;
+        let authorization = DeviceAuthorization::parse(200, good).unwrap().unwrap();
+        assert_eq!(authorization.interval, DEFAULT_INTERVAL);
+        assert_eq!(authorization.instructions(), "Go");
+        assert!(DeviceAuthorization::parse(200, b"<html>").is_err());
+        assert!(DeviceAuthorization::parse(200, br#"{"device_code":"d"}"#).is_err());
+        assert!(matches!(
+            DeviceAuthorization::parse(400, br#"{"error":"invalid_client"}"#),
+            Ok(Err(AuthError::Refused { .. }))
+        ));
+    }
+}

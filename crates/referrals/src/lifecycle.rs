@@ -1,0 +1,121 @@
+//! The partner's daily moves of a referral (accept, decline, won, lost) and deal registrations,
+//! as `Client` methods: each a read, a check against the transition table, then one update.
+
+use http::StatusCode;
+use referrals_model::{DealRegistration, LifecycleAction, Referral, check_registration_update};
+use referrals_query::{PatchOp, PatchOptions};
+
+use crate::{Client, Error, ErrorKind};
+
+impl Client {
+    /// `New` → `Active` / `Accepted`. See [`Client::transition`].
+    pub async fn accept(&self, id: &str) -> Result<Referral, Error> {
+        self.transition(id, LifecycleAction::Accept, None).await
+    }
+
+    /// `New` or `Active` → `Closed` / `Declined`, with an optional `statusReason`.
+    pub async fn decline(&self, id: &str, reason: Option<&str>) -> Result<Referral, Error> {
+        self.transition(id, LifecycleAction::Decline, reason).await
+    }
+
+    /// `Active` → `Closed` / `Won`.
+    pub async fn win(&self, id: &str) -> Result<Referral, Error> {
+        self.transition(id, LifecycleAction::Win, None).await
+    }
+
+    /// `Active` → `Closed` / `Lost`, with an optional `statusReason`.
+    pub async fn lose(&self, id: &str, reason: Option<&str>) -> Result<Referral, Error> {
+        self.transition(id, LifecycleAction::Lose, reason).await
+    }
+
+    /// Moves a referral through its life: GET it, check `action` against its status (the
+    /// transition table), then PATCH `status`, `substatus` (and `statusReason` when given) with
+    /// `If-Match` set to the eTag just read (the body's, else the `ETag` header) and `Prefer: return=representation`.
+    ///
+    /// A move the table forbids fails with [`ErrorKind::Refused`] before any update is sent. When
+    /// the referral changed in between (412), it is read once more: the update is retried with
+    /// the new eTag if the move is still allowed, else refused with `changed_meanwhile`. Returns
+    /// the updated referral.
+    pub async fn transition(
+        &self,
+        id: &str,
+        action: LifecycleAction,
+        reason: Option<&str>,
+    ) -> Result<Referral, Error> {
+        let mut operations = vec![
+            PatchOp::replace("/status", action.status().as_str()),
+            PatchOp::replace("/substatus", action.substatus().as_str()),
+        ];
+        if let Some(reason) = reason {
+            // `add` sets a member whether or not the referral has one yet (RFC 6902).
+            operations.push(PatchOp::add("/statusReason", reason));
+        }
+        let mut changed_meanwhile = false;
+        loop {
+            let (current, header_etag) = self.get_with_etag(id).await?;
+            action
+                .check(current.status.as_ref(), current.substatus.as_ref())
+                .map_err(|refused| {
+                    Error::new(ErrorKind::Refused {
+                        refused,
+                        changed_meanwhile,
+                    })
+                })?;
+            // The body's eTag is what the API documents; the header carries it too.
+            let etag = current.e_tag.as_deref().or(header_etag.as_deref()).ok_or_else(|| {
+                Error::invalid(format!(
+                    "the referral {id} was returned without an eTag; it cannot be updated safely"
+                ))
+            })?;
+            let options = PatchOptions::new().if_match(etag).return_representation();
+            match self.patch(id, &operations, options).await {
+                Ok(Some(updated)) => return Ok(updated),
+                // The service applied it without sending the referral back: read it.
+                Ok(None) => return self.get(id).await,
+                Err(error)
+                    if !changed_meanwhile
+                        && error.status() == Some(StatusCode::PRECONDITION_FAILED) =>
+                {
+                    tracing::debug!(id, "412 on a life-cycle update: reading the referral again");
+                    changed_meanwhile = true;
+                }
+                Err(error) => return Err(error),
+            }
+        }
+    }
+
+    /// Registers a won co-sell deal on referral `id`: checks `deal`
+    /// ([`DealRegistration::validate`], failing with [`ErrorKind::Registration`] before anything
+    /// is sent), then `PATCH` with `[{"op": "add", "path": "/registrations/-", "value": deal}]`.
+    /// The service answers 204; [`Client::get`] shows the registration.
+    pub async fn register_deal(&self, id: &str, deal: &DealRegistration) -> Result<(), Error> {
+        deal.validate()
+            .map_err(|e| Error::new(ErrorKind::Registration(e)))?;
+        let value = serde_json::to_value(deal)
+            .map_err(|e| Error::invalid(format!("cannot encode the registration: {e}")))?;
+        let operations = [PatchOp::add("/registrations/-", value)];
+        self.patch(id, &operations, PatchOptions::new()).await?;
+        Ok(())
+    }
+
+    /// Updates the deal registration of referral `id` with JSON Patch `operations` under
+    /// `/registrations/{n}/…` (e.g. `/registrations/0/contract/endDateTime`); each path and
+    /// value is checked ([`check_registration_update`]) before anything is sent. The service
+    /// answers 204.
+    pub async fn update_deal_registration(
+        &self,
+        id: &str,
+        operations: &[PatchOp],
+    ) -> Result<(), Error> {
+        if operations.is_empty() {
+            return Err(Error::invalid("the registration update has no operation"));
+        }
+        for operation in operations {
+            let (PatchOp::Replace { path, value } | PatchOp::Add { path, value }) = operation;
+            check_registration_update(path, value)
+                .map_err(|e| Error::new(ErrorKind::Registration(e)))?;
+        }
+        self.patch(id, operations, PatchOptions::new()).await?;
+        Ok(())
+    }
+}
