@@ -6,7 +6,10 @@
 //! - `naive_struct`: a `#[derive(Deserialize)]` struct with owned strings and no unknown fields;
 //! - `model`: `referrals_model::decode::<ReferralCollection>`;
 //! - `model_borrowed`: `referrals_model::decode::<borrowed::ReferralCollectionRef>`, the same
-//!   lossless decode into the borrowed model.
+//!   lossless decode into the borrowed model;
+//! - `serde_json_lossy`, `sonic_rs_lossy`, `simd_json_lossy`: [`lossy::Page`] (the model's
+//!   fields, borrowed text, unknown fields dropped) decoded by each parser, the fastest typed
+//!   decode each offers (simd-json parses in place: its time includes copying the page).
 //!
 //! `cargo bench -p referrals-benches --bench decode`; `REFERRALS_BENCH_SIZES=100` to limit sizes.
 
@@ -14,7 +17,7 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use referrals_benches::naive;
+use referrals_benches::{lossy, naive};
 use referrals_fixtures::synthetic::Synthetic;
 use referrals_model::borrowed::ReferralCollectionRef;
 use referrals_model::{ReferralCollection, decode};
@@ -57,6 +60,20 @@ fn decode_pages(c: &mut Criterion) {
         });
         group.bench_function(BenchmarkId::from_parameter("model_borrowed"), |b| {
             b.iter(|| decode::<ReferralCollectionRef>(black_box(&bytes)))
+        });
+        group.bench_function(BenchmarkId::from_parameter("serde_json_lossy"), |b| {
+            b.iter(|| serde_json::from_slice::<lossy::Page>(black_box(&bytes)).map(|_| ()))
+        });
+        group.bench_function(BenchmarkId::from_parameter("sonic_rs_lossy"), |b| {
+            b.iter(|| sonic_rs::from_slice::<lossy::Page>(black_box(&bytes)).map(|_| ()))
+        });
+        let mut scratch = Vec::with_capacity(bytes.len());
+        group.bench_function(BenchmarkId::from_parameter("simd_json_lossy"), |b| {
+            b.iter(|| {
+                scratch.clear();
+                scratch.extend_from_slice(black_box(&bytes));
+                simd_json::serde::from_slice::<lossy::Page>(&mut scratch).map(|_| ())
+            })
         });
         group.finish();
     }

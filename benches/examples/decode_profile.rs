@@ -1,7 +1,8 @@
 //! A fixed decode workload for instruction-level profiling:
-//! `valgrind --tool=callgrind target/release/examples/decode_profile [model|borrowed|naive|ignored|value] [rounds]`.
+//! `valgrind --tool=callgrind target/release/examples/decode_profile [model|borrowed|naive|ignored|value|visit|serde_json_lossy|sonic_rs_lossy|simd_json_lossy] [rounds]`
+//! (subtract a run with 0 rounds: building the synthetic page is part of every run).
 
-use referrals_benches::naive;
+use referrals_benches::{lossy, naive, visit};
 use referrals_fixtures::synthetic::Synthetic;
 use referrals_model::borrowed::ReferralCollectionRef;
 use referrals_model::{ReferralCollection, decode};
@@ -11,6 +12,7 @@ fn main() {
     let which = args.next().unwrap_or_else(|| "model".into());
     let rounds: usize = args.next().and_then(|r| r.parse().ok()).unwrap_or(50);
     let bytes = Synthetic::new(42).page_bytes_classic(100);
+    let mut scratch = Vec::with_capacity(bytes.len());
     let mut items = 0usize;
     for _ in 0..rounds {
         items += match which.as_str() {
@@ -19,6 +21,17 @@ fn main() {
                 .unwrap_or(0),
             "ignored" => serde_json::from_slice::<serde::de::IgnoredAny>(&bytes).map_or(0, |_| 1),
             "value" => serde_json::from_slice::<serde_json::Value>(&bytes).map_or(0, |_| 1),
+            "visit" => usize::from(visit::visit_page(&bytes)),
+            "serde_json_lossy" => serde_json::from_slice::<lossy::Page>(&bytes)
+                .map_or(0, |p| p.items.map_or(0, |i| i.len())),
+            "sonic_rs_lossy" => sonic_rs::from_slice::<lossy::Page>(&bytes)
+                .map_or(0, |p| p.items.map_or(0, |i| i.len())),
+            "simd_json_lossy" => {
+                scratch.clear();
+                scratch.extend_from_slice(&bytes);
+                simd_json::serde::from_slice::<lossy::Page>(&mut scratch)
+                    .map_or(0, |p| p.items.map_or(0, |i| i.len()))
+            }
             "borrowed" => decode::<ReferralCollectionRef>(&bytes).map_or(0, |p| p.items().len()),
             _ => decode::<ReferralCollection>(&bytes).map_or(0, |p| p.items().len()),
         };

@@ -740,5 +740,11 @@ async fn timeout_and_retries_apply_to_each_request() {
     );
     assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
     assert!(stderr(&output).contains("timed out"), "{}", stderr(&output));
-    assert_eq!(sim.api_requests(), 2, "one attempt and one retry");
+    // What the user is told, not what the simulator had read by then: a process that gives up
+    // on its own clock may do so before a busy machine schedules the simulator.
+    assert!(
+        stderr(&output).contains("after 2 attempts"),
+        "one attempt and one retry: {}",
+        stderr(&output)
+    );
 }

@@ -191,7 +191,8 @@ async fn proxy_refusing_the_tunnel_is_a_connect_error() {
 
 #[tokio::test]
 async fn unreachable_proxy_is_a_connect_error() {
-    let proxy_port = closed_port().await;
+    let closed = closed_port().await;
+    let proxy_port = closed.port;
     let transport = builder()
         .https_proxy(format!("http://127.0.0.1:{proxy_port}"))
         .build()

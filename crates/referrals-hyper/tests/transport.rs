@@ -159,7 +159,8 @@ async fn endless_chunked_body_is_cut_off_at_the_cap() {
 
 #[tokio::test]
 async fn refused_connection_is_a_connect_error_without_secrets() {
-    let port = closed_port().await;
+    let closed = closed_port().await;
+    let port = closed.port;
     let transport = builder().build().expect("transport");
     let uri = format!("http://127.0.0.1:{port}/v1.0/engagements/referrals?$skiptoken=SECRET-QUERY");
 
@@ -329,7 +330,8 @@ async fn pooling_can_be_turned_off() {
 #[tokio::test]
 async fn loopback_bypasses_a_configured_proxy() {
     // The proxy port is closed: using it would fail.
-    let proxy_port = closed_port().await;
+    let closed = closed_port().await;
+    let proxy_port = closed.port;
     let server = support::http_server().await;
     let transport = builder()
         .https_proxy(format!("http://127.0.0.1:{proxy_port}"))

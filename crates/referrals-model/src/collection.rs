@@ -69,9 +69,10 @@ pub struct ReferralCollection<T = Referral> {
     pub items: Option<Vec<T>>,
     /// Which key held the items, and so which form is written back.
     pub form: WireForm,
-    /// `totalCount` (2018 form).
+    /// `totalCount` (2018 form). A number that is not a count (`-1`, `2.5`) is kept in `extra`.
     pub total_count: Option<u64>,
-    /// `@odata.count` (OData form, when `$count=true` was asked for).
+    /// `@odata.count` (OData form, when `$count=true` was asked for). A number that is not a
+    /// count is kept in `extra`.
     pub odata_count: Option<u64>,
     /// `links` (2018 form), with the next page's link.
     pub links: Option<Links>,
@@ -235,6 +236,25 @@ where
     }
 }
 
+/// A count (`totalCount`, `@odata.count`): any JSON number is accepted; one that is not a
+/// non-negative integer within `u64` (`-1`, `2.5`, `1e3`) is kept verbatim in `extra`, so that a
+/// re-encode gives it back and the page still decodes, and the typed count stays `None`.
+fn count_field<'de, A: MapAccess<'de>>(
+    map: &mut A,
+    key: &str,
+    extra: &mut Map<String, Value>,
+) -> Result<Option<u64>, A::Error> {
+    Ok(
+        field::<A, serde_json::Number>(map, key, extra)?.and_then(|number| {
+            let count = number.as_u64();
+            if count.is_none() {
+                extra.insert(key.to_owned(), Value::Number(number));
+            }
+            count
+        }),
+    )
+}
+
 impl<'de, T: Deserialize<'de>> Deserialize<'de> for ReferralCollection<T> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         struct PageVisitor<T>(PhantomData<T>);
@@ -265,10 +285,12 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for ReferralCollection<T> {
                             out.items =
                                 field::<A, IndexedVec<T>>(&mut map, name, extra)?.map(Vec::from);
                         }
-                        b"totalCount" => out.total_count = field(&mut map, "totalCount", extra)?,
+                        b"totalCount" => {
+                            out.total_count = count_field(&mut map, "totalCount", extra)?;
+                        }
                         b"@odata.count" => {
                             odata_hint = true;
-                            out.odata_count = field(&mut map, "@odata.count", extra)?;
+                            out.odata_count = count_field(&mut map, "@odata.count", extra)?;
                         }
                         b"links" => out.links = field(&mut map, "links", extra)?,
                         b"@odata.nextLink" => {

@@ -7,7 +7,9 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// A deal value as it was sent: a JSON number (`50000`) or a string (`"10000"`).
 ///
-/// Both forms re-encode unchanged; [`DealValue::as_f64`] reads either as a number.
+/// Both forms re-encode unchanged; [`DealValue::as_f64`] reads either as a number. A number
+/// that fits an `f64`, `i64` or `u64` keeps its exact value (`3656889.1691258554` stays so); an
+/// integer beyond 64 bits is read as the nearest `f64` (see the [crate docs](crate)).
 #[derive(Debug, Clone, PartialEq)]
 pub enum DealValue {
     /// Sent as a JSON number.

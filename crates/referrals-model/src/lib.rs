@@ -2,6 +2,15 @@
 //!
 //! - **Lossless**: unknown fields (at any depth) and explicit `null`s survive a decode and
 //!   re-encode; timestamps keep their exact text.
+//! - **Numbers survive**: every JSON number that fits an `f64`, `i64` or `u64` re-encodes to the
+//!   same value, in typed fields (`dealValue`, counts) and in unknown fields alike: serde_json's
+//!   `float_roundtrip` feature is on, so a float such as `3656889.1691258554` is read exactly,
+//!   not to within the last digit. The one limit: serde_json's `arbitrary_precision` is not used,
+//!   so an integer beyond 64 bits (`18446744073709551616`) or a float with more digits than an
+//!   `f64` holds is read as the nearest `f64` and re-encoded as that (`1.8446744073709552e19`),
+//!   and a number beyond the range of `f64` (`1e400`) fails the decode with its location rather
+//!   than being changed. (The [`borrowed`] model keeps an unknown field's text as received, but
+//!   applies the same rule, so that both models accept the same documents.)
 //! - **Forward compatible**: every enum has an `Unknown(String)` variant, so a value the server
 //!   adds later never fails a decode.
 //! - **Both wire forms** of a page decode into one [`ReferralCollection`].

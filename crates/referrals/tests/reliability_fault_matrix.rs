@@ -4,15 +4,20 @@
 //! exactly the remaining items. Writes must never be sent twice once they may have reached the
 //! server.
 //!
+//! Nothing here depends on how fast a busy machine runs: timeouts and retry budgets are far
+//! beyond what a loopback answer needs, except the attempt timeouts under test, and where a
+//! client gives up on its own clock (an attempt timeout), what is asserted is what the user sees
+//! (the typed error, its attempts and checkpoint, nothing lost or repeated), not whether the
+//! server saw the request in time.
+//!
 //! `RELIABILITY_REPORT=1 cargo test -p referrals --test reliability_fault_matrix -- --nocapture`
 //! prints the table that `docs/reliability.md` shows.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::collections::HashSet;
 use std::fmt::Write as _;
-use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::time::Duration;
 
 use futures::StreamExt;
@@ -28,19 +33,27 @@ use referrals_fixtures::simulator::{
     Fault, FaultPlan, FaultRule, Operation, Simulator, SimulatorHandle,
 };
 use serde_json::{Value, json};
+use support::ClosedPort;
+
+mod support;
 
 /// Items per simulator: five pages of 20 in either form.
 const ITEMS: usize = 100;
 const PAGE: u32 = 20;
 
+/// Fast retries; the total budget is far beyond what the cases need, so that a busy machine
+/// never runs out of it (`max_attempts` ends the failing cases).
 fn fast_retry() -> RetryPolicy {
     RetryPolicy {
         max_attempts: 4,
         base_delay: Duration::from_millis(5),
         max_delay: Duration::from_secs(3),
-        max_total: Duration::from_secs(10),
+        max_total: Duration::from_secs(120),
     }
 }
+
+/// The attempt timeout of every setup but the ones that test it: never reached by an answer.
+const GENEROUS: Duration = Duration::from_secs(60);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Form {
@@ -67,10 +80,15 @@ impl Form {
 /// How the client under test is configured.
 #[derive(Debug, Clone, Copy)]
 enum Setup {
-    /// A static bearer token, fast retries, a 5 s attempt timeout.
+    /// A static bearer token, fast retries, a generous attempt timeout.
     Normal,
-    /// A 150 ms attempt timeout.
-    ShortTimeout,
+    /// This attempt timeout on every attempt (used where every attempt is held: the outcome is
+    /// a `Timeout` whatever the scheduling).
+    AttemptTimeout(Duration),
+    /// This attempt timeout until one attempt has timed out, then the generous one: a retry
+    /// after a timeout gets through however busy the machine (a fixed short timeout on every
+    /// attempt made the retries time out too under load).
+    FirstTimeoutShort(Duration),
     /// A 64 KiB body cap.
     SmallCap,
     /// OAuth2 client credentials against the simulator's token endpoint.
@@ -232,17 +250,17 @@ fn cases() -> Vec<Case> {
         },
         Case {
             note: None,
-            fault: "headers never come (150 ms attempt timeout), once",
-            plan: || once_on_page_1(Fault::SlowHeaders(Duration::from_secs(30))),
-            setup: Setup::ShortTimeout,
+            fault: "headers never come (150 ms attempt timeout until one times out), once",
+            plan: || once_on_page_1(Fault::SlowHeaders(Duration::from_secs(5))),
+            setup: Setup::FirstTimeoutShort(Duration::from_millis(150)),
             classic: Complete,
             odata: Complete,
         },
         Case {
             note: None,
-            fault: "headers never come, always",
+            fault: "headers never come (150 ms attempt timeout), always",
             plan: || on_page_1(Fault::SlowHeaders(Duration::from_secs(30))),
-            setup: Setup::ShortTimeout,
+            setup: Setup::AttemptTimeout(Duration::from_millis(150)),
             classic: Fails("Timeout"),
             odata: Fails("Timeout"),
         },
@@ -317,6 +335,10 @@ fn cases() -> Vec<Case> {
 
 /// API requests answered with a fault: every API request but those recorded as answered
 /// normally (a request still held by `SlowHeaders` is not recorded yet, but did get the fault).
+///
+/// Exact for every fault the client sees (the simulator records an exchange before answering).
+/// Where the client gives up on its own clock, a request may not have reached the simulator
+/// yet when the listing ends; those cases prove the fault by the error instead.
 fn faults_injected(sim: &SimulatorHandle) -> usize {
     let clean = sim
         .requests()
@@ -404,12 +426,21 @@ fn client(sim: &SimulatorHandle, setup: Setup) -> Client {
     let builder = Client::builder()
         .base_url(sim.base_url())
         .retry(fast_retry())
-        .attempt_timeout(Duration::from_secs(5));
+        .attempt_timeout(GENEROUS);
     let builder = match setup {
         Setup::Normal => builder.bearer_token(sim.token()),
-        Setup::ShortTimeout => builder
-            .bearer_token(sim.token())
-            .attempt_timeout(Duration::from_millis(150)),
+        Setup::AttemptTimeout(timeout) => {
+            builder.bearer_token(sim.token()).attempt_timeout(timeout)
+        }
+        Setup::FirstTimeoutShort(timeout) => {
+            builder
+                .bearer_token(sim.token())
+                .transport(FirstTimeoutShort {
+                    short: hyper_transport(timeout),
+                    generous: hyper_transport(GENEROUS),
+                    timed_out: AtomicBool::new(false),
+                })
+        }
         Setup::SmallCap => builder.bearer_token(sim.token()).max_body_bytes(64 << 10),
         Setup::Credentials => builder.token_provider(credentials(sim)),
     };
@@ -470,21 +501,37 @@ async fn run_case(case: &Case, form: Form) -> Row {
     let (mut received, error) = drain(&client, client.list(form.query())).await;
     let injected = faults_injected(&sim);
     let name = format!("{} [{}]", case.fault, form.name());
-    assert!(injected > 0, "{name}: the fault never fired");
     let expect = match form {
         Form::Classic => case.classic,
         Form::OData => case.odata,
     };
+    match (case.setup, &error) {
+        // The client gave up on its own clock: the proof that the fault acted is that every
+        // attempt timed out (the simulator may not even have read a request that was given up
+        // on before it was scheduled).
+        (Setup::AttemptTimeout(_), Some(error)) => {
+            assert_eq!(
+                describe(error),
+                format!("Timeout after {} attempt(s)", fast_retry().max_attempts),
+                "{name}: {error:?}"
+            );
+        }
+        // The client saw every faulty answer, and the simulator records an exchange before it
+        // answers; a completed listing behind a held request got its page only after the
+        // simulator had taken the fault.
+        _ => assert!(injected > 0, "{name}: the fault never fired"),
+    }
     let behaviour = match (expect, &error) {
         (Expect::Complete, None) if case.note.is_some() => case.note.unwrap_or_default().into(),
         (Expect::Complete, None) => {
-            let retries = sim.api_requests() - (ITEMS as u64 / u64::from(PAGE));
             match case.setup {
                 Setup::Credentials => format!(
                     "token refreshed ({} token requests), page re-sent; completed",
                     sim.token_requests()
                 ),
-                _ if retries == 0 => "completed, nothing to retry".into(),
+                // What the simulator had seen when the listing ended (a request given up on may
+                // not be counted yet): the faulty answers, not a count of requests.
+                _ if injected == 0 => "completed, nothing to retry".into(),
                 _ => format!("retried ({injected} faulty answer(s)); completed"),
             }
         }
@@ -493,7 +540,15 @@ async fn run_case(case: &Case, form: Form) -> Row {
         (Expect::Fails(kind), Some(error)) => {
             assert_eq!(kind_name(error.kind()), kind, "{name}: {error:?}");
             sim.set_faults(FaultPlan::new());
-            received.extend(resume(&client, error).await);
+            // The checkpoint is the user's to take anywhere; a short attempt timeout under test
+            // is not what the resume is about.
+            let resumer = match case.setup {
+                Setup::AttemptTimeout(_) | Setup::FirstTimeoutShort(_) => {
+                    self::client(&sim, Setup::Normal)
+                }
+                _ => client.clone(),
+            };
+            received.extend(resume(&resumer, error).await);
             format!("{}; resumed from checkpoint", describe(error))
         }
     };
@@ -515,19 +570,10 @@ async fn run_case(case: &Case, form: Form) -> Row {
     }
 }
 
-/// A port nothing listens on (bound, then released).
-async fn closed_port() -> SocketAddr {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("binds");
-    let address = listener.local_addr().expect("an address");
-    drop(listener);
-    address
-}
-
 /// The whole listing against a closed port, then against a simulator started on that port.
 async fn connection_refused(form: Form) -> Row {
-    let address = closed_port().await;
+    let closed = ClosedPort::new();
+    let address = closed.address();
     let client = Client::builder()
         .base_url(format!("http://{address}"))
         .bearer_token(referrals_fixtures::simulator::DEFAULT_TOKEN)
@@ -552,6 +598,7 @@ async fn connection_refused(form: Form) -> Row {
         .start()
         .await
         .expect("the port is free again");
+    drop(closed);
     let rest = resume(&client, &error).await;
     let (lost, duplicated) = tally(&expected_ids(&sim), &rest);
     assert_eq!((lost, duplicated), (0, 0));
@@ -588,6 +635,8 @@ async fn server_goes_away(form: Form) -> Row {
     }
     let served = sim.api_requests();
     sim.shutdown().await;
+    // Held until the new server runs: another test's simulator must not be given the port.
+    let closed = ClosedPort::hold(address);
     let error = loop {
         match pages.next().await {
             Some(Ok(page)) => {
@@ -610,6 +659,7 @@ async fn server_goes_away(form: Form) -> Row {
         .start()
         .await
         .expect("the port is free again");
+    drop(closed);
     received.extend(resume(&client, &error).await);
     let (lost, duplicated) = tally(&expected, &received);
     assert_eq!((lost, duplicated), (0, 0));
@@ -769,13 +819,52 @@ async fn post_reset_after_sending(fault: Fault, label: &str, created: usize) -> 
     )
 }
 
+fn hyper_transport(attempt_timeout: Duration) -> HyperTransport {
+    HyperTransport::builder()
+        .no_proxy()
+        .attempt_timeout(attempt_timeout)
+        .build()
+        .expect("builds")
+}
+
+/// Sends with a short attempt timeout until an attempt times out, then with a generous one.
+#[derive(Debug)]
+struct FirstTimeoutShort {
+    short: HyperTransport,
+    generous: HyperTransport,
+    timed_out: AtomicBool,
+}
+
+impl Transport for FirstTimeoutShort {
+    fn send(
+        &self,
+        request: http::Request<bytes::Bytes>,
+    ) -> BoxFuture<'_, Result<http::Response<bytes::Bytes>, TransportError>> {
+        Box::pin(async move {
+            if self.timed_out.load(Ordering::SeqCst) {
+                return self.generous.send(request).await;
+            }
+            let result = self.short.send(request).await;
+            if result
+                .as_ref()
+                .is_err_and(|error| error.kind() == TransportErrorKind::Timeout)
+            {
+                self.timed_out.store(true, Ordering::SeqCst);
+            }
+            result
+        })
+    }
+}
+
 /// Wraps the transport to see attempts and to start the server only after the first POST was
-/// refused, so the retry is observed for real.
+/// refused, so the retry is observed for real. The attempt after a refusal waits until the
+/// test says the server listens, so that no retry budget races the server's start.
 #[derive(Debug)]
 struct Observed {
     inner: HyperTransport,
     attempts: Arc<AtomicU32>,
     refused: Arc<tokio::sync::Notify>,
+    listening: Arc<tokio::sync::Notify>,
 }
 
 impl Transport for Observed {
@@ -784,7 +873,9 @@ impl Transport for Observed {
         request: http::Request<bytes::Bytes>,
     ) -> BoxFuture<'_, Result<http::Response<bytes::Bytes>, TransportError>> {
         Box::pin(async move {
-            self.attempts.fetch_add(1, Ordering::SeqCst);
+            if self.attempts.fetch_add(1, Ordering::SeqCst) == 1 {
+                self.listening.notified().await;
+            }
             let result = self.inner.send(request).await;
             if let Err(error) = &result {
                 if error.kind() == TransportErrorKind::Connect {
@@ -798,9 +889,11 @@ impl Transport for Observed {
 
 /// A POST refused before anything was sent may be retried; it then reaches the server once.
 async fn post_refused_before_sending() -> Row {
-    let address = closed_port().await;
+    let closed = ClosedPort::new();
+    let address = closed.address();
     let attempts = Arc::new(AtomicU32::new(0));
     let refused = Arc::new(tokio::sync::Notify::new());
+    let listening = Arc::new(tokio::sync::Notify::new());
     let transport = Observed {
         inner: HyperTransport::builder()
             .no_proxy()
@@ -808,6 +901,7 @@ async fn post_refused_before_sending() -> Row {
             .expect("builds"),
         attempts: attempts.clone(),
         refused: refused.clone(),
+        listening: listening.clone(),
     };
     let client = Client::builder()
         .base_url(format!("http://{address}"))
@@ -817,7 +911,7 @@ async fn post_refused_before_sending() -> Row {
             max_attempts: 12,
             base_delay: Duration::from_millis(20),
             max_delay: Duration::from_millis(400),
-            max_total: Duration::from_secs(10),
+            max_total: Duration::from_secs(120),
         })
         .build()
         .expect("valid");
@@ -835,10 +929,16 @@ async fn post_refused_before_sending() -> Row {
         .start()
         .await
         .expect("the port is free again");
+    drop(closed);
+    // A stored permit: the retry goes ahead whether or not it is already waiting.
+    listening.notify_one();
     let created = create.await.expect("joins").expect("created after a retry");
     assert!(created.id.is_some());
     let attempts = attempts.load(Ordering::SeqCst);
-    assert!(attempts >= 2, "the refused attempt was retried");
+    assert_eq!(
+        attempts, 2,
+        "the refused attempt was retried, once the server listened"
+    );
     let posts = count(&sim, Method::POST);
     assert_eq!(posts, 1);
     assert_eq!(sim.referral_count(), 2);

@@ -20,8 +20,11 @@ use referrals::query::transport::{BoxFuture, Transport, TransportError};
 use referrals::transport::HyperTransport;
 use referrals::{Client, Error, ErrorKind, ListQuery, RetryPolicy, Secret};
 use referrals_fixtures::simulator::{Fault, FaultPlan, FaultRule, Simulator, SimulatorHandle};
+use support::ClosedPort;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tracing_subscriber::fmt::MakeWriter;
+
+mod support;
 
 /// Distinctive values, so a leak in any form of text is found by a substring search.
 const TOKEN: &str = "statictokenQx7Rk2Vw9Lp4Zm8Nc3";
@@ -128,12 +131,17 @@ fn transport(seen: &Seen, attempt_timeout: Duration) -> Watching {
     }
 }
 
+/// The attempt timeout where none is under test: never reached by a loopback answer, however
+/// busy the machine.
+const GENEROUS: Duration = Duration::from_secs(60);
+
 fn fast_retry() -> RetryPolicy {
     RetryPolicy {
         max_attempts: 3,
         base_delay: Duration::from_millis(2),
         max_delay: Duration::from_secs(1),
-        max_total: Duration::from_secs(5),
+        // The budget is never what ends a case (the attempts are), even on a busy machine.
+        max_total: Duration::from_secs(120),
     }
 }
 
@@ -160,7 +168,7 @@ fn token_client(sim: &SimulatorHandle, seen: &Seen) -> Client {
     Client::builder()
         .base_url(sim.base_url())
         .bearer_token(TOKEN)
-        .transport(transport(seen, Duration::from_secs(5)))
+        .transport(transport(seen, GENEROUS))
         .retry(fast_retry())
         .build()
         .expect("valid")
@@ -170,19 +178,10 @@ fn credentials_client(sim: &SimulatorHandle, seen: &Seen, secret: &str) -> Clien
     Client::builder()
         .base_url(sim.base_url())
         .token_provider(credentials(sim, secret))
-        .transport(transport(seen, Duration::from_secs(5)))
+        .transport(transport(seen, GENEROUS))
         .retry(fast_retry())
         .build()
         .expect("valid")
-}
-
-async fn closed_port() -> SocketAddr {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("binds");
-    let address = listener.local_addr().expect("an address");
-    drop(listener);
-    address
 }
 
 /// The error as every formatting a caller or a logger might use shows it, source chain included.
@@ -243,19 +242,20 @@ async fn every_error(seen: &Seen) -> Vec<Error> {
     // The authority refuses a wrong secret; then no authority listens at all.
     let wrong = credentials_client(&sim, seen, WRONG_SECRET);
     errors.push(wrong.get("x").await.expect_err("refused"));
-    let nowhere = closed_port().await;
+    let nowhere = ClosedPort::new();
     let unreachable = Client::builder()
         .base_url(sim.base_url())
         .token_provider(
             ClientCredentials::with_authority(
-                AuthorityUrl::parse(&format!("http://{nowhere}/auth")).expect("loopback"),
+                AuthorityUrl::parse(&format!("http://{}/auth", nowhere.address()))
+                    .expect("loopback"),
                 TENANT,
                 CLIENT_ID,
                 SECRET,
             )
             .expect("complete"),
         )
-        .transport(transport(seen, Duration::from_secs(5)))
+        .transport(transport(seen, GENEROUS))
         .build()
         .expect("valid");
     errors.push(unreachable.get("x").await.expect_err("no authority"));
@@ -284,10 +284,11 @@ async fn every_error(seen: &Seen) -> Vec<Error> {
         .expect("valid");
     errors.push(list_error(&client, ListQuery::new()).await);
 
+    let closed = ClosedPort::new();
     let refused = Client::builder()
-        .base_url(format!("http://{}", closed_port().await))
+        .base_url(format!("http://{}", closed.address()))
         .bearer_token(TOKEN)
-        .transport(transport(seen, Duration::from_secs(5)))
+        .transport(transport(seen, GENEROUS))
         .retry(fast_retry())
         .build()
         .expect("valid");
@@ -554,7 +555,7 @@ async fn a_next_link_to_another_loopback_port_is_refused_and_that_port_sees_noth
         let client = Client::builder()
             .base_url(format!("http://{hostile}"))
             .bearer_token(TOKEN)
-            .transport(transport(&seen, Duration::from_secs(5)))
+            .transport(transport(&seen, GENEROUS))
             .retry(fast_retry())
             .build()
             .expect("valid");
@@ -604,7 +605,7 @@ async fn the_secret_goes_only_to_the_authority_and_the_token_only_to_the_api() {
     let client = Client::builder()
         .base_url(api.base_url())
         .token_provider(credentials(&authority, SECRET))
-        .transport(transport(&seen, Duration::from_secs(5)))
+        .transport(transport(&seen, GENEROUS))
         .retry(fast_retry())
         .build()
         .expect("valid");

@@ -185,6 +185,16 @@ impl SimulatorHandle {
         lock(&self.state.issued).clear();
     }
 
+    /// Makes every token the token endpoint issued expire now (the API then answers "expired"),
+    /// so that a test sees an expiry without waiting for one; tokens issued later get the
+    /// configured lifetime.
+    pub fn expire_issued_tokens(&self) {
+        let now = std::time::Instant::now();
+        for issued in lock(&self.state.issued).values_mut() {
+            issued.expiry = now;
+        }
+    }
+
     /// How many referrals the simulator holds.
     pub fn referral_count(&self) -> usize {
         self.state.read_store().len()

@@ -219,10 +219,24 @@ pub async fn write(stream: &mut TcpStream, bytes: &[u8]) {
     let _ = stream.flush().await;
 }
 
-/// A port on 127.0.0.1 where nothing listens (bound, then released).
-pub async fn closed_port() -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let port = listener.local_addr().expect("addr").port();
-    drop(listener);
-    port
+/// A port on 127.0.0.1 where nothing listens, held while the result lives.
+pub async fn closed_port() -> ClosedPort {
+    let socket = tokio::net::TcpSocket::new_v4().expect("a socket");
+    socket
+        .bind(std::net::SocketAddr::from(([127, 0, 0, 1], 0)))
+        .expect("bind");
+    let port = socket.local_addr().expect("addr").port();
+    ClosedPort {
+        port,
+        _socket: socket,
+    }
+}
+
+/// A loopback port nothing listens on, held while this lives: bound but never listening, so
+/// connections are refused and no server of a test running alongside is given the port (a
+/// released port could be, and would then answer).
+#[derive(Debug)]
+pub struct ClosedPort {
+    pub port: u16,
+    _socket: tokio::net::TcpSocket,
 }
