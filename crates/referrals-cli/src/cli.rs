@@ -1,4 +1,6 @@
 //! The command line: every command, option and help text (clap derive).
+// These doc comments are `--help` text first: URLs stay plain, as a terminal shows them.
+#![allow(rustdoc::bare_urls)]
 
 use std::path::PathBuf;
 use std::time::Duration;
