@@ -1,6 +1,9 @@
 //! A local SQLite mirror of Partner Center referrals that stays current, survives any crash,
 //! and costs requests in proportion to what changed.
 //!
+//! In the stack: a service layer above the `referrals` client (model ← query ← transport/facade
+//! ← sync/webhooks ← cli); `referrals-webhooks` and the `referrals` CLI build on it.
+//!
 //! - [`plan`]: the pure decisions: full or incremental listing (`updatedDateTime ge watermark −
 //!   overlap`, ordered by `updatedDateTime`), the fallback to a full diff when the server refuses
 //!   or ignores the filter, how a received referral changes the mirror ([`plan::decide`]), and

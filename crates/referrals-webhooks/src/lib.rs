@@ -1,5 +1,9 @@
 //! Receive Partner Center referral webhook events, strictly.
 //!
+//! In the stack: a service layer above the `referrals` client and `referrals-sync` (model ←
+//! query ← transport/facade ← sync/webhooks ← cli); the `referrals` CLI's `listen` and
+//! `webhooks` commands build on it.
+//!
 //! - [`Verifier`]: the pure check of one delivery (method, path, headers, exact body bytes,
 //!   the signing certificate, the time and a [`Policy`] in; a [`VerifiedEvent`] or a
 //!   [`Refusal`] with its HTTP status out). No I/O.
