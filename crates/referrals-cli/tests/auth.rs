@@ -5,27 +5,14 @@
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::Output;
 use std::time::Duration;
 
 use assert_cmd::Command;
 use referrals_fixtures::simulator::{DeviceStep, Simulator, SimulatorHandle};
 use serde_json::Value;
 
-/// Every variable the binary reads; removed so that the developer's own settings never leak in.
-const ENVIRONMENT: &[&str] = &[
-    "PARTNER_CENTER_BASE_URL",
-    "PARTNER_CENTER_TOKEN",
-    "PARTNER_CENTER_REFRESH_TOKEN",
-    "AZURE_TENANT_ID",
-    "AZURE_CLIENT_ID",
-    "AZURE_CLIENT_SECRET",
-    "AZURE_CLIENT_CERTIFICATE_PATH",
-    "AZURE_AUTHORITY_HOST",
-    "REFERRALS_TOKEN_CACHE",
-    "REFERRALS_AUTH",
-    "RUST_LOG",
-];
+mod support;
+use support::{ENVIRONMENT, assert_success, run, stderr, stdout};
 
 struct Dir(PathBuf);
 
@@ -70,27 +57,6 @@ fn referrals(sim: &SimulatorHandle, dir: &Dir) -> Command {
         .env("AZURE_CLIENT_ID", sim.client_id())
         .env("REFERRALS_TOKEN_CACHE", dir.cache());
     command
-}
-
-fn run(command: &mut Command, args: &[&str]) -> Output {
-    command.args(args).output().expect("the binary runs")
-}
-
-fn stdout(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stdout).into_owned()
-}
-
-fn stderr(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
-}
-
-fn assert_success(output: &Output) {
-    assert!(
-        output.status.success(),
-        "exit {:?}, stderr:\n{}",
-        output.status.code(),
-        stderr(output)
-    );
 }
 
 fn cache_json(path: &Path) -> Value {

@@ -10,22 +10,10 @@ use assert_cmd::Command;
 use referrals_fixtures::simulator::{Fault, FaultPlan, FaultRule, Simulator, SimulatorHandle};
 use serde_json::{Value, json};
 
-const TOKEN: &str = "cli-test-token-7f3a";
+mod support;
+use support::{assert_success, bare, run, stderr, stdout};
 
-/// The variables the binary reads; removed so that the developer's own settings never leak in.
-const ENVIRONMENT: &[&str] = &[
-    "PARTNER_CENTER_BASE_URL",
-    "PARTNER_CENTER_TOKEN",
-    "AZURE_TENANT_ID",
-    "AZURE_CLIENT_ID",
-    "AZURE_CLIENT_SECRET",
-    "AZURE_AUTHORITY_HOST",
-    "PARTNER_CENTER_REFRESH_TOKEN",
-    "AZURE_CLIENT_CERTIFICATE_PATH",
-    "REFERRALS_TOKEN_CACHE",
-    "REFERRALS_AUTH",
-    "RUST_LOG",
-];
+const TOKEN: &str = "cli-test-token-7f3a";
 
 async fn simulator(referrals: usize, faults: FaultPlan) -> SimulatorHandle {
     Simulator::builder()
@@ -45,35 +33,6 @@ fn referrals(sim: &SimulatorHandle) -> Command {
         .env("PARTNER_CENTER_BASE_URL", sim.base_url())
         .env("PARTNER_CENTER_TOKEN", TOKEN);
     command
-}
-
-fn bare() -> Command {
-    let mut command = Command::cargo_bin("referrals").expect("the binary is built");
-    for name in ENVIRONMENT {
-        command.env_remove(name);
-    }
-    command
-}
-
-fn run(command: &mut Command, args: &[&str]) -> Output {
-    command.args(args).output().expect("the binary runs")
-}
-
-fn stdout(output: &Output) -> String {
-    String::from_utf8(output.stdout.clone()).expect("UTF-8 output")
-}
-
-fn stderr(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
-}
-
-fn assert_success(output: &Output) {
-    assert!(
-        output.status.success(),
-        "exit {:?}, stderr:\n{}",
-        output.status.code(),
-        stderr(output)
-    );
 }
 
 /// Each line a JSON object; returns them.

@@ -13,25 +13,10 @@ use referrals_fixtures::simulator::{
 };
 use serde_json::{Value, json};
 
-const TOKEN: &str = "daily-test-token-51c2";
+mod support;
+use support::{assert_success, bare, stderr, stdout};
 
-/// Every variable the binary reads, removed so the developer's own settings never leak in.
-const ENVIRONMENT: &[&str] = &[
-    "PARTNER_CENTER_BASE_URL",
-    "PARTNER_CENTER_TOKEN",
-    "PARTNER_CENTER_REFRESH_TOKEN",
-    "AZURE_TENANT_ID",
-    "AZURE_CLIENT_ID",
-    "AZURE_CLIENT_SECRET",
-    "AZURE_AUTHORITY_HOST",
-    "REFERRALS_CONFIG",
-    "REFERRALS_PROFILE",
-    "REFERRALS_AUTH",
-    "REFERRALS_DB",
-    "REFERRALS_TOKEN_CACHE",
-    "XDG_CONFIG_HOME",
-    "RUST_LOG",
-];
+const TOKEN: &str = "daily-test-token-51c2";
 
 async fn simulator(faults: FaultPlan) -> SimulatorHandle {
     Simulator::builder()
@@ -54,39 +39,11 @@ fn referrals(sim: &SimulatorHandle) -> Command {
     command
 }
 
-fn bare() -> Command {
-    let mut command = Command::cargo_bin("referrals").expect("the binary is built");
-    for name in ENVIRONMENT {
-        command.env_remove(name);
-    }
-    // The platform config file of the developer must not count: point at an empty directory.
-    command.env("XDG_CONFIG_HOME", scratch("no-config"));
-    command.env("HOME", scratch("no-config"));
-    command
-}
-
 /// A fresh directory under the target directory for this test's files.
 fn scratch(name: &str) -> PathBuf {
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("daily-{name}"));
     std::fs::create_dir_all(&dir).expect("a scratch directory");
     dir
-}
-
-fn stdout(output: &Output) -> String {
-    String::from_utf8(output.stdout.clone()).expect("UTF-8 output")
-}
-
-fn stderr(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
-}
-
-fn assert_success(output: &Output) {
-    assert!(
-        output.status.success(),
-        "exit {:?}, stderr:\n{}",
-        output.status.code(),
-        stderr(output)
-    );
 }
 
 /// The id of a stored referral with this status, and its eTag when the body has one (the

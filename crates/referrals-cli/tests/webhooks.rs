@@ -8,36 +8,13 @@ use std::sync::Arc;
 use std::sync::mpsc;
 use std::time::Duration;
 
-use assert_cmd::Command;
 use referrals_fixtures::simulator::{Simulator, SimulatorHandle};
 use serde_json::Value;
 
+mod support;
+use support::{bare, run};
+
 const TOKEN: &str = "webhooks-cli-token-91c2";
-
-const ENVIRONMENT: &[&str] = &[
-    "PARTNER_CENTER_BASE_URL",
-    "PARTNER_CENTER_TOKEN",
-    "PARTNER_CENTER_WEBHOOKS_URL",
-    "PARTNER_CENTER_WEBHOOKS_TOKEN",
-    "REFERRALS_DB",
-    "AZURE_TENANT_ID",
-    "AZURE_CLIENT_ID",
-    "AZURE_CLIENT_SECRET",
-    "AZURE_AUTHORITY_HOST",
-    "RUST_LOG",
-];
-
-fn bare() -> Command {
-    let mut command = Command::cargo_bin("referrals").expect("the binary is built");
-    for name in ENVIRONMENT {
-        command.env_remove(name);
-    }
-    command
-}
-
-fn run(command: &mut Command, args: &[&str]) -> Output {
-    command.args(args).output().expect("the binary runs")
-}
 
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
