@@ -7,7 +7,7 @@ use std::time::{Duration, SystemTime};
 use referrals_model::{Referral, Timestamp};
 use referrals_query::Checkpoint;
 use rusqlite::{
-    Connection, OpenFlags, OptionalExtension, Transaction, TransactionBehavior, params,
+    Connection, OpenFlags, OptionalExtension, Statement, Transaction, TransactionBehavior, params,
 };
 
 use crate::MirrorError;
@@ -550,51 +550,101 @@ fn journal(
     Ok(tx.last_insert_rowid())
 }
 
-/// Applies one row with the change rules of [`plan::decide`].
-fn apply_row(tx: &Transaction<'_>, row: &MirrorRow, now: &Timestamp) -> rusqlite::Result<Applied> {
-    let stored: Option<(String, Option<String>, bool)> = tx
-        .prepare_cached(
-            "SELECT raw_json, updated_date_time, removed_at IS NOT NULL FROM referrals WHERE id = ?1",
-        )?
-        .query_row([&row.id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
-        .optional()?;
-    let decision = plan::decide(
-        stored.as_ref().map(|(raw_json, updated, removed)| Stored {
-            raw_json,
-            updated_date_time: updated.as_deref(),
-            removed: *removed,
-        }),
-        &row.raw_json,
-        row.updated_date_time.as_deref(),
+/// A journal row of a batch, written with the others by [`journal_batch`].
+struct JournalEntry<'a> {
+    row: &'a MirrorRow,
+    kind: &'static str,
+    now: &'a Timestamp,
+}
+
+/// Journal rows per `INSERT` statement: one statement per chunk pays the bookkeeping of
+/// `AUTOINCREMENT` (a read and a write of `sqlite_sequence`) once instead of once per row.
+const JOURNAL_CHUNK: usize = 100;
+
+/// The `INSERT` of `n` journal rows, in order (their `seq` values increase in that order).
+fn journal_insert_sql(n: usize) -> String {
+    let mut sql = String::from(
+        "INSERT INTO changes (referral_id, kind, etag, updated_date_time, recorded_at) VALUES ",
     );
-    let kind = match decision {
-        Decision::Unchanged | Decision::Stale => {
-            tx.prepare_cached("UPDATE referrals SET last_seen_at = ?2 WHERE id = ?1")?
-                .execute(params![row.id, now.as_str()])?;
-            return Ok(Applied {
-                decision,
-                seq: None,
-            });
+    for i in 0..n {
+        if i > 0 {
+            sql.push(',');
         }
-        Decision::Created => "created",
-        Decision::Updated => "updated",
+        sql.push_str("(?,?,?,?,?)");
+    }
+    sql
+}
+
+/// Writes `entries` to the journal in their order.
+fn journal_batch(tx: &Transaction<'_>, entries: &[JournalEntry<'_>]) -> rusqlite::Result<()> {
+    for chunk in entries.chunks(JOURNAL_CHUNK) {
+        let sql = journal_insert_sql(chunk.len());
+        // Full chunks share one cached statement; the last, shorter one is prepared once.
+        let (mut cached, mut once);
+        let statement: &mut Statement<'_> = if chunk.len() == JOURNAL_CHUNK {
+            cached = tx.prepare_cached(&sql)?;
+            &mut cached
+        } else {
+            once = tx.prepare(&sql)?;
+            &mut once
+        };
+        let mut index = 1;
+        for entry in chunk {
+            statement.raw_bind_parameter(index, &entry.row.id)?;
+            statement.raw_bind_parameter(index + 1, entry.kind)?;
+            statement.raw_bind_parameter(index + 2, &entry.row.etag)?;
+            statement.raw_bind_parameter(index + 3, &entry.row.updated_date_time)?;
+            statement.raw_bind_parameter(index + 4, entry.now.as_str())?;
+            index += 5;
+        }
+        statement.raw_execute()?;
+    }
+    Ok(())
+}
+
+/// Applies one row with the change rules of [`plan::decide`] and journals the change.
+fn apply_row(tx: &Transaction<'_>, row: &MirrorRow, now: &Timestamp) -> rusqlite::Result<Applied> {
+    let decision = store_row(tx, row, now)?;
+    let seq = match kind_of(decision) {
+        Some(kind) => Some(journal(
+            tx,
+            &row.id,
+            kind,
+            row.etag.as_deref(),
+            row.updated_date_time.as_deref(),
+            now,
+        )?),
+        None => None,
     };
-    tx.prepare_cached(
-        "INSERT INTO referrals (id, etag, status, substatus, type, qualification, direction, name,
-             customer_name, customer_country, deal_value, currency, created_date_time,
-             updated_date_time, raw_json, first_seen_at, last_seen_at, removed_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?16, NULL)
-         ON CONFLICT (id) DO UPDATE SET
-             etag = excluded.etag, status = excluded.status, substatus = excluded.substatus,
-             type = excluded.type, qualification = excluded.qualification,
-             direction = excluded.direction, name = excluded.name,
-             customer_name = excluded.customer_name, customer_country = excluded.customer_country,
-             deal_value = excluded.deal_value, currency = excluded.currency,
-             created_date_time = excluded.created_date_time,
-             updated_date_time = excluded.updated_date_time, raw_json = excluded.raw_json,
-             last_seen_at = excluded.last_seen_at, removed_at = NULL",
-    )?
-    .execute(params![
+    Ok(Applied { decision, seq })
+}
+
+/// The journal kind of a decision, if it is journaled.
+fn kind_of(decision: Decision) -> Option<&'static str> {
+    match decision {
+        Decision::Created => Some("created"),
+        Decision::Updated => Some("updated"),
+        Decision::Unchanged | Decision::Stale => None,
+    }
+}
+
+const UPSERT: &str = "INSERT INTO referrals (id, etag, status, substatus, type, qualification,
+         direction, name, customer_name, customer_country, deal_value, currency,
+         created_date_time, updated_date_time, raw_json, first_seen_at, last_seen_at, removed_at)
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?16, NULL)
+     ON CONFLICT (id) DO UPDATE SET
+         etag = excluded.etag, status = excluded.status, substatus = excluded.substatus,
+         type = excluded.type, qualification = excluded.qualification,
+         direction = excluded.direction, name = excluded.name,
+         customer_name = excluded.customer_name, customer_country = excluded.customer_country,
+         deal_value = excluded.deal_value, currency = excluded.currency,
+         created_date_time = excluded.created_date_time,
+         updated_date_time = excluded.updated_date_time, raw_json = excluded.raw_json,
+         last_seen_at = excluded.last_seen_at, removed_at = NULL";
+
+/// Inserts the row, or replaces the stored one (seen again: `removed_at` cleared).
+fn upsert_row(tx: &Transaction<'_>, row: &MirrorRow, now: &Timestamp) -> rusqlite::Result<usize> {
+    tx.prepare_cached(UPSERT)?.execute(params![
         row.id,
         row.etag,
         row.status,
@@ -611,19 +661,36 @@ fn apply_row(tx: &Transaction<'_>, row: &MirrorRow, now: &Timestamp) -> rusqlite
         row.updated_date_time,
         row.raw_json,
         now.as_str(),
-    ])?;
-    let seq = journal(
-        tx,
-        &row.id,
-        kind,
-        row.etag.as_deref(),
+    ])
+}
+
+/// Stores one row with the change rules of [`plan::decide`], without journaling it.
+fn store_row(tx: &Transaction<'_>, row: &MirrorRow, now: &Timestamp) -> rusqlite::Result<Decision> {
+    let stored: Option<(String, Option<String>, bool)> = tx
+        .prepare_cached(
+            "SELECT raw_json, updated_date_time, removed_at IS NOT NULL FROM referrals WHERE id = ?1",
+        )?
+        .query_row([&row.id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .optional()?;
+    let decision = plan::decide(
+        stored.as_ref().map(|(raw_json, updated, removed)| Stored {
+            raw_json,
+            updated_date_time: updated.as_deref(),
+            removed: *removed,
+        }),
+        &row.raw_json,
         row.updated_date_time.as_deref(),
-        now,
-    )?;
-    Ok(Applied {
-        decision,
-        seq: Some(seq),
-    })
+    );
+    match decision {
+        Decision::Unchanged | Decision::Stale => {
+            tx.prepare_cached("UPDATE referrals SET last_seen_at = ?2 WHERE id = ?1")?
+                .execute(params![row.id, now.as_str()])?;
+        }
+        Decision::Created | Decision::Updated => {
+            upsert_row(tx, row, now)?;
+        }
+    }
+    Ok(decision)
 }
 
 fn remove_row(tx: &Transaction<'_>, id: &str, now: &Timestamp) -> rusqlite::Result<Option<i64>> {
@@ -790,16 +857,26 @@ impl Store for Mirror {
         self.transaction(|tx| {
             let write = || -> rusqlite::Result<Counts> {
                 let mut counts = Counts::default();
+                let mut entries = Vec::new();
                 for page in pages {
                     counts.pages += 1;
                     for row in &page.rows {
-                        match apply_row(tx, row, &page.now)?.decision {
+                        let decision = store_row(tx, row, &page.now)?;
+                        match decision {
                             Decision::Created => counts.created += 1,
                             Decision::Updated => counts.updated += 1,
                             Decision::Unchanged | Decision::Stale => counts.unchanged += 1,
                         }
+                        if let Some(kind) = kind_of(decision) {
+                            entries.push(JournalEntry {
+                                row,
+                                kind,
+                                now: &page.now,
+                            });
+                        }
                     }
                 }
+                journal_batch(tx, &entries)?;
                 let updated = tx.execute(
                     "UPDATE sync_run SET checkpoint = ?1, kind = ?2, reason = ?3,
                          newest_updated = ?4, pages = pages + ?5, created = created + ?6,

@@ -440,3 +440,75 @@ async fn a_real_full_disk_and_a_read_only_filesystem_leave_the_mirror_intact() {
     drop(tmpfs);
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// Pages written in one transaction journal their changes in the order received: across the
+/// batched journal's statements (more than 100 changes) and for a referral received twice in
+/// the batch (created, then updated, one after the other).
+#[test]
+fn a_batch_of_pages_journals_every_change_in_the_order_received() {
+    use referrals_model::Timestamp;
+    use referrals_query::{Checkpoint, ListQuery};
+    use referrals_sync::MirrorRow;
+    use referrals_sync::plan::{Reason, RunKind};
+    use referrals_sync::store::{Counts, PageUpdate, RunRecord};
+
+    let dir = temp_dir("journal-order");
+    let db = dir.join("m.db");
+    let mut mirror = Mirror::open(&db).unwrap();
+    let checkpoint = Checkpoint::start(&ListQuery::new().page_size(100).unwrap());
+    let now = Timestamp::new("2026-12-01T10:00:00Z");
+    let page = |rows: Vec<Referral>| PageUpdate {
+        rows: rows
+            .iter()
+            .map(|r| MirrorRow::from_referral(r).unwrap())
+            .collect(),
+        checkpoint: checkpoint.clone(),
+        kind: RunKind::Full,
+        reason: Reason::FirstRun,
+        newest_updated: None,
+        now: now.clone(),
+    };
+    let version = |i: usize, v: u32| {
+        referral(&format!(
+            r#"{{"id": "r{i:03}", "eTag": "\"{v}\"", "updatedDateTime": "2026-12-01T0{v}:00:00Z"}}"#
+        ))
+    };
+    mirror
+        .begin_run(&RunRecord {
+            kind: RunKind::Full,
+            reason: Reason::FirstRun,
+            started_at: Timestamp::new("2026-12-01T09:00:00Z"),
+            since: None,
+            checkpoint: checkpoint.clone(),
+            newest_updated: None,
+            counts: Counts::default(),
+        })
+        .unwrap();
+    // 150 new, then r007 again in a newer version, 100 more new, and r007's version again.
+    let first = page((0..150).map(|i| version(i, 1)).collect());
+    let mut second_rows = vec![version(7, 2)];
+    second_rows.extend((150..250).map(|i| version(i, 1)));
+    second_rows.push(version(7, 2));
+    let second = page(second_rows);
+    let counts = mirror.apply_pages(&[first, second]).unwrap();
+    assert_eq!(
+        (counts.created, counts.updated, counts.unchanged),
+        (250, 1, 1)
+    );
+    let mut expected: Vec<(String, String, String)> = (0..150)
+        .map(|i| (format!("r{i:03}"), "created".into(), "\"1\"".into()))
+        .collect();
+    expected.push(("r007".into(), "updated".into(), "\"2\"".into()));
+    expected.extend((150..250).map(|i| (format!("r{i:03}"), "created".into(), "\"1\"".into())));
+    let journaled: Vec<(String, String, String)> = journal(&db)
+        .into_iter()
+        .enumerate()
+        .map(|(n, (seq, id, kind, etag))| {
+            assert_eq!(seq, n as i64 + 1, "sequence numbers follow the order");
+            (id, kind, etag.unwrap())
+        })
+        .collect();
+    assert_eq!(journaled, expected);
+    check_journal(&db);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
