@@ -28,7 +28,10 @@ pub async fn run(global: &GlobalArgs, args: &SyncArgs) -> Result<(), Failure> {
     let opened = db.clone();
     let (lock, mirror) = tokio::task::spawn_blocking(move || {
         let lock = SyncLock::acquire(&opened, wait)?;
-        Ok::<_, referrals_sync::MirrorError>((lock, Mirror::open(&opened)?))
+        let mut mirror = Mirror::open(&opened)?;
+        // A sync writes steadily: its commits should not wait for the disk's checkpoints.
+        mirror.checkpoint_in_background()?;
+        Ok::<_, referrals_sync::MirrorError>((lock, mirror))
     })
     .await
     .map_err(|e| Failure::Local(format!("the mirror thread stopped: {e}")))?

@@ -11,6 +11,7 @@ use rusqlite::{
 };
 
 use crate::MirrorError;
+use crate::checkpointer::{Checkpointer, WAL_SIZE_LIMIT};
 use crate::plan::{self, Decision, Reason, RunKind, Stored, SyncState};
 use crate::row::MirrorRow;
 use crate::schema::{APPLICATION_ID, MIGRATIONS, SCHEMA_VERSION};
@@ -19,6 +20,10 @@ use crate::store::{Counts, PageUpdate, RunRecord, Store};
 /// How long a write waits for another writer of the same file (a webhook listener, a
 /// `changes` acknowledgement) before failing.
 pub const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Pages in the write-ahead log after which a commit copies them into the database file (when
+/// checkpoints are not made in the background).
+const AUTOCHECKPOINT_PAGES: i64 = 2_500;
 
 /// What applying one referral did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -72,6 +77,9 @@ pub struct ChangeRecord {
 /// ```
 #[derive(Debug)]
 pub struct Mirror {
+    // Declared first, so dropped first: its connection closes before `connection`, which as
+    // the last one makes the final checkpoint.
+    checkpointer: Option<Checkpointer>,
     connection: Connection,
     path: PathBuf,
 }
@@ -107,6 +115,7 @@ impl Mirror {
             .busy_timeout(BUSY_TIMEOUT)
             .map_err(fail("set the busy timeout"))?;
         let mut mirror = Mirror {
+            checkpointer: None,
             connection,
             path: path.to_path_buf(),
         };
@@ -134,9 +143,16 @@ impl Mirror {
             .connection
             .pragma_update(None, "cache_size", -32_768)
             .map_err(fail("set the cache size"))?;
+        // Statement journals (a multi-row statement inside a transaction) and sort files stay
+        // in memory: they are small and short-lived, and on disk each one is a file created and
+        // deleted in the system temporary directory.
         mirror
             .connection
-            .pragma_update_and_check(None, "wal_autocheckpoint", 2_500, |row| {
+            .pragma_update(None, "temp_store", "MEMORY")
+            .map_err(fail("keep temporary files in memory"))?;
+        mirror
+            .connection
+            .pragma_update_and_check(None, "wal_autocheckpoint", AUTOCHECKPOINT_PAGES, |row| {
                 row.get::<_, i64>(0)
             })
             .map_err(fail("set the checkpoint interval"))?;
@@ -202,6 +218,49 @@ impl Mirror {
         tx.pragma_update(None, "application_id", APPLICATION_ID)
             .map_err(fail)?;
         tx.commit().map_err(fail)
+    }
+
+    /// Makes checkpoints (copying the write-ahead log into the database file, with its waits
+    /// for the disk) on a thread of its own with a second connection, instead of in the
+    /// middle of this connection's commits. For a long run of writes such as a sync: the
+    /// writer no longer stops for the disk. Nothing changes in what is stored or when it is
+    /// durable.
+    pub fn checkpoint_in_background(&mut self) -> Result<(), MirrorError> {
+        if self.checkpointer.is_some() {
+            return Ok(());
+        }
+        let fail = |context| {
+            let path = self.path.clone();
+            move |e| MirrorError::sqlite(&path, context, e)
+        };
+        let checkpointer =
+            Checkpointer::start(&self.path).map_err(fail("start the checkpoint thread"))?;
+        self.connection
+            .pragma_update(None, "journal_size_limit", WAL_SIZE_LIMIT)
+            .map_err(fail("set the log size limit"))?;
+        self.connection
+            .pragma_update_and_check(None, "wal_autocheckpoint", 0, |row| row.get::<_, i64>(0))
+            .map_err(fail("hand checkpoints to the thread"))?;
+        self.checkpointer = Some(checkpointer);
+        Ok(())
+    }
+
+    /// Tells the checkpoint thread, if any, that `bytes` were committed; if it is gone, this
+    /// connection checkpoints by itself again.
+    fn committed(&mut self, bytes: u64) {
+        let Some(checkpointer) = self.checkpointer.as_mut() else {
+            return;
+        };
+        if !checkpointer.committed(bytes) {
+            tracing::warn!("the checkpoint thread stopped; checkpoints are made by the writer");
+            self.checkpointer = None;
+            let _ = self.connection.pragma_update_and_check(
+                None,
+                "wal_autocheckpoint",
+                AUTOCHECKPOINT_PAGES,
+                |row| row.get::<_, i64>(0),
+            );
+        }
     }
 
     /// The database file.
@@ -557,6 +616,9 @@ struct JournalEntry<'a> {
     now: &'a Timestamp,
 }
 
+/// About what a referral adds to the files besides its JSON (columns, journal row, index).
+const ROW_OVERHEAD: usize = 600;
+
 /// Journal rows per `INSERT` statement: one statement per chunk pays the bookkeeping of
 /// `AUTOINCREMENT` (a read and a write of `sqlite_sequence`) once instead of once per row.
 const JOURNAL_CHUNK: usize = 100;
@@ -854,7 +916,12 @@ impl Store for Mirror {
             "the checkpoint",
             serde_json::to_string(&last.checkpoint),
         )?;
-        self.transaction(|tx| {
+        let bytes: u64 = pages
+            .iter()
+            .flat_map(|page| &page.rows)
+            .map(|row| (row.raw_json.len() + ROW_OVERHEAD) as u64)
+            .sum();
+        let counts = self.transaction(|tx| {
             let write = || -> rusqlite::Result<Counts> {
                 let mut counts = Counts::default();
                 let mut entries = Vec::new();
@@ -907,7 +974,9 @@ impl Store for Mirror {
                 },
                 e => write_error(&path, e),
             })
-        })
+        })?;
+        self.committed(bytes);
+        Ok(counts)
     }
 
     fn finish_run(&mut self, now: &Timestamp) -> Result<Counts, MirrorError> {

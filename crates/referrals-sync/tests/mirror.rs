@@ -512,3 +512,91 @@ fn a_batch_of_pages_journals_every_change_in_the_order_received() {
     check_journal(&db);
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// With checkpoints in the background, the writer's commits never copy the log themselves
+/// (its automatic checkpoint is off): the database file fills while the writer keeps its
+/// connection open, the log starts over instead of growing with everything written, and
+/// nothing is lost.
+#[test]
+fn background_checkpoints_copy_the_log_while_the_writer_goes_on() {
+    use referrals_model::Timestamp;
+    use referrals_query::{Checkpoint, ListQuery};
+    use referrals_sync::MirrorRow;
+    use referrals_sync::plan::{Reason, RunKind};
+    use referrals_sync::store::{Counts, PageUpdate, RunRecord};
+
+    let dir = temp_dir("background-checkpoints");
+    let db = dir.join("m.db");
+    let wal = dir.join("m.db-wal");
+    let mut mirror = Mirror::open(&db).unwrap();
+    mirror.checkpoint_in_background().unwrap();
+    let autocheckpoint: i64 = mirror
+        .connection()
+        .pragma_query_value(None, "wal_autocheckpoint", |r| r.get(0))
+        .unwrap();
+    assert_eq!(autocheckpoint, 0, "the writer leaves checkpoints to the thread");
+    let checkpoint = Checkpoint::start(&ListQuery::new().page_size(100).unwrap());
+    let now = Timestamp::new("2026-12-01T10:00:00Z");
+    mirror
+        .begin_run(&RunRecord {
+            kind: RunKind::Full,
+            reason: Reason::FirstRun,
+            started_at: Timestamp::new("2026-12-01T09:00:00Z"),
+            since: None,
+            checkpoint: checkpoint.clone(),
+            newest_updated: None,
+            counts: Counts::default(),
+        })
+        .unwrap();
+    let notes = "n".repeat(4_000);
+    let referrals = 20_000;
+    for batch in 0..referrals / 500 {
+        let rows = (batch * 500..(batch + 1) * 500)
+            .map(|i| {
+                let referral = referral(&format!(
+                    r#"{{"id": "r{i:05}", "eTag": "\"1\"", "details": {{"notes": "{notes}"}}}}"#
+                ));
+                MirrorRow::from_referral(&referral).unwrap()
+            })
+            .collect();
+        let page = PageUpdate {
+            rows,
+            checkpoint: checkpoint.clone(),
+            kind: RunKind::Full,
+            reason: Reason::FirstRun,
+            newest_updated: None,
+            now: now.clone(),
+        };
+        mirror.apply_pages(&[page]).unwrap();
+    }
+    let written = referrals as u64 * 4_000;
+    // The thread copies in its own time; wait for the outcome, however slow the machine.
+    let deadline = std::time::Instant::now() + Duration::from_secs(120);
+    while std::fs::metadata(&db).unwrap().len() < written / 2 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "nothing was checkpointed into {}",
+            db.display()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let log = std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0);
+    assert!(
+        log < written,
+        "the log ({log} bytes) started over rather than keep all {written} bytes"
+    );
+    drop(mirror);
+    let mirror = Mirror::open_existing(&db).unwrap();
+    let (count, check): (i64, String) = mirror
+        .connection()
+        .query_row(
+            "SELECT (SELECT count(*) FROM referrals), (SELECT integrity_check FROM pragma_integrity_check)",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!((count, check.as_str()), (referrals as i64, "ok"));
+    assert_eq!(journal(&db).len(), referrals);
+    drop(mirror);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
