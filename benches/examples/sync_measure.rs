@@ -135,13 +135,23 @@ fn requests(simulator: &SimulatorHandle, dir: &Path, n: usize) -> Result<()> {
     Ok(())
 }
 
-/// One timed child: wall seconds and peak RSS in KiB (when /usr/bin/time is there).
-fn timed(mut command: Command) -> Result<(f64, Option<u64>)> {
+/// What one timed child took.
+struct Timing {
+    /// Wall seconds.
+    wall: f64,
+    /// Peak RSS in KiB (when /usr/bin/time is there).
+    rss: Option<u64>,
+    /// User + system CPU seconds (when /usr/bin/time is there).
+    cpu: Option<f64>,
+}
+
+/// One timed child.
+fn timed(mut command: Command) -> Result<Timing> {
     let rss_file = std::env::temp_dir().join(format!("sync-measure-rss-{}", std::process::id()));
     let time = Path::new("/usr/bin/time");
     let mut run = if time.exists() {
         let mut wrapped = Command::new(time);
-        wrapped.arg("-f").arg("%M").arg("-o").arg(&rss_file);
+        wrapped.arg("-f").arg("%M %U %S").arg("-o").arg(&rss_file);
         wrapped.arg(command.get_program()).args(command.get_args());
         wrapped
     } else {
@@ -157,11 +167,22 @@ fn timed(mut command: Command) -> Result<(f64, Option<u64>)> {
     if !status.success() {
         return Err(format!("{run:?} failed: {status}").into());
     }
-    let rss = std::fs::read_to_string(&rss_file)
-        .ok()
-        .and_then(|t| t.trim().parse().ok());
+    let report = std::fs::read_to_string(&rss_file).unwrap_or_default();
     let _ = std::fs::remove_file(&rss_file);
-    Ok((seconds, rss))
+    let fields: Vec<&str> = report.split_whitespace().collect();
+    let rss = fields.first().and_then(|f| f.parse().ok());
+    let cpu = match (fields.get(1), fields.get(2)) {
+        (Some(user), Some(sys)) => match (user.parse::<f64>(), sys.parse::<f64>()) {
+            (Ok(user), Ok(sys)) => Some(user + sys),
+            _ => None,
+        },
+        _ => None,
+    };
+    Ok(Timing {
+        wall: seconds,
+        rss,
+        cpu,
+    })
 }
 
 fn median(values: &mut [f64]) -> f64 {
@@ -172,6 +193,7 @@ fn median(values: &mut [f64]) -> f64 {
 fn compare(simulator: &SimulatorHandle, dir: &Path, n: usize, rounds: usize) -> Result<()> {
     let binary = binary()?;
     let (mut list_times, mut sync_times) = (Vec::new(), Vec::new());
+    let (mut list_cpu, mut sync_cpu) = (Vec::new(), Vec::new());
     let (mut list_rss, mut sync_rss) = (0, 0);
     for round in 0..rounds {
         let mut list = Command::new(&binary);
@@ -187,9 +209,10 @@ fn compare(simulator: &SimulatorHandle, dir: &Path, n: usize, rounds: usize) -> 
         .arg(simulator.base_url())
         .arg("--token")
         .arg(simulator.token());
-        let (seconds, rss) = timed(list)?;
-        list_times.push(seconds);
-        list_rss = list_rss.max(rss.unwrap_or(0));
+        let listed = timed(list)?;
+        list_times.push(listed.wall);
+        list_cpu.extend(listed.cpu);
+        list_rss = list_rss.max(listed.rss.unwrap_or(0));
 
         let db = dir.join(format!("compare-{round}.db"));
         let mut sync = Command::new(&binary);
@@ -199,20 +222,28 @@ fn compare(simulator: &SimulatorHandle, dir: &Path, n: usize, rounds: usize) -> 
             .arg(simulator.token())
             .arg("--db")
             .arg(&db);
-        let (seconds, rss) = timed(sync)?;
-        sync_times.push(seconds);
-        sync_rss = sync_rss.max(rss.unwrap_or(0));
+        let synced = timed(sync)?;
+        sync_times.push(synced.wall);
+        sync_cpu.extend(synced.cpu);
+        sync_rss = sync_rss.max(synced.rss.unwrap_or(0));
         let _ = std::fs::remove_file(&db);
         println!(
-            "round {round}: list {:.2} s, sync {seconds:.2} s",
-            list_times[round]
+            "round {round}: list {:.2} s, sync {:.2} s",
+            listed.wall, synced.wall
         );
     }
     let (list, sync) = (median(&mut list_times), median(&mut sync_times));
     println!(
-        "{n} referrals, median of {rounds}: list --all --format ndjson {list:.2} s, initial sync {sync:.2} s: {:.2}x",
+        "{n} referrals, median of {rounds}: list --all --page-size 100 --format ndjson {list:.2} s, initial sync {sync:.2} s: {:.2}x",
         sync / list
     );
+    if !list_cpu.is_empty() && !sync_cpu.is_empty() {
+        let (list, sync) = (median(&mut list_cpu), median(&mut sync_cpu));
+        println!(
+            "CPU (user + system, the client process only), median: list {list:.2} s, sync {sync:.2} s: {:.2}x",
+            sync / list
+        );
+    }
     println!("peak RSS (max over rounds): list {list_rss} KiB, sync {sync_rss} KiB");
     Ok(())
 }

@@ -534,7 +534,10 @@ fn background_checkpoints_copy_the_log_while_the_writer_goes_on() {
         .connection()
         .pragma_query_value(None, "wal_autocheckpoint", |r| r.get(0))
         .unwrap();
-    assert_eq!(autocheckpoint, 0, "the writer leaves checkpoints to the thread");
+    assert_eq!(
+        autocheckpoint, 0,
+        "the writer leaves checkpoints to the thread"
+    );
     let checkpoint = Checkpoint::start(&ListQuery::new().page_size(100).unwrap());
     let now = Timestamp::new("2026-12-01T10:00:00Z");
     mirror
