@@ -116,6 +116,46 @@ async fn device_code_polls_through_pending_and_slow_down_at_the_servers_interval
     list_all(&client).await;
 }
 
+#[tokio::test]
+async fn device_code_polls_that_get_no_oauth_answer_wait_longer_and_go_on() {
+    let steps = [
+        DeviceStep::Unavailable,
+        DeviceStep::Unavailable,
+        DeviceStep::Pending,
+        DeviceStep::Approve,
+    ];
+    let sim = Simulator::builder()
+        .device_code_interval(Duration::from_secs(2))
+        .device_code_script(steps)
+        .start()
+        .await
+        .unwrap();
+    let (result, waits) = sign_in(&sim).await;
+    result.expect("signed in after the authority came back");
+    // Twice the wait after each 503 page, the server's interval again after a real answer.
+    let secs: Vec<u64> = waits.iter().map(Duration::as_secs).collect();
+    assert_eq!(secs, [2, 4, 8, 2]);
+    assert_eq!(sim.device_code_polls(), 4);
+
+    // An authority that never answers stops the sign-in after five polls, naming what it got.
+    let sim = Simulator::builder()
+        .device_code_interval(Duration::from_secs(1))
+        .device_code_script([DeviceStep::Unavailable])
+        .start()
+        .await
+        .unwrap();
+    let (result, waits) = sign_in(&sim).await;
+    let error = result.expect_err("no sign-in without an answer");
+    let text = error.to_string();
+    assert!(
+        text.contains("HTTP 503") && text.contains("5 polls in a row"),
+        "{text}"
+    );
+    assert_eq!(sim.device_code_polls(), 5);
+    let secs: Vec<u64> = waits.iter().map(Duration::as_secs).collect();
+    assert_eq!(secs, [1, 2, 4, 8, 16]);
+}
+
 /// Lists everything; every page must be accepted.
 async fn list_all(client: &Client) {
     use futures::StreamExt;

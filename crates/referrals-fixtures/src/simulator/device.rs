@@ -28,6 +28,9 @@ pub enum DeviceStep {
     Decline,
     /// `expired_token`: the code expired.
     Expire,
+    /// No OAuth answer: a gateway's HTML page with HTTP 503, as when the authority is briefly
+    /// unreachable behind its front door.
+    Unavailable,
 }
 
 /// `POST …/devicecode`.
@@ -126,6 +129,10 @@ pub(crate) fn poll(state: &State, form: &FormFields) -> Reply {
             StatusCode::BAD_REQUEST,
             "expired_token",
             "AADSTS70020: The device code has expired.",
+        ),
+        DeviceStep::Unavailable => Reply::html(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "<!DOCTYPE html><html><body>Service Unavailable</body></html>",
         ),
         DeviceStep::Approve => auth::issue(state, audience, false, offline),
     }

@@ -32,6 +32,20 @@ impl Reply {
         }
     }
 
+    /// `status` with an HTML page (what a gateway in front of a service sends).
+    pub(crate) fn html(status: StatusCode, page: &'static str) -> Self {
+        let mut headers = Box::new(HeaderMap::new());
+        headers.insert(
+            CONTENT_TYPE,
+            HeaderValue::from_static("text/html; charset=utf-8"),
+        );
+        Self {
+            status,
+            headers,
+            body: SimBody::bytes(Bytes::from_static(page.as_bytes())),
+        }
+    }
+
     /// `status` without a body.
     pub(crate) fn empty(status: StatusCode) -> Self {
         Self {

@@ -16,6 +16,11 @@ use crate::Secret;
 const SLOW_DOWN_STEP: Duration = Duration::from_secs(5);
 /// The interval when the authority names none (RFC 8628 §3.2).
 const DEFAULT_INTERVAL: Duration = Duration::from_secs(5);
+/// Polls in a row that may fail to reach the token endpoint (a network error, or a page that is
+/// no OAuth answer, such as a gateway's 502) before the sign-in gives up.
+pub const MAX_UNREACHABLE_POLLS: u32 = 5;
+/// The longest wait after polls that did not reach the token endpoint.
+const MAX_UNREACHABLE_WAIT: Duration = Duration::from_secs(60);
 
 /// The device authorization: what to show the user, and the device code to poll with.
 #[derive(Debug, Clone)]
@@ -107,6 +112,10 @@ pub enum PollAnswer {
         /// `error_description`.
         description: Option<String>,
     },
+    /// The poll did not reach the token endpoint, or got no OAuth answer (a network error, a
+    /// gateway's HTML page): the poller waits longer and polls again, up to
+    /// [`MAX_UNREACHABLE_POLLS`] in a row.
+    Unreachable(AuthError),
 }
 
 /// What the poller wants next.
@@ -122,14 +131,16 @@ pub enum PollStep {
 }
 
 /// The polling rules of RFC 8628: wait `interval` between polls, add five seconds on
-/// `slow_down`, keep going on `authorization_pending`, stop on anything else or when the code has
-/// expired. Time is what the caller says it waited.
+/// `slow_down`, keep going on `authorization_pending`, double the wait after a poll that did not
+/// reach the authority (§3.5; at most 60 s, and [`MAX_UNREACHABLE_POLLS`] in a row), stop on
+/// anything else or when the code has expired. Time is what the caller says it waited.
 #[derive(Debug, Clone)]
 pub struct DevicePoller {
     interval: Duration,
     expires_in: Duration,
     waited: Duration,
     polls: u32,
+    unreachable: u32,
 }
 
 impl DevicePoller {
@@ -140,6 +151,7 @@ impl DevicePoller {
             expires_in: authorization.expires_in,
             waited: Duration::ZERO,
             polls: 0,
+            unreachable: 0,
         }
     }
 
@@ -159,16 +171,21 @@ impl DevicePoller {
     }
 
     fn wait(&mut self) -> PollStep {
-        if self.waited + self.interval > self.expires_in {
+        self.wait_for(self.interval)
+    }
+
+    fn wait_for(&mut self, delay: Duration) -> PollStep {
+        if self.waited + delay > self.expires_in {
             return PollStep::Failed(expired(None));
         }
-        self.waited += self.interval;
-        PollStep::Wait(self.interval)
+        self.waited += delay;
+        PollStep::Wait(delay)
     }
 
     /// Feeds one answer.
     pub fn on_answer(&mut self, answer: PollAnswer) -> PollStep {
         self.polls += 1;
+        let unreachable = std::mem::take(&mut self.unreachable);
         match answer {
             PollAnswer::Pending => self.wait(),
             PollAnswer::SlowDown => {
@@ -181,7 +198,31 @@ impl DevicePoller {
                 code,
                 description,
             } => PollStep::Failed(stop(status, code, description)),
+            PollAnswer::Unreachable(error) => {
+                self.unreachable = unreachable + 1;
+                if self.unreachable >= MAX_UNREACHABLE_POLLS {
+                    return PollStep::Failed(gave_up(error, self.unreachable));
+                }
+                // RFC 8628 §3.5: poll less often after a connection failure (doubling).
+                let backoff = self
+                    .interval
+                    .max(Duration::from_secs(1))
+                    .saturating_mul(1 << self.unreachable.min(16))
+                    .min(MAX_UNREACHABLE_WAIT.max(self.interval));
+                self.wait_for(backoff)
+            }
         }
+    }
+}
+
+/// The last failure of `polls` in a row that did not reach the authority.
+fn gave_up(error: AuthError, polls: u32) -> AuthError {
+    match error {
+        AuthError::Unavailable { endpoint, reason } => AuthError::Unavailable {
+            endpoint,
+            reason: format!("{reason} ({polls} polls in a row failed; the sign-in stopped)"),
+        },
+        other => other,
     }
 }
 
@@ -329,15 +370,22 @@ impl DeviceCodeLogin {
                 .field("grant_type", "urn:ietf:params:oauth:grant-type:device_code")
                 .field("client_id", &self.client_id)
                 .secret("device_code", &authorization.device_code);
-            let answer = match grant::post(transport, &self.authority, &endpoint, form).await? {
-                Answer::Token(token) => PollAnswer::Token(token),
-                Answer::Error(_, code, _) if code == "authorization_pending" => PollAnswer::Pending,
-                Answer::Error(_, code, _) if code == "slow_down" => PollAnswer::SlowDown,
-                Answer::Error(status, code, description) => PollAnswer::Error {
+            let answer = match grant::post(transport, &self.authority, &endpoint, form).await {
+                Ok(Answer::Token(token)) => PollAnswer::Token(token),
+                Ok(Answer::Error(_, code, _)) if code == "authorization_pending" => {
+                    PollAnswer::Pending
+                }
+                Ok(Answer::Error(_, code, _)) if code == "slow_down" => PollAnswer::SlowDown,
+                Ok(Answer::Error(status, code, description)) => PollAnswer::Error {
                     status,
                     code,
                     description,
                 },
+                Err(error @ AuthError::Unavailable { .. }) => {
+                    tracing::debug!(%error, "a device code poll did not reach the authority");
+                    PollAnswer::Unreachable(error)
+                }
+                Err(error) => return Err(error),
             };
             step = poller.on_answer(answer);
         }
@@ -386,6 +434,45 @@ mod tests {
             PollStep::Done(_)
         ));
         assert_eq!(poller.polls(), 5);
+    }
+
+    fn unreachable() -> PollAnswer {
+        PollAnswer::Unreachable(AuthError::Unavailable {
+            endpoint: "https://login.example/t/oauth2/v2.0/token".into(),
+            reason: "connection refused".into(),
+        })
+    }
+
+    #[test]
+    fn polls_that_do_not_reach_the_authority_wait_longer_and_stop_after_five_in_a_row() {
+        let mut poller = DevicePoller::new(&authorization(5, 900));
+        assert_eq!(wait(poller.start()), 5);
+        // 10, 20 s after two failures; an answer brings the interval back.
+        assert_eq!(wait(poller.on_answer(unreachable())), 10);
+        assert_eq!(wait(poller.on_answer(unreachable())), 20);
+        assert_eq!(wait(poller.on_answer(PollAnswer::Pending)), 5);
+        // Four in a row: 10, 20, 40, then at most 60 s; the fifth stops with the reason.
+        let waits: Vec<u64> = (0..4)
+            .map(|_| wait(poller.on_answer(unreachable())))
+            .collect();
+        assert_eq!(waits, [10, 20, 40, 60]);
+        let PollStep::Failed(error) = poller.on_answer(unreachable()) else {
+            panic!("five polls in a row that failed stop the sign-in");
+        };
+        let text = error.to_string();
+        assert!(
+            text.contains("connection refused") && text.contains("5 polls in a row"),
+            "{text}"
+        );
+
+        // Waiting longer never outlasts the code.
+        let mut poller = DevicePoller::new(&authorization(5, 30));
+        assert_eq!(wait(poller.start()), 5);
+        assert_eq!(wait(poller.on_answer(unreachable())), 10);
+        let PollStep::Failed(error) = poller.on_answer(unreachable()) else {
+            panic!("the code expires first");
+        };
+        assert!(error.to_string().contains("expired"), "{error}");
     }
 
     #[test]
