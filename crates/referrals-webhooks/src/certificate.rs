@@ -30,6 +30,11 @@ pub struct SigningCertificate {
     organisations: Vec<String>,
     /// The `RSAPublicKey` DER, or `None` when the key is not RSA.
     rsa_public_key: Option<Vec<u8>>,
+    /// SHA-256 of the certificates as received, in order: what a verified chain is known by.
+    chain_key: [u8; 32],
+    /// When every certificate received is valid (Unix seconds, both ends included), or `None`
+    /// when one of the intermediates cannot be read (the chain check will say why).
+    validity: Option<(i64, i64)>,
 }
 
 impl fmt::Debug for SigningCertificate {
@@ -83,12 +88,26 @@ impl SigningCertificate {
                 .then(|| key.subject_public_key.data.to_vec());
             (organisations, rsa)
         };
+        let chain_key = chain_key(&end_entity, &certificates);
+        let validity = validity(&end_entity, &certificates);
         Ok(SigningCertificate {
             end_entity,
             intermediates: certificates,
             organisations,
             rsa_public_key,
+            chain_key,
+            validity,
         })
+    }
+
+    /// What a verified chain of these certificates is remembered by.
+    pub(crate) fn chain_key(&self) -> &[u8; 32] {
+        &self.chain_key
+    }
+
+    /// When every certificate received is valid: Unix seconds, both ends included.
+    pub(crate) fn validity(&self) -> Option<(i64, i64)> {
+        self.validity
     }
 
     /// The organisations named in the subject.
@@ -140,6 +159,34 @@ impl SigningCertificate {
             .verify(body, signature)
             .map_err(|_| Refusal::BadSignature)
     }
+}
+
+fn chain_key(end_entity: &CertificateDer<'_>, intermediates: &[CertificateDer<'_>]) -> [u8; 32] {
+    let mut digest = ring::digest::Context::new(&ring::digest::SHA256);
+    for certificate in std::iter::once(end_entity).chain(intermediates) {
+        // Each length first, so that no two different lists hash the same bytes.
+        digest.update(&(certificate.len() as u64).to_be_bytes());
+        digest.update(certificate.as_ref());
+    }
+    let mut key = [0; 32];
+    key.copy_from_slice(digest.finish().as_ref());
+    key
+}
+
+/// The span in which every certificate received is valid (empty spans included), or `None` if
+/// one cannot be read.
+fn validity(
+    end_entity: &CertificateDer<'_>,
+    intermediates: &[CertificateDer<'_>],
+) -> Option<(i64, i64)> {
+    let mut span = (i64::MIN, i64::MAX);
+    for certificate in std::iter::once(end_entity).chain(intermediates) {
+        let (_, parsed) = X509Certificate::from_der(certificate.as_ref()).ok()?;
+        let validity = parsed.validity();
+        span.0 = span.0.max(validity.not_before.timestamp());
+        span.1 = span.1.min(validity.not_after.timestamp());
+    }
+    Some(span)
 }
 
 fn looks_like_pem(bytes: &[u8]) -> bool {

@@ -19,6 +19,7 @@
 
 mod cert_url;
 mod certificate;
+mod chain_cache;
 mod event;
 mod fetch;
 mod inbox;

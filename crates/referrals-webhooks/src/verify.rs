@@ -9,6 +9,7 @@
 //! Because the certificate has to be fetched between the two halves, verification is split
 //! into [`Verifier::preflight`] (no certificate needed) and [`Verifier::verify`].
 
+use std::sync::Arc;
 use std::time::SystemTime;
 
 use base64::Engine;
@@ -16,6 +17,7 @@ use http::{HeaderMap, Method};
 
 use crate::cert_url::CertificateUrl;
 use crate::certificate::SigningCertificate;
+use crate::chain_cache::ChainCache;
 use crate::event::Event;
 use crate::policy::Policy;
 use crate::refusal::{Refusal, snippet};
@@ -66,16 +68,22 @@ pub struct VerifiedEvent {
     pub certificate_url: CertificateUrl,
 }
 
-/// Verifies deliveries against a [`Policy`].
+/// Verifies deliveries against a [`Policy`]. A verifier remembers the certificate chains it
+/// verified (clones share the memory), so that the events of one sender cost the signature
+/// check only, for as long as its certificates are valid.
 #[derive(Debug, Clone)]
 pub struct Verifier {
     policy: Policy,
+    chains: Arc<ChainCache>,
 }
 
 impl Verifier {
     /// A verifier for `policy`.
     pub fn new(policy: Policy) -> Verifier {
-        Verifier { policy }
+        Verifier {
+            policy,
+            chains: Arc::default(),
+        }
     }
 
     /// The policy.
@@ -141,7 +149,8 @@ impl Verifier {
         certificate: &SigningCertificate,
         now: SystemTime,
     ) -> Result<VerifiedEvent, Refusal> {
-        certificate.check_chain(self.policy.trust_anchors.as_slice(), now)?;
+        self.chains
+            .check(certificate, self.policy.trust_anchors.as_slice(), now)?;
         certificate.check_organisation(&self.policy.organisation)?;
         let signature = base64::engine::general_purpose::STANDARD
             .decode(preflight.signature.trim())

@@ -428,3 +428,72 @@ proptest! {
         prop_assert_eq!(refusal.status(), 401);
     }
 }
+
+/// A verifier remembers the chains it verified, but only for the time their certificates are
+/// valid, and only for its own trust anchors: the same certificate is refused once it expired
+/// (or before it is valid), and by a verifier that does not trust its root.
+#[test]
+fn a_remembered_chain_is_still_refused_outside_its_validity_or_by_other_anchors() {
+    let now = SystemTime::now();
+    let day = Duration::from_secs(86_400);
+    let signer = issue(SignerSpec {
+        not_before: now - day,
+        not_after: now + day,
+        ..SignerSpec::default()
+    });
+    let headers = headers(&signer.sign(BODY));
+    let verifier = verifier();
+    let delivery = Delivery {
+        method: &Method::POST,
+        path: DEFAULT_PATH,
+        headers: &headers,
+        body: BODY,
+    };
+    let preflight = verifier.preflight(&delivery).unwrap();
+    let certificate = SigningCertificate::parse(signer.certificate_der()).unwrap();
+    let at = |time| {
+        verifier
+            .verify(&preflight, &certificate, time)
+            .map(|v| v.event.kind())
+    };
+    assert_eq!(at(now), Ok(EventKind::Referral));
+    assert_eq!(at(now + day / 2), Ok(EventKind::Referral), "remembered");
+    refused(at(now + 2 * day), "expired-certificate", 401);
+    refused(at(now - 2 * day), "certificate-not-yet-valid", 401);
+    // Clones share what was verified; the chain is still good inside its span.
+    assert_eq!(
+        verifier
+            .clone()
+            .verify(&preflight, &certificate, now)
+            .map(|v| v.event.kind()),
+        Ok(EventKind::Referral)
+    );
+
+    // A verifier with other anchors checks the chain itself, and refuses it.
+    let other_root = SigningAuthority::new("another root").unwrap();
+    let mut policy = Policy::new(TrustAnchors::from_pem(other_root.ca_pem().as_bytes()).unwrap());
+    policy
+        .cert_url_prefixes
+        .push(CertUrlPrefix::parse("http://127.0.0.1:9/certs/").unwrap());
+    let other = Verifier::new(policy);
+    refused(
+        other
+            .verify(&preflight, &certificate, now)
+            .map(|v| v.event.kind()),
+        "untrusted-certificate",
+        401,
+    );
+
+    // A different certificate list (an intermediate added) is a chain of its own.
+    let mut with_root = signer.certificate_pem().to_owned();
+    with_root.push_str(&keys().authority.ca_pem());
+    let listed = SigningCertificate::parse(with_root.as_bytes()).unwrap();
+    let far = now + 3 * day;
+    refused(
+        verifier
+            .verify(&preflight, &listed, far)
+            .map(|v| v.event.kind()),
+        "expired-certificate",
+        401,
+    );
+}
