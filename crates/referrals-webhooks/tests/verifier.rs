@@ -486,7 +486,7 @@ fn a_remembered_chain_is_still_refused_outside_its_validity_or_by_other_anchors(
 
     // A different certificate list (an intermediate added) is a chain of its own.
     let mut with_root = signer.certificate_pem().to_owned();
-    with_root.push_str(&keys().authority.ca_pem());
+    with_root.push_str(keys().authority.ca_pem());
     let listed = SigningCertificate::parse(with_root.as_bytes()).unwrap();
     let far = now + 3 * day;
     refused(
