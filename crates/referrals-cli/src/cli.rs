@@ -572,7 +572,8 @@ pub struct ListArgs {
     #[arg(long, group = "odata", help_heading = "Query (OData form)")]
     pub count: bool,
 
-    /// Follow every page (without it, only the first page is listed)
+    /// Follow every page (without it, only the first page is listed); 100 referrals per page
+    /// (`pageSize=100`) unless --page-size or an OData option is given
     #[arg(long, conflicts_with = "max_items", help_heading = "Paging")]
     pub all: bool,
 

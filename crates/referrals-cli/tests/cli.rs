@@ -116,6 +116,56 @@ async fn ndjson_writes_every_referral_exactly_as_served_2018_form() {
     assert!(requests[1].header("ms-continuationtoken").is_some());
 }
 
+/// `list --all` without a page size asks for 100 per page (a fifth of the requests of the
+/// server's default of 20); an explicit size, or the OData form, is sent as given.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn list_all_asks_for_the_largest_pages_unless_told_otherwise() {
+    let sim = simulator(250, FaultPlan::new()).await;
+    let output = run(&mut referrals(&sim), &["list", "--all"]);
+    assert_success(&output);
+    assert_each_once(&ids(&ndjson(&output)), &sim);
+    let requests = sim.requests();
+    assert_eq!(requests.len(), 3, "250 referrals in pages of 100");
+    assert!(
+        requests
+            .iter()
+            .all(|r| r.path_and_query.contains("pageSize=100")),
+        "{:?}",
+        requests
+            .iter()
+            .map(|r| &r.path_and_query)
+            .collect::<Vec<_>>()
+    );
+
+    sim.clear_requests();
+    let output = run(
+        &mut referrals(&sim),
+        &["list", "--all", "--page-size", "50"],
+    );
+    assert_success(&output);
+    assert_eq!(sim.requests().len(), 5);
+
+    sim.clear_requests();
+    let output = run(
+        &mut referrals(&sim),
+        &["list", "--all", "--orderby", "updatedDateTime"],
+    );
+    assert_success(&output);
+    assert_each_once(&ids(&ndjson(&output)), &sim);
+    assert!(
+        sim.requests()
+            .iter()
+            .all(|r| !r.path_and_query.contains("pageSize")),
+        "the OData form keeps the server's paging"
+    );
+
+    // Without --all, the first page is the server's choice too.
+    sim.clear_requests();
+    let output = run(&mut referrals(&sim), &["list"]);
+    assert_success(&output);
+    assert!(!sim.requests()[0].path_and_query.contains("pageSize"));
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn json_is_one_array_odata_form() {
     let sim = simulator(100, FaultPlan::new()).await;
