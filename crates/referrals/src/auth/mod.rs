@@ -48,7 +48,8 @@ pub use chain::{Chain, Source, from_env, from_lookup, from_lookup_forced};
 pub use client_auth::ClientAuth;
 pub use client_credentials::ClientCredentials;
 pub use device_code::{
-    DeviceAuthorization, DeviceCodeLogin, DevicePoller, Pause, PollAnswer, PollStep,
+    DeviceAuthorization, DeviceCodeLogin, DevicePoller, MAX_UNREACHABLE_POLLS, Pause, PollAnswer,
+    PollStep,
 };
 pub use grant::{IdClaims, TokenAnswer};
 pub use refresh::RefreshToken;
