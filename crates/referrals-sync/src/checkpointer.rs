@@ -78,26 +78,34 @@ impl Checkpointer {
     }
 }
 
-/// One round: copy what is committed without stopping the writer, then let the log start over
-/// if the writer and the readers allow it within [`RESTART_WAIT`].
+/// One round: copy what is committed without stopping the writer, then, if that copied the
+/// whole log, let it start over if the writer and the readers allow it within
+/// [`RESTART_WAIT`]. When a reader still needs part of the log (a long query on the file),
+/// `RESTART` would only hold the writer up while it waits for that reader: it is not tried.
 fn checkpoint(connection: &Connection) {
-    for mode in ["PASSIVE", "RESTART"] {
-        let outcome = connection.query_row(&format!("PRAGMA wal_checkpoint({mode})"), [], |row| {
-            Ok((
-                row.get::<_, i64>(0)?,
-                row.get::<_, i64>(1)?,
-                row.get::<_, i64>(2)?,
-            ))
-        });
-        match outcome {
-            Ok((busy, log, copied)) => {
-                tracing::trace!(mode, busy, log, copied, "checkpoint");
-            }
-            // A busy writer or reader: the log is kept as it is, for the next round.
-            Err(error) => {
-                tracing::debug!(mode, %error, "checkpoint not done");
-                return;
-            }
+    let Some((busy, log, copied)) = run(connection, "PASSIVE") else {
+        return;
+    };
+    if busy != 0 || copied < log {
+        return;
+    }
+    run(connection, "RESTART");
+}
+
+/// `PRAGMA wal_checkpoint(mode)`: (busy, frames in the log, frames copied), or `None` (logged)
+/// when it failed; the log is kept as it is for the next round either way.
+fn run(connection: &Connection, mode: &str) -> Option<(i64, i64, i64)> {
+    let outcome = connection.query_row(&format!("PRAGMA wal_checkpoint({mode})"), [], |row| {
+        Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+    });
+    match outcome {
+        Ok((busy, log, copied)) => {
+            tracing::trace!(mode, busy, log, copied, "checkpoint");
+            Some((busy, log, copied))
+        }
+        Err(error) => {
+            tracing::debug!(mode, %error, "checkpoint not done");
+            None
         }
     }
 }

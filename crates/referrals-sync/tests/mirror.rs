@@ -513,31 +513,15 @@ fn a_batch_of_pages_journals_every_change_in_the_order_received() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
-/// With checkpoints in the background, the writer's commits never copy the log themselves
-/// (its automatic checkpoint is off): the database file fills while the writer keeps its
-/// connection open, the log starts over instead of growing with everything written, and
-/// nothing is lost.
-#[test]
-fn background_checkpoints_copy_the_log_while_the_writer_goes_on() {
+/// Begins a full run in `mirror` and writes `referrals` referrals of about 4 KB each, 500 per
+/// transaction.
+fn write_big_referrals(mirror: &mut Mirror, referrals: usize) {
     use referrals_model::Timestamp;
     use referrals_query::{Checkpoint, ListQuery};
     use referrals_sync::MirrorRow;
     use referrals_sync::plan::{Reason, RunKind};
     use referrals_sync::store::{Counts, PageUpdate, RunRecord};
 
-    let dir = temp_dir("background-checkpoints");
-    let db = dir.join("m.db");
-    let wal = dir.join("m.db-wal");
-    let mut mirror = Mirror::open(&db).unwrap();
-    mirror.checkpoint_in_background().unwrap();
-    let autocheckpoint: i64 = mirror
-        .connection()
-        .pragma_query_value(None, "wal_autocheckpoint", |r| r.get(0))
-        .unwrap();
-    assert_eq!(
-        autocheckpoint, 0,
-        "the writer leaves checkpoints to the thread"
-    );
     let checkpoint = Checkpoint::start(&ListQuery::new().page_size(100).unwrap());
     let now = Timestamp::new("2026-12-01T10:00:00Z");
     mirror
@@ -552,9 +536,8 @@ fn background_checkpoints_copy_the_log_while_the_writer_goes_on() {
         })
         .unwrap();
     let notes = "n".repeat(4_000);
-    let referrals = 20_000;
-    for batch in 0..referrals / 500 {
-        let rows = (batch * 500..(batch + 1) * 500)
+    for batch in 0..referrals.div_ceil(500) {
+        let rows = (batch * 500..((batch + 1) * 500).min(referrals))
             .map(|i| {
                 let referral = referral(&format!(
                     r#"{{"id": "r{i:05}", "eTag": "\"1\"", "details": {{"notes": "{notes}"}}}}"#
@@ -572,6 +555,44 @@ fn background_checkpoints_copy_the_log_while_the_writer_goes_on() {
         };
         mirror.apply_pages(&[page]).unwrap();
     }
+}
+
+/// The referrals and the integrity check of the mirror at `db`, reopened.
+fn reopened_count(db: &std::path::Path) -> i64 {
+    let mirror = Mirror::open_existing(db).unwrap();
+    let (count, check): (i64, String) = mirror
+        .connection()
+        .query_row(
+            "SELECT (SELECT count(*) FROM referrals), (SELECT integrity_check FROM pragma_integrity_check)",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!(check, "ok");
+    count
+}
+
+/// With checkpoints in the background, the writer's commits never copy the log themselves
+/// (its automatic checkpoint is off): the database file fills while the writer keeps its
+/// connection open, the log starts over instead of growing with everything written, and
+/// nothing is lost.
+#[test]
+fn background_checkpoints_copy_the_log_while_the_writer_goes_on() {
+    let dir = temp_dir("background-checkpoints");
+    let db = dir.join("m.db");
+    let wal = dir.join("m.db-wal");
+    let mut mirror = Mirror::open(&db).unwrap();
+    mirror.checkpoint_in_background().unwrap();
+    let autocheckpoint: i64 = mirror
+        .connection()
+        .pragma_query_value(None, "wal_autocheckpoint", |r| r.get(0))
+        .unwrap();
+    assert_eq!(
+        autocheckpoint, 0,
+        "the writer leaves checkpoints to the thread"
+    );
+    let referrals = 20_000;
+    write_big_referrals(&mut mirror, referrals);
     let written = referrals as u64 * 4_000;
     // The thread copies in its own time; wait for the outcome, however slow the machine.
     let deadline = std::time::Instant::now() + Duration::from_secs(120);
@@ -589,17 +610,35 @@ fn background_checkpoints_copy_the_log_while_the_writer_goes_on() {
         "the log ({log} bytes) started over rather than keep all {written} bytes"
     );
     drop(mirror);
-    let mirror = Mirror::open_existing(&db).unwrap();
-    let (count, check): (i64, String) = mirror
-        .connection()
-        .query_row(
-            "SELECT (SELECT count(*) FROM referrals), (SELECT integrity_check FROM pragma_integrity_check)",
-            [],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
-        .unwrap();
-    assert_eq!((count, check.as_str()), (referrals as i64, "ok"));
+    assert_eq!(reopened_count(&db), referrals as i64);
     assert_eq!(journal(&db).len(), referrals);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// A reader in the middle of a long query keeps its view of the file while a sync writes and
+/// checkpoints in the background around it, and the sync finishes; afterwards everything is
+/// there.
+#[test]
+fn a_long_reader_keeps_its_view_while_background_checkpoints_run() {
+    let dir = temp_dir("background-reader");
+    let db = dir.join("m.db");
+    let mut mirror = Mirror::open(&db).unwrap();
+    mirror.checkpoint_in_background().unwrap();
+    write_big_referrals(&mut mirror, 500);
+
+    let reader = rusqlite::Connection::open(&db).unwrap();
+    reader.execute_batch("BEGIN").unwrap();
+    let count = |c: &rusqlite::Connection| -> i64 {
+        c.query_row("SELECT count(*) FROM referrals", [], |r| r.get(0))
+            .unwrap()
+    };
+    assert_eq!(count(&reader), 500);
+    write_big_referrals(&mut mirror, 12_000);
+    assert_eq!(count(&reader), 500, "the reader's snapshot is kept");
+    reader.execute_batch("COMMIT").unwrap();
+    assert_eq!(count(&reader), 12_000);
+    drop(reader);
     drop(mirror);
+    assert_eq!(reopened_count(&db), 12_000);
     std::fs::remove_dir_all(&dir).unwrap();
 }
