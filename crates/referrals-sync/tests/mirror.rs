@@ -446,50 +446,21 @@ async fn a_real_full_disk_and_a_read_only_filesystem_leave_the_mirror_intact() {
 /// the batch (created, then updated, one after the other).
 #[test]
 fn a_batch_of_pages_journals_every_change_in_the_order_received() {
-    use referrals_model::Timestamp;
-    use referrals_query::{Checkpoint, ListQuery};
-    use referrals_sync::MirrorRow;
-    use referrals_sync::plan::{Reason, RunKind};
-    use referrals_sync::store::{Counts, PageUpdate, RunRecord};
-
     let dir = temp_dir("journal-order");
     let db = dir.join("m.db");
     let mut mirror = Mirror::open(&db).unwrap();
-    let checkpoint = Checkpoint::start(&ListQuery::new().page_size(100).unwrap());
-    let now = Timestamp::new("2026-12-01T10:00:00Z");
-    let page = |rows: Vec<Referral>| PageUpdate {
-        rows: rows
-            .iter()
-            .map(|r| MirrorRow::from_referral(r).unwrap())
-            .collect(),
-        checkpoint: checkpoint.clone(),
-        kind: RunKind::Full,
-        reason: Reason::FirstRun,
-        newest_updated: None,
-        now: now.clone(),
-    };
     let version = |i: usize, v: u32| {
         referral(&format!(
             r#"{{"id": "r{i:03}", "eTag": "\"{v}\"", "updatedDateTime": "2026-12-01T0{v}:00:00Z"}}"#
         ))
     };
-    mirror
-        .begin_run(&RunRecord {
-            kind: RunKind::Full,
-            reason: Reason::FirstRun,
-            started_at: Timestamp::new("2026-12-01T09:00:00Z"),
-            since: None,
-            checkpoint: checkpoint.clone(),
-            newest_updated: None,
-            counts: Counts::default(),
-        })
-        .unwrap();
+    begin_first_run(&mut mirror);
     // 150 new, then r007 again in a newer version, 100 more new, and r007's version again.
-    let first = page((0..150).map(|i| version(i, 1)).collect());
+    let first = full_page(&(0..150).map(|i| version(i, 1)).collect::<Vec<_>>());
     let mut second_rows = vec![version(7, 2)];
     second_rows.extend((150..250).map(|i| version(i, 1)));
     second_rows.push(version(7, 2));
-    let second = page(second_rows);
+    let second = full_page(&second_rows);
     let counts = mirror.apply_pages(&[first, second]).unwrap();
     assert_eq!(
         (counts.created, counts.updated, counts.unchanged),
@@ -513,47 +484,59 @@ fn a_batch_of_pages_journals_every_change_in_the_order_received() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
-/// Begins a full run in `mirror` and writes `referrals` referrals of about 4 KB each, 500 per
-/// transaction.
-fn write_big_referrals(mirror: &mut Mirror, referrals: usize) {
+/// Begins a first (full) run in `mirror`, started at 09:00.
+fn begin_first_run(mirror: &mut Mirror) {
     use referrals_model::Timestamp;
-    use referrals_query::{Checkpoint, ListQuery};
-    use referrals_sync::MirrorRow;
     use referrals_sync::plan::{Reason, RunKind};
-    use referrals_sync::store::{Counts, PageUpdate, RunRecord};
+    use referrals_sync::store::{Counts, RunRecord};
 
-    let checkpoint = Checkpoint::start(&ListQuery::new().page_size(100).unwrap());
-    let now = Timestamp::new("2026-12-01T10:00:00Z");
     mirror
         .begin_run(&RunRecord {
             kind: RunKind::Full,
             reason: Reason::FirstRun,
             started_at: Timestamp::new("2026-12-01T09:00:00Z"),
             since: None,
-            checkpoint: checkpoint.clone(),
+            checkpoint: full_page(&[]).checkpoint,
             newest_updated: None,
             counts: Counts::default(),
         })
         .unwrap();
+}
+
+/// A page of that run, received at 10:00.
+fn full_page(referrals: &[Referral]) -> referrals_sync::store::PageUpdate {
+    use referrals_model::Timestamp;
+    use referrals_query::{Checkpoint, ListQuery};
+    use referrals_sync::MirrorRow;
+    use referrals_sync::plan::{Reason, RunKind};
+
+    referrals_sync::store::PageUpdate {
+        rows: referrals
+            .iter()
+            .map(|r| MirrorRow::from_referral(r).unwrap())
+            .collect(),
+        checkpoint: Checkpoint::start(&ListQuery::new().page_size(100).unwrap()),
+        kind: RunKind::Full,
+        reason: Reason::FirstRun,
+        newest_updated: None,
+        now: Timestamp::new("2026-12-01T10:00:00Z"),
+    }
+}
+
+/// Begins a full run in `mirror` and writes `referrals` referrals of about 4 KB each, 500 per
+/// transaction.
+fn write_big_referrals(mirror: &mut Mirror, referrals: usize) {
+    begin_first_run(mirror);
     let notes = "n".repeat(4_000);
     for batch in 0..referrals.div_ceil(500) {
-        let rows = (batch * 500..((batch + 1) * 500).min(referrals))
+        let items: Vec<Referral> = (batch * 500..((batch + 1) * 500).min(referrals))
             .map(|i| {
-                let referral = referral(&format!(
+                referral(&format!(
                     r#"{{"id": "r{i:05}", "eTag": "\"1\"", "details": {{"notes": "{notes}"}}}}"#
-                ));
-                MirrorRow::from_referral(&referral).unwrap()
+                ))
             })
             .collect();
-        let page = PageUpdate {
-            rows,
-            checkpoint: checkpoint.clone(),
-            kind: RunKind::Full,
-            reason: Reason::FirstRun,
-            newest_updated: None,
-            now: now.clone(),
-        };
-        mirror.apply_pages(&[page]).unwrap();
+        mirror.apply_pages(&[full_page(&items)]).unwrap();
     }
 }
 
