@@ -37,12 +37,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
     }
     let mut referrals = Synthetic::new(19).referrals(30);
-    referrals.push(serde_json::json!({
-        "id": "hand-1", "eTag": "\"h1\"", "name": "Unknown fields", "status": "Active",
-        "x-future": {"nested": [1, 2.5, "three", null]}, "customerProfile": null,
-        "details": {"dealValue": 0.98569069463286951, "currency": "EUR"},
-        "updatedDateTime": "2026-06-01T10:00:00Z"
-    }));
+    referrals.push(serde_json::from_str(
+        r#"{"id": "hand-1", "eTag": "\"h1\"", "name": "Unknown fields", "status": "Active",
+            "x-future": {"nested": [1, 2.5, "three", null]}, "customerProfile": null,
+            "details": {"dealValue": 0.98569069463286951, "currency": "EUR"},
+            "updatedDateTime": "2026-06-01T10:00:00Z"}"#,
+    )?);
     referrals.push(serde_json::json!({
         "id": "hand-2", "eTag": "\"h2\"", "status": "Brand-new-status", "type": "Independent",
         "updatedDateTime": "2026-06-01T11:00:00Z"
