@@ -7,7 +7,7 @@
 //!
 //! - `mirror/first_sync_10k`: into a new, empty file (every row created and journaled);
 //! - `mirror/unchanged_10k`: the same pages again into the filled file (every row compared and
-//!   found unchanged: only `last_seen_at` moves).
+//!   found unchanged: only their `referral_seen` rows are written).
 //!
 //! The files live in `MIRROR_BENCH_DIR` (default: the system temporary directory), so the
 //! disk's part can be measured apart from SQLite's (e.g. `MIRROR_BENCH_DIR=/dev/shm`).

@@ -692,8 +692,8 @@ fn kind_of(decision: Decision) -> Option<&'static str> {
 
 const UPSERT: &str = "INSERT INTO referrals (id, etag, status, substatus, type, qualification,
          direction, name, customer_name, customer_country, deal_value, currency,
-         created_date_time, updated_date_time, raw_json, first_seen_at, last_seen_at, removed_at)
-     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?16, NULL)
+         created_date_time, updated_date_time, raw_json, first_seen_at, removed_at)
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, NULL)
      ON CONFLICT (id) DO UPDATE SET
          etag = excluded.etag, status = excluded.status, substatus = excluded.substatus,
          type = excluded.type, qualification = excluded.qualification,
@@ -702,7 +702,11 @@ const UPSERT: &str = "INSERT INTO referrals (id, etag, status, substatus, type, 
          deal_value = excluded.deal_value, currency = excluded.currency,
          created_date_time = excluded.created_date_time,
          updated_date_time = excluded.updated_date_time, raw_json = excluded.raw_json,
-         last_seen_at = excluded.last_seen_at, removed_at = NULL";
+         removed_at = NULL";
+
+/// Records that a referral was received at `now` (the only write for one found unchanged).
+const SEEN: &str = "INSERT INTO referral_seen (referral_id, last_seen_at) VALUES (?1, ?2)
+     ON CONFLICT (referral_id) DO UPDATE SET last_seen_at = excluded.last_seen_at";
 
 /// Inserts the row, or replaces the stored one (seen again: `removed_at` cleared).
 fn upsert_row(tx: &Transaction<'_>, row: &MirrorRow, now: &Timestamp) -> rusqlite::Result<usize> {
@@ -728,30 +732,30 @@ fn upsert_row(tx: &Transaction<'_>, row: &MirrorRow, now: &Timestamp) -> rusqlit
 
 /// Stores one row with the change rules of [`plan::decide`], without journaling it.
 fn store_row(tx: &Transaction<'_>, row: &MirrorRow, now: &Timestamp) -> rusqlite::Result<Decision> {
-    let stored: Option<(String, Option<String>, bool)> = tx
-        .prepare_cached(
+    let decision = {
+        let mut select = tx.prepare_cached(
             "SELECT raw_json, updated_date_time, removed_at IS NOT NULL FROM referrals WHERE id = ?1",
-        )?
-        .query_row([&row.id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
-        .optional()?;
-    let decision = plan::decide(
-        stored.as_ref().map(|(raw_json, updated, removed)| Stored {
-            raw_json,
-            updated_date_time: updated.as_deref(),
-            removed: *removed,
-        }),
-        &row.raw_json,
-        row.updated_date_time.as_deref(),
-    );
-    match decision {
-        Decision::Unchanged | Decision::Stale => {
-            tx.prepare_cached("UPDATE referrals SET last_seen_at = ?2 WHERE id = ?1")?
-                .execute(params![row.id, now.as_str()])?;
+        )?;
+        let mut found = select.query([&row.id])?;
+        match found.next()? {
+            // Compared where SQLite holds it: no copy of the stored JSON.
+            Some(stored) => plan::decide(
+                Some(Stored {
+                    raw_json: stored.get_ref(0)?.as_str()?,
+                    updated_date_time: stored.get_ref(1)?.as_str_or_null()?,
+                    removed: stored.get(2)?,
+                }),
+                &row.raw_json,
+                row.updated_date_time.as_deref(),
+            ),
+            None => plan::decide(None, &row.raw_json, row.updated_date_time.as_deref()),
         }
-        Decision::Created | Decision::Updated => {
-            upsert_row(tx, row, now)?;
-        }
+    };
+    if matches!(decision, Decision::Created | Decision::Updated) {
+        upsert_row(tx, row, now)?;
     }
+    tx.prepare_cached(SEEN)?
+        .execute(params![row.id, now.as_str()])?;
     Ok(decision)
 }
 
@@ -994,14 +998,20 @@ impl Store for Mirror {
                 let mut removed = 0;
                 if run.kind == RunKind::Full {
                     let gone: Vec<String> = {
+                        // A referral without a `referral_seen` row (the table edited by hand)
+                        // counts as not seen.
                         let mut statement = tx.prepare(
-                            "SELECT id, last_seen_at FROM referrals WHERE removed_at IS NULL",
+                            "SELECT r.id, s.last_seen_at FROM referrals r
+                             LEFT JOIN referral_seen s ON s.referral_id = r.id
+                             WHERE r.removed_at IS NULL",
                         )?;
                         let mut rows = statement.query([])?;
                         let mut gone = Vec::new();
                         while let Some(row) = rows.next()? {
-                            let last_seen_at: String = row.get(1)?;
-                            if plan::removed_by_full_run(&last_seen_at, &run.started_at) {
+                            let seen = row.get_ref(1)?.as_str_or_null()?;
+                            if seen
+                                .is_none_or(|seen| plan::removed_by_full_run(seen, &run.started_at))
+                            {
                                 gone.push(row.get(0)?);
                             }
                         }

@@ -329,7 +329,7 @@ pub enum Decision {
     Created,
     /// Its content differs from the stored one: stored, journaled `updated`.
     Updated,
-    /// The same JSON as stored: only `last_seen_at` moves.
+    /// The same JSON as stored: only `referral_seen.last_seen_at` moves.
     Unchanged,
     /// An older version than the stored one (its `updatedDateTime` is earlier), e.g. a listing
     /// that started before a webhook applied a newer one: kept as stored, like `Unchanged`.

@@ -74,6 +74,17 @@ CREATE TABLE extensions (
     version INTEGER NOT NULL
 );
 "#,
+    // 2: `last_seen_at` moves to a narrow table of its own. Every full run moves it for every
+    // referral; in the wide row (next to kilobytes of JSON) that rewrote the whole table each
+    // time, even when nothing had changed.
+    r#"
+CREATE TABLE referral_seen (
+    referral_id  TEXT PRIMARY KEY,
+    last_seen_at TEXT NOT NULL
+) WITHOUT ROWID;
+INSERT INTO referral_seen (referral_id, last_seen_at) SELECT id, last_seen_at FROM referrals;
+ALTER TABLE referrals DROP COLUMN last_seen_at;
+"#,
 ];
 
 /// The schema version this crate writes.

@@ -1,0 +1,291 @@
+//! Schema migrations against a file the release before them wrote: `tests/fixtures/mirror-v1.db`
+//! (see `tests/fixtures/README.md`), upgraded to the current version with nothing lost.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
+
+use common::temp_dir;
+use referrals_model::{Referral, Timestamp};
+use referrals_sync::plan::RunKind;
+use referrals_sync::rusqlite::Connection;
+use referrals_sync::rusqlite::types::Value;
+use referrals_sync::store::Store;
+use referrals_sync::{Decision, Mirror, SCHEMA_VERSION};
+
+const FIXTURE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/mirror-v1.db");
+
+/// A copy of the version-1 fixture in a fresh directory.
+fn version_1_copy(name: &str) -> (PathBuf, PathBuf) {
+    let dir = temp_dir(name);
+    let db = dir.join("m.db");
+    std::fs::copy(FIXTURE, &db).unwrap();
+    (dir, db)
+}
+
+type Rows = Vec<Vec<Value>>;
+
+/// Every row of `table`, every column, in the order of `order_by`.
+fn rows(connection: &Connection, table: &str, order_by: &str) -> Rows {
+    let mut statement = connection
+        .prepare(&format!("SELECT * FROM {table} ORDER BY {order_by}"))
+        .unwrap();
+    let columns = statement.column_count();
+    statement
+        .query_map([], |row| {
+            (0..columns).map(|i| row.get::<_, Value>(i)).collect()
+        })
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap()
+}
+
+fn columns(connection: &Connection, table: &str) -> Vec<String> {
+    let mut statement = connection
+        .prepare("SELECT name FROM pragma_table_info(?1) ORDER BY cid")
+        .unwrap();
+    statement
+        .query_map([table], |row| row.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap()
+}
+
+fn pragma(connection: &Connection, name: &str) -> i64 {
+    connection
+        .pragma_query_value(None, name, |row| row.get(0))
+        .unwrap()
+}
+
+/// The tables of version 1 other than `referrals`, which must come through unchanged.
+const UNCHANGED_TABLES: &[(&str, &str)] = &[
+    ("changes", "seq"),
+    ("sync_state", "singleton"),
+    ("sync_run", "singleton"),
+    ("consumers", "name"),
+    ("extensions", "name"),
+    ("notes", "referral_id"),
+    ("sqlite_sequence", "name"),
+];
+
+struct Version1 {
+    columns: Vec<String>,
+    referrals: Rows,
+    others: BTreeMap<&'static str, Rows>,
+}
+
+fn read_version_1(db: &Path) -> Version1 {
+    let connection = Connection::open(db).unwrap();
+    assert_eq!(
+        pragma(&connection, "user_version"),
+        1,
+        "the fixture is version 1"
+    );
+    let version = Version1 {
+        columns: columns(&connection, "referrals"),
+        referrals: rows(&connection, "referrals", "id"),
+        others: UNCHANGED_TABLES
+            .iter()
+            .map(|(table, order)| (*table, rows(&connection, table, order)))
+            .collect(),
+    };
+    assert!(version.columns.iter().any(|c| c == "last_seen_at"));
+    assert_eq!(version.referrals.len(), 32);
+    version
+}
+
+#[test]
+fn a_version_1_mirror_upgrades_with_nothing_lost() {
+    let (dir, db) = version_1_copy("v1-upgrade");
+    let before = read_version_1(&db);
+    let last_seen = before
+        .columns
+        .iter()
+        .position(|c| c == "last_seen_at")
+        .unwrap();
+
+    drop(Mirror::open_existing(&db).unwrap());
+
+    let connection = Connection::open(&db).unwrap();
+    assert_eq!(pragma(&connection, "user_version"), SCHEMA_VERSION);
+    assert_eq!(SCHEMA_VERSION, 2);
+    assert_eq!(pragma(&connection, "application_id"), 0x5246_524C);
+    let integrity: String = connection
+        .query_row("PRAGMA integrity_check", [], |row| row.get(0))
+        .unwrap();
+    assert_eq!(integrity, "ok");
+    // `referrals` keeps every column and value but `last_seen_at`, which moved, value for value.
+    let mut expected_columns = before.columns.clone();
+    expected_columns.remove(last_seen);
+    assert_eq!(columns(&connection, "referrals"), expected_columns);
+    let expected: Rows = before
+        .referrals
+        .iter()
+        .map(|row| {
+            let mut row = row.clone();
+            row.remove(last_seen);
+            row
+        })
+        .collect();
+    assert_eq!(rows(&connection, "referrals", "id"), expected);
+    let seen: Rows = before
+        .referrals
+        .iter()
+        .map(|row| vec![row[0].clone(), row[last_seen].clone()])
+        .collect();
+    assert_eq!(rows(&connection, "referral_seen", "referral_id"), seen);
+    for (table, order) in UNCHANGED_TABLES {
+        assert_eq!(
+            rows(&connection, table, order),
+            before.others[table],
+            "table {table}"
+        );
+    }
+    drop(connection);
+
+    // Opening it again changes nothing.
+    let mut mirror = Mirror::open_existing(&db).unwrap();
+    assert_eq!(mirror.verify_journal().unwrap(), Vec::<String>::new());
+    drop(mirror);
+    let connection = Connection::open(&db).unwrap();
+    assert_eq!(rows(&connection, "referral_seen", "referral_id"), seen);
+    drop(connection);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn the_run_in_progress_in_a_version_1_file_finishes_after_the_upgrade_with_the_same_removals() {
+    let (dir, db) = version_1_copy("v1-run");
+    let before = read_version_1(&db);
+    let last_seen = before
+        .columns
+        .iter()
+        .position(|c| c == "last_seen_at")
+        .unwrap();
+    let removed_at = before
+        .columns
+        .iter()
+        .position(|c| c == "removed_at")
+        .unwrap();
+    let mut mirror = Mirror::open_existing(&db).unwrap();
+    let (_, run) = mirror.load().unwrap();
+    let run = run.expect("the fixture's full run is in progress");
+    assert_eq!(run.kind, RunKind::Full);
+    assert_eq!(run.counts.pages, 1);
+    // What version 1 would have removed: present, and last seen before the run started.
+    let text = |value: &Value| match value {
+        Value::Text(text) => Some(text.clone()),
+        _ => None,
+    };
+    let expected_gone: Vec<String> = before
+        .referrals
+        .iter()
+        .filter(|row| row[removed_at] == Value::Null)
+        .filter(|row| {
+            text(&row[last_seen]).is_some_and(|seen| seen.as_str() < run.started_at.as_str())
+        })
+        .filter_map(|row| text(&row[0]))
+        .collect();
+    assert_eq!(expected_gone.len(), 22, "the run saw 10 of the 32");
+    let last_seq = mirror.last_seq().unwrap();
+    let counts = mirror
+        .finish_run(&Timestamp::from_system_time(SystemTime::now()))
+        .unwrap();
+    assert_eq!(counts.removed, 22);
+    let journal = mirror.changes_after(last_seq, 100).unwrap();
+    let mut journaled: Vec<String> = journal
+        .iter()
+        .inspect(|change| assert_eq!(change.kind, "removed"))
+        .map(|change| change.referral_id.clone())
+        .collect();
+    journaled.sort();
+    assert_eq!(journaled, expected_gone);
+    assert_eq!(mirror.verify_journal().unwrap(), Vec::<String>::new());
+    drop(mirror);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn an_upgraded_mirror_takes_the_same_referral_as_unchanged_and_a_new_version_as_updated() {
+    let (dir, db) = version_1_copy("v1-apply");
+    let mut mirror = Mirror::open_existing(&db).unwrap();
+    let stored: String = mirror
+        .connection()
+        .query_row(
+            "SELECT raw_json FROM referrals WHERE id = 'hand-1'",
+            [],
+            |row| row.get(0),
+        )
+        .unwrap();
+    let referral: Referral = serde_json::from_str(&stored).unwrap();
+    let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+    let last_seq = mirror.last_seq().unwrap();
+    let applied = mirror.apply_referral(&referral, now).unwrap();
+    assert_eq!(applied.decision, Decision::Unchanged);
+    assert_eq!(mirror.last_seq().unwrap(), last_seq, "nothing journaled");
+    let seen: String = mirror
+        .connection()
+        .query_row(
+            "SELECT last_seen_at FROM referral_seen WHERE referral_id = 'hand-1'",
+            [],
+            |row| row.get(0),
+        )
+        .unwrap();
+    assert_eq!(seen, Timestamp::from_system_time(now).as_str());
+    // Its unknown fields and the 17-digit float came through the upgrade.
+    let value: serde_json::Value = serde_json::from_str(&stored).unwrap();
+    assert_eq!(value["x-future"]["nested"][1], 2.5);
+    assert_eq!(
+        value["details"]["dealValue"].as_f64(),
+        Some(0.985_690_694_632_869_5)
+    );
+    let mut changed = value.clone();
+    changed["name"] = "Changed after the upgrade".into();
+    changed["eTag"] = "\"h1-2\"".into();
+    let changed: Referral = serde_json::from_value(changed).unwrap();
+    let applied = mirror.apply_referral(&changed, now).unwrap();
+    assert_eq!(applied.decision, Decision::Updated);
+    assert_eq!(applied.seq, Some(last_seq + 1));
+    assert_eq!(mirror.verify_journal().unwrap(), Vec::<String>::new());
+    drop(mirror);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_migration_that_fails_leaves_the_file_at_version_1() {
+    // A view of the user's own on the column that moves: SQLite refuses to drop it, and the
+    // whole upgrade rolls back with a message naming the file.
+    let (dir, db) = version_1_copy("v1-refused");
+    {
+        let connection = Connection::open(&db).unwrap();
+        connection
+            .execute_batch(
+                "CREATE VIEW stale AS SELECT id FROM referrals WHERE last_seen_at < '2026'",
+            )
+            .unwrap();
+    }
+    let error = Mirror::open_existing(&db).unwrap_err();
+    let message = error.to_string();
+    assert!(
+        message.contains("m.db")
+            && message.contains("migrate")
+            && message.contains("view stale")
+            && message.contains("last_seen_at"),
+        "{message}"
+    );
+    let connection = Connection::open(&db).unwrap();
+    assert_eq!(pragma(&connection, "user_version"), 1);
+    assert!(columns(&connection, "referrals").contains(&"last_seen_at".to_owned()));
+    let tables: i64 = connection
+        .query_row(
+            "SELECT count(*) FROM sqlite_master WHERE name = 'referral_seen'",
+            [],
+            |row| row.get(0),
+        )
+        .unwrap();
+    assert_eq!(tables, 0);
+    drop(connection);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
