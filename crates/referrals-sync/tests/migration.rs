@@ -146,7 +146,7 @@ fn a_version_1_mirror_upgrades_with_nothing_lost() {
     drop(connection);
 
     // Opening it again changes nothing.
-    let mut mirror = Mirror::open_existing(&db).unwrap();
+    let mirror = Mirror::open_existing(&db).unwrap();
     assert_eq!(mirror.verify_journal().unwrap(), Vec::<String>::new());
     drop(mirror);
     let connection = Connection::open(&db).unwrap();
