@@ -690,27 +690,48 @@ fn kind_of(decision: Decision) -> Option<&'static str> {
     }
 }
 
-const UPSERT: &str = "INSERT INTO referrals (id, etag, status, substatus, type, qualification,
+/// A referral not stored before. A plain `INSERT`, not an upsert: the update trigger of
+/// `referrals` would make SQLite keep a statement journal (a copy of every page the statement
+/// touches) for each row of a first sync.
+const INSERT: &str = "INSERT INTO referrals (id, etag, status, substatus, type, qualification,
          direction, name, customer_name, customer_country, deal_value, currency,
          created_date_time, updated_date_time, raw_json, first_seen_at, removed_at)
-     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, NULL)
-     ON CONFLICT (id) DO UPDATE SET
-         etag = excluded.etag, status = excluded.status, substatus = excluded.substatus,
-         type = excluded.type, qualification = excluded.qualification,
-         direction = excluded.direction, name = excluded.name,
-         customer_name = excluded.customer_name, customer_country = excluded.customer_country,
-         deal_value = excluded.deal_value, currency = excluded.currency,
-         created_date_time = excluded.created_date_time,
-         updated_date_time = excluded.updated_date_time, raw_json = excluded.raw_json,
-         removed_at = NULL";
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, NULL)";
 
-/// Records that a referral was received at `now` (the only write for one found unchanged).
-const SEEN: &str = "INSERT INTO referral_seen (referral_id, last_seen_at) VALUES (?1, ?2)
+/// A new version of a stored referral (or one seen again after its removal).
+const UPDATE: &str = "UPDATE referrals SET
+         etag = ?2, status = ?3, substatus = ?4, type = ?5, qualification = ?6, direction = ?7,
+         name = ?8, customer_name = ?9, customer_country = ?10, deal_value = ?11,
+         currency = ?12, created_date_time = ?13, updated_date_time = ?14, raw_json = ?15,
+         removed_at = NULL
+     WHERE id = ?1";
+
+/// The fast path of an unchanged referral: its digest is the stored one (never the case for a
+/// removed or hand-edited one: the schema's triggers clear the digest when `raw_json` or
+/// `removed_at` changes), so only when it was seen moves. One index lookup;
+/// neither the `referrals` row nor its JSON is read.
+const SEEN_UNCHANGED: &str =
+    "UPDATE referral_seen SET last_seen_at = ?2 WHERE referral_id = ?1 AND json_sha256 = ?3";
+
+/// Records that a referral was received at `now`, and the digest of its stored JSON.
+const SEEN: &str = "INSERT INTO referral_seen (referral_id, last_seen_at, json_sha256)
+     VALUES (?1, ?2, ?3)
+     ON CONFLICT (referral_id) DO UPDATE SET
+         last_seen_at = excluded.last_seen_at, json_sha256 = excluded.json_sha256";
+
+/// Records that a referral was received at `now`, leaving the stored digest as it is (a
+/// stale version was received: what is stored did not change).
+const SEEN_ONLY: &str = "INSERT INTO referral_seen (referral_id, last_seen_at) VALUES (?1, ?2)
      ON CONFLICT (referral_id) DO UPDATE SET last_seen_at = excluded.last_seen_at";
 
-/// Inserts the row, or replaces the stored one (seen again: `removed_at` cleared).
-fn upsert_row(tx: &Transaction<'_>, row: &MirrorRow, now: &Timestamp) -> rusqlite::Result<usize> {
-    tx.prepare_cached(UPSERT)?.execute(params![
+/// Inserts the row (`stored`: replaces the stored one, `removed_at` cleared).
+fn write_row(
+    tx: &Transaction<'_>,
+    row: &MirrorRow,
+    stored: bool,
+    now: &Timestamp,
+) -> rusqlite::Result<usize> {
+    let columns = params![
         row.id,
         row.etag,
         row.status,
@@ -726,37 +747,96 @@ fn upsert_row(tx: &Transaction<'_>, row: &MirrorRow, now: &Timestamp) -> rusqlit
         row.created_date_time,
         row.updated_date_time,
         row.raw_json,
-        now.as_str(),
-    ])
+    ];
+    if stored {
+        tx.prepare_cached(UPDATE)?.execute(columns)
+    } else {
+        let mut insert = tx.prepare_cached(INSERT)?;
+        for (index, value) in columns.iter().enumerate() {
+            insert.raw_bind_parameter(index + 1, value)?;
+        }
+        insert.raw_bind_parameter(16, now.as_str())?;
+        insert.raw_execute()
+    }
 }
 
 /// Stores one row with the change rules of [`plan::decide`], without journaling it.
 fn store_row(tx: &Transaction<'_>, row: &MirrorRow, now: &Timestamp) -> rusqlite::Result<Decision> {
-    let decision = {
+    let digest = &row.json_sha256[..];
+    if tx
+        .prepare_cached(SEEN_UNCHANGED)?
+        .execute(params![row.id, now.as_str(), digest])?
+        == 1
+    {
+        return Ok(Decision::Unchanged);
+    }
+    let (decision, stored) = {
         let mut select = tx.prepare_cached(
             "SELECT raw_json, updated_date_time, removed_at IS NOT NULL FROM referrals WHERE id = ?1",
         )?;
         let mut found = select.query([&row.id])?;
         match found.next()? {
             // Compared where SQLite holds it: no copy of the stored JSON.
-            Some(stored) => plan::decide(
-                Some(Stored {
-                    raw_json: stored.get_ref(0)?.as_str()?,
-                    updated_date_time: stored.get_ref(1)?.as_str_or_null()?,
-                    removed: stored.get(2)?,
-                }),
-                &row.raw_json,
-                row.updated_date_time.as_deref(),
+            Some(stored) => (
+                plan::decide(
+                    Some(Stored {
+                        raw_json: stored.get_ref(0)?.as_str()?,
+                        updated_date_time: stored.get_ref(1)?.as_str_or_null()?,
+                        removed: stored.get(2)?,
+                    }),
+                    &row.raw_json,
+                    row.updated_date_time.as_deref(),
+                ),
+                true,
             ),
-            None => plan::decide(None, &row.raw_json, row.updated_date_time.as_deref()),
+            None => (
+                plan::decide(None, &row.raw_json, row.updated_date_time.as_deref()),
+                false,
+            ),
         }
     };
-    if matches!(decision, Decision::Created | Decision::Updated) {
-        upsert_row(tx, row, now)?;
+    match decision {
+        Decision::Created | Decision::Updated => {
+            write_row(tx, row, stored, now)?;
+            tx.prepare_cached(SEEN)?
+                .execute(params![row.id, now.as_str(), digest])?;
+        }
+        // The same JSON with no digest stored yet (a row from before version 2).
+        Decision::Unchanged => {
+            tx.prepare_cached(SEEN)?
+                .execute(params![row.id, now.as_str(), digest])?;
+        }
+        Decision::Stale => {
+            tx.prepare_cached(SEEN_ONLY)?
+                .execute(params![row.id, now.as_str()])?;
+        }
     }
-    tx.prepare_cached(SEEN)?
-        .execute(params![row.id, now.as_str()])?;
     Ok(decision)
+}
+
+/// The referrals a full run that started at `started_at` did not see: those last seen before
+/// it (from the narrow table: the wide rows are read only for these), and any without a
+/// `referral_seen` row (the table edited by hand). Some may be removed already;
+/// [`remove_row`] skips those.
+fn not_seen_since(tx: &Transaction<'_>, started_at: &Timestamp) -> rusqlite::Result<Vec<String>> {
+    let mut gone = Vec::new();
+    let mut statement = tx.prepare("SELECT referral_id, last_seen_at FROM referral_seen")?;
+    let mut rows = statement.query([])?;
+    while let Some(row) = rows.next()? {
+        if plan::removed_by_full_run(row.get_ref(1)?.as_str()?, started_at) {
+            gone.push(row.get(0)?);
+        }
+    }
+    drop(rows);
+    let mut statement = tx.prepare(
+        "SELECT id FROM referrals r
+         WHERE NOT EXISTS (SELECT 1 FROM referral_seen s WHERE s.referral_id = r.id)",
+    )?;
+    let mut rows = statement.query([])?;
+    while let Some(row) = rows.next()? {
+        gone.push(row.get(0)?);
+    }
+    Ok(gone)
 }
 
 fn remove_row(tx: &Transaction<'_>, id: &str, now: &Timestamp) -> rusqlite::Result<Option<i64>> {
@@ -771,6 +851,8 @@ fn remove_row(tx: &Transaction<'_>, id: &str, now: &Timestamp) -> rusqlite::Resu
     };
     tx.prepare_cached("UPDATE referrals SET removed_at = ?2 WHERE id = ?1")?
         .execute(params![id, now.as_str()])?;
+    // (The trigger `referral_seen_changed` clears its digest: the same JSON received again
+    // creates it anew.)
     journal(tx, id, "removed", etag.as_deref(), updated.as_deref(), now).map(Some)
 }
 
@@ -997,26 +1079,7 @@ impl Store for Mirror {
             let write = || -> rusqlite::Result<u64> {
                 let mut removed = 0;
                 if run.kind == RunKind::Full {
-                    let gone: Vec<String> = {
-                        // A referral without a `referral_seen` row (the table edited by hand)
-                        // counts as not seen.
-                        let mut statement = tx.prepare(
-                            "SELECT r.id, s.last_seen_at FROM referrals r
-                             LEFT JOIN referral_seen s ON s.referral_id = r.id
-                             WHERE r.removed_at IS NULL",
-                        )?;
-                        let mut rows = statement.query([])?;
-                        let mut gone = Vec::new();
-                        while let Some(row) = rows.next()? {
-                            let seen = row.get_ref(1)?.as_str_or_null()?;
-                            if seen
-                                .is_none_or(|seen| plan::removed_by_full_run(seen, &run.started_at))
-                            {
-                                gone.push(row.get(0)?);
-                            }
-                        }
-                        gone
-                    };
+                    let gone = not_seen_since(tx, &run.started_at)?;
                     for id in gone {
                         if remove_row(tx, &id, now)?.is_some() {
                             removed += 1;

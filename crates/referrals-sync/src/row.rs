@@ -2,40 +2,111 @@
 
 use referrals_model::Referral;
 
-/// One row of the `referrals` table, from a referral as received.
+/// One row of the `referrals` table, from a referral as received. Made only by
+/// [`from_referral`](Self::from_referral), so that the columns, the JSON and its digest always
+/// describe the same referral.
 #[derive(Debug, Clone, PartialEq)]
 pub struct MirrorRow {
+    pub(crate) id: String,
+    pub(crate) etag: Option<String>,
+    pub(crate) status: Option<String>,
+    pub(crate) substatus: Option<String>,
+    pub(crate) referral_type: Option<String>,
+    pub(crate) qualification: Option<String>,
+    pub(crate) direction: Option<String>,
+    pub(crate) name: Option<String>,
+    pub(crate) customer_name: Option<String>,
+    pub(crate) customer_country: Option<String>,
+    pub(crate) deal_value: Option<f64>,
+    pub(crate) currency: Option<String>,
+    pub(crate) created_date_time: Option<String>,
+    pub(crate) updated_date_time: Option<String>,
+    pub(crate) raw_json: String,
+    pub(crate) json_sha256: [u8; 32],
+}
+
+impl MirrorRow {
     /// `id`.
-    pub id: String,
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
     /// `eTag`.
-    pub etag: Option<String>,
+    pub fn etag(&self) -> Option<&str> {
+        self.etag.as_deref()
+    }
+
     /// `status`.
-    pub status: Option<String>,
+    pub fn status(&self) -> Option<&str> {
+        self.status.as_deref()
+    }
+
     /// `substatus`.
-    pub substatus: Option<String>,
+    pub fn substatus(&self) -> Option<&str> {
+        self.substatus.as_deref()
+    }
+
     /// `type`.
-    pub referral_type: Option<String>,
+    pub fn referral_type(&self) -> Option<&str> {
+        self.referral_type.as_deref()
+    }
+
     /// `qualification`.
-    pub qualification: Option<String>,
+    pub fn qualification(&self) -> Option<&str> {
+        self.qualification.as_deref()
+    }
+
     /// `direction`.
-    pub direction: Option<String>,
+    pub fn direction(&self) -> Option<&str> {
+        self.direction.as_deref()
+    }
+
     /// `name`.
-    pub name: Option<String>,
+    pub fn name(&self) -> Option<&str> {
+        self.name.as_deref()
+    }
+
     /// `customerProfile.name`.
-    pub customer_name: Option<String>,
+    pub fn customer_name(&self) -> Option<&str> {
+        self.customer_name.as_deref()
+    }
+
     /// `customerProfile.address.country`.
-    pub customer_country: Option<String>,
+    pub fn customer_country(&self) -> Option<&str> {
+        self.customer_country.as_deref()
+    }
+
     /// `details.dealValue` as a number (a string holding one included).
-    pub deal_value: Option<f64>,
+    pub fn deal_value(&self) -> Option<f64> {
+        self.deal_value
+    }
+
     /// `details.currency`.
-    pub currency: Option<String>,
+    pub fn currency(&self) -> Option<&str> {
+        self.currency.as_deref()
+    }
+
     /// `createdDateTime`, as sent.
-    pub created_date_time: Option<String>,
+    pub fn created_date_time(&self) -> Option<&str> {
+        self.created_date_time.as_deref()
+    }
+
     /// `updatedDateTime`, as sent.
-    pub updated_date_time: Option<String>,
+    pub fn updated_date_time(&self) -> Option<&str> {
+        self.updated_date_time.as_deref()
+    }
+
     /// The whole referral: the model's lossless encoding of what was received (every field,
     /// unknown ones and explicit nulls included).
-    pub raw_json: String,
+    pub fn raw_json(&self) -> &str {
+        &self.raw_json
+    }
+
+    /// The SHA-256 digest of [`raw_json`](Self::raw_json): how the mirror tells an unchanged
+    /// referral without reading its stored JSON (`referral_seen.json_sha256`).
+    pub fn json_sha256(&self) -> &[u8; 32] {
+        &self.json_sha256
+    }
 }
 
 /// Why a referral cannot be a row.
@@ -59,6 +130,10 @@ impl MirrorRow {
             .ok_or(RowError::NoId)?;
         let raw_json =
             serde_json::to_string(referral).map_err(|e| RowError::Encode(e.to_string()))?;
+        let mut json_sha256 = [0; 32];
+        json_sha256.copy_from_slice(
+            ring::digest::digest(&ring::digest::SHA256, raw_json.as_bytes()).as_ref(),
+        );
         let customer = referral.customer_profile.as_ref();
         let details = referral.details.as_ref();
         Ok(MirrorRow {
@@ -93,6 +168,7 @@ impl MirrorRow {
                 .as_ref()
                 .map(|t| t.as_str().to_owned()),
             raw_json,
+            json_sha256,
         })
     }
 }

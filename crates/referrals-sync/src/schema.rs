@@ -74,15 +74,28 @@ CREATE TABLE extensions (
     version INTEGER NOT NULL
 );
 "#,
-    // 2: `last_seen_at` moves to a narrow table of its own. Every full run moves it for every
-    // referral; in the wide row (next to kilobytes of JSON) that rewrote the whole table each
-    // time, even when nothing had changed.
+    // 2: `last_seen_at` moves to a narrow table of its own, with a digest of the stored JSON.
+    // Every full run moves it for every referral; in the wide row (next to kilobytes of JSON)
+    // that rewrote the whole table each time, even when nothing had changed, and telling
+    // "unchanged" read the whole stored JSON back. The digests of version-1 rows are not
+    // known (SQL cannot compute them): each is filled in when its referral is next received.
     r#"
 CREATE TABLE referral_seen (
     referral_id  TEXT PRIMARY KEY,
-    last_seen_at TEXT NOT NULL
+    last_seen_at TEXT NOT NULL,
+    json_sha256  BLOB
 ) WITHOUT ROWID;
 INSERT INTO referral_seen (referral_id, last_seen_at) SELECT id, last_seen_at FROM referrals;
+-- The digest describes the stored JSON whoever writes the row: one changed or removed by
+-- hand can no longer pass for unchanged.
+CREATE TRIGGER referral_seen_changed AFTER UPDATE OF id, raw_json, removed_at ON referrals
+BEGIN
+    UPDATE referral_seen SET json_sha256 = NULL WHERE referral_id = old.id;
+END;
+CREATE TRIGGER referral_seen_deleted AFTER DELETE ON referrals
+BEGIN
+    DELETE FROM referral_seen WHERE referral_id = old.id;
+END;
 ALTER TABLE referrals DROP COLUMN last_seen_at;
 "#,
 ];

@@ -625,3 +625,117 @@ fn a_long_reader_keeps_its_view_while_background_checkpoints_run() {
     assert_eq!(reopened_count(&db), 12_000);
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// The referral `r1`, version `etag`.
+fn r1(etag: &str) -> Referral {
+    referral(&format!(
+        r#"{{"id": "r1", "eTag": "\"{etag}\"", "name": "Deal", "x-new": [1, 2]}}"#
+    ))
+}
+
+/// An unchanged referral is told by the digest in `referral_seen`, without reading its JSON:
+/// a row whose JSON was edited by hand, was removed, or was deleted by hand must not pass for
+/// unchanged when the same version is received again.
+#[test]
+fn a_referral_edited_removed_or_deleted_by_hand_is_never_taken_for_unchanged() {
+    let dir = temp_dir("digest");
+    let mut mirror = Mirror::open(dir.join("m.db")).unwrap();
+    let now = SystemTime::now();
+    let received = r1("1");
+    let decide = |mirror: &mut Mirror| mirror.apply_referral(&received, now).unwrap().decision;
+    assert_eq!(decide(&mut mirror), Decision::Created);
+    assert_eq!(decide(&mut mirror), Decision::Unchanged);
+
+    let stored = |mirror: &Mirror| -> Option<String> {
+        mirror
+            .connection()
+            .query_row("SELECT raw_json FROM referrals WHERE id = 'r1'", [], |r| {
+                r.get(0)
+            })
+            .ok()
+    };
+    let original = stored(&mirror).unwrap();
+    mirror
+        .connection()
+        .execute(
+            "UPDATE referrals SET raw_json = '{\"id\": \"r1\"}' WHERE id = 'r1'",
+            [],
+        )
+        .unwrap();
+    assert_eq!(decide(&mut mirror), Decision::Updated);
+    assert_eq!(
+        stored(&mirror).unwrap(),
+        original,
+        "the received version is back"
+    );
+    assert_eq!(decide(&mut mirror), Decision::Unchanged);
+
+    assert!(mirror.mark_removed("r1", now).unwrap().is_some());
+    assert_eq!(decide(&mut mirror), Decision::Created);
+
+    mirror
+        .connection()
+        .execute("DELETE FROM referrals WHERE id = 'r1'", [])
+        .unwrap();
+    let seen: i64 = mirror
+        .connection()
+        .query_row("SELECT count(*) FROM referral_seen", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(seen, 0, "its referral_seen row went with it");
+    assert_eq!(decide(&mut mirror), Decision::Created);
+    assert_eq!(stored(&mirror).unwrap(), original);
+    assert_eq!(decide(&mut mirror), Decision::Unchanged);
+    let kinds: Vec<String> = journal(&dir.join("m.db"))
+        .into_iter()
+        .map(|(_, _, kind, _)| kind)
+        .collect();
+    assert_eq!(
+        kinds,
+        ["created", "updated", "removed", "created", "created"]
+    );
+    drop(mirror);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// A full run removes what it did not see, whether its `referral_seen` row says so or is
+/// missing (deleted by hand); what it saw stays.
+#[test]
+fn a_full_run_removes_what_it_did_not_see_even_without_a_seen_row() {
+    use referrals_model::Timestamp;
+
+    let dir = temp_dir("unseen");
+    let mut mirror = Mirror::open(dir.join("m.db")).unwrap();
+    let items: Vec<Referral> = (0..5)
+        .map(|i| referral(&format!(r#"{{"id": "k{i}", "eTag": "\"1\""}}"#)))
+        .collect();
+    for item in &items {
+        mirror.apply_referral(item, SystemTime::UNIX_EPOCH).unwrap();
+    }
+    mirror
+        .connection()
+        .execute("DELETE FROM referral_seen WHERE referral_id = 'k4'", [])
+        .unwrap();
+    begin_first_run(&mut mirror);
+    // The run sees k0 and k1 only (unchanged: only their seen rows are written).
+    let counts = mirror.apply_pages(&[full_page(&items[..2])]).unwrap();
+    assert_eq!(counts.unchanged, 2);
+    let counts = mirror
+        .finish_run(&Timestamp::new("2026-12-01T11:00:00Z"))
+        .unwrap();
+    assert_eq!(counts.removed, 3);
+    let present: Vec<String> = {
+        let mut statement = mirror
+            .connection()
+            .prepare("SELECT id FROM referrals WHERE removed_at IS NULL ORDER BY id")
+            .unwrap();
+        statement
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap()
+    };
+    assert_eq!(present, ["k0", "k1"]);
+    assert_eq!(mirror.verify_journal().unwrap(), Vec::<String>::new());
+    drop(mirror);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
