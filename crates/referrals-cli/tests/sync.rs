@@ -478,6 +478,202 @@ async fn sync_killed_at_random_moments_loses_nothing_and_repeats_nothing() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
+/// The schema-version-1 mirror kept by referrals-sync as a fixture (written by the release
+/// that wrote version 1).
+const MIRROR_V1: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../referrals-sync/tests/fixtures/mirror-v1.db"
+);
+
+/// A version-1 mirror at `db` large enough for its upgrade to take a while: the fixture plus
+/// `bulk` copies of its largest referral under new ids, each journaled, as version 1 wrote them.
+fn large_version_1_mirror(db: &Path, bulk: usize) {
+    use referrals_sync::rusqlite::Connection;
+    std::fs::copy(MIRROR_V1, db).unwrap();
+    let connection = Connection::open(db).unwrap();
+    connection
+        .execute_batch(&format!(
+            "BEGIN;
+             WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < {bulk})
+             INSERT INTO referrals (id, etag, status, substatus, type, qualification, direction,
+                 name, customer_name, customer_country, deal_value, currency, created_date_time,
+                 updated_date_time, raw_json, first_seen_at, last_seen_at, removed_at)
+             SELECT printf('bulk-%06d', i), etag, status, substatus, type, qualification,
+                 direction, name, customer_name, customer_country, deal_value, currency,
+                 created_date_time, updated_date_time,
+                 json_set(raw_json, '$.id', printf('bulk-%06d', i)), first_seen_at,
+                 last_seen_at, NULL
+             FROM n, (SELECT * FROM referrals ORDER BY length(raw_json) DESC LIMIT 1);
+             INSERT INTO changes (referral_id, kind, etag, updated_date_time, recorded_at)
+             SELECT id, 'created', etag, updated_date_time, first_seen_at FROM referrals
+             WHERE id LIKE 'bulk-%' ORDER BY id;
+             COMMIT;"
+        ))
+        .unwrap();
+    connection
+        .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
+        .unwrap();
+}
+
+/// What a mirror file holds, read with SQLite alone: the schema version, whether its shape is
+/// exactly that version's, and its row counts.
+#[derive(Debug, PartialEq, Eq)]
+struct FileState {
+    version: i64,
+    shape_matches_version: bool,
+    referrals: i64,
+    changes: i64,
+    integrity: String,
+}
+
+fn file_state(db: &Path) -> FileState {
+    use referrals_sync::rusqlite::Connection;
+    let connection = Connection::open(db).unwrap();
+    let one = |sql: &str| -> i64 { connection.query_row(sql, [], |r| r.get(0)).unwrap() };
+    let version = one("PRAGMA user_version");
+    let last_seen_column =
+        one("SELECT count(*) FROM pragma_table_info('referrals') WHERE name = 'last_seen_at'");
+    let seen_table =
+        one("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'referral_seen'");
+    let referrals = one("SELECT count(*) FROM referrals");
+    let shape_matches_version = match version {
+        1 => last_seen_column == 1 && seen_table == 0,
+        2 => {
+            last_seen_column == 0
+                && seen_table == 1
+                && one("SELECT count(*) FROM referral_seen") == referrals
+        }
+        _ => false,
+    };
+    FileState {
+        version,
+        shape_matches_version,
+        referrals,
+        changes: one("SELECT count(*) FROM changes"),
+        integrity: connection
+            .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+            .unwrap(),
+    }
+}
+
+/// `referrals changes` on a version-1 file upgrades it on open; killed with SIGKILL at random
+/// moments of that upgrade, the file is afterwards version 1 or version 2, whole, never in
+/// between, with every referral and journal row; the next open finishes the upgrade, and a
+/// sync goes on from there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_kill_during_the_schema_upgrade_leaves_version_1_or_2_never_in_between() {
+    const BULK: usize = 10_000;
+    const MID_UPGRADE_KILLS: usize = 5;
+    const MAX_RUNS: usize = 60;
+    let dir = temp_dir("upgrade-kill");
+    let template = dir.join("v1.db");
+    large_version_1_mirror(&template, BULK);
+    let before = file_state(&template);
+    assert_eq!(before.version, 1);
+    assert!(before.shape_matches_version);
+    assert_eq!(before.referrals, 32 + BULK as i64);
+    let changes = |db: &Path| {
+        let mut command = referrals();
+        command
+            .args(["-v", "changes", "--limit", "1", "--db"])
+            .arg(db)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        command
+    };
+
+    // One upgrade to the end, to know how long one takes here.
+    let db = dir.join("m.db");
+    std::fs::copy(&template, &db).unwrap();
+    let started = std::time::Instant::now();
+    let out = output(&mut changes(&db));
+    let whole = started.elapsed();
+    assert_success(&out);
+    assert!(stderr(&out).contains("schema upgraded"), "{}", stderr(&out));
+    let upgraded = file_state(&db);
+    assert_eq!(
+        upgraded,
+        FileState {
+            version: 2,
+            ..before
+        }
+    );
+
+    let mut moments = Moments(0x2545_F491_4F6C_DD1D);
+    let (mut mid_upgrade, mut at_version_2, mut runs) = (0, 0, 0);
+    while mid_upgrade < MID_UPGRADE_KILLS && runs < MAX_RUNS {
+        runs += 1;
+        std::fs::copy(&template, &db).unwrap();
+        for suffix in ["-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", db.display()));
+        }
+        let mut child = changes(&db).spawn().unwrap();
+        let wait = moments.next_millis(whole.as_millis() as u64 * 6 / 5 + 1);
+        tokio::time::sleep(Duration::from_millis(wait)).await;
+        let _ = child.kill();
+        let result = tokio::task::spawn_blocking(move || child.wait_with_output())
+            .await
+            .unwrap()
+            .unwrap();
+        let log = stderr(&result);
+        let state = file_state(&db);
+        assert!(
+            state.shape_matches_version && state.integrity == "ok",
+            "run {runs}: {state:?}\n{log}"
+        );
+        assert_eq!(
+            (state.referrals, state.changes),
+            (before.referrals, before.changes),
+            "run {runs}: rows lost"
+        );
+        let began = log.contains("upgrading the mirror's schema");
+        match state.version {
+            1 if began => mid_upgrade += 1,
+            1 => {}
+            2 => at_version_2 += 1,
+            other => panic!("run {runs}: version {other}"),
+        }
+    }
+    eprintln!(
+        "{runs} runs, one upgrade {whole:?}: {mid_upgrade} killed during the upgrade, \
+         {at_version_2} after it"
+    );
+    assert!(
+        mid_upgrade >= MID_UPGRADE_KILLS,
+        "only {mid_upgrade} of {runs} kills landed during an upgrade of {whole:?}"
+    );
+
+    // The last file killed mid-way upgrades on the next open, and syncs.
+    std::fs::copy(&template, &db).unwrap();
+    let mut child = changes(&db).spawn().unwrap();
+    tokio::time::sleep(whole / 2).await;
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_success(&output(&mut changes(&db)));
+    assert_eq!(
+        file_state(&db),
+        FileState {
+            version: 2,
+            ..file_state(&template)
+        }
+    );
+    assert_journal_consistent(&db);
+    // The first sync finishes the full run the fixture left in progress (begun against
+    // another account); the second lists this one from scratch.
+    let sim = simulator(30, FaultPlan::new()).await;
+    for _ in 0..2 {
+        assert_success(&output(&mut sync_command(
+            &sim,
+            &db,
+            &["--page-size", "10", "--full"],
+        )));
+    }
+    let mirror = mirror_state(&db);
+    assert_eq!(mirror, simulator_state(&sim));
+    assert_journal_consistent(&db);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
 #[test]
 fn simulate_churn_changes_referrals_that_a_sync_then_picks_up() {
     use std::io::{BufRead, BufReader};

@@ -210,6 +210,15 @@ impl Mirror {
         if version >= SCHEMA_VERSION {
             return Ok(());
         }
+        // An upgrade of a large mirror rewrites tables: say why the open takes a while.
+        if version > 0 {
+            tracing::info!(
+                path = %path.display(),
+                from = version,
+                to = SCHEMA_VERSION,
+                "upgrading the mirror's schema (one transaction)"
+            );
+        }
         for (index, migration) in MIGRATIONS.iter().enumerate().skip(version as usize) {
             tx.execute_batch(migration).map_err(fail)?;
             tx.pragma_update(None, "user_version", index as i64 + 1)
@@ -217,7 +226,11 @@ impl Mirror {
         }
         tx.pragma_update(None, "application_id", APPLICATION_ID)
             .map_err(fail)?;
-        tx.commit().map_err(fail)
+        tx.commit().map_err(fail)?;
+        if version > 0 {
+            tracing::info!(path = %path.display(), version = SCHEMA_VERSION, "schema upgraded");
+        }
+        Ok(())
     }
 
     /// Makes checkpoints (copying the write-ahead log into the database file, with its waits
