@@ -6,11 +6,15 @@
 //! - `compare N ROUNDS`: wall time and peak RSS (`/usr/bin/time -f %M`) of an initial
 //!   `referrals sync` against `referrals list --all --format ndjson > /dev/null`, interleaved
 //!   in the same run; medians.
+//! - `resync N ROUNDS`: wall time and CPU of an initial `referrals sync` and of the
+//!   `referrals sync --full` of the unchanged account that follows it (the weekly reconcile),
+//!   each round on a new file; medians.
 //!
 //! ```text
 //! cargo build --release -p referrals-cli -p referrals-benches --example sync_measure
 //! target/release/examples/sync_measure requests 100000
 //! target/release/examples/sync_measure compare 100000 3
+//! target/release/examples/sync_measure resync 100000 3
 //! ```
 //! The binary is looked for next to this example's directory (`target/release/referrals`), or
 //! in `REFERRALS_BIN`.
@@ -38,7 +42,8 @@ fn main() -> Result<()> {
     let outcome = match mode {
         "requests" => requests(&simulator, &dir, n),
         "compare" => compare(&simulator, &dir, n, rounds),
-        other => Err(format!("unknown mode {other}: requests or compare").into()),
+        "resync" => resync(&simulator, &dir, n, rounds),
+        other => Err(format!("unknown mode {other}: requests, compare or resync").into()),
     };
     let _ = std::fs::remove_dir_all(&dir);
     outcome
@@ -245,5 +250,51 @@ fn compare(simulator: &SimulatorHandle, dir: &Path, n: usize, rounds: usize) -> 
         );
     }
     println!("peak RSS (max over rounds): list {list_rss} KiB, sync {sync_rss} KiB");
+    Ok(())
+}
+
+fn resync(simulator: &SimulatorHandle, dir: &Path, n: usize, rounds: usize) -> Result<()> {
+    let binary = binary()?;
+    let (mut first_times, mut full_times) = (Vec::new(), Vec::new());
+    let (mut first_cpu, mut full_cpu) = (Vec::new(), Vec::new());
+    for round in 0..rounds {
+        let db = dir.join(format!("resync-{round}.db"));
+        let command = |extra: &[&str]| {
+            let mut sync = Command::new(&binary);
+            sync.args(["sync", "--base-url"])
+                .arg(simulator.base_url())
+                .arg("--token")
+                .arg(simulator.token())
+                .arg("--db")
+                .arg(&db)
+                .args(extra);
+            sync
+        };
+        let first = timed(command(&[]))?;
+        let full = timed(command(&["--full"]))?;
+        first_times.push(first.wall);
+        full_times.push(full.wall);
+        first_cpu.extend(first.cpu);
+        full_cpu.extend(full.cpu);
+        for suffix in ["", "-wal", "-shm", ".lock"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", db.display()));
+        }
+        println!(
+            "round {round}: initial sync {:.2} s, unchanged full re-sync {:.2} s",
+            first.wall, full.wall
+        );
+    }
+    let (first, full) = (median(&mut first_times), median(&mut full_times));
+    println!(
+        "{n} referrals, median of {rounds}: initial sync {first:.2} s, unchanged `sync --full` {full:.2} s: {:.2}x",
+        full / first
+    );
+    if !first_cpu.is_empty() && !full_cpu.is_empty() {
+        let (first, full) = (median(&mut first_cpu), median(&mut full_cpu));
+        println!(
+            "CPU (user + system, the client process only), median: initial {first:.2} s, full re-sync {full:.2} s: {:.2}x",
+            full / first
+        );
+    }
     Ok(())
 }
