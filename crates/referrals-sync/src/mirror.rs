@@ -721,29 +721,31 @@ const UPDATE: &str = "UPDATE referrals SET
 
 /// The fast path of an unchanged referral: its digest is the stored one (never the case for a
 /// removed or hand-edited one: the schema's triggers clear the digest when `raw_json` or
-/// `removed_at` changes), so only when it was seen moves. One index lookup;
-/// neither the `referrals` row nor its JSON is read.
-const SEEN_UNCHANGED: &str =
-    "UPDATE referral_seen SET last_seen_at = ?2 WHERE referral_id = ?1 AND json_sha256 = ?3";
+/// `removed_at` changes), so only when it was seen moves. Two index lookups (the id, then
+/// the rowid); neither the `referrals` row nor its JSON is read.
+const SEEN_UNCHANGED: &str = "UPDATE referral_seen SET last_seen_at = ?2
+     WHERE referral_rowid = (SELECT rowid FROM referrals WHERE id = ?1) AND json_sha256 = ?3";
 
-/// Records that a referral was received at `now`, and the digest of its stored JSON.
-const SEEN: &str = "INSERT INTO referral_seen (referral_id, last_seen_at, json_sha256)
+/// Records that the referral stored at `rowid` was received at `now`, and the digest of its
+/// stored JSON.
+const SEEN: &str = "INSERT INTO referral_seen (referral_rowid, last_seen_at, json_sha256)
      VALUES (?1, ?2, ?3)
-     ON CONFLICT (referral_id) DO UPDATE SET
+     ON CONFLICT (referral_rowid) DO UPDATE SET
          last_seen_at = excluded.last_seen_at, json_sha256 = excluded.json_sha256";
 
-/// Records that a referral was received at `now`, leaving the stored digest as it is (a
-/// stale version was received: what is stored did not change).
-const SEEN_ONLY: &str = "INSERT INTO referral_seen (referral_id, last_seen_at) VALUES (?1, ?2)
-     ON CONFLICT (referral_id) DO UPDATE SET last_seen_at = excluded.last_seen_at";
+/// Records that the referral stored at `rowid` was received at `now`, leaving the stored
+/// digest as it is (a stale version was received: what is stored did not change).
+const SEEN_ONLY: &str = "INSERT INTO referral_seen (referral_rowid, last_seen_at) VALUES (?1, ?2)
+     ON CONFLICT (referral_rowid) DO UPDATE SET last_seen_at = excluded.last_seen_at";
 
-/// Inserts the row (`stored`: replaces the stored one, `removed_at` cleared).
+/// Inserts the row, or replaces the one stored at `stored` (`removed_at` cleared). Returns the
+/// row's rowid.
 fn write_row(
     tx: &Transaction<'_>,
     row: &MirrorRow,
-    stored: bool,
+    stored: Option<i64>,
     now: &Timestamp,
-) -> rusqlite::Result<usize> {
+) -> rusqlite::Result<i64> {
     let columns = params![
         row.id,
         row.etag,
@@ -761,15 +763,20 @@ fn write_row(
         row.updated_date_time,
         row.raw_json,
     ];
-    if stored {
-        tx.prepare_cached(UPDATE)?.execute(columns)
-    } else {
-        let mut insert = tx.prepare_cached(INSERT)?;
-        for (index, value) in columns.iter().enumerate() {
-            insert.raw_bind_parameter(index + 1, value)?;
+    match stored {
+        Some(rowid) => {
+            tx.prepare_cached(UPDATE)?.execute(columns)?;
+            Ok(rowid)
         }
-        insert.raw_bind_parameter(16, now.as_str())?;
-        insert.raw_execute()
+        None => {
+            let mut insert = tx.prepare_cached(INSERT)?;
+            for (index, value) in columns.iter().enumerate() {
+                insert.raw_bind_parameter(index + 1, value)?;
+            }
+            insert.raw_bind_parameter(16, now.as_str())?;
+            insert.raw_execute()?;
+            Ok(tx.last_insert_rowid())
+        }
     }
 }
 
@@ -785,7 +792,8 @@ fn store_row(tx: &Transaction<'_>, row: &MirrorRow, now: &Timestamp) -> rusqlite
     }
     let (decision, stored) = {
         let mut select = tx.prepare_cached(
-            "SELECT raw_json, updated_date_time, removed_at IS NOT NULL FROM referrals WHERE id = ?1",
+            "SELECT rowid, raw_json, updated_date_time, removed_at IS NOT NULL
+             FROM referrals WHERE id = ?1",
         )?;
         let mut found = select.query([&row.id])?;
         match found.next()? {
@@ -793,57 +801,75 @@ fn store_row(tx: &Transaction<'_>, row: &MirrorRow, now: &Timestamp) -> rusqlite
             Some(stored) => (
                 plan::decide(
                     Some(Stored {
-                        raw_json: stored.get_ref(0)?.as_str()?,
-                        updated_date_time: stored.get_ref(1)?.as_str_or_null()?,
-                        removed: stored.get(2)?,
+                        raw_json: stored.get_ref(1)?.as_str()?,
+                        updated_date_time: stored.get_ref(2)?.as_str_or_null()?,
+                        removed: stored.get(3)?,
                     }),
                     &row.raw_json,
                     row.updated_date_time.as_deref(),
                 ),
-                true,
+                Some(stored.get::<_, i64>(0)?),
             ),
             None => (
                 plan::decide(None, &row.raw_json, row.updated_date_time.as_deref()),
-                false,
+                None,
             ),
         }
     };
-    match decision {
-        Decision::Created | Decision::Updated => {
-            write_row(tx, row, stored, now)?;
+    match (decision, stored) {
+        (Decision::Created | Decision::Updated, _) => {
+            let rowid = write_row(tx, row, stored, now)?;
             tx.prepare_cached(SEEN)?
-                .execute(params![row.id, now.as_str(), digest])?;
+                .execute(params![rowid, now.as_str(), digest])?;
         }
         // The same JSON with no digest stored yet (a row from before version 2).
-        Decision::Unchanged => {
+        (Decision::Unchanged, Some(rowid)) => {
             tx.prepare_cached(SEEN)?
-                .execute(params![row.id, now.as_str(), digest])?;
+                .execute(params![rowid, now.as_str(), digest])?;
         }
-        Decision::Stale => {
+        (Decision::Stale, Some(rowid)) => {
             tx.prepare_cached(SEEN_ONLY)?
-                .execute(params![row.id, now.as_str()])?;
+                .execute(params![rowid, now.as_str()])?;
         }
+        // `decide` is neither for a referral not stored.
+        (Decision::Unchanged | Decision::Stale, None) => {}
     }
     Ok(decision)
 }
 
 /// The referrals a full run that started at `started_at` did not see: those last seen before
 /// it (from the narrow table: the wide rows are read only for these), and any without a
-/// `referral_seen` row (the table edited by hand). Some may be removed already;
-/// [`remove_row`] skips those.
+/// `referral_seen` row (edited by hand, or renumbered). Some may be removed already;
+/// [`remove_row`] skips those. Seen rows without a referral are deleted.
 fn not_seen_since(tx: &Transaction<'_>, started_at: &Timestamp) -> rusqlite::Result<Vec<String>> {
-    let mut gone = Vec::new();
-    let mut statement = tx.prepare("SELECT referral_id, last_seen_at FROM referral_seen")?;
-    let mut rows = statement.query([])?;
-    while let Some(row) = rows.next()? {
-        if plan::removed_by_full_run(row.get_ref(1)?.as_str()?, started_at) {
-            gone.push(row.get(0)?);
+    let mut unseen = Vec::new();
+    {
+        let mut statement = tx.prepare("SELECT referral_rowid, last_seen_at FROM referral_seen")?;
+        let mut rows = statement.query([])?;
+        while let Some(row) = rows.next()? {
+            if plan::removed_by_full_run(row.get_ref(1)?.as_str()?, started_at) {
+                unseen.push(row.get::<_, i64>(0)?);
+            }
         }
     }
-    drop(rows);
+    let mut gone = Vec::with_capacity(unseen.len());
+    {
+        let mut id_of = tx.prepare("SELECT id FROM referrals WHERE rowid = ?1")?;
+        let mut orphan = tx.prepare("DELETE FROM referral_seen WHERE referral_rowid = ?1")?;
+        for rowid in unseen {
+            match id_of.query_row([rowid], |row| row.get(0)).optional()? {
+                Some(id) => gone.push(id),
+                // Its referral's row was renumbered (nothing else updates a seen row it has
+                // no referral for, so each is found here once).
+                None => {
+                    orphan.execute([rowid])?;
+                }
+            }
+        }
+    }
     let mut statement = tx.prepare(
         "SELECT id FROM referrals r
-         WHERE NOT EXISTS (SELECT 1 FROM referral_seen s WHERE s.referral_id = r.id)",
+         WHERE NOT EXISTS (SELECT 1 FROM referral_seen s WHERE s.referral_rowid = r.rowid)",
     )?;
     let mut rows = statement.query([])?;
     while let Some(row) = rows.next()? {

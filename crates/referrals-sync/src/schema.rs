@@ -77,24 +77,29 @@ CREATE TABLE extensions (
     // 2: `last_seen_at` moves to a narrow table of its own, with a digest of the stored JSON.
     // Every full run moves it for every referral; in the wide row (next to kilobytes of JSON)
     // that rewrote the whole table each time, even when nothing had changed, and telling
-    // "unchanged" read the whole stored JSON back. The digests of version-1 rows are not
-    // known (SQL cannot compute them): each is filled in when its referral is next received.
+    // "unchanged" read the whole stored JSON back. Keyed by the `referrals` rowid, not the id:
+    // rows then follow the order referrals were first listed in, which a later listing
+    // repeats, so a page's updates land on one or two pages of the table instead of a hundred
+    // scattered ones (which a random key such as the id gives: every transaction rewrote most
+    // of the table). The digests of version-1 rows are not known (SQL cannot compute them):
+    // each is filled in when its referral is next received.
     r#"
 CREATE TABLE referral_seen (
-    referral_id  TEXT PRIMARY KEY,
-    last_seen_at TEXT NOT NULL,
-    json_sha256  BLOB
-) WITHOUT ROWID;
-INSERT INTO referral_seen (referral_id, last_seen_at) SELECT id, last_seen_at FROM referrals;
+    referral_rowid INTEGER PRIMARY KEY,
+    last_seen_at   TEXT NOT NULL,
+    json_sha256    BLOB
+);
+INSERT INTO referral_seen (referral_rowid, last_seen_at)
+    SELECT rowid, last_seen_at FROM referrals ORDER BY rowid;
 -- The digest describes the stored JSON whoever writes the row: one changed or removed by
 -- hand can no longer pass for unchanged.
 CREATE TRIGGER referral_seen_changed AFTER UPDATE OF id, raw_json, removed_at ON referrals
 BEGIN
-    UPDATE referral_seen SET json_sha256 = NULL WHERE referral_id = old.id;
+    UPDATE referral_seen SET json_sha256 = NULL WHERE referral_rowid = old.rowid;
 END;
 CREATE TRIGGER referral_seen_deleted AFTER DELETE ON referrals
 BEGIN
-    DELETE FROM referral_seen WHERE referral_id = old.id;
+    DELETE FROM referral_seen WHERE referral_rowid = old.rowid;
 END;
 ALTER TABLE referrals DROP COLUMN last_seen_at;
 "#,

@@ -42,6 +42,26 @@ fn rows(connection: &Connection, table: &str, order_by: &str) -> Rows {
         .unwrap()
 }
 
+/// `referral_seen` with each row's referral id instead of its rowid, in the order of the ids;
+/// also checks that every row belongs to a referral.
+fn seen_by_id(connection: &Connection) -> Rows {
+    let orphans: i64 = connection
+        .query_row(
+            "SELECT count(*) FROM referral_seen s
+             WHERE NOT EXISTS (SELECT 1 FROM referrals r WHERE r.rowid = s.referral_rowid)",
+            [],
+            |row| row.get(0),
+        )
+        .unwrap();
+    assert_eq!(orphans, 0, "referral_seen rows without a referral");
+    rows(
+        connection,
+        "(SELECT r.id, s.last_seen_at, s.json_sha256 FROM referral_seen s
+          JOIN referrals r ON r.rowid = s.referral_rowid)",
+        "1",
+    )
+}
+
 fn columns(connection: &Connection, table: &str) -> Vec<String> {
     let mut statement = connection
         .prepare("SELECT name FROM pragma_table_info(?1) ORDER BY cid")
@@ -136,7 +156,7 @@ fn a_version_1_mirror_upgrades_with_nothing_lost() {
         // Digests are not known until each referral is received again.
         .map(|row| vec![row[0].clone(), row[last_seen].clone(), Value::Null])
         .collect();
-    assert_eq!(rows(&connection, "referral_seen", "referral_id"), seen);
+    assert_eq!(seen_by_id(&connection), seen);
     for (table, order) in UNCHANGED_TABLES {
         assert_eq!(
             rows(&connection, table, order),
@@ -151,7 +171,7 @@ fn a_version_1_mirror_upgrades_with_nothing_lost() {
     assert_eq!(mirror.verify_journal().unwrap(), Vec::<String>::new());
     drop(mirror);
     let connection = Connection::open(&db).unwrap();
-    assert_eq!(rows(&connection, "referral_seen", "referral_id"), seen);
+    assert_eq!(seen_by_id(&connection), seen);
     drop(connection);
     std::fs::remove_dir_all(&dir).unwrap();
 }
@@ -229,7 +249,8 @@ fn an_upgraded_mirror_takes_the_same_referral_as_unchanged_and_a_new_version_as_
     let seen: String = mirror
         .connection()
         .query_row(
-            "SELECT last_seen_at FROM referral_seen WHERE referral_id = 'hand-1'",
+            "SELECT last_seen_at FROM referral_seen
+             WHERE referral_rowid = (SELECT rowid FROM referrals WHERE id = 'hand-1')",
             [],
             |row| row.get(0),
         )
@@ -239,7 +260,8 @@ fn an_upgraded_mirror_takes_the_same_referral_as_unchanged_and_a_new_version_as_
     let digest: Vec<u8> = mirror
         .connection()
         .query_row(
-            "SELECT json_sha256 FROM referral_seen WHERE referral_id = 'hand-1'",
+            "SELECT json_sha256 FROM referral_seen
+             WHERE referral_rowid = (SELECT rowid FROM referrals WHERE id = 'hand-1')",
             [],
             |row| row.get(0),
         )
