@@ -143,6 +143,15 @@ impl Mirror {
             .connection
             .pragma_update(None, "cache_size", -32_768)
             .map_err(fail("set the cache size"))?;
+        mirror
+            .connection
+            .pragma_update_and_check(None, "wal_autocheckpoint", AUTOCHECKPOINT_PAGES, |row| {
+                row.get::<_, i64>(0)
+            })
+            .map_err(fail("set the checkpoint interval"))?;
+        // Before `temp_store=MEMORY`: an upgrade that rewrites a table keeps a statement journal
+        // as large as the table, which belongs in a temporary file, not in memory.
+        mirror.migrate()?;
         // Statement journals (a multi-row statement inside a transaction) and sort files stay
         // in memory: they are small and short-lived, and on disk each one is a file created and
         // deleted in the system temporary directory.
@@ -150,13 +159,6 @@ impl Mirror {
             .connection
             .pragma_update(None, "temp_store", "MEMORY")
             .map_err(fail("keep temporary files in memory"))?;
-        mirror
-            .connection
-            .pragma_update_and_check(None, "wal_autocheckpoint", AUTOCHECKPOINT_PAGES, |row| {
-                row.get::<_, i64>(0)
-            })
-            .map_err(fail("set the checkpoint interval"))?;
-        mirror.migrate()?;
         Ok(mirror)
     }
 
