@@ -634,6 +634,9 @@ struct JournalEntry<'a> {
 /// About what a referral adds to the files besides its JSON (columns, journal row, index).
 const ROW_OVERHEAD: usize = 600;
 
+/// About what receiving an unchanged referral writes (its `referral_seen` row).
+const SEEN_ROW_BYTES: u64 = 80;
+
 /// Journal rows per `INSERT` statement: one statement per chunk pays the bookkeeping of
 /// `AUTOINCREMENT` (a read and a write of `sqlite_sequence`) once instead of once per row.
 const JOURNAL_CHUNK: usize = 100;
@@ -1043,19 +1046,21 @@ impl Store for Mirror {
             "the checkpoint",
             serde_json::to_string(&last.checkpoint),
         )?;
-        let bytes: u64 = pages
-            .iter()
-            .flat_map(|page| &page.rows)
-            .map(|row| (row.raw_json.len() + ROW_OVERHEAD) as u64)
-            .sum();
+        let mut bytes = 0u64;
         let counts = self.transaction(|tx| {
-            let write = || -> rusqlite::Result<Counts> {
+            let mut write = || -> rusqlite::Result<Counts> {
                 let mut counts = Counts::default();
                 let mut entries = Vec::new();
                 for page in pages {
                     counts.pages += 1;
                     for row in &page.rows {
                         let decision = store_row(tx, row, &page.now)?;
+                        bytes += match decision {
+                            Decision::Created | Decision::Updated => {
+                                (row.raw_json.len() + ROW_OVERHEAD) as u64
+                            }
+                            Decision::Unchanged | Decision::Stale => SEEN_ROW_BYTES,
+                        };
                         match decision {
                             Decision::Created => counts.created += 1,
                             Decision::Updated => counts.updated += 1,
