@@ -363,29 +363,34 @@ impl<'de> Deserialize<'de> for Key<'de> {
 }
 
 /// A JSON array decoded element by element, recording the index of an element that fails.
+///
+/// `CAP` is the length reserved when the deserializer gives no size hint (serde_json never does).
 #[derive(Debug)]
-pub struct IndexedVec<T>(pub(crate) Vec<T>);
+pub struct IndexedVec<T, const CAP: usize = 0>(pub(crate) Vec<T>);
 
-impl<T> From<IndexedVec<T>> for Vec<T> {
-    fn from(list: IndexedVec<T>) -> Self {
+impl<T, const CAP: usize> From<IndexedVec<T, CAP>> for Vec<T> {
+    fn from(list: IndexedVec<T, CAP>) -> Self {
         list.0
     }
 }
 
-impl<'de, T: Deserialize<'de>> Deserialize<'de> for IndexedVec<T> {
+impl<'de, T: Deserialize<'de>, const CAP: usize> Deserialize<'de> for IndexedVec<T, CAP> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct ListVisitor<T>(PhantomData<T>);
+        struct ListVisitor<T, const CAP: usize>(PhantomData<T>);
 
-        impl<'de, T: Deserialize<'de>> Visitor<'de> for ListVisitor<T> {
-            type Value = IndexedVec<T>;
+        impl<'de, T: Deserialize<'de>, const CAP: usize> Visitor<'de> for ListVisitor<T, CAP> {
+            type Value = IndexedVec<T, CAP>;
 
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.write_str("a JSON array")
             }
 
-            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<IndexedVec<T>, A::Error> {
+            fn visit_seq<A: SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<IndexedVec<T, CAP>, A::Error> {
                 // The hint is untrusted; cap what it may reserve up front.
-                let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(1024));
+                let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(CAP).min(1024));
                 loop {
                     match seq.next_element::<T>() {
                         Ok(Some(item)) => items.push(item),
@@ -396,6 +401,6 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for IndexedVec<T> {
             }
         }
 
-        deserializer.deserialize_seq(ListVisitor(PhantomData))
+        deserializer.deserialize_seq(ListVisitor::<T, CAP>(PhantomData))
     }
 }
