@@ -71,18 +71,36 @@ macro_rules! model_struct {
 
         }
 
-        impl $crate::wire::Field<'_> for $name {
+        impl<'de> $crate::wire::Field<'de> for $name {
             type Wire = Self;
+
+            fn decode_into<A: ::serde::de::MapAccess<'de>>(
+                map: &mut A,
+                slot: &mut Option<Self>,
+            ) -> Result<bool, A::Error> {
+                map.next_value_seed($crate::wire::OptionalIn(slot))
+            }
         }
 
         model_struct!(@serialize [$name] $($field = $json),*);
 
         impl<'de> ::serde::Deserialize<'de> for $name {
             fn deserialize<D: ::serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-                struct ObjectVisitor;
+                let mut out = $name::default();
+                $crate::wire::Fill::fill(deserializer, &mut out)?;
+                Ok(out)
+            }
+        }
 
-                impl<'de> ::serde::de::Visitor<'de> for ObjectVisitor {
-                    type Value = $name;
+        impl<'de> $crate::wire::Fill<'de> for $name {
+            fn fill<D: ::serde::Deserializer<'de>>(
+                deserializer: D,
+                place: &mut Self,
+            ) -> Result<(), D::Error> {
+                struct ObjectVisitor<'p>(&'p mut $name);
+
+                impl<'de> ::serde::de::Visitor<'de> for ObjectVisitor<'_> {
+                    type Value = ();
 
                     fn expecting(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
                         f.write_str(concat!("a JSON object (", stringify!($name), ")"))
@@ -91,16 +109,15 @@ macro_rules! model_struct {
                     fn visit_map<A: ::serde::de::MapAccess<'de>>(
                         self,
                         mut map: A,
-                    ) -> Result<$name, A::Error> {
-                        let mut out = $name::default();
+                    ) -> Result<(), A::Error> {
+                        let out = self.0;
                         'entries: while let Some(key) = map.next_key::<$crate::wire::Key<'de>>()? {
                             let name = key.as_bytes();
                             $(
                                 if name == $json.as_bytes() {
-                                    match map.next_value::<Option<<$ty as $crate::wire::Field<'de>>::Wire>>() {
-                                        Ok(Some(value)) => out.$field = Some(value.into()),
-                                        Ok(None) => {
-                                            out.$field = None;
+                                    match <$ty as $crate::wire::Field<'de>>::decode_into(&mut map, &mut out.$field) {
+                                        Ok(true) => {}
+                                        Ok(false) => {
                                             out.extra.insert(String::from($json), $crate::Value::Null);
                                         }
                                         Err(error) => return Err($crate::path::at_key($json, error)),
@@ -116,11 +133,11 @@ macro_rules! model_struct {
                                 Err(error) => return Err($crate::path::at_key(&name, error)),
                             }
                         }
-                        Ok(out)
+                        Ok(())
                     }
                 }
 
-                deserializer.deserialize_map(ObjectVisitor)
+                deserializer.deserialize_map(ObjectVisitor(place))
             }
         }
 
@@ -197,6 +214,13 @@ macro_rules! model_struct {
 
         impl<'de: 'a, 'a> $crate::wire::Field<'de> for $bname<'a> {
             type Wire = Self;
+
+            fn decode_into<A: ::serde::de::MapAccess<'de>>(
+                map: &mut A,
+                slot: &mut Option<Self>,
+            ) -> Result<bool, A::Error> {
+                map.next_value_seed($crate::wire::OptionalIn(slot))
+            }
         }
 
         impl $crate::wire::IntoOwned for $bname<'_> {
@@ -209,10 +233,21 @@ macro_rules! model_struct {
 
         impl<'de: 'a, 'a> ::serde::Deserialize<'de> for $bname<'a> {
             fn deserialize<D: ::serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-                struct ObjectVisitor<'a>(::core::marker::PhantomData<&'a ()>);
+                let mut out = $bname::default();
+                $crate::wire::Fill::fill(deserializer, &mut out)?;
+                Ok(out)
+            }
+        }
 
-                impl<'de: 'a, 'a> ::serde::de::Visitor<'de> for ObjectVisitor<'a> {
-                    type Value = $bname<'a>;
+        impl<'de: 'a, 'a> $crate::wire::Fill<'de> for $bname<'a> {
+            fn fill<D: ::serde::Deserializer<'de>>(
+                deserializer: D,
+                place: &mut Self,
+            ) -> Result<(), D::Error> {
+                struct ObjectVisitor<'p, 'a>(&'p mut $bname<'a>);
+
+                impl<'de: 'a, 'a> ::serde::de::Visitor<'de> for ObjectVisitor<'_, 'a> {
+                    type Value = ();
 
                     fn expecting(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
                         f.write_str(concat!("a JSON object (", stringify!($name), ")"))
@@ -221,18 +256,18 @@ macro_rules! model_struct {
                     fn visit_map<A: ::serde::de::MapAccess<'de>>(
                         self,
                         mut map: A,
-                    ) -> Result<$bname<'a>, A::Error> {
-                        let mut out = $bname::default();
+                    ) -> Result<(), A::Error> {
+                        let out = self.0;
                         'entries: while let Some(key) = map.next_key::<$crate::wire::Key<'de>>()? {
                             let name = key.as_bytes();
                             $(
                                 if name == $json.as_bytes() {
-                                    match map.next_value::<Option<
-                                        <borrowed_type!($tyname $(<$inner>)?) as $crate::wire::Field<'de>>::Wire,
-                                    >>() {
-                                        Ok(Some(value)) => out.$field = Some(value.into()),
-                                        Ok(None) => {
-                                            out.$field = None;
+                                    match <borrowed_type!($tyname $(<$inner>)?) as $crate::wire::Field<'de>>::decode_into(
+                                        &mut map,
+                                        &mut out.$field,
+                                    ) {
+                                        Ok(true) => {}
+                                        Ok(false) => {
                                             out.extra.push((
                                                 ::std::borrow::Cow::Borrowed($json),
                                                 ::serde_json::value::RawValue::NULL,
@@ -249,11 +284,11 @@ macro_rules! model_struct {
                                 Err(error) => return Err($crate::path::at_key(&name, error)),
                             }
                         }
-                        Ok(out)
+                        Ok(())
                     }
                 }
 
-                deserializer.deserialize_map(ObjectVisitor(::core::marker::PhantomData))
+                deserializer.deserialize_map(ObjectVisitor(place))
             }
         }
     };

@@ -4,7 +4,7 @@ use std::borrow::Cow;
 use std::fmt;
 use std::marker::PhantomData;
 
-use serde::de::{SeqAccess, Visitor};
+use serde::de::{DeserializeSeed, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 use serde_json::value::RawValue;
 
@@ -16,6 +16,69 @@ use serde_json::value::RawValue;
 pub trait Field<'de>: Sized {
     /// The decoded form, converted into `Self`.
     type Wire: Deserialize<'de> + Into<Self>;
+
+    /// Decodes the map's next value into `slot`, `Ok(false)` for an explicit `null` (which
+    /// leaves `None`).
+    #[inline(always)]
+    fn decode_into<A: MapAccess<'de>>(
+        map: &mut A,
+        slot: &mut Option<Self>,
+    ) -> Result<bool, A::Error> {
+        match map.next_value::<Option<Self::Wire>>()? {
+            Some(value) => {
+                *slot = Some(value.into());
+                Ok(true)
+            }
+            None => {
+                *slot = None;
+                Ok(false)
+            }
+        }
+    }
+}
+
+/// A model object that is decoded into a place: a referral is ~2 KB, and a nested object that
+/// is built on the stack, returned, wrapped in `Some` and moved into its parent is copied at
+/// every step.
+pub(crate) trait Fill<'de>: Default {
+    /// Decodes an object into `place`, which must hold `Default::default()`: the fields the
+    /// object has are set, the others left as they are.
+    fn fill<D: Deserializer<'de>>(deserializer: D, place: &mut Self) -> Result<(), D::Error>;
+}
+
+/// Decodes an optional model object straight into its field ([`Field::decode_into`]).
+pub(crate) struct OptionalIn<'p, T>(pub(crate) &'p mut Option<T>);
+
+impl<'de, T: Fill<'de>> DeserializeSeed<'de> for OptionalIn<'_, T> {
+    type Value = bool;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<bool, D::Error> {
+        deserializer.deserialize_option(self)
+    }
+}
+
+impl<'de, T: Fill<'de>> Visitor<'de> for OptionalIn<'_, T> {
+    type Value = bool;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("option")
+    }
+
+    fn visit_none<E>(self) -> Result<bool, E> {
+        *self.0 = None;
+        Ok(false)
+    }
+
+    fn visit_unit<E>(self) -> Result<bool, E> {
+        *self.0 = None;
+        Ok(false)
+    }
+
+    fn visit_some<D: Deserializer<'de>>(self, deserializer: D) -> Result<bool, D::Error> {
+        // A repeated key replaces the earlier object rather than merging into it.
+        T::fill(deserializer, self.0.insert(T::default()))?;
+        Ok(true)
+    }
 }
 
 /// Turns a borrowed field value into the owned model's value.
@@ -163,7 +226,7 @@ impl<'de> Visitor<'de> for AnyValue {
         Ok(AnyValue)
     }
 
-    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<AnyValue, A::Error> {
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<AnyValue, A::Error> {
         while map.next_key::<AnyValue>()?.is_some() {
             map.next_value::<AnyValue>()?;
         }
@@ -300,29 +363,34 @@ impl<'de> Deserialize<'de> for Key<'de> {
 }
 
 /// A JSON array decoded element by element, recording the index of an element that fails.
+///
+/// `CAP` is the length reserved when the deserializer gives no size hint (serde_json never does).
 #[derive(Debug)]
-pub struct IndexedVec<T>(pub(crate) Vec<T>);
+pub struct IndexedVec<T, const CAP: usize = 0>(pub(crate) Vec<T>);
 
-impl<T> From<IndexedVec<T>> for Vec<T> {
-    fn from(list: IndexedVec<T>) -> Self {
+impl<T, const CAP: usize> From<IndexedVec<T, CAP>> for Vec<T> {
+    fn from(list: IndexedVec<T, CAP>) -> Self {
         list.0
     }
 }
 
-impl<'de, T: Deserialize<'de>> Deserialize<'de> for IndexedVec<T> {
+impl<'de, T: Deserialize<'de>, const CAP: usize> Deserialize<'de> for IndexedVec<T, CAP> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct ListVisitor<T>(PhantomData<T>);
+        struct ListVisitor<T, const CAP: usize>(PhantomData<T>);
 
-        impl<'de, T: Deserialize<'de>> Visitor<'de> for ListVisitor<T> {
-            type Value = IndexedVec<T>;
+        impl<'de, T: Deserialize<'de>, const CAP: usize> Visitor<'de> for ListVisitor<T, CAP> {
+            type Value = IndexedVec<T, CAP>;
 
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.write_str("a JSON array")
             }
 
-            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<IndexedVec<T>, A::Error> {
+            fn visit_seq<A: SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<IndexedVec<T, CAP>, A::Error> {
                 // The hint is untrusted; cap what it may reserve up front.
-                let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(1024));
+                let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(CAP).min(1024));
                 loop {
                     match seq.next_element::<T>() {
                         Ok(Some(item)) => items.push(item),
@@ -333,6 +401,6 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for IndexedVec<T> {
             }
         }
 
-        deserializer.deserialize_seq(ListVisitor(PhantomData))
+        deserializer.deserialize_seq(ListVisitor::<T, CAP>(PhantomData))
     }
 }
