@@ -1,6 +1,7 @@
 //! A fixed decode workload for instruction-level profiling:
-//! `valgrind --tool=callgrind target/release/examples/decode_profile [model|borrowed|naive|ignored|value|visit|serde_json_lossy|sonic_rs_lossy|simd_json_lossy] [rounds]`
-//! (subtract a run with 0 rounds: building the synthetic page is part of every run).
+//! `valgrind --tool=callgrind target/release/examples/decode_profile [model|borrowed|naive|ignored|value|visit|serde_json_lossy|sonic_rs_lossy|simd_json_lossy] [rounds] [items]`
+//! (subtract a run with 0 rounds: building the synthetic page is part of every run; `items`
+//! is the page's size, 100 by default).
 
 use referrals_benches::{lossy, naive, visit};
 use referrals_fixtures::synthetic::Synthetic;
@@ -11,7 +12,8 @@ fn main() {
     let mut args = std::env::args().skip(1);
     let which = args.next().unwrap_or_else(|| "model".into());
     let rounds: usize = args.next().and_then(|r| r.parse().ok()).unwrap_or(50);
-    let bytes = Synthetic::new(42).page_bytes_classic(100);
+    let size: usize = args.next().and_then(|n| n.parse().ok()).unwrap_or(100);
+    let bytes = Synthetic::new(42).page_bytes_classic(size);
     let mut scratch = Vec::with_capacity(bytes.len());
     let mut items = 0usize;
     for _ in 0..rounds {
