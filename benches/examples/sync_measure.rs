@@ -195,6 +195,27 @@ fn median(values: &mut [f64]) -> f64 {
     values[values.len() / 2]
 }
 
+/// Prints the medians of two commands' wall and CPU seconds, and the ratio of the second to
+/// the first.
+fn report(
+    title: &str,
+    (base_name, base_wall, base_cpu): (&str, &mut [f64], &mut [f64]),
+    (name, wall, cpu): (&str, &mut [f64], &mut [f64]),
+) {
+    let (base, measured) = (median(base_wall), median(wall));
+    println!(
+        "{title}: {base_name} {base:.2} s, {name} {measured:.2} s: {:.2}x",
+        measured / base
+    );
+    if !base_cpu.is_empty() && !cpu.is_empty() {
+        let (base, measured) = (median(base_cpu), median(cpu));
+        println!(
+            "CPU (user + system, the client process only), median: {base_name} {base:.2} s, {name} {measured:.2} s: {:.2}x",
+            measured / base
+        );
+    }
+}
+
 fn compare(simulator: &SimulatorHandle, dir: &Path, n: usize, rounds: usize) -> Result<()> {
     let binary = binary()?;
     let (mut list_times, mut sync_times) = (Vec::new(), Vec::new());
@@ -237,18 +258,15 @@ fn compare(simulator: &SimulatorHandle, dir: &Path, n: usize, rounds: usize) -> 
             listed.wall, synced.wall
         );
     }
-    let (list, sync) = (median(&mut list_times), median(&mut sync_times));
-    println!(
-        "{n} referrals, median of {rounds}: list --all --page-size 100 --format ndjson {list:.2} s, initial sync {sync:.2} s: {:.2}x",
-        sync / list
+    report(
+        &format!("{n} referrals, median of {rounds}"),
+        (
+            "list --all --page-size 100 --format ndjson",
+            &mut list_times,
+            &mut list_cpu,
+        ),
+        ("initial sync", &mut sync_times, &mut sync_cpu),
     );
-    if !list_cpu.is_empty() && !sync_cpu.is_empty() {
-        let (list, sync) = (median(&mut list_cpu), median(&mut sync_cpu));
-        println!(
-            "CPU (user + system, the client process only), median: list {list:.2} s, sync {sync:.2} s: {:.2}x",
-            sync / list
-        );
-    }
     println!("peak RSS (max over rounds): list {list_rss} KiB, sync {sync_rss} KiB");
     Ok(())
 }
@@ -284,17 +302,10 @@ fn resync(simulator: &SimulatorHandle, dir: &Path, n: usize, rounds: usize) -> R
             first.wall, full.wall
         );
     }
-    let (first, full) = (median(&mut first_times), median(&mut full_times));
-    println!(
-        "{n} referrals, median of {rounds}: initial sync {first:.2} s, unchanged `sync --full` {full:.2} s: {:.2}x",
-        full / first
+    report(
+        &format!("{n} referrals, median of {rounds}"),
+        ("initial sync", &mut first_times, &mut first_cpu),
+        ("unchanged `sync --full`", &mut full_times, &mut full_cpu),
     );
-    if !first_cpu.is_empty() && !full_cpu.is_empty() {
-        let (first, full) = (median(&mut first_cpu), median(&mut full_cpu));
-        println!(
-            "CPU (user + system, the client process only), median: initial {first:.2} s, full re-sync {full:.2} s: {:.2}x",
-            full / first
-        );
-    }
     Ok(())
 }

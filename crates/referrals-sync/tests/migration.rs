@@ -96,6 +96,16 @@ struct Version1 {
     others: BTreeMap<&'static str, Rows>,
 }
 
+impl Version1 {
+    /// The position of `name` among the columns of `referrals`.
+    fn column(&self, name: &str) -> usize {
+        self.columns
+            .iter()
+            .position(|c| c == name)
+            .unwrap_or_else(|| panic!("no column {name} in version 1"))
+    }
+}
+
 fn read_version_1(db: &Path) -> Version1 {
     let connection = Connection::open(db).unwrap();
     assert_eq!(
@@ -120,11 +130,7 @@ fn read_version_1(db: &Path) -> Version1 {
 fn a_version_1_mirror_upgrades_with_nothing_lost() {
     let (dir, db) = version_1_copy("v1-upgrade");
     let before = read_version_1(&db);
-    let last_seen = before
-        .columns
-        .iter()
-        .position(|c| c == "last_seen_at")
-        .unwrap();
+    let last_seen = before.column("last_seen_at");
 
     drop(Mirror::open_existing(&db).unwrap());
 
@@ -180,16 +186,8 @@ fn a_version_1_mirror_upgrades_with_nothing_lost() {
 fn the_run_in_progress_in_a_version_1_file_finishes_after_the_upgrade_with_the_same_removals() {
     let (dir, db) = version_1_copy("v1-run");
     let before = read_version_1(&db);
-    let last_seen = before
-        .columns
-        .iter()
-        .position(|c| c == "last_seen_at")
-        .unwrap();
-    let removed_at = before
-        .columns
-        .iter()
-        .position(|c| c == "removed_at")
-        .unwrap();
+    let last_seen = before.column("last_seen_at");
+    let removed_at = before.column("removed_at");
     let mut mirror = Mirror::open_existing(&db).unwrap();
     let (_, run) = mirror.load().unwrap();
     let run = run.expect("the fixture's full run is in progress");

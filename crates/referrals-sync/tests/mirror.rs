@@ -697,6 +697,17 @@ fn a_referral_edited_removed_or_deleted_by_hand_is_never_taken_for_unchanged() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
+/// Referrals `<prefix>0` … `<prefix>{n - 1}`, stored (and last seen) in 1970.
+fn stored_long_ago(mirror: &mut Mirror, prefix: &str, n: usize) -> Vec<Referral> {
+    let items: Vec<Referral> = (0..n)
+        .map(|i| referral(&format!(r#"{{"id": "{prefix}{i}", "eTag": "\"1\""}}"#)))
+        .collect();
+    for item in &items {
+        mirror.apply_referral(item, SystemTime::UNIX_EPOCH).unwrap();
+    }
+    items
+}
+
 /// A full run removes what it did not see, whether its `referral_seen` row says so or is
 /// missing (deleted by hand); what it saw stays.
 #[test]
@@ -705,12 +716,7 @@ fn a_full_run_removes_what_it_did_not_see_even_without_a_seen_row() {
 
     let dir = temp_dir("unseen");
     let mut mirror = Mirror::open(dir.join("m.db")).unwrap();
-    let items: Vec<Referral> = (0..5)
-        .map(|i| referral(&format!(r#"{{"id": "k{i}", "eTag": "\"1\""}}"#)))
-        .collect();
-    for item in &items {
-        mirror.apply_referral(item, SystemTime::UNIX_EPOCH).unwrap();
-    }
+    let items = stored_long_ago(&mut mirror, "k", 5);
     mirror
         .connection()
         .execute(
@@ -755,12 +761,7 @@ fn renumbered_rows_change_no_decision() {
 
     let dir = temp_dir("vacuum");
     let mut mirror = Mirror::open(dir.join("m.db")).unwrap();
-    let items: Vec<Referral> = (0..6)
-        .map(|i| referral(&format!(r#"{{"id": "v{i}", "eTag": "\"1\""}}"#)))
-        .collect();
-    for item in &items {
-        mirror.apply_referral(item, SystemTime::UNIX_EPOCH).unwrap();
-    }
+    let items = stored_long_ago(&mut mirror, "v", 6);
     let rowid = |mirror: &Mirror, id: &str| -> i64 {
         mirror
             .connection()
