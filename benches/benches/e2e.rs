@@ -42,7 +42,7 @@ use hyper_util::rt::TokioExecutor;
 use referrals::model::decode;
 use referrals::transport::HyperTransport;
 use referrals::{Client, ListQuery, ReferralCollection};
-use referrals_fixtures::simulator::{Simulator, SimulatorHandle};
+use referrals_simulator::{Simulator, SimulatorHandle};
 use serde::de::IgnoredAny;
 use tokio::runtime::Runtime;
 

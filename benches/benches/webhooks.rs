@@ -11,7 +11,7 @@ use std::time::SystemTime;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use http::{HeaderMap, HeaderValue, Method};
-use referrals_fixtures::simulator::signing::{SignerSpec, SigningAuthority};
+use referrals_simulator::signing::{SignerSpec, SigningAuthority};
 use referrals_webhooks::{
     CertUrlPrefix, DEFAULT_PATH, Delivery, Policy, SigningCertificate, TrustAnchors, Verifier,
 };

@@ -17,7 +17,7 @@ use std::time::Instant;
 use futures::TryStreamExt;
 use referrals::transport::HyperTransport;
 use referrals::{Client, ListQuery};
-use referrals_fixtures::simulator::Simulator;
+use referrals_simulator::Simulator;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();

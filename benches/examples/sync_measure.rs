@@ -23,7 +23,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Instant;
 
-use referrals_fixtures::simulator::{Simulator, SimulatorHandle};
+use referrals_simulator::{Simulator, SimulatorHandle};
 
 type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
 

@@ -8,7 +8,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use referrals_fixtures::simulator::Simulator;
+use referrals_simulator::Simulator;
 use referrals_sync::Mirror;
 use referrals_webhooks::{CertUrlPrefix, ListenerBuilder, Policy, TrustAnchors};
 

@@ -11,7 +11,7 @@ use referrals::auth::{
 use referrals::query::AuthorityUrl;
 use referrals::transport::HyperTransport;
 use referrals::{Client, ListQuery};
-use referrals_fixtures::simulator::{Simulator, SimulatorHandle};
+use referrals_simulator::{Simulator, SimulatorHandle};
 
 use crate::cli::{GlobalArgs, LoginArgs, LogoutArgs};
 use crate::failure::Failure;

@@ -2,7 +2,7 @@
 //! or pointed at an embedded simulator with `--demo`.
 
 use referrals::{Client, RetryPolicy};
-use referrals_fixtures::simulator::{Simulator, SimulatorHandle};
+use referrals_simulator::{Simulator, SimulatorHandle};
 
 use crate::cli::GlobalArgs;
 use crate::failure::Failure;

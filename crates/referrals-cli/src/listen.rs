@@ -120,7 +120,7 @@ pub async fn run(global: &GlobalArgs, args: &ListenArgs) -> Result<(), Failure> 
     Ok(())
 }
 
-fn demo_change(simulator: &referrals_fixtures::simulator::SimulatorHandle) {
+fn demo_change(simulator: &referrals_simulator::SimulatorHandle) {
     let report = simulator.churn(1);
     for id in &report.created {
         eprintln!("demo: the simulator created referral {id}");

@@ -3,7 +3,7 @@
 
 use std::io::Write;
 
-use referrals_fixtures::simulator::Simulator;
+use referrals_simulator::Simulator;
 
 use crate::cli::{GlobalArgs, SimulateArgs};
 use crate::failure::Failure;

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use referrals::auth::{self, StaticToken, TokenProvider};
-use referrals_fixtures::simulator::Simulator;
+use referrals_simulator::Simulator;
 use referrals_webhooks::{REFERRAL_EVENTS, REGISTRATION_SCOPE, RegistrationClient};
 use serde_json::Value;
 

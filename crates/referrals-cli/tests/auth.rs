@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use assert_cmd::Command;
-use referrals_fixtures::simulator::{DeviceStep, Simulator, SimulatorHandle};
+use referrals_simulator::{DeviceStep, Simulator, SimulatorHandle};
 use serde_json::Value;
 
 mod support;

@@ -7,7 +7,7 @@ use std::io::{BufRead, BufReader};
 use std::process::{Output, Stdio};
 
 use assert_cmd::Command;
-use referrals_fixtures::simulator::{Fault, FaultPlan, FaultRule, Simulator, SimulatorHandle};
+use referrals_simulator::{Fault, FaultPlan, FaultRule, Simulator, SimulatorHandle};
 use serde_json::{Value, json};
 
 mod support;

@@ -8,7 +8,7 @@ use std::process::Output;
 
 use assert_cmd::Command;
 use referrals::query::http::Method;
-use referrals_fixtures::simulator::{
+use referrals_simulator::{
     Fault, FaultPlan, FaultRule, Operation, RecordedRequest, Simulator, SimulatorHandle,
 };
 use serde_json::{Value, json};

@@ -10,7 +10,7 @@ use std::process::Output;
 use assert_cmd::Command;
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
-use referrals_fixtures::simulator::{Simulator, SimulatorHandle};
+use referrals_simulator::{Simulator, SimulatorHandle};
 use serde::Deserialize;
 use serde_json::Value;
 use serde_json::value::RawValue;

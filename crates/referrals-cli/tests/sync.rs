@@ -8,7 +8,7 @@ use std::process::{Command, Output, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
-use referrals_fixtures::simulator::{Fault, FaultPlan, FaultRule, Simulator, SimulatorHandle};
+use referrals_simulator::{Fault, FaultPlan, FaultRule, Simulator, SimulatorHandle};
 use referrals_sync::{Mirror, SyncLock};
 use serde_json::Value;
 

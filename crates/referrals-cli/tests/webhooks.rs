@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::sync::mpsc;
 use std::time::Duration;
 
-use referrals_fixtures::simulator::{Simulator, SimulatorHandle};
+use referrals_simulator::{Simulator, SimulatorHandle};
 use serde_json::Value;
 
 mod support;

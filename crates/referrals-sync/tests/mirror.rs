@@ -6,8 +6,8 @@ mod common;
 use std::time::{Duration, SystemTime};
 
 use common::{check_journal, client, journal, mirror_state, shared, simulator_state, temp_dir};
-use referrals_fixtures::simulator::Simulator;
 use referrals_model::Referral;
+use referrals_simulator::Simulator;
 use referrals_sync::rusqlite::{self, params};
 use referrals_sync::store::Store;
 use referrals_sync::{Decision, Mirror, MirrorError, SyncError, SyncOptions, sync};

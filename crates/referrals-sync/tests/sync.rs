@@ -6,7 +6,7 @@ mod common;
 use std::time::Duration;
 
 use common::{check_journal, client, journal, mirror_state, shared, simulator_state, temp_dir};
-use referrals_fixtures::simulator::{Fault, FaultPlan, FaultRule, Simulator};
+use referrals_simulator::{Fault, FaultPlan, FaultRule, Simulator};
 use referrals_sync::{Reason, RunKind, SyncError, SyncOptions, sync};
 
 fn options() -> SyncOptions {

@@ -7,7 +7,7 @@ mod common;
 use std::path::Path;
 
 use common::*;
-use referrals_fixtures::simulator::{Simulator, SimulatorHandle};
+use referrals_simulator::{Simulator, SimulatorHandle};
 
 type Headers = Vec<(String, String)>;
 

@@ -6,7 +6,7 @@ mod common;
 use std::sync::Arc;
 
 use common::{eventually, temp_db};
-use referrals_fixtures::simulator::{MAX_ATTEMPTS, Simulator, SimulatorHandle};
+use referrals_simulator::{MAX_ATTEMPTS, Simulator, SimulatorHandle};
 use referrals_sync::Mirror;
 use referrals_webhooks::{CertUrlPrefix, ListenerBuilder, ListenerHandle, Policy, TrustAnchors};
 

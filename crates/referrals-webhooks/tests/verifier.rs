@@ -5,7 +5,7 @@ use std::time::{Duration, SystemTime};
 
 use http::{HeaderMap, HeaderValue, Method};
 use proptest::prelude::*;
-use referrals_fixtures::simulator::signing::{Signer, SignerKey, SignerSpec, SigningAuthority};
+use referrals_simulator::signing::{Signer, SignerKey, SignerSpec, SigningAuthority};
 use referrals_webhooks::{
     CertUrlPrefix, DEFAULT_CERT_URL_PREFIX, DEFAULT_PATH, Delivery, EventKind, Policy, Refusal,
     SigningCertificate, TrustAnchors, Verifier,

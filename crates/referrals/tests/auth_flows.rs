@@ -15,7 +15,7 @@ use referrals::auth::{
 use referrals::query::AuthorityUrl;
 use referrals::transport::HyperTransport;
 use referrals::{Client, ErrorKind, ListQuery};
-use referrals_fixtures::simulator::{
+use referrals_simulator::{
     DeviceStep, Simulator, SimulatorHandle, TEST_CLIENT_CERTIFICATE_PEM,
     UNREGISTERED_CLIENT_CERTIFICATE_PEM,
 };

@@ -9,7 +9,7 @@ use referrals::auth::ClientCredentials;
 use referrals::model::{Referral, ReferralStatus, ReferralType};
 use referrals::query::{AuthorityUrl, transport::TransportErrorKind};
 use referrals::{Client, ErrorKind, ListQuery, PatchOp, PatchOptions, RetryPolicy};
-use referrals_fixtures::simulator::{Fault, FaultPlan, FaultRule, Simulator, SimulatorHandle};
+use referrals_simulator::{Fault, FaultPlan, FaultRule, Simulator, SimulatorHandle};
 
 fn fast_retry() -> RetryPolicy {
     RetryPolicy {

@@ -5,7 +5,7 @@ use referrals::model::{
     DealRegistration, LifecycleAction, ReferralStatus, ReferralSubstatus, decode,
 };
 use referrals::{Client, ErrorKind, PatchOp};
-use referrals_fixtures::simulator::{Simulator, SimulatorHandle};
+use referrals_simulator::{Simulator, SimulatorHandle};
 
 async fn simulator() -> SimulatorHandle {
     Simulator::builder()

@@ -29,9 +29,7 @@ use referrals::query::PagerError;
 use referrals::query::transport::{BoxFuture, Transport, TransportError, TransportErrorKind};
 use referrals::transport::HyperTransport;
 use referrals::{Client, Error, ErrorKind, ListQuery, PatchOp, PatchOptions, RetryPolicy};
-use referrals_fixtures::simulator::{
-    Fault, FaultPlan, FaultRule, Operation, Simulator, SimulatorHandle,
-};
+use referrals_simulator::{Fault, FaultPlan, FaultRule, Operation, Simulator, SimulatorHandle};
 use serde_json::{Value, json};
 use support::ClosedPort;
 
@@ -576,7 +574,7 @@ async fn connection_refused(form: Form) -> Row {
     let address = closed.address();
     let client = Client::builder()
         .base_url(format!("http://{address}"))
-        .bearer_token(referrals_fixtures::simulator::DEFAULT_TOKEN)
+        .bearer_token(referrals_simulator::DEFAULT_TOKEN)
         .retry(fast_retry())
         .build()
         .expect("valid");
@@ -905,7 +903,7 @@ async fn post_refused_before_sending() -> Row {
     };
     let client = Client::builder()
         .base_url(format!("http://{address}"))
-        .bearer_token(referrals_fixtures::simulator::DEFAULT_TOKEN)
+        .bearer_token(referrals_simulator::DEFAULT_TOKEN)
         .transport(transport)
         .retry(RetryPolicy {
             max_attempts: 12,

@@ -18,7 +18,7 @@ use referrals::model::Referral;
 use referrals::query::AuthorityUrl;
 use referrals::transport::HyperTransport;
 use referrals::{Client, ListQuery, RetryPolicy};
-use referrals_fixtures::simulator::{Fault, FaultPlan, FaultRule, Simulator};
+use referrals_simulator::{Fault, FaultPlan, FaultRule, Simulator};
 
 const LISTINGS: usize = 64;
 const ITEMS: usize = 120;

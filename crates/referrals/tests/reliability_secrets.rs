@@ -19,7 +19,7 @@ use referrals::query::AuthorityUrl;
 use referrals::query::transport::{BoxFuture, Transport, TransportError};
 use referrals::transport::HyperTransport;
 use referrals::{Client, Error, ErrorKind, ListQuery, RetryPolicy, Secret};
-use referrals_fixtures::simulator::{Fault, FaultPlan, FaultRule, Simulator, SimulatorHandle};
+use referrals_simulator::{Fault, FaultPlan, FaultRule, Simulator, SimulatorHandle};
 use support::ClosedPort;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tracing_subscriber::fmt::MakeWriter;
@@ -410,7 +410,7 @@ async fn no_token_or_secret_in_logs_errors_or_debug_output() {
 
     // The sign-in flows: device code, refresh tokens (rotated, cached, from the environment),
     // certificate assertions, and their errors.
-    let assertion_pem = referrals_fixtures::simulator::TEST_CLIENT_CERTIFICATE_PEM;
+    let assertion_pem = referrals_simulator::TEST_CLIENT_CERTIFICATE_PEM;
     text.push_str(&sign_in_flows(&seen).await);
 
     let logs = captured.text();
@@ -664,7 +664,7 @@ async fn sign_in_flows(seen: &Seen) -> String {
         CacheKey, ClientAuth, ClientCertificate, DeviceCodeLogin, RefreshToken, TokenCache,
         TokenProvider,
     };
-    use referrals_fixtures::simulator::{
+    use referrals_simulator::{
         DeviceStep, TEST_CLIENT_CERTIFICATE_PEM, UNREGISTERED_CLIENT_CERTIFICATE_PEM,
     };
     let sim = Simulator::builder()

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use referrals::{Client, RetryPolicy};
-use referrals_fixtures::simulator::SimulatorHandle;
+use referrals_simulator::SimulatorHandle;
 use referrals_sync::Mirror;
 use referrals_sync::rusqlite;
 use serde_json::Value;

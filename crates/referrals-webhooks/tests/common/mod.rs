@@ -15,8 +15,8 @@ use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use referrals::transport::{HyperTransport, Transport};
-use referrals_fixtures::simulator::SimulatorHandle;
-use referrals_fixtures::simulator::signing::{Signer, SignerKey, SignerSpec, SigningAuthority};
+use referrals_simulator::SimulatorHandle;
+use referrals_simulator::signing::{Signer, SignerKey, SignerSpec, SigningAuthority};
 use referrals_webhooks::{
     CertUrlPrefix, HttpsCertificateSource, ListenerBuilder, ListenerHandle, Policy, TrustAnchors,
 };

@@ -127,7 +127,7 @@ impl ClientCertificate {
 mod tests {
     use super::*;
 
-    const PEM: &[u8] = include_bytes!("../../../referrals-fixtures/fixtures/auth/test-client.pem");
+    const PEM: &[u8] = include_bytes!("../../../referrals-simulator/keys/test-client.pem");
 
     #[test]
     fn assertions_carry_the_thumbprint_and_a_short_lifetime() {

@@ -42,7 +42,7 @@
 //! costs little next to the client it serves. Faults are configured with a [`FaultPlan`].
 //!
 //! ```
-//! use referrals_fixtures::simulator::{Fault, FaultPlan, FaultRule, Simulator};
+//! use referrals_simulator::{Fault, FaultPlan, FaultRule, Simulator};
 //!
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> std::io::Result<()> {
@@ -62,6 +62,8 @@
 //! # Ok(())
 //! # }
 //! ```
+
+#![deny(missing_docs)]
 
 mod assertion;
 mod auth;

@@ -19,7 +19,7 @@ use super::rng::{SplitMix, mix64};
 use super::server;
 use super::state::{Config, State};
 use super::store::Store;
-use crate::synthetic::Synthetic;
+use referrals_fixtures::synthetic::Synthetic;
 
 /// The bearer token a simulator accepts unless told otherwise.
 pub const DEFAULT_TOKEN: &str = "demo-token";
@@ -33,14 +33,12 @@ pub const DEFAULT_CLIENT_SECRET: &str = "simulator-secret";
 pub const DEFAULT_USERNAME: &str = "admin@simulator.example";
 /// The certificate (and its PKCS#8 private key) the simulator registers for its client unless
 /// told otherwise: a self-signed test certificate that protects nothing.
-pub const TEST_CLIENT_CERTIFICATE_PEM: &str = include_str!(concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/fixtures/auth/test-client.pem"
-));
+pub const TEST_CLIENT_CERTIFICATE_PEM: &str =
+    include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/keys/test-client.pem"));
 /// A certificate and key the simulator does not know, for refusal tests.
 pub const UNREGISTERED_CLIENT_CERTIFICATE_PEM: &str = include_str!(concat!(
     env!("CARGO_MANIFEST_DIR"),
-    "/fixtures/auth/unregistered-client.pem"
+    "/keys/unregistered-client.pem"
 ));
 /// The page size of a list request that names none.
 pub const DEFAULT_PAGE_SIZE: usize = 20;

@@ -214,7 +214,7 @@ impl fmt::Debug for Trigger {
 /// One fault with its trigger and an optional budget.
 ///
 /// ```
-/// use referrals_fixtures::simulator::{Fault, FaultRule};
+/// use referrals_simulator::{Fault, FaultRule};
 ///
 /// // The second page fails once with a 503; its retry succeeds.
 /// let rule = FaultRule::list_page(1, Fault::status(503)).times(1);
@@ -277,7 +277,7 @@ impl FaultRule {
 ///
 /// ```
 /// use std::time::Duration;
-/// use referrals_fixtures::simulator::{Fault, FaultPlan, FaultRule};
+/// use referrals_simulator::{Fault, FaultPlan, FaultRule};
 ///
 /// let plan = FaultPlan::new()
 ///     .seed(7)

@@ -1,15 +1,15 @@
 //! The simulator's API over real loopback HTTP: both list forms, filters, single-referral
 //! operations with eTags, authentication and the token endpoint.
 
-mod simulator_support;
+mod support;
 
 use std::collections::HashSet;
 use std::time::Duration;
 
-use referrals_fixtures::simulator::{Simulator, SimulatorHandle};
 use referrals_fixtures::synthetic::Synthetic;
+use referrals_simulator::{Simulator, SimulatorHandle};
 use serde_json::{Value, json};
-use simulator_support::{Conn, get, send, target_of};
+use support::{Conn, get, send, target_of};
 
 const COLLECTION: &str = "/v1.0/engagements/referrals";
 

@@ -106,7 +106,7 @@ impl SimulatorHandle {
     }
 
     /// Every request received so far, in order of completion.
-    pub fn requests(&self) -> Vec<crate::simulator::RecordedRequest> {
+    pub fn requests(&self) -> Vec<crate::RecordedRequest> {
         lock(&self.state.log).clone()
     }
 
@@ -237,7 +237,7 @@ impl SimulatorHandle {
     }
 
     /// Every webhook delivery so far, in order, with its attempts and outcome.
-    pub fn webhook_deliveries(&self) -> Vec<crate::simulator::DeliveryRecord> {
+    pub fn webhook_deliveries(&self) -> Vec<crate::DeliveryRecord> {
         self.state.webhooks.deliveries()
     }
 
@@ -245,7 +245,7 @@ impl SimulatorHandle {
     ///
     /// ```no_run
     /// # async fn run() -> std::io::Result<()> {
-    /// use referrals_fixtures::simulator::Simulator;
+    /// use referrals_simulator::Simulator;
     ///
     /// let simulator = Simulator::builder().referrals(1000).port(8080).start().await?;
     /// eprintln!("serving {} until interrupted", simulator.base_url());

@@ -21,8 +21,8 @@ use ring::signature::{RSA_PKCS1_SHA256, RsaKeyPair};
 /// The organisation Partner Center's signing certificate names.
 pub const MICROSOFT_CORPORATION: &str = "Microsoft Corporation";
 
-const SIGNER_KEY_PEM: &str = include_str!("keys/signer.pk8.pem");
-const OTHER_KEY_PEM: &str = include_str!("keys/other.pk8.pem");
+const SIGNER_KEY_PEM: &str = include_str!("../keys/signer.pk8.pem");
+const OTHER_KEY_PEM: &str = include_str!("../keys/other.pk8.pem");
 
 /// Which fixed RSA key a signing certificate carries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,10 +1,10 @@
 //! Changes over time through the handle, and the date filters and ordering a sync relies on.
 
-mod simulator_support;
+mod support;
 
-use referrals_fixtures::simulator::{Simulator, SimulatorHandle};
+use referrals_simulator::{Simulator, SimulatorHandle};
 use serde_json::Value;
-use simulator_support::get;
+use support::get;
 
 const COLLECTION: &str = "/v1.0/engagements/referrals";
 

@@ -8,7 +8,7 @@ use super::items;
 use super::state::lock;
 use super::store::Record;
 use super::time;
-use crate::synthetic::Synthetic;
+use referrals_fixtures::synthetic::Synthetic;
 
 /// What one [`SimulatorHandle::churn`] call changed, by id.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -1,16 +1,14 @@
 //! Fault injection over real loopback HTTP: each fault arrives as configured, and the
 //! simulator keeps serving correctly afterwards.
 
-mod simulator_support;
+mod support;
 
 use std::time::{Duration, SystemTime};
 
-use referrals_fixtures::simulator::{
-    Fault, FaultPlan, FaultRule, Operation, Simulator, SimulatorHandle,
-};
 use referrals_fixtures::synthetic::Synthetic;
+use referrals_simulator::{Fault, FaultPlan, FaultRule, Operation, Simulator, SimulatorHandle};
 use serde_json::{Value, json};
-use simulator_support::{Conn, Ending, get, send};
+use support::{Conn, Ending, get, send};
 
 const COLLECTION: &str = "/v1.0/engagements/referrals";
 
