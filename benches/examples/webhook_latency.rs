@@ -8,9 +8,10 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use referrals_receiver::ListenerBuilder;
 use referrals_simulator::Simulator;
 use referrals_sync::Mirror;
-use referrals_webhooks::{CertUrlPrefix, ListenerBuilder, Policy, TrustAnchors};
+use referrals_webhooks::{CertUrlPrefix, Policy, TrustAnchors};
 
 fn main() {
     let rounds: usize = std::env::args()

@@ -7,8 +7,9 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
+use referrals_receiver::{ListenerBuilder, tls_acceptor};
 use referrals_sync::Mirror;
-use referrals_webhooks::{CertUrlPrefix, ListenerBuilder, Policy, TrustAnchors, tls_acceptor};
+use referrals_webhooks::{CertUrlPrefix, Policy, TrustAnchors};
 
 use crate::cli::{GlobalArgs, ListenArgs};
 use crate::connect::connect;

@@ -120,7 +120,7 @@ fn init_logging(global: &GlobalArgs, listening: bool) {
         return;
     }
     let default = if global.verbose == 0 {
-        "referrals_webhooks=info"
+        "referrals_receiver=info"
     } else if global.verbose == 1 {
         "referrals=debug"
     } else {

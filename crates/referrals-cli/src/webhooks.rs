@@ -6,8 +6,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use referrals::auth::{self, StaticToken, TokenProvider};
+use referrals_receiver::{REFERRAL_EVENTS, REGISTRATION_SCOPE, RegistrationClient};
 use referrals_simulator::Simulator;
-use referrals_webhooks::{REFERRAL_EVENTS, REGISTRATION_SCOPE, RegistrationClient};
 use serde_json::Value;
 
 use crate::cli::{GlobalArgs, WebhooksArgs, WebhooksCommand};

@@ -178,7 +178,7 @@ async fn register_show_events_and_a_validation_event_that_a_listener_receives() 
         .bearer_token(TOKEN)
         .build()
         .unwrap();
-    let listener = referrals_webhooks::ListenerBuilder::new(policy)
+    let listener = referrals_receiver::ListenerBuilder::new(policy)
         .start(
             "127.0.0.1:0".parse().unwrap(),
             referrals_sync::Mirror::open(dir.join("m.db")).unwrap(),

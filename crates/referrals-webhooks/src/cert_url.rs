@@ -10,7 +10,7 @@
 
 use std::fmt;
 
-use referrals::BaseUrl;
+use referrals_query::BaseUrl;
 
 use crate::refusal::{Refusal, snippet};
 

@@ -153,8 +153,9 @@ impl fmt::Display for Refusal {
 
 impl std::error::Error for Refusal {}
 
-/// `text` cut to `max` characters with control characters escaped, for messages.
-pub(crate) fn snippet(text: &str, max: usize) -> String {
+/// `text` cut to `max` characters with control characters escaped, for messages and logs
+/// (a delivery's text never reaches a terminal or a log raw).
+pub fn snippet(text: &str, max: usize) -> String {
     let mut out: String = text
         .chars()
         .take(max)

@@ -20,8 +20,8 @@ use std::time::SystemTime;
 use referrals::{Referral, Timestamp};
 use rusqlite::{OptionalExtension, Transaction, params};
 
-use crate::event::Event;
-use crate::verify::VerifiedEvent;
+use referrals_webhooks::Event;
+use referrals_webhooks::VerifiedEvent;
 
 /// The inbox's migrations, applied once per database (append-only).
 pub const MIGRATIONS: &[&str] = &["CREATE TABLE webhook_inbox (

@@ -6,9 +6,10 @@ mod common;
 use std::sync::Arc;
 
 use common::{eventually, temp_db};
+use referrals_receiver::{ListenerBuilder, ListenerHandle};
 use referrals_simulator::{MAX_ATTEMPTS, Simulator, SimulatorHandle};
 use referrals_sync::Mirror;
-use referrals_webhooks::{CertUrlPrefix, ListenerBuilder, ListenerHandle, Policy, TrustAnchors};
+use referrals_webhooks::{CertUrlPrefix, Policy, TrustAnchors};
 
 fn count(db: &std::path::Path, sql: &str) -> i64 {
     rusqlite::Connection::open(db)

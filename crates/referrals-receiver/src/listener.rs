@@ -12,10 +12,10 @@ use tokio_rustls::TlsAcceptor;
 
 use crate::fetch::{CertificateCache, CertificateSource, HttpsCertificateSource};
 use crate::inbox::{Inbox, MirrorDb, StoreError};
-use crate::policy::Policy;
 use crate::server::{Receiver, serve};
-use crate::verify::Verifier;
 use crate::worker::{ReferralSource, SharedInbox, Worker};
+use referrals_webhooks::Policy;
+use referrals_webhooks::Verifier;
 
 /// Configures a listener.
 #[must_use]

@@ -376,7 +376,7 @@ async fn https_with_a_tls_certificate_and_key() {
     use std::sync::Arc;
 
     use referrals::transport::{HyperTransport, Transport};
-    use referrals_webhooks::{HttpsCertificateSource, ListenerBuilder, tls_acceptor};
+    use referrals_receiver::{HttpsCertificateSource, ListenerBuilder, tls_acceptor};
 
     let certificates = certificate_server().await;
     let simulator = simulator().await;

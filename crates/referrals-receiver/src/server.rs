@@ -23,9 +23,9 @@ use tokio_rustls::TlsAcceptor;
 
 use crate::fetch::CertificateCache;
 use crate::inbox::{MirrorDb, Recorded};
-use crate::refusal::Refusal;
-use crate::verify::{Delivery, Verifier};
 use crate::worker::{SharedInbox, with_inbox};
+use referrals_webhooks::Refusal;
+use referrals_webhooks::{Delivery, Verifier};
 
 /// The health check path.
 pub const HEALTH_PATH: &str = "/healthz";
@@ -178,7 +178,7 @@ fn log(peer: SocketAddr, method: &Method, path: &str, answer: &Answer) {
         Answer::Refused(refusal) => tracing::warn!(
             %peer,
             %method,
-            path = %crate::refusal::snippet(path, 100),
+            path = %referrals_webhooks::snippet(path, 100),
             status = refusal.status().as_u16(),
             reason = refusal.code(),
             "webhook delivery refused: {refusal}"

@@ -10,9 +10,9 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use referrals::transport::{BoxFuture, HyperTransport, Transport, TransportErrorKind};
 
-use crate::cert_url::CertificateUrl;
-use crate::certificate::SigningCertificate;
-use crate::refusal::{Refusal, snippet};
+use referrals_webhooks::CertificateUrl;
+use referrals_webhooks::SigningCertificate;
+use referrals_webhooks::{Refusal, snippet};
 
 /// The largest certificate file accepted: 64 KiB.
 pub const MAX_CERTIFICATE_BYTES: usize = 64 * 1024;

@@ -15,11 +15,10 @@ use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use referrals::transport::{HyperTransport, Transport};
+use referrals_receiver::{HttpsCertificateSource, ListenerBuilder, ListenerHandle};
 use referrals_simulator::SimulatorHandle;
 use referrals_simulator::signing::{Signer, SignerKey, SignerSpec, SigningAuthority};
-use referrals_webhooks::{
-    CertUrlPrefix, HttpsCertificateSource, ListenerBuilder, ListenerHandle, Policy, TrustAnchors,
-};
+use referrals_webhooks::{CertUrlPrefix, Policy, TrustAnchors};
 use tokio::net::TcpListener;
 
 use referrals_sync::Mirror;
