@@ -1,10 +1,10 @@
 //! Which requests may leave this process, and how a request is named in messages and logs.
 
 use std::fmt;
-use std::net::IpAddr;
 
 use http::uri::Scheme;
 use http::{Method, Uri};
+use referrals_query::is_loopback_host;
 use referrals_query::transport::{TransportError, TransportErrorKind};
 
 /// The parts of a request that messages and logs may show.
@@ -101,22 +101,6 @@ fn invalid(message: String) -> TransportError {
     TransportError::new(TransportErrorKind::InvalidRequest, message)
 }
 
-/// True for `localhost`, 127.0.0.0/8 and `::1` (also IPv4-mapped), as written in a URI host.
-pub(crate) fn is_loopback_host(host: &str) -> bool {
-    let bare = host
-        .strip_prefix('[')
-        .and_then(|h| h.strip_suffix(']'))
-        .unwrap_or(host);
-    match bare.parse::<IpAddr>() {
-        Ok(IpAddr::V4(v4)) => v4.is_loopback(),
-        Ok(IpAddr::V6(v6)) => v6.to_canonical().is_loopback(),
-        Err(_) => {
-            let name = bare.strip_suffix('.').unwrap_or(bare);
-            name.eq_ignore_ascii_case("localhost")
-        }
-    }
-}
-
 /// A proxy URI as it may be shown: scheme, host and port, never the user-info.
 pub(crate) fn redact_uri(raw: &str) -> String {
     match raw.parse::<Uri>() {
@@ -140,30 +124,6 @@ mod tests {
 
     fn check(uri: &str) -> Result<Target, TransportError> {
         Target::check(&Method::GET, &uri.parse().expect("test URI"))
-    }
-
-    #[test]
-    fn loopback_hosts() {
-        for host in [
-            "localhost",
-            "LOCALHOST",
-            "localhost.",
-            "127.0.0.1",
-            "127.9.8.7",
-            "[::1]",
-            "[::ffff:127.0.0.1]",
-        ] {
-            assert!(is_loopback_host(host), "{host}");
-        }
-        for host in [
-            "example.com",
-            "localhost.example.com",
-            "10.0.0.1",
-            "[::2]",
-            "128.0.0.1",
-        ] {
-            assert!(!is_loopback_host(host), "{host}");
-        }
     }
 
     #[test]

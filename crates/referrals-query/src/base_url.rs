@@ -2,7 +2,7 @@
 //! bearer token on the configured hosts.
 
 use std::fmt;
-use std::net::{Ipv4Addr, Ipv6Addr};
+use std::net::{IpAddr, Ipv6Addr};
 use std::str::FromStr;
 
 use crate::encode;
@@ -141,7 +141,7 @@ impl BaseUrl {
         if parts.rest.contains('?') {
             return Err(error(UrlProblem::Query));
         }
-        if scheme == Scheme::Http && !is_loopback(&parts.host) {
+        if scheme == Scheme::Http && !is_loopback_host(&parts.host) {
             return Err(error(UrlProblem::PlainHttp(parts.host)));
         }
         let prefix = parts.rest.trim_end_matches('/');
@@ -200,7 +200,7 @@ impl BaseUrl {
 
     /// True for `localhost`, `127.0.0.0/8` and `::1`.
     pub fn is_loopback(&self) -> bool {
-        is_loopback(&self.origin.host)
+        is_loopback_host(&self.origin.host)
     }
 
     /// `{base}/v1.0/engagements`, against which relative links are resolved.
@@ -470,15 +470,36 @@ impl fmt::Display for UrlProblem {
     }
 }
 
-/// True for `localhost`, `127.0.0.0/8` and `::1` (host as [`Origin::host`] writes it).
-pub(crate) fn is_loopback(host: &str) -> bool {
-    if host == "localhost" {
-        return true;
+/// The loopback rule, the one place it is decided: true for `localhost` (any case, with or
+/// without the root's trailing dot), `127.0.0.0/8` and `::1`, also written as an IPv4-mapped
+/// IPv6 address (`::ffff:127.0.0.1`). IPv6 hosts may be bracketed, as in a URI.
+///
+/// Plain `http` is allowed only to such hosts, everywhere in the workspace: the API's base URL,
+/// the sign-in authority, webhook certificate URLs and the transport itself.
+///
+/// ```
+/// use referrals_query::is_loopback_host;
+///
+/// for host in ["localhost", "LOCALHOST.", "127.9.8.7", "[::1]", "::ffff:127.0.0.1"] {
+///     assert!(is_loopback_host(host), "{host}");
+/// }
+/// for host in ["localhost.example.com", "10.0.0.1", "[::2]", "128.0.0.1"] {
+///     assert!(!is_loopback_host(host), "{host}");
+/// }
+/// ```
+pub fn is_loopback_host(host: &str) -> bool {
+    let bare = host
+        .strip_prefix('[')
+        .and_then(|h| h.strip_suffix(']'))
+        .unwrap_or(host);
+    match bare.parse::<IpAddr>() {
+        Ok(IpAddr::V4(v4)) => v4.is_loopback(),
+        Ok(IpAddr::V6(v6)) => v6.to_canonical().is_loopback(),
+        Err(_) => {
+            let name = bare.strip_suffix('.').unwrap_or(bare);
+            name.eq_ignore_ascii_case("localhost")
+        }
     }
-    if let Some(v6) = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
-        return v6.parse::<Ipv6Addr>().is_ok_and(|ip| ip.is_loopback());
-    }
-    host.parse::<Ipv4Addr>().is_ok_and(|ip| ip.is_loopback())
 }
 
 /// Characters kept as written in a path: RFC 3986 `pchar` plus `/`.
@@ -620,6 +641,34 @@ mod tests {
     fn canonical_form_drops_default_port() {
         let base = BaseUrl::parse("HTTPS://API.partner.microsoft.com:443/").unwrap();
         assert_eq!(base, BaseUrl::default());
+    }
+
+    #[test]
+    fn loopback_hosts() {
+        for host in [
+            "localhost",
+            "LOCALHOST",
+            "localhost.",
+            "127.0.0.1",
+            "127.9.8.7",
+            "[::1]",
+            "::1",
+            "[::ffff:127.0.0.1]",
+        ] {
+            assert!(is_loopback_host(host), "{host}");
+        }
+        for host in [
+            "example.com",
+            "localhost.example.com",
+            "localhost..",
+            "10.0.0.1",
+            "[::2]",
+            "[::ffff:10.0.0.1]",
+            "128.0.0.1",
+            "",
+        ] {
+            assert!(!is_loopback_host(host), "{host}");
+        }
     }
 
     #[test]

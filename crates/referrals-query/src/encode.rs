@@ -57,9 +57,15 @@ pub(crate) fn query_value(value: &str) -> String {
     percent_encoding::utf8_percent_encode(value, QUERY_VALUE).to_string()
 }
 
-/// Shortens untrusted text for an error message: at most `max` characters, control characters
-/// shown escaped, so server-chosen text cannot forge log lines or terminal escapes.
-pub(crate) fn snippet(text: &str, max: usize) -> String {
+/// Shortens untrusted text for a message or a log: at most `max` characters, control characters
+/// shown escaped, so text chosen by a server or a sender cannot forge log lines or reach a
+/// terminal as escape sequences.
+///
+/// ```
+/// assert_eq!(referrals_query::snippet("ab\x1b[2Jcd", 10), "ab\\u{1b}[2Jcd");
+/// assert_eq!(referrals_query::snippet("abcdef", 3), "abc…");
+/// ```
+pub fn snippet(text: &str, max: usize) -> String {
     let mut out = String::new();
     for (count, ch) in text.chars().enumerate() {
         if count == max {

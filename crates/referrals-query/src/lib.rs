@@ -88,6 +88,7 @@ mod list;
 mod pager;
 mod request;
 mod retry;
+pub mod scope;
 pub mod transport;
 
 /// The `bytes` crate, whose `Bytes` is the body type of every request and response here.
@@ -96,9 +97,12 @@ pub use bytes;
 pub use http;
 
 pub use api_error::{ApiError, BODY_SNIPPET_CHARS};
-pub use base_url::{AuthorityUrl, BaseUrl, BaseUrlError, Origin, Scheme, UrlProblem};
+pub use base_url::{
+    AuthorityUrl, BaseUrl, BaseUrlError, Origin, Scheme, UrlProblem, is_loopback_host,
+};
 pub use checkpoint::{Checkpoint, CheckpointError, Position};
 pub use continuation::{ContinuationHeaderError, HeaderProblem, NextLinkError, NextLinkProblem};
+pub use encode::snippet;
 pub use filter::{Comparison, Filter, quote};
 pub use list::{ListQuery, PAGE_SIZE_RANGE, QueryError, SortField, SortOrder};
 pub use pager::{End, Limits, NextRequest, Page, Pager, PagerError, PagerEvent};

@@ -10,9 +10,10 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use referrals::transport::{BoxFuture, HyperTransport, Transport, TransportErrorKind};
 
+use referrals_query::snippet;
 use referrals_webhooks::CertificateUrl;
+use referrals_webhooks::Refusal;
 use referrals_webhooks::SigningCertificate;
-use referrals_webhooks::{Refusal, snippet};
 
 /// The largest certificate file accepted: 64 KiB.
 pub const MAX_CERTIFICATE_BYTES: usize = 64 * 1024;

@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 /// The registration host.
 pub const DEFAULT_REGISTRATION_URL: &str = "https://api.partnercenter.microsoft.com";
 /// The OAuth2 scope of the registration host's tokens.
-pub const REGISTRATION_SCOPE: &str = "https://api.partnercenter.microsoft.com/.default";
+pub const REGISTRATION_SCOPE: &str = referrals_query::scope::PARTNER_CENTER_API;
 /// The four referral events, registered by default.
 pub const REFERRAL_EVENTS: [&str; 4] = [
     "referral-created",

@@ -178,7 +178,7 @@ fn log(peer: SocketAddr, method: &Method, path: &str, answer: &Answer) {
         Answer::Refused(refusal) => tracing::warn!(
             %peer,
             %method,
-            path = %referrals_webhooks::snippet(path, 100),
+            path = %referrals_query::snippet(path, 100),
             status = refusal.status().as_u16(),
             reason = refusal.code(),
             "webhook delivery refused: {refusal}"

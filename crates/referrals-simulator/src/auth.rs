@@ -18,7 +18,7 @@ use super::response::Reply;
 use super::state::{Issued, RefreshState, State, lock};
 
 /// The scope a client-credentials request must ask for: the Referrals API.
-pub(crate) const SCOPE: &str = "https://api.partner.microsoft.com/.default";
+pub(crate) const SCOPE: &str = referrals_query::scope::REFERRALS;
 /// The Referrals API's audience.
 pub(crate) const REFERRALS_AUDIENCE: &str = "https://api.partner.microsoft.com";
 /// The Partner Center REST API's audience (webhook registrations and the like).

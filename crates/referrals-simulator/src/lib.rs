@@ -104,7 +104,7 @@ pub use webhooks::{CERTIFICATE_PATH, DeliveryRecord, EVENTS, MAX_ATTEMPTS};
 /// Referrals API).
 pub const SCOPE: &str = auth::SCOPE;
 /// The other audience the token endpoint issues tokens for (Partner Center REST API).
-pub const PARTNER_CENTER_API_SCOPE: &str = "https://api.partnercenter.microsoft.com/.default";
+pub const PARTNER_CENTER_API_SCOPE: &str = referrals_query::scope::PARTNER_CENTER_API;
 
 /// Entry point: `Simulator::builder()…start().await`.
 #[derive(Debug, Clone, Copy)]

@@ -12,7 +12,8 @@ use std::fmt;
 
 use referrals_query::BaseUrl;
 
-use crate::refusal::{Refusal, snippet};
+use crate::refusal::Refusal;
+use referrals_query::snippet;
 
 /// The default allowed prefix, where Partner Center keeps its signing certificate.
 pub const DEFAULT_CERT_URL_PREFIX: &str = "https://3psostorageacct.blob.core.windows.net/cert/";

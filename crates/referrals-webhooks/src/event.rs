@@ -2,7 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::refusal::{Refusal, snippet};
+use crate::refusal::Refusal;
+use referrals_query::snippet;
 
 /// A Partner Center webhook event, as sent (`PascalCase`) or in the registration API's
 /// `camelCase`; unknown fields are ignored (the raw body is what the inbox keeps).

@@ -29,7 +29,7 @@ pub use event::{Event, EventKind};
 pub use policy::{
     DEFAULT_MAX_BODY_BYTES, DEFAULT_ORGANISATION, DEFAULT_PATH, Policy, TrustAnchors,
 };
-pub use refusal::{Refusal, snippet};
+pub use refusal::Refusal;
 pub use verify::{
     ALGORITHM, ALGORITHM_HEADER, CERTIFICATE_URL_HEADER, Delivery, MS_SIGNATURE_HEADER, Preflight,
     VerifiedEvent, Verifier,

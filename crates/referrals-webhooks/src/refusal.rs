@@ -152,17 +152,3 @@ impl fmt::Display for Refusal {
 }
 
 impl std::error::Error for Refusal {}
-
-/// `text` cut to `max` characters with control characters escaped, for messages and logs
-/// (a delivery's text never reaches a terminal or a log raw).
-pub fn snippet(text: &str, max: usize) -> String {
-    let mut out: String = text
-        .chars()
-        .take(max)
-        .flat_map(char::escape_default)
-        .collect();
-    if text.chars().count() > max {
-        out.push('…');
-    }
-    out
-}

@@ -20,7 +20,8 @@ use crate::certificate::SigningCertificate;
 use crate::chain_cache::ChainCache;
 use crate::event::Event;
 use crate::policy::Policy;
-use crate::refusal::{Refusal, snippet};
+use crate::refusal::Refusal;
+use referrals_query::snippet;
 
 /// The certificate URL header.
 pub const CERTIFICATE_URL_HEADER: &str = "x-ms-certificate-url";

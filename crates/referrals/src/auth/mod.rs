@@ -57,11 +57,11 @@ pub use rotation::{RefreshChoice, choose_refresh_token, fingerprint};
 
 /// The OAuth2 scope of the Referrals API (audience `https://api.partner.microsoft.com`), the
 /// one [`TokenProvider::token`] asks for.
-pub const PARTNER_CENTER_SCOPE: &str = "https://api.partner.microsoft.com/.default";
+pub const PARTNER_CENTER_SCOPE: &str = referrals_query::scope::REFERRALS;
 
 /// The OAuth2 scope of the Partner Center REST API (audience
 /// `https://api.partnercenter.microsoft.com`), e.g. for webhook registrations.
-pub const PARTNER_CENTER_API_SCOPE: &str = "https://api.partnercenter.microsoft.com/.default";
+pub const PARTNER_CENTER_API_SCOPE: &str = referrals_query::scope::PARTNER_CENTER_API;
 
 /// The scope that makes the authority issue a refresh token along with the access token.
 pub const OFFLINE_ACCESS: &str = "offline_access";
