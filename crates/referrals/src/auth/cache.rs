@@ -574,7 +574,16 @@ mod tests {
             .mode();
         assert_eq!(mode & 0o777, 0o600);
         std::fs::set_permissions(cache.path(), std::fs::Permissions::from_mode(0o644)).unwrap();
-        let error = cache.load().unwrap_err().to_string();
+        let error = cache.load().unwrap_err();
+        assert!(
+            matches!(
+                &error,
+                AuthError::Cache { path, problem: CacheProblem::Exposed { mode: 0o644 } }
+                    if path == cache.path()
+            ),
+            "{error:?}"
+        );
+        let error = error.to_string();
         assert!(
             error.contains("accessible to other users (mode 0644)"),
             "{error}"
@@ -605,13 +614,18 @@ mod tests {
     fn corrupt_or_truncated_caches_are_named_and_left_alone() {
         let dir = temp_dir("corrupt");
         let cache = TokenCache::new(dir.join("tokens.json"));
-        for (bytes, expected) in [
+        for (bytes, expected, is_corrupt) in [
             (
                 &b"{\"version\":1,\"entries\":[{\"authority\""[..],
                 "not a valid token cache",
+                true,
             ),
-            (&b"<html>"[..], "not a valid token cache"),
-            (&b"{\"version\":7,\"entries\":[]}"[..], "format version 7"),
+            (&b"<html>"[..], "not a valid token cache", true),
+            (
+                &b"{\"version\":7,\"entries\":[]}"[..],
+                "format version 7",
+                false,
+            ),
         ] {
             private_options()
                 .write(true)
@@ -621,7 +635,19 @@ mod tests {
                 .unwrap()
                 .write_all(bytes)
                 .unwrap();
-            let error = cache.load().unwrap_err().to_string();
+            let error = cache.load().unwrap_err();
+            let AuthError::Cache { problem, .. } = &error else {
+                panic!("{error:?}")
+            };
+            if is_corrupt {
+                assert!(matches!(problem, CacheProblem::Corrupt { .. }), "{error:?}");
+            } else {
+                assert!(
+                    matches!(problem, CacheProblem::Version { found: 7 }),
+                    "{error:?}"
+                );
+            }
+            let error = error.to_string();
             assert!(error.contains(expected), "{error}");
             assert_eq!(std::fs::read(cache.path()).unwrap(), bytes, "left as is");
         }
