@@ -5,8 +5,8 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use referrals::auth::{
-    self, CacheEntry, CacheKey, DeviceCodeLogin, PARTNER_CENTER_SCOPE, Source, TokenCache,
-    TokenProvider, env,
+    self, CacheEntry, CacheKey, CredentialSource, DeviceCodeLogin, PARTNER_CENTER_SCOPE,
+    SignInProblem, TokenCache, TokenProvider, env,
 };
 use referrals::query::AuthorityUrl;
 use referrals::transport::HyperTransport;
@@ -21,24 +21,13 @@ fn lookup(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.trim().is_empty())
 }
 
-fn config(error: impl std::fmt::Display) -> Failure {
-    Failure::Client(referrals::Error::from(auth::AuthError::NotConfigured(
-        error.to_string(),
-    )))
-}
-
 fn auth_failure(error: auth::AuthError) -> Failure {
     Failure::Client(referrals::Error::from(error))
 }
 
-/// The `--auth` source, if one is forced.
-fn forced(global: &GlobalArgs) -> Result<Option<Source>, Failure> {
-    global
-        .auth
-        .as_deref()
-        .map(Source::parse)
-        .transpose()
-        .map_err(auth_failure)
+/// The `--auth` source (or `REFERRALS_AUTH`'s, or the profile's), if one is forced.
+fn forced(global: &GlobalArgs) -> Option<CredentialSource> {
+    global.auth
 }
 
 /// The environment, with the tenant and client id of the effective settings (flag, environment
@@ -55,7 +44,7 @@ fn with_settings(global: &GlobalArgs) -> impl Fn(&str) -> Option<String> + use<>
 /// The chain's choice for the other commands (`--token` is handled before this).
 pub fn provider(global: &GlobalArgs) -> Result<Arc<dyn TokenProvider>, Failure> {
     let lookup = with_settings(global);
-    let chain = auth::from_lookup_forced(&lookup, forced(global)?).map_err(auth_failure)?;
+    let chain = auth::from_lookup_forced(&lookup, forced(global)).map_err(auth_failure)?;
     Ok(chain.into_provider())
 }
 
@@ -70,19 +59,14 @@ fn transport(global: &GlobalArgs) -> Result<HyperTransport, Failure> {
 }
 
 fn authority() -> Result<AuthorityUrl, Failure> {
-    match lookup(env::AUTHORITY_HOST) {
-        Some(url) => {
-            AuthorityUrl::parse(&url).map_err(|e| config(format!("{}: {e}", env::AUTHORITY_HOST)))
-        }
-        None => Ok(AuthorityUrl::default()),
-    }
+    auth::authority_from_lookup(&lookup).map_err(auth_failure)
 }
 
 fn cache() -> Result<TokenCache, Failure> {
     auth::default_cache_path(&lookup)
         .map(TokenCache::new)
         .ok_or_else(|| {
-            config(format!(
+            Failure::Config(format!(
                 "there is no config directory for the token cache: set {}",
                 env::TOKEN_CACHE
             ))
@@ -128,7 +112,7 @@ async fn target(global: &GlobalArgs, args: &LoginArgs) -> Result<Target, Failure
         .clone()
         .or_else(|| settings(env::CLIENT_ID))
         .ok_or_else(|| {
-            config(format!(
+            Failure::Config(format!(
                 "sign-in needs the application (client) id of your Entra app registration: pass \
                  --client-id or set {} (see 'Sign in' in the README)",
                 env::CLIENT_ID
@@ -169,12 +153,11 @@ pub async fn login(global: &GlobalArgs, args: &LoginArgs) -> Result<(), Failure>
         .clone()
         .unwrap_or_else(|| "(the authority did not say who)".into());
     let Some(refresh_token) = answer.refresh_token.clone() else {
-        return Err(auth_failure(auth::AuthError::SignIn {
-            code: "no_refresh_token".into(),
-            message: "the authority sent no refresh token; the app registration must allow \
-                      offline_access"
-                .into(),
-        }));
+        return Err(auth_failure(auth::AuthError::sign_in(
+            SignInProblem::NoRefreshToken,
+            "no_refresh_token",
+            None,
+        )));
     };
     let key = CacheKey {
         authority: target.authority.as_str().to_owned(),
@@ -274,7 +257,7 @@ pub async fn status(global: &GlobalArgs) -> Result<(), Failure> {
         return Ok(());
     }
     let lookup = with_settings(global);
-    let chain = auth::from_lookup_forced(&lookup, forced(global)?).map_err(auth_failure)?;
+    let chain = auth::from_lookup_forced(&lookup, forced(global)).map_err(auth_failure)?;
     println!("source: {} ({})", chain.source(), chain.source().label());
     for (name, value) in chain.details() {
         println!("{name}: {value}");

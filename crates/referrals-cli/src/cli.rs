@@ -5,8 +5,12 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use clap::builder::{PossibleValuesParser, TypedValueParser};
 use clap::{ArgAction, ArgGroup, Args, Parser, Subcommand, ValueEnum};
 use referrals::Secret;
+use referrals::auth::{CredentialSource, env as sign_in};
+
+use crate::profile::env;
 
 /// The exit codes, shown at the end of `--help` and relied on by scripts.
 pub const EXIT_CODES: &str = "\
@@ -59,12 +63,7 @@ pub struct Cli {
 #[derive(Args, Clone, Debug)]
 pub struct GlobalArgs {
     /// The API base URL; `http://` only for loopback hosts
-    #[arg(
-        long,
-        global = true,
-        env = "PARTNER_CENTER_BASE_URL",
-        value_name = "URL"
-    )]
+    #[arg(long, global = true, env = env::BASE_URL, value_name = "URL")]
     pub base_url: Option<String>,
 
     /// A bearer token (prefer the PARTNER_CENTER_TOKEN variable: arguments are visible to other
@@ -90,13 +89,14 @@ pub struct GlobalArgs {
     pub demo: bool,
 
     /// Use only this credential source instead of the first one configured
-    #[arg(long, global = true, env = "REFERRALS_AUTH", value_name = "SOURCE",
-          value_parser = ["token", "refresh-token", "login", "client-credentials", "azure-cli"])]
-    pub auth: Option<String>,
+    #[arg(long, global = true, env = sign_in::AUTH, value_name = "SOURCE",
+          value_parser = PossibleValuesParser::new(CredentialSource::NAMES)
+              .try_map(|name| name.parse::<CredentialSource>()))]
+    pub auth: Option<CredentialSource>,
 
     /// The named profile of the config file to use (default: the file's `default_profile`, else
     /// `default`)
-    #[arg(long, global = true, env = "REFERRALS_PROFILE", value_name = "NAME")]
+    #[arg(long, global = true, env = env::PROFILE, value_name = "NAME")]
     pub profile: Option<String>,
 
     /// The effective settings (flags, environment, config file profile), filled in after
@@ -443,12 +443,12 @@ pub struct ListenArgs {
 #[derive(Args, Clone, Debug)]
 pub struct WebhooksArgs {
     /// The registration host (not the Referrals API host)
-    #[arg(long, env = "PARTNER_CENTER_WEBHOOKS_URL", default_value = referrals_receiver::DEFAULT_REGISTRATION_URL,
+    #[arg(long, env = env::WEBHOOKS_URL, default_value = referrals_receiver::DEFAULT_REGISTRATION_URL,
           value_name = "URL")]
     pub webhooks_url: String,
     /// A bearer token for the registration host, whose audience is
     /// https://api.partnercenter.microsoft.com (prefer the variable)
-    #[arg(long, env = "PARTNER_CENTER_WEBHOOKS_TOKEN", value_name = "TOKEN",
+    #[arg(long, env = env::WEBHOOKS_TOKEN, value_name = "TOKEN",
           hide_env_values = true, value_parser = parse_secret)]
     pub webhooks_token: Option<Secret>,
     /// What to do.

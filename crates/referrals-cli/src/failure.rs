@@ -5,6 +5,10 @@ use std::io;
 use std::process::ExitCode;
 
 use referrals::ErrorKind;
+use referrals::auth::{
+    AttemptFailure, AuthError, AzureCliProblem, CacheProblem, ConfigProblem, CredentialSource,
+    Field, SignInProblem, Unconfigured, env,
+};
 
 /// Success.
 pub const OK: u8 = 0;
@@ -74,10 +78,10 @@ impl Failure {
             if error.is_app_only_refusal() {
                 eprintln!("  hint: see 'Sign in' in the README for the App+User ways to sign in");
             }
-            if matches!(error.kind(), ErrorKind::Auth(_) | ErrorKind::Config(_))
-                && error.to_string().contains("PARTNER_CENTER_TOKEN")
-            {
-                eprintln!("  hint: or pass --token, or try the embedded simulator with --demo");
+            if let ErrorKind::Auth(error) = error.kind() {
+                for hint in sign_in_hints(error) {
+                    eprintln!("  hint: {hint}");
+                }
             }
         }
     }
@@ -133,6 +137,88 @@ pub fn is_usage(error: &referrals::Error) -> bool {
     client_code(error) == USAGE
 }
 
+/// What to do about a sign-in error, decided by its kind (the library's messages say what
+/// happened, never what to run).
+fn sign_in_hints(error: &AuthError) -> Vec<String> {
+    let mut hints = Vec::new();
+    let mut token_not_set = false;
+    match error {
+        AuthError::NoCredential { tried } => {
+            for attempt in tried {
+                match &attempt.outcome {
+                    AttemptFailure::NotConfigured(reason) => {
+                        token_not_set |= is_token_not_set(attempt.credential, reason);
+                        hints.extend(passed_over_hint(reason));
+                    }
+                    AttemptFailure::Failed(cause) => hints.extend(sign_in_hints(cause)),
+                    _ => {}
+                }
+            }
+        }
+        AuthError::NotConfigured(problem) => match problem.innermost() {
+            ConfigProblem::Chosen { credential, reason } => {
+                token_not_set = is_token_not_set(*credential, reason);
+                hints.extend(passed_over_hint(reason));
+                if matches!(reason, Unconfigured::NotOnPath { .. }) {
+                    hints.push(INSTALL_AZ.to_owned());
+                }
+            }
+            ConfigProblem::NoRefreshToken { .. } => hints.push(format!(
+                "sign in with `referrals login`, or set {}",
+                env::REFRESH_TOKEN
+            )),
+            ConfigProblem::Empty(Field::ClientId) => {
+                hints.push(format!("set {} or pass --client-id", env::CLIENT_ID));
+            }
+            _ => {}
+        },
+        AuthError::SignIn { problem, .. } => match problem {
+            SignInProblem::Expired => hints.push("run `referrals login` again".to_owned()),
+            SignInProblem::RefreshTokenRefused => hints.push(format!(
+                "sign in again with `referrals login`, or set a new {}",
+                env::REFRESH_TOKEN
+            )),
+            _ => {}
+        },
+        AuthError::Cache { problem, .. } => match problem {
+            CacheProblem::Exposed { .. } => hints
+                .push("delete it and sign in again, or `chmod 600` it if you are sure".to_owned()),
+            CacheProblem::Corrupt { .. } => hints.push("delete it and sign in again".to_owned()),
+            _ => {}
+        },
+        AuthError::AzureCli(problem) => match problem {
+            AzureCliProblem::NotFound => hints.push(INSTALL_AZ.to_owned()),
+            AzureCliProblem::Failed {
+                asks_for_login: false,
+                ..
+            } => hints
+                .push("is `az login` done for an account with a Partner Center role?".to_owned()),
+            _ => {}
+        },
+        _ => {}
+    }
+    if token_not_set {
+        hints.push("or pass --token, or try the embedded simulator with --demo".to_owned());
+    }
+    hints.dedup();
+    hints
+}
+
+const INSTALL_AZ: &str = "install the Azure CLI and run `az login`, or choose another credential";
+
+/// The token source was tried and has no token: `--token` and `--demo` are the CLI's ways.
+fn is_token_not_set(credential: CredentialSource, reason: &Unconfigured) -> bool {
+    credential == CredentialSource::Token && matches!(reason, Unconfigured::NotSet { .. })
+}
+
+/// What to do about a source that is not configured, when the CLI has a way.
+fn passed_over_hint(reason: &Unconfigured) -> Option<String> {
+    match reason {
+        Unconfigured::NoSignIn { .. } => Some("run `referrals login` to sign in".to_owned()),
+        _ => None,
+    }
+}
+
 /// `status 500, code generalException, request id …` for API errors.
 fn api_details(error: &referrals::Error) -> Option<String> {
     let status = error.status()?;
@@ -144,4 +230,119 @@ fn api_details(error: &referrals::Error) -> Option<String> {
         details.push_str(&format!(", request id {request_id}"));
     }
     Some(details)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+
+    use referrals::auth::{self, Attempt};
+
+    use super::*;
+
+    fn nothing_configured(name: &str) -> Option<String> {
+        (name == env::TOKEN_CACHE).then(|| "/nonexistent/referrals-cli-test/tokens.json".into())
+    }
+
+    #[test]
+    fn a_chain_with_nothing_configured_advises_login_then_token_or_demo() {
+        let error = auth::from_lookup_forced(&nothing_configured, None).unwrap_err();
+        assert!(matches!(error, AuthError::NoCredential { .. }), "{error:?}");
+        assert_eq!(
+            sign_in_hints(&error),
+            [
+                "run `referrals login` to sign in",
+                "or pass --token, or try the embedded simulator with --demo"
+            ]
+        );
+        let forced = auth::from_lookup_forced(&nothing_configured, Some(CredentialSource::Token))
+            .unwrap_err();
+        assert_eq!(
+            sign_in_hints(&forced),
+            ["or pass --token, or try the embedded simulator with --demo"]
+        );
+        let forced_az =
+            auth::from_lookup_forced(&nothing_configured, Some(CredentialSource::AzureCli))
+                .unwrap_err();
+        assert_eq!(sign_in_hints(&forced_az), [INSTALL_AZ]);
+    }
+
+    #[test]
+    fn a_failed_source_in_the_chain_brings_its_own_advice() {
+        let error = AuthError::NoCredential {
+            tried: vec![
+                Attempt::new(
+                    CredentialSource::Token,
+                    AttemptFailure::NotConfigured(Unconfigured::NotSet {
+                        variable: env::TOKEN,
+                    }),
+                ),
+                Attempt::new(
+                    CredentialSource::AzureCli,
+                    AttemptFailure::Failed(Box::new(AuthError::AzureCli(
+                        AzureCliProblem::NotFound,
+                    ))),
+                ),
+            ],
+        };
+        assert_eq!(
+            sign_in_hints(&error),
+            [
+                INSTALL_AZ,
+                "or pass --token, or try the embedded simulator with --demo"
+            ]
+        );
+    }
+
+    #[test]
+    fn sign_in_and_cache_problems_get_the_cli_s_advice() {
+        let refused = AuthError::sign_in(SignInProblem::RefreshTokenRefused, "invalid_grant", None);
+        assert_eq!(
+            sign_in_hints(&refused),
+            ["sign in again with `referrals login`, or set a new \
+                 PARTNER_CENTER_REFRESH_TOKEN"]
+        );
+        let expired = AuthError::sign_in(SignInProblem::Expired, "expired_token", None);
+        assert_eq!(sign_in_hints(&expired), ["run `referrals login` again"]);
+        let declined = AuthError::sign_in(SignInProblem::Declined, "access_denied", None);
+        assert!(sign_in_hints(&declined).is_empty());
+        let no_refresh = AuthError::NotConfigured(ConfigProblem::NoRefreshToken {
+            client_id: "app".into(),
+            tenant: "t".into(),
+        });
+        assert_eq!(
+            sign_in_hints(&no_refresh),
+            ["sign in with `referrals login`, or set PARTNER_CENTER_REFRESH_TOKEN"]
+        );
+
+        let cache = |problem| AuthError::Cache {
+            path: PathBuf::from("tokens.json"),
+            problem,
+        };
+        assert_eq!(
+            sign_in_hints(&cache(CacheProblem::Exposed { mode: 0o644 })),
+            ["delete it and sign in again, or `chmod 600` it if you are sure"]
+        );
+        let corrupt = serde_json::from_str::<serde_json::Value>("{").unwrap_err();
+        assert_eq!(
+            sign_in_hints(&cache(CacheProblem::Corrupt { error: corrupt })),
+            ["delete it and sign in again"]
+        );
+        assert!(sign_in_hints(&cache(CacheProblem::Version { found: 7 })).is_empty());
+    }
+
+    #[test]
+    fn the_azure_cli_hint_is_given_only_when_az_did_not_say_it() {
+        let failed = |asks_for_login| {
+            AuthError::AzureCli(AzureCliProblem::Failed {
+                message: "ERROR: something".into(),
+                asks_for_login,
+            })
+        };
+        assert!(sign_in_hints(&failed(true)).is_empty());
+        assert_eq!(
+            sign_in_hints(&failed(false)),
+            ["is `az login` done for an account with a Partner Center role?"]
+        );
+    }
 }

@@ -21,35 +21,31 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+use referrals::auth::{CredentialSource, env as sign_in};
 use serde::Deserialize;
 
 use crate::cli::Format;
 
-/// `REFERRALS_CONFIG`: the config file to read instead of the platform's.
-pub const CONFIG_ENV: &str = "REFERRALS_CONFIG";
-/// `REFERRALS_PROFILE`: the profile to use (the `--profile` option reads it).
-pub const PROFILE_ENV: &str = "REFERRALS_PROFILE";
 /// The profile used when neither `--profile` nor the file's `default_profile` names one.
 pub const DEFAULT_PROFILE: &str = "default";
 
-/// The environment variable of each setting that has one.
+/// The environment variables only the CLI reads, each name written once. The sign-in ones
+/// (`PARTNER_CENTER_TOKEN`, `AZURE_TENANT_ID`, `REFERRALS_AUTH`...) are the library's:
+/// [`referrals::auth::env`].
 pub mod env {
-    /// The API base URL.
+    /// The API base URL (`--base-url`).
     pub const BASE_URL: &str = "PARTNER_CENTER_BASE_URL";
-    /// The tenant.
-    pub const TENANT: &str = "AZURE_TENANT_ID";
-    /// The application (client) id.
-    pub const CLIENT_ID: &str = "AZURE_CLIENT_ID";
-    /// The sign-in method.
-    pub const AUTH: &str = "REFERRALS_AUTH";
+    /// The config file to read instead of the platform's.
+    pub const CONFIG: &str = "REFERRALS_CONFIG";
+    /// The profile to use (`--profile`).
+    pub const PROFILE: &str = "REFERRALS_PROFILE";
     /// The local mirror's database.
     pub const DATABASE: &str = "REFERRALS_DB";
-    /// A bearer token (a secret: never printed).
-    pub const TOKEN: &str = "PARTNER_CENTER_TOKEN";
-    /// A client secret (never printed).
-    pub const CLIENT_SECRET: &str = "AZURE_CLIENT_SECRET";
-    /// A refresh token (never printed).
-    pub const REFRESH_TOKEN: &str = "PARTNER_CENTER_REFRESH_TOKEN";
+    /// The webhook registration host (`webhooks --webhooks-url`).
+    pub const WEBHOOKS_URL: &str = "PARTNER_CENTER_WEBHOOKS_URL";
+    /// A bearer token for the webhook registration host (`webhooks --webhooks-token`; a
+    /// secret: never printed).
+    pub const WEBHOOKS_TOKEN: &str = "PARTNER_CENTER_WEBHOOKS_TOKEN";
 }
 
 /// The config file.
@@ -73,54 +69,12 @@ pub struct Profile {
     pub tenant: Option<String>,
     /// The application (client) id to sign in with.
     pub client_id: Option<String>,
-    /// How to sign in.
-    pub auth: Option<AuthMethod>,
+    /// The credential source to sign in with.
+    pub auth: Option<CredentialSource>,
     /// The local mirror's database.
     pub database: Option<PathBuf>,
     /// The output format.
     pub format: Option<Format>,
-}
-
-/// How to sign in (the values of `--auth`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum AuthMethod {
-    /// A ready bearer token.
-    Token,
-    /// A refresh token (Secure Application Model).
-    RefreshToken,
-    /// The tokens of `referrals login` (device code).
-    Login,
-    /// Client credentials (app-only).
-    ClientCredentials,
-    /// The Azure CLI's token.
-    AzureCli,
-}
-
-impl AuthMethod {
-    /// The name the option and the file use.
-    pub fn name(self) -> &'static str {
-        match self {
-            AuthMethod::Token => "token",
-            AuthMethod::RefreshToken => "refresh-token",
-            AuthMethod::Login => "login",
-            AuthMethod::ClientCredentials => "client-credentials",
-            AuthMethod::AzureCli => "azure-cli",
-        }
-    }
-
-    /// Every method.
-    pub const ALL: [AuthMethod; 5] = [
-        AuthMethod::Token,
-        AuthMethod::RefreshToken,
-        AuthMethod::Login,
-        AuthMethod::ClientCredentials,
-        AuthMethod::AzureCli,
-    ];
-
-    fn parse(text: &str) -> Option<AuthMethod> {
-        AuthMethod::ALL.into_iter().find(|m| m.name() == text)
-    }
 }
 
 /// A config file that cannot be used: unreadable, not TOML, an unknown key, a bad value, an
@@ -218,7 +172,7 @@ pub struct Given {
     /// `--format` of the command, if it has one.
     pub format: Option<Format>,
     /// `--auth` or `REFERRALS_AUTH`, with which one it was.
-    pub auth: Option<(String, Source)>,
+    pub auth: Option<(CredentialSource, Source)>,
     /// `--tenant` of the sign-in commands.
     pub tenant: Option<String>,
     /// `--client-id` of the sign-in commands.
@@ -240,8 +194,8 @@ pub struct Settings {
     pub tenant: Setting<String>,
     /// The client id.
     pub client_id: Setting<String>,
-    /// The sign-in method.
-    pub auth: Setting<AuthMethod>,
+    /// The credential source to sign in with.
+    pub auth: Setting<CredentialSource>,
     /// The local mirror's database.
     pub database: Setting<PathBuf>,
     /// The output format.
@@ -250,8 +204,8 @@ pub struct Settings {
 
 /// The config file to read: `REFERRALS_CONFIG`, else the platform's (which may not exist).
 pub fn config_path(lookup: &dyn Fn(&str) -> Option<String>) -> Option<(PathBuf, Source)> {
-    match lookup(CONFIG_ENV).filter(|v| !v.trim().is_empty()) {
-        Some(path) => Some((PathBuf::from(path), Source::Env(CONFIG_ENV))),
+    match lookup(env::CONFIG).filter(|v| !v.trim().is_empty()) {
+        Some(path) => Some((PathBuf::from(path), Source::Env(env::CONFIG))),
         None => dirs::config_dir()
             .map(|dir| (dir.join("referrals").join("config.toml"), Source::Default)),
     }
@@ -313,7 +267,8 @@ pub fn resolve(
         },
         (Some((name, _)), None) => {
             return Err(ConfigError(format!(
-                "profile `{name}` asked for, but there is no config file (set {CONFIG_ENV} or create {})",
+                "profile `{name}` asked for, but there is no config file (set {} or create {})",
+                env::CONFIG,
                 config_path(lookup)
                     .map_or_else(|| "one".to_owned(), |(p, _)| p.display().to_string())
             )));
@@ -348,43 +303,35 @@ pub fn resolve(
         .or_else(|| from_profile(profile.and_then(|p| p.base_url.clone())))
         .unwrap_or_else(Setting::unset);
     let tenant = set(given.tenant.clone(), Source::Flag("--tenant"))
-        .or_else(|| env_text(env::TENANT))
+        .or_else(|| env_text(sign_in::TENANT_ID))
         .or_else(|| from_profile(profile.and_then(|p| p.tenant.clone())))
         .unwrap_or_else(Setting::unset);
     let client_id = set(given.client_id.clone(), Source::Flag("--client-id"))
-        .or_else(|| env_text(env::CLIENT_ID))
+        .or_else(|| env_text(sign_in::CLIENT_ID))
         .or_else(|| from_profile(profile.and_then(|p| p.client_id.clone())))
         .unwrap_or_else(Setting::unset);
-    let auth_text = given
-        .auth
-        .clone()
-        .map(|(value, source)| Setting {
-            value: Some(value),
+    let auth = match given.auth.clone() {
+        Some((credential, source)) => Setting {
+            value: Some(credential),
             source,
-        })
-        .or_else(|| env_text(env::AUTH));
-    let auth = match auth_text {
-        Some(Setting {
-            value: Some(text),
-            source,
-        }) => match AuthMethod::parse(&text) {
-            Some(method) => Setting {
-                value: Some(method),
-                source,
-            },
-            None => {
-                let names: Vec<&str> = AuthMethod::ALL.iter().map(|m| m.name()).collect();
-                return Err(ConfigError(format!(
-                    "{source}: `{text}` is not a sign-in method ({})",
-                    names.join(", ")
-                )));
-            }
         },
-        _ => set(
-            profile.and_then(|p| p.auth),
-            Source::Profile(profile_name.clone()),
-        )
-        .unwrap_or_else(Setting::unset),
+        None => match env_text(sign_in::AUTH) {
+            Some(Setting {
+                value: Some(text),
+                source,
+            }) => match text.parse::<CredentialSource>() {
+                Ok(credential) => Setting {
+                    value: Some(credential),
+                    source,
+                },
+                Err(error) => return Err(ConfigError(format!("{source}: {error}"))),
+            },
+            _ => set(
+                profile.and_then(|p| p.auth),
+                Source::Profile(profile_name.clone()),
+            )
+            .unwrap_or_else(Setting::unset),
+        },
     };
     let database = set(given.database.clone(), Source::Flag("--db"))
         .or_else(|| {
@@ -467,7 +414,7 @@ impl Settings {
         row("tenant", v, s);
         let (v, s) = shown(&self.client_id, Clone::clone, "not set");
         row("client_id", v, s);
-        let (v, s) = shown(&self.auth, |m| m.name().to_owned(), "first that works");
+        let (v, s) = shown(&self.auth, |m| m.as_str().to_owned(), "first that works");
         row("auth", v, s);
         let (v, s) = shown(
             &self.database,
@@ -490,11 +437,11 @@ impl Settings {
                 ("not set".to_owned(), "default".to_owned())
             }
         };
-        let (v, s) = secret(token_flag, env::TOKEN);
+        let (v, s) = secret(token_flag, sign_in::TOKEN);
         row("token", v, s);
-        let (v, s) = secret(false, env::CLIENT_SECRET);
+        let (v, s) = secret(false, sign_in::CLIENT_SECRET);
         row("client_secret", v, s);
-        let (v, s) = secret(false, env::REFRESH_TOKEN);
+        let (v, s) = secret(false, sign_in::REFRESH_TOKEN);
         row("refresh_token", v, s);
         out
     }
@@ -551,7 +498,7 @@ mod tests {
         );
         assert_eq!(settings.base_url.value.as_deref(), Some("https://profile"));
         assert_eq!(settings.base_url.source, Source::Profile("p".into()));
-        assert_eq!(settings.auth.value, Some(AuthMethod::Login));
+        assert_eq!(settings.auth.value, Some(CredentialSource::Login));
         assert_eq!(settings.format.value, Some(Format::Csv));
 
         let env = |name: &str| match name {
@@ -569,7 +516,7 @@ mod tests {
         assert_eq!(settings.base_url.source, Source::Env(env::BASE_URL));
         assert_eq!(settings.tenant.value.as_deref(), Some("t-env"));
         assert_eq!(settings.client_id.source, Source::Profile("p".into()));
-        assert_eq!(settings.auth.value, Some(AuthMethod::AzureCli));
+        assert_eq!(settings.auth.value, Some(CredentialSource::AzureCli));
         assert_eq!(settings.database.value, Some(PathBuf::from("env.db")));
         assert_eq!(
             settings.format,

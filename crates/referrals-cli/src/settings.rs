@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use clap::ArgMatches;
 use clap::parser::ValueSource;
+use referrals::auth::env as sign_in;
 use referrals_cli::profile::{self, Given, Source};
 
 use crate::cli::{Command, DealCommand, Format, GlobalArgs};
@@ -33,14 +34,14 @@ pub fn apply(
         profile: global.profile.clone().map(|name| {
             (
                 name,
-                source_of(matches, "profile", "--profile", profile::PROFILE_ENV),
+                source_of(matches, "profile", "--profile", profile::env::PROFILE),
             )
         }),
         format: format_flag(command),
-        auth: global.auth.clone().map(|method| {
+        auth: global.auth.map(|credential| {
             (
-                method,
-                source_of(matches, "auth", "--auth", profile::env::AUTH),
+                credential,
+                source_of(matches, "auth", "--auth", sign_in::AUTH),
             )
         }),
         tenant: identity_flags(command).0,
@@ -60,7 +61,7 @@ pub fn apply(
         global.base_url = settings.base_url.value.clone();
     }
     if global.auth.is_none() {
-        global.auth = settings.auth.value.map(|method| method.name().to_owned());
+        global.auth = settings.auth.value;
     }
     global.settings = Some(Arc::new(settings));
     Ok(())

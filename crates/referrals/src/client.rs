@@ -305,7 +305,7 @@ impl Client {
         let mut value =
             HeaderValue::from_str(&format!("Bearer {}", token.expose())).map_err(|_| {
                 Error::from(AuthError::NotConfigured(
-                    "the token has characters that cannot be sent in a header".into(),
+                    auth::ConfigProblem::UnsendableToken,
                 ))
             })?;
         value.set_sensitive(true);

@@ -8,9 +8,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use referrals::auth::{
-    self, AuthError, CacheEntry, CacheKey, ClientAuth, ClientCertificate, ClientCredentials,
-    DeviceCodeLogin, PARTNER_CENTER_API_SCOPE, PARTNER_CENTER_SCOPE, Pause, RefreshToken,
-    TokenCache, TokenProvider,
+    self, AuthError, AzureCliProblem, CacheEntry, CacheKey, ClientAuth, ClientCertificate,
+    ClientCredentials, CredentialSource, DeviceCodeLogin, PARTNER_CENTER_API_SCOPE,
+    PARTNER_CENTER_SCOPE, Pause, RefreshToken, SignInProblem, TokenCache, TokenProvider,
 };
 use referrals::query::AuthorityUrl;
 use referrals::transport::HyperTransport;
@@ -167,16 +167,18 @@ async fn list_all(client: &Client) {
 
 #[tokio::test]
 async fn device_code_expiry_and_decline_stop_with_the_oauth_error() {
-    for (steps, code, says) in [
+    for (steps, code, says, kind) in [
         (
             vec![DeviceStep::Pending, DeviceStep::Expire],
             "expired_token",
             "expired",
+            SignInProblem::Expired,
         ),
         (
             vec![DeviceStep::Decline],
             "authorization_declined",
             "declined",
+            SignInProblem::Declined,
         ),
     ] {
         let sim = Simulator::builder()
@@ -187,10 +189,15 @@ async fn device_code_expiry_and_decline_stop_with_the_oauth_error() {
             .unwrap();
         let (result, _) = sign_in(&sim).await;
         let error = result.expect_err("stops");
-        let AuthError::SignIn { code: got, message } = &error else {
+        let AuthError::SignIn {
+            code: got, problem, ..
+        } = &error
+        else {
             panic!("{error:?}")
         };
         assert_eq!(got, code);
+        assert_eq!(*problem, kind);
+        let message = error.to_string();
         assert!(message.contains(says), "{message}");
         assert_eq!(
             sim.device_code_polls(),
@@ -208,7 +215,10 @@ async fn device_code_expiry_and_decline_stop_with_the_oauth_error() {
         .await
         .unwrap();
     let (result, waits) = sign_in(&sim).await;
-    assert!(matches!(result, Err(AuthError::SignIn { ref code, .. }) if code == "expired_token"));
+    assert!(matches!(
+        result,
+        Err(AuthError::SignIn { ref code, problem: SignInProblem::Expired, .. }) if code == "expired_token"
+    ));
     assert_eq!(waits.len(), 2, "two waits of 5 s fit in 12 s");
 }
 
@@ -331,8 +341,17 @@ async fn without_a_cache_the_rotated_token_is_kept_in_memory_and_a_reused_one_is
     let error = stale.token(&transport).await.expect_err("already used");
     let text = error.to_string();
     assert!(
-        text.contains("invalid_grant") && text.contains("referrals login"),
+        text.contains("invalid_grant") && text.contains("the refresh token was refused"),
         "{text}"
+    );
+    // The advice (sign in again) is the CLI's, chosen by this kind.
+    assert!(
+        matches!(
+            &error,
+            AuthError::SignIn { code, problem: SignInProblem::RefreshTokenRefused, .. }
+                if code == "invalid_grant"
+        ),
+        "{error:?}"
     );
     assert_eq!(sim.refresh_token_reuses(), 1);
 }
@@ -515,7 +534,7 @@ async fn a_stored_sign_in_is_found_by_the_chain() {
         _ => None,
     };
     let chain = auth::from_lookup_forced(&lookup, None).unwrap();
-    assert_eq!(chain.source(), auth::Source::Login);
+    assert_eq!(chain.source(), CredentialSource::Login);
     assert!(
         chain
             .details()
@@ -545,14 +564,23 @@ async fn an_azure_cli_that_hangs_is_stopped_by_the_timeout() {
         .timeout(Duration::from_millis(300));
     let error = provider.token(&transport()).await.expect_err("no answer");
     assert!(
-        matches!(&error, AuthError::AzureCli(why) if why.contains("did not answer")),
+        matches!(
+            &error,
+            AuthError::AzureCli(AzureCliProblem::TimedOut { after })
+                if *after == Duration::from_millis(300)
+        ),
         "{error}"
     );
+    assert!(error.to_string().contains("did not answer"), "{error}");
     let missing = auth::AzureCli::new().program(dir.join("nope"));
     let error = missing
         .token(&transport())
         .await
         .expect_err("not installed");
     assert!(error.to_string().contains("was not found"), "{error}");
+    assert!(
+        matches!(error, AuthError::AzureCli(AzureCliProblem::NotFound)),
+        "{error:?}"
+    );
     let _ = std::fs::remove_dir_all(dir);
 }

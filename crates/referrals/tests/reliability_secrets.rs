@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures::{StreamExt, TryStreamExt};
-use referrals::auth::{AuthError, ClientCredentials};
+use referrals::auth::{AuthError, ClientCredentials, ConfigProblem, Field};
 use referrals::model::Referral;
 use referrals::query::AuthorityUrl;
 use referrals::query::transport::{BoxFuture, Transport, TransportError};
@@ -405,7 +405,7 @@ async fn no_token_or_secret_in_logs_errors_or_debug_output() {
     text.push_str(&format!(
         "{}\n{:?}\n",
         AuthError::Rejected,
-        AuthError::NotConfigured("x".into())
+        AuthError::NotConfigured(ConfigProblem::Empty(Field::ClientSecret))
     ));
 
     // The sign-in flows: device code, refresh tokens (rotated, cached, from the environment),

@@ -9,7 +9,7 @@ use base64::Engine;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde::Serialize;
 
-use super::AuthError;
+use super::error::{AuthError, CertificateProblem, PemProblem};
 use crate::Secret;
 
 /// How long an assertion is valid: the platform accepts at most ten minutes.
@@ -53,11 +53,11 @@ struct Claims<'a> {
 impl ClientCertificate {
     /// Reads a PEM file with a `CERTIFICATE` and a `PRIVATE KEY` (PKCS#8 RSA) block.
     pub fn from_file(path: &Path) -> Result<Self, AuthError> {
-        let bytes = std::fs::read(path).map_err(|e| {
-            AuthError::NotConfigured(format!(
-                "cannot read the client certificate {}: {e}",
-                path.display()
-            ))
+        let bytes = std::fs::read(path).map_err(|error| {
+            AuthError::from(CertificateProblem::Unreadable {
+                path: path.to_path_buf(),
+                error,
+            })
         })?;
         Self::from_pem(&bytes, &path.display().to_string())
     }
@@ -65,21 +65,24 @@ impl ClientCertificate {
     /// Parses PEM text holding the certificate and its PKCS#8 RSA private key; `source` names
     /// it in errors.
     pub fn from_pem(pem_text: &[u8], source: &str) -> Result<Self, AuthError> {
-        let bad = |what: &str| {
-            AuthError::NotConfigured(format!("the client certificate {source}: {what}"))
+        let bad = |problem: PemProblem| {
+            AuthError::from(CertificateProblem::Invalid {
+                name: source.to_owned(),
+                problem,
+            })
         };
-        let blocks = pem::parse_many(pem_text).map_err(|_| bad("is not valid PEM"))?;
+        let blocks = pem::parse_many(pem_text).map_err(|_| bad(PemProblem::NotPem))?;
         let certificate = blocks
             .iter()
             .find(|b| b.tag() == "CERTIFICATE")
-            .ok_or_else(|| bad("has no CERTIFICATE block"))?;
+            .ok_or_else(|| bad(PemProblem::NoCertificate))?;
         let key_block = blocks
             .iter()
             .find(|b| b.tag() == "PRIVATE KEY" || b.tag() == "RSA PRIVATE KEY")
-            .ok_or_else(|| bad("has no PRIVATE KEY block (PKCS#8, unencrypted)"))?;
+            .ok_or_else(|| bad(PemProblem::NoPrivateKey))?;
         // jsonwebtoken reads one PEM block at a time: hand it the key block alone.
         let key = EncodingKey::from_rsa_pem(pem::encode(key_block).as_bytes())
-            .map_err(|_| bad("the private key is not an RSA key jsonwebtoken can use"))?;
+            .map_err(|_| bad(PemProblem::NotRsaKey))?;
         let digest = ring::digest::digest(&ring::digest::SHA256, certificate.contents());
         let thumbprint = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(digest.as_ref());
         let certificate = ClientCertificate { key, thumbprint };
@@ -115,11 +118,7 @@ impl ClientCertificate {
         };
         jsonwebtoken::encode(&header, &claims, &self.key)
             .map(Secret::new)
-            .map_err(|e| {
-                AuthError::NotConfigured(format!(
-                    "cannot sign a client assertion with the certificate's key: {e}"
-                ))
-            })
+            .map_err(|e| CertificateProblem::Signing(e).into())
     }
 }
 

@@ -9,8 +9,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use referrals_query::transport::{BoxFuture, Transport};
 
+use super::error::{AuthError, AzureCliProblem};
 use super::memory::SingleFlight;
-use super::{AuthError, PARTNER_CENTER_SCOPE, TokenProvider};
+use super::{PARTNER_CENTER_SCOPE, TokenProvider};
 use crate::Secret;
 
 /// How long `az` may take unless told otherwise.
@@ -32,16 +33,13 @@ pub struct AzureCliToken {
 /// Reads `az account get-access-token --output json`: `accessToken`, and `expires_on` (Unix
 /// seconds, number or text) when present.
 pub fn parse_az_output(stdout: &[u8]) -> Result<AzureCliToken, AuthError> {
-    let value: serde_json::Value = serde_json::from_slice(stdout).map_err(|_| {
-        AuthError::AzureCli("`az account get-access-token` did not print JSON".into())
-    })?;
+    let value: serde_json::Value = serde_json::from_slice(stdout)
+        .map_err(|e| AuthError::AzureCli(AzureCliProblem::NotJson(e)))?;
     let token = value
         .get("accessToken")
         .and_then(|v| v.as_str())
         .filter(|t| !t.is_empty())
-        .ok_or_else(|| {
-            AuthError::AzureCli("`az account get-access-token` printed no accessToken".into())
-        })?;
+        .ok_or(AuthError::AzureCli(AzureCliProblem::NoAccessToken))?;
     let expires_at = value
         .get("expires_on")
         .and_then(|v| {
@@ -132,22 +130,19 @@ impl AzureCli {
             .kill_on_drop(true);
         let child = command.spawn().map_err(|e| {
             AuthError::AzureCli(if e.kind() == std::io::ErrorKind::NotFound {
-                "`az` was not found: install the Azure CLI and run `az login`, or choose another \
-                 credential"
-                    .into()
+                AzureCliProblem::NotFound
             } else {
-                format!("cannot run `az`: {e}")
+                AzureCliProblem::Unstartable(e)
             })
         })?;
         let output = tokio::time::timeout(self.timeout, child.wait_with_output())
             .await
             .map_err(|_| {
-                AuthError::AzureCli(format!(
-                    "`az account get-access-token` did not answer within {} s",
-                    self.timeout.as_secs()
-                ))
+                AuthError::AzureCli(AzureCliProblem::TimedOut {
+                    after: self.timeout,
+                })
             })?
-            .map_err(|e| AuthError::AzureCli(format!("cannot read `az` output: {e}")))?;
+            .map_err(|e| AuthError::AzureCli(AzureCliProblem::Unreadable(e)))?;
         if !output.status.success() {
             let stderr = String::from_utf8_lossy(&output.stderr);
             let line = stderr
@@ -155,15 +150,11 @@ impl AzureCli {
                 .map(str::trim)
                 .find(|l| !l.is_empty())
                 .unwrap_or("no message");
-            let hint = if stderr.contains("az login") {
-                ""
-            } else {
-                " (is `az login` done for an account with a Partner Center role?)"
-            };
-            return Err(AuthError::AzureCli(format!(
-                "`az account get-access-token` failed: {}{hint}",
-                truncate(line, 300)
-            )));
+            // Reading what `az` printed is this credential's job: whether it asks for a sign-in.
+            return Err(AuthError::AzureCli(AzureCliProblem::Failed {
+                message: truncate(line, 300).to_owned(),
+                asks_for_login: stderr.contains("az login"),
+            }));
         }
         parse_az_output(&output.stdout)
     }
@@ -226,8 +217,14 @@ mod tests {
             parse_az_output(br#"{"accessToken":"eyJ","expiresOn":"2026-12-01 20:00:00.000000"}"#)
                 .unwrap();
         assert_eq!(older.expires_at, None);
-        assert!(parse_az_output(b"ERROR: not json").is_err());
-        assert!(parse_az_output(br#"{"tokenType":"Bearer"}"#).is_err());
+        assert!(matches!(
+            parse_az_output(b"ERROR: not json"),
+            Err(AuthError::AzureCli(AzureCliProblem::NotJson(_)))
+        ));
+        assert!(matches!(
+            parse_az_output(br#"{"tokenType":"Bearer"}"#),
+            Err(AuthError::AzureCli(AzureCliProblem::NoAccessToken))
+        ));
     }
 
     #[test]

@@ -27,7 +27,6 @@
 //! ```
 
 use std::collections::BTreeMap;
-use std::fmt;
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -35,8 +34,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 
-use super::AuthError;
 use super::env;
+use super::error::{AuthError, CacheProblem};
 use crate::Secret;
 
 /// The format version this library reads and writes.
@@ -218,10 +217,10 @@ impl TokenCache {
         &self.path
     }
 
-    fn error(&self, problem: impl fmt::Display) -> AuthError {
+    fn error(&self, problem: CacheProblem) -> AuthError {
         AuthError::Cache {
-            path: self.path.display().to_string(),
-            problem: problem.to_string(),
+            path: self.path.clone(),
+            problem,
         }
     }
 
@@ -233,24 +232,23 @@ impl TokenCache {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 return Ok(CacheContents::default());
             }
-            Err(e) => return Err(self.error(format!("cannot be read: {e}"))),
+            Err(e) => return Err(self.error(CacheProblem::Unreadable(e))),
         };
         let metadata = file
             .metadata()
-            .map_err(|e| self.error(format!("cannot be read: {e}")))?;
+            .map_err(|e| self.error(CacheProblem::Unreadable(e)))?;
         if !metadata.is_file() {
-            return Err(self.error("is not a regular file"));
+            return Err(self.error(CacheProblem::NotAFile));
         }
         self.check_private(&metadata)?;
         if metadata.len() > MAX_CACHE_BYTES {
-            return Err(self.error(format!(
-                "is {} bytes, too large for a token cache; it was left as is",
-                metadata.len()
-            )));
+            return Err(self.error(CacheProblem::TooLarge {
+                bytes: metadata.len(),
+            }));
         }
         let mut bytes = Vec::new();
         file.read_to_end(&mut bytes)
-            .map_err(|e| self.error(format!("cannot be read: {e}")))?;
+            .map_err(|e| self.error(CacheProblem::Unreadable(e)))?;
         self.parse(&bytes)
     }
 
@@ -259,17 +257,14 @@ impl TokenCache {
         use std::os::unix::fs::MetadataExt;
         let mode = metadata.mode() & 0o777;
         if mode & 0o077 != 0 {
-            return Err(self.error(format!(
-                "is accessible to other users (mode {mode:04o}), so its tokens may have leaked; \
-                 it was not used: delete it and sign in again, or `chmod 600` it if you are sure"
-            )));
+            return Err(self.error(CacheProblem::Exposed { mode }));
         }
         let me = rustix::process::geteuid().as_raw();
         if metadata.uid() != me {
-            return Err(self.error(format!(
-                "is owned by another user (uid {}, you are {me}); it was not used",
-                metadata.uid()
-            )));
+            return Err(self.error(CacheProblem::OwnedByAnother {
+                owner: metadata.uid(),
+                me,
+            }));
         }
         Ok(())
     }
@@ -280,19 +275,12 @@ impl TokenCache {
     }
 
     fn parse(&self, bytes: &[u8]) -> Result<CacheContents, AuthError> {
-        let wire: WireCache = serde_json::from_slice(bytes).map_err(|e| {
-            self.error(format!(
-                "is not a valid token cache (line {}, column {}: {e}); it was left as is: \
-                 delete it and sign in again",
-                e.line(),
-                e.column()
-            ))
-        })?;
+        let wire: WireCache = serde_json::from_slice(bytes)
+            .map_err(|e| self.error(CacheProblem::Corrupt { error: e }))?;
         if wire.version != FORMAT_VERSION {
-            return Err(self.error(format!(
-                "has format version {}, this program reads version {FORMAT_VERSION}; it was left as is",
-                wire.version
-            )));
+            return Err(self.error(CacheProblem::Version {
+                found: wire.version,
+            }));
         }
         Ok(CacheContents {
             entries: wire
@@ -311,7 +299,7 @@ impl TokenCache {
             entries: contents.entries.iter().map(WireEntry::from_entry).collect(),
         };
         let mut bytes = serde_json::to_vec_pretty(&wire)
-            .map_err(|e| self.error(format!("cannot be encoded: {e}")))?;
+            .map_err(|e| self.error(CacheProblem::Unencodable(e)))?;
         bytes.push(b'\n');
         let dir = self.ensure_dir()?;
         let name = self
@@ -335,7 +323,7 @@ impl TokenCache {
             .and_then(|()| std::fs::rename(&temp, &self.path));
         if let Err(e) = written {
             let _ = std::fs::remove_file(&temp);
-            return Err(self.error(format!("cannot be written: {e}")));
+            return Err(self.error(CacheProblem::Unwritable(e)));
         }
         Ok(())
     }
@@ -354,7 +342,7 @@ impl TokenCache {
         }
         builder
             .create(&dir)
-            .map_err(|e| self.error(format!("its directory cannot be created: {e}")))?;
+            .map_err(|e| self.error(CacheProblem::NoDirectory(e)))?;
         Ok(dir)
     }
 
@@ -368,7 +356,7 @@ impl TokenCache {
             .create(true)
             .truncate(false)
             .open(&lock_path)
-            .map_err(|e| self.error(format!("its lock file cannot be opened: {e}")))?;
+            .map_err(|e| self.error(CacheProblem::LockFile(e)))?;
         let started = tokio::time::Instant::now();
         let mut pause = Duration::from_millis(5);
         loop {
@@ -382,14 +370,11 @@ impl TokenCache {
                 }
                 Err(fs4::TryLockError::WouldBlock) => {}
                 Err(fs4::TryLockError::Error(e)) => {
-                    return Err(self.error(format!("cannot be locked: {e}")));
+                    return Err(self.error(CacheProblem::Unlockable(e)));
                 }
             }
             if started.elapsed() > LOCK_WAIT {
-                return Err(self.error(format!(
-                    "another process has held its lock for over {} s",
-                    LOCK_WAIT.as_secs()
-                )));
+                return Err(self.error(CacheProblem::LockTimeout { waited: LOCK_WAIT }));
             }
             // Waiting for another process, which only a poll can see.
             tokio::time::sleep(pause).await;
@@ -589,7 +574,16 @@ mod tests {
             .mode();
         assert_eq!(mode & 0o777, 0o600);
         std::fs::set_permissions(cache.path(), std::fs::Permissions::from_mode(0o644)).unwrap();
-        let error = cache.load().unwrap_err().to_string();
+        let error = cache.load().unwrap_err();
+        assert!(
+            matches!(
+                &error,
+                AuthError::Cache { path, problem: CacheProblem::Exposed { mode: 0o644 } }
+                    if path == cache.path()
+            ),
+            "{error:?}"
+        );
+        let error = error.to_string();
         assert!(
             error.contains("accessible to other users (mode 0644)"),
             "{error}"
@@ -620,13 +614,18 @@ mod tests {
     fn corrupt_or_truncated_caches_are_named_and_left_alone() {
         let dir = temp_dir("corrupt");
         let cache = TokenCache::new(dir.join("tokens.json"));
-        for (bytes, expected) in [
+        for (bytes, expected, is_corrupt) in [
             (
                 &b"{\"version\":1,\"entries\":[{\"authority\""[..],
                 "not a valid token cache",
+                true,
             ),
-            (&b"<html>"[..], "not a valid token cache"),
-            (&b"{\"version\":7,\"entries\":[]}"[..], "format version 7"),
+            (&b"<html>"[..], "not a valid token cache", true),
+            (
+                &b"{\"version\":7,\"entries\":[]}"[..],
+                "format version 7",
+                false,
+            ),
         ] {
             private_options()
                 .write(true)
@@ -636,7 +635,19 @@ mod tests {
                 .unwrap()
                 .write_all(bytes)
                 .unwrap();
-            let error = cache.load().unwrap_err().to_string();
+            let error = cache.load().unwrap_err();
+            let AuthError::Cache { problem, .. } = &error else {
+                panic!("{error:?}")
+            };
+            if is_corrupt {
+                assert!(matches!(problem, CacheProblem::Corrupt { .. }), "{error:?}");
+            } else {
+                assert!(
+                    matches!(problem, CacheProblem::Version { found: 7 }),
+                    "{error:?}"
+                );
+            }
+            let error = error.to_string();
             assert!(error.contains(expected), "{error}");
             assert_eq!(std::fs::read(cache.path()).unwrap(), bytes, "left as is");
         }

@@ -1,9 +1,9 @@
 //! One credential chain: which source the environment configures, in a fixed order, and an
 //! error that lists each source tried and why it was not used.
 //!
-//! Order: `PARTNER_CENTER_TOKEN`; `PARTNER_CENTER_REFRESH_TOKEN`; the token cache (`referrals
-//! login`); client credentials (a secret or a certificate; app-only); the Azure CLI.
-//! `REFERRALS_AUTH` (or the CLI's `--auth`) forces one.
+//! Order ([`CredentialSource::ALL`]): `PARTNER_CENTER_TOKEN`; `PARTNER_CENTER_REFRESH_TOKEN`;
+//! the token cache (`referrals login`); client credentials (a secret or a certificate;
+//! app-only); the Azure CLI. `REFERRALS_AUTH` (or the CLI's `--auth`) forces one.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -18,86 +18,18 @@ use super::azure_cli::AzureCli;
 use super::cache::{CacheEntry, TokenCache, default_cache_path};
 use super::client_auth::ClientAuth;
 use super::client_credentials::ClientCredentials;
+use super::error::{Attempt, AttemptFailure, AuthError, ConfigProblem, Unconfigured};
 use super::refresh::RefreshToken;
-use super::{AuthError, DEFAULT_TENANT, StaticToken, TokenProvider, env};
+use super::source::CredentialSource;
+use super::{DEFAULT_TENANT, StaticToken, TokenProvider, env};
 use crate::Secret;
-
-/// A credential source, in the chain's order.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum Source {
-    /// A ready access token: `PARTNER_CENTER_TOKEN` or `--token`.
-    Token,
-    /// `PARTNER_CENTER_REFRESH_TOKEN` (Secure Application Model).
-    RefreshToken,
-    /// The token cache that `referrals login` fills.
-    Login,
-    /// Client credentials with `AZURE_CLIENT_SECRET` or `AZURE_CLIENT_CERTIFICATE_PATH`
-    /// (app-only).
-    ClientCredentials,
-    /// `az account get-access-token`.
-    AzureCli,
-}
-
-impl Source {
-    /// Every source, in the chain's order.
-    pub const ALL: [Source; 5] = [
-        Source::Token,
-        Source::RefreshToken,
-        Source::Login,
-        Source::ClientCredentials,
-        Source::AzureCli,
-    ];
-
-    /// The name `--auth` / `REFERRALS_AUTH` takes.
-    pub fn name(self) -> &'static str {
-        match self {
-            Source::Token => "token",
-            Source::RefreshToken => "refresh-token",
-            Source::Login => "login",
-            Source::ClientCredentials => "client-credentials",
-            Source::AzureCli => "azure-cli",
-        }
-    }
-
-    /// Parses a `--auth` value.
-    pub fn parse(name: &str) -> Result<Source, AuthError> {
-        Source::ALL
-            .into_iter()
-            .find(|s| s.name().eq_ignore_ascii_case(name.trim()))
-            .ok_or_else(|| {
-                AuthError::NotConfigured(format!(
-                    "{}: `{name}` is not a credential source (one of {})",
-                    env::AUTH,
-                    Source::ALL.map(Source::name).join(", ")
-                ))
-            })
-    }
-
-    /// What it is, for messages.
-    pub fn label(self) -> &'static str {
-        match self {
-            Source::Token => env::TOKEN,
-            Source::RefreshToken => env::REFRESH_TOKEN,
-            Source::Login => "the token cache (referrals login)",
-            Source::ClientCredentials => "client credentials",
-            Source::AzureCli => "the Azure CLI",
-        }
-    }
-}
-
-impl fmt::Display for Source {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
 
 /// The credential the chain chose, what it passed over and why, and what to show about it.
 #[derive(Clone)]
 pub struct Chain {
-    source: Source,
+    source: CredentialSource,
     provider: Arc<dyn TokenProvider>,
-    passed_over: Vec<(Source, String)>,
+    passed_over: Vec<(CredentialSource, Unconfigured)>,
     details: Vec<(&'static str, String)>,
 }
 
@@ -113,7 +45,7 @@ impl fmt::Debug for Chain {
 
 impl Chain {
     /// The source chosen.
-    pub fn source(&self) -> Source {
+    pub fn source(&self) -> CredentialSource {
         self.source
     }
 
@@ -123,7 +55,7 @@ impl Chain {
     }
 
     /// The sources before it that were not configured, and why.
-    pub fn passed_over(&self) -> &[(Source, String)] {
+    pub fn passed_over(&self) -> &[(CredentialSource, Unconfigured)] {
         &self.passed_over
     }
 
@@ -136,7 +68,7 @@ impl Chain {
     /// The provider to give a client: the chosen one, wrapped only when it is the last resort
     /// (the Azure CLI), so that its failure lists every source tried.
     pub fn into_provider(self) -> Arc<dyn TokenProvider> {
-        if self.source == Source::AzureCli && !self.passed_over.is_empty() {
+        if self.source == CredentialSource::AzureCli && !self.passed_over.is_empty() {
             Arc::new(self)
         } else {
             self.provider
@@ -144,19 +76,18 @@ impl Chain {
     }
 
     fn explain(&self, error: AuthError) -> AuthError {
-        if self.source != Source::AzureCli || self.passed_over.is_empty() {
+        if self.source != CredentialSource::AzureCli || self.passed_over.is_empty() {
             return error;
         }
-        let mut tried: Vec<(String, String)> = self
+        let mut tried: Vec<Attempt> = self
             .passed_over
             .iter()
-            .map(|(s, why)| (s.label().to_owned(), why.clone()))
+            .map(|(source, why)| Attempt::new(*source, AttemptFailure::NotConfigured(why.clone())))
             .collect();
-        let reason = match error {
-            AuthError::AzureCli(reason) => reason,
-            other => other.to_string(),
-        };
-        tried.push((self.source.label().to_owned(), reason));
+        tried.push(Attempt::new(
+            self.source,
+            AttemptFailure::Failed(Box::new(error)),
+        ));
         AuthError::NoCredential { tried }
     }
 }
@@ -206,34 +137,48 @@ pub fn from_env() -> Result<Arc<dyn TokenProvider>, AuthError> {
 pub fn from_lookup(
     lookup: impl Fn(&str) -> Option<String>,
 ) -> Result<Arc<dyn TokenProvider>, AuthError> {
-    let forced = match lookup(env::AUTH).filter(|v| !v.trim().is_empty()) {
-        Some(name) => Some(Source::parse(&name)?),
-        None => None,
-    };
+    let forced =
+        match lookup(env::AUTH).filter(|v| !v.trim().is_empty()) {
+            Some(name) => Some(name.parse::<CredentialSource>().map_err(|e| {
+                ConfigProblem::in_variable(env::AUTH, ConfigProblem::UnknownSource(e))
+            })?),
+            None => None,
+        };
     from_lookup_forced(&lookup, forced).map(Chain::into_provider)
 }
 
+/// The sign-in authority: `AZURE_AUTHORITY_HOST` from `lookup`, else
+/// [`DEFAULT_AUTHORITY`](super::DEFAULT_AUTHORITY).
+pub fn authority_from_lookup(
+    lookup: &dyn Fn(&str) -> Option<String>,
+) -> Result<AuthorityUrl, AuthError> {
+    match lookup(env::AUTHORITY_HOST).filter(|v| !v.trim().is_empty()) {
+        Some(url) => AuthorityUrl::parse(&url).map_err(|e| {
+            ConfigProblem::in_variable(env::AUTHORITY_HOST, ConfigProblem::Authority(e)).into()
+        }),
+        None => Ok(AuthorityUrl::default()),
+    }
+}
+
 /// The chain's decision with `forced` (if any) in place of `REFERRALS_AUTH`.
+///
+/// A forced source that is not configured is [`ConfigProblem::Chosen`]; when no source is,
+/// [`AuthError::NoCredential`] lists each one and why.
 pub fn from_lookup_forced(
     lookup: &dyn Fn(&str) -> Option<String>,
-    forced: Option<Source>,
+    forced: Option<CredentialSource>,
 ) -> Result<Chain, AuthError> {
     let get = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
-    let authority = match get(env::AUTHORITY_HOST) {
-        Some(url) => AuthorityUrl::parse(&url)
-            .map_err(|e| AuthError::NotConfigured(format!("{}: {e}", env::AUTHORITY_HOST)))?,
-        None => AuthorityUrl::default(),
-    };
     let facts = Facts {
         get: &get,
-        authority,
+        authority: authority_from_lookup(&get)?,
     };
     let mut passed_over = Vec::new();
-    let candidates: Vec<Source> = match forced {
-        Some(source) => vec![source],
-        None => Source::ALL.to_vec(),
+    let candidates: &[CredentialSource] = match &forced {
+        Some(source) => std::slice::from_ref(source),
+        None => CredentialSource::ALL,
     };
-    for source in candidates {
+    for &source in candidates {
         match facts.try_source(source)? {
             Ok((provider, details)) => {
                 return Ok(Chain {
@@ -244,10 +189,11 @@ pub fn from_lookup_forced(
                 });
             }
             Err(reason) if forced.is_some() => {
-                return Err(AuthError::NotConfigured(format!(
-                    "--auth {source} ({}): {reason}",
-                    source.label()
-                )));
+                return Err(ConfigProblem::Chosen {
+                    credential: source,
+                    reason,
+                }
+                .into());
             }
             Err(reason) => passed_over.push((source, reason)),
         }
@@ -255,7 +201,7 @@ pub fn from_lookup_forced(
     Err(AuthError::NoCredential {
         tried: passed_over
             .into_iter()
-            .map(|(s, why)| (s.label().to_owned(), why))
+            .map(|(source, why)| Attempt::new(source, AttemptFailure::NotConfigured(why)))
             .collect(),
     })
 }
@@ -270,21 +216,31 @@ struct Facts<'a> {
 impl Facts<'_> {
     /// `Ok(Ok(found))`, `Ok(Err(why not))`, or `Err` for a configuration that is present but
     /// broken (a bad certificate, a corrupt cache), which must not be passed over silently.
-    fn try_source(&self, source: Source) -> Result<Result<Found, String>, AuthError> {
+    fn try_source(
+        &self,
+        source: CredentialSource,
+    ) -> Result<Result<Found, Unconfigured>, AuthError> {
         let get = self.get;
         let tenant = get(env::TENANT_ID);
         let client_id = get(env::CLIENT_ID);
         match source {
-            Source::Token => Ok(match get(env::TOKEN) {
+            CredentialSource::Token => Ok(match get(env::TOKEN) {
                 Some(token) => Ok((Arc::new(StaticToken::new(token)), Vec::new())),
-                None => Err("not set".into()),
+                None => Err(Unconfigured::NotSet {
+                    variable: env::TOKEN,
+                }),
             }),
-            Source::RefreshToken => {
+            CredentialSource::RefreshToken => {
                 let Some(token) = get(env::REFRESH_TOKEN) else {
-                    return Ok(Err("not set".into()));
+                    return Ok(Err(Unconfigured::NotSet {
+                        variable: env::REFRESH_TOKEN,
+                    }));
                 };
                 let Some(client_id) = client_id else {
-                    return Ok(Err(format!("set, but {} is not", env::CLIENT_ID)));
+                    return Ok(Err(Unconfigured::NeedsAlso {
+                        variable: env::REFRESH_TOKEN,
+                        needs: env::CLIENT_ID,
+                    }));
                 };
                 let tenant = tenant.unwrap_or_else(|| DEFAULT_TENANT.into());
                 let mut provider = RefreshToken::new(
@@ -305,9 +261,9 @@ impl Facts<'_> {
                 }
                 Ok(Ok((Arc::new(provider), details)))
             }
-            Source::Login => {
+            CredentialSource::Login => {
                 let Some(path) = default_cache_path(get) else {
-                    return Ok(Err("no config directory for a token cache".into()));
+                    return Ok(Err(Unconfigured::NoCacheDirectory));
                 };
                 let cache = TokenCache::new(path.clone());
                 let contents = cache.load()?;
@@ -318,21 +274,17 @@ impl Facts<'_> {
                 );
                 let entry = match matching.as_slice() {
                     [] => {
-                        return Ok(Err(format!(
-                            "no sign-in for {} in {} (run `referrals login`)",
-                            self.authority,
-                            path.display()
-                        )));
+                        return Ok(Err(Unconfigured::NoSignIn {
+                            authority: self.authority.to_string(),
+                            cache: path,
+                        }));
                     }
                     [entry] => (*entry).clone(),
                     several => {
-                        return Ok(Err(format!(
-                            "{} sign-ins in {} match; set {} and {} to choose",
-                            several.len(),
-                            path.display(),
-                            env::CLIENT_ID,
-                            env::TENANT_ID
-                        )));
+                        return Ok(Err(Unconfigured::SeveralSignIns {
+                            count: several.len(),
+                            cache: path,
+                        }));
                     }
                 };
                 let provider = RefreshToken::new(
@@ -350,8 +302,8 @@ impl Facts<'_> {
                 details.push(("token cache", path.display().to_string()));
                 Ok(Ok((Arc::new(provider), details)))
             }
-            Source::ClientCredentials => {
-                let missing: Vec<&str> = [
+            CredentialSource::ClientCredentials => {
+                let missing: Vec<&'static str> = [
                     (env::TENANT_ID, tenant.is_none()),
                     (env::CLIENT_ID, client_id.is_none()),
                     (
@@ -364,14 +316,7 @@ impl Facts<'_> {
                 .filter_map(|(name, missing)| missing.then_some(name))
                 .collect();
                 if !missing.is_empty() {
-                    return Ok(Err(format!(
-                        "needs {}, {} and {} (or {}); missing: {}",
-                        env::TENANT_ID,
-                        env::CLIENT_ID,
-                        env::CLIENT_SECRET,
-                        env::CLIENT_CERTIFICATE_PATH,
-                        missing.join(", ")
-                    )));
+                    return Ok(Err(Unconfigured::Missing { missing }));
                 }
                 let tenant = tenant.unwrap_or_default();
                 let client_id = client_id.unwrap_or_default();
@@ -391,9 +336,10 @@ impl Facts<'_> {
                 ];
                 Ok(Ok((Arc::new(provider), details)))
             }
-            Source::AzureCli => {
-                let Some(program) = find_on_path(get("PATH").as_deref(), "az") else {
-                    return Ok(Err("`az` is not on PATH".into()));
+            CredentialSource::AzureCli => {
+                const AZ: &str = "az";
+                let Some(program) = find_on_path(get("PATH").as_deref(), AZ) else {
+                    return Ok(Err(Unconfigured::NotOnPath { program: AZ }));
                 };
                 let mut provider = AzureCli::new().program(&program);
                 let mut details = vec![("program", program.display().to_string())];
@@ -412,9 +358,13 @@ impl Facts<'_> {
             return Ok(ClientAuth::Secret(Secret::new(secret)));
         }
         if let Some(path) = (self.get)(env::CLIENT_CERTIFICATE_PATH) {
-            let certificate = ClientCertificate::from_file(Path::new(&path)).map_err(|e| {
-                AuthError::NotConfigured(format!("{}: {e}", env::CLIENT_CERTIFICATE_PATH))
-            })?;
+            let certificate =
+                ClientCertificate::from_file(Path::new(&path)).map_err(|e| match e {
+                    AuthError::NotConfigured(problem) => {
+                        ConfigProblem::in_variable(env::CLIENT_CERTIFICATE_PATH, problem).into()
+                    }
+                    other => other,
+                })?;
             return Ok(ClientAuth::Certificate(Arc::new(certificate)));
         }
         Ok(ClientAuth::Public)
@@ -531,7 +481,7 @@ mod tests {
         let AuthError::NoCredential { tried } = &error else {
             panic!("{error:?}")
         };
-        let names: Vec<&str> = tried.iter().map(|(s, _)| s.as_str()).collect();
+        let names: Vec<&str> = tried.iter().map(|a| a.credential.label()).collect();
         assert_eq!(
             names,
             [
@@ -542,8 +492,37 @@ mod tests {
                 "the Azure CLI"
             ]
         );
+        let sources: Vec<CredentialSource> = tried.iter().map(|a| a.credential).collect();
+        assert_eq!(sources, CredentialSource::ALL);
+        assert!(
+            matches!(
+                &tried[0].outcome,
+                AttemptFailure::NotConfigured(Unconfigured::NotSet {
+                    variable: env::TOKEN
+                })
+            ),
+            "{error:?}"
+        );
+        assert!(
+            matches!(
+                &tried[2].outcome,
+                AttemptFailure::NotConfigured(Unconfigured::NoSignIn { cache, .. })
+                    if cache.ends_with("tokens.json")
+            ),
+            "{error:?}"
+        );
         let text = error.to_string();
-        assert!(text.contains("run `referrals login`"), "{text}");
+        assert!(
+            text.contains(
+                "\n  - the token cache (referrals login): no sign-in for \
+                 https://login.microsoftonline.com in /nonexistent/referrals-test/tokens.json\n"
+            ),
+            "{text}"
+        );
+        assert!(
+            !text.contains("run `referrals login`"),
+            "no CLI advice: {text}"
+        );
         assert!(text.contains("`az` is not on PATH"), "{text}");
     }
 
@@ -557,24 +536,38 @@ mod tests {
             NO_CACHE,
         ];
         let chain = from_lookup_forced(&lookup(vars), None).unwrap();
-        assert_eq!(chain.source(), Source::RefreshToken);
+        assert_eq!(chain.source(), CredentialSource::RefreshToken);
         assert!(!chain.provider().is_app_only());
         assert!(!format!("{chain:?}").contains("SECRET"));
-        let forced = from_lookup_forced(&lookup(vars), Some(Source::ClientCredentials)).unwrap();
-        assert_eq!(forced.source(), Source::ClientCredentials);
+        let forced =
+            from_lookup_forced(&lookup(vars), Some(CredentialSource::ClientCredentials)).unwrap();
+        assert_eq!(forced.source(), CredentialSource::ClientCredentials);
         assert!(forced.provider().is_app_only());
-        let error = from_lookup_forced(&lookup(vars), Some(Source::Token)).unwrap_err();
-        assert!(error.to_string().contains("--auth token"), "{error}");
-        assert!(Source::parse("Azure-CLI").is_ok());
+        let error = from_lookup_forced(&lookup(vars), Some(CredentialSource::Token)).unwrap_err();
         assert!(
-            Source::parse("password")
-                .unwrap_err()
-                .to_string()
-                .contains("refresh-token")
+            matches!(
+                &error,
+                AuthError::NotConfigured(ConfigProblem::Chosen {
+                    credential: CredentialSource::Token,
+                    reason: Unconfigured::NotSet { .. },
+                })
+            ),
+            "{error:?}"
+        );
+        assert_eq!(
+            error.to_string(),
+            "authentication is not configured: credential source `token` \
+             (PARTNER_CENTER_TOKEN): not set"
+        );
+        let unknown = from_lookup(lookup(&[(env::AUTH, "password")])).unwrap_err();
+        assert!(
+            unknown.to_string().contains("REFERRALS_AUTH: `password`")
+                && unknown.to_string().contains("refresh-token"),
+            "{unknown}"
         );
         let refresh_without_client = from_lookup_forced(
             &lookup(&[(env::REFRESH_TOKEN, "rt"), NO_CACHE]),
-            Some(Source::RefreshToken),
+            Some(CredentialSource::RefreshToken),
         )
         .unwrap_err();
         assert!(

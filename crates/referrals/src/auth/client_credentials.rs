@@ -9,9 +9,10 @@ use referrals_query::{AuthorityUrl, BaseUrlError};
 
 use super::assertion::ClientCertificate;
 use super::client_auth::ClientAuth;
+use super::error::{AuthError, ConfigProblem, Field};
 use super::grant::{self, Answer, Form};
 use super::memory::SingleFlight;
-use super::{AuthError, PARTNER_CENTER_SCOPE, TokenProvider};
+use super::{PARTNER_CENTER_SCOPE, TokenProvider};
 use crate::Secret;
 
 /// OAuth2 client credentials against `{authority}/{tenant}/oauth2/v2.0/token`, for
@@ -73,9 +74,7 @@ impl ClientCredentials {
     ) -> Result<Self, AuthError> {
         let secret = secret.into();
         if secret.is_empty() {
-            return Err(AuthError::NotConfigured(
-                "the client secret is empty".into(),
-            ));
+            return Err(ConfigProblem::Empty(Field::ClientSecret).into());
         }
         Self::with_client_auth(authority, tenant, client_id, ClientAuth::Secret(secret))
     }
@@ -107,15 +106,13 @@ impl ClientCredentials {
         let tenant = tenant.into();
         let client_id = client_id.into();
         if tenant.trim().is_empty() {
-            return Err(AuthError::NotConfigured("the tenant id is empty".into()));
+            return Err(ConfigProblem::Empty(Field::Tenant).into());
         }
         if client_id.trim().is_empty() {
-            return Err(AuthError::NotConfigured("the client id is empty".into()));
+            return Err(ConfigProblem::Empty(Field::ClientId).into());
         }
         if !client_auth.is_confidential() {
-            return Err(AuthError::NotConfigured(
-                "client credentials need a client secret or a certificate".into(),
-            ));
+            return Err(ConfigProblem::NotConfidential.into());
         }
         Ok(ClientCredentials {
             inner: Arc::new(CredentialsInner {
@@ -130,7 +127,7 @@ impl ClientCredentials {
 
     /// Parses an authority URL for [`ClientCredentials::with_authority`].
     pub fn authority(url: &str) -> Result<AuthorityUrl, AuthError> {
-        AuthorityUrl::parse(url).map_err(|e: BaseUrlError| AuthError::NotConfigured(e.to_string()))
+        AuthorityUrl::parse(url).map_err(|e: BaseUrlError| ConfigProblem::Authority(e).into())
     }
 
     /// The token endpoint this provider posts to.
@@ -199,17 +196,29 @@ mod tests {
 
     #[test]
     fn empty_credentials_are_refused() {
-        assert!(ClientCredentials::new("", "a", "s").is_err());
-        assert!(ClientCredentials::new("t", " ", "s").is_err());
-        assert!(ClientCredentials::new("t", "a", "").is_err());
-        assert!(
+        let empty = |result: Result<ClientCredentials, AuthError>, field: Field| {
+            matches!(
+                result,
+                Err(AuthError::NotConfigured(ConfigProblem::Empty(f))) if f == field
+            )
+        };
+        assert!(empty(ClientCredentials::new("", "a", "s"), Field::Tenant));
+        assert!(empty(
+            ClientCredentials::new("t", " ", "s"),
+            Field::ClientId
+        ));
+        assert!(empty(
+            ClientCredentials::new("t", "a", ""),
+            Field::ClientSecret
+        ));
+        assert!(matches!(
             ClientCredentials::with_client_auth(
                 AuthorityUrl::default(),
                 "t",
                 "a",
                 ClientAuth::Public
-            )
-            .is_err()
-        );
+            ),
+            Err(AuthError::NotConfigured(ConfigProblem::NotConfidential))
+        ));
     }
 }

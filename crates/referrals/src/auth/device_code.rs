@@ -8,8 +8,9 @@ use std::time::Duration;
 use referrals_query::AuthorityUrl;
 use referrals_query::transport::{BoxFuture, Transport};
 
+use super::error::{AuthError, ConfigProblem, EndpointProblem, Field, SignInProblem};
 use super::grant::{self, Answer, Form, TokenAnswer};
-use super::{AuthError, OFFLINE_ACCESS, PARTNER_CENTER_SCOPE};
+use super::{OFFLINE_ACCESS, PARTNER_CENTER_SCOPE};
 use crate::Secret;
 
 /// What `slow_down` adds to the polling interval (RFC 8628 §3.5).
@@ -218,38 +219,29 @@ impl DevicePoller {
 /// The last failure of `polls` in a row that did not reach the authority.
 fn gave_up(error: AuthError, polls: u32) -> AuthError {
     match error {
-        AuthError::Unavailable { endpoint, reason } => AuthError::Unavailable {
+        AuthError::Unavailable { endpoint, problem } => AuthError::Unavailable {
             endpoint,
-            reason: format!("{reason} ({polls} polls in a row failed; the sign-in stopped)"),
+            problem: EndpointProblem::GaveUp {
+                polls,
+                last: Box::new(problem),
+            },
         },
         other => other,
     }
 }
 
 fn expired(description: Option<String>) -> AuthError {
-    AuthError::SignIn {
-        code: "expired_token".into(),
-        message: format!(
-            "the sign-in code expired before the sign-in was completed{}; run `referrals login` again",
-            description.map(|d| format!(" ({d})")).unwrap_or_default()
-        ),
-    }
+    AuthError::sign_in(SignInProblem::Expired, "expired_token", description)
 }
 
 fn stop(status: u16, code: String, description: Option<String>) -> AuthError {
-    let what = match code.as_str() {
+    let problem = match code.as_str() {
         "expired_token" => return expired(description),
-        "authorization_declined" | "access_denied" => "the sign-in was declined",
-        "bad_verification_code" => "the authority does not know this sign-in code",
+        "authorization_declined" | "access_denied" => SignInProblem::Declined,
+        "bad_verification_code" => SignInProblem::UnknownCode,
         _ => return grant::refused(status, code, description),
     };
-    AuthError::SignIn {
-        message: format!(
-            "{what}{}",
-            description.map(|d| format!(" ({d})")).unwrap_or_default()
-        ),
-        code,
-    }
+    AuthError::sign_in(problem, code, description)
 }
 
 /// How the login waits between polls: `tokio::time::sleep` unless replaced (tests pass one that
@@ -289,12 +281,10 @@ impl DeviceCodeLogin {
         let tenant = tenant.into();
         let client_id = client_id.into();
         if tenant.trim().is_empty() {
-            return Err(AuthError::NotConfigured("the tenant is empty".into()));
+            return Err(ConfigProblem::Empty(Field::Tenant).into());
         }
         if client_id.trim().is_empty() {
-            return Err(AuthError::NotConfigured(
-                "the client id is empty (set AZURE_CLIENT_ID or pass --client-id)".into(),
-            ));
+            return Err(ConfigProblem::Empty(Field::ClientId).into());
         }
         Ok(DeviceCodeLogin {
             authority,
@@ -325,9 +315,9 @@ impl DeviceCodeLogin {
     /// Asks for a device code.
     pub async fn start(&self, transport: &dyn Transport) -> Result<DeviceAuthorization, AuthError> {
         let endpoint = grant::endpoint(&self.authority, &self.tenant, "devicecode");
-        let unavailable = |reason: String| AuthError::Unavailable {
+        let unavailable = |problem: EndpointProblem| AuthError::Unavailable {
             endpoint: endpoint.clone(),
-            reason,
+            problem,
         };
         let form = Form::new()
             .field("client_id", &self.client_id)
@@ -339,16 +329,16 @@ impl DeviceCodeLogin {
             )
             .header(http::header::ACCEPT, "application/json")
             .body(bytes::Bytes::from(form.into_body()))
-            .map_err(|_| unavailable("the endpoint is not a valid URI".into()))?;
+            .map_err(|_| unavailable(EndpointProblem::InvalidUri))?;
         if !self.authority.is_same_origin(&endpoint) {
-            return Err(unavailable("not on the configured authority".into()));
+            return Err(unavailable(EndpointProblem::OffAuthority));
         }
         let response = transport
             .send(request)
             .await
-            .map_err(|e| unavailable(e.to_string()))?;
+            .map_err(|e| unavailable(EndpointProblem::Transport(e)))?;
         DeviceAuthorization::parse(response.status().as_u16(), response.body())
-            .map_err(unavailable)?
+            .map_err(|what| unavailable(EndpointProblem::Unusable(what)))?
     }
 
     /// Polls until the user finished (or declined, or the code expired).
@@ -439,7 +429,7 @@ mod tests {
     fn unreachable() -> PollAnswer {
         PollAnswer::Unreachable(AuthError::Unavailable {
             endpoint: "https://login.example/t/oauth2/v2.0/token".into(),
-            reason: "connection refused".into(),
+            problem: EndpointProblem::Unusable("connection refused".into()),
         })
     }
 
@@ -464,6 +454,16 @@ mod tests {
             text.contains("connection refused") && text.contains("5 polls in a row"),
             "{text}"
         );
+        assert!(
+            matches!(
+                &error,
+                AuthError::Unavailable {
+                    problem: EndpointProblem::GaveUp { polls: 5, .. },
+                    ..
+                }
+            ),
+            "{error:?}"
+        );
 
         // Waiting longer never outlasts the code.
         let mut poller = DevicePoller::new(&authorization(5, 30));
@@ -487,11 +487,19 @@ mod tests {
         };
         assert_eq!(code, "expired_token");
 
-        for (code, says) in [
-            ("authorization_declined", "declined"),
-            ("access_denied", "declined"),
-            ("expired_token", "expired"),
-            ("bad_verification_code", "does not know"),
+        for (code, says, kind) in [
+            (
+                "authorization_declined",
+                "declined",
+                SignInProblem::Declined,
+            ),
+            ("access_denied", "declined", SignInProblem::Declined),
+            ("expired_token", "expired", SignInProblem::Expired),
+            (
+                "bad_verification_code",
+                "does not know",
+                SignInProblem::UnknownCode,
+            ),
         ] {
             let mut poller = DevicePoller::new(&authorization(1, 60));
             let step = poller.on_answer(PollAnswer::Error {
@@ -504,6 +512,10 @@ mod tests {
             };
             let text = error.to_string();
             assert!(text.contains(code) && text.contains(says), "{text}");
+            assert!(
+                matches!(error, AuthError::SignIn { problem, .. } if problem == kind),
+                "{text}"
+            );
         }
         let mut poller = DevicePoller::new(&authorization(1, 60));
         let step = poller.on_answer(PollAnswer::Error {

@@ -9,7 +9,7 @@ use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use referrals_query::AuthorityUrl;
 use referrals_query::transport::Transport;
 
-use super::AuthError;
+use super::error::{AuthError, EndpointProblem};
 use crate::Secret;
 
 /// What a form value escapes: everything but the unreserved characters of RFC 3986.
@@ -168,14 +168,12 @@ pub(crate) async fn post(
     endpoint: &str,
     form: Form,
 ) -> Result<Answer, AuthError> {
-    let unavailable = |reason: String| AuthError::Unavailable {
+    let unavailable = |problem: EndpointProblem| AuthError::Unavailable {
         endpoint: endpoint.to_owned(),
-        reason,
+        problem,
     };
     if !authority.is_same_origin(endpoint) {
-        return Err(unavailable(
-            "the token endpoint is not on the configured authority".into(),
-        ));
+        return Err(unavailable(EndpointProblem::OffAuthority));
     }
     let request = http::Request::post(endpoint)
         .header(
@@ -184,12 +182,13 @@ pub(crate) async fn post(
         )
         .header(http::header::ACCEPT, "application/json")
         .body(Bytes::from(form.0))
-        .map_err(|_| unavailable("the token endpoint is not a valid URI".into()))?;
+        .map_err(|_| unavailable(EndpointProblem::InvalidUri))?;
     let response = transport
         .send(request)
         .await
-        .map_err(|e| unavailable(e.to_string()))?;
-    parse_answer(response.status().as_u16(), response.body()).map_err(unavailable)
+        .map_err(|e| unavailable(EndpointProblem::Transport(e)))?;
+    parse_answer(response.status().as_u16(), response.body())
+        .map_err(|what| unavailable(EndpointProblem::Unusable(what)))
 }
 
 /// An OAuth error answer as an [`AuthError::Refused`].

@@ -16,8 +16,12 @@
 //! - [`ClientCredentials`]: OAuth2 client credentials (app-only: refused by the Referrals API,
 //!   fine for other Partner Center APIs), with a secret or a [`ClientCertificate`].
 //! - [`AzureCli`]: `az account get-access-token`.
-//! - [`from_env`] / [`Chain`]: the first of those the environment configures, in a documented
-//!   order, with an error that lists each source tried.
+//! - [`from_env`] / [`Chain`]: the first of those the environment configures, in the order of
+//!   [`CredentialSource::ALL`], with an error that lists each source tried and why
+//!   ([`AuthError::NoCredential`]).
+//!
+//! Errors are typed ([`AuthError`] and the problems it carries) so that callers decide by kind;
+//! their messages state what happened and leave the advice to the caller.
 
 use std::fmt;
 use std::sync::Arc;
@@ -33,10 +37,12 @@ mod chain;
 mod client_auth;
 mod client_credentials;
 mod device_code;
+mod error;
 mod grant;
 mod memory;
 mod refresh;
 mod rotation;
+mod source;
 
 pub use assertion::ClientCertificate;
 pub use azure_cli::{AzureCli, AzureCliToken, parse_az_output};
@@ -44,16 +50,21 @@ pub use cache::{
     CacheContents, CacheEntry, CacheKey, CacheLock, CachedAccessToken, TokenCache,
     default_cache_path,
 };
-pub use chain::{Chain, Source, from_env, from_lookup, from_lookup_forced};
+pub use chain::{Chain, authority_from_lookup, from_env, from_lookup, from_lookup_forced};
 pub use client_auth::ClientAuth;
 pub use client_credentials::ClientCredentials;
 pub use device_code::{
     DeviceAuthorization, DeviceCodeLogin, DevicePoller, MAX_UNREACHABLE_POLLS, Pause, PollAnswer,
     PollStep,
 };
+pub use error::{
+    Attempt, AttemptFailure, AuthError, AzureCliProblem, CacheProblem, CertificateProblem,
+    ConfigProblem, EndpointProblem, Field, PemProblem, SignInProblem, Unconfigured,
+};
 pub use grant::{IdClaims, TokenAnswer};
 pub use refresh::RefreshToken;
 pub use rotation::{RefreshChoice, choose_refresh_token, fingerprint};
+pub use source::{CredentialSource, UnknownCredentialSource};
 
 /// The OAuth2 scope of the Referrals API (audience `https://api.partner.microsoft.com`), the
 /// one [`TokenProvider::token`] asks for.
@@ -95,9 +106,10 @@ pub trait TokenProvider: Send + Sync + fmt::Debug + 'static {
             return self.token(transport);
         }
         Box::pin(async move {
-            Err(AuthError::NotConfigured(format!(
-                "this credential gives tokens for {PARTNER_CENTER_SCOPE} only, not for {scope}"
-            )))
+            Err(AuthError::NotConfigured(ConfigProblem::ScopeNotOffered {
+                offered: PARTNER_CENTER_SCOPE.to_owned(),
+                asked: scope.to_owned(),
+            }))
         })
     }
 
@@ -163,65 +175,6 @@ impl TokenProvider for Scoped {
     }
 }
 
-/// Why no token could be had.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum AuthError {
-    /// Required configuration is missing or invalid (names the variable or setting).
-    #[error("authentication is not configured: {0}")]
-    NotConfigured(String),
-    /// The authority refused the credentials.
-    #[error("authentication failed: the token endpoint refused the request (HTTP {status}): {code}{}", description.as_deref().map(|d| format!(": {d}")).unwrap_or_default())]
-    Refused {
-        /// The HTTP status.
-        status: u16,
-        /// The OAuth error code (`invalid_client`...), or `unknown`.
-        code: String,
-        /// The authority's description, if any.
-        description: Option<String>,
-    },
-    /// The token endpoint could not be reached or answered something unusable.
-    #[error("authentication failed: cannot get a token from {endpoint}: {reason}")]
-    Unavailable {
-        /// The token endpoint (no secrets in it).
-        endpoint: String,
-        /// What went wrong.
-        reason: String,
-    },
-    /// The API rejected a freshly issued token too.
-    #[error(
-        "authentication failed: the API rejected the credentials (HTTP 401) even after a token refresh"
-    )]
-    Rejected,
-    /// An interactive sign-in or a stored sign-in cannot go on: the code expired, the user
-    /// declined, the refresh token was used, expired or revoked.
-    #[error("sign-in failed ({code}): {message}")]
-    SignIn {
-        /// The OAuth error code (`expired_token`, `authorization_declined`, `invalid_grant`...).
-        code: String,
-        /// What happened and what to do.
-        message: String,
-    },
-    /// The token cache cannot be used (corrupt, readable by others, owned by another user,
-    /// unwritable); it is never silently used or overwritten.
-    #[error("token cache {path}: {problem}")]
-    Cache {
-        /// The cache file.
-        path: String,
-        /// What is wrong and how to fix it.
-        problem: String,
-    },
-    /// The Azure CLI is missing, signed out, failed or did not answer in time.
-    #[error("Azure CLI: {0}")]
-    AzureCli(String),
-    /// No credential source could be used: each one tried, and why it was not used.
-    #[error("no credentials could be used; tried, in order:{}", tried.iter().map(|(s, why)| format!("\n  - {s}: {why}")).collect::<String>())]
-    NoCredential {
-        /// `(source, reason)` in the order tried.
-        tried: Vec<(String, String)>,
-    },
-}
-
 /// A fixed bearer token, e.g. from `PARTNER_CENTER_TOKEN`.
 #[derive(Debug, Clone)]
 pub struct StaticToken(Secret);
@@ -257,7 +210,7 @@ pub mod env {
     pub const AUTHORITY_HOST: &str = "AZURE_AUTHORITY_HOST";
     /// Where signed-in tokens are kept (default: the user's config directory).
     pub const TOKEN_CACHE: &str = "REFERRALS_TOKEN_CACHE";
-    /// Forces one credential source: `token`, `refresh-token`, `login`, `client-credentials`
-    /// or `azure-cli`.
+    /// Forces one credential source: one of
+    /// [`CredentialSource::NAMES`](super::CredentialSource::NAMES).
     pub const AUTH: &str = "REFERRALS_AUTH";
 }

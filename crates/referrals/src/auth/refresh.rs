@@ -10,10 +10,11 @@ use referrals_query::transport::{BoxFuture, Transport};
 
 use super::cache::{CacheEntry, CacheKey, CachedAccessToken, TokenCache};
 use super::client_auth::ClientAuth;
+use super::error::{AuthError, ConfigProblem, Field, SignInProblem};
 use super::grant::{self, Answer, Form, TokenAnswer};
 use super::memory::SingleFlight;
 use super::rotation::{RefreshChoice, choose_refresh_token};
-use super::{AuthError, OFFLINE_ACCESS, PARTNER_CENTER_SCOPE, TokenProvider, env};
+use super::{OFFLINE_ACCESS, PARTNER_CENTER_SCOPE, TokenProvider};
 use crate::Secret;
 
 /// A cached access token is used from the file only while at least this much of it is left.
@@ -85,13 +86,10 @@ impl RefreshToken {
         let tenant = tenant.into();
         let client_id = client_id.into();
         if tenant.trim().is_empty() {
-            return Err(AuthError::NotConfigured("the tenant id is empty".into()));
+            return Err(ConfigProblem::Empty(Field::Tenant).into());
         }
         if client_id.trim().is_empty() {
-            return Err(AuthError::NotConfigured(format!(
-                "the client id is empty (set {})",
-                env::CLIENT_ID
-            )));
+            return Err(ConfigProblem::Empty(Field::ClientId).into());
         }
         Ok(RefreshToken {
             endpoint: authority.token_endpoint(&tenant),
@@ -161,17 +159,9 @@ impl RefreshToken {
                 .add(form, &self.key.client_id, &self.endpoint, SystemTime::now())?;
         match grant::post(transport, &self.authority, &self.endpoint, form).await? {
             Answer::Token(answer) => Ok(answer),
-            Answer::Error(_, code, description) if code == "invalid_grant" => {
-                Err(AuthError::SignIn {
-                    code,
-                    message: format!(
-                        "the refresh token was refused ({}); sign in again with `referrals login`, \
-                         or set a new {}",
-                        description.as_deref().unwrap_or("used, expired or revoked"),
-                        env::REFRESH_TOKEN
-                    ),
-                })
-            }
+            Answer::Error(_, code, description) if code == "invalid_grant" => Err(
+                AuthError::sign_in(SignInProblem::RefreshTokenRefused, code, description),
+            ),
             Answer::Error(status, code, description) => {
                 Err(grant::refused(status, code, description))
             }
@@ -262,12 +252,11 @@ impl RefreshToken {
     }
 
     fn no_refresh_token(&self) -> AuthError {
-        AuthError::NotConfigured(format!(
-            "no refresh token for client {} in tenant {}: sign in with `referrals login`, or set {}",
-            self.key.client_id,
-            self.key.tenant,
-            env::REFRESH_TOKEN
-        ))
+        ConfigProblem::NoRefreshToken {
+            client_id: self.key.client_id.clone(),
+            tenant: self.key.tenant.clone(),
+        }
+        .into()
     }
 }
 
