@@ -70,7 +70,7 @@ pub use enums::{
     PricingModel, PrimaryDeploymentOn, ReferralQualification, ReferralStatus, ReferralSubstatus,
     ReferralType, RegistrationType, SalesStage, SolutionType, TargetType,
 };
-pub use error_body::{ApiError, ErrorResponse, InnerError};
+pub use error_body::{ErrorDetail, ErrorResponse, InnerError};
 pub use referral::{
     Address, Attributes, Consent, ContactPreference, CustomerProfile, InviteContext, Link,
     LinkHeader, Links, Member, Organization, Referral, ReferralDetails, Requirements, Solution,
@@ -80,7 +80,7 @@ pub use registration::{
     Contract, DealRegistration, MarketplaceTransactionDetails, RegistrationStatusHistory,
     SolutionDetail,
 };
-pub use registration_check::{RegistrationError, check_registration_update, is_iso_4217};
+pub use registration_check::{InvalidRegistration, check_registration_update, is_iso_4217};
 pub use serde_json::{Map, Value};
 pub use timestamp::{Timestamp, TimestampError};
 pub use transitions::{LifecycleAction, LifecycleRefused, TransitionError, check_transition};
