@@ -69,12 +69,9 @@ fn unknown_enum_values_ids_of_either_shape_and_timestamps_survive() {
     let bytes = serde_json::to_vec(&input).unwrap();
     let referral: ReferralRef<'_> = decode(&bytes).unwrap();
 
-    assert_eq!(
-        referral.status,
-        Some(ReferralStatus::Unknown("Parked".into()))
-    );
+    assert!(matches!(&referral.status, Some(ReferralStatus::Unknown(v)) if v.as_str() == "Parked"));
     let profile = referral.customer_profile.as_ref().unwrap();
-    assert_eq!(profile.size, Some(CustomerSize::Unknown("Huge".into())));
+    assert!(matches!(&profile.size, Some(CustomerSize::Unknown(v)) if v.as_str() == "Huge"));
     assert_eq!(profile.ids.map(|ids| ids.get()), Some("[]"));
     let created = referral.created_date_time.as_ref().unwrap();
     assert_eq!(created.as_str(), "2018-10-30T21:03:42.4579542Z");

@@ -56,21 +56,18 @@ fn an_error_in_one_decode_does_not_leak_into_the_next() {
 fn unknown_enum_values_decode_and_re_encode_verbatim() {
     let referral: Referral =
         decode(br#"{"status": "OnHold", "customerProfile": {"size": "2to3employees"}}"#).unwrap();
-    assert_eq!(
-        referral.status,
-        Some(ReferralStatus::Unknown("OnHold".into()))
-    );
+    assert!(matches!(&referral.status, Some(ReferralStatus::Unknown(v)) if v.as_str() == "OnHold"));
     assert_eq!(
         referral.status.as_ref().map(ReferralStatus::as_str),
         Some("OnHold")
     );
-    assert_eq!(
+    assert!(matches!(
         referral
             .customer_profile
             .as_ref()
             .and_then(|c| c.size.clone()),
-        Some(CustomerSize::Unknown("2to3employees".into()))
-    );
+        Some(CustomerSize::Unknown(v)) if v.as_str() == "2to3employees"
+    ));
     assert_eq!(
         serde_json::to_value(&referral).unwrap(),
         json!({"status": "OnHold", "customerProfile": {"size": "2to3employees"}})
