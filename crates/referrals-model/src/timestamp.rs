@@ -426,6 +426,82 @@ mod tests {
     }
 
     #[test]
+    fn the_calendar_is_proleptic_gregorian_from_year_0_to_9999() {
+        let nanos = |text: &str| Timestamp::new(text).to_unix_nanos();
+        for (text, seconds) in [
+            ("0000-01-01T00:00:00Z", -62_167_219_200i128),
+            ("0000-02-29T00:00:00Z", -62_162_121_600),
+            ("1600-02-29T12:00:00Z", -11_670_955_200),
+            ("2000-02-29T00:00:00Z", 951_782_400),
+            ("2024-02-29T23:59:59Z", 1_709_251_199),
+            ("9999-12-31T23:59:59Z", 253_402_300_799),
+        ] {
+            assert_eq!(nanos(text), Ok(seconds * 1_000_000_000), "{text}");
+        }
+        for leap_day_of_a_common_year in [
+            "1900-02-29T00:00:00Z",
+            "2100-02-29T00:00:00Z",
+            "2023-02-29T00:00:00Z",
+        ] {
+            let error = nanos(leap_day_of_a_common_year).unwrap_err();
+            assert!(error.to_string().ends_with("day out of range"), "{error}");
+        }
+        for (bad, reason) in [
+            ("2018-00-01T00:00:00Z", "month out of range"),
+            ("2018-04-31T00:00:00Z", "day out of range"),
+            ("2018-04-00T00:00:00Z", "day out of range"),
+            ("2016-12-31T23:59:60Z", "time of day out of range"),
+            ("2018-01-01T23:60:00Z", "time of day out of range"),
+            ("2018-01-01T00:00:00+24:00", "UTC offset out of range"),
+            ("2018-01-01T00:00:00-00:60", "UTC offset out of range"),
+            ("+2018-01-01T00:00:00Z", "expected a digit"),
+            ("12018-01-01T00:00:00Z", "expected `-` after the year"),
+        ] {
+            let error = nanos(bad).unwrap_err();
+            assert!(error.to_string().ends_with(reason), "{bad}: {error}");
+        }
+    }
+
+    #[test]
+    fn offsets_separators_and_fractions_read_as_before() {
+        let nanos = |text: &str| Timestamp::new(text).to_unix_nanos();
+        let base = 1_541_203_200_000_000_000i128;
+        for (text, expected) in [
+            ("2018-11-03t00:00:00z", base),
+            ("2018-11-03 00:00:00Z", base),
+            ("2018-11-03T23:59:00+23:59", base),
+            ("2018-11-02T00:01:00-23:59", base),
+            ("2018-11-03T00:00:00.1Z", base + 100_000_000),
+            ("2018-11-03T00:00:00.123456789Z", base + 123_456_789),
+            ("2018-11-03T00:00:00.1234567899999Z", base + 123_456_789),
+            ("2018-11-03T00:00:00.000000001-00:00", base + 1),
+        ] {
+            assert_eq!(nanos(text), Ok(expected), "{text}");
+        }
+    }
+
+    #[test]
+    fn the_years_an_offset_reaches_past_0_and_9999_are_written_as_before() {
+        let canonical = |text: &str| {
+            Timestamp::from_unix_nanos(Timestamp::new(text).to_unix_nanos().unwrap())
+                .as_str()
+                .to_owned()
+        };
+        assert_eq!(
+            canonical("0000-01-01T00:00:00+01:00"),
+            "-001-12-31T23:00:00.0000000Z"
+        );
+        assert_eq!(
+            canonical("9999-12-31T23:59:59.5-01:00"),
+            "10000-01-01T00:59:59.5000000Z"
+        );
+        assert_eq!(
+            canonical("2024-02-29T00:30:00+01:00"),
+            "2024-02-28T23:30:00.0000000Z"
+        );
+    }
+
+    #[test]
     fn writes_seven_fractional_digits_and_round_trips() {
         for nanos in [
             0i128,
