@@ -5,13 +5,19 @@
 use std::fmt;
 
 use crate::registration::{Contract, DealRegistration, SolutionDetail};
-use crate::{ContractTerm, DealValue, PricingModel, PrimaryDeploymentOn, Timestamp, Value};
+use crate::{
+    ContractTerm, DealValue, PricingModel, PrimaryDeploymentOn, Timestamp, TimestampError, Value,
+};
 
 /// A deal registration (or an update of one) that the API would refuse, found before sending.
+///
+/// A date that cannot be read has its [`TimestampError`] as
+/// [`source`](std::error::Error::source).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InvalidRegistration {
     path: String,
     problem: String,
+    source: Option<TimestampError>,
 }
 
 impl InvalidRegistration {
@@ -19,6 +25,7 @@ impl InvalidRegistration {
         InvalidRegistration {
             path: path.into(),
             problem: problem.into(),
+            source: None,
         }
     }
 
@@ -40,7 +47,11 @@ impl fmt::Display for InvalidRegistration {
     }
 }
 
-impl std::error::Error for InvalidRegistration {}
+impl std::error::Error for InvalidRegistration {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.source.as_ref().map(|e| e as _)
+    }
+}
 
 /// The active ISO 4217 codes (fund and precious-metal codes included; `XXX` and `XTS`, which
 /// name no currency, left out).
@@ -253,9 +264,12 @@ fn check_value(value: &DealValue, at: &str) -> Result<(), InvalidRegistration> {
 }
 
 fn check_time(time: &Timestamp, at: &str) -> Result<(), InvalidRegistration> {
-    time.to_unix_nanos().map(|_| ()).map_err(|e| {
-        InvalidRegistration::new(at, format!("`{}` is not a date-time: {e}", time.as_str()))
-    })
+    time.to_unix_nanos()
+        .map(|_| ())
+        .map_err(|e| InvalidRegistration {
+            source: Some(e.clone()),
+            ..InvalidRegistration::new(at, format!("`{}` is not a date-time: {e}", time.as_str()))
+        })
 }
 
 /// The fields of `/registrations/{n}/…` an update may set, with what their value must be.
@@ -454,6 +468,25 @@ mod tests {
             let error = deal(json).validate().unwrap_err();
             assert_eq!(error.path(), path, "{json}: {error}");
         }
+    }
+
+    #[test]
+    fn an_unreadable_date_keeps_its_timestamp_error_as_the_cause() {
+        use std::error::Error as _;
+
+        let error = check_registration_update(
+            "/registrations/0/contract/startDateTime",
+            &Value::from("soon"),
+        )
+        .unwrap_err();
+        let cause = error.source().unwrap();
+        let cause = cause.downcast_ref::<TimestampError>().unwrap();
+        assert_eq!(cause, &Timestamp::new("soon").to_unix_nanos().unwrap_err());
+        assert!(error.to_string().ends_with(&cause.to_string()), "{error}");
+
+        let refused =
+            check_registration_update("/registrations/0/contract/value", &Value::from(-1));
+        assert!(refused.unwrap_err().source().is_none());
     }
 
     #[test]
