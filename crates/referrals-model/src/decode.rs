@@ -1,6 +1,7 @@
 //! Decoding with an error that says where.
 
 use std::fmt;
+use std::sync::Arc;
 
 use serde::Deserialize;
 
@@ -24,7 +25,7 @@ pub fn decode<'a, T: Deserialize<'a>>(bytes: &'a [u8]) -> Result<T, DecodeError>
         Err(_) => {
             crate::path::reset();
             serde_json::from_slice(bytes)
-                .map_err(|error| DecodeError::new(&error, crate::path::take()))
+                .map_err(|error| DecodeError::new(error, crate::path::take()))
         }
     }
 }
@@ -35,7 +36,7 @@ pub fn decode<'a, T: Deserialize<'a>>(bytes: &'a [u8]) -> Result<T, DecodeError>
 /// document (which [`decode`] makes) costs less than checking each of its strings on its own.
 pub fn decode_str<'a, T: Deserialize<'a>>(text: &'a str) -> Result<T, DecodeError> {
     crate::path::reset();
-    serde_json::from_str(text).map_err(|error| DecodeError::new(&error, crate::path::take()))
+    serde_json::from_str(text).map_err(|error| DecodeError::new(error, crate::path::take()))
 }
 
 /// What kind of problem stopped a decode.
@@ -51,17 +52,38 @@ pub enum DecodeErrorKind {
 }
 
 /// A document that could not be decoded, with where the problem is.
-#[derive(Debug, Clone, PartialEq, Eq)]
+///
+/// Its [`source`](std::error::Error::source) is serde_json's error, whose message (without
+/// the location) this one repeats. Two errors are equal when they say the same thing at the
+/// same place.
+#[derive(Debug, Clone)]
 pub struct DecodeError {
     kind: DecodeErrorKind,
     path: String,
     line: usize,
     column: usize,
     message: String,
+    // Shared so that the error stays `Clone`; serde_json's is not.
+    source: Arc<serde_json::Error>,
 }
 
+impl PartialEq for DecodeError {
+    fn eq(&self, other: &Self) -> bool {
+        (self.kind, &self.path, self.line, self.column, &self.message)
+            == (
+                other.kind,
+                &other.path,
+                other.line,
+                other.column,
+                &other.message,
+            )
+    }
+}
+
+impl Eq for DecodeError {}
+
 impl DecodeError {
-    fn new(error: &serde_json::Error, path: String) -> Self {
+    fn new(error: serde_json::Error, path: String) -> Self {
         let kind = match error.classify() {
             serde_json::error::Category::Syntax => DecodeErrorKind::Syntax,
             serde_json::error::Category::Eof => DecodeErrorKind::Eof,
@@ -78,6 +100,7 @@ impl DecodeError {
             line: error.line(),
             column: error.column(),
             message,
+            source: Arc::new(error),
         }
     }
 
@@ -133,7 +156,11 @@ impl fmt::Display for DecodeError {
     }
 }
 
-impl std::error::Error for DecodeError {}
+impl std::error::Error for DecodeError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&*self.source)
+    }
+}
 
 #[cfg(test)]
 mod tests {
@@ -154,6 +181,20 @@ mod tests {
         let bytes = b"{\"items\": [{\"x\xFF\": 1}]}";
         let error = decode::<ReferralCollection>(bytes).unwrap_err();
         assert!(error.to_string().contains("UTF-8"), "{error}");
+    }
+
+    #[test]
+    fn the_cause_is_serde_jsons_error() {
+        use std::error::Error as _;
+
+        let error = decode::<ReferralCollection>(br#"{"items": [{"status": 7}]}"#).unwrap_err();
+        let cause = error.source().unwrap();
+        let cause = cause.downcast_ref::<serde_json::Error>().unwrap();
+        assert_eq!(
+            (cause.line(), cause.column()),
+            (error.line(), error.column())
+        );
+        assert!(cause.to_string().starts_with(error.message()), "{cause}");
     }
 
     #[test]

@@ -1,5 +1,132 @@
 //! The API's string enums, each open to values added after this version.
 
+use std::cmp::Ordering;
+use std::fmt;
+use std::hash::{Hash, Hasher};
+use std::marker::PhantomData;
+
+/// The text of a value that the open enum `E` does not know: what its `Unknown` variant holds.
+///
+/// It is opaque, as in smithy-rs: only this crate makes one, when decoding (or converting with
+/// `From<&str>`, `From<String>` or `FromStr`) meets text that matches none of `E`'s known
+/// values. So an `Unknown` never holds a known value, and code written against this version
+/// stays right when a later one knows more values. Every enum is also `#[non_exhaustive]`.
+/// The text is readable with [`as_str`](UnknownValue::as_str) or `Display`, and re-encodes
+/// exactly as received.
+///
+/// ```
+/// use referrals_model::{decode, Referral, ReferralStatus};
+///
+/// let referral: Referral = decode(br#"{"status": "OnHold"}"#)?;
+/// let status = referral.status.unwrap();
+/// assert!(status.is_unknown());
+/// assert_eq!(status.as_str(), "OnHold");
+/// match &status {
+///     ReferralStatus::New | ReferralStatus::Active => {}
+///     ReferralStatus::Unknown(value) => assert_eq!(value.as_str(), "OnHold"),
+///     _ => {} // the enum is non-exhaustive
+/// }
+/// // Known text always becomes its known variant.
+/// assert_eq!(ReferralStatus::from("New"), ReferralStatus::New);
+/// # Ok::<(), referrals_model::DecodeError>(())
+/// ```
+///
+/// Outside this crate an unknown value cannot be made by hand:
+///
+/// ```compile_fail,E0277
+/// use referrals_model::ReferralStatus;
+/// let _new = ReferralStatus::Unknown("New".into());
+/// ```
+///
+/// nor moved into another enum, where the same text may be a known value:
+///
+/// ```compile_fail,E0308
+/// use referrals_model::{CustomerSize, ReferralStatus};
+/// if let ReferralStatus::Unknown(value) = ReferralStatus::from("1to9employees") {
+///     let _size = CustomerSize::Unknown(value);
+/// }
+/// ```
+///
+/// and a `match` on an open enum needs a `_` arm:
+///
+/// ```compile_fail,E0004
+/// use referrals_model::ReferralStatus;
+/// fn open(status: &ReferralStatus) -> bool {
+///     match status {
+///         ReferralStatus::None | ReferralStatus::Closed => false,
+///         ReferralStatus::New | ReferralStatus::Active => true,
+///         ReferralStatus::Unknown(_) => false,
+///     }
+/// }
+/// ```
+pub struct UnknownValue<E> {
+    text: String,
+    // `fn() -> E`: typed by its enum without owning one (auto traits do not depend on `E`).
+    of: PhantomData<fn() -> E>,
+}
+
+impl<E> UnknownValue<E> {
+    /// Only for text that matched none of `E`'s known values (the macro's conversions).
+    pub(crate) fn new(text: impl Into<String>) -> Self {
+        UnknownValue {
+            text: text.into(),
+            of: PhantomData,
+        }
+    }
+
+    /// The text, exactly as received.
+    pub fn as_str(&self) -> &str {
+        &self.text
+    }
+}
+
+// Written by hand rather than derived: a derive would require `E` to implement each trait too.
+impl<E> Clone for UnknownValue<E> {
+    fn clone(&self) -> Self {
+        UnknownValue::new(self.text.clone())
+    }
+}
+
+impl<E> PartialEq for UnknownValue<E> {
+    fn eq(&self, other: &Self) -> bool {
+        self.text == other.text
+    }
+}
+
+impl<E> Eq for UnknownValue<E> {}
+
+impl<E> PartialOrd for UnknownValue<E> {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl<E> Ord for UnknownValue<E> {
+    fn cmp(&self, other: &Self) -> Ordering {
+        self.text.cmp(&other.text)
+    }
+}
+
+impl<E> Hash for UnknownValue<E> {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.text.hash(state);
+    }
+}
+
+/// The text, quoted, as a string's `Debug`.
+impl<E> fmt::Debug for UnknownValue<E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&self.text, f)
+    }
+}
+
+/// The text as received.
+impl<E> fmt::Display for UnknownValue<E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
 open_enum! {
     /// The lifecycle status of a referral.
     pub enum ReferralStatus {
@@ -203,5 +330,75 @@ open_enum! {
         PayAsYouGo = "PayAsYouGo",
         /// Any other model.
         Other = "Other",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// For each enum: known text, however it arrives, is its known variant; other text is
+    /// `Unknown`, keeps its text through a decode and re-encode, and orders after the known ones.
+    macro_rules! check_open_enums {
+        ($($name:ident),* $(,)?) => {$(
+            for value in $name::KNOWN {
+                let text = value.as_str();
+                assert!(!value.is_unknown(), "{text}");
+                assert_eq!(&$name::from(text), value);
+                assert_eq!(&$name::from(text.to_owned()), value);
+                assert_eq!(text.parse::<$name>().as_ref(), Ok(value));
+                assert_eq!(&serde_json::from_value::<$name>(text.into()).unwrap(), value);
+                assert_eq!(serde_json::to_value(value).unwrap(), text);
+                assert!(value < &$name::from("\u{0}"), "{text}");
+            }
+            for text in ["", "x-new value", " New", "new", "Unknown "] {
+                let value: $name = serde_json::from_value(text.into()).unwrap();
+                assert!(value.is_unknown(), "{text}");
+                assert!(matches!(&value, $name::Unknown(v) if v.as_str() == text));
+                assert_eq!((value.as_str(), value.to_string()), (text, text.to_owned()));
+                assert_eq!(serde_json::to_value(&value).unwrap(), text);
+                assert_eq!(value, $name::from(text));
+            }
+        )*};
+    }
+
+    #[test]
+    fn known_text_is_always_its_known_variant_and_other_text_survives_as_unknown() {
+        check_open_enums!(
+            ReferralStatus,
+            ReferralSubstatus,
+            ReferralType,
+            ReferralQualification,
+            Direction,
+            SalesStage,
+            SolutionType,
+            TargetType,
+            CustomerProfileType,
+            CustomerSize,
+            AssistanceRequestCode,
+            RegistrationType,
+            ContractTerm,
+            PrimaryDeploymentOn,
+            PricingModel,
+        );
+    }
+
+    #[test]
+    fn unknown_values_compare_hash_and_print_by_their_text() {
+        use std::collections::HashSet;
+
+        let (a, b) = (
+            ReferralStatus::from("OnHold"),
+            ReferralStatus::from("Parked"),
+        );
+        assert!(a < b && a != b);
+        let set: HashSet<_> = [a.clone(), ReferralStatus::from("OnHold".to_owned())].into();
+        assert_eq!(set.len(), 1);
+        assert_eq!(format!("{a:?}"), r#"Unknown("OnHold")"#);
+        assert_eq!(format!("{a}"), "OnHold");
+        assert_eq!(
+            AssistanceRequestCode::from("Unknown"),
+            AssistanceRequestCode::NotSpecified
+        );
     }
 }

@@ -12,13 +12,14 @@ model_struct! {
     /// ```
     pub struct ErrorResponse {
         /// The error.
-        pub error: ApiError = "error",
+        pub error: ErrorDetail = "error",
     }
 }
 
 model_struct! {
-    /// An error reported by the API.
-    pub struct ApiError {
+    /// The `error` object of an [`ErrorResponse`]: what the API said went wrong. (A whole failed
+    /// response, with its status and request id, is `referrals_query::ApiError`.)
+    pub struct ErrorDetail {
         /// A machine-readable code such as `itemNotFound` or `preconditionFailed`.
         pub code: String = "code",
         /// A human-readable message.
@@ -31,7 +32,7 @@ model_struct! {
 }
 
 model_struct! {
-    /// The more specific error inside an [`ApiError`].
+    /// The more specific error inside an [`ErrorDetail`].
     pub struct InnerError {
         /// A machine-readable code.
         pub code: String = "code",

@@ -5,7 +5,22 @@
 //! `visit_map` that matches keys directly, instead of `#[serde(flatten)]`, which buffers every
 //! object into an intermediate tree and halves serde_json's speed.
 //!
-//! `open_enum!` declares a forward-compatible string enum: known variants plus `Unknown(String)`.
+//! `open_enum!` declares a forward-compatible string enum, in the manner of smithy-rs:
+//!
+//! - the known variants, plus `Unknown(UnknownValue<Self>)` for text this version does not know,
+//!   kept verbatim so that a decode and re-encode gives back the same bytes;
+//! - `#[non_exhaustive]`, so that a value the API documents later becomes a new variant without a
+//!   breaking change: users' `match`es already end in a `_` arm;
+//! - [`UnknownValue`](crate::UnknownValue) is opaque: its field is private and only this crate
+//!   makes one, in `Deserialize`, `From<&str>`, `From<String>` and `FromStr`, and only after
+//!   the text matched none of the known values. So `Unknown` never holds a known value (`Unknown`
+//!   holding `"New"` cannot exist beside `New`), equality, hashing and ordering need no special
+//!   case, and code written against this version keeps working when a later one knows more
+//!   values: it never built an `Unknown("...")` that would now be wrong. The value is typed by its
+//!   enum, so an unknown status cannot be moved into another enum that knows that text;
+//! - the text stays readable: `as_str()`, `Display`, `is_unknown()`, and `KNOWN` lists the known
+//!   values in the order the API documents them. Known values order before unknown ones, in
+//!   declaration order; unknown ones order by their text.
 
 macro_rules! model_struct {
     // Both forms encode alike: known fields in declaration order, then the kept `extra` entries
@@ -381,16 +396,19 @@ macro_rules! open_enum {
         $(#[doc = $doc])*
         ///
         /// Forward compatible: a value this version does not know decodes to `Unknown` and
-        /// re-encodes to the same text.
+        /// re-encodes to the same text; known text always becomes its known variant (see
+        /// [`UnknownValue`](crate::UnknownValue)). Non-exhaustive: later versions add the values
+        /// the API adds, so a `match` needs a `_` arm.
         #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        #[non_exhaustive]
         pub enum $name {
             $(
                 $(#[doc = $vdoc])*
                 #[doc = concat!("Wire text: `", $text, "`.")]
                 $variant,
             )*
-            /// A value this version does not know, kept verbatim.
-            Unknown(String),
+            /// A value this version does not know, kept verbatim; read it with `as_str`.
+            Unknown($crate::UnknownValue<$name>),
         }
 
         impl $name {
@@ -401,7 +419,7 @@ macro_rules! open_enum {
             pub fn as_str(&self) -> &str {
                 match self {
                     $( $name::$variant => $text, )*
-                    $name::Unknown(text) => text,
+                    $name::Unknown(value) => value.as_str(),
                 }
             }
 
@@ -411,20 +429,22 @@ macro_rules! open_enum {
             }
         }
 
+        /// The known variant for known text, `Unknown` for any other.
         impl From<&str> for $name {
             fn from(text: &str) -> Self {
                 match text {
                     $( $text => $name::$variant, )*
-                    other => $name::Unknown(other.to_owned()),
+                    other => $name::Unknown($crate::UnknownValue::new(other)),
                 }
             }
         }
 
+        /// The known variant for known text, `Unknown` (keeping the string) for any other.
         impl From<String> for $name {
             fn from(text: String) -> Self {
                 match text.as_str() {
                     $( $text => $name::$variant, )*
-                    _ => $name::Unknown(text),
+                    _ => $name::Unknown($crate::UnknownValue::new(text)),
                 }
             }
         }

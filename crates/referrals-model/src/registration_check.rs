@@ -5,20 +5,27 @@
 use std::fmt;
 
 use crate::registration::{Contract, DealRegistration, SolutionDetail};
-use crate::{ContractTerm, DealValue, PricingModel, PrimaryDeploymentOn, Timestamp, Value};
+use crate::{
+    ContractTerm, DealValue, PricingModel, PrimaryDeploymentOn, Timestamp, TimestampError, Value,
+};
 
 /// A deal registration (or an update of one) that the API would refuse, found before sending.
+///
+/// A date that cannot be read has its [`TimestampError`] as
+/// [`source`](std::error::Error::source).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RegistrationError {
+pub struct InvalidRegistration {
     path: String,
     problem: String,
+    source: Option<TimestampError>,
 }
 
-impl RegistrationError {
+impl InvalidRegistration {
     fn new(path: impl Into<String>, problem: impl Into<String>) -> Self {
-        RegistrationError {
+        InvalidRegistration {
             path: path.into(),
             problem: problem.into(),
+            source: None,
         }
     }
 
@@ -34,13 +41,17 @@ impl RegistrationError {
     }
 }
 
-impl fmt::Display for RegistrationError {
+impl fmt::Display for InvalidRegistration {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}: {}", self.path, self.problem)
     }
 }
 
-impl std::error::Error for RegistrationError {}
+impl std::error::Error for InvalidRegistration {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.source.as_ref().map(|e| e as _)
+    }
+}
 
 /// The active ISO 4217 codes (fund and precious-metal codes included; `XXX` and `XTS`, which
 /// name no currency, left out).
@@ -90,7 +101,7 @@ impl DealRegistration {
     /// assert_eq!(error.to_string(), "contract.endDateTime: a Finite contract needs an end date");
     /// # Ok::<(), referrals_model::DecodeError>(())
     /// ```
-    pub fn validate(&self) -> Result<(), RegistrationError> {
+    pub fn validate(&self) -> Result<(), InvalidRegistration> {
         let read_only = [
             ("id", self.id.is_some()),
             (
@@ -102,7 +113,7 @@ impl DealRegistration {
             ("statusHistory", self.status_history.is_some()),
         ];
         if let Some((name, _)) = read_only.iter().find(|(_, set)| *set) {
-            return Err(RegistrationError::new(
+            return Err(InvalidRegistration::new(
                 *name,
                 "is set by the service; leave it out of a new registration",
             ));
@@ -110,11 +121,11 @@ impl DealRegistration {
         let contract = self
             .contract
             .as_ref()
-            .ok_or_else(|| RegistrationError::new("contract", "is required"))?;
+            .ok_or_else(|| InvalidRegistration::new("contract", "is required"))?;
         check_contract(contract)?;
         let solutions = self.solution_details.as_deref().unwrap_or_default();
         if solutions.is_empty() {
-            return Err(RegistrationError::new(
+            return Err(InvalidRegistration::new(
                 "solutionDetails",
                 "needs at least one solution",
             ));
@@ -126,15 +137,15 @@ impl DealRegistration {
     }
 }
 
-fn check_contract(contract: &Contract) -> Result<(), RegistrationError> {
+fn check_contract(contract: &Contract) -> Result<(), InvalidRegistration> {
     let at = |field: &str| format!("contract.{field}");
     match &contract.currency {
         Some(code) => check_currency(code, &at("currency"))?,
-        None => return Err(RegistrationError::new(at("currency"), "is required")),
+        None => return Err(InvalidRegistration::new(at("currency"), "is required")),
     }
     match &contract.value {
         Some(value) => check_value(value, &at("value"))?,
-        None => return Err(RegistrationError::new(at("value"), "is required")),
+        None => return Err(InvalidRegistration::new(at("value"), "is required")),
     }
     for (field, time) in [
         ("startDateTime", &contract.start_date_time),
@@ -146,21 +157,21 @@ fn check_contract(contract: &Contract) -> Result<(), RegistrationError> {
         }
     }
     match &contract.term {
-        None => Err(RegistrationError::new(
+        None => Err(InvalidRegistration::new(
             at("term"),
             "is required (Perpetual or Finite)",
         )),
         Some(ContractTerm::Perpetual) => Ok(()),
         Some(ContractTerm::Finite) => {
             let Some(end) = &contract.end_date_time else {
-                return Err(RegistrationError::new(
+                return Err(InvalidRegistration::new(
                     at("endDateTime"),
                     "a Finite contract needs an end date",
                 ));
             };
             if let Some(start) = &contract.start_date_time {
                 if end.to_unix_nanos().ok() < start.to_unix_nanos().ok() {
-                    return Err(RegistrationError::new(
+                    return Err(InvalidRegistration::new(
                         at("endDateTime"),
                         format!("{} is before the start {}", end.as_str(), start.as_str()),
                     ));
@@ -168,16 +179,16 @@ fn check_contract(contract: &Contract) -> Result<(), RegistrationError> {
             }
             Ok(())
         }
-        Some(other) => Err(RegistrationError::new(
+        Some(other) => Err(InvalidRegistration::new(
             at("term"),
             format!("`{other}` is not a term (Perpetual or Finite)"),
         )),
     }
 }
 
-fn check_solution(solution: &SolutionDetail, at: &str) -> Result<(), RegistrationError> {
+fn check_solution(solution: &SolutionDetail, at: &str) -> Result<(), InvalidRegistration> {
     if solution.id.as_deref().is_none_or(|id| id.trim().is_empty()) {
-        return Err(RegistrationError::new(format!("{at}.id"), "is required"));
+        return Err(InvalidRegistration::new(format!("{at}.id"), "is required"));
     }
     if let Some(code) = &solution.currency {
         check_currency(code, &format!("{at}.currency"))?;
@@ -219,43 +230,46 @@ fn check_known<T: fmt::Display>(
     text: &str,
     known: &[T],
     at: &str,
-) -> Result<(), RegistrationError> {
+) -> Result<(), InvalidRegistration> {
     if !unknown {
         return Ok(());
     }
     let names: Vec<String> = known.iter().map(ToString::to_string).collect();
-    Err(RegistrationError::new(
+    Err(InvalidRegistration::new(
         at,
         format!("`{text}` is not one of {}", names.join(", ")),
     ))
 }
 
-fn check_currency(code: &str, at: &str) -> Result<(), RegistrationError> {
+fn check_currency(code: &str, at: &str) -> Result<(), InvalidRegistration> {
     if is_iso_4217(code) {
         Ok(())
     } else {
-        Err(RegistrationError::new(
+        Err(InvalidRegistration::new(
             at,
             format!("`{code}` is not an ISO 4217 currency code (like USD, EUR, JPY)"),
         ))
     }
 }
 
-fn check_value(value: &DealValue, at: &str) -> Result<(), RegistrationError> {
+fn check_value(value: &DealValue, at: &str) -> Result<(), InvalidRegistration> {
     match value.as_f64() {
         Some(number) if number >= 0.0 => Ok(()),
-        Some(_) => Err(RegistrationError::new(at, format!("{value} is negative"))),
-        None => Err(RegistrationError::new(
+        Some(_) => Err(InvalidRegistration::new(at, format!("{value} is negative"))),
+        None => Err(InvalidRegistration::new(
             at,
             format!("`{value}` is not a number"),
         )),
     }
 }
 
-fn check_time(time: &Timestamp, at: &str) -> Result<(), RegistrationError> {
-    time.to_unix_nanos().map(|_| ()).map_err(|e| {
-        RegistrationError::new(at, format!("`{}` is not a date-time: {e}", time.as_str()))
-    })
+fn check_time(time: &Timestamp, at: &str) -> Result<(), InvalidRegistration> {
+    time.to_unix_nanos()
+        .map(|_| ())
+        .map_err(|e| InvalidRegistration {
+            source: Some(e.clone()),
+            ..InvalidRegistration::new(at, format!("`{}` is not a date-time: {e}", time.as_str()))
+        })
 }
 
 /// The fields of `/registrations/{n}/…` an update may set, with what their value must be.
@@ -302,8 +316,8 @@ fn expected(field: &str) -> Option<Expect> {
 /// assert_eq!(error.path(), "/registrations/0/contract/value");
 /// assert!(check_registration_update("/status", &Value::from("Closed")).is_err());
 /// ```
-pub fn check_registration_update(path: &str, value: &Value) -> Result<(), RegistrationError> {
-    let bad = |problem: String| RegistrationError::new(path, problem);
+pub fn check_registration_update(path: &str, value: &Value) -> Result<(), InvalidRegistration> {
+    let bad = |problem: String| InvalidRegistration::new(path, problem);
     let field = path
         .strip_prefix("/registrations/")
         .and_then(|rest| rest.split_once('/'))
@@ -454,6 +468,25 @@ mod tests {
             let error = deal(json).validate().unwrap_err();
             assert_eq!(error.path(), path, "{json}: {error}");
         }
+    }
+
+    #[test]
+    fn an_unreadable_date_keeps_its_timestamp_error_as_the_cause() {
+        use std::error::Error as _;
+
+        let error = check_registration_update(
+            "/registrations/0/contract/startDateTime",
+            &Value::from("soon"),
+        )
+        .unwrap_err();
+        let cause = error.source().unwrap();
+        let cause = cause.downcast_ref::<TimestampError>().unwrap();
+        assert_eq!(cause, &Timestamp::new("soon").to_unix_nanos().unwrap_err());
+        assert!(error.to_string().ends_with(&cause.to_string()), "{error}");
+
+        let refused =
+            check_registration_update("/registrations/0/contract/value", &Value::from(-1));
+        assert!(refused.unwrap_err().source().is_none());
     }
 
     #[test]

@@ -6,6 +6,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::de::{self, Visitor};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use time::{Date, Month, PrimitiveDateTime, Time, UtcDateTime, UtcOffset};
 
 /// A date-time exactly as the server wrote it (e.g. `2018-10-30T21:03:42.4579542Z`, seven
 /// fractional digits), with a typed reading on demand.
@@ -57,18 +58,24 @@ impl Timestamp {
 
     /// The timestamp of `nanos` nanoseconds since the Unix epoch, written the way the API writes
     /// them: UTC, seven fractional digits, `Z`.
+    ///
+    /// An instant beyond the years ±999 999, which no clock or timestamp text comes near, is
+    /// written as the nearest one within them.
     pub fn from_unix_nanos(nanos: i128) -> Self {
-        let seconds = nanos.div_euclid(1_000_000_000);
-        let fraction = nanos.rem_euclid(1_000_000_000);
-        let days = seconds.div_euclid(86_400);
-        let second_of_day = seconds.rem_euclid(86_400);
-        let (year, month, day) = civil_from_days(days);
+        let at = UtcDateTime::from_unix_timestamp_nanos(nanos).unwrap_or(if nanos < 0 {
+            UtcDateTime::MIN
+        } else {
+            UtcDateTime::MAX
+        });
         Timestamp(format!(
-            "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:07}Z",
-            second_of_day / 3600,
-            second_of_day / 60 % 60,
-            second_of_day % 60,
-            fraction / 100,
+            "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:07}Z",
+            at.year(),
+            u8::from(at.month()),
+            at.day(),
+            at.hour(),
+            at.minute(),
+            at.second(),
+            at.nanosecond() / 100,
         ))
     }
 
@@ -255,18 +262,24 @@ impl schemars::JsonSchema for Timestamp {
     }
 }
 
+/// Reads RFC 3339 text (`T`, `t` or a space between date and time; any number of fractional
+/// digits, those beyond nanoseconds dropped; `Z`, `z` or an offset up to ±23:59; no leap second)
+/// as nanoseconds since the Unix epoch. The text is scanned here; the calendar (leap years,
+/// month lengths, day numbers) is the `time` crate's.
 fn parse_rfc3339(text: &str) -> Result<i128, &'static str> {
     let bytes = text.as_bytes();
-    let digits = |range: std::ops::Range<usize>| -> Result<i64, &'static str> {
+    let digits = |range: std::ops::Range<usize>| -> Result<u16, &'static str> {
         let part = bytes.get(range).ok_or("too short")?;
-        part.iter().try_fold(0i64, |acc, &b| {
+        part.iter().try_fold(0u16, |acc, &b| {
             if b.is_ascii_digit() {
-                Ok(acc * 10 + i64::from(b - b'0'))
+                Ok(acc * 10 + u16::from(b - b'0'))
             } else {
                 Err("expected a digit")
             }
         })
     };
+    // Two digits always fit a `u8`.
+    let two = |at: usize| digits(at..at + 2).map(|n| u8::try_from(n).unwrap_or(u8::MAX));
     let expect = |index: usize, allowed: &[u8], what: &'static str| -> Result<(), &'static str> {
         match bytes.get(index) {
             Some(b) if allowed.contains(b) => Ok(()),
@@ -275,24 +288,19 @@ fn parse_rfc3339(text: &str) -> Result<i128, &'static str> {
     };
     let year = digits(0..4)?;
     expect(4, b"-", "expected `-` after the year")?;
-    let month = digits(5..7)?;
+    let month = two(5)?;
     expect(7, b"-", "expected `-` after the month")?;
-    let day = digits(8..10)?;
+    let day = two(8)?;
     expect(10, b"Tt ", "expected `T` between date and time")?;
-    let hour = digits(11..13)?;
+    let hour = two(11)?;
     expect(13, b":", "expected `:` after the hour")?;
-    let minute = digits(14..16)?;
+    let minute = two(14)?;
     expect(16, b":", "expected `:` after the minutes")?;
-    let second = digits(17..19)?;
-    if !(1..=12).contains(&month) {
-        return Err("month out of range");
-    }
-    if day < 1 || day > days_in_month(year, month) {
-        return Err("day out of range");
-    }
-    if hour > 23 || minute > 59 || second > 59 {
-        return Err("time of day out of range");
-    }
+    let second = two(17)?;
+    let month = Month::try_from(month).map_err(|_| "month out of range")?;
+    let date =
+        Date::from_calendar_date(i32::from(year), month, day).map_err(|_| "day out of range")?;
+    let time = Time::from_hms(hour, minute, second).map_err(|_| "time of day out of range")?;
     let mut index = 19;
     let mut nanos: i64 = 0;
     if bytes.get(index) == Some(&b'.') {
@@ -324,7 +332,7 @@ fn parse_rfc3339(text: &str) -> Result<i128, &'static str> {
             if hours > 23 || minutes > 59 {
                 return Err("UTC offset out of range");
             }
-            let offset = hours * 3600 + minutes * 60;
+            let offset = i32::from(hours) * 3600 + i32::from(minutes) * 60;
             index += 6;
             if *sign == b'+' { offset } else { -offset }
         }
@@ -333,51 +341,12 @@ fn parse_rfc3339(text: &str) -> Result<i128, &'static str> {
     if index != bytes.len() {
         return Err("unexpected text after the date-time");
     }
-    let days = days_from_civil(year, month, day);
-    let seconds = days * 86_400 + hour * 3600 + minute * 60 + second - offset_seconds;
+    let offset =
+        UtcOffset::from_whole_seconds(offset_seconds).map_err(|_| "UTC offset out of range")?;
+    let seconds = PrimitiveDateTime::new(date, time)
+        .assume_offset(offset)
+        .unix_timestamp();
     Ok(i128::from(seconds) * 1_000_000_000 + i128::from(nanos))
-}
-
-fn is_leap(year: i64) -> bool {
-    year % 4 == 0 && (year % 100 != 0 || year % 400 == 0)
-}
-
-fn days_in_month(year: i64, month: i64) -> i64 {
-    match month {
-        2 if is_leap(year) => 29,
-        2 => 28,
-        4 | 6 | 9 | 11 => 30,
-        _ => 31,
-    }
-}
-
-// Howard Hinnant's days-from-civil algorithm (proleptic Gregorian calendar).
-fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
-    let year = if month <= 2 { year - 1 } else { year };
-    let era = year.div_euclid(400);
-    let year_of_era = year - era * 400;
-    let month_index = (month + 9) % 12;
-    let day_of_year = (153 * month_index + 2) / 5 + day - 1;
-    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
-    era * 146_097 + day_of_era - 719_468
-}
-
-fn civil_from_days(days: i128) -> (i128, i128, i128) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let day_of_era = z - era * 146_097;
-    let year_of_era =
-        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
-    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
-    let month_index = (5 * day_of_year + 2) / 153;
-    let day = day_of_year - (153 * month_index + 2) / 5 + 1;
-    let month = if month_index < 10 {
-        month_index + 3
-    } else {
-        month_index - 9
-    };
-    let year = year_of_era + era * 400 + i128::from(month <= 2);
-    (year, month, day)
 }
 
 #[cfg(test)]
@@ -422,6 +391,108 @@ mod tests {
         ] {
             let error = Timestamp::new(bad).to_unix_nanos().unwrap_err();
             assert!(error.to_string().contains("is not an RFC 3339"), "{error}");
+        }
+    }
+
+    #[test]
+    fn the_calendar_is_proleptic_gregorian_from_year_0_to_9999() {
+        let nanos = |text: &str| Timestamp::new(text).to_unix_nanos();
+        for (text, seconds) in [
+            ("0000-01-01T00:00:00Z", -62_167_219_200i128),
+            ("0000-02-29T00:00:00Z", -62_162_121_600),
+            ("1600-02-29T12:00:00Z", -11_670_955_200),
+            ("2000-02-29T00:00:00Z", 951_782_400),
+            ("2024-02-29T23:59:59Z", 1_709_251_199),
+            ("9999-12-31T23:59:59Z", 253_402_300_799),
+        ] {
+            assert_eq!(nanos(text), Ok(seconds * 1_000_000_000), "{text}");
+        }
+        for leap_day_of_a_common_year in [
+            "1900-02-29T00:00:00Z",
+            "2100-02-29T00:00:00Z",
+            "2023-02-29T00:00:00Z",
+        ] {
+            let error = nanos(leap_day_of_a_common_year).unwrap_err();
+            assert!(error.to_string().ends_with("day out of range"), "{error}");
+        }
+        for (bad, reason) in [
+            ("2018-00-01T00:00:00Z", "month out of range"),
+            ("2018-04-31T00:00:00Z", "day out of range"),
+            ("2018-04-00T00:00:00Z", "day out of range"),
+            ("2016-12-31T23:59:60Z", "time of day out of range"),
+            ("2018-01-01T23:60:00Z", "time of day out of range"),
+            ("2018-01-01T00:00:00+24:00", "UTC offset out of range"),
+            ("2018-01-01T00:00:00-00:60", "UTC offset out of range"),
+            ("+2018-01-01T00:00:00Z", "expected a digit"),
+            ("12018-01-01T00:00:00Z", "expected `-` after the year"),
+        ] {
+            let error = nanos(bad).unwrap_err();
+            assert!(error.to_string().ends_with(reason), "{bad}: {error}");
+        }
+    }
+
+    #[test]
+    fn offsets_separators_and_fractions_read_as_before() {
+        let nanos = |text: &str| Timestamp::new(text).to_unix_nanos();
+        let base = 1_541_203_200_000_000_000i128;
+        for (text, expected) in [
+            ("2018-11-03t00:00:00z", base),
+            ("2018-11-03 00:00:00Z", base),
+            ("2018-11-03T23:59:00+23:59", base),
+            ("2018-11-02T00:01:00-23:59", base),
+            ("2018-11-03T00:00:00.1Z", base + 100_000_000),
+            ("2018-11-03T00:00:00.123456789Z", base + 123_456_789),
+            ("2018-11-03T00:00:00.1234567899999Z", base + 123_456_789),
+            ("2018-11-03T00:00:00.000000001-00:00", base + 1),
+        ] {
+            assert_eq!(nanos(text), Ok(expected), "{text}");
+        }
+    }
+
+    #[test]
+    fn the_years_an_offset_reaches_past_0_and_9999_are_written_as_before() {
+        let canonical = |text: &str| {
+            Timestamp::from_unix_nanos(Timestamp::new(text).to_unix_nanos().unwrap())
+                .as_str()
+                .to_owned()
+        };
+        assert_eq!(
+            canonical("0000-01-01T00:00:00+01:00"),
+            "-001-12-31T23:00:00.0000000Z"
+        );
+        assert_eq!(
+            canonical("9999-12-31T23:59:59.5-01:00"),
+            "10000-01-01T00:59:59.5000000Z"
+        );
+        assert_eq!(
+            canonical("2024-02-29T00:30:00+01:00"),
+            "2024-02-28T23:30:00.0000000Z"
+        );
+    }
+
+    #[test]
+    fn instants_beyond_the_years_999_999_are_written_as_the_nearest_that_has_a_date() {
+        // Before the calendar came from the `time` crate, these were written with a year of 22
+        // digits; no clock or timestamp text comes near them.
+        assert_eq!(
+            Timestamp::from_unix_nanos(i128::MAX).as_str(),
+            "999999-12-31T23:59:59.9999999Z"
+        );
+        assert_eq!(
+            Timestamp::from_unix_nanos(i128::MIN).as_str(),
+            "-999999-01-01T00:00:00.0000000Z"
+        );
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn every_instant_from_year_0_to_9999_is_written_in_the_api_form_and_reads_back(
+            hundreds in -621_672_192_000_000_000i128..=2_534_023_007_999_999_999,
+        ) {
+            let nanos = hundreds * 100;
+            let t = Timestamp::from_unix_nanos(nanos);
+            proptest::prop_assert_eq!(t.as_str().len(), "2018-10-30T21:03:42.4579542Z".len());
+            proptest::prop_assert_eq!(t.to_unix_nanos(), Ok(nanos), "{}", t);
         }
     }
 

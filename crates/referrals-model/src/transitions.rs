@@ -323,7 +323,7 @@ mod lifecycle_tests {
                 }
             }
             assert!(action.check(None, None).is_err());
-            assert!(action.check(Some(&S::Unknown("Odd".into())), None).is_err());
+            assert!(action.check(Some(&S::from("Odd")), None).is_err());
         }
     }
 

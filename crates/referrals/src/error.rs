@@ -3,7 +3,7 @@
 use std::fmt;
 
 use http::StatusCode;
-use referrals_model::{DecodeError, LifecycleRefused, RegistrationError};
+use referrals_model::{DecodeError, InvalidRegistration, LifecycleRefused};
 use referrals_query::transport::{TransportError, TransportErrorKind};
 use referrals_query::{ApiError, Checkpoint, CheckpointError, GiveUp, PagerError};
 
@@ -109,7 +109,7 @@ pub enum ErrorKind {
     },
     /// A deal registration (or an update of one) that the API would refuse; nothing was sent.
     #[error("invalid deal registration: {0}")]
-    Registration(#[source] RegistrationError),
+    Registration(#[source] InvalidRegistration),
 }
 
 fn retry_note(attempts: u32, gave_up: &Option<GiveUp>) -> String {

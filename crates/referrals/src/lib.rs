@@ -36,8 +36,9 @@ pub use secret::Secret;
 
 pub use referrals_model as model;
 pub use referrals_model::{
-    Continuation, DealRegistration, DecodeError, ErrorResponse, LifecycleAction, LifecycleRefused,
-    Referral, ReferralCollection, ReferralStatus, ReferralSubstatus, RegistrationError, Timestamp,
+    Continuation, DealRegistration, DecodeError, ErrorResponse, InvalidRegistration,
+    LifecycleAction, LifecycleRefused, Referral, ReferralCollection, ReferralStatus,
+    ReferralSubstatus, Timestamp,
 };
 pub use referrals_query as query;
 pub use referrals_query::{

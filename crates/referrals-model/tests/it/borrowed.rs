@@ -10,6 +10,8 @@ use referrals_model::{
 };
 use serde_json::{Value, json};
 
+use crate::support::{CREATED, CREATED_NANOS, SIZE_IS_A_NUMBER, decode_both, json_bytes};
+
 fn borrowed_from(input: &[u8], text: &Option<Cow<'_, str>>) -> bool {
     match text {
         Some(Cow::Borrowed(text)) => input.as_ptr_range().contains(&text.as_ptr()),
@@ -62,23 +64,20 @@ fn unknown_fields_and_explicit_nulls_are_kept_raw_in_order_and_re_encoded() {
 fn unknown_enum_values_ids_of_either_shape_and_timestamps_survive() {
     let input = json!({
         "status": "Parked",
-        "createdDateTime": "2018-10-30T21:03:42.4579542Z",
+        "createdDateTime": CREATED,
         "customerProfile": {"size": "Huge", "ids": []},
         "target": [{"id": "t", "type": "Galaxy"}],
     });
-    let bytes = serde_json::to_vec(&input).unwrap();
+    let bytes = json_bytes(&input);
     let referral: ReferralRef<'_> = decode(&bytes).unwrap();
 
-    assert_eq!(
-        referral.status,
-        Some(ReferralStatus::Unknown("Parked".into()))
-    );
+    assert!(matches!(&referral.status, Some(ReferralStatus::Unknown(v)) if v.as_str() == "Parked"));
     let profile = referral.customer_profile.as_ref().unwrap();
-    assert_eq!(profile.size, Some(CustomerSize::Unknown("Huge".into())));
+    assert!(matches!(&profile.size, Some(CustomerSize::Unknown(v)) if v.as_str() == "Huge"));
     assert_eq!(profile.ids.map(|ids| ids.get()), Some("[]"));
     let created = referral.created_date_time.as_ref().unwrap();
-    assert_eq!(created.as_str(), "2018-10-30T21:03:42.4579542Z");
-    assert_eq!(created.to_unix_nanos().unwrap(), 1_540_933_422_457_954_200);
+    assert_eq!(created.as_str(), CREATED);
+    assert_eq!(created.to_unix_nanos().unwrap(), CREATED_NANOS);
     assert_eq!(serde_json::to_value(&referral).unwrap(), input);
 
     let owned: Referral = referral.into_owned();
@@ -115,9 +114,8 @@ fn both_wire_forms_give_the_same_items_count_and_continuation_as_the_owned_page(
 
 #[test]
 fn a_type_error_is_located_exactly_as_the_owned_model_locates_it() {
-    let page = b"{\n  \"items\": [\n    {},\n    {\"customerProfile\": {\"size\": 12}}\n  ]\n}";
-    let borrowed = decode::<ReferralCollectionRef<'_>>(page).unwrap_err();
-    let owned = decode::<ReferralCollection>(page).unwrap_err();
+    let (owned, borrowed) = decode_both(SIZE_IS_A_NUMBER);
+    let (owned, borrowed) = (owned.unwrap_err(), borrowed.unwrap_err());
     assert_eq!(borrowed, owned);
     assert_eq!(borrowed.path(), "items[1].customerProfile.size");
     assert_eq!((borrowed.line(), borrowed.column()), (4, 35));
@@ -137,8 +135,8 @@ fn values_json_values_cannot_hold_are_refused_as_the_owned_model_refuses_them() 
             "number out of range",
         ),
     ] {
-        let owned = decode::<ReferralCollection>(input).unwrap_err();
-        let borrowed = decode::<ReferralCollectionRef<'_>>(input).unwrap_err();
+        let (owned, borrowed) = decode_both(input);
+        let (owned, borrowed) = (owned.unwrap_err(), borrowed.unwrap_err());
         assert_eq!(owned.path(), borrowed.path());
         assert!(borrowed.path().starts_with("items[0]"), "{borrowed}");
         assert!(borrowed.message().contains(reason), "{borrowed}");
@@ -168,8 +166,7 @@ fn every_number_or_escape_a_json_value_refuses_is_refused_in_unknown_fields_and_
     ];
     for value in refused {
         let input = format!(r#"{{"items": [{{"x-v": {value}}}]}}"#);
-        let owned = decode::<ReferralCollection>(input.as_bytes());
-        let borrowed = decode::<ReferralCollectionRef<'_>>(input.as_bytes());
+        let (owned, borrowed) = decode_both(input.as_bytes());
         assert!(owned.is_err() && borrowed.is_err(), "{value}");
     }
     let accepted = [
@@ -183,8 +180,8 @@ fn every_number_or_escape_a_json_value_refuses_is_refused_in_unknown_fields_and_
     ];
     for value in accepted {
         let input = format!(r#"{{"items": [{{"x-v": {value}}}]}}"#);
-        let owned = decode::<ReferralCollection>(input.as_bytes()).unwrap();
-        let borrowed = decode::<ReferralCollectionRef<'_>>(input.as_bytes()).unwrap();
+        let (owned, borrowed) = decode_both(input.as_bytes());
+        let (owned, borrowed) = (owned.unwrap(), borrowed.unwrap());
         assert_eq!(borrowed.items()[0].extra[0].1.get(), value);
         assert_eq!(
             borrowed.map_items(ReferralRef::into_owned),

@@ -8,6 +8,8 @@ use referrals_model::borrowed::{ReferralCollectionRef, ReferralRef};
 use referrals_model::{ErrorResponse, Referral, ReferralCollection, decode};
 use serde_json::{Map, Value};
 
+use crate::support::{decode_both, json_bytes, proptest_config};
+
 /// The shape of a known field, mirroring the API reference (written independently of the model).
 #[derive(Clone, Copy)]
 enum Kind {
@@ -295,7 +297,7 @@ fn page() -> BoxedStrategy<Value> {
 }
 
 fn round_trip<T: serde::de::DeserializeOwned + serde::Serialize>(input: &Value) -> Value {
-    let bytes = serde_json::to_vec(input).expect("a Value always encodes");
+    let bytes = json_bytes(input);
     let decoded: T = decode(&bytes).unwrap_or_else(|e| panic!("decode failed: {e}\n{input:#}"));
     serde_json::to_value(&decoded).expect("a model type always encodes")
 }
@@ -313,20 +315,20 @@ where
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+    #![proptest_config(proptest_config(256))]
 
     #[test]
     fn any_referral_round_trips_borrowed_and_converts_to_the_owned_decode(
         referral in object_of(REFERRAL, 0)
     ) {
-        let bytes = serde_json::to_vec(&referral).expect("a Value always encodes");
+        let bytes = json_bytes(&referral);
         let owned: Referral = round_trip_borrowed::<ReferralRef<'_>, _>(&bytes, &referral)?;
         prop_assert_eq!(owned, decode::<Referral>(&bytes).expect("decodes"));
     }
 
     #[test]
     fn any_page_round_trips_borrowed_and_converts_to_the_owned_decode(page in page()) {
-        let bytes = serde_json::to_vec(&page).expect("a Value always encodes");
+        let bytes = json_bytes(&page);
         let borrowed: ReferralCollectionRef<'_> = decode(&bytes).expect("decodes");
         prop_assert_eq!(&serde_json::to_value(&borrowed).expect("encodes"), &page);
         let owned = borrowed.map_items(ReferralRef::into_owned);
@@ -365,9 +367,7 @@ proptest! {
         )
     ) {
         let input = format!(r#"{{"items": [{{"x-v": [{}]}}]}}"#, tokens.join(", "));
-        let owned = decode::<ReferralCollection>(input.as_bytes());
-        let borrowed = decode::<ReferralCollectionRef<'_>>(input.as_bytes());
-        match (owned, borrowed) {
+        match decode_both(input.as_bytes()) {
             (Ok(owned), Ok(borrowed)) => {
                 prop_assert_eq!(owned, borrowed.map_items(ReferralRef::into_owned));
             }
@@ -401,7 +401,7 @@ proptest! {
         let flip_at = flip.index(bytes.len());
         bytes[flip_at] = byte;
         bytes.truncate(cut.index(bytes.len()) + 1);
-        let owned = decode::<ReferralCollection>(&bytes);
+        let (owned, borrowed) = decode_both(&bytes);
         if let Err(error) = &owned {
             prop_assert!(error.line() >= 1);
             let located = format!("line {}, column {}", error.line(), error.column());
@@ -409,7 +409,7 @@ proptest! {
         }
         // The borrowed model accepts exactly what the owned one does, and locates a failure in
         // the same place.
-        match (owned, decode::<ReferralCollectionRef<'_>>(&bytes)) {
+        match (owned, borrowed) {
             (Ok(owned), Ok(borrowed)) => {
                 prop_assert_eq!(owned, borrowed.map_items(ReferralRef::into_owned));
             }

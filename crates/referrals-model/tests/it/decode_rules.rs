@@ -6,10 +6,11 @@ use referrals_model::{
 };
 use serde_json::{Value, json};
 
+use crate::support::{CREATED, CREATED_NANOS, SIZE_IS_A_NUMBER, json_bytes};
+
 #[test]
 fn a_type_error_names_the_json_path_line_and_column() {
-    let page = b"{\n  \"items\": [\n    {},\n    {\"customerProfile\": {\"size\": 12}}\n  ]\n}";
-    let error = decode::<ReferralCollection>(page).unwrap_err();
+    let error = decode::<ReferralCollection>(SIZE_IS_A_NUMBER).unwrap_err();
     assert_eq!(error.path(), "items[1].customerProfile.size");
     assert_eq!((error.line(), error.column()), (4, 35));
     assert_eq!(error.kind(), DecodeErrorKind::Data);
@@ -56,21 +57,18 @@ fn an_error_in_one_decode_does_not_leak_into_the_next() {
 fn unknown_enum_values_decode_and_re_encode_verbatim() {
     let referral: Referral =
         decode(br#"{"status": "OnHold", "customerProfile": {"size": "2to3employees"}}"#).unwrap();
-    assert_eq!(
-        referral.status,
-        Some(ReferralStatus::Unknown("OnHold".into()))
-    );
+    assert!(matches!(&referral.status, Some(ReferralStatus::Unknown(v)) if v.as_str() == "OnHold"));
     assert_eq!(
         referral.status.as_ref().map(ReferralStatus::as_str),
         Some("OnHold")
     );
-    assert_eq!(
+    assert!(matches!(
         referral
             .customer_profile
             .as_ref()
             .and_then(|c| c.size.clone()),
-        Some(CustomerSize::Unknown("2to3employees".into()))
-    );
+        Some(CustomerSize::Unknown(v)) if v.as_str() == "2to3employees"
+    ));
     assert_eq!(
         serde_json::to_value(&referral).unwrap(),
         json!({"status": "OnHold", "customerProfile": {"size": "2to3employees"}})
@@ -81,7 +79,7 @@ fn unknown_enum_values_decode_and_re_encode_verbatim() {
 #[test]
 fn explicit_nulls_stay_null_and_absent_fields_stay_absent() {
     let input = json!({"id": "r1", "status": null, "details": {"dealValue": null}});
-    let referral: Referral = decode(&serde_json::to_vec(&input).unwrap()).unwrap();
+    let referral: Referral = decode(&json_bytes(&input)).unwrap();
     assert_eq!(referral.status, None);
     assert_eq!(serde_json::to_value(&referral).unwrap(), input);
 }
@@ -103,7 +101,7 @@ fn ids_as_object_or_array_and_deal_value_as_number_or_string_survive() {
         json!({"customerProfile": {"ids": []}, "details": {"dealValue": "10000"}}),
         json!({"customerProfile": {"ids": {"duns": "123"}}, "details": {"dealValue": 12.5}}),
     ] {
-        let referral: Referral = decode(&serde_json::to_vec(&input).unwrap()).unwrap();
+        let referral: Referral = decode(&json_bytes(&input)).unwrap();
         assert_eq!(serde_json::to_value(&referral).unwrap(), input);
     }
     let referral: Referral = decode(br#"{"details": {"dealValue": "10000"}}"#).unwrap();
@@ -114,14 +112,15 @@ fn ids_as_object_or_array_and_deal_value_as_number_or_string_survive() {
 
 #[test]
 fn timestamps_keep_their_exact_text() {
-    let input = json!({"createdDateTime": "2018-10-30T21:03:42.4579542Z", "updatedDateTime": "2018-10-29T21:24:52.040469Z"});
-    let referral: Referral = decode(&serde_json::to_vec(&input).unwrap()).unwrap();
+    let input =
+        json!({"createdDateTime": CREATED, "updatedDateTime": "2018-10-29T21:24:52.040469Z"});
+    let referral: Referral = decode(&json_bytes(&input)).unwrap();
     assert_eq!(
         serde_json::to_string(&referral).unwrap(),
         serde_json::to_string(&input).unwrap()
     );
     let created = referral.created_date_time.unwrap();
-    assert_eq!(created.to_unix_nanos().unwrap(), 1_540_933_422_457_954_200);
+    assert_eq!(created.to_unix_nanos().unwrap(), CREATED_NANOS);
 }
 
 #[test]

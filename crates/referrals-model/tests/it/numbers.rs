@@ -287,7 +287,7 @@ fn round_trip_both(sent: &[Sent; 9], odata: bool) -> Result<(), TestCaseError> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+    #![proptest_config(crate::support::proptest_config(256))]
 
     #[test]
     fn every_f64_i64_and_u64_survives_both_models_in_the_odata_form(

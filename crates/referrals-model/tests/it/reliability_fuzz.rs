@@ -4,7 +4,7 @@
 //! cases in `cargo test`, 100 000 in the `#[ignore]`d twin:
 //!
 //! ```text
-//! cargo test --release -p referrals-model --test reliability_fuzz -- --ignored --nocapture
+//! cargo test --release -p referrals-model --test it reliability_fuzz -- --ignored --nocapture
 //! ```
 #![allow(
     clippy::unwrap_used,
