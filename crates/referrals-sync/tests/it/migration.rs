@@ -1,13 +1,11 @@
 //! Schema migrations against a file the release before them wrote: `tests/fixtures/mirror-v1.db`
 //! (see `tests/fixtures/README.md`), upgraded to the current version with nothing lost.
 
-mod common;
-
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
-use common::temp_dir;
+use crate::support::temp_dir;
 use referrals_model::{Referral, Timestamp};
 use referrals_sync::plan::RunKind;
 use referrals_sync::rusqlite::Connection;
@@ -18,9 +16,9 @@ use referrals_sync::{Decision, Mirror, SCHEMA_VERSION};
 const FIXTURE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/mirror-v1.db");
 
 /// A copy of the version-1 fixture in a fresh directory.
-fn version_1_copy(name: &str) -> (PathBuf, PathBuf) {
+fn version_1_copy(name: &str) -> (tempfile::TempDir, PathBuf) {
     let dir = temp_dir(name);
-    let db = dir.join("m.db");
+    let db = dir.path().join("m.db");
     std::fs::copy(FIXTURE, &db).unwrap();
     (dir, db)
 }
@@ -179,7 +177,7 @@ fn a_version_1_mirror_upgrades_with_nothing_lost() {
     let connection = Connection::open(&db).unwrap();
     assert_eq!(seen_by_id(&connection), seen);
     drop(connection);
-    std::fs::remove_dir_all(&dir).unwrap();
+    dir.close().unwrap();
 }
 
 #[test]
@@ -223,7 +221,7 @@ fn the_run_in_progress_in_a_version_1_file_finishes_after_the_upgrade_with_the_s
     assert_eq!(journaled, expected_gone);
     assert_eq!(mirror.verify_journal().unwrap(), Vec::<String>::new());
     drop(mirror);
-    std::fs::remove_dir_all(&dir).unwrap();
+    dir.close().unwrap();
 }
 
 #[test]
@@ -286,7 +284,7 @@ fn an_upgraded_mirror_takes_the_same_referral_as_unchanged_and_a_new_version_as_
     assert_eq!(applied.seq, Some(last_seq + 1));
     assert_eq!(mirror.verify_journal().unwrap(), Vec::<String>::new());
     drop(mirror);
-    std::fs::remove_dir_all(&dir).unwrap();
+    dir.close().unwrap();
 }
 
 #[test]
@@ -323,5 +321,5 @@ fn a_migration_that_fails_leaves_the_file_at_version_1() {
         .unwrap();
     assert_eq!(tables, 0);
     drop(connection);
-    std::fs::remove_dir_all(&dir).unwrap();
+    dir.close().unwrap();
 }
