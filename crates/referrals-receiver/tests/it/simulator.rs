@@ -1,11 +1,9 @@
 //! The simulator's webhooks end to end: its signed events pass the listener's verification,
 //! reach the mirror, and are redelivered when the listener refuses them.
 
-mod common;
-
 use std::sync::Arc;
 
-use common::{eventually, temp_db};
+use crate::support::{eventually, temp_db};
 use referrals_receiver::{ListenerBuilder, ListenerHandle};
 use referrals_simulator::{MAX_ATTEMPTS, Simulator, SimulatorHandle};
 use referrals_sync::Mirror;

@@ -2,11 +2,9 @@
 //! event reaches the mirror and the journal; repeats are absorbed; nothing is lost across a
 //! stop between the 200 and the processing.
 
-mod common;
-
 use std::path::Path;
 
-use common::*;
+use crate::support::*;
 use referrals_simulator::{Simulator, SimulatorHandle};
 
 type Headers = Vec<(String, String)>;
