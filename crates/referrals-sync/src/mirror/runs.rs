@@ -1,0 +1,321 @@
+//! The steps of a sync run as the mirror stores them: the state of completed runs, the run in
+//! progress (`sync_run`), a batch of pages applied with the run's position in one transaction,
+//! and the end of a run (removals, the watermark).
+
+use referrals_model::Timestamp;
+use referrals_query::Checkpoint;
+use rusqlite::{OptionalExtension, Transaction, params};
+
+use super::journal::{JournalEntry, journal_batch};
+use super::rows::{kind_of, remove_row, store_row};
+use super::{Mirror, text_of, write_error};
+use crate::MirrorError;
+use crate::plan::{self, Decision, Reason, RunKind, SyncState};
+use crate::store::{Counts, PageUpdate, RunRecord, Store};
+
+/// About what a referral adds to the files besides its JSON (columns, journal row, index).
+const ROW_OVERHEAD: usize = 600;
+
+/// About what receiving an unchanged referral writes (its `referral_seen` row).
+const SEEN_ROW_BYTES: u64 = 80;
+
+/// The referrals a full run that started at `started_at` did not see: those last seen before
+/// it (from the narrow table: the wide rows are read only for these), and any without a
+/// `referral_seen` row (edited by hand, or renumbered). Some may be removed already;
+/// [`remove_row`] skips those. Seen rows without a referral are deleted.
+fn not_seen_since(tx: &Transaction<'_>, started_at: &Timestamp) -> rusqlite::Result<Vec<String>> {
+    let mut unseen = Vec::new();
+    {
+        let mut statement = tx.prepare("SELECT referral_rowid, last_seen_at FROM referral_seen")?;
+        let mut rows = statement.query([])?;
+        while let Some(row) = rows.next()? {
+            if plan::removed_by_full_run(row.get_ref(1)?.as_str()?, started_at) {
+                unseen.push(row.get::<_, i64>(0)?);
+            }
+        }
+    }
+    let mut gone = Vec::with_capacity(unseen.len());
+    {
+        let mut id_of = tx.prepare("SELECT id FROM referrals WHERE rowid = ?1")?;
+        let mut orphan = tx.prepare("DELETE FROM referral_seen WHERE referral_rowid = ?1")?;
+        for rowid in unseen {
+            match id_of.query_row([rowid], |row| row.get(0)).optional()? {
+                Some(id) => gone.push(id),
+                // Its referral's row was renumbered (nothing else updates a seen row it has
+                // no referral for, so each is found here once).
+                None => {
+                    orphan.execute([rowid])?;
+                }
+            }
+        }
+    }
+    let mut statement = tx.prepare(
+        "SELECT id FROM referrals r
+         WHERE NOT EXISTS (SELECT 1 FROM referral_seen s WHERE s.referral_rowid = r.rowid)",
+    )?;
+    let mut rows = statement.query([])?;
+    while let Some(row) = rows.next()? {
+        gone.push(row.get(0)?);
+    }
+    Ok(gone)
+}
+
+impl Store for Mirror {
+    fn load(&mut self) -> Result<(SyncState, Option<RunRecord>), MirrorError> {
+        let fail = |e| MirrorError::sqlite(&self.path, "read the sync state", e);
+        let (watermark, last_full): (Option<String>, Option<String>) = self
+            .connection
+            .query_row(
+                "SELECT watermark, last_full_started_at FROM sync_state WHERE singleton = 1",
+                [],
+                |row| Ok((row.get(0)?, row.get(1)?)),
+            )
+            .optional()
+            .map_err(fail)?
+            .unwrap_or_default();
+        let state = SyncState {
+            watermark: watermark.map(Timestamp::new),
+            last_full_started_at: last_full.map(Timestamp::new),
+        };
+        type RunRow = (
+            String,
+            String,
+            String,
+            Option<String>,
+            String,
+            Option<String>,
+            [i64; 4],
+        );
+        let run: Option<RunRow> = self
+            .connection
+            .query_row(
+                "SELECT kind, reason, started_at, since, checkpoint, newest_updated,
+                        pages, created, updated, unchanged
+                 FROM sync_run WHERE singleton = 1",
+                [],
+                |row| {
+                    Ok((
+                        row.get(0)?,
+                        row.get(1)?,
+                        row.get(2)?,
+                        row.get(3)?,
+                        row.get(4)?,
+                        row.get(5)?,
+                        [row.get(6)?, row.get(7)?, row.get(8)?, row.get(9)?],
+                    ))
+                },
+            )
+            .optional()
+            .map_err(fail)?;
+        let Some((kind, reason, started_at, since, checkpoint, newest, counts)) = run else {
+            return Ok((state, None));
+        };
+        let path = &self.path;
+        let kind = text_of(
+            path,
+            "sync_run.kind",
+            RunKind::parse(&kind).ok_or(format!("unknown kind `{kind}`")),
+        )?;
+        let reason = text_of(
+            path,
+            "sync_run.reason",
+            Reason::parse(&reason).ok_or(format!("unknown reason `{reason}`")),
+        )?;
+        let checkpoint: Checkpoint = text_of(
+            path,
+            "sync_run.checkpoint",
+            serde_json::from_str(&checkpoint),
+        )?;
+        let count = |n: i64| u64::try_from(n).unwrap_or(0);
+        Ok((
+            state,
+            Some(RunRecord {
+                kind,
+                reason,
+                started_at: Timestamp::new(started_at),
+                since: since.map(Timestamp::new),
+                checkpoint,
+                newest_updated: newest.map(Timestamp::new),
+                counts: Counts {
+                    pages: count(counts[0]),
+                    created: count(counts[1]),
+                    updated: count(counts[2]),
+                    unchanged: count(counts[3]),
+                    removed: 0,
+                },
+            }),
+        ))
+    }
+
+    fn begin_run(&mut self, run: &RunRecord) -> Result<(), MirrorError> {
+        let path = self.path.clone();
+        let checkpoint = text_of(
+            &path,
+            "the checkpoint",
+            serde_json::to_string(&run.checkpoint),
+        )?;
+        self.transaction(|tx| {
+            let write = || -> rusqlite::Result<()> {
+                tx.execute("DELETE FROM sync_run", [])?;
+                tx.execute(
+                    "INSERT INTO sync_run (singleton, kind, reason, started_at, since, checkpoint,
+                         newest_updated, pages, created, updated, unchanged)
+                     VALUES (1, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                    params![
+                        run.kind.as_str(),
+                        run.reason.as_str(),
+                        run.started_at.as_str(),
+                        run.since.as_ref().map(Timestamp::as_str),
+                        checkpoint,
+                        run.newest_updated.as_ref().map(Timestamp::as_str),
+                        run.counts.pages as i64,
+                        run.counts.created as i64,
+                        run.counts.updated as i64,
+                        run.counts.unchanged as i64,
+                    ],
+                )?;
+                Ok(())
+            };
+            write().map_err(|e| write_error(&path, e))
+        })
+    }
+
+    fn apply_page(&mut self, page: &PageUpdate) -> Result<Counts, MirrorError> {
+        self.apply_pages(std::slice::from_ref(page))
+    }
+
+    fn apply_pages(&mut self, pages: &[PageUpdate]) -> Result<Counts, MirrorError> {
+        let path = self.path.clone();
+        let Some(last) = pages.last() else {
+            return Ok(Counts::default());
+        };
+        let checkpoint = text_of(
+            &path,
+            "the checkpoint",
+            serde_json::to_string(&last.checkpoint),
+        )?;
+        let mut bytes = 0u64;
+        let counts = self.transaction(|tx| {
+            let mut write = || -> rusqlite::Result<Counts> {
+                let mut counts = Counts::default();
+                let mut entries = Vec::new();
+                for page in pages {
+                    counts.pages += 1;
+                    for row in &page.rows {
+                        let decision = store_row(tx, row, &page.now)?;
+                        bytes += match decision {
+                            Decision::Created | Decision::Updated => {
+                                (row.raw_json.len() + ROW_OVERHEAD) as u64
+                            }
+                            Decision::Unchanged | Decision::Stale => SEEN_ROW_BYTES,
+                        };
+                        match decision {
+                            Decision::Created => counts.created += 1,
+                            Decision::Updated => counts.updated += 1,
+                            Decision::Unchanged | Decision::Stale => counts.unchanged += 1,
+                        }
+                        if let Some(kind) = kind_of(decision) {
+                            entries.push(JournalEntry {
+                                row,
+                                kind,
+                                now: &page.now,
+                            });
+                        }
+                    }
+                }
+                journal_batch(tx, &entries)?;
+                let updated = tx.execute(
+                    "UPDATE sync_run SET checkpoint = ?1, kind = ?2, reason = ?3,
+                         newest_updated = ?4, pages = pages + ?5, created = created + ?6,
+                         updated = updated + ?7, unchanged = unchanged + ?8
+                     WHERE singleton = 1",
+                    params![
+                        checkpoint,
+                        last.kind.as_str(),
+                        last.reason.as_str(),
+                        last.newest_updated.as_ref().map(Timestamp::as_str),
+                        counts.pages as i64,
+                        counts.created as i64,
+                        counts.updated as i64,
+                        counts.unchanged as i64,
+                    ],
+                )?;
+                if updated != 1 {
+                    // The run was replaced meanwhile; rolling back keeps the mirror consistent.
+                    return Err(rusqlite::Error::QueryReturnedNoRows);
+                }
+                Ok(counts)
+            };
+            write().map_err(|e| match e {
+                rusqlite::Error::QueryReturnedNoRows => MirrorError::Invalid {
+                    path: path.clone(),
+                    what: "the run in progress",
+                    detail: "no run is in progress (another sync replaced it?)".into(),
+                },
+                e => write_error(&path, e),
+            })
+        })?;
+        self.committed(bytes);
+        Ok(counts)
+    }
+
+    fn finish_run(&mut self, now: &Timestamp) -> Result<Counts, MirrorError> {
+        let (_, run) = self.load()?;
+        let Some(run) = run else {
+            return Err(MirrorError::Invalid {
+                path: self.path.clone(),
+                what: "the run in progress",
+                detail: "no run is in progress (another sync finished it?)".into(),
+            });
+        };
+        let path = self.path.clone();
+        self.transaction(|tx| {
+            let write = || -> rusqlite::Result<u64> {
+                let mut removed = 0;
+                if run.kind == RunKind::Full {
+                    let gone = not_seen_since(tx, &run.started_at)?;
+                    for id in gone {
+                        if remove_row(tx, &id, now)?.is_some() {
+                            removed += 1;
+                        }
+                    }
+                }
+                let (watermark,): (Option<String>,) = tx.query_row(
+                    "SELECT watermark FROM sync_state WHERE singleton = 1",
+                    [],
+                    |row| Ok((row.get(0)?,)),
+                )?;
+                let watermark =
+                    plan::newest(watermark.map(Timestamp::new), run.newest_updated.as_ref());
+                let last_full = (run.kind == RunKind::Full).then(|| run.started_at.as_str());
+                tx.execute(
+                    "UPDATE sync_state SET watermark = ?1,
+                         last_full_started_at = coalesce(?2, last_full_started_at),
+                         last_completed_at = ?3, last_run_kind = ?4
+                     WHERE singleton = 1",
+                    params![
+                        watermark.as_ref().map(Timestamp::as_str),
+                        last_full,
+                        now.as_str(),
+                        run.kind.as_str(),
+                    ],
+                )?;
+                tx.execute("DELETE FROM sync_run", [])?;
+                Ok(removed)
+            };
+            let removed = write().map_err(|e| write_error(&path, e))?;
+            Ok(Counts {
+                removed,
+                ..run.counts
+            })
+        })
+    }
+
+    fn last_seq(&mut self) -> Result<i64, MirrorError> {
+        self.connection
+            .query_row("SELECT coalesce(max(seq), 0) FROM changes", [], |row| {
+                row.get(0)
+            })
+            .map_err(|e| MirrorError::sqlite(&self.path, "read the journal", e))
+    }
+}
