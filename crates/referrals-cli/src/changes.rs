@@ -112,7 +112,7 @@ fn write_line(out: &mut impl Write, row: &ChangeRecord) -> Result<(), Failure> {
     };
     let line = Line {
         seq: row.seq,
-        kind: &row.kind,
+        kind: row.kind.as_str(),
         id: &row.referral_id,
         etag: row.etag.as_deref(),
         updated_date_time: row.updated_date_time.as_deref(),

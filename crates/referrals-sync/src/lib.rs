@@ -31,6 +31,7 @@
 #![warn(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
+mod change;
 mod checkpointer;
 mod engine;
 mod error;
@@ -41,6 +42,7 @@ mod row;
 mod schema;
 pub mod store;
 
+pub use change::ChangeKind;
 pub use engine::{SharedStore, SyncReport, sync};
 pub use error::{MirrorError, SyncError};
 pub use lock::{DEFAULT_LOCK_WAIT, SyncLock};

@@ -7,16 +7,16 @@ use referrals_model::Timestamp;
 use rusqlite::{OptionalExtension, Statement, Transaction, params};
 
 use super::Mirror;
-use crate::MirrorError;
 use crate::row::MirrorRow;
+use crate::{ChangeKind, MirrorError};
 
 /// One row of the `changes` journal, with the referral as stored now.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ChangeRecord {
     /// The journal sequence number (increasing, never reused).
     pub seq: i64,
-    /// `created`, `updated` or `removed`.
-    pub kind: String,
+    /// What the row records.
+    pub kind: ChangeKind,
     /// The referral's id.
     pub referral_id: String,
     /// The eTag of the version journaled.
@@ -118,7 +118,7 @@ impl Mirror {
 pub(super) fn journal(
     tx: &Transaction<'_>,
     id: &str,
-    kind: &str,
+    kind: ChangeKind,
     etag: Option<&str>,
     updated: Option<&str>,
     now: &Timestamp,
@@ -134,7 +134,7 @@ pub(super) fn journal(
 /// A journal row of a batch, written with the others by [`journal_batch`].
 pub(super) struct JournalEntry<'a> {
     pub(super) row: &'a MirrorRow,
-    pub(super) kind: &'static str,
+    pub(super) kind: ChangeKind,
     pub(super) now: &'a Timestamp,
 }
 

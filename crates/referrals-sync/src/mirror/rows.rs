@@ -8,9 +8,9 @@ use rusqlite::{OptionalExtension, Transaction, params};
 
 use super::journal::journal;
 use super::{Mirror, write_error};
-use crate::MirrorError;
 use crate::plan::{self, Decision, Stored};
 use crate::row::MirrorRow;
+use crate::{ChangeKind, MirrorError};
 
 /// What applying one referral did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -98,7 +98,7 @@ impl Mirror {
 /// Applies one row with the change rules of [`plan::decide`] and journals the change.
 fn apply_row(tx: &Transaction<'_>, row: &MirrorRow, now: &Timestamp) -> rusqlite::Result<Applied> {
     let decision = store_row(tx, row, now)?;
-    let seq = match kind_of(decision) {
+    let seq = match decision.change_kind() {
         Some(kind) => Some(journal(
             tx,
             &row.id,
@@ -110,15 +110,6 @@ fn apply_row(tx: &Transaction<'_>, row: &MirrorRow, now: &Timestamp) -> rusqlite
         None => None,
     };
     Ok(Applied { decision, seq })
-}
-
-/// The journal kind of a decision, if it is journaled.
-pub(super) fn kind_of(decision: Decision) -> Option<&'static str> {
-    match decision {
-        Decision::Created => Some("created"),
-        Decision::Updated => Some("updated"),
-        Decision::Unchanged | Decision::Stale => None,
-    }
 }
 
 /// A referral not stored before. A plain `INSERT`, not an upsert: the update trigger of
@@ -277,5 +268,13 @@ pub(super) fn remove_row(
         .execute(params![id, now.as_str()])?;
     // (The trigger `referral_seen_changed` clears its digest: the same JSON received again
     // creates it anew.)
-    journal(tx, id, "removed", etag.as_deref(), updated.as_deref(), now).map(Some)
+    journal(
+        tx,
+        id,
+        ChangeKind::Removed,
+        etag.as_deref(),
+        updated.as_deref(),
+        now,
+    )
+    .map(Some)
 }

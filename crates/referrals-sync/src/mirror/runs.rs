@@ -7,7 +7,7 @@ use referrals_query::Checkpoint;
 use rusqlite::{OptionalExtension, Transaction, params};
 
 use super::journal::{JournalEntry, journal_batch};
-use super::rows::{kind_of, remove_row, store_row};
+use super::rows::{remove_row, store_row};
 use super::{Mirror, text_of, write_error};
 use crate::MirrorError;
 use crate::plan::{self, Decision, Reason, RunKind, SyncState};
@@ -214,7 +214,7 @@ impl Store for Mirror {
                             Decision::Updated => counts.updated += 1,
                             Decision::Unchanged | Decision::Stale => counts.unchanged += 1,
                         }
-                        if let Some(kind) = kind_of(decision) {
+                        if let Some(kind) = decision.change_kind() {
                             entries.push(JournalEntry {
                                 row,
                                 kind,

@@ -1,7 +1,7 @@
 //! Checking the journal against the mirror.
 
 use super::Mirror;
-use crate::MirrorError;
+use crate::{ChangeKind, MirrorError};
 
 impl Mirror {
     /// Checks the journal against the mirror: no referral has two consecutive rows for the
@@ -19,63 +19,53 @@ impl Mirror {
                  ORDER BY c.referral_id, c.seq",
             )
             .map_err(fail)?;
-        type Row = (
-            i64,
-            String,
-            String,
-            Option<String>,
-            Option<String>,
-            bool,
-            Option<String>,
-            bool,
-        );
-        let rows: Vec<Row> = statement
+        let rows: Vec<JournalRow> = statement
             .query_map([], |r| {
-                Ok((
-                    r.get(0)?,
-                    r.get(1)?,
-                    r.get(2)?,
-                    r.get(3)?,
-                    r.get(4)?,
-                    r.get(5)?,
-                    r.get(6)?,
-                    r.get::<_, Option<bool>>(7)?.unwrap_or(false),
-                ))
+                Ok(JournalRow {
+                    seq: r.get(0)?,
+                    id: r.get(1)?,
+                    kind: r.get(2)?,
+                    etag: r.get(3)?,
+                    updated: r.get(4)?,
+                    present: r.get(5)?,
+                    stored_etag: r.get(6)?,
+                    removed: r.get::<_, Option<bool>>(7)?.unwrap_or(false),
+                })
             })
             .map_err(fail)?
             .collect::<Result<_, _>>()
             .map_err(fail)?;
         let mut problems = Vec::new();
         for (index, row) in rows.iter().enumerate() {
-            let (seq, id, kind, etag, updated, present, stored_etag, removed) = row;
+            let JournalRow { seq, id, kind, .. } = row;
             let previous = index
                 .checked_sub(1)
                 .and_then(|i| rows.get(i))
-                .filter(|previous| &previous.1 == id);
+                .filter(|previous| &previous.id == id);
             if let Some(previous) = previous {
-                let same_version = &previous.3 == etag && &previous.4 == updated;
-                let removal = previous.2 == "removed" || kind == "removed";
-                if same_version && !removal {
+                let same_version = previous.etag == row.etag && previous.updated == row.updated;
+                if same_version && !previous.is_removal() && !row.is_removal() {
                     problems.push(format!(
                         "journal row {seq}: {id} {kind} repeats the version of row {}",
-                        previous.0
+                        previous.seq
                     ));
                 }
-                if previous.2 == "removed" && kind == "removed" {
+                if previous.is_removal() && row.is_removal() {
                     problems.push(format!("journal row {seq}: {id} removed twice in a row"));
                 }
             }
-            let last = rows.get(index + 1).is_none_or(|next| &next.1 != id);
+            let last = rows.get(index + 1).is_none_or(|next| &next.id != id);
             if last {
-                if !present {
+                if !row.present {
                     problems.push(format!("{id}: journaled but not in the mirror"));
-                } else if kind == "removed" && !removed {
+                } else if row.is_removal() && !row.removed {
                     problems.push(format!("{id}: removed in the journal, not in the mirror"));
-                } else if kind != "removed" && *removed {
+                } else if !row.is_removal() && row.removed {
                     problems.push(format!("{id}: removed in the mirror, not in the journal"));
-                } else if kind != "removed" && etag != stored_etag {
+                } else if !row.is_removal() && row.etag != row.stored_etag {
                     problems.push(format!(
-                        "{id}: the last journal row (seq {seq}) has eTag {etag:?}, the mirror {stored_etag:?}"
+                        "{id}: the last journal row (seq {seq}) has eTag {:?}, the mirror {:?}",
+                        row.etag, row.stored_etag
                     ));
                 }
             }
@@ -95,5 +85,25 @@ impl Mirror {
             ));
         }
         Ok(problems)
+    }
+}
+
+/// A journal row with what the mirror holds for its referral now.
+struct JournalRow {
+    seq: i64,
+    id: String,
+    kind: ChangeKind,
+    etag: Option<String>,
+    updated: Option<String>,
+    /// The referral has a row in `referrals`.
+    present: bool,
+    stored_etag: Option<String>,
+    /// That row is marked removed.
+    removed: bool,
+}
+
+impl JournalRow {
+    fn is_removal(&self) -> bool {
+        self.kind == ChangeKind::Removed
     }
 }

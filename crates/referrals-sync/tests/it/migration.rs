@@ -11,7 +11,7 @@ use referrals_sync::plan::RunKind;
 use referrals_sync::rusqlite::Connection;
 use referrals_sync::rusqlite::types::Value;
 use referrals_sync::store::Store;
-use referrals_sync::{Decision, Mirror, SCHEMA_VERSION};
+use referrals_sync::{ChangeKind, Decision, Mirror, SCHEMA_VERSION};
 
 const FIXTURE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/mirror-v1.db");
 
@@ -214,7 +214,7 @@ fn the_run_in_progress_in_a_version_1_file_finishes_after_the_upgrade_with_the_s
     let journal = mirror.changes_after(last_seq, 100).unwrap();
     let mut journaled: Vec<String> = journal
         .iter()
-        .inspect(|change| assert_eq!(change.kind, "removed"))
+        .inspect(|change| assert_eq!(change.kind, ChangeKind::Removed))
         .map(|change| change.referral_id.clone())
         .collect();
     journaled.sort();

@@ -10,7 +10,7 @@ use referrals_model::Referral;
 use referrals_simulator::Simulator;
 use referrals_sync::rusqlite::{self, params};
 use referrals_sync::store::Store;
-use referrals_sync::{Decision, Mirror, MirrorError, SyncError, SyncOptions, sync};
+use referrals_sync::{ChangeKind, Decision, Mirror, MirrorError, SyncError, SyncOptions, sync};
 
 fn referral(json: &str) -> Referral {
     serde_json::from_str(json).unwrap()
@@ -230,15 +230,12 @@ fn a_webhook_applies_one_referral_exactly_as_a_sync_would() {
         .map(|c| (c.kind, c.etag))
         .collect();
     let expected = [
-        ("created", "1"),
-        ("updated", "2"),
-        ("removed", "2"),
-        ("created", "2"),
+        (ChangeKind::Created, "1"),
+        (ChangeKind::Updated, "2"),
+        (ChangeKind::Removed, "2"),
+        (ChangeKind::Created, "2"),
     ];
-    assert_eq!(
-        kinds,
-        expected.map(|(k, e)| (k.to_owned(), Some(e.to_owned())))
-    );
+    assert_eq!(kinds, expected.map(|(k, e)| (k, Some(e.to_owned()))));
     let error = mirror
         .apply_referral(&referral(r#"{"name":"no id"}"#), now)
         .unwrap_err();
