@@ -23,16 +23,16 @@ mod server;
 mod worker;
 
 pub use fetch::{
-    CACHE_CAPACITY, CACHE_TTL, CertificateCache, CertificateSource, FETCH_TIMEOUT,
+    CACHE_CAPACITY, CACHE_TTL, CertificateCache, CertificateSource, FETCH_TIMEOUT, FetchError,
     HttpsCertificateSource, MAX_CERTIFICATE_BYTES,
 };
-pub use inbox::{
-    EXTENSION_NAME, Inbox, MIGRATIONS, MirrorDb, Outcome, Pending, Recorded, StoreError,
-};
+pub use inbox::{EXTENSION_NAME, Inbox, InboxError, MIGRATIONS, Pending, Recorded, ReferralLookup};
 pub use listener::{ListenerBuilder, ListenerHandle, StartError};
 pub use registration::{
     DEFAULT_REGISTRATION_URL, REFERRAL_EVENTS, REGISTRATION_SCOPE, RegistrationClient,
     RegistrationError,
 };
-pub use server::{Answer, HEALTH_PATH, REQUEST_READ_TIMEOUT, Receiver, serve, tls_acceptor};
-pub use worker::{Pass, ReferralSource, SharedInbox, Worker};
+pub use server::{
+    Answer, HEALTH_PATH, REQUEST_READ_TIMEOUT, Receiver, TlsError, serve, tls_acceptor,
+};
+pub use worker::{Pass, ReferralSource, SharedInbox, SourceError, Worker};

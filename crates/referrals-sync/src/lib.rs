@@ -12,7 +12,7 @@
 //!   applying referrals, the `changes` journal, consumer offsets, and an extension point for
 //!   other crates' tables ([`Mirror::migrate_extension`], [`Mirror::transaction`]).
 //! - [`sync`]: one run against a [`referrals::Client`], each page applied with its checkpoint in
-//!   one transaction, SQLite kept off the async reactor; [`store::Store`] is the seam.
+//!   one transaction, SQLite kept off the async reactor ([`run_blocking`]).
 //! - [`SyncLock`]: one sync per mirror at a time; a killed holder never blocks the next.
 //!
 //! ```no_run
@@ -31,6 +31,7 @@
 #![warn(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
+mod blocking;
 mod change;
 mod checkpointer;
 mod engine;
@@ -40,13 +41,13 @@ mod mirror;
 pub mod plan;
 mod row;
 mod schema;
-pub mod store;
 
+pub use blocking::{ThreadError, run_blocking};
 pub use change::ChangeKind;
-pub use engine::{SharedStore, SyncReport, sync};
-pub use error::{MirrorError, SyncError};
+pub use engine::{SharedMirror, SyncReport, sync};
+pub use error::{Cause, MirrorError, SyncError};
 pub use lock::{DEFAULT_LOCK_WAIT, SyncLock};
-pub use mirror::{Applied, BUSY_TIMEOUT, ChangeRecord, Mirror};
+pub use mirror::{Applied, BUSY_TIMEOUT, ChangeRecord, Counts, Mirror, PageUpdate, RunRecord};
 pub use plan::{Decision, Reason, RunKind, SyncOptions};
 pub use row::{MirrorRow, RowError};
 /// The code blocks of `docs/sync.md`, compiled as doctests.

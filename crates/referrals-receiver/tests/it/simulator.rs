@@ -16,7 +16,7 @@ fn count(db: &std::path::Path, sql: &str) -> i64 {
         .unwrap()
 }
 
-async fn listen(simulator: &SimulatorHandle, db: &std::path::Path) -> ListenerHandle<Mirror> {
+async fn listen(simulator: &SimulatorHandle, db: &std::path::Path) -> ListenerHandle {
     let mut policy =
         Policy::new(TrustAnchors::from_pem(simulator.webhook_ca_pem().as_bytes()).unwrap());
     policy.cert_url_prefixes =

@@ -168,7 +168,7 @@ pub async fn listener(
     simulator: &SimulatorHandle,
     db: &std::path::Path,
     start_worker: bool,
-) -> ListenerHandle<Mirror> {
+) -> ListenerHandle {
     let client = referrals::Client::builder()
         .base_url(simulator.base_url())
         .bearer_token(simulator.token().to_owned())

@@ -1,27 +1,25 @@
 //! The extension point: other crates' tables in the mirror's file, migrated once each and
 //! written in the mirror's transactions.
 
-use rusqlite::{OptionalExtension, Transaction, TransactionBehavior, params};
+use rusqlite::{OptionalExtension, Transaction, params};
 
-use super::Mirror;
+use super::{Mirror, write_error};
 use crate::MirrorError;
 
 impl Mirror {
-    /// Runs `f` in one write transaction (`BEGIN IMMEDIATE`), committed when it returns `Ok`.
-    /// Use it for tables of your own that must change together with the mirror; see
-    /// [`apply_referral_in`](Self::apply_referral_in).
+    /// Runs `f` in one write transaction (`BEGIN IMMEDIATE`), committed when it returns `Ok`
+    /// and rolled back when it returns `Err`. Use it for tables of your own that must change
+    /// together with the mirror; see [`apply_referral_in`](Self::apply_referral_in). Errors of
+    /// your own statements become mirror errors with [`MirrorError::from_sqlite`], which tells
+    /// a full disk or a read-only file from the rest.
     pub fn transaction<T>(
         &mut self,
         f: impl FnOnce(&Transaction<'_>) -> Result<T, MirrorError>,
     ) -> Result<T, MirrorError> {
         let path = self.path.clone();
-        let fail = |e| MirrorError::sqlite(&path, "write", e);
-        let tx = self
-            .connection
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(fail)?;
+        let tx = self.write_transaction()?;
         let value = f(&tx)?;
-        tx.commit().map_err(fail)?;
+        tx.commit().map_err(|e| write_error(&path, e))?;
         Ok(value)
     }
 
@@ -30,13 +28,11 @@ impl Mirror {
     /// a transaction. Returns the extension's schema version. Migrations are append-only.
     ///
     /// ```
-    /// # let dir = std::env::temp_dir().join(format!("mirror-ext-{}", std::process::id()));
-    /// # std::fs::create_dir_all(&dir)?;
-    /// let mut mirror = referrals_sync::Mirror::open(dir.join("m.db"))?;
+    /// # let dir = tempfile::tempdir()?;
+    /// let mut mirror = referrals_sync::Mirror::open(dir.path().join("m.db"))?;
     /// let migrations = ["CREATE TABLE webhook_events (id TEXT PRIMARY KEY, received_at TEXT NOT NULL)"];
     /// assert_eq!(mirror.migrate_extension("webhooks", &migrations)?, 1);
     /// assert_eq!(mirror.migrate_extension("webhooks", &migrations)?, 1); // applied once
-    /// # std::fs::remove_dir_all(&dir)?;
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn migrate_extension(
@@ -45,7 +41,7 @@ impl Mirror {
         migrations: &[&str],
     ) -> Result<i64, MirrorError> {
         let path = self.path.clone();
-        let fail = |e| MirrorError::sqlite(&path, "migrate an extension's tables", e);
+        let fail = |e| MirrorError::from_sqlite(&path, "migrate an extension's tables", e);
         self.transaction(|tx| {
             let version: i64 = tx
                 .query_row(

@@ -32,7 +32,7 @@ pub struct ChangeRecord {
 impl Mirror {
     /// Up to `limit` journal rows with `seq > after`, oldest first.
     pub fn changes_after(&self, after: i64, limit: u64) -> Result<Vec<ChangeRecord>, MirrorError> {
-        let fail = |e| MirrorError::sqlite(&self.path, "read the journal", e);
+        let fail = |e| MirrorError::from_sqlite(&self.path, "read the journal", e);
         let mut statement = self
             .connection
             .prepare_cached(
@@ -59,6 +59,15 @@ impl Mirror {
         rows.collect::<Result<Vec<_>, _>>().map_err(fail)
     }
 
+    /// The newest journal sequence number (0 for an empty journal).
+    pub fn last_seq(&self) -> Result<i64, MirrorError> {
+        self.connection
+            .query_row("SELECT coalesce(max(seq), 0) FROM changes", [], |row| {
+                row.get(0)
+            })
+            .map_err(|e| MirrorError::from_sqlite(&self.path, "read the journal", e))
+    }
+
     /// The last journal row the consumer `name` acknowledged (0 when it never did).
     pub fn consumer_offset(&self, name: &str) -> Result<i64, MirrorError> {
         self.connection
@@ -69,7 +78,7 @@ impl Mirror {
             )
             .optional()
             .map(|seq| seq.unwrap_or(0))
-            .map_err(|e| MirrorError::sqlite(&self.path, "read the consumer offset", e))
+            .map_err(|e| MirrorError::from_sqlite(&self.path, "read the consumer offset", e))
     }
 
     /// Records that the consumer `name` has processed every journal row up to `seq` (which
@@ -84,17 +93,17 @@ impl Mirror {
         let path = self.path.clone();
         let now = Timestamp::from_system_time(now);
         self.transaction(|tx| {
-            let fail = |e| MirrorError::sqlite(&path, "store the consumer offset", e);
+            let fail = |e| MirrorError::from_sqlite(&path, "store the consumer offset", e);
             let last: i64 = tx
                 .query_row("SELECT coalesce(max(seq), 0) FROM changes", [], |row| {
                     row.get(0)
                 })
                 .map_err(fail)?;
             if seq < 0 || seq > last {
-                return Err(MirrorError::Invalid {
+                return Err(MirrorError::NotInJournal {
                     path: path.clone(),
-                    what: "the acknowledged sequence number",
-                    detail: format!("{seq} is not in the journal (its last row is {last})"),
+                    seq,
+                    last,
                 });
             }
             tx.execute(

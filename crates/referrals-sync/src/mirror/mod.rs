@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use rusqlite::Connection;
+use rusqlite::{Connection, Transaction, TransactionBehavior};
 
 use crate::MirrorError;
 use crate::checkpointer::Checkpointer;
@@ -19,6 +19,7 @@ mod verify;
 pub use journal::ChangeRecord;
 pub use open::BUSY_TIMEOUT;
 pub use rows::Applied;
+pub use runs::{Counts, PageUpdate, RunRecord};
 
 /// A local mirror of referrals in one SQLite file (see `docs/sync.md` for its tables).
 ///
@@ -31,15 +32,13 @@ pub use rows::Applied;
 /// use referrals_model::Referral;
 /// use referrals_sync::{Decision, Mirror};
 ///
-/// let dir = std::env::temp_dir().join(format!("mirror-doc-{}", std::process::id()));
-/// std::fs::create_dir_all(&dir)?;
-/// let mut mirror = Mirror::open(dir.join("referrals.db"))?;
+/// # let dir = tempfile::tempdir()?;
+/// let mut mirror = Mirror::open(dir.path().join("referrals.db"))?;
 /// let referral: Referral = serde_json::from_str(r#"{"id": "r1", "eTag": "\"1\"", "x-new": 1}"#)?;
 /// assert_eq!(mirror.apply_referral(&referral, SystemTime::now())?.decision, Decision::Created);
 /// assert_eq!(mirror.apply_referral(&referral, SystemTime::now())?.decision, Decision::Unchanged);
 /// assert!(mirror.mark_removed("r1", SystemTime::now())?.is_some());
 /// assert_eq!(mirror.changes_after(0, 10)?.len(), 2); // created, removed
-/// # std::fs::remove_dir_all(&dir)?;
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Debug)]
@@ -63,19 +62,23 @@ impl Mirror {
     }
 }
 
-/// A write failed: full disk and read-only files get their own messages.
-pub(crate) fn write_error(path: &Path, error: rusqlite::Error) -> MirrorError {
-    MirrorError::sqlite(path, "write", error)
+impl Mirror {
+    /// Begins a write transaction (`BEGIN IMMEDIATE`: it waits for other writers up to
+    /// [`BUSY_TIMEOUT`] now, not at its first write).
+    fn write_transaction(&mut self) -> Result<Transaction<'_>, MirrorError> {
+        self.connection
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(|e| write_error(&self.path, e))
+    }
 }
 
-pub(crate) fn text_of<T, E: std::fmt::Display>(
-    path: &Path,
-    what: &'static str,
-    value: Result<T, E>,
-) -> Result<T, MirrorError> {
-    value.map_err(|e| MirrorError::Invalid {
-        path: path.to_path_buf(),
-        what,
-        detail: e.to_string(),
-    })
+/// A write failed: full disk and read-only files get their own kinds.
+pub(crate) fn write_error(path: &Path, error: rusqlite::Error) -> MirrorError {
+    MirrorError::from_sqlite(path, "write", error)
+}
+
+/// The file of the database `connection` is open on, for error messages (SQLite's own name
+/// for it).
+fn path_of(connection: &Connection) -> PathBuf {
+    PathBuf::from(connection.path().unwrap_or_default())
 }

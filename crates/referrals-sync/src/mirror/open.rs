@@ -44,7 +44,7 @@ impl Mirror {
         if create {
             flags |= OpenFlags::SQLITE_OPEN_CREATE;
         }
-        let fail = |context| move |e| MirrorError::sqlite(path, context, e);
+        let fail = |context| move |e| MirrorError::from_sqlite(path, context, e);
         let connection = Connection::open_with_flags(path, flags).map_err(fail("open"))?;
         connection
             .busy_timeout(BUSY_TIMEOUT)
@@ -100,7 +100,7 @@ impl Mirror {
     /// Refuses files that are not mirrors before anything is written to them; true for an
     /// empty file (a new mirror).
     fn check_identity(&self) -> Result<bool, MirrorError> {
-        let fail = |e| MirrorError::sqlite(&self.path, "read the database header", e);
+        let fail = |e| MirrorError::from_sqlite(&self.path, "read the database header", e);
         let application_id: i32 = self
             .connection
             .pragma_query_value(None, "application_id", |row| row.get(0))
@@ -117,10 +117,8 @@ impl Mirror {
         if !fresh && application_id != APPLICATION_ID {
             return Err(MirrorError::Foreign {
                 path: self.path.clone(),
-                detail: format!(
-                    "application_id {application_id:#x} instead of {APPLICATION_ID:#x}, \
-                     {objects} schema objects"
-                ),
+                application_id,
+                objects,
             });
         }
         if version > SCHEMA_VERSION {
@@ -135,7 +133,7 @@ impl Mirror {
 
     fn migrate(&mut self) -> Result<(), MirrorError> {
         let path = self.path.clone();
-        let fail = |e| MirrorError::sqlite(&path, "migrate the schema", e);
+        let fail = |e| MirrorError::from_sqlite(&path, "migrate the schema", e);
         let tx = self
             .connection
             .transaction_with_behavior(TransactionBehavior::Immediate)
@@ -181,7 +179,7 @@ impl Mirror {
         }
         let fail = |context| {
             let path = self.path.clone();
-            move |e| MirrorError::sqlite(&path, context, e)
+            move |e| MirrorError::from_sqlite(&path, context, e)
         };
         let checkpointer =
             Checkpointer::start(&self.path).map_err(fail("start the checkpoint thread"))?;

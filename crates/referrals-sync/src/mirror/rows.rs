@@ -7,7 +7,7 @@ use referrals_model::{Referral, Timestamp};
 use rusqlite::{OptionalExtension, Transaction, params};
 
 use super::journal::journal;
-use super::{Mirror, write_error};
+use super::{Mirror, path_of, write_error};
 use crate::plan::{self, Decision, Stored};
 use crate::row::MirrorRow;
 use crate::{ChangeKind, MirrorError};
@@ -30,10 +30,9 @@ impl Mirror {
         referral: &Referral,
         now: SystemTime,
     ) -> Result<Applied, MirrorError> {
-        let row = MirrorRow::from_referral(referral).map_err(|e| MirrorError::Invalid {
+        let row = MirrorRow::from_referral(referral).map_err(|source| MirrorError::Row {
             path: self.path.clone(),
-            what: "the referral",
-            detail: e.to_string(),
+            source,
         })?;
         let path = self.path.clone();
         let now = Timestamp::from_system_time(now);
@@ -46,10 +45,13 @@ impl Mirror {
         tx: &Transaction<'_>,
         referral: &Referral,
         now: SystemTime,
-    ) -> Result<Applied, rusqlite::Error> {
-        let row = MirrorRow::from_referral(referral)
-            .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
-        apply_row(tx, &row, &Timestamp::from_system_time(now))
+    ) -> Result<Applied, MirrorError> {
+        let path = path_of(tx);
+        let row = MirrorRow::from_referral(referral).map_err(|source| MirrorError::Row {
+            path: path.clone(),
+            source,
+        })?;
+        apply_row(tx, &row, &Timestamp::from_system_time(now)).map_err(|e| write_error(&path, e))
     }
 
     /// Marks a referral removed (e.g. a get answered 404) and journals `removed`. Returns the
@@ -65,18 +67,26 @@ impl Mirror {
         tx: &Transaction<'_>,
         id: &str,
         now: SystemTime,
-    ) -> Result<Option<i64>, rusqlite::Error> {
+    ) -> Result<Option<i64>, MirrorError> {
         remove_row(tx, id, &Timestamp::from_system_time(now))
+            .map_err(|e| write_error(&path_of(tx), e))
     }
 
     /// Calls `each` with the JSON of every referral not marked removed (those with `status`
-    /// only, when given), in the order first seen.
-    pub fn for_each_referral(
+    /// only, when given), in the order first seen; stops at the first error, the mirror's or
+    /// `each`'s own (an output that cannot be written...). Returns how many were read.
+    pub fn for_each_referral<E: From<MirrorError>>(
         &self,
         status: Option<&str>,
-        mut each: impl FnMut(&str) -> Result<(), MirrorError>,
-    ) -> Result<u64, MirrorError> {
-        let fail = |e| MirrorError::sqlite(&self.path, "read the referrals", e);
+        mut each: impl FnMut(&str) -> Result<(), E>,
+    ) -> Result<u64, E> {
+        let fail = |e| {
+            E::from(MirrorError::from_sqlite(
+                &self.path,
+                "read the referrals",
+                e,
+            ))
+        };
         let mut statement = self
             .connection
             .prepare(

@@ -9,7 +9,7 @@ impl Mirror {
     /// row, and each referral's last row agrees with the mirror (removed, or present with that
     /// eTag). Returns the problems found (none for a mirror only this crate wrote).
     pub fn verify_journal(&self) -> Result<Vec<String>, MirrorError> {
-        let fail = |e| MirrorError::sqlite(&self.path, "verify the journal", e);
+        let fail = |e| MirrorError::from_sqlite(&self.path, "verify the journal", e);
         let mut statement = self
             .connection
             .prepare(

@@ -10,7 +10,6 @@ use referrals_model::{Referral, Timestamp};
 use referrals_sync::plan::RunKind;
 use referrals_sync::rusqlite::Connection;
 use referrals_sync::rusqlite::types::Value;
-use referrals_sync::store::Store;
 use referrals_sync::{ChangeKind, Decision, Mirror, SCHEMA_VERSION};
 
 const FIXTURE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/mirror-v1.db");
@@ -187,7 +186,7 @@ fn the_run_in_progress_in_a_version_1_file_finishes_after_the_upgrade_with_the_s
     let last_seen = before.column("last_seen_at");
     let removed_at = before.column("removed_at");
     let mut mirror = Mirror::open_existing(&db).unwrap();
-    let (_, run) = mirror.load().unwrap();
+    let (_, run) = mirror.sync_state().unwrap();
     let run = run.expect("the fixture's full run is in progress");
     assert_eq!(run.kind, RunKind::Full);
     assert_eq!(run.counts.pages, 1);

@@ -9,7 +9,6 @@ use crate::support::{
 use referrals_model::Referral;
 use referrals_simulator::Simulator;
 use referrals_sync::rusqlite::{self, params};
-use referrals_sync::store::Store;
 use referrals_sync::{ChangeKind, Decision, Mirror, MirrorError, SyncError, SyncOptions, sync};
 
 fn referral(json: &str) -> Referral {
@@ -83,7 +82,12 @@ fn reopening_keeps_the_schema_and_a_missing_mirror_is_named() {
     let db = dir.path().join("m.db");
     let error = Mirror::open_existing(&db).unwrap_err();
     assert!(matches!(error, MirrorError::Missing { .. }), "{error}");
-    assert!(error.to_string().contains("referrals sync --db"), "{error}");
+    // The advice (`referrals sync --db` first) is the CLI's: crates/referrals-cli/src/sync_cmd.rs.
+    let message = error.to_string();
+    assert!(
+        message.contains("m.db") && message.contains("no such mirror"),
+        "{message}"
+    );
     let mut mirror = Mirror::open(&db).unwrap();
     mirror
         .apply_referral(&referral(r#"{"id":"a"}"#), SystemTime::now())
@@ -287,7 +291,7 @@ fn an_extension_keeps_its_own_tables_and_writes_them_with_the_mirror_atomically(
         Err::<(), _>(MirrorError::Invalid {
             path: db.clone(),
             what: "the event",
-            detail: "duplicate".into(),
+            value: "duplicate".into(),
         })
     });
     assert!(failed.is_err());
@@ -485,7 +489,7 @@ fn a_batch_of_pages_journals_every_change_in_the_order_received() {
 fn begin_first_run(mirror: &mut Mirror) {
     use referrals_model::Timestamp;
     use referrals_sync::plan::{Reason, RunKind};
-    use referrals_sync::store::{Counts, RunRecord};
+    use referrals_sync::{Counts, RunRecord};
 
     mirror
         .begin_run(&RunRecord {
@@ -501,13 +505,13 @@ fn begin_first_run(mirror: &mut Mirror) {
 }
 
 /// A page of that run, received at 10:00.
-fn full_page(referrals: &[Referral]) -> referrals_sync::store::PageUpdate {
+fn full_page(referrals: &[Referral]) -> referrals_sync::PageUpdate {
     use referrals_model::Timestamp;
     use referrals_query::{Checkpoint, ListQuery};
     use referrals_sync::MirrorRow;
     use referrals_sync::plan::{Reason, RunKind};
 
-    referrals_sync::store::PageUpdate {
+    referrals_sync::PageUpdate {
         rows: referrals
             .iter()
             .map(|r| MirrorRow::from_referral(r).unwrap())
@@ -800,7 +804,10 @@ fn renumbered_rows_change_no_decision() {
     assert_eq!(orphans, 0);
     // Received once more, the four are unchanged the fast way (their digests were rewritten).
     let counts = mirror.apply_pages(&[full_page(&items[..4])]);
-    assert!(counts.is_err(), "no run in progress any more");
+    assert!(
+        matches!(counts, Err(MirrorError::NoRunInProgress { .. })),
+        "no run in progress any more: {counts:?}"
+    );
     for item in &items[..4] {
         assert_eq!(
             mirror
