@@ -7,9 +7,9 @@ use std::time::Duration;
 use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 
 use super::Mirror;
-use crate::MirrorError;
 use crate::checkpointer::{Checkpointer, WAL_SIZE_LIMIT};
 use crate::schema::{APPLICATION_ID, MIGRATIONS, SCHEMA_VERSION};
+use crate::{Cause, MirrorError};
 
 /// How long a write waits for another writer of the same file (a webhook listener, a
 /// `changes` acknowledgement) before failing.
@@ -181,8 +181,11 @@ impl Mirror {
             let path = self.path.clone();
             move |e| MirrorError::from_sqlite(&path, context, e)
         };
-        let checkpointer =
-            Checkpointer::start(&self.path).map_err(fail("start the checkpoint thread"))?;
+        const STARTING: &str = "start the checkpoint thread";
+        let checkpointer = Checkpointer::start(&self.path).map_err(|cause| match cause {
+            Cause::Sqlite(e) => MirrorError::from_sqlite(&self.path, STARTING, e),
+            Cause::Io(e) => MirrorError::io(&self.path, STARTING, e),
+        })?;
         self.connection
             .pragma_update(None, "journal_size_limit", WAL_SIZE_LIMIT)
             .map_err(fail("set the log size limit"))?;
