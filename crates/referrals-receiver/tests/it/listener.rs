@@ -391,11 +391,7 @@ async fn https_with_a_tls_certificate_and_key() {
         "{bad_key}"
     );
     assert!(!bad_key.to_string().contains("not a key"));
-    let client = referrals::Client::builder()
-        .base_url(simulator.base_url())
-        .bearer_token(simulator.token().to_owned())
-        .build()
-        .unwrap();
+    let client = client(&simulator);
     let listener = ListenerBuilder::new(policy(&certificates))
         .certificate_source(Arc::new(HttpsCertificateSource::new().unwrap()))
         .tls(tls_acceptor(cert_pem.as_bytes(), key_pem.as_bytes()).unwrap())

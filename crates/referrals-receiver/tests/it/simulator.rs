@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use crate::support::{eventually, temp_db};
+use crate::support::{client, eventually, temp_db};
 use referrals_receiver::{ListenerBuilder, ListenerHandle};
 use referrals_simulator::{MAX_ATTEMPTS, Simulator, SimulatorHandle};
 use referrals_sync::Mirror;
@@ -21,11 +21,7 @@ async fn listen(simulator: &SimulatorHandle, db: &std::path::Path) -> ListenerHa
         Policy::new(TrustAnchors::from_pem(simulator.webhook_ca_pem().as_bytes()).unwrap());
     policy.cert_url_prefixes =
         vec![CertUrlPrefix::parse(&simulator.webhook_cert_url_prefix()).unwrap()];
-    let client = referrals::Client::builder()
-        .base_url(simulator.base_url())
-        .bearer_token(simulator.token().to_owned())
-        .build()
-        .unwrap();
+    let client = client(simulator);
     ListenerBuilder::new(policy)
         .start(
             "127.0.0.1:0".parse().unwrap(),
@@ -85,11 +81,7 @@ async fn refused_deliveries_are_tried_ten_times() {
     let mut policy = Policy::new(TrustAnchors::webpki());
     policy.cert_url_prefixes =
         vec![CertUrlPrefix::parse(&simulator.webhook_cert_url_prefix()).unwrap()];
-    let client = referrals::Client::builder()
-        .base_url(simulator.base_url())
-        .bearer_token(simulator.token().to_owned())
-        .build()
-        .unwrap();
+    let client = client(&simulator);
     let listener = ListenerBuilder::new(policy)
         .start(
             "127.0.0.1:0".parse().unwrap(),

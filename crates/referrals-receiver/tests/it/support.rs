@@ -162,6 +162,15 @@ pub fn policy(certificates: &Certificates) -> Policy {
     policy
 }
 
+/// A client of `simulator`'s Referrals API.
+pub fn client(simulator: &SimulatorHandle) -> referrals::Client {
+    referrals::Client::builder()
+        .base_url(simulator.base_url())
+        .bearer_token(simulator.token().to_owned())
+        .build()
+        .unwrap()
+}
+
 /// A listener on loopback over the mirror at `db`, reading referrals from `simulator`.
 pub async fn listener(
     certificates: &Certificates,
@@ -169,11 +178,7 @@ pub async fn listener(
     db: &std::path::Path,
     start_worker: bool,
 ) -> ListenerHandle {
-    let client = referrals::Client::builder()
-        .base_url(simulator.base_url())
-        .bearer_token(simulator.token().to_owned())
-        .build()
-        .unwrap();
+    let client = client(simulator);
     let fetcher =
         HttpsCertificateSource::with_limits(64 * 1024, Duration::from_millis(500)).unwrap();
     ListenerBuilder::new(policy(certificates))
