@@ -23,8 +23,8 @@ pub use runs::{Counts, PageUpdate, RunRecord};
 
 /// A local mirror of referrals in one SQLite file (see `docs/sync.md` for its tables).
 ///
-/// All methods block; from async code call them in `tokio::task::spawn_blocking` (the sync
-/// engine does). Several processes may open the same file: SQLite serializes the writers
+/// All methods block; from async code call them on a blocking thread, e.g. with
+/// [`run_blocking`](crate::run_blocking) (the sync engine does). Several processes may open the same file: SQLite serializes the writers
 /// (WAL mode, a busy timeout of [`BUSY_TIMEOUT`]).
 ///
 /// ```
@@ -60,9 +60,7 @@ impl Mirror {
     pub fn connection(&self) -> &Connection {
         &self.connection
     }
-}
 
-impl Mirror {
     /// Begins a write transaction (`BEGIN IMMEDIATE`: it waits for other writers up to
     /// [`BUSY_TIMEOUT`] now, not at its first write).
     fn write_transaction(&mut self) -> Result<Transaction<'_>, MirrorError> {
