@@ -485,6 +485,41 @@ fn a_batch_of_pages_journals_every_change_in_the_order_received() {
     dir.close().unwrap();
 }
 
+/// When another process replaced or finished the run (its `sync_run` row is gone), a page
+/// of the old run is refused and rolled back whole, and the run cannot be finished twice.
+#[test]
+fn pages_of_a_run_another_process_ended_are_refused_and_leave_nothing() {
+    let dir = temp_dir("run-gone");
+    let db = dir.path().join("m.db");
+    let mut mirror = Mirror::open(&db).unwrap();
+    begin_first_run(&mut mirror);
+    mirror
+        .apply_pages(&[full_page(&[referral(r#"{"id": "a"}"#)])])
+        .unwrap();
+    let before = (mirror_state(&db), journal(&db));
+    mirror
+        .connection()
+        .execute("DELETE FROM sync_run", [])
+        .unwrap();
+    let page = full_page(&[
+        referral(r#"{"id": "a", "x": 1}"#),
+        referral(r#"{"id": "b"}"#),
+    ]);
+    let error = mirror.apply_pages(&[page]).unwrap_err();
+    assert!(
+        matches!(error, MirrorError::NoRunInProgress { .. }),
+        "{error}"
+    );
+    assert_eq!((mirror_state(&db), journal(&db)), before, "nothing written");
+    let finished = mirror.finish_run(&referrals_model::Timestamp::new("2026-12-01T11:00:00Z"));
+    assert!(
+        matches!(finished, Err(MirrorError::NoRunInProgress { .. })),
+        "{finished:?}"
+    );
+    check_journal(&db);
+    dir.close().unwrap();
+}
+
 /// Begins a first (full) run in `mirror`, started at 09:00.
 fn begin_first_run(mirror: &mut Mirror) {
     use referrals_model::Timestamp;
