@@ -25,7 +25,7 @@ use referrals_fixtures::synthetic::Synthetic;
 use referrals_model::{Referral, Timestamp};
 use referrals_query::{Checkpoint, ListQuery};
 use referrals_sync::plan::{Reason, RunKind};
-use referrals_sync::store::{Counts, PageUpdate, RunRecord, Store};
+use referrals_sync::{Counts, PageUpdate, RunRecord};
 use referrals_sync::{Mirror, MirrorRow};
 
 const REFERRALS: usize = 10_000;

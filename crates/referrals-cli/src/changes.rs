@@ -25,19 +25,15 @@ pub fn run(global: &GlobalArgs, args: &ChangesArgs) -> Result<(), Failure> {
             return Err(Failure::Usage("--consumer: the name is empty".into()));
         }
     }
-    let local = |e: referrals_sync::MirrorError| Failure::Local(e.to_string());
-    let mut mirror = Mirror::open_existing(crate::settings::database(global, args.db.as_ref()))
-        .map_err(local)?;
+    let mut mirror = Mirror::open_existing(crate::settings::database(global, args.db.as_ref()))?;
     match (&args.consumer, args.ack) {
         (Some(name), Some(seq)) => {
-            let offset = mirror
-                .acknowledge(name, seq, SystemTime::now())
-                .map_err(local)?;
+            let offset = mirror.acknowledge(name, seq, SystemTime::now())?;
             eprintln!("consumer {name}: acknowledged up to {offset}");
             Ok(())
         }
         (Some(name), None) => {
-            let offset = mirror.consumer_offset(name).map_err(local)?;
+            let offset = mirror.consumer_offset(name)?;
             let last = write_after(&mirror, offset, args.limit)?;
             if let Some(last) = last {
                 eprintln!(
@@ -77,9 +73,7 @@ pub fn write_after(
     let mut left = limit.unwrap_or(u64::MAX);
     let mut last = None;
     while left > 0 {
-        let rows = mirror
-            .changes_after(from, BATCH.min(left))
-            .map_err(|e| Failure::Local(e.to_string()))?;
+        let rows = mirror.changes_after(from, BATCH.min(left))?;
         let Some(end) = rows.last().map(|r| r.seq) else {
             break;
         };
@@ -112,7 +106,7 @@ fn write_line(out: &mut impl Write, row: &ChangeRecord) -> Result<(), Failure> {
     };
     let line = Line {
         seq: row.seq,
-        kind: &row.kind,
+        kind: row.kind.as_str(),
         id: &row.referral_id,
         etag: row.etag.as_deref(),
         updated_date_time: row.updated_date_time.as_deref(),

@@ -7,7 +7,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use referrals_receiver::{ListenerBuilder, tls_acceptor};
+use referrals_receiver::{InboxError, ListenerBuilder, StartError, TlsError, tls_acceptor};
 use referrals_sync::Mirror;
 use referrals_webhooks::{CertUrlPrefix, Policy, TrustAnchors};
 
@@ -75,21 +75,31 @@ pub async fn run(global: &GlobalArgs, args: &ListenArgs) -> Result<(), Failure> 
     }
     let mut builder = ListenerBuilder::new(policy);
     if let (Some(cert), Some(key)) = (&args.tls_cert, &args.tls_key) {
-        let acceptor = tls_acceptor(&read(cert, "--tls-cert")?, &read(key, "--tls-key")?)
-            .map_err(Failure::Usage)?;
+        let acceptor = tls_acceptor(&read(cert, "--tls-cert")?, &read(key, "--tls-key")?).map_err(
+            |error| {
+                let option = match error {
+                    TlsError::NoPrivateKey => "--tls-key",
+                    TlsError::CertificatePem(_) | TlsError::NoCertificate => "--tls-cert",
+                    _ => "--tls-cert/--tls-key",
+                };
+                Failure::Usage(format!("{option}: {error}"))
+            },
+        )?;
         builder = builder.tls(acceptor);
     }
     let db = crate::settings::database(global, args.db.as_ref());
     let opened = db.clone();
     let mirror = tokio::task::spawn_blocking(move || Mirror::open(&opened))
         .await
-        .map_err(|e| Failure::Local(format!("cannot open the mirror: {e}")))?
-        .map_err(|e| Failure::Local(e.to_string()))?;
+        .map_err(|e| Failure::Local(format!("cannot open the mirror: {e}")))??;
     let client = connection.client.clone();
     let listener = builder
         .start(bind, mirror, Arc::new(client))
         .await
-        .map_err(|e| Failure::Local(e.to_string()))?;
+        .map_err(|error| match error {
+            StartError::Inbox(InboxError::Mirror(error)) => Failure::from(error),
+            error => Failure::Local(error.to_string()),
+        })?;
     eprintln!(
         "listening for webhook events at {} (mirror {}); Ctrl-C stops",
         listener.url(),

@@ -4,7 +4,7 @@ use std::io::{self, BufWriter, IsTerminal};
 use std::path::Path;
 
 use referrals::Referral;
-use referrals_sync::{Mirror, MirrorError};
+use referrals_sync::Mirror;
 
 use crate::cli::{Format, ListArgs};
 use crate::failure::Failure;
@@ -38,7 +38,7 @@ pub fn run(db: &Path, args: &ListArgs, format: Option<Format>) -> Result<(), Fai
             Format::Ndjson
         }
     });
-    let mirror = Mirror::open_existing(db).map_err(|e| Failure::Local(e.to_string()))?;
+    let mirror = Mirror::open_existing(db)?;
     let fields = output::Fields::only(&args.select);
     let mut sink = output::sink(
         format,
@@ -46,29 +46,21 @@ pub fn run(db: &Path, args: &ListArgs, format: Option<Format>) -> Result<(), Fai
         !args.no_header,
         &fields,
     )?;
-    // A write error (a closed pipe) is the output's failure, not the mirror's.
-    let mut write_error = None;
     let listed = mirror.for_each_referral(args.status.as_deref(), |raw| {
-        let referral: Referral = serde_json::from_str(raw).map_err(|e| MirrorError::Invalid {
-            path: db.to_path_buf(),
-            what: "a stored referral",
-            detail: e.to_string(),
+        let referral: Referral = serde_json::from_str(raw).map_err(|e| {
+            Failure::Local(format!(
+                "{}: a stored referral is not valid JSON: {e}",
+                db.display()
+            ))
         })?;
-        sink.item(&referral).map_err(|e| {
-            let detail = e.to_string();
-            write_error = Some(e);
-            MirrorError::Other {
-                path: db.to_path_buf(),
-                context: "write the listing",
-                detail,
-            }
-        })
+        sink.item(&referral).map_err(Failure::Output)
     });
-    if let Some(error) = write_error {
-        return Err(Failure::Output(error));
+    // A write error (a closed pipe) is the output's failure: nothing more is written.
+    if let Err(error @ Failure::Output(_)) = listed {
+        return Err(error);
     }
     let finished = sink.finish();
-    listed.map_err(|e| Failure::Local(e.to_string()))?;
+    listed?;
     finished?;
     Ok(())
 }

@@ -6,7 +6,10 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use referrals::transport::{BoxFuture, HyperTransport, Transport, TransportError};
-use referrals_sync::{Mirror, Reason, SyncError, SyncLock, SyncOptions, SyncReport};
+use referrals_sync::{
+    Mirror, MirrorError, Reason, SharedMirror, SyncError, SyncLock, SyncOptions, SyncReport,
+    run_blocking,
+};
 
 use crate::cli::{GlobalArgs, SyncArgs};
 use crate::connect::connect_with;
@@ -31,19 +34,14 @@ pub async fn run(global: &GlobalArgs, args: &SyncArgs) -> Result<(), Failure> {
         let mut mirror = Mirror::open(&opened)?;
         // A sync writes steadily: its commits should not wait for the disk's checkpoints.
         mirror.checkpoint_in_background()?;
-        Ok::<_, referrals_sync::MirrorError>((lock, mirror))
+        Ok::<_, MirrorError>((lock, mirror))
     })
     .await
-    .map_err(|e| Failure::Local(format!("the mirror thread stopped: {e}")))?
-    .map_err(|e| Failure::Local(e.to_string()))?;
+    .map_err(|e| Failure::Local(format!("the mirror thread stopped: {e}")))??;
     let counter = Arc::new(CountingTransport::new(global)?);
     let connection = connect_with(global, None, Some(counter.clone())).await?;
     let mirror = Arc::new(Mutex::new(mirror));
-    let journal_before = with_mirror(&mirror, |m| {
-        use referrals_sync::store::Store;
-        m.last_seq().map_err(|e| Failure::Local(e.to_string()))
-    })
-    .await?;
+    let journal_before = with_mirror(&mirror, |m| Ok(m.last_seq()?)).await?;
 
     let outcome = referrals_sync::sync(&connection.client, &mirror, &options).await;
     if args.changes.is_some() {
@@ -69,25 +67,53 @@ pub async fn run(global: &GlobalArgs, args: &SyncArgs) -> Result<(), Failure> {
             );
             Err(Failure::Interrupted(error))
         }
-        Err(SyncError::Options(message)) => Err(Failure::Usage(message)),
+        Err(SyncError::Options(error)) => Err(Failure::Usage(error.to_string())),
+        Err(SyncError::Mirror(error)) => Err(error.into()),
         Err(error) => Err(Failure::Local(error.to_string())),
     }
 }
 
 /// Runs `f` on the mirror on a blocking thread: SQLite stays off the async reactor.
 async fn with_mirror<T: Send + 'static>(
-    mirror: &Arc<Mutex<Mirror>>,
+    mirror: &SharedMirror,
     f: impl FnOnce(&mut Mirror) -> Result<T, Failure> + Send + 'static,
 ) -> Result<T, Failure> {
-    let mirror = mirror.clone();
-    tokio::task::spawn_blocking(move || {
-        let mut guard = mirror
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        f(&mut guard)
-    })
-    .await
-    .map_err(|e| Failure::Local(format!("the mirror thread stopped: {e}")))?
+    run_blocking(mirror, f)
+        .await
+        .map_err(|e| Failure::Local(e.to_string()))?
+}
+
+/// What to do about a mirror error, decided by its kind.
+fn mirror_hint(error: &MirrorError) -> Option<String> {
+    match error {
+        MirrorError::Missing { path } => Some(format!(
+            "run `referrals sync --db {}` first",
+            path.display()
+        )),
+        MirrorError::Foreign { .. } | MirrorError::Corrupt { .. } => {
+            Some("choose another --db file".to_owned())
+        }
+        MirrorError::TooNew { .. } => {
+            Some("upgrade referrals: a newer version wrote this mirror".to_owned())
+        }
+        MirrorError::Locked { .. } => {
+            Some("try again when it has finished, or wait longer with --wait".to_owned())
+        }
+        MirrorError::Full { .. } => {
+            Some("free some space; the next `referrals sync` continues from there".to_owned())
+        }
+        _ => None,
+    }
+}
+
+/// A mirror error, with the hint its kind calls for on a line of its own.
+impl From<MirrorError> for Failure {
+    fn from(error: MirrorError) -> Self {
+        Failure::Local(match mirror_hint(&error) {
+            Some(hint) => format!("{error}\n  hint: {hint}"),
+            None => error.to_string(),
+        })
+    }
 }
 
 /// `synced: C created, U updated, R removed, N unchanged; P pages, Q requests in T s`, for
@@ -147,5 +173,33 @@ impl Transport for CountingTransport {
     > {
         self.sent.fetch_add(1, Ordering::Relaxed);
         self.inner.send(request)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+
+    use super::*;
+
+    #[test]
+    fn a_missing_mirror_gets_the_command_that_creates_it() {
+        let path = PathBuf::from("dir/m.db");
+        let failure = Failure::from(MirrorError::Missing { path: path.clone() });
+        let message = failure.to_string();
+        assert!(message.starts_with("dir/m.db: no such mirror"), "{message}");
+        assert!(
+            message.contains("\n  hint: run `referrals sync --db dir/m.db` first"),
+            "{message}"
+        );
+        let locked = Failure::from(MirrorError::Locked {
+            path,
+            holder: "pid 7".into(),
+        });
+        assert!(locked.to_string().contains("--wait"), "{locked}");
+        let other = Failure::from(MirrorError::NoRunInProgress {
+            path: PathBuf::from("m.db"),
+        });
+        assert!(!other.to_string().contains("hint"), "{other}");
     }
 }

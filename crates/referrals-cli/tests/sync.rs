@@ -131,7 +131,7 @@ fn mirror_state(db: &Path) -> BTreeMap<String, (Option<String>, Value)> {
             let id = value["id"].as_str().unwrap().to_owned();
             let etag = value["eTag"].as_str().map(str::to_owned);
             state.insert(id, (etag, value));
-            Ok(())
+            Ok::<_, referrals_sync::MirrorError>(())
         })
         .unwrap();
     state

@@ -8,7 +8,10 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use referrals::transport::{BoxFuture, HyperTransport, Transport, TransportErrorKind};
+use referrals::transport::{
+    BoxFuture, HyperTransport, Transport, TransportError, TransportErrorKind,
+};
+use referrals_hyper::BuildError;
 
 use referrals_query::snippet;
 use referrals_webhooks::CertificateUrl;
@@ -24,10 +27,55 @@ pub const CACHE_TTL: Duration = Duration::from_secs(6 * 3600);
 /// How many certificate URLs are cached at once.
 pub const CACHE_CAPACITY: usize = 8;
 
+/// Why a certificate could not be fetched.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum FetchError {
+    /// No request could be made for the URL.
+    #[error("bad request: {0}")]
+    Request(#[source] http::Error),
+    /// The answer was larger than the limit; the rest was not read.
+    #[error("larger than {limit} bytes")]
+    TooLarge {
+        /// The limit in bytes.
+        limit: u64,
+        /// The transport's error.
+        #[source]
+        source: TransportError,
+    },
+    /// The connection or the answer took longer than the time limit.
+    #[error("timed out")]
+    Timeout(#[source] TransportError),
+    /// The request got no answer.
+    #[error(transparent)]
+    Transport(TransportError),
+    /// A redirect, which is never followed.
+    #[error("redirect ({0}) not followed")]
+    Redirect(http::StatusCode),
+    /// Another status than `200`.
+    #[error("answered {0}")]
+    Status(http::StatusCode),
+}
+
+impl From<TransportError> for FetchError {
+    fn from(error: TransportError) -> Self {
+        match error.kind() {
+            TransportErrorKind::BodyTooLarge { limit } => FetchError::TooLarge {
+                limit,
+                source: error,
+            },
+            TransportErrorKind::Timeout | TransportErrorKind::ConnectTimeout => {
+                FetchError::Timeout(error)
+            }
+            _ => FetchError::Transport(error),
+        }
+    }
+}
+
 /// Fetches the bytes at an allowed certificate URL.
 pub trait CertificateSource: Send + Sync + fmt::Debug + 'static {
     /// The body of a `200` answer, or why there is none.
-    fn fetch<'a>(&'a self, url: &'a CertificateUrl) -> BoxFuture<'a, Result<Bytes, String>>;
+    fn fetch<'a>(&'a self, url: &'a CertificateUrl) -> BoxFuture<'a, Result<Bytes, FetchError>>;
 }
 
 /// Fetches over HTTPS (HTTP on loopback) with the referrals transport: it follows no redirect,
@@ -39,7 +87,7 @@ pub struct HttpsCertificateSource {
 
 impl HttpsCertificateSource {
     /// With the default limits (64 KiB, 5 s).
-    pub fn new() -> Result<HttpsCertificateSource, String> {
+    pub fn new() -> Result<HttpsCertificateSource, BuildError> {
         Self::with_limits(MAX_CERTIFICATE_BYTES, FETCH_TIMEOUT)
     }
 
@@ -47,7 +95,7 @@ impl HttpsCertificateSource {
     pub fn with_limits(
         max_bytes: usize,
         timeout: Duration,
-    ) -> Result<HttpsCertificateSource, String> {
+    ) -> Result<HttpsCertificateSource, BuildError> {
         let transport = HyperTransport::builder()
             .max_body_bytes(max_bytes)
             .connect_timeout(timeout)
@@ -55,14 +103,13 @@ impl HttpsCertificateSource {
             .idle_read_timeout(timeout)
             // The listener's environment may route its API calls through a proxy; the
             // certificate host is fixed by the allow-list, so it goes the same way.
-            .build()
-            .map_err(|error| error.to_string())?;
+            .build()?;
         Ok(HttpsCertificateSource { transport })
     }
 }
 
 impl CertificateSource for HttpsCertificateSource {
-    fn fetch<'a>(&'a self, url: &'a CertificateUrl) -> BoxFuture<'a, Result<Bytes, String>> {
+    fn fetch<'a>(&'a self, url: &'a CertificateUrl) -> BoxFuture<'a, Result<Bytes, FetchError>> {
         Box::pin(async move {
             let request = http::Request::get(url.as_str())
                 .header(
@@ -70,26 +117,14 @@ impl CertificateSource for HttpsCertificateSource {
                     "application/pkix-cert, application/x-pem-file, */*",
                 )
                 .body(Bytes::new())
-                .map_err(|error| format!("bad request: {error}"))?;
-            let response =
-                self.transport
-                    .send(request)
-                    .await
-                    .map_err(|error| match error.kind() {
-                        TransportErrorKind::BodyTooLarge { limit } => {
-                            format!("larger than {limit} bytes")
-                        }
-                        TransportErrorKind::Timeout | TransportErrorKind::ConnectTimeout => {
-                            "timed out".to_owned()
-                        }
-                        _ => error.to_string(),
-                    })?;
+                .map_err(FetchError::Request)?;
+            let response = self.transport.send(request).await?;
             let status = response.status();
             if status.is_redirection() {
-                return Err(format!("redirect ({status}) not followed"));
+                return Err(FetchError::Redirect(status));
             }
             if status != http::StatusCode::OK {
-                return Err(format!("answered {status}"));
+                return Err(FetchError::Status(status));
             }
             Ok(response.into_body())
         })
@@ -157,9 +192,11 @@ impl CertificateCache {
             self.source
                 .fetch(url)
                 .await
-                .map_err(|why| Refusal::CertificateUnavailable {
+                .map_err(|error| Refusal::CertificateUnavailable {
                     url: snippet(url.as_str(), 200),
-                    why,
+                    // The refusal is the verifier's (plain data: no I/O types); it keeps the
+                    // fetch error's words.
+                    why: error.to_string(),
                 })?;
         let certificate = Arc::new(SigningCertificate::parse(&bytes)?);
         self.insert(url, certificate.clone());

@@ -18,6 +18,7 @@
 use std::time::SystemTime;
 
 use referrals::{Referral, Timestamp};
+use referrals_sync::{Mirror, MirrorError, ThreadError};
 use rusqlite::{OptionalExtension, Transaction, params};
 
 use referrals_webhooks::Event;
@@ -45,41 +46,6 @@ CREATE INDEX webhook_inbox_pending ON webhook_inbox (id) WHERE state = 'pending'
 /// The name under which the inbox's migrations are recorded.
 pub const EXTENSION_NAME: &str = "webhooks";
 
-/// An error of the database under the inbox.
-#[derive(Debug, thiserror::Error)]
-#[error("webhook inbox: {0}")]
-pub struct StoreError(pub String);
-
-impl From<rusqlite::Error> for StoreError {
-    fn from(error: rusqlite::Error) -> Self {
-        StoreError(error.to_string())
-    }
-}
-
-/// The mirror the inbox lives beside: one SQLite file, one write transaction for an event's
-/// referral and its inbox row, the same change rules as a sync.
-pub trait MirrorDb: Send + 'static {
-    /// Applies the extension's migrations not yet applied.
-    fn migrate(&mut self, name: &str, migrations: &[&str]) -> Result<(), StoreError>;
-    /// Runs `f` in one write transaction, committed when it returns `Ok`.
-    fn write<T>(
-        &mut self,
-        f: &mut dyn FnMut(&Transaction<'_>) -> rusqlite::Result<T>,
-    ) -> Result<T, StoreError>;
-    /// Applies a referral as a sync would, in `tx`; the `changes` row written, if any.
-    fn apply_referral_in(
-        tx: &Transaction<'_>,
-        referral: &Referral,
-        now: SystemTime,
-    ) -> rusqlite::Result<Option<i64>>;
-    /// Marks a referral removed, in `tx`; the `changes` row written, if any.
-    fn mark_removed_in(
-        tx: &Transaction<'_>,
-        id: &str,
-        now: SystemTime,
-    ) -> rusqlite::Result<Option<i64>>;
-}
-
 /// What recording a delivery did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Recorded {
@@ -102,58 +68,32 @@ pub struct Pending {
     pub attempts: u32,
 }
 
-/// How processing an event ended.
+/// What the configured Referrals API answered for an event's referral.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Outcome {
+pub enum ReferralLookup {
     /// The referral as fetched, to apply.
-    Fetched(Box<Referral>),
+    Found(Box<Referral>),
     /// The API answered 404 for it.
     NotFound,
 }
 
-impl MirrorDb for referrals_sync::Mirror {
-    fn migrate(&mut self, name: &str, migrations: &[&str]) -> Result<(), StoreError> {
-        self.migrate_extension(name, migrations)
-            .map(|_| ())
-            .map_err(|error| StoreError(error.to_string()))
-    }
-
-    fn write<T>(
-        &mut self,
-        f: &mut dyn FnMut(&Transaction<'_>) -> rusqlite::Result<T>,
-    ) -> Result<T, StoreError> {
-        let path = self.path().to_path_buf();
-        self.transaction(|tx| {
-            f(tx).map_err(|error| referrals_sync::MirrorError::Other {
-                path,
-                context: "write the webhook inbox",
-                detail: error.to_string(),
-            })
-        })
-        .map_err(|error| StoreError(error.to_string()))
-    }
-
-    fn apply_referral_in(
-        tx: &Transaction<'_>,
-        referral: &Referral,
-        now: SystemTime,
-    ) -> rusqlite::Result<Option<i64>> {
-        referrals_sync::Mirror::apply_referral_in(tx, referral, now).map(|applied| applied.seq)
-    }
-
-    fn mark_removed_in(
-        tx: &Transaction<'_>,
-        id: &str,
-        now: SystemTime,
-    ) -> rusqlite::Result<Option<i64>> {
-        referrals_sync::Mirror::mark_removed_in(tx, id, now)
-    }
+/// The inbox could not be opened, read or written.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum InboxError {
+    /// The mirror's database failed.
+    #[error(transparent)]
+    Mirror(#[from] MirrorError),
+    /// An inbox call on the blocking thread did not return (it panicked or was cancelled).
+    #[error(transparent)]
+    Thread(#[from] ThreadError),
 }
 
-/// The inbox over a mirror database.
+/// The inbox in a mirror's database. Its methods block (SQLite): from async code, call them
+/// with [`referrals_sync::run_blocking`].
 #[derive(Debug)]
-pub struct Inbox<M: MirrorDb> {
-    db: M,
+pub struct Inbox {
+    mirror: Mirror,
 }
 
 fn now_text(now: SystemTime) -> String {
@@ -172,16 +112,30 @@ fn change_key(event: &Event, body: &[u8]) -> String {
     }
 }
 
-impl<M: MirrorDb> Inbox<M> {
-    /// Opens the inbox in `db`, creating its table if needed.
-    pub fn open(mut db: M) -> Result<Inbox<M>, StoreError> {
-        db.migrate(EXTENSION_NAME, MIGRATIONS)?;
-        Ok(Inbox { db })
+impl Inbox {
+    /// Opens the inbox in `mirror`'s database, creating its table if needed.
+    pub fn open(mut mirror: Mirror) -> Result<Inbox, MirrorError> {
+        mirror.migrate_extension(EXTENSION_NAME, MIGRATIONS)?;
+        Ok(Inbox { mirror })
     }
 
-    /// The database.
-    pub fn db(&self) -> &M {
-        &self.db
+    /// The mirror.
+    pub fn mirror(&self) -> &Mirror {
+        &self.mirror
+    }
+
+    /// Runs `f` in one write transaction of the mirror, with a classifier of its SQLite
+    /// errors (a full disk, a read-only file, or a failed write of the inbox).
+    fn write<T>(
+        &mut self,
+        f: impl FnOnce(
+            &Transaction<'_>,
+            &dyn Fn(rusqlite::Error) -> MirrorError,
+        ) -> Result<T, MirrorError>,
+    ) -> Result<T, MirrorError> {
+        let path = self.mirror.path().to_path_buf();
+        let fail = move |e| MirrorError::from_sqlite(&path, "write the webhook inbox", e);
+        self.mirror.transaction(|tx| f(tx, &fail))
     }
 
     /// Records a verified delivery (durably, before the 200) unless it is a repeat. Events that
@@ -191,7 +145,7 @@ impl<M: MirrorDb> Inbox<M> {
         verified: &VerifiedEvent,
         body: &[u8],
         now: SystemTime,
-    ) -> Result<Recorded, StoreError> {
+    ) -> Result<Recorded, MirrorError> {
         let event = &verified.event;
         let key = change_key(event, body);
         let referral_id = event
@@ -200,12 +154,12 @@ impl<M: MirrorDb> Inbox<M> {
             .then(|| event.referral_id())
             .flatten();
         let state = if referral_id.is_some() {
-            "pending"
+            State::Pending
         } else {
-            "recorded"
+            State::Recorded
         };
         let received = now_text(now);
-        self.db.write(&mut |tx| {
+        self.write(|tx, fail| {
             let existing: Option<i64> = tx
                 .query_row(
                     "SELECT id FROM webhook_inbox
@@ -213,14 +167,15 @@ impl<M: MirrorDb> Inbox<M> {
                     params![event.event_name, event.resource_uri, key],
                     |row| row.get(0),
                 )
-                .optional()?;
+                .optional()
+                .map_err(fail)?;
             if let Some(id) = existing {
                 return Ok(Recorded::Duplicate(id));
             }
             tx.execute(
                 "INSERT INTO webhook_inbox (event_name, resource_uri, resource_change, referral_id,
                     body, certificate_url, received_at, state, processed_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, CASE WHEN ?8 = 'recorded' THEN ?7 END)",
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
                 params![
                     event.event_name,
                     event.resource_uri,
@@ -229,77 +184,141 @@ impl<M: MirrorDb> Inbox<M> {
                     body,
                     verified.certificate_url.as_str(),
                     received,
-                    state
+                    state.as_str(),
+                    (state == State::Recorded).then_some(&received),
                 ],
-            )?;
+            )
+            .map_err(fail)?;
             Ok(Recorded::New(tx.last_insert_rowid()))
         })
     }
 
     /// Up to `limit` pending events with an id above `after`, oldest first.
-    pub fn pending(&mut self, after: i64, limit: u32) -> Result<Vec<Pending>, StoreError> {
-        self.db.write(&mut |tx| {
-            let mut statement = tx.prepare(
+    pub fn pending(&self, after: i64, limit: u32) -> Result<Vec<Pending>, MirrorError> {
+        let fail = |e| MirrorError::from_sqlite(self.mirror.path(), "read the webhook inbox", e);
+        // `state = 'pending'` written out, not bound: it is what lets SQLite use the partial
+        // index `webhook_inbox_pending`.
+        let mut statement = self
+            .mirror
+            .connection()
+            .prepare_cached(
                 "SELECT id, event_name, referral_id, attempts FROM webhook_inbox
                  WHERE state = 'pending' AND id > ?1 ORDER BY id LIMIT ?2",
-            )?;
-            let rows = statement.query_map(params![after, limit], |row| {
+            )
+            .map_err(fail)?;
+        let rows = statement
+            .query_map(params![after, limit], |row| {
                 Ok(Pending {
                     id: row.get(0)?,
                     event_name: row.get(1)?,
                     referral_id: row.get(2)?,
                     attempts: row.get(3)?,
                 })
-            })?;
-            rows.collect()
-        })
+            })
+            .map_err(fail)?;
+        rows.collect::<Result<_, _>>().map_err(fail)
     }
 
-    /// Applies the outcome of a pending event to the mirror and marks the event done, in one
-    /// transaction: either both happen or neither. An event no longer pending is left alone.
+    /// Applies what the API answered for a pending event's referral to the mirror and marks
+    /// the event done, in one transaction: either both happen or neither. An event no longer
+    /// pending is left alone.
     pub fn complete(
         &mut self,
         pending: &Pending,
-        outcome: &Outcome,
+        lookup: &ReferralLookup,
         now: SystemTime,
-    ) -> Result<Option<i64>, StoreError> {
+    ) -> Result<Option<i64>, MirrorError> {
         let processed = now_text(now);
-        self.db.write(&mut |tx| {
+        self.write(|tx, fail| {
             let state: Option<String> = tx
                 .query_row(
                     "SELECT state FROM webhook_inbox WHERE id = ?1",
                     [pending.id],
                     |row| row.get(0),
                 )
-                .optional()?;
-            if state.as_deref() != Some("pending") {
+                .optional()
+                .map_err(fail)?;
+            if state.as_deref() != Some(State::Pending.as_str()) {
                 return Ok(None);
             }
-            let (seq, state) = match (outcome, &pending.referral_id) {
-                (Outcome::Fetched(referral), _) => {
-                    (M::apply_referral_in(tx, referral, now)?, "applied")
+            let (seq, state) = match (lookup, &pending.referral_id) {
+                (ReferralLookup::Found(referral), _) => (
+                    Mirror::apply_referral_in(tx, referral, now)?.seq,
+                    State::Applied,
+                ),
+                (ReferralLookup::NotFound, Some(id)) => {
+                    (Mirror::mark_removed_in(tx, id, now)?, State::NotFound)
                 }
-                (Outcome::NotFound, Some(id)) => (M::mark_removed_in(tx, id, now)?, "not_found"),
-                (Outcome::NotFound, None) => (None, "not_found"),
+                (ReferralLookup::NotFound, None) => (None, State::NotFound),
             };
             tx.execute(
                 "UPDATE webhook_inbox SET state = ?2, processed_at = ?3, change_seq = ?4,
                     last_error = NULL WHERE id = ?1",
-                params![pending.id, state, processed, seq],
-            )?;
+                params![pending.id, state.as_str(), processed, seq],
+            )
+            .map_err(fail)?;
             Ok(seq)
         })
     }
 
-    /// Records a failed attempt; the event stays pending.
-    pub fn failed(&mut self, pending: &Pending, error: &str) -> Result<(), StoreError> {
-        self.db.write(&mut |tx| {
+    /// Records a failed attempt (`error`, for `last_error`); the event stays pending.
+    pub fn failed(&mut self, pending: &Pending, error: &str) -> Result<(), MirrorError> {
+        self.write(|tx, fail| {
             tx.execute(
                 "UPDATE webhook_inbox SET attempts = attempts + 1, last_error = ?2
-                 WHERE id = ?1 AND state = 'pending'",
-                params![pending.id, error],
+                 WHERE id = ?1 AND state = ?3",
+                params![pending.id, error, State::Pending.as_str()],
             )
-            .map(|_| ())
+            .map_err(fail)?;
+            Ok(())
         })
+    }
+}
+
+/// The `state` of an inbox row, as stored (the migration's `CHECK` lists the same four).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    /// Waiting for the worker.
+    Pending,
+    /// Fetched and applied to the mirror.
+    Applied,
+    /// The API answered 404 (the referral was marked removed).
+    NotFound,
+    /// Not a referral event: kept, not fetched.
+    Recorded,
+}
+
+impl State {
+    #[cfg(test)]
+    const ALL: [State; 4] = [
+        State::Pending,
+        State::Applied,
+        State::NotFound,
+        State::Recorded,
+    ];
+
+    fn as_str(self) -> &'static str {
+        match self {
+            State::Pending => "pending",
+            State::Applied => "applied",
+            State::NotFound => "not_found",
+            State::Recorded => "recorded",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_table_allows_exactly_the_states_written() {
+        let allowed: Vec<String> = State::ALL
+            .iter()
+            .map(|state| format!("'{}'", state.as_str()))
+            .collect();
+        let check = format!("CHECK (state IN ({}))", allowed.join(", "));
+        assert!(MIGRATIONS[0].contains(&check), "{check}");
+        assert!(MIGRATIONS[0].contains(&format!("WHERE state = '{}'", State::Pending.as_str())));
     }
 }

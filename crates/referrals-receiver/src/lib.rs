@@ -12,6 +12,10 @@
 //!   from the configured API and applies it.
 //! - [`ListenerBuilder`]: server and worker started and stopped together.
 //! - [`RegistrationClient`]: the webhook registration API.
+//! - Errors that keep their causes, one variant per kind: [`StartError`], [`InboxError`] (the
+//!   mirror's [`referrals_sync::MirrorError`]), [`FetchError`], [`TlsError`].
+//!
+//! `docs/webhooks.md` shows a listener started from Rust.
 #![deny(missing_docs)]
 #![warn(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -23,16 +27,21 @@ mod server;
 mod worker;
 
 pub use fetch::{
-    CACHE_CAPACITY, CACHE_TTL, CertificateCache, CertificateSource, FETCH_TIMEOUT,
+    CACHE_CAPACITY, CACHE_TTL, CertificateCache, CertificateSource, FETCH_TIMEOUT, FetchError,
     HttpsCertificateSource, MAX_CERTIFICATE_BYTES,
 };
-pub use inbox::{
-    EXTENSION_NAME, Inbox, MIGRATIONS, MirrorDb, Outcome, Pending, Recorded, StoreError,
-};
+pub use inbox::{EXTENSION_NAME, Inbox, InboxError, MIGRATIONS, Pending, Recorded, ReferralLookup};
 pub use listener::{ListenerBuilder, ListenerHandle, StartError};
 pub use registration::{
     DEFAULT_REGISTRATION_URL, REFERRAL_EVENTS, REGISTRATION_SCOPE, RegistrationClient,
     RegistrationError,
 };
-pub use server::{Answer, HEALTH_PATH, REQUEST_READ_TIMEOUT, Receiver, serve, tls_acceptor};
-pub use worker::{Pass, ReferralSource, SharedInbox, Worker};
+pub use server::{
+    Answer, HEALTH_PATH, REQUEST_READ_TIMEOUT, Receiver, TlsError, serve, tls_acceptor,
+};
+pub use worker::{Pass, ReferralSource, SharedInbox, SourceError, Worker};
+
+/// The code blocks of `docs/webhooks.md`, compiled as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../../../docs/webhooks.md")]
+pub struct WebhooksDocDoctests;

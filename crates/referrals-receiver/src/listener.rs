@@ -10,8 +10,10 @@ use tokio::sync::{Notify, watch};
 use tokio::task::JoinHandle;
 use tokio_rustls::TlsAcceptor;
 
+use referrals_sync::{Mirror, ThreadError};
+
 use crate::fetch::{CertificateCache, CertificateSource, HttpsCertificateSource};
-use crate::inbox::{Inbox, MirrorDb, StoreError};
+use crate::inbox::{Inbox, InboxError};
 use crate::server::{Receiver, serve};
 use crate::worker::{ReferralSource, SharedInbox, Worker};
 use referrals_webhooks::Policy;
@@ -41,7 +43,7 @@ impl fmt::Debug for ListenerBuilder {
 pub enum StartError {
     /// The inbox could not be opened.
     #[error(transparent)]
-    Store(#[from] StoreError),
+    Inbox(#[from] InboxError),
     /// The address could not be bound.
     #[error("cannot listen on {addr}: {source}")]
     Bind {
@@ -52,7 +54,7 @@ pub enum StartError {
     },
     /// The certificate fetcher could not be built.
     #[error("certificate fetcher: {0}")]
-    Fetcher(String),
+    Fetcher(#[source] referrals_hyper::BuildError),
 }
 
 impl ListenerBuilder {
@@ -85,17 +87,18 @@ impl ListenerBuilder {
         self
     }
 
-    /// Opens the inbox in `db`, binds `addr` and starts serving.
-    pub async fn start<M: MirrorDb>(
+    /// Opens the inbox in `mirror`'s database, binds `addr` and starts serving.
+    pub async fn start(
         self,
         addr: SocketAddr,
-        db: M,
+        mirror: Mirror,
         referrals: Arc<dyn ReferralSource>,
-    ) -> Result<ListenerHandle<M>, StartError> {
-        let inbox = tokio::task::spawn_blocking(move || Inbox::open(db))
+    ) -> Result<ListenerHandle, StartError> {
+        let inbox = tokio::task::spawn_blocking(move || Inbox::open(mirror))
             .await
-            .map_err(|error| StoreError(format!("inbox task failed: {error}")))??;
-        let inbox: SharedInbox<M> = Arc::new(Mutex::new(inbox));
+            .map_err(|error| InboxError::from(ThreadError::from(error)))?
+            .map_err(InboxError::from)?;
+        let inbox: SharedInbox = Arc::new(Mutex::new(inbox));
         let source = match self.certificates {
             Some(source) => source,
             None => Arc::new(HttpsCertificateSource::new().map_err(StartError::Fetcher)?),
@@ -140,19 +143,19 @@ async fn until(mut stopped: watch::Receiver<bool>) {
 }
 
 /// A running listener.
-pub struct ListenerHandle<M: MirrorDb> {
+pub struct ListenerHandle {
     local_addr: SocketAddr,
     path: String,
     tls: bool,
-    inbox: SharedInbox<M>,
-    worker: Worker<M>,
+    inbox: SharedInbox,
+    worker: Worker,
     certificates: Arc<CertificateCache>,
     stop: watch::Sender<bool>,
     server: JoinHandle<()>,
     worker_task: Option<JoinHandle<()>>,
 }
 
-impl<M: MirrorDb> fmt::Debug for ListenerHandle<M> {
+impl fmt::Debug for ListenerHandle {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ListenerHandle")
             .field("local_addr", &self.local_addr)
@@ -161,7 +164,7 @@ impl<M: MirrorDb> fmt::Debug for ListenerHandle<M> {
     }
 }
 
-impl<M: MirrorDb> ListenerHandle<M> {
+impl ListenerHandle {
     /// The bound address.
     pub fn local_addr(&self) -> SocketAddr {
         self.local_addr
@@ -174,12 +177,12 @@ impl<M: MirrorDb> ListenerHandle<M> {
     }
 
     /// The inbox.
-    pub fn inbox(&self) -> &SharedInbox<M> {
+    pub fn inbox(&self) -> &SharedInbox {
         &self.inbox
     }
 
     /// The worker (run it by hand with [`Worker::run_once`] when it was not started).
-    pub fn worker(&self) -> &Worker<M> {
+    pub fn worker(&self) -> &Worker {
         &self.worker
     }
 

@@ -22,7 +22,7 @@ use tokio::sync::Notify;
 use tokio_rustls::TlsAcceptor;
 
 use crate::fetch::CertificateCache;
-use crate::inbox::{MirrorDb, Recorded};
+use crate::inbox::{InboxError, Recorded};
 use crate::worker::{SharedInbox, with_inbox};
 use referrals_webhooks::Refusal;
 use referrals_webhooks::{Delivery, Verifier};
@@ -33,7 +33,7 @@ pub const HEALTH_PATH: &str = "/healthz";
 pub const REQUEST_READ_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// What happened to one request, for the log line and for tests.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub enum Answer {
     /// Verified and kept (inbox id).
     Accepted(i64),
@@ -42,18 +42,18 @@ pub enum Answer {
     /// Refused.
     Refused(Refusal),
     /// Verified but could not be kept: 503, so that Partner Center delivers it again.
-    Unavailable(String),
+    Unavailable(Arc<InboxError>),
 }
 
 /// Everything a request needs.
-pub struct Receiver<M: MirrorDb> {
+pub struct Receiver {
     verifier: Verifier,
     certificates: Arc<CertificateCache>,
-    inbox: SharedInbox<M>,
+    inbox: SharedInbox,
     wake: Arc<Notify>,
 }
 
-impl<M: MirrorDb> fmt::Debug for Receiver<M> {
+impl fmt::Debug for Receiver {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Receiver")
             .field("verifier", &self.verifier)
@@ -61,15 +61,15 @@ impl<M: MirrorDb> fmt::Debug for Receiver<M> {
     }
 }
 
-impl<M: MirrorDb> Receiver<M> {
+impl Receiver {
     /// A receiver that verifies with `verifier`, gets certificates through `certificates`,
     /// keeps events in `inbox` and wakes the worker through `wake`.
     pub fn new(
         verifier: Verifier,
         certificates: Arc<CertificateCache>,
-        inbox: SharedInbox<M>,
+        inbox: SharedInbox,
         wake: Arc<Notify>,
-    ) -> Receiver<M> {
+    ) -> Receiver {
         Receiver {
             verifier,
             certificates,
@@ -152,7 +152,7 @@ impl<M: MirrorDb> Receiver<M> {
             }
             Err(error) => (
                 text(StatusCode::SERVICE_UNAVAILABLE, "not kept, deliver again\n"),
-                Answer::Unavailable(error.to_string()),
+                Answer::Unavailable(Arc::new(error)),
             ),
         }
     }
@@ -191,10 +191,10 @@ fn log(peer: SocketAddr, method: &Method, path: &str, answer: &Answer) {
 
 /// Serves `receiver` on `listener` (TLS when `tls` is given) until `shutdown` resolves, then
 /// stops accepting and waits for the connections in flight.
-pub async fn serve<M: MirrorDb>(
+pub async fn serve(
     listener: TcpListener,
     tls: Option<TlsAcceptor>,
-    receiver: Arc<Receiver<M>>,
+    receiver: Arc<Receiver>,
     shutdown: impl Future<Output = ()>,
 ) {
     let graceful = GracefulShutdown::new();
@@ -258,26 +258,43 @@ pub async fn serve<M: MirrorDb>(
     graceful.shutdown().await;
 }
 
+/// Why [`tls_acceptor`] could not make an acceptor.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum TlsError {
+    /// The certificate chain is not PEM.
+    #[error("the certificate chain is not valid PEM: {0}")]
+    CertificatePem(#[source] rustls_pki_types::pem::Error),
+    /// The certificate chain's PEM holds no certificate.
+    #[error("no certificate in the certificate chain's PEM")]
+    NoCertificate,
+    /// The key's PEM holds no private key. (Nothing of what it holds is kept or shown.)
+    #[error("no PEM private key in the key's PEM")]
+    NoPrivateKey,
+    /// rustls refused the chain and key (e.g. a key that does not match the certificate).
+    #[error("TLS: {0}")]
+    Config(#[source] rustls::Error),
+}
+
 /// A TLS acceptor from PEM files' contents: a certificate chain and its private key.
-pub fn tls_acceptor(cert_pem: &[u8], key_pem: &[u8]) -> Result<TlsAcceptor, String> {
+pub fn tls_acceptor(cert_pem: &[u8], key_pem: &[u8]) -> Result<TlsAcceptor, TlsError> {
     use rustls_pki_types::pem::PemObject;
     use rustls_pki_types::{CertificateDer, PrivateKeyDer};
     let chain = CertificateDer::pem_slice_iter(cert_pem)
         .collect::<Result<Vec<_>, _>>()
-        .map_err(|error| format!("--tls-cert: bad PEM: {error}"))?;
+        .map_err(TlsError::CertificatePem)?;
     if chain.is_empty() {
-        return Err("--tls-cert: no certificate in the file".to_owned());
+        return Err(TlsError::NoCertificate);
     }
-    // Say what was wrong with the key without ever showing it.
-    let key = PrivateKeyDer::from_pem_slice(key_pem)
-        .map_err(|_| "--tls-key: no PEM private key in the file".to_owned())?;
+    // The parser's error is dropped: it could quote the key file.
+    let key = PrivateKeyDer::from_pem_slice(key_pem).map_err(|_| TlsError::NoPrivateKey)?;
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let mut config = rustls::ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
-        .map_err(|error| format!("TLS: {error}"))?
+        .map_err(TlsError::Config)?
         .with_no_client_auth()
         .with_single_cert(chain, key)
-        .map_err(|error| format!("--tls-cert/--tls-key: {error}"))?;
+        .map_err(TlsError::Config)?;
     config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     Ok(TlsAcceptor::from(Arc::new(config)))
 }

@@ -7,45 +7,46 @@ use std::fmt;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
+use referrals::Client;
 use referrals::transport::BoxFuture;
-use referrals::{Client, Referral};
+use referrals_sync::{MirrorError, run_blocking};
 use tokio::sync::Notify;
 
-use crate::inbox::{Inbox, MirrorDb, Outcome, Pending, StoreError};
+use crate::inbox::{Inbox, InboxError, Pending, ReferralLookup};
+
+/// Why a [`ReferralSource`] could not answer (the worker logs it, keeps it in the event's
+/// `last_error`, and tries again later).
+pub type SourceError = Box<dyn std::error::Error + Send + Sync + 'static>;
 
 /// Where the worker reads referrals.
 pub trait ReferralSource: Send + Sync + fmt::Debug + 'static {
-    /// The referral `id`; `Ok(None)` when the API answers 404.
-    fn get<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<Option<Referral>, String>>;
+    /// The referral `id`, or [`ReferralLookup::NotFound`] when the API answers 404.
+    fn get<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<ReferralLookup, SourceError>>;
 }
 
 impl ReferralSource for Client {
-    fn get<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<Option<Referral>, String>> {
+    fn get<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<ReferralLookup, SourceError>> {
         Box::pin(async move {
             match Client::get(self, id).await {
-                Ok(referral) => Ok(Some(referral)),
-                Err(error) if error.status() == Some(http::StatusCode::NOT_FOUND) => Ok(None),
-                Err(error) => Err(error.to_string()),
+                Ok(referral) => Ok(ReferralLookup::Found(Box::new(referral))),
+                Err(error) if error.status() == Some(http::StatusCode::NOT_FOUND) => {
+                    Ok(ReferralLookup::NotFound)
+                }
+                Err(error) => Err(error.into()),
             }
         })
     }
 }
 
 /// An inbox shared by the listener (which records) and the worker (which processes).
-pub type SharedInbox<M> = Arc<Mutex<Inbox<M>>>;
+pub type SharedInbox = Arc<Mutex<Inbox>>;
 
 /// Runs `f` on the inbox off the async reactor (SQLite calls block).
-pub(crate) async fn with_inbox<M: MirrorDb, T: Send + 'static>(
-    inbox: &SharedInbox<M>,
-    f: impl FnOnce(&mut Inbox<M>) -> Result<T, StoreError> + Send + 'static,
-) -> Result<T, StoreError> {
-    let inbox = inbox.clone();
-    tokio::task::spawn_blocking(move || {
-        let mut guard = inbox.lock().unwrap_or_else(|p| p.into_inner());
-        f(&mut guard)
-    })
-    .await
-    .map_err(|error| StoreError(format!("inbox task failed: {error}")))?
+pub(crate) async fn with_inbox<T: Send + 'static>(
+    inbox: &SharedInbox,
+    f: impl FnOnce(&mut Inbox) -> Result<T, MirrorError> + Send + 'static,
+) -> Result<T, InboxError> {
+    Ok(run_blocking(inbox, f).await??)
 }
 
 /// What one pass over the pending events did.
@@ -60,21 +61,11 @@ pub struct Pass {
 }
 
 /// Processes the inbox.
-#[derive(Debug)]
-pub struct Worker<M: MirrorDb> {
-    inbox: SharedInbox<M>,
+#[derive(Debug, Clone)]
+pub struct Worker {
+    inbox: SharedInbox,
     source: Arc<dyn ReferralSource>,
     wake: Arc<Notify>,
-}
-
-impl<M: MirrorDb> Clone for Worker<M> {
-    fn clone(&self) -> Self {
-        Worker {
-            inbox: self.inbox.clone(),
-            source: self.source.clone(),
-            wake: self.wake.clone(),
-        }
-    }
 }
 
 /// The most events read from the inbox at once.
@@ -82,9 +73,9 @@ const BATCH: u32 = 64;
 /// The longest pause after failures.
 const MAX_PAUSE: Duration = Duration::from_secs(60);
 
-impl<M: MirrorDb> Worker<M> {
+impl Worker {
     /// A worker over `inbox` reading from `source`, woken through `wake`.
-    pub fn new(inbox: SharedInbox<M>, source: Arc<dyn ReferralSource>, wake: Arc<Notify>) -> Self {
+    pub fn new(inbox: SharedInbox, source: Arc<dyn ReferralSource>, wake: Arc<Notify>) -> Self {
         Worker {
             inbox,
             source,
@@ -93,7 +84,7 @@ impl<M: MirrorDb> Worker<M> {
     }
 
     /// Processes every event pending now (each once), and returns what happened.
-    pub async fn run_once(&self) -> Result<Pass, StoreError> {
+    pub async fn run_once(&self) -> Result<Pass, InboxError> {
         let mut pass = Pass::default();
         let mut after = 0;
         loop {
@@ -109,17 +100,13 @@ impl<M: MirrorDb> Worker<M> {
         }
     }
 
-    async fn process(&self, pending: Pending, pass: &mut Pass) -> Result<(), StoreError> {
+    async fn process(&self, pending: Pending, pass: &mut Pass) -> Result<(), InboxError> {
         let Some(id) = pending.referral_id.clone() else {
             // Recorded events are never pending; a row without an id ends as not found.
-            return self.finish(pending, Outcome::NotFound, pass).await;
+            return self.finish(pending, ReferralLookup::NotFound, pass).await;
         };
         match self.source.get(&id).await {
-            Ok(Some(referral)) => {
-                self.finish(pending, Outcome::Fetched(Box::new(referral)), pass)
-                    .await
-            }
-            Ok(None) => self.finish(pending, Outcome::NotFound, pass).await,
+            Ok(lookup) => self.finish(pending, lookup, pass).await,
             Err(error) => {
                 tracing::warn!(
                     inbox_id = pending.id,
@@ -129,6 +116,7 @@ impl<M: MirrorDb> Worker<M> {
                     "webhook event not processed yet: {error}"
                 );
                 pass.failed += 1;
+                let error = error.to_string();
                 with_inbox(&self.inbox, move |inbox| inbox.failed(&pending, &error)).await
             }
         }
@@ -137,17 +125,17 @@ impl<M: MirrorDb> Worker<M> {
     async fn finish(
         &self,
         pending: Pending,
-        outcome: Outcome,
+        lookup: ReferralLookup,
         pass: &mut Pass,
-    ) -> Result<(), StoreError> {
-        let not_found = matches!(outcome, Outcome::NotFound);
+    ) -> Result<(), InboxError> {
+        let not_found = matches!(lookup, ReferralLookup::NotFound);
         let (id, event, referral) = (
             pending.id,
             pending.event_name.clone(),
             pending.referral_id.clone().unwrap_or_default(),
         );
         let seq = with_inbox(&self.inbox, move |inbox| {
-            inbox.complete(&pending, &outcome, SystemTime::now())
+            inbox.complete(&pending, &lookup, SystemTime::now())
         })
         .await?;
         if not_found {

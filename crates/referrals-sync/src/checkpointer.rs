@@ -16,6 +16,8 @@ use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags};
 
+use crate::Cause;
+
 /// Bytes written by the writer after which this thread is woken (about 1,000 pages of 16 KiB).
 pub(crate) const WAKE_AFTER_BYTES: u64 = 16 << 20;
 
@@ -38,7 +40,7 @@ pub(crate) struct Checkpointer {
 impl Checkpointer {
     /// Opens a second connection to `path` (an existing mirror in WAL mode) and starts the
     /// thread.
-    pub(crate) fn start(path: &Path) -> Result<Checkpointer, rusqlite::Error> {
+    pub(crate) fn start(path: &Path) -> Result<Checkpointer, Cause> {
         let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
             | OpenFlags::SQLITE_OPEN_NO_MUTEX
             | OpenFlags::SQLITE_OPEN_URI;
@@ -55,7 +57,7 @@ impl Checkpointer {
                     checkpoint(&connection);
                 }
             })
-            .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
+            .map_err(Cause::Io)?;
         Ok(Checkpointer {
             wake: Some(wake),
             thread: Some(thread),

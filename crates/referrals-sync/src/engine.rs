@@ -1,17 +1,17 @@
 //! A sync run: the planned listing fetched page by page through the client, each page applied
-//! to the store (off the async reactor) together with the listing's checkpoint.
+//! to the mirror (off the async reactor) together with the listing's checkpoint.
 
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
 use futures::StreamExt;
 use referrals::Client;
 use referrals_model::Timestamp;
 
+use crate::blocking::{ThreadError, run_blocking, spawn_blocking_on};
 use crate::plan::{self, Reason, RunKind, RunPlan, SyncOptions};
 use crate::row::MirrorRow;
-use crate::store::{Counts, PageUpdate, RunRecord, Store};
-use crate::{MirrorError, SyncError};
+use crate::{Counts, Mirror, MirrorError, PageUpdate, RunRecord, SyncError};
 
 /// What a sync run did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -35,36 +35,26 @@ pub struct SyncReport {
     pub complete: bool,
 }
 
-/// The store shared with the blocking threads that run its calls.
-pub type SharedStore<S> = Arc<Mutex<S>>;
+/// A mirror shared between async code and the blocking threads that make its calls.
+pub type SharedMirror = Arc<Mutex<Mirror>>;
 
-/// Runs `f` on the store on a blocking thread.
-async fn blocking<S: Store, T: Send + 'static>(
-    store: &SharedStore<S>,
-    f: impl FnOnce(&mut S) -> Result<T, MirrorError> + Send + 'static,
+/// Runs `f` on the mirror on a blocking thread.
+async fn blocking<T: Send + 'static>(
+    mirror: &SharedMirror,
+    f: impl FnOnce(&mut Mirror) -> Result<T, MirrorError> + Send + 'static,
 ) -> Result<T, SyncError> {
-    let store = store.clone();
-    tokio::task::spawn_blocking(move || {
-        let mut guard = store.lock().unwrap_or_else(PoisonError::into_inner);
-        f(&mut guard)
-    })
-    .await
-    .map_err(|e| SyncError::Thread(e.to_string()))?
-    .map_err(SyncError::Mirror)
+    Ok(run_blocking(mirror, f).await??)
 }
 
 /// Pages received while a write is under way, at most, before the listing waits for it.
 const MAX_QUEUED: usize = 16;
 
 /// Writes `pages` (if any) and waits for it.
-async fn write_now<S: Store>(
-    store: &SharedStore<S>,
-    pages: Vec<PageUpdate>,
-) -> Result<Counts, SyncError> {
+async fn write_now(mirror: &SharedMirror, pages: Vec<PageUpdate>) -> Result<Counts, SyncError> {
     if pages.is_empty() {
         return Ok(Counts::default());
     }
-    blocking(store, move |s| s.apply_pages(&pages)).await
+    blocking(mirror, move |m| m.apply_pages(&pages)).await
 }
 
 /// A page being applied on a blocking thread while the next one is fetched.
@@ -74,10 +64,7 @@ type Pending = Option<tokio::task::JoinHandle<Result<Counts, MirrorError>>>;
 async fn settle(pending: &mut Pending) -> Result<Counts, SyncError> {
     match pending.take() {
         None => Ok(Counts::default()),
-        Some(handle) => handle
-            .await
-            .map_err(|e| SyncError::Thread(e.to_string()))?
-            .map_err(SyncError::Mirror),
+        Some(handle) => Ok(handle.await.map_err(ThreadError::from)??),
     }
 }
 
@@ -93,26 +80,25 @@ fn record_of(plan: &RunPlan, started_at: Timestamp) -> RunRecord {
     }
 }
 
-/// Syncs the mirror in `store` with the account `client` reads: continues the run an earlier
+/// Syncs `mirror` with the account `client` reads: continues the run an earlier
 /// process left unfinished (unless `--full` replaces an incremental one), or starts the run
 /// [`plan::plan_run`] decides. Every page is applied with its checkpoint in one transaction;
 /// an error leaves everything received so far applied, and the next call continues from there.
-pub async fn sync<S: Store>(
+pub async fn sync(
     client: &Client,
-    store: &SharedStore<S>,
+    mirror: &SharedMirror,
     options: &SyncOptions,
 ) -> Result<SyncReport, SyncError> {
-    let journal_before = blocking(store, |s| s.last_seq()).await?;
-    let (state, in_progress) = blocking(store, |s| s.load()).await?;
+    let journal_before = blocking(mirror, |m| m.last_seq()).await?;
+    let (state, in_progress) = blocking(mirror, |m| m.sync_state()).await?;
     let now = SystemTime::now();
     let (mut run, resumed) = match in_progress {
         Some(run) if !(options.full && run.kind == RunKind::Incremental) => (run, true),
         _ => {
-            let plan = plan::plan_run(&state, options, now)
-                .map_err(|e| SyncError::Options(e.to_string()))?;
+            let plan = plan::plan_run(&state, options, now)?;
             let run = record_of(&plan, Timestamp::from_system_time(now));
             let begin = run.clone();
-            blocking(store, move |s| s.begin_run(&begin)).await?;
+            blocking(mirror, move |m| m.begin_run(&begin)).await?;
             (run, false)
         }
     };
@@ -148,7 +134,7 @@ pub async fn sync<S: Store>(
                 Ok(page) => page,
                 Err(error) => {
                     let counts = settle(&mut pending).await?;
-                    let counts = counts.plus(write_now(store, std::mem::take(&mut queued)).await?);
+                    let counts = counts.plus(write_now(mirror, std::mem::take(&mut queued)).await?);
                     run.counts = run.counts.plus(counts);
                     session = session.plus(counts);
                     let status = error.status().map(|s| s.as_u16());
@@ -171,7 +157,7 @@ pub async fn sync<S: Store>(
                         });
                     }
                     let begin = run.clone();
-                    blocking(store, move |s| s.begin_run(&begin)).await?;
+                    blocking(mirror, move |m| m.begin_run(&begin)).await?;
                     continue 'listing;
                 }
             };
@@ -217,20 +203,16 @@ pub async fn sync<S: Store>(
             run.counts = run.counts.plus(counts);
             session = session.plus(counts);
             let batch = std::mem::take(&mut queued);
-            let shared = store.clone();
-            pending = Some(tokio::task::spawn_blocking(move || {
-                let mut guard = shared.lock().unwrap_or_else(PoisonError::into_inner);
-                guard.apply_pages(&batch)
-            }));
+            pending = Some(spawn_blocking_on(mirror, move |m| m.apply_pages(&batch)));
         }
         let counts = settle(&mut pending).await?;
-        let counts = counts.plus(write_now(store, std::mem::take(&mut queued)).await?);
+        let counts = counts.plus(write_now(mirror, std::mem::take(&mut queued)).await?);
         run.counts = run.counts.plus(counts);
         session = session.plus(counts);
         break;
     }
     let finished_at = Timestamp::from_system_time(SystemTime::now());
-    run.counts = blocking(store, move |s| s.finish_run(&finished_at)).await?;
+    run.counts = blocking(mirror, move |m| m.finish_run(&finished_at)).await?;
     session.removed = run.counts.removed;
     Ok(report(&run, session, skipped, true))
 }

@@ -1,8 +1,14 @@
-//! Errors of the mirror and of a sync run.
+//! Errors of the mirror and of a sync run. Each kind is a variant a caller can match; each
+//! keeps the error that caused it as its `source`; messages state what happened to which file
+//! (what to do about it is the application's to say).
 
 use std::path::{Path, PathBuf};
 
 use rusqlite::ErrorCode;
+
+use crate::blocking::ThreadError;
+use crate::row::RowError;
+use crate::schema::APPLICATION_ID;
 
 /// A mirror database could not be opened, read or written. Every message names the file.
 #[derive(Debug, thiserror::Error)]
@@ -10,30 +16,33 @@ use rusqlite::ErrorCode;
 pub enum MirrorError {
     /// The file is not a SQLite database, or it is damaged.
     #[error(
-        "{}: not a SQLite database, or a damaged one ({detail}); it was left as it is",
+        "{}: not a SQLite database, or a damaged one ({source}); it was left as it is",
         path.display()
     )]
     Corrupt {
         /// The database file.
         path: PathBuf,
-        /// SQLite's words.
-        detail: String,
+        /// SQLite's error.
+        #[source]
+        source: rusqlite::Error,
     },
-    /// A SQLite database of something else.
+    /// A SQLite database of something else: its `application_id` is not a mirror's.
     #[error(
-        "{}: a SQLite database that is not a referrals mirror ({detail}); it was left as it is; \
-         choose another --db file",
+        "{}: a SQLite database that is not a referrals mirror (application_id {application_id:#x} \
+         instead of {APPLICATION_ID:#x}, {objects} schema objects); it was left as it is",
         path.display()
     )]
     Foreign {
         /// The database file.
         path: PathBuf,
-        /// What gave it away.
-        detail: String,
+        /// `PRAGMA application_id` of the file.
+        application_id: i32,
+        /// How many tables, indexes, views and triggers it has.
+        objects: i64,
     },
     /// A mirror written by a newer version of this crate.
     #[error(
-        "{}: mirror schema version {found} is newer than this program knows ({known}); upgrade it",
+        "{}: mirror schema version {found} is newer than this program knows ({known})",
         path.display()
     )]
     TooNew {
@@ -44,40 +53,44 @@ pub enum MirrorError {
         /// The newest version this crate writes.
         known: i64,
     },
-    /// No mirror there (commands that only read one never create it).
-    #[error("{}: no such mirror; run `referrals sync --db {}` first", path.display(), path.display())]
+    /// No mirror there ([`Mirror::open_existing`](crate::Mirror::open_existing) never creates
+    /// one).
+    #[error("{}: no such mirror", path.display())]
     Missing {
         /// The database file.
         path: PathBuf,
     },
     /// The disk (or the database's size limit) is full: the transaction was rolled back.
     #[error(
-        "{}: the disk is full ({detail}); the page being written was rolled back and the mirror \
+        "{}: the disk is full ({source}); the write in progress was rolled back and the mirror \
          is as it was before it",
         path.display()
     )]
     Full {
-        /// The database file.
+        /// The database file (or its lock file).
         path: PathBuf,
-        /// SQLite's words.
-        detail: String,
+        /// SQLite's or the operating system's error.
+        #[source]
+        source: Cause,
     },
     /// The file or its directory cannot be written.
     #[error(
-        "{}: cannot write ({detail}); the mirror needs write access to the file and to its \
+        "{}: cannot write ({source}); the mirror needs write access to the file and to its \
          directory (for the -wal, -shm and .lock files)",
         path.display()
     )]
     ReadOnly {
-        /// The database file.
+        /// The database file (or its lock file).
         path: PathBuf,
-        /// The operating system's or SQLite's words.
-        detail: String,
+        /// SQLite's or the operating system's error.
+        #[source]
+        source: Cause,
     },
-    /// Another sync holds the mirror.
+    /// Another sync holds the mirror's [`SyncLock`](crate::SyncLock), and did not release it
+    /// within the wait.
     #[error(
-        "{}: another `referrals sync` is running on this mirror ({holder}); it was waited for \
-         and did not finish; try again when it has",
+        "{}: another `referrals sync` is running on this mirror ({holder}); it did not finish \
+         within the wait",
         path.display()
     )]
     Locked {
@@ -86,45 +99,111 @@ pub enum MirrorError {
         /// Who holds it: pid and start time, as the holder wrote them.
         holder: String,
     },
-    /// Stored data this crate wrote cannot be read back (edited by hand?).
-    #[error("{}: {what} is not valid: {detail}", path.display())]
+    /// A stored value that this crate writes holds something it never writes (edited by
+    /// hand?).
+    #[error("{}: {what} holds `{value}`, which this program does not write", path.display())]
     Invalid {
         /// The database file.
         path: PathBuf,
-        /// Which value.
+        /// Which value (e.g. `sync_run.kind`).
         what: &'static str,
+        /// The start of what it holds.
+        value: String,
+    },
+    /// A stored JSON value cannot be read back, or a value cannot be encoded to be stored.
+    #[error("{}: {what}: {source}", path.display())]
+    Json {
+        /// The database file.
+        path: PathBuf,
+        /// Which value (e.g. `sync_run.checkpoint`).
+        what: &'static str,
+        /// The JSON error.
+        #[source]
+        source: serde_json::Error,
+    },
+    /// A referral that cannot be a row of the mirror (it has no `id`).
+    #[error("{}: {source}", path.display())]
+    Row {
+        /// The database file.
+        path: PathBuf,
         /// Why.
-        detail: String,
+        #[source]
+        source: RowError,
+    },
+    /// An acknowledgement of a journal row that does not exist.
+    #[error(
+        "{}: the acknowledged sequence number {seq} is not in the journal (its last row is {last})",
+        path.display()
+    )]
+    NotInJournal {
+        /// The database file.
+        path: PathBuf,
+        /// The sequence number acknowledged.
+        seq: i64,
+        /// The journal's last sequence number (0 when it is empty).
+        last: i64,
+    },
+    /// A step of a sync run found no run in progress: another process replaced or finished
+    /// it. Nothing was written.
+    #[error(
+        "{}: no sync run is in progress any more (another process replaced or finished it); \
+         nothing was written",
+        path.display()
+    )]
+    NoRunInProgress {
+        /// The database file.
+        path: PathBuf,
     },
     /// Any other SQLite or file error, with what was being done.
-    #[error("{}: {context}: {detail}", path.display())]
+    #[error("{}: {context}: {source}", path.display())]
     Other {
-        /// The database file.
+        /// The database file (or its lock file).
         path: PathBuf,
         /// What was being done.
         context: &'static str,
-        /// The underlying error's words.
-        detail: String,
+        /// SQLite's or the operating system's error.
+        #[source]
+        source: Cause,
     },
 }
 
+/// The error under a [`MirrorError`] that SQLite or the operating system reported.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Cause {
+    /// SQLite's error.
+    #[error(transparent)]
+    Sqlite(#[from] rusqlite::Error),
+    /// The operating system's error (the lock file).
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+}
+
 impl MirrorError {
-    /// Classifies a SQLite error met while doing `context` on `path`.
-    pub(crate) fn sqlite(path: &Path, context: &'static str, error: rusqlite::Error) -> Self {
+    /// Classifies a SQLite error met while doing `context` on the mirror at `path`: a damaged
+    /// file, a full disk and a file that cannot be written get their own kinds. For the
+    /// statements of an extension's own tables (see [`Mirror::transaction`](crate::Mirror::transaction)).
+    pub fn from_sqlite(path: &Path, context: &'static str, error: rusqlite::Error) -> Self {
         let path = path.to_path_buf();
-        let detail = error.to_string();
         match error.sqlite_error_code() {
-            Some(ErrorCode::NotADatabase | ErrorCode::DatabaseCorrupt) => {
-                MirrorError::Corrupt { path, detail }
-            }
-            Some(ErrorCode::DiskFull) => MirrorError::Full { path, detail },
+            Some(ErrorCode::NotADatabase | ErrorCode::DatabaseCorrupt) => MirrorError::Corrupt {
+                path,
+                source: error,
+            },
+            Some(ErrorCode::DiskFull) => MirrorError::Full {
+                path,
+                source: error.into(),
+            },
             Some(ErrorCode::ReadOnly | ErrorCode::CannotOpen | ErrorCode::PermissionDenied) => {
-                MirrorError::ReadOnly { path, detail }
+                MirrorError::ReadOnly {
+                    path,
+                    source: error.into(),
+                }
             }
             _ => MirrorError::Other {
                 path,
                 context,
-                detail,
+                source: error.into(),
             },
         }
     }
@@ -132,17 +211,41 @@ impl MirrorError {
     /// A file error met while doing `context` on `path`.
     pub(crate) fn io(path: &Path, context: &'static str, error: std::io::Error) -> Self {
         let path = path.to_path_buf();
-        let detail = error.to_string();
         match error.kind() {
             std::io::ErrorKind::PermissionDenied | std::io::ErrorKind::ReadOnlyFilesystem => {
-                MirrorError::ReadOnly { path, detail }
+                MirrorError::ReadOnly {
+                    path,
+                    source: error.into(),
+                }
             }
-            std::io::ErrorKind::StorageFull => MirrorError::Full { path, detail },
+            std::io::ErrorKind::StorageFull => MirrorError::Full {
+                path,
+                source: error.into(),
+            },
             _ => MirrorError::Other {
                 path,
                 context,
-                detail,
+                source: error.into(),
             },
+        }
+    }
+
+    /// The database file (or lock file) the error is about.
+    pub fn path(&self) -> &Path {
+        match self {
+            MirrorError::Corrupt { path, .. }
+            | MirrorError::Foreign { path, .. }
+            | MirrorError::TooNew { path, .. }
+            | MirrorError::Missing { path }
+            | MirrorError::Full { path, .. }
+            | MirrorError::ReadOnly { path, .. }
+            | MirrorError::Locked { path, .. }
+            | MirrorError::Invalid { path, .. }
+            | MirrorError::Json { path, .. }
+            | MirrorError::Row { path, .. }
+            | MirrorError::NotInJournal { path, .. }
+            | MirrorError::NoRunInProgress { path }
+            | MirrorError::Other { path, .. } => path,
         }
     }
 }
@@ -159,14 +262,15 @@ pub enum SyncError {
     #[error("{error}")]
     Listing {
         /// The client's error.
+        #[source]
         error: referrals::Error,
         /// What the run did before it stopped.
         report: Box<crate::SyncReport>,
     },
     /// The options cannot make a listing (e.g. a page size out of range).
-    #[error("{0}")]
-    Options(String),
+    #[error(transparent)]
+    Options(#[from] referrals_query::QueryError),
     /// A mirror call on the blocking thread did not return (it panicked or was cancelled).
-    #[error("the mirror thread stopped: {0}")]
-    Thread(String),
+    #[error(transparent)]
+    Thread(#[from] ThreadError),
 }

@@ -2,18 +2,20 @@
 //! and costs requests in proportion to what changed.
 //!
 //! In the stack: a service layer above the `referrals` client (model ← query ← transport/facade
-//! ← sync/webhooks ← cli); `referrals-webhooks` and the `referrals` CLI build on it.
+//! ← sync ← receiver ← cli); `referrals-receiver` (webhooks) and the `referrals` CLI build on it.
 //!
 //! - [`plan`]: the pure decisions: full or incremental listing (`updatedDateTime ge watermark −
 //!   overlap`, ordered by `updatedDateTime`), the fallback to a full diff when the server refuses
 //!   or ignores the filter, how a received referral changes the mirror ([`plan::decide`]), and
 //!   what a full run removes. Time is passed in; no I/O.
 //! - [`Mirror`]: the SQLite file (WAL, versioned schema, documented tables in `docs/sync.md`):
-//!   applying referrals, the `changes` journal, consumer offsets, and an extension point for
-//!   other crates' tables ([`Mirror::migrate_extension`], [`Mirror::transaction`]).
+//!   applying referrals, the `changes` journal ([`ChangeKind`]), consumer offsets, the steps of
+//!   a run, and an extension point for other crates' tables ([`Mirror::migrate_extension`],
+//!   [`Mirror::transaction`]).
 //! - [`sync`]: one run against a [`referrals::Client`], each page applied with its checkpoint in
-//!   one transaction, SQLite kept off the async reactor; [`store::Store`] is the seam.
+//!   one transaction, SQLite kept off the async reactor ([`run_blocking`]).
 //! - [`SyncLock`]: one sync per mirror at a time; a killed holder never blocks the next.
+//! - [`MirrorError`] / [`SyncError`]: one variant per kind of failure, each keeping its cause.
 //!
 //! ```no_run
 //! use std::sync::{Arc, Mutex};
@@ -31,6 +33,8 @@
 #![warn(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
+mod blocking;
+mod change;
 mod checkpointer;
 mod engine;
 mod error;
@@ -39,12 +43,13 @@ mod mirror;
 pub mod plan;
 mod row;
 mod schema;
-pub mod store;
 
-pub use engine::{SharedStore, SyncReport, sync};
-pub use error::{MirrorError, SyncError};
+pub use blocking::{ThreadError, run_blocking};
+pub use change::ChangeKind;
+pub use engine::{SharedMirror, SyncReport, sync};
+pub use error::{Cause, MirrorError, SyncError};
 pub use lock::{DEFAULT_LOCK_WAIT, SyncLock};
-pub use mirror::{Applied, BUSY_TIMEOUT, ChangeRecord, Mirror};
+pub use mirror::{Applied, BUSY_TIMEOUT, ChangeRecord, Counts, Mirror, PageUpdate, RunRecord};
 pub use plan::{Decision, Reason, RunKind, SyncOptions};
 pub use row::{MirrorRow, RowError};
 /// The code blocks of `docs/sync.md`, compiled as doctests.

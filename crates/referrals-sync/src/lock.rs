@@ -93,9 +93,8 @@ mod tests {
 
     #[test]
     fn a_second_holder_is_refused_with_the_first_ones_pid_and_gets_it_after_release() {
-        let dir = std::env::temp_dir().join(format!("sync-lock-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let db = dir.join("m.db");
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("m.db");
         let first = SyncLock::acquire(&db, Duration::ZERO).unwrap();
         assert!(first.path().ends_with("m.db.lock"));
         let error = SyncLock::acquire(&db, Duration::ZERO).unwrap_err();
@@ -108,6 +107,6 @@ mod tests {
         assert!(message.contains("m.db"), "{message}");
         drop(first);
         SyncLock::acquire(&db, Duration::ZERO).unwrap();
-        std::fs::remove_dir_all(&dir).unwrap();
+        dir.close().unwrap();
     }
 }

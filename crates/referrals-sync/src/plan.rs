@@ -10,6 +10,8 @@ use referrals_query::{
     Checkpoint, Comparison, Filter, ListQuery, Position, QueryError, SortField, SortOrder,
 };
 
+use crate::ChangeKind;
+
 /// How far back an incremental listing reaches before the watermark, by default.
 pub const DEFAULT_OVERLAP: Duration = Duration::from_secs(5 * 60);
 /// How old the last full run may be before a run is full again, by default.
@@ -334,6 +336,18 @@ pub enum Decision {
     /// An older version than the stored one (its `updatedDateTime` is earlier), e.g. a listing
     /// that started before a webhook applied a newer one: kept as stored, like `Unchanged`.
     Stale,
+}
+
+impl Decision {
+    /// The journal row this decision writes, if any: created and updated referrals are
+    /// journaled; unchanged and stale ones are not.
+    pub fn change_kind(self) -> Option<ChangeKind> {
+        match self {
+            Decision::Created => Some(ChangeKind::Created),
+            Decision::Updated => Some(ChangeKind::Updated),
+            Decision::Unchanged | Decision::Stale => None,
+        }
+    }
 }
 
 /// Decides what a received referral (its JSON as received, re-encoded losslessly) does to the

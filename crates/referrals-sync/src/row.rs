@@ -110,15 +110,32 @@ impl MirrorRow {
 }
 
 /// Why a referral cannot be a row.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum RowError {
     /// It has no `id` (or an empty one): there is nothing to key it by.
     #[error("a referral without an `id` cannot be mirrored")]
     NoId,
     /// It could not be encoded (never happens for a decoded referral).
     #[error("cannot encode the referral: {0}")]
-    Encode(String),
+    Encode(#[source] serde_json::Error),
 }
+
+/// Equal kinds; two encoding errors are equal when they are the same error at the same place.
+impl PartialEq for RowError {
+    fn eq(&self, other: &Self) -> bool {
+        match (self, other) {
+            (RowError::NoId, RowError::NoId) => true,
+            (RowError::Encode(a), RowError::Encode(b)) => {
+                (a.classify(), a.line(), a.column(), a.to_string())
+                    == (b.classify(), b.line(), b.column(), b.to_string())
+            }
+            _ => false,
+        }
+    }
+}
+
+impl Eq for RowError {}
 
 impl MirrorRow {
     /// The row of `referral`.
@@ -128,8 +145,7 @@ impl MirrorRow {
             .clone()
             .filter(|id| !id.is_empty())
             .ok_or(RowError::NoId)?;
-        let raw_json =
-            serde_json::to_string(referral).map_err(|e| RowError::Encode(e.to_string()))?;
+        let raw_json = serde_json::to_string(referral).map_err(RowError::Encode)?;
         let mut json_sha256 = [0; 32];
         json_sha256.copy_from_slice(
             ring::digest::digest(&ring::digest::SHA256, raw_json.as_bytes()).as_ref(),

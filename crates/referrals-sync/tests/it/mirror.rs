@@ -1,16 +1,15 @@
 //! The mirror file: refusing what is not a mirror, failing clearly (and harmlessly) on a full
 //! disk or a read-only directory, and the API a webhook listener uses.
 
-mod common;
-
 use std::time::{Duration, SystemTime};
 
-use common::{check_journal, client, journal, mirror_state, shared, simulator_state, temp_dir};
+use crate::support::{
+    check_journal, client, journal, mirror_state, shared, simulator_state, temp_dir,
+};
 use referrals_model::Referral;
 use referrals_simulator::Simulator;
 use referrals_sync::rusqlite::{self, params};
-use referrals_sync::store::Store;
-use referrals_sync::{Decision, Mirror, MirrorError, SyncError, SyncOptions, sync};
+use referrals_sync::{ChangeKind, Decision, Mirror, MirrorError, SyncError, SyncOptions, sync};
 
 fn referral(json: &str) -> Referral {
     serde_json::from_str(json).unwrap()
@@ -19,7 +18,7 @@ fn referral(json: &str) -> Referral {
 #[test]
 fn a_file_that_is_not_a_database_is_refused_and_left_as_it_is() {
     let dir = temp_dir("corrupt");
-    let db = dir.join("m.db");
+    let db = dir.path().join("m.db");
     let garbage = b"this is a CSV export, not a database\n".repeat(200);
     std::fs::write(&db, &garbage).unwrap();
     let error = Mirror::open(&db).unwrap_err();
@@ -30,13 +29,13 @@ fn a_file_that_is_not_a_database_is_refused_and_left_as_it_is() {
         "{message}"
     );
     assert_eq!(std::fs::read(&db).unwrap(), garbage);
-    std::fs::remove_dir_all(&dir).unwrap();
+    dir.close().unwrap();
 }
 
 #[test]
 fn a_foreign_database_is_refused_and_left_as_it_is() {
     let dir = temp_dir("foreign");
-    let db = dir.join("other.db");
+    let db = dir.path().join("other.db");
     {
         let connection = rusqlite::Connection::open(&db).unwrap();
         connection
@@ -57,13 +56,13 @@ fn a_foreign_database_is_refused_and_left_as_it_is() {
         before,
         "not even switched to WAL"
     );
-    std::fs::remove_dir_all(&dir).unwrap();
+    dir.close().unwrap();
 }
 
 #[test]
 fn a_mirror_from_a_newer_version_is_refused() {
     let dir = temp_dir("newer");
-    let db = dir.join("m.db");
+    let db = dir.path().join("m.db");
     drop(Mirror::open(&db).unwrap());
     {
         let connection = rusqlite::Connection::open(&db).unwrap();
@@ -74,16 +73,21 @@ fn a_mirror_from_a_newer_version_is_refused() {
         matches!(error, MirrorError::TooNew { found: 99, .. }),
         "{error}"
     );
-    std::fs::remove_dir_all(&dir).unwrap();
+    dir.close().unwrap();
 }
 
 #[test]
 fn reopening_keeps_the_schema_and_a_missing_mirror_is_named() {
     let dir = temp_dir("reopen");
-    let db = dir.join("m.db");
+    let db = dir.path().join("m.db");
     let error = Mirror::open_existing(&db).unwrap_err();
     assert!(matches!(error, MirrorError::Missing { .. }), "{error}");
-    assert!(error.to_string().contains("referrals sync --db"), "{error}");
+    // The advice (`referrals sync --db` first) is the CLI's: crates/referrals-cli/src/sync_cmd.rs.
+    let message = error.to_string();
+    assert!(
+        message.contains("m.db") && message.contains("no such mirror"),
+        "{message}"
+    );
     let mut mirror = Mirror::open(&db).unwrap();
     mirror
         .apply_referral(&referral(r#"{"id":"a"}"#), SystemTime::now())
@@ -101,13 +105,13 @@ fn reopening_keeps_the_schema_and_a_missing_mirror_is_named() {
         .unwrap();
     assert_eq!(mode, "wal");
     assert_eq!(mirror.changes_after(0, 10).unwrap().len(), 1);
-    std::fs::remove_dir_all(&dir).unwrap();
+    dir.close().unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_full_disk_fails_clearly_rolls_the_page_back_and_the_next_run_continues() {
     let dir = temp_dir("full");
-    let db = dir.join("m.db");
+    let db = dir.path().join("m.db");
     let simulator = Simulator::builder().referrals(40).start().await.unwrap();
     let client = client(&simulator);
     let mirror = shared(&db);
@@ -158,7 +162,7 @@ async fn a_full_disk_fails_clearly_rolls_the_page_back_and_the_next_run_continue
     assert!(report.resumed);
     assert_eq!(mirror_state(&db), simulator_state(&simulator));
     check_journal(&db);
-    std::fs::remove_dir_all(&dir).unwrap();
+    dir.close().unwrap();
 }
 
 #[cfg(unix)]
@@ -166,7 +170,7 @@ async fn a_full_disk_fails_clearly_rolls_the_page_back_and_the_next_run_continue
 fn a_read_only_directory_gives_a_clear_error_and_the_mirror_is_untouched() {
     use std::os::unix::fs::PermissionsExt;
     let dir = temp_dir("readonly");
-    let db = dir.join("m.db");
+    let db = dir.path().join("m.db");
     {
         let mut mirror = Mirror::open(&db).unwrap();
         mirror
@@ -175,14 +179,14 @@ fn a_read_only_directory_gives_a_clear_error_and_the_mirror_is_untouched() {
     }
     let before = std::fs::read(&db).unwrap();
     std::fs::set_permissions(&db, std::fs::Permissions::from_mode(0o444)).unwrap();
-    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o555)).unwrap();
-    let probe = dir.join("probe");
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o555)).unwrap();
+    let probe = dir.path().join("probe");
     let root = std::fs::write(&probe, b"").is_ok(); // root ignores permissions
     let outcome = referrals_sync::SyncLock::acquire(&db, Duration::ZERO).map(|_| ());
     let opened = Mirror::open(&db).and_then(|mut m| {
         m.apply_referral(&referral(r#"{"id":"a","eTag":"2"}"#), SystemTime::now())
     });
-    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
     std::fs::set_permissions(&db, std::fs::Permissions::from_mode(0o644)).unwrap();
     if !root {
         let error = outcome.unwrap_err();
@@ -192,13 +196,13 @@ fn a_read_only_directory_gives_a_clear_error_and_the_mirror_is_untouched() {
         assert!(matches!(error, MirrorError::ReadOnly { .. }), "{error}");
         assert_eq!(std::fs::read(&db).unwrap(), before);
     }
-    std::fs::remove_dir_all(&dir).unwrap();
+    dir.close().unwrap();
 }
 
 #[test]
 fn a_webhook_applies_one_referral_exactly_as_a_sync_would() {
     let dir = temp_dir("webhook");
-    let db = dir.join("m.db");
+    let db = dir.path().join("m.db");
     let mut mirror = Mirror::open(&db).unwrap();
     let now = SystemTime::now();
     let v1 = referral(r#"{"id":"r","eTag":"1","updatedDateTime":"2026-01-01T00:00:00Z","x":1}"#);
@@ -230,27 +234,24 @@ fn a_webhook_applies_one_referral_exactly_as_a_sync_would() {
         .map(|c| (c.kind, c.etag))
         .collect();
     let expected = [
-        ("created", "1"),
-        ("updated", "2"),
-        ("removed", "2"),
-        ("created", "2"),
+        (ChangeKind::Created, "1"),
+        (ChangeKind::Updated, "2"),
+        (ChangeKind::Removed, "2"),
+        (ChangeKind::Created, "2"),
     ];
-    assert_eq!(
-        kinds,
-        expected.map(|(k, e)| (k.to_owned(), Some(e.to_owned())))
-    );
+    assert_eq!(kinds, expected.map(|(k, e)| (k, Some(e.to_owned()))));
     let error = mirror
         .apply_referral(&referral(r#"{"name":"no id"}"#), now)
         .unwrap_err();
     assert!(error.to_string().contains("without an `id`"), "{error}");
     check_journal(&db);
-    std::fs::remove_dir_all(&dir).unwrap();
+    dir.close().unwrap();
 }
 
 #[test]
 fn an_extension_keeps_its_own_tables_and_writes_them_with_the_mirror_atomically() {
     let dir = temp_dir("extension");
-    let db = dir.join("m.db");
+    let db = dir.path().join("m.db");
     let mut mirror = Mirror::open(&db).unwrap();
     let migrations = [
         "CREATE TABLE webhook_events (event_id TEXT PRIMARY KEY, referral_id TEXT NOT NULL)",
@@ -290,18 +291,18 @@ fn an_extension_keeps_its_own_tables_and_writes_them_with_the_mirror_atomically(
         Err::<(), _>(MirrorError::Invalid {
             path: db.clone(),
             what: "the event",
-            detail: "duplicate".into(),
+            value: "duplicate".into(),
         })
     });
     assert!(failed.is_err());
     assert_eq!(mirror.changes_after(0, 10).unwrap().len(), 1);
-    std::fs::remove_dir_all(&dir).unwrap();
+    dir.close().unwrap();
 }
 
 #[test]
 fn consumer_offsets_move_forward_only_and_only_to_rows_that_exist() {
     let dir = temp_dir("consumers");
-    let db = dir.join("m.db");
+    let db = dir.path().join("m.db");
     let mut mirror = Mirror::open(&db).unwrap();
     for id in ["a", "b", "c"] {
         mirror
@@ -319,13 +320,13 @@ fn consumer_offsets_move_forward_only_and_only_to_rows_that_exist() {
     assert_eq!(rest.len(), 1);
     assert_eq!(rest[0].referral.as_deref(), Some(r#"{"id":"c"}"#));
     assert_eq!(mirror.last_seq().unwrap(), 3);
-    std::fs::remove_dir_all(&dir).unwrap();
+    dir.close().unwrap();
 }
 
 #[test]
 fn the_journal_check_finds_a_repeated_version_and_a_disagreeing_mirror() {
     let dir = temp_dir("verify");
-    let db = dir.join("m.db");
+    let db = dir.path().join("m.db");
     let mut mirror = Mirror::open(&db).unwrap();
     mirror
         .apply_referral(&referral(r#"{"id":"a","eTag":"1"}"#), SystemTime::now())
@@ -349,7 +350,7 @@ fn the_journal_check_finds_a_repeated_version_and_a_disagreeing_mirror() {
         problems[1].contains("removed in the mirror"),
         "{problems:#?}"
     );
-    std::fs::remove_dir_all(&dir).unwrap();
+    dir.close().unwrap();
 }
 
 /// A small tmpfs mounted on `dir` for the test's life (needs root; `None` when not allowed).
@@ -386,12 +387,12 @@ impl Drop for Tmpfs {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_real_full_disk_and_a_read_only_filesystem_leave_the_mirror_intact() {
     let dir = temp_dir("tmpfs");
-    let mount = dir.join("mnt");
+    let mount = dir.path().join("mnt");
     let Some(tmpfs) = Tmpfs::mount(&mount, "600k") else {
         eprintln!(
             "skipped: cannot mount a tmpfs here (not root?); the max_page_count test covers a full disk"
         );
-        std::fs::remove_dir_all(&dir).unwrap();
+        dir.close().unwrap();
         return;
     };
     let db = mount.join("m.db");
@@ -438,7 +439,7 @@ async fn a_real_full_disk_and_a_read_only_filesystem_leave_the_mirror_intact() {
     check_journal(&db);
     drop(mirror);
     drop(tmpfs);
-    std::fs::remove_dir_all(&dir).unwrap();
+    dir.close().unwrap();
 }
 
 /// Pages written in one transaction journal their changes in the order received: across the
@@ -447,7 +448,7 @@ async fn a_real_full_disk_and_a_read_only_filesystem_leave_the_mirror_intact() {
 #[test]
 fn a_batch_of_pages_journals_every_change_in_the_order_received() {
     let dir = temp_dir("journal-order");
-    let db = dir.join("m.db");
+    let db = dir.path().join("m.db");
     let mut mirror = Mirror::open(&db).unwrap();
     let version = |i: usize, v: u32| {
         referral(&format!(
@@ -481,14 +482,49 @@ fn a_batch_of_pages_journals_every_change_in_the_order_received() {
         .collect();
     assert_eq!(journaled, expected);
     check_journal(&db);
-    std::fs::remove_dir_all(&dir).unwrap();
+    dir.close().unwrap();
+}
+
+/// When another process replaced or finished the run (its `sync_run` row is gone), a page
+/// of the old run is refused and rolled back whole, and the run cannot be finished twice.
+#[test]
+fn pages_of_a_run_another_process_ended_are_refused_and_leave_nothing() {
+    let dir = temp_dir("run-gone");
+    let db = dir.path().join("m.db");
+    let mut mirror = Mirror::open(&db).unwrap();
+    begin_first_run(&mut mirror);
+    mirror
+        .apply_pages(&[full_page(&[referral(r#"{"id": "a"}"#)])])
+        .unwrap();
+    let before = (mirror_state(&db), journal(&db));
+    mirror
+        .connection()
+        .execute("DELETE FROM sync_run", [])
+        .unwrap();
+    let page = full_page(&[
+        referral(r#"{"id": "a", "x": 1}"#),
+        referral(r#"{"id": "b"}"#),
+    ]);
+    let error = mirror.apply_pages(&[page]).unwrap_err();
+    assert!(
+        matches!(error, MirrorError::NoRunInProgress { .. }),
+        "{error}"
+    );
+    assert_eq!((mirror_state(&db), journal(&db)), before, "nothing written");
+    let finished = mirror.finish_run(&referrals_model::Timestamp::new("2026-12-01T11:00:00Z"));
+    assert!(
+        matches!(finished, Err(MirrorError::NoRunInProgress { .. })),
+        "{finished:?}"
+    );
+    check_journal(&db);
+    dir.close().unwrap();
 }
 
 /// Begins a first (full) run in `mirror`, started at 09:00.
 fn begin_first_run(mirror: &mut Mirror) {
     use referrals_model::Timestamp;
     use referrals_sync::plan::{Reason, RunKind};
-    use referrals_sync::store::{Counts, RunRecord};
+    use referrals_sync::{Counts, RunRecord};
 
     mirror
         .begin_run(&RunRecord {
@@ -504,13 +540,13 @@ fn begin_first_run(mirror: &mut Mirror) {
 }
 
 /// A page of that run, received at 10:00.
-fn full_page(referrals: &[Referral]) -> referrals_sync::store::PageUpdate {
+fn full_page(referrals: &[Referral]) -> referrals_sync::PageUpdate {
     use referrals_model::Timestamp;
     use referrals_query::{Checkpoint, ListQuery};
     use referrals_sync::MirrorRow;
     use referrals_sync::plan::{Reason, RunKind};
 
-    referrals_sync::store::PageUpdate {
+    referrals_sync::PageUpdate {
         rows: referrals
             .iter()
             .map(|r| MirrorRow::from_referral(r).unwrap())
@@ -562,8 +598,8 @@ fn reopened_count(db: &std::path::Path) -> i64 {
 #[test]
 fn background_checkpoints_copy_the_log_while_the_writer_goes_on() {
     let dir = temp_dir("background-checkpoints");
-    let db = dir.join("m.db");
-    let wal = dir.join("m.db-wal");
+    let db = dir.path().join("m.db");
+    let wal = dir.path().join("m.db-wal");
     let mut mirror = Mirror::open(&db).unwrap();
     mirror.checkpoint_in_background().unwrap();
     let autocheckpoint: i64 = mirror
@@ -595,7 +631,7 @@ fn background_checkpoints_copy_the_log_while_the_writer_goes_on() {
     drop(mirror);
     assert_eq!(reopened_count(&db), referrals as i64);
     assert_eq!(journal(&db).len(), referrals);
-    std::fs::remove_dir_all(&dir).unwrap();
+    dir.close().unwrap();
 }
 
 /// A reader in the middle of a long query keeps its view of the file while a sync writes and
@@ -604,7 +640,7 @@ fn background_checkpoints_copy_the_log_while_the_writer_goes_on() {
 #[test]
 fn a_long_reader_keeps_its_view_while_background_checkpoints_run() {
     let dir = temp_dir("background-reader");
-    let db = dir.join("m.db");
+    let db = dir.path().join("m.db");
     let mut mirror = Mirror::open(&db).unwrap();
     mirror.checkpoint_in_background().unwrap();
     write_big_referrals(&mut mirror, 500);
@@ -623,7 +659,7 @@ fn a_long_reader_keeps_its_view_while_background_checkpoints_run() {
     drop(reader);
     drop(mirror);
     assert_eq!(reopened_count(&db), 12_000);
-    std::fs::remove_dir_all(&dir).unwrap();
+    dir.close().unwrap();
 }
 
 /// The referral `r1`, version `etag`.
@@ -639,7 +675,7 @@ fn r1(etag: &str) -> Referral {
 #[test]
 fn a_referral_edited_removed_or_deleted_by_hand_is_never_taken_for_unchanged() {
     let dir = temp_dir("digest");
-    let mut mirror = Mirror::open(dir.join("m.db")).unwrap();
+    let mut mirror = Mirror::open(dir.path().join("m.db")).unwrap();
     let now = SystemTime::now();
     let received = r1("1");
     let decide = |mirror: &mut Mirror| mirror.apply_referral(&received, now).unwrap().decision;
@@ -685,7 +721,7 @@ fn a_referral_edited_removed_or_deleted_by_hand_is_never_taken_for_unchanged() {
     assert_eq!(decide(&mut mirror), Decision::Created);
     assert_eq!(stored(&mirror).unwrap(), original);
     assert_eq!(decide(&mut mirror), Decision::Unchanged);
-    let kinds: Vec<String> = journal(&dir.join("m.db"))
+    let kinds: Vec<String> = journal(&dir.path().join("m.db"))
         .into_iter()
         .map(|(_, _, kind, _)| kind)
         .collect();
@@ -694,7 +730,7 @@ fn a_referral_edited_removed_or_deleted_by_hand_is_never_taken_for_unchanged() {
         ["created", "updated", "removed", "created", "created"]
     );
     drop(mirror);
-    std::fs::remove_dir_all(&dir).unwrap();
+    dir.close().unwrap();
 }
 
 /// Referrals `<prefix>0` … `<prefix>{n - 1}`, stored (and last seen) in 1970.
@@ -715,7 +751,7 @@ fn a_full_run_removes_what_it_did_not_see_even_without_a_seen_row() {
     use referrals_model::Timestamp;
 
     let dir = temp_dir("unseen");
-    let mut mirror = Mirror::open(dir.join("m.db")).unwrap();
+    let mut mirror = Mirror::open(dir.path().join("m.db")).unwrap();
     let items = stored_long_ago(&mut mirror, "k", 5);
     mirror
         .connection()
@@ -747,7 +783,7 @@ fn a_full_run_removes_what_it_did_not_see_even_without_a_seen_row() {
     assert_eq!(present, ["k0", "k1"]);
     assert_eq!(mirror.verify_journal().unwrap(), Vec::<String>::new());
     drop(mirror);
-    std::fs::remove_dir_all(&dir).unwrap();
+    dir.close().unwrap();
 }
 
 /// SQLite may renumber the rowids of `referrals` (it has no `INTEGER PRIMARY KEY`: `VACUUM`
@@ -760,7 +796,7 @@ fn renumbered_rows_change_no_decision() {
     use referrals_model::Timestamp;
 
     let dir = temp_dir("vacuum");
-    let mut mirror = Mirror::open(dir.join("m.db")).unwrap();
+    let mut mirror = Mirror::open(dir.path().join("m.db")).unwrap();
     let items = stored_long_ago(&mut mirror, "v", 6);
     let rowid = |mirror: &Mirror, id: &str| -> i64 {
         mirror
@@ -803,7 +839,10 @@ fn renumbered_rows_change_no_decision() {
     assert_eq!(orphans, 0);
     // Received once more, the four are unchanged the fast way (their digests were rewritten).
     let counts = mirror.apply_pages(&[full_page(&items[..4])]);
-    assert!(counts.is_err(), "no run in progress any more");
+    assert!(
+        matches!(counts, Err(MirrorError::NoRunInProgress { .. })),
+        "no run in progress any more: {counts:?}"
+    );
     for item in &items[..4] {
         assert_eq!(
             mirror
@@ -815,5 +854,5 @@ fn renumbered_rows_change_no_decision() {
     }
     assert_eq!(mirror.verify_journal().unwrap(), Vec::<String>::new());
     drop(mirror);
-    std::fs::remove_dir_all(&dir).unwrap();
+    dir.close().unwrap();
 }

@@ -1,11 +1,9 @@
 //! The simulator's webhooks end to end: its signed events pass the listener's verification,
 //! reach the mirror, and are redelivered when the listener refuses them.
 
-mod common;
-
 use std::sync::Arc;
 
-use common::{eventually, temp_db};
+use crate::support::{client, eventually, temp_db};
 use referrals_receiver::{ListenerBuilder, ListenerHandle};
 use referrals_simulator::{MAX_ATTEMPTS, Simulator, SimulatorHandle};
 use referrals_sync::Mirror;
@@ -18,16 +16,12 @@ fn count(db: &std::path::Path, sql: &str) -> i64 {
         .unwrap()
 }
 
-async fn listen(simulator: &SimulatorHandle, db: &std::path::Path) -> ListenerHandle<Mirror> {
+async fn listen(simulator: &SimulatorHandle, db: &std::path::Path) -> ListenerHandle {
     let mut policy =
         Policy::new(TrustAnchors::from_pem(simulator.webhook_ca_pem().as_bytes()).unwrap());
     policy.cert_url_prefixes =
         vec![CertUrlPrefix::parse(&simulator.webhook_cert_url_prefix()).unwrap()];
-    let client = referrals::Client::builder()
-        .base_url(simulator.base_url())
-        .bearer_token(simulator.token().to_owned())
-        .build()
-        .unwrap();
+    let client = client(simulator);
     ListenerBuilder::new(policy)
         .start(
             "127.0.0.1:0".parse().unwrap(),
@@ -87,11 +81,7 @@ async fn refused_deliveries_are_tried_ten_times() {
     let mut policy = Policy::new(TrustAnchors::webpki());
     policy.cert_url_prefixes =
         vec![CertUrlPrefix::parse(&simulator.webhook_cert_url_prefix()).unwrap()];
-    let client = referrals::Client::builder()
-        .base_url(simulator.base_url())
-        .bearer_token(simulator.token().to_owned())
-        .build()
-        .unwrap();
+    let client = client(&simulator);
     let listener = ListenerBuilder::new(policy)
         .start(
             "127.0.0.1:0".parse().unwrap(),

@@ -1,26 +1,23 @@
 //! Schema migrations against a file the release before them wrote: `tests/fixtures/mirror-v1.db`
 //! (see `tests/fixtures/README.md`), upgraded to the current version with nothing lost.
 
-mod common;
-
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
-use common::temp_dir;
+use crate::support::temp_dir;
 use referrals_model::{Referral, Timestamp};
 use referrals_sync::plan::RunKind;
 use referrals_sync::rusqlite::Connection;
 use referrals_sync::rusqlite::types::Value;
-use referrals_sync::store::Store;
-use referrals_sync::{Decision, Mirror, SCHEMA_VERSION};
+use referrals_sync::{ChangeKind, Decision, Mirror, SCHEMA_VERSION};
 
 const FIXTURE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/mirror-v1.db");
 
 /// A copy of the version-1 fixture in a fresh directory.
-fn version_1_copy(name: &str) -> (PathBuf, PathBuf) {
+fn version_1_copy(name: &str) -> (tempfile::TempDir, PathBuf) {
     let dir = temp_dir(name);
-    let db = dir.join("m.db");
+    let db = dir.path().join("m.db");
     std::fs::copy(FIXTURE, &db).unwrap();
     (dir, db)
 }
@@ -179,7 +176,7 @@ fn a_version_1_mirror_upgrades_with_nothing_lost() {
     let connection = Connection::open(&db).unwrap();
     assert_eq!(seen_by_id(&connection), seen);
     drop(connection);
-    std::fs::remove_dir_all(&dir).unwrap();
+    dir.close().unwrap();
 }
 
 #[test]
@@ -189,7 +186,7 @@ fn the_run_in_progress_in_a_version_1_file_finishes_after_the_upgrade_with_the_s
     let last_seen = before.column("last_seen_at");
     let removed_at = before.column("removed_at");
     let mut mirror = Mirror::open_existing(&db).unwrap();
-    let (_, run) = mirror.load().unwrap();
+    let (_, run) = mirror.sync_state().unwrap();
     let run = run.expect("the fixture's full run is in progress");
     assert_eq!(run.kind, RunKind::Full);
     assert_eq!(run.counts.pages, 1);
@@ -216,14 +213,14 @@ fn the_run_in_progress_in_a_version_1_file_finishes_after_the_upgrade_with_the_s
     let journal = mirror.changes_after(last_seq, 100).unwrap();
     let mut journaled: Vec<String> = journal
         .iter()
-        .inspect(|change| assert_eq!(change.kind, "removed"))
+        .inspect(|change| assert_eq!(change.kind, ChangeKind::Removed))
         .map(|change| change.referral_id.clone())
         .collect();
     journaled.sort();
     assert_eq!(journaled, expected_gone);
     assert_eq!(mirror.verify_journal().unwrap(), Vec::<String>::new());
     drop(mirror);
-    std::fs::remove_dir_all(&dir).unwrap();
+    dir.close().unwrap();
 }
 
 #[test]
@@ -286,7 +283,7 @@ fn an_upgraded_mirror_takes_the_same_referral_as_unchanged_and_a_new_version_as_
     assert_eq!(applied.seq, Some(last_seq + 1));
     assert_eq!(mirror.verify_journal().unwrap(), Vec::<String>::new());
     drop(mirror);
-    std::fs::remove_dir_all(&dir).unwrap();
+    dir.close().unwrap();
 }
 
 #[test]
@@ -323,5 +320,5 @@ fn a_migration_that_fails_leaves_the_file_at_version_1() {
         .unwrap();
     assert_eq!(tables, 0);
     drop(connection);
-    std::fs::remove_dir_all(&dir).unwrap();
+    dir.close().unwrap();
 }

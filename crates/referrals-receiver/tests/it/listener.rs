@@ -2,11 +2,9 @@
 //! event reaches the mirror and the journal; repeats are absorbed; nothing is lost across a
 //! stop between the 200 and the processing.
 
-mod common;
-
 use std::path::Path;
 
-use common::*;
+use crate::support::*;
 use referrals_simulator::{Simulator, SimulatorHandle};
 
 type Headers = Vec<(String, String)>;
@@ -387,13 +385,13 @@ async fn https_with_a_tls_certificate_and_key() {
     let bad_key = tls_acceptor(cert_pem.as_bytes(), b"not a key")
         .err()
         .unwrap();
-    assert!(bad_key.contains("--tls-key"), "{bad_key}");
-    assert!(!bad_key.contains("not a key"));
-    let client = referrals::Client::builder()
-        .base_url(simulator.base_url())
-        .bearer_token(simulator.token().to_owned())
-        .build()
-        .unwrap();
+    // Which input was wrong is the error's kind (the CLI names its --tls-key from it).
+    assert!(
+        matches!(bad_key, referrals_receiver::TlsError::NoPrivateKey),
+        "{bad_key}"
+    );
+    assert!(!bad_key.to_string().contains("not a key"));
+    let client = client(&simulator);
     let listener = ListenerBuilder::new(policy(&certificates))
         .certificate_source(Arc::new(HttpsCertificateSource::new().unwrap()))
         .tls(tls_acceptor(cert_pem.as_bytes(), key_pem.as_bytes()).unwrap())

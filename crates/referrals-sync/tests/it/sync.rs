@@ -1,11 +1,11 @@
 //! The sync engine against the simulator: what a run requests, what it journals, how it
 //! resumes, falls back and removes.
 
-mod common;
-
 use std::time::Duration;
 
-use common::{check_journal, client, journal, mirror_state, shared, simulator_state, temp_dir};
+use crate::support::{
+    check_journal, client, journal, mirror_state, shared, simulator_state, temp_dir,
+};
 use referrals_simulator::{Fault, FaultPlan, FaultRule, Simulator};
 use referrals_sync::{Reason, RunKind, SyncError, SyncOptions, sync};
 
@@ -19,7 +19,7 @@ fn options() -> SyncOptions {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_first_sync_mirrors_everything_and_an_unchanged_account_costs_one_request() {
     let dir = temp_dir("first");
-    let db = dir.join("m.db");
+    let db = dir.path().join("m.db");
     let simulator = Simulator::builder().referrals(95).start().await.unwrap();
     let client = client(&simulator);
     let mirror = shared(&db);
@@ -56,13 +56,13 @@ async fn the_first_sync_mirrors_everything_and_an_unchanged_account_costs_one_re
         "reading the same versions adds nothing"
     );
     check_journal(&db);
-    std::fs::remove_dir_all(&dir).unwrap();
+    dir.close().unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn changes_are_journaled_once_and_a_full_run_finds_removals() {
     let dir = temp_dir("changes");
-    let db = dir.join("m.db");
+    let db = dir.path().join("m.db");
     let simulator = Simulator::builder().referrals(60).start().await.unwrap();
     let client = client(&simulator);
     let mirror = shared(&db);
@@ -125,13 +125,13 @@ async fn changes_are_journaled_once_and_a_full_run_finds_removals() {
     .unwrap();
     assert_eq!(again.counts.removed, 0);
     check_journal(&db);
-    std::fs::remove_dir_all(&dir).unwrap();
+    dir.close().unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_run_stopped_part_way_resumes_from_its_checkpoint_and_repeats_nothing() {
     let dir = temp_dir("resume");
-    let db = dir.join("m.db");
+    let db = dir.path().join("m.db");
     let simulator = Simulator::builder()
         .referrals(100)
         .faults(FaultPlan::new().rule(FaultRule::list_page(3, Fault::status(503))))
@@ -160,13 +160,13 @@ async fn a_run_stopped_part_way_resumes_from_its_checkpoint_and_repeats_nothing(
     assert_eq!(journal(&db).len(), 100);
     assert_eq!(mirror_state(&db), simulator_state(&simulator));
     check_journal(&db);
-    std::fs::remove_dir_all(&dir).unwrap();
+    dir.close().unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_server_refusing_the_filter_gets_a_full_listing_with_a_diff() {
     let dir = temp_dir("refused");
-    let db = dir.join("m.db");
+    let db = dir.path().join("m.db");
     let simulator = Simulator::builder()
         .referrals(50)
         .faults(FaultPlan::new().rule(FaultRule::matching(
@@ -194,13 +194,13 @@ async fn a_server_refusing_the_filter_gets_a_full_listing_with_a_diff() {
     assert_eq!(second.counts.created as usize, created_alive);
     assert_eq!(mirror_state(&db), simulator_state(&simulator));
     check_journal(&db);
-    std::fs::remove_dir_all(&dir).unwrap();
+    dir.close().unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_expired_continuation_restarts_the_listing_once() {
     let dir = temp_dir("expired");
-    let db = dir.join("m.db");
+    let db = dir.path().join("m.db");
     let simulator = Simulator::builder()
         .referrals(60)
         .faults(FaultPlan::new().rule(FaultRule::list_page(1, Fault::status(503))))
@@ -234,13 +234,13 @@ async fn an_expired_continuation_restarts_the_listing_once() {
     simulator.set_faults(FaultPlan::new().rule(FaultRule::list_page(1, Fault::status(400))));
     let error = sync(&client, &mirror, &options()).await.unwrap_err();
     assert!(matches!(error, SyncError::Listing { .. }), "{error}");
-    std::fs::remove_dir_all(&dir).unwrap();
+    dir.close().unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn full_every_makes_a_run_full_again() {
     let dir = temp_dir("due");
-    let db = dir.join("m.db");
+    let db = dir.path().join("m.db");
     let simulator = Simulator::builder().referrals(10).start().await.unwrap();
     let client = client(&simulator);
     let mirror = shared(&db);
@@ -256,14 +256,14 @@ async fn full_every_makes_a_run_full_again() {
     .await
     .unwrap();
     assert_eq!((due.kind, due.reason), (RunKind::Full, Reason::Due));
-    std::fs::remove_dir_all(&dir).unwrap();
+    dir.close().unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_server_that_speaks_only_the_2018_form_gets_a_full_diff_with_removals() {
     use referrals_fixtures::replay::{Matcher, ReplayTransport, Step};
     let dir = temp_dir("classic-only");
-    let db = dir.join("m.db");
+    let db = dir.path().join("m.db");
     let item = |id: &str, day: u8| {
         format!(r#"{{"id":"{id}","eTag":"{id}1","updatedDateTime":"2026-01-0{day}T00:00:00Z"}}"#)
     };
@@ -316,5 +316,5 @@ async fn a_server_that_speaks_only_the_2018_form_gets_a_full_diff_with_removals(
     let ids: Vec<String> = mirror_state(&db).into_keys().collect();
     assert_eq!(ids, ["a", "c", "d"]);
     check_journal(&db);
-    std::fs::remove_dir_all(&dir).unwrap();
+    dir.close().unwrap();
 }

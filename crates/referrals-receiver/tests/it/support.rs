@@ -1,10 +1,9 @@
 //! Shared test support: a mirror database, a certificate server on loopback, a listener with
 //! a simulator behind it, and a way to POST signed deliveries.
-#![allow(dead_code)]
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -123,25 +122,37 @@ pub async fn certificate_server() -> Certificates {
     }
 }
 
-/// A fresh database path in a temporary directory.
-pub fn temp_db(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!(
-        "referrals-webhooks-{name}-{}-{}",
-        std::process::id(),
-        fastrand_suffix()
-    ));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir.join("referrals.db")
+/// A database path in a fresh temporary directory; the directory is deleted when this is dropped.
+#[derive(Debug)]
+pub struct TempDb {
+    path: PathBuf,
+    _dir: tempfile::TempDir,
 }
 
-fn fastrand_suffix() -> u64 {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static NEXT: AtomicU64 = AtomicU64::new(0);
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos() as u64;
-    nanos ^ NEXT.fetch_add(1, Ordering::Relaxed)
+impl std::ops::Deref for TempDb {
+    type Target = Path;
+
+    fn deref(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl AsRef<Path> for TempDb {
+    fn as_ref(&self) -> &Path {
+        &self.path
+    }
+}
+
+/// A fresh database path in a temporary directory.
+pub fn temp_db(name: &str) -> TempDb {
+    let dir = tempfile::Builder::new()
+        .prefix(&format!("referrals-receiver-{name}-"))
+        .tempdir()
+        .unwrap();
+    TempDb {
+        path: dir.path().join("referrals.db"),
+        _dir: dir,
+    }
 }
 
 pub fn policy(certificates: &Certificates) -> Policy {
@@ -151,18 +162,23 @@ pub fn policy(certificates: &Certificates) -> Policy {
     policy
 }
 
+/// A client of `simulator`'s Referrals API.
+pub fn client(simulator: &SimulatorHandle) -> referrals::Client {
+    referrals::Client::builder()
+        .base_url(simulator.base_url())
+        .bearer_token(simulator.token().to_owned())
+        .build()
+        .unwrap()
+}
+
 /// A listener on loopback over the mirror at `db`, reading referrals from `simulator`.
 pub async fn listener(
     certificates: &Certificates,
     simulator: &SimulatorHandle,
     db: &std::path::Path,
     start_worker: bool,
-) -> ListenerHandle<Mirror> {
-    let client = referrals::Client::builder()
-        .base_url(simulator.base_url())
-        .bearer_token(simulator.token().to_owned())
-        .build()
-        .unwrap();
+) -> ListenerHandle {
+    let client = client(simulator);
     let fetcher =
         HttpsCertificateSource::with_limits(64 * 1024, Duration::from_millis(500)).unwrap();
     ListenerBuilder::new(policy(certificates))

@@ -1,9 +1,7 @@
 //! Shared helpers of the sync tests: a fresh directory, a client for a simulator, and the two
 //! states to compare (the mirror's and the simulator's).
-#![allow(dead_code)]
-
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use referrals::{Client, RetryPolicy};
@@ -12,12 +10,12 @@ use referrals_sync::Mirror;
 use referrals_sync::rusqlite;
 use serde_json::Value;
 
-/// A fresh, empty directory for one test.
-pub fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("referrals-sync-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+/// A fresh, empty directory for one test, deleted when dropped.
+pub fn temp_dir(name: &str) -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix(&format!("referrals-sync-{name}-"))
+        .tempdir()
+        .unwrap()
 }
 
 /// A client for `simulator` with quick retries.

@@ -1,0 +1,82 @@
+//! The SQLite mirror, one module per job: opening it (checks, pragmas, WAL, migrations), the
+//! rows and their change rules, the journal and consumer offsets, the steps of a sync run,
+//! verifying the journal, and the extension point for other crates' tables.
+
+use std::path::{Path, PathBuf};
+
+use rusqlite::{Connection, Transaction, TransactionBehavior};
+
+use crate::MirrorError;
+use crate::checkpointer::Checkpointer;
+
+mod extension;
+mod journal;
+mod open;
+mod rows;
+mod runs;
+mod verify;
+
+pub use journal::ChangeRecord;
+pub use open::BUSY_TIMEOUT;
+pub use rows::Applied;
+pub use runs::{Counts, PageUpdate, RunRecord};
+
+/// A local mirror of referrals in one SQLite file (see `docs/sync.md` for its tables).
+///
+/// All methods block; from async code call them on a blocking thread, e.g. with
+/// [`run_blocking`](crate::run_blocking) (the sync engine does). Several processes may open the same file: SQLite serializes the writers
+/// (WAL mode, a busy timeout of [`BUSY_TIMEOUT`]).
+///
+/// ```
+/// use std::time::SystemTime;
+/// use referrals_model::Referral;
+/// use referrals_sync::{Decision, Mirror};
+///
+/// # let dir = tempfile::tempdir()?;
+/// let mut mirror = Mirror::open(dir.path().join("referrals.db"))?;
+/// let referral: Referral = serde_json::from_str(r#"{"id": "r1", "eTag": "\"1\"", "x-new": 1}"#)?;
+/// assert_eq!(mirror.apply_referral(&referral, SystemTime::now())?.decision, Decision::Created);
+/// assert_eq!(mirror.apply_referral(&referral, SystemTime::now())?.decision, Decision::Unchanged);
+/// assert!(mirror.mark_removed("r1", SystemTime::now())?.is_some());
+/// assert_eq!(mirror.changes_after(0, 10)?.len(), 2); // created, removed
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug)]
+pub struct Mirror {
+    // Declared first, so dropped first: its connection closes before `connection`, which as
+    // the last one makes the final checkpoint.
+    checkpointer: Option<Checkpointer>,
+    connection: Connection,
+    path: PathBuf,
+}
+
+impl Mirror {
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The SQLite connection, to read the mirror (or your own tables) directly.
+    pub fn connection(&self) -> &Connection {
+        &self.connection
+    }
+
+    /// Begins a write transaction (`BEGIN IMMEDIATE`: it waits for other writers up to
+    /// [`BUSY_TIMEOUT`] now, not at its first write).
+    fn write_transaction(&mut self) -> Result<Transaction<'_>, MirrorError> {
+        self.connection
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(|e| write_error(&self.path, e))
+    }
+}
+
+/// A write failed: full disk and read-only files get their own kinds.
+pub(crate) fn write_error(path: &Path, error: rusqlite::Error) -> MirrorError {
+    MirrorError::from_sqlite(path, "write", error)
+}
+
+/// The file of the database `connection` is open on, for error messages (SQLite's own name
+/// for it).
+fn path_of(connection: &Connection) -> PathBuf {
+    PathBuf::from(connection.path().unwrap_or_default())
+}

@@ -1,0 +1,3 @@
+//! The integration tests of `referrals-webhooks`, in one binary.
+
+mod verifier;
