@@ -12,13 +12,14 @@ use serde_json::Value;
 use tokio::net::TcpListener;
 
 use super::assertion::RegisteredCertificate;
+use super::continuation::TokenKey;
 use super::device::DeviceStep;
 use super::fault::{FaultPlan, FaultState};
 use super::handle::SimulatorHandle;
-use super::rng::{SplitMix, mix64};
 use super::server;
 use super::state::{Config, State};
 use super::store::Store;
+use referrals_fixtures::rng::SeededRng;
 use referrals_fixtures::synthetic::Synthetic;
 
 /// The bearer token a simulator accepts unless told otherwise.
@@ -287,6 +288,8 @@ impl SimulatorBuilder {
         let listener =
             TcpListener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, self.port))).await?;
         let address = listener.local_addr()?;
+        let mut ids = SeededRng::new(self.seed);
+        let token_key = TokenKey::new(&mut ids.fork());
         let state = Arc::new(State {
             config: Config {
                 token: self.token,
@@ -320,8 +323,8 @@ impl SimulatorBuilder {
             api_requests: AtomicU64::new(0),
             token_requests: AtomicU64::new(0),
             connections: AtomicU64::new(0),
-            rng: Mutex::new(SplitMix::new(mix64(self.seed ^ 0x51A1_5EED))),
-            token_secret: mix64(self.seed ^ 0x70CE_7070),
+            rng: Mutex::new(ids),
+            token_key,
             webhooks,
         });
         let task = tokio::spawn(server::accept_loop(listener, state.clone()));

@@ -83,7 +83,7 @@ impl SimulatorHandle {
         for _ in 0..changes {
             let (roll, pick) = {
                 let mut rng = lock(&self.state.rng);
-                (rng.next_u64() % 5, rng.next_u64())
+                (rng.below(5), rng.u64())
             };
             let target = {
                 let store = self.state.read_store();

@@ -5,7 +5,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::rng::SplitMix;
+use referrals_fixtures::rng::SeededRng;
 
 /// A failure the simulator can produce instead of (or on top of) a normal answer.
 ///
@@ -320,13 +320,13 @@ impl FaultPlan {
 #[derive(Debug)]
 pub(crate) struct FaultState {
     rules: Vec<(FaultRule, u64)>,
-    rng: SplitMix,
+    rng: SeededRng,
 }
 
 impl FaultState {
     pub(crate) fn new(plan: FaultPlan) -> Self {
         Self {
-            rng: SplitMix::new(plan.seed ^ 0xFA17_FA17_FA17_FA17),
+            rng: SeededRng::new(plan.seed),
             rules: plan.rules.into_iter().map(|rule| (rule, 0)).collect(),
         }
     }
@@ -344,7 +344,7 @@ impl FaultState {
                 Trigger::Always => true,
                 Trigger::NthRequest(n) => info.number == *n,
                 Trigger::ListPage(page) => info.list_page == Some(*page),
-                Trigger::Probability(p) => self.rng.next_f64() < *p,
+                Trigger::Probability(p) => self.rng.f64() < *p,
                 Trigger::Matching(predicate) => predicate(info),
             };
             if fires {

@@ -81,7 +81,6 @@ mod patch;
 mod query;
 mod registration;
 mod response;
-mod rng;
 mod server;
 pub mod signing;
 mod state;

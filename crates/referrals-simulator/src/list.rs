@@ -35,7 +35,7 @@ pub(crate) fn list(
         raw_query,
         headers,
         state.config.default_page_size,
-        state.token_secret,
+        &state.token_key,
     ) {
         Ok(query) => query,
         Err(reply) => return reply,
@@ -80,7 +80,7 @@ pub(crate) fn list(
             page_size: query.page_size,
             key: query.key.clone(),
         }
-        .encode(state.token_secret)
+        .encode(&state.token_key)
     });
 
     let items = items(&records, query.selection.select(), faults.invalid_json);

@@ -3,7 +3,7 @@
 use http::HeaderMap;
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, percent_decode_str, utf8_percent_encode};
 
-use super::continuation::{Continuation, Form};
+use super::continuation::{Continuation, Form, TokenKey};
 use super::filter::{self, Expr};
 use super::response::Reply;
 use super::store::Facets;
@@ -190,13 +190,13 @@ fn token_of<'a>(
 }
 
 /// The zero-based page a list request asks for (for fault triggers); 0 when unknown.
-pub(crate) fn requested_page(raw_query: &str, headers: &HeaderMap, secret: u64) -> usize {
+pub(crate) fn requested_page(raw_query: &str, headers: &HeaderMap, key: &TokenKey) -> usize {
     let Ok(params) = parse_params(raw_query) else {
         return 0;
     };
     let form = form_of(&params);
     token_of(form, &params, headers)
-        .and_then(|(token, _)| Continuation::decode(token, secret))
+        .and_then(|(token, _)| Continuation::decode(token, key))
         .map_or(0, |c| c.page)
 }
 
@@ -213,7 +213,7 @@ pub(crate) fn parse(
     raw_query: &str,
     headers: &HeaderMap,
     default_page_size: usize,
-    secret: u64,
+    key: &TokenKey,
 ) -> Result<ListQuery, Reply> {
     let params = parse_params(raw_query)?;
     let form = form_of(&params);
@@ -249,7 +249,7 @@ pub(crate) fn parse(
 
     let continuation = match token_of(form, &params, headers) {
         None => None,
-        Some((token, target)) => match Continuation::decode(token, secret) {
+        Some((token, target)) => match Continuation::decode(token, key) {
             Some(c) if c.form == form => Some(c),
             _ => {
                 return Err(Reply::invalid(

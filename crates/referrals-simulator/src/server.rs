@@ -163,7 +163,7 @@ async fn handle(
         query: raw_query.to_owned(),
         operation,
         list_page: (operation == Operation::List)
-            .then(|| query::requested_page(raw_query, &parts.headers, state.token_secret)),
+            .then(|| query::requested_page(raw_query, &parts.headers, &state.token_key)),
     };
     let fault = lock(&state.faults).pick(&info);
 

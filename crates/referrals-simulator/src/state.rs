@@ -6,11 +6,12 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock, RwLockReadGuard, Rw
 use std::time::Duration;
 
 use super::assertion::RegisteredCertificate;
+use super::continuation::TokenKey;
 use super::device::DeviceStep;
 use super::fault::FaultState;
 use super::handle::RecordedRequest;
-use super::rng::SplitMix;
 use super::store::Store;
+use referrals_fixtures::rng::SeededRng;
 
 /// Settings fixed when the simulator starts.
 pub(crate) struct Config {
@@ -82,9 +83,9 @@ pub(crate) struct State {
     pub(crate) api_requests: AtomicU64,
     pub(crate) token_requests: AtomicU64,
     pub(crate) connections: AtomicU64,
-    pub(crate) rng: Mutex<SplitMix>,
+    pub(crate) rng: Mutex<SeededRng>,
     /// Signs continuation tokens.
-    pub(crate) token_secret: u64,
+    pub(crate) token_key: TokenKey,
     /// Registration, signing and deliveries of webhook events.
     pub(crate) webhooks: super::webhooks::Webhooks,
 }

@@ -7,7 +7,6 @@ use std::sync::Arc;
 use bytes::Bytes;
 use serde_json::Value;
 
-use super::rng::digest;
 use super::time::{self, Instant};
 
 /// One stored referral.
@@ -27,7 +26,7 @@ impl Record {
         let bytes = Bytes::from(encode(value));
         let etag = match value.get("eTag").and_then(Value::as_str) {
             Some(etag) if !etag.is_empty() => etag.to_owned(),
-            _ => format!("\"sim-{:016x}\"", digest(0xE7A6, &bytes)),
+            _ => content_etag(&bytes),
         };
         Self {
             facets: Facets::of(value),
@@ -40,6 +39,16 @@ impl Record {
     pub(crate) fn value(&self) -> Value {
         serde_json::from_slice(&self.bytes).unwrap_or(Value::Null)
     }
+}
+
+/// An entity tag derived from a referral's bytes: the first 8 bytes of their SHA-256, in hex.
+fn content_etag(bytes: &[u8]) -> String {
+    let digest = ring::digest::digest(&ring::digest::SHA256, bytes);
+    let hex: String = digest.as_ref()[..8]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    format!("\"sim-{hex}\"")
 }
 
 /// Serializes a JSON value; infallible for `Value` into a `Vec`.
