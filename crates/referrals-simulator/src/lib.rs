@@ -75,8 +75,12 @@ mod device;
 mod fault;
 mod filter;
 mod handle;
+mod ids;
 mod items;
 mod list;
+mod locks;
+mod log;
+mod oauth;
 mod patch;
 mod query;
 mod registration;
@@ -86,6 +90,7 @@ pub mod signing;
 mod state;
 mod store;
 mod time;
+mod tokens;
 mod webhooks;
 
 pub use builder::{
@@ -96,7 +101,8 @@ pub use builder::{
 pub use churn::ChurnReport;
 pub use device::DeviceStep;
 pub use fault::{Fault, FaultPlan, FaultRule, Operation, RequestInfo, RetryAfter, Trigger};
-pub use handle::{RecordedRequest, SimulatorHandle};
+pub use handle::SimulatorHandle;
+pub use log::RecordedRequest;
 pub use webhooks::{CERTIFICATE_PATH, DeliveryRecord, EVENTS, MAX_ATTEMPTS};
 
 /// The OAuth2 scope the simulator's token endpoint requires for client credentials (the
