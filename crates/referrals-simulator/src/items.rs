@@ -6,7 +6,8 @@ use std::sync::RwLockWriteGuard;
 use bytes::Bytes;
 use http::header::{ETAG, IF_MATCH, LOCATION};
 use http::{HeaderMap, HeaderName, StatusCode};
-use serde_json::{Map, Value, json};
+use referrals_fixtures::synthetic;
+use serde_json::{Map, Value};
 
 use super::ids::Ids;
 use super::patch;
@@ -53,18 +54,7 @@ pub(crate) fn create(store: &Store, body: &Bytes) -> Reply {
         .and_then(Value::as_str)
         .unwrap_or_default()
         .to_owned();
-    referral.insert(
-        "links".into(),
-        json!({
-            "relatedReferrals": {
-                "uri": format!("/referrals?engagementId={engagement_id}&api-version=v1.0"),
-                "method": "GET",
-                "headers": []
-            },
-            "self": { "uri": format!("/referrals/{id}?api-version=v1.0"), "method": "GET", "headers": [] }
-        }),
-    );
-    referral.insert("attributes".into(), json!({ "objectType": "Referral" }));
+    synthetic::add_service_fields(&mut referral, &id, &engagement_id);
     let mut records = store.write();
     if !referral.contains_key("organizationId") {
         if let Some(org) = records.own_organization() {
@@ -132,13 +122,10 @@ pub(crate) fn patch(store: &Store, id: &str, headers: &HeaderMap, body: &Bytes) 
         Err(e) => return Reply::invalid(&format!("the body is not valid JSON: {e}"), "body"),
     };
     let records = store.write();
-    let Some(current) = records.get(id).cloned() else {
-        return not_found(id);
+    let before = match updatable(&records, id, headers, false) {
+        Ok(before) => before,
+        Err(reply) => return reply,
     };
-    if let Err(reply) = check_if_match(headers, &current.etag, false) {
-        return reply;
-    }
-    let before = current.value();
     let registering = registration::touches_registrations(&operations);
     let mut base = before.clone();
     if registering {
@@ -199,13 +186,10 @@ pub(crate) fn put(store: &Store, id: &str, headers: &HeaderMap, body: &Bytes) ->
         }
     }
     let records = store.write();
-    let Some(current) = records.get(id).cloned() else {
-        return not_found(id);
+    let before = match updatable(&records, id, headers, true) {
+        Ok(before) => before,
+        Err(reply) => return reply,
     };
-    if let Err(reply) = check_if_match(headers, &current.etag, true) {
-        return reply;
-    }
-    let before = current.value();
     if !referral.contains_key("createdDateTime") {
         if let Some(created) = before.get("createdDateTime") {
             referral.insert("createdDateTime".into(), created.clone());
@@ -308,6 +292,19 @@ fn require_fields(referral: &Map<String, Value>) -> Result<(), Reply> {
         )),
         None => Ok(()),
     }
+}
+
+/// The referral `id` as it stands, when `If-Match` allows changing it (`if_match_required`: it
+/// must be given).
+fn updatable(
+    records: &Records,
+    id: &str,
+    headers: &HeaderMap,
+    if_match_required: bool,
+) -> Result<Value, Reply> {
+    let current = records.get(id).ok_or_else(|| not_found(id))?;
+    check_if_match(headers, &current.etag, if_match_required)?;
+    Ok(current.value())
 }
 
 /// 412 when `If-Match` names another version; with `required`, 428 when it is missing.

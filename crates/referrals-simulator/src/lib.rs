@@ -74,6 +74,7 @@ mod continuation;
 mod device;
 mod fault;
 mod filter;
+mod form;
 mod handle;
 mod ids;
 mod items;

@@ -3,7 +3,8 @@
 use std::sync::Arc;
 
 use http::{HeaderMap, StatusCode};
-use serde_json::{Map, Value, json};
+use referrals_fixtures::synthetic;
+use serde_json::{Map, Value};
 
 use super::continuation::{Continuation, Form};
 use super::query::{self, ListQuery, Selection, encode_value};
@@ -94,15 +95,8 @@ pub(crate) fn list(
                     Some(origin) => format!("{origin}/v1.0/engagements/referrals?api-version=v1.0"),
                     None => "/referrals?api-version=v1.0".to_owned(),
                 };
-                let links = json!({
-                    "next": {
-                        "uri": uri,
-                        "method": "GET",
-                        "headers": [{ "key": "MS-ContinuationToken", "value": token }]
-                    }
-                });
                 body.extend_from_slice(b",\"links\":");
-                body.extend_from_slice(&encode(&links));
+                body.extend_from_slice(&encode(&synthetic::classic_next_links(&uri, &token)));
             }
             body.extend_from_slice(b",\"attributes\":{\"objectType\":\"Collection\"}}");
         }

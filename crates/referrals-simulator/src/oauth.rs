@@ -7,11 +7,11 @@ use base64::Engine;
 use bytes::Bytes;
 use http::header::CACHE_CONTROL;
 use http::{Method, StatusCode};
-use percent_encoding::percent_decode_str;
 use serde_json::json;
 
 use super::auth::{PARTNER_CENTER_AUDIENCE, REFERRALS_AUDIENCE, SCOPE};
 use super::device::{self, DeviceGrant, DeviceStep, PollRefusal};
+use super::form;
 use super::response::Reply;
 use super::tokens::{RefreshRefusal, Tokens};
 
@@ -77,24 +77,15 @@ fn parse_form(body: &Bytes) -> Result<FormFields, Reply> {
             "The body is not UTF-8.",
         ));
     };
-    let mut form = FormFields::new();
-    for pair in text.split('&').filter(|p| !p.is_empty()) {
-        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
-        let decode = |s: &str| {
-            percent_decode_str(&s.replace('+', " "))
-                .decode_utf8()
-                .map(|v| v.into_owned())
-        };
-        let (Ok(key), Ok(value)) = (decode(key), decode(value)) else {
-            return Err(aad_error(
-                StatusCode::BAD_REQUEST,
-                "invalid_request",
-                "The body is not valid form encoding.",
-            ));
-        };
-        form.insert(key, value);
+    match form::pairs(text) {
+        // A repeated field: the last one counts.
+        Ok(pairs) => Ok(pairs.into_iter().map(|p| (p.name, p.value)).collect()),
+        Err(_) => Err(aad_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "The body is not valid form encoding.",
+        )),
     }
-    Ok(form)
 }
 
 /// Checks the client's proof when it gives one: a secret must be right, an assertion must be
