@@ -5,8 +5,6 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde::Deserialize;
 
-use super::state::{State, lock};
-
 /// The platform's limit on an assertion's lifetime.
 const MAX_LIFETIME_SECS: u64 = 600;
 
@@ -45,10 +43,15 @@ struct Claims {
     exp: u64,
 }
 
-/// `Ok` when `jwt` is a fresh assertion of the configured client, signed by the registered
-/// certificate, for this token endpoint; else why not.
-pub(crate) fn verify(state: &State, jwt: &str) -> Result<(), String> {
-    let Some(certificate) = &state.config.certificate else {
+/// The `jti` of `jwt` when it is a fresh assertion of `client_id`, signed by `certificate`, for
+/// the token endpoint `token_url`; else why not. The caller refuses a `jti` seen before.
+pub(crate) fn verify(
+    certificate: Option<&RegisteredCertificate>,
+    jwt: &str,
+    token_url: &str,
+    client_id: &str,
+) -> Result<String, String> {
+    let Some(certificate) = certificate else {
         return Err("no certificate is registered for the application".into());
     };
     let header = jsonwebtoken::decode_header(jwt).map_err(|e| format!("not a JWT: {e}"))?;
@@ -58,19 +61,15 @@ pub(crate) fn verify(state: &State, jwt: &str) -> Result<(), String> {
     if header.x5t_s256.as_deref() != Some(certificate.thumbprint.as_str()) {
         return Err("x5t#S256 does not name the registered certificate".into());
     }
-    let audience = format!(
-        "{}/auth/{}/oauth2/v2.0/token",
-        state.origin, state.config.tenant
-    );
     let mut validation = Validation::new(Algorithm::RS256);
-    validation.set_audience(&[&audience]);
-    validation.set_issuer(&[&state.config.client_id]);
+    validation.set_audience(&[token_url]);
+    validation.set_issuer(&[client_id]);
     validation.validate_nbf = true;
     validation.set_required_spec_claims(&["exp", "nbf", "aud", "iss", "sub"]);
     let claims = jsonwebtoken::decode::<Claims>(jwt, &certificate.key, &validation)
         .map_err(|e| format!("{e}"))?
         .claims;
-    if claims.sub != state.config.client_id {
+    if claims.sub != client_id {
         return Err("sub must be the client id".into());
     }
     if claims.exp.saturating_sub(claims.nbf) > MAX_LIFETIME_SECS {
@@ -83,8 +82,5 @@ pub(crate) fn verify(state: &State, jwt: &str) -> Result<(), String> {
     if claims.exp <= now {
         return Err("the assertion has expired".into());
     }
-    if !lock(&state.assertion_ids).insert(claims.jti) {
-        return Err("the assertion's jti was already used".into());
-    }
-    Ok(())
+    Ok(claims.jti)
 }

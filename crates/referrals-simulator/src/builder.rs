@@ -1,25 +1,28 @@
 //! Configuring and starting a simulator.
 
-use std::collections::HashMap;
 use std::fmt;
 use std::io;
 use std::net::{Ipv4Addr, SocketAddr};
-use std::sync::atomic::AtomicU64;
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::Arc;
 use std::time::Duration;
 
+use referrals_fixtures::rng::SeededRng;
+use referrals_fixtures::synthetic::Synthetic;
 use serde_json::Value;
 use tokio::net::TcpListener;
 
 use super::assertion::RegisteredCertificate;
+use super::continuation::TokenKey;
 use super::device::DeviceStep;
-use super::fault::{FaultPlan, FaultState};
+use super::fault::{FaultPlan, Faults};
 use super::handle::SimulatorHandle;
-use super::rng::{SplitMix, mix64};
+use super::ids::Ids;
+use super::log::RequestLog;
 use super::server;
-use super::state::{Config, State};
-use super::store::Store;
-use referrals_fixtures::synthetic::Synthetic;
+use super::state::{self, State};
+use super::store::{Listing, Records, Store};
+use super::tokens::{TokenSettings, Tokens};
+use super::webhooks::Webhooks;
 
 /// The bearer token a simulator accepts unless told otherwise.
 pub const DEFAULT_TOKEN: &str = "demo-token";
@@ -275,60 +278,55 @@ impl SimulatorBuilder {
             None => None,
         };
         // Synthetic referrals are encoded one by one, never all held as values at once.
-        let store = match self.source {
+        let records = match self.source {
             Source::Synthetic(n) => {
                 let synthetic = Synthetic::new(self.seed);
-                Store::new((0..n).map(|i| synthetic.referral(i)), self.organization_id)
+                Records::new((0..n).map(|i| synthetic.referral(i)), self.organization_id)
             }
-            Source::Values(values) => Store::new(values, self.organization_id),
+            Source::Values(values) => Records::new(values, self.organization_id),
         };
-        let webhooks = super::webhooks::Webhooks::new(self.webhook_retry_delay)
-            .map_err(|e| io::Error::other(e.to_string()))?;
         let listener =
             TcpListener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, self.port))).await?;
         let address = listener.local_addr()?;
+        let origin = state::origin(address);
+        // Each part draws from its own generator, split off one seeded root.
+        let mut root = SeededRng::new(self.seed);
+        let listing = Listing {
+            origin: origin.clone(),
+            default_page_size: self.default_page_size,
+            token_key: TokenKey::new(&mut root.fork()),
+        };
+        let settings = TokenSettings {
+            token: self.token,
+            tenant: self.tenant,
+            client_id: self.client_id,
+            client_secret: self.client_secret,
+            expires_in: self.expires_in,
+            allow_app_only: self.allow_app_only,
+            username: self.username,
+            device_interval: self.device_interval,
+            device_expires_in: self.device_expires_in,
+            certificate,
+        };
         let state = Arc::new(State {
-            config: Config {
-                token: self.token,
-                tenant: self.tenant,
-                client_id: self.client_id,
-                client_secret: self.client_secret,
-                expires_in: self.expires_in,
-                default_page_size: self.default_page_size,
-                allow_app_only: self.allow_app_only,
-                username: self.username,
-                device_script: self.device_script,
-                device_interval: self.device_interval,
-                device_expires_in: self.device_expires_in,
-                certificate,
-            },
-            origin: format!("http://{address}"),
-            port: address.port(),
-            store: RwLock::new(store),
-            selections: Mutex::new(HashMap::new()),
-            faults: Mutex::new(FaultState::new(self.faults)),
-            issued: Mutex::new(HashMap::new()),
-            refresh_tokens: Mutex::default(),
-            latest_refresh_token: Mutex::default(),
-            device_codes: Mutex::default(),
-            assertion_ids: Mutex::default(),
-            refresh_grants: AtomicU64::new(0),
-            refresh_reuses: AtomicU64::new(0),
-            device_polls: AtomicU64::new(0),
-            assertions_refused: AtomicU64::new(0),
-            log: Mutex::new(Vec::new()),
-            api_requests: AtomicU64::new(0),
-            token_requests: AtomicU64::new(0),
-            connections: AtomicU64::new(0),
-            rng: Mutex::new(SplitMix::new(mix64(self.seed ^ 0x51A1_5EED))),
-            token_secret: mix64(self.seed ^ 0x70CE_7070),
-            webhooks,
+            address,
+            store: Store::new(records, Ids::new(root.fork()), listing),
+            tokens: Tokens::new(
+                settings,
+                self.device_script,
+                origin.clone(),
+                Ids::new(root.fork()),
+            ),
+            faults: Faults::new(self.faults),
+            log: RequestLog::default(),
+            webhooks: Arc::new(Webhooks::new(
+                origin,
+                Ids::new(root.fork()),
+                self.webhook_retry_delay,
+            )),
+            request_ids: Ids::new(root.fork()),
         });
         let task = tokio::spawn(server::accept_loop(listener, state.clone()));
-        Ok(SimulatorHandle {
-            state,
-            address,
-            task,
-        })
+        Ok(SimulatorHandle { state, task })
     }
 }

@@ -4,7 +4,10 @@
 //! Like the real service's, the tokens are long base64 blobs that may contain `+`, `/` and `=`,
 //! so clients must carry them verbatim in a header and percent-encode them in a URL.
 
-use super::rng::digest;
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use referrals_fixtures::rng::SeededRng;
+use ring::hmac;
 
 /// Which wire form issued a token; a token is only valid in the form that issued it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -29,13 +32,30 @@ pub(crate) struct Continuation {
     pub(crate) key: String,
 }
 
+/// The key that signs continuation tokens: HMAC-SHA256 cut to [`MAC`] bytes (the integrity of
+/// the simulator's own tokens, not security).
+pub(crate) struct TokenKey(hmac::Key);
+
+impl TokenKey {
+    /// A key drawn from `rng`, so that a seeded simulator issues the same tokens.
+    pub(crate) fn new(rng: &mut SeededRng) -> Self {
+        Self(hmac::Key::new(hmac::HMAC_SHA256, &rng.bytes()))
+    }
+
+    fn mac(&self, payload: &[u8]) -> [u8; MAC] {
+        let mut mac = [0; MAC];
+        mac.copy_from_slice(&hmac::sign(&self.0, payload).as_ref()[..MAC]);
+        mac
+    }
+}
+
 const VERSION: u8 = 1;
 const HEADER: usize = 1 + 1 + 8 + 8 + 2;
 const MAC: usize = 8;
 
 impl Continuation {
-    /// The token text for this state, signed with `secret`.
-    pub(crate) fn encode(&self, secret: u64) -> String {
+    /// The token text for this state, signed with `key`.
+    pub(crate) fn encode(&self, key: &TokenKey) -> String {
         let mut payload = Vec::with_capacity(HEADER + self.key.len() + MAC);
         payload.push(VERSION);
         payload.push(match self.form {
@@ -50,19 +70,19 @@ impl Continuation {
                 .to_le_bytes(),
         );
         payload.extend_from_slice(self.key.as_bytes());
-        let mac = digest(secret, &payload);
-        payload.extend_from_slice(&mac.to_le_bytes());
-        base64_encode(&payload)
+        let mac = key.mac(&payload);
+        payload.extend_from_slice(&mac);
+        STANDARD.encode(&payload)
     }
 
-    /// The state in `token`, or `None` when the simulator (with this `secret`) did not issue it.
-    pub(crate) fn decode(token: &str, secret: u64) -> Option<Self> {
-        let bytes = base64_decode(token.trim())?;
+    /// The state in `token`, or `None` when the simulator (with this `key`) did not issue it.
+    pub(crate) fn decode(token: &str, key: &TokenKey) -> Option<Self> {
+        let bytes = STANDARD.decode(token.trim()).ok()?;
         if bytes.len() < HEADER + MAC {
             return None;
         }
         let (payload, mac) = bytes.split_at(bytes.len() - MAC);
-        if digest(secret, payload).to_le_bytes() != mac {
+        if key.mac(payload) != mac {
             return None;
         }
         if payload[0] != VERSION {
@@ -87,52 +107,6 @@ impl Continuation {
     }
 }
 
-const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-fn base64_encode(bytes: &[u8]) -> String {
-    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
-    for chunk in bytes.chunks(3) {
-        let b = [
-            chunk[0],
-            chunk.get(1).copied().unwrap_or(0),
-            chunk.get(2).copied().unwrap_or(0),
-        ];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for (i, shift) in [18u32, 12, 6, 0].into_iter().enumerate() {
-            if i <= chunk.len() {
-                out.push(char::from(ALPHABET[((n >> shift) & 63) as usize]));
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
-}
-
-fn base64_decode(text: &str) -> Option<Vec<u8>> {
-    let bytes = text.as_bytes();
-    if bytes.is_empty() || bytes.len() % 4 != 0 {
-        return None;
-    }
-    let mut out = Vec::with_capacity(bytes.len() / 4 * 3);
-    let last_chunk = bytes.len() / 4 - 1;
-    for (index, chunk) in bytes.chunks(4).enumerate() {
-        let padding = chunk.iter().rev().take_while(|&&b| b == b'=').count();
-        if padding > 2 || (padding > 0 && index != last_chunk) {
-            return None;
-        }
-        let mut n = 0u32;
-        for &b in &chunk[..4 - padding] {
-            let value = ALPHABET.iter().position(|&a| a == b)? as u32;
-            n = (n << 6) | value;
-        }
-        n <<= 6 * padding as u32;
-        let decoded = [(n >> 16) as u8, (n >> 8) as u8, n as u8];
-        out.extend_from_slice(&decoded[..3 - padding]);
-    }
-    Some(out)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -146,25 +120,42 @@ mod tests {
             page_size: 100,
             key: "$filter=status%20eq%20'New'".into(),
         };
-        let token = state.encode(7);
-        assert_eq!(Continuation::decode(&token, 7), Some(state.clone()));
-        assert_eq!(Continuation::decode(&token, 8), None);
+        let key = TokenKey::new(&mut SeededRng::new(7));
+        let other = TokenKey::new(&mut SeededRng::new(8));
+        let token = state.encode(&key);
+        assert_eq!(Continuation::decode(&token, &key), Some(state.clone()));
+        assert_eq!(Continuation::decode(&token, &other), None);
         let mut tampered = token.into_bytes();
         tampered[4] = if tampered[4] == b'A' { b'B' } else { b'A' };
         assert_eq!(
-            Continuation::decode(&String::from_utf8(tampered).unwrap(), 7),
+            Continuation::decode(&String::from_utf8(tampered).unwrap(), &key),
             None
         );
-        assert_eq!(Continuation::decode("not a token", 7), None);
-        assert_eq!(Continuation::decode("", 7), None);
+        assert_eq!(Continuation::decode("not a token", &key), None);
+        assert_eq!(Continuation::decode("", &key), None);
     }
 
     #[test]
     fn base64_matches_the_standard_alphabet() {
-        assert_eq!(base64_encode(b"f"), "Zg==");
-        assert_eq!(base64_encode(b"fo"), "Zm8=");
-        assert_eq!(base64_encode(b"foo"), "Zm9v");
-        assert_eq!(base64_decode("Zm8=").unwrap(), b"fo");
-        assert_eq!(base64_decode("Zg=a"), None);
+        let key = TokenKey::new(&mut SeededRng::new(1));
+        // A token with the characters of the standard alphabet that URLs must escape.
+        let token = (0..)
+            .map(|offset| {
+                Continuation {
+                    form: Form::Classic,
+                    offset,
+                    page: 1,
+                    page_size: 20,
+                    key: String::new(),
+                }
+                .encode(&key)
+            })
+            .find(|token| token.contains(['+', '/']))
+            .unwrap();
+        assert_eq!(STANDARD.encode(STANDARD.decode(&token).unwrap()), token);
+        assert!(Continuation::decode(&token, &key).is_some());
+        let url_safe = token.replace('+', "-").replace('/', "_");
+        assert_eq!(Continuation::decode(&url_safe, &key), None);
+        assert_eq!(Continuation::decode("Zg=a", &key), None);
     }
 }

@@ -2,10 +2,12 @@
 //! gathered in a [`FaultPlan`]).
 
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use super::rng::SplitMix;
+use referrals_fixtures::rng::SeededRng;
+
+use super::locks::lock;
 
 /// A failure the simulator can produce instead of (or on top of) a normal answer.
 ///
@@ -316,23 +318,42 @@ impl FaultPlan {
     }
 }
 
+/// The faults part of the simulator: the plan being applied.
+#[derive(Debug)]
+pub(crate) struct Faults(Mutex<FaultState>);
+
+impl Faults {
+    pub(crate) fn new(plan: FaultPlan) -> Self {
+        Self(Mutex::new(FaultState::new(plan)))
+    }
+
+    /// Applies `plan` from now on, its use counts from zero.
+    pub(crate) fn replace(&self, plan: FaultPlan) {
+        *lock(&self.0) = FaultState::new(plan);
+    }
+
+    /// The fault for this request, if a rule fires; counts the use.
+    pub(crate) fn pick(&self, info: &RequestInfo) -> Option<Fault> {
+        lock(&self.0).pick(info)
+    }
+}
+
 /// A plan being applied: rules with their use counts, and the generator.
 #[derive(Debug)]
-pub(crate) struct FaultState {
+struct FaultState {
     rules: Vec<(FaultRule, u64)>,
-    rng: SplitMix,
+    rng: SeededRng,
 }
 
 impl FaultState {
-    pub(crate) fn new(plan: FaultPlan) -> Self {
+    fn new(plan: FaultPlan) -> Self {
         Self {
-            rng: SplitMix::new(plan.seed ^ 0xFA17_FA17_FA17_FA17),
+            rng: SeededRng::new(plan.seed),
             rules: plan.rules.into_iter().map(|rule| (rule, 0)).collect(),
         }
     }
 
-    /// The fault for this request, if a rule fires; counts the use.
-    pub(crate) fn pick(&mut self, info: &RequestInfo) -> Option<Fault> {
+    fn pick(&mut self, info: &RequestInfo) -> Option<Fault> {
         for (rule, used) in &mut self.rules {
             if rule.limit.is_some_and(|limit| *used >= limit) {
                 continue;
@@ -344,7 +365,7 @@ impl FaultState {
                 Trigger::Always => true,
                 Trigger::NthRequest(n) => info.number == *n,
                 Trigger::ListPage(page) => info.list_page == Some(*page),
-                Trigger::Probability(p) => self.rng.next_f64() < *p,
+                Trigger::Probability(p) => self.rng.f64() < *p,
                 Trigger::Matching(predicate) => predicate(info),
             };
             if fires {

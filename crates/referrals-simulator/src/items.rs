@@ -1,24 +1,27 @@
-//! Single referrals: get, create, patch and put, with entity tags.
+//! Single referrals: get, create, patch and put, with entity tags; and the handle's additions and
+//! updates, made with the same rules.
+
+use std::sync::RwLockWriteGuard;
 
 use bytes::Bytes;
 use http::header::{ETAG, IF_MATCH, LOCATION};
 use http::{HeaderMap, HeaderName, StatusCode};
-use serde_json::{Map, Value, json};
+use referrals_fixtures::synthetic;
+use serde_json::{Map, Value};
 
+use super::ids::Ids;
 use super::patch;
 use super::registration;
 use super::response::Reply;
-use super::state::State;
-use super::store::Record;
+use super::store::{Record, Records, Store};
 use super::time;
 
 /// Fields a created or replaced referral must have.
 const REQUIRED: [&str; 4] = ["type", "customerProfile", "consent", "details"];
 
 /// `GET …/referrals/{id}`.
-pub(crate) fn get(state: &State, id: &str) -> Reply {
-    let store = state.read_store();
-    match store.get(id) {
+pub(crate) fn get(store: &Store, id: &str) -> Reply {
+    match store.read().get(id) {
         Some(record) => with_etag(
             Reply::json(StatusCode::OK, record.bytes.clone()),
             &record.etag,
@@ -28,7 +31,7 @@ pub(crate) fn get(state: &State, id: &str) -> Reply {
 }
 
 /// `POST …/referrals`.
-pub(crate) fn create(state: &State, body: &Bytes) -> Reply {
+pub(crate) fn create(store: &Store, body: &Bytes) -> Reply {
     let mut referral = match object_body(body) {
         Ok(referral) => referral,
         Err(reply) => return reply,
@@ -36,13 +39,7 @@ pub(crate) fn create(state: &State, body: &Bytes) -> Reply {
     if let Err(reply) = require_fields(&referral) {
         return reply;
     }
-    let id = state.uuid();
-    let now = time::now_text();
-    let etag = state.new_etag();
-    referral.insert("id".into(), id.clone().into());
-    referral.insert("eTag".into(), etag.into());
-    referral.insert("createdDateTime".into(), now.clone().into());
-    referral.insert("updatedDateTime".into(), now.into());
+    let id = identify(store.ids(), &mut referral);
     if !referral.contains_key("status") {
         referral.insert("status".into(), "New".into());
         referral
@@ -50,28 +47,17 @@ pub(crate) fn create(state: &State, body: &Bytes) -> Reply {
             .or_insert_with(|| "Pending".into());
     }
     if !referral.contains_key("engagementId") {
-        referral.insert("engagementId".into(), state.uuid().into());
+        referral.insert("engagementId".into(), store.ids().uuid().into());
     }
     let engagement_id = referral
         .get("engagementId")
         .and_then(Value::as_str)
         .unwrap_or_default()
         .to_owned();
-    referral.insert(
-        "links".into(),
-        json!({
-            "relatedReferrals": {
-                "uri": format!("/referrals?engagementId={engagement_id}&api-version=v1.0"),
-                "method": "GET",
-                "headers": []
-            },
-            "self": { "uri": format!("/referrals/{id}?api-version=v1.0"), "method": "GET", "headers": [] }
-        }),
-    );
-    referral.insert("attributes".into(), json!({ "objectType": "Referral" }));
-    let mut store = state.write_store();
+    synthetic::add_service_fields(&mut referral, &id, &engagement_id);
+    let mut records = store.write();
     if !referral.contains_key("organizationId") {
-        if let Some(org) = store.own_organization() {
+        if let Some(org) = records.own_organization() {
             referral.insert("organizationId".into(), org.into());
         }
     }
@@ -82,26 +68,64 @@ pub(crate) fn create(state: &State, body: &Bytes) -> Reply {
     )
     .header(
         LOCATION,
-        &format!("{}/v1.0/engagements/referrals/{id}", state.origin),
+        &format!("{}/v1.0/engagements/referrals/{id}", store.listing().origin),
     );
-    store.insert(record);
+    records.insert(record);
     reply
 }
 
+/// Adds `referral` as the service would create it (see [`identify`]); its id.
+pub(crate) fn add(store: &Store, referral: Value) -> String {
+    let mut map = match referral {
+        Value::Object(map) => map,
+        _ => Map::new(),
+    };
+    let id = identify(store.ids(), &mut map);
+    store.write().insert(Record::new(&Value::Object(map)));
+    id
+}
+
+/// Changes the referral `id` with `change` and stamps it (see [`stamp`]); false when there is no
+/// such referral.
+pub(crate) fn update(
+    store: &Store,
+    id: &str,
+    change: impl FnOnce(&mut Map<String, Value>),
+) -> bool {
+    let mut records = store.write();
+    let Some(mut referral) = records.get(id).map(|r| r.value()) else {
+        return false;
+    };
+    if let Value::Object(map) = &mut referral {
+        change(map);
+    }
+    stamp(store.ids(), &mut referral);
+    records.replace(id, Record::new(&referral))
+}
+
+/// Gives a new referral a fresh `id` and `eTag`, and `createdDateTime` = `updatedDateTime` =
+/// now; its id.
+fn identify(ids: &Ids, referral: &mut Map<String, Value>) -> String {
+    let id = ids.uuid();
+    let now = time::now_text();
+    referral.insert("id".into(), id.clone().into());
+    referral.insert("eTag".into(), ids.etag().into());
+    referral.insert("createdDateTime".into(), now.clone().into());
+    referral.insert("updatedDateTime".into(), now.into());
+    id
+}
+
 /// `PATCH …/referrals/{id}` with a JSON Patch array.
-pub(crate) fn patch(state: &State, id: &str, headers: &HeaderMap, body: &Bytes) -> Reply {
+pub(crate) fn patch(store: &Store, id: &str, headers: &HeaderMap, body: &Bytes) -> Reply {
     let operations: Value = match serde_json::from_slice(body) {
         Ok(value) => value,
         Err(e) => return Reply::invalid(&format!("the body is not valid JSON: {e}"), "body"),
     };
-    let mut store = state.write_store();
-    let Some(current) = store.get(id).cloned() else {
-        return not_found(id);
+    let records = store.write();
+    let before = match updatable(&records, id, headers, false) {
+        Ok(before) => before,
+        Err(reply) => return reply,
     };
-    if let Err(reply) = check_if_match(headers, &current.etag, false) {
-        return reply;
-    }
-    let before = current.value();
     let registering = registration::touches_registrations(&operations);
     let mut base = before.clone();
     if registering {
@@ -115,14 +139,9 @@ pub(crate) fn patch(state: &State, id: &str, headers: &HeaderMap, body: &Bytes) 
         return reply;
     }
     if registering {
-        registration::stamp_new(state, &before, &mut after);
+        registration::stamp_new(store.ids(), &before, &mut after);
     }
-    stamp(state, &mut after);
-    let record = Record::new(&after);
-    let etag = record.etag.clone();
-    let bytes = record.bytes.clone();
-    store.replace(id, record);
-    drop(store);
+    let (etag, bytes) = commit(records, store.ids(), id, after);
     if registering {
         // Deal registrations answer 204 whatever `Prefer` asks (the connector contract).
         return with_etag(Reply::empty(StatusCode::NO_CONTENT), &etag);
@@ -132,9 +151,9 @@ pub(crate) fn patch(state: &State, id: &str, headers: &HeaderMap, body: &Bytes) 
 
 /// Another user's JSON Patch on referral `id` (see `Fault::ConcurrentUpdate`): applied with
 /// the same rules as a client's, with a new eTag; a patch that does not apply changes nothing.
-pub(crate) fn update_concurrently(state: &State, id: &str, operations: &Value) {
-    let mut store = state.write_store();
-    let Some(current) = store.get(id).cloned() else {
+pub(crate) fn update_concurrently(store: &Store, id: &str, operations: &Value) {
+    let mut records = store.write();
+    let Some(current) = records.get(id).cloned() else {
         return;
     };
     let before = current.value();
@@ -144,12 +163,12 @@ pub(crate) fn update_concurrently(state: &State, id: &str, operations: &Value) {
     if check_transition(&before, &after).is_err() {
         return;
     }
-    stamp(state, &mut after);
-    store.replace(id, Record::new(&after));
+    stamp(store.ids(), &mut after);
+    records.replace(id, Record::new(&after));
 }
 
 /// `PUT …/referrals/{id}` with the whole referral; `If-Match` is required.
-pub(crate) fn put(state: &State, id: &str, headers: &HeaderMap, body: &Bytes) -> Reply {
+pub(crate) fn put(store: &Store, id: &str, headers: &HeaderMap, body: &Bytes) -> Reply {
     let mut referral = match object_body(body) {
         Ok(referral) => referral,
         Err(reply) => return reply,
@@ -166,30 +185,36 @@ pub(crate) fn put(state: &State, id: &str, headers: &HeaderMap, body: &Bytes) ->
             return Reply::invalid("the body's id differs from the id in the path", "id");
         }
     }
-    let mut store = state.write_store();
-    let Some(current) = store.get(id).cloned() else {
-        return not_found(id);
+    let records = store.write();
+    let before = match updatable(&records, id, headers, true) {
+        Ok(before) => before,
+        Err(reply) => return reply,
     };
-    if let Err(reply) = check_if_match(headers, &current.etag, true) {
-        return reply;
-    }
-    let before = current.value();
     if !referral.contains_key("createdDateTime") {
         if let Some(created) = before.get("createdDateTime") {
             referral.insert("createdDateTime".into(), created.clone());
         }
     }
-    let mut after = Value::Object(referral);
+    let after = Value::Object(referral);
     if let Err(reply) = check_transition(&before, &after) {
         return reply;
     }
-    stamp(state, &mut after);
-    let record = Record::new(&after);
-    let etag = record.etag.clone();
-    let bytes = record.bytes.clone();
-    store.replace(id, record);
-    drop(store);
+    let (etag, bytes) = commit(records, store.ids(), id, after);
     respond_updated(headers, bytes, &etag, true)
+}
+
+/// Stamps `after` and stores it as referral `id`, then lets the records go; its eTag and bytes.
+fn commit(
+    mut records: RwLockWriteGuard<'_, Records>,
+    ids: &Ids,
+    id: &str,
+    mut after: Value,
+) -> (String, Bytes) {
+    stamp(ids, &mut after);
+    let record = Record::new(&after);
+    let answer = (record.etag.clone(), record.bytes.clone());
+    records.replace(id, record);
+    answer
 }
 
 /// 200 with the referral or 204, as `Prefer: return=representation|minimal` asks, else as
@@ -215,9 +240,9 @@ fn respond_updated(headers: &HeaderMap, bytes: Bytes, etag: &str, representation
 }
 
 /// New eTag and `updatedDateTime`, as the service sets them on every change.
-pub(crate) fn stamp(state: &State, referral: &mut Value) {
+fn stamp(ids: &Ids, referral: &mut Value) {
     if let Value::Object(map) = referral {
-        map.insert("eTag".into(), state.new_etag().into());
+        map.insert("eTag".into(), ids.etag().into());
         map.insert("updatedDateTime".into(), time::now_text().into());
     }
 }
@@ -267,6 +292,19 @@ fn require_fields(referral: &Map<String, Value>) -> Result<(), Reply> {
         )),
         None => Ok(()),
     }
+}
+
+/// The referral `id` as it stands, when `If-Match` allows changing it (`if_match_required`: it
+/// must be given).
+fn updatable(
+    records: &Records,
+    id: &str,
+    headers: &HeaderMap,
+    if_match_required: bool,
+) -> Result<Value, Reply> {
+    let current = records.get(id).ok_or_else(|| not_found(id))?;
+    check_if_match(headers, &current.etag, if_match_required)?;
+    Ok(current.value())
 }
 
 /// 412 when `If-Match` names another version; with `required`, 428 when it is missing.

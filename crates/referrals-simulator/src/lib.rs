@@ -41,6 +41,11 @@
 //! List pages are assembled from each referral's JSON encoded once at start-up, so the simulator
 //! costs little next to the client it serves. Faults are configured with a [`FaultPlan`].
 //!
+//! The builder's [`seed`](SimulatorBuilder::seed) fixes the synthetic referrals and every id,
+//! eTag, token and continuation token the simulator makes for a given sequence of requests (from
+//! [`SeededRng`](referrals_fixtures::rng::SeededRng)); a [`FaultPlan`]'s seed fixes which
+//! requests its probabilistic faults hit.
+//!
 //! ```
 //! use referrals_simulator::{Fault, FaultPlan, FaultRule, Simulator};
 //!
@@ -65,6 +70,11 @@
 
 #![deny(missing_docs)]
 
+// The simulator's state is split by concern into parts that own their data and locks: `store`
+// (referrals, their ids and eTags, listings), `tokens` (credentials, issued tokens, refresh-token
+// rotation, device codes), `fault` (the plan being applied), `log` (the exchanges) and
+// `webhooks`. `state` only composes them; `server`, `handle` and `builder` hand each operation the
+// parts it needs, so no part depends on `state` or on a part it does not use.
 mod assertion;
 mod auth;
 mod builder;
@@ -74,19 +84,24 @@ mod continuation;
 mod device;
 mod fault;
 mod filter;
+mod form;
 mod handle;
+mod ids;
 mod items;
 mod list;
+mod locks;
+mod log;
+mod oauth;
 mod patch;
 mod query;
 mod registration;
 mod response;
-mod rng;
 mod server;
 pub mod signing;
 mod state;
 mod store;
 mod time;
+mod tokens;
 mod webhooks;
 
 pub use builder::{
@@ -97,7 +112,8 @@ pub use builder::{
 pub use churn::ChurnReport;
 pub use device::DeviceStep;
 pub use fault::{Fault, FaultPlan, FaultRule, Operation, RequestInfo, RetryAfter, Trigger};
-pub use handle::{RecordedRequest, SimulatorHandle};
+pub use handle::SimulatorHandle;
+pub use log::RecordedRequest;
 pub use webhooks::{CERTIFICATE_PATH, DeliveryRecord, EVENTS, MAX_ATTEMPTS};
 
 /// The OAuth2 scope the simulator's token endpoint requires for client credentials (the

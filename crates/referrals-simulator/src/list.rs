@@ -3,13 +3,13 @@
 use std::sync::Arc;
 
 use http::{HeaderMap, StatusCode};
-use serde_json::{Map, Value, json};
+use referrals_fixtures::synthetic;
+use serde_json::{Map, Value};
 
 use super::continuation::{Continuation, Form};
 use super::query::{self, ListQuery, Selection, encode_value};
 use super::response::Reply;
-use super::state::{State, lock};
-use super::store::{Record, Store, encode};
+use super::store::{Record, Records, Store, encode};
 
 /// Changes a list fault makes to the page.
 #[derive(Debug, Default)]
@@ -26,39 +26,40 @@ pub(crate) struct ListFaults {
 
 /// `GET …/referrals` in either form.
 pub(crate) fn list(
-    state: &State,
+    store: &Store,
     raw_query: &str,
     headers: &HeaderMap,
     faults: &ListFaults,
 ) -> Reply {
+    let listing = store.listing();
     let query = match query::parse(
         raw_query,
         headers,
-        state.config.default_page_size,
-        state.token_secret,
+        listing.default_page_size,
+        &listing.token_key,
     ) {
         Ok(query) => query,
         Err(reply) => return reply,
     };
 
-    let (total, records) = {
-        let store = state.read_store();
-        let positions = positions(state, &store, &query);
-        let total = positions.as_ref().map_or(store.len(), |p| p.len());
+    let (total, page) = {
+        let records = store.read();
+        let positions = positions(store, &records, &query);
+        let total = positions.as_ref().map_or(records.len(), |p| p.len());
         let start = query.offset.min(total);
         let end = query.offset.saturating_add(query.page_size).min(total);
-        let records: Vec<Arc<Record>> = if faults.empty_page {
+        let page: Vec<Arc<Record>> = if faults.empty_page {
             Vec::new()
         } else {
             match &positions {
-                None => store.records()[start..end].to_vec(),
+                None => records.records()[start..end].to_vec(),
                 Some(p) => p[start..end]
                     .iter()
-                    .filter_map(|&i| store.records().get(i as usize).cloned())
+                    .filter_map(|&i| records.records().get(i as usize).cloned())
                     .collect(),
             }
         };
-        (total, records)
+        (total, page)
     };
 
     let next_offset = if faults.empty_page || faults.repeat_token {
@@ -80,10 +81,10 @@ pub(crate) fn list(
             page_size: query.page_size,
             key: query.key.clone(),
         }
-        .encode(state.token_secret)
+        .encode(&listing.token_key)
     });
 
-    let items = items(&records, query.selection.select(), faults.invalid_json);
+    let items = items(&page, query.selection.select(), faults.invalid_json);
     let mut body = Vec::with_capacity(items.len() + 1024);
     match query.form {
         Form::Classic => {
@@ -94,20 +95,13 @@ pub(crate) fn list(
                     Some(origin) => format!("{origin}/v1.0/engagements/referrals?api-version=v1.0"),
                     None => "/referrals?api-version=v1.0".to_owned(),
                 };
-                let links = json!({
-                    "next": {
-                        "uri": uri,
-                        "method": "GET",
-                        "headers": [{ "key": "MS-ContinuationToken", "value": token }]
-                    }
-                });
                 body.extend_from_slice(b",\"links\":");
-                body.extend_from_slice(&encode(&links));
+                body.extend_from_slice(&encode(&synthetic::classic_next_links(&uri, &token)));
             }
             body.extend_from_slice(b",\"attributes\":{\"objectType\":\"Collection\"}}");
         }
         Form::OData => {
-            let context = format!("{}/v1.0/engagements/$metadata#referrals", state.origin);
+            let context = format!("{}/v1.0/engagements/$metadata#referrals", listing.origin);
             body.extend_from_slice(b"{\"@odata.context\":");
             body.extend_from_slice(&encode(&Value::String(context)));
             if query.count {
@@ -118,7 +112,7 @@ pub(crate) fn list(
             if let Some(token) = next_token {
                 let link = next_link(
                     &query,
-                    faults.next_origin.as_deref().unwrap_or(&state.origin),
+                    faults.next_origin.as_deref().unwrap_or(&listing.origin),
                     &token,
                 );
                 body.extend_from_slice(b",\"@odata.nextLink\":");
@@ -127,7 +121,7 @@ pub(crate) fn list(
             body.push(b'}');
         }
     }
-    if faults.invalid_json && records.len() < 2 {
+    if faults.invalid_json && page.len() < 2 {
         body.pop();
     }
     Reply::json(StatusCode::OK, body)
@@ -172,28 +166,18 @@ fn items(records: &[Arc<Record>], select: Option<&[String]>, drop_first_comma: b
 
 /// Positions of the matching records in result order; `None` means every record in insertion
 /// order. Computed once per query and store generation.
-fn positions(state: &State, store: &Store, query: &ListQuery) -> Option<Arc<Vec<u32>>> {
+fn positions(store: &Store, records: &Records, query: &ListQuery) -> Option<Arc<Vec<u32>>> {
     if query.selection.is_everything() {
         return None;
     }
-    let generation = store.generation();
-    if let Some((cached_generation, positions)) = lock(&state.selections).get(&query.key) {
-        if *cached_generation == generation {
-            return Some(positions.clone());
-        }
-    }
-    let computed = Arc::new(compute(store, &query.selection));
-    let mut cache = lock(&state.selections);
-    if cache.len() >= 256 {
-        cache.clear();
-    }
-    cache.insert(query.key.clone(), (generation, computed.clone()));
-    Some(computed)
+    Some(store.selection(&query.key, records.generation(), || {
+        compute(records, &query.selection)
+    }))
 }
 
-fn compute(store: &Store, selection: &Selection) -> Vec<u32> {
-    let own = store.own_organization();
-    let mut positions: Vec<u32> = store
+fn compute(records: &Records, selection: &Selection) -> Vec<u32> {
+    let own = records.own_organization();
+    let mut positions: Vec<u32> = records
         .records()
         .iter()
         .enumerate()
@@ -202,7 +186,7 @@ fn compute(store: &Store, selection: &Selection) -> Vec<u32> {
         .collect();
     let order = selection.order();
     if !order.is_empty() {
-        let records = store.records();
+        let records = records.records();
         // A stable sort keeps insertion order among equal keys, so pages never overlap.
         positions.sort_by(|&a, &b| {
             let (a, b) = (&records[a as usize].facets, &records[b as usize].facets);

@@ -1,10 +1,11 @@
 //! Parsing list requests in both wire forms into one [`ListQuery`].
 
 use http::HeaderMap;
-use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, percent_decode_str, utf8_percent_encode};
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 
-use super::continuation::{Continuation, Form};
+use super::continuation::{Continuation, Form, TokenKey};
 use super::filter::{self, Expr};
+use super::form::{self, Pair};
 use super::response::Reply;
 use super::store::Facets;
 use super::time::Instant;
@@ -21,41 +22,27 @@ pub(crate) fn encode_value(value: &str) -> String {
     utf8_percent_encode(value, VALUE).to_string()
 }
 
-/// One decoded `name=value` pair and its text as sent.
-#[derive(Debug, Clone)]
-pub(crate) struct Param<'a> {
-    pub(crate) name: String,
-    pub(crate) value: String,
-    pub(crate) raw: &'a str,
-}
+/// One decoded query parameter and its text as sent.
+pub(crate) type Param<'a> = Pair<'a>;
 
 /// Splits and decodes a query string (`+` is a space, `%XX` escapes must form UTF-8).
 pub(crate) fn parse_params(raw: &str) -> Result<Vec<Param<'_>>, Reply> {
-    let mut params = Vec::new();
-    for piece in raw.split('&').filter(|p| !p.is_empty()) {
-        let (name, value) = piece.split_once('=').unwrap_or((piece, ""));
-        let decode = |s: &str| {
-            percent_decode_str(&s.replace('+', " "))
-                .decode_utf8()
-                .map(|v| v.into_owned())
-        };
-        let (Ok(name), Ok(value)) = (decode(name), decode(value)) else {
+    let params = form::pairs(raw).map_err(|piece| {
+        Reply::invalid(
+            &format!("the query parameter '{piece}' is not valid percent-encoded UTF-8"),
+            "query",
+        )
+    })?;
+    for (position, param) in params.iter().enumerate() {
+        if params[..position].iter().any(|p| p.name == param.name) {
             return Err(Reply::invalid(
-                &format!("the query parameter '{piece}' is not valid percent-encoded UTF-8"),
-                "query",
-            ));
-        };
-        if params.iter().any(|p: &Param<'_>| p.name == name) {
-            return Err(Reply::invalid(
-                &format!("the query parameter '{name}' is given more than once"),
-                &name,
+                &format!(
+                    "the query parameter '{}' is given more than once",
+                    param.name
+                ),
+                &param.name,
             ));
         }
-        params.push(Param {
-            name,
-            value,
-            raw: piece,
-        });
     }
     Ok(params)
 }
@@ -190,13 +177,13 @@ fn token_of<'a>(
 }
 
 /// The zero-based page a list request asks for (for fault triggers); 0 when unknown.
-pub(crate) fn requested_page(raw_query: &str, headers: &HeaderMap, secret: u64) -> usize {
+pub(crate) fn requested_page(raw_query: &str, headers: &HeaderMap, key: &TokenKey) -> usize {
     let Ok(params) = parse_params(raw_query) else {
         return 0;
     };
     let form = form_of(&params);
     token_of(form, &params, headers)
-        .and_then(|(token, _)| Continuation::decode(token, secret))
+        .and_then(|(token, _)| Continuation::decode(token, key))
         .map_or(0, |c| c.page)
 }
 
@@ -213,7 +200,7 @@ pub(crate) fn parse(
     raw_query: &str,
     headers: &HeaderMap,
     default_page_size: usize,
-    secret: u64,
+    key: &TokenKey,
 ) -> Result<ListQuery, Reply> {
     let params = parse_params(raw_query)?;
     let form = form_of(&params);
@@ -249,7 +236,7 @@ pub(crate) fn parse(
 
     let continuation = match token_of(form, &params, headers) {
         None => None,
-        Some((token, target)) => match Continuation::decode(token, secret) {
+        Some((token, target)) => match Continuation::decode(token, key) {
             Some(c) if c.form == form => Some(c),
             _ => {
                 return Err(Reply::invalid(
@@ -296,12 +283,7 @@ pub(crate) fn parse(
         }
     }
 
-    let value = |name: &str| {
-        params
-            .iter()
-            .find(|p| p.name == name)
-            .map(|p| p.value.as_str())
-    };
+    let value = |name: &str| value_of(&params, name);
     let size_name = match form {
         Form::Classic => "pageSize",
         Form::OData => "$top",
@@ -331,17 +313,7 @@ pub(crate) fn parse(
             )
         })?,
     };
-    let count = match value("$count") {
-        None => false,
-        Some(text) if text.eq_ignore_ascii_case("true") => true,
-        Some(text) if text.eq_ignore_ascii_case("false") => false,
-        Some(text) => {
-            return Err(Reply::invalid(
-                &format!("$count must be true or false, got '{text}'"),
-                "$count",
-            ));
-        }
-    };
+    let count = flag("$count", value("$count"))?;
     let kept_params = params
         .iter()
         .filter(|p| p.name != "$skip" && p.name != "$skiptoken")
@@ -359,6 +331,27 @@ pub(crate) fn parse(
     })
 }
 
+/// The decoded value of the parameter `name`.
+fn value_of<'a>(params: &'a [Param<'_>], name: &str) -> Option<&'a str> {
+    params
+        .iter()
+        .find(|p| p.name == name)
+        .map(|p| p.value.as_str())
+}
+
+/// A boolean parameter: `true` or `false` in any case; absent is false.
+fn flag(name: &str, value: Option<&str>) -> Result<bool, Reply> {
+    match value {
+        None => Ok(false),
+        Some(text) if text.eq_ignore_ascii_case("true") => Ok(true),
+        Some(text) if text.eq_ignore_ascii_case("false") => Ok(false),
+        Some(text) => Err(Reply::invalid(
+            &format!("{name} must be true or false, got '{text}'"),
+            name,
+        )),
+    }
+}
+
 fn canonical(pairs: &[(&str, String)]) -> String {
     pairs
         .iter()
@@ -368,23 +361,8 @@ fn canonical(pairs: &[(&str, String)]) -> String {
 }
 
 fn classic_selection(params: &[Param<'_>]) -> Result<(Selection, String), Reply> {
-    let value = |name: &str| {
-        params
-            .iter()
-            .find(|p| p.name == name)
-            .map(|p| p.value.clone())
-    };
-    let own_only = match value("self") {
-        None => false,
-        Some(text) if text.eq_ignore_ascii_case("true") => true,
-        Some(text) if text.eq_ignore_ascii_case("false") => false,
-        Some(text) => {
-            return Err(Reply::invalid(
-                &format!("self must be true or false, got '{text}'"),
-                "self",
-            ));
-        }
-    };
+    let value = |name: &str| value_of(params, name).map(str::to_owned);
+    let own_only = flag("self", value("self").as_deref())?;
     let status = match value("status") {
         None => None,
         Some(text) => match STATUSES
@@ -425,12 +403,7 @@ fn classic_selection(params: &[Param<'_>]) -> Result<(Selection, String), Reply>
 }
 
 fn odata_selection(params: &[Param<'_>]) -> Result<(Selection, String), Reply> {
-    let value = |name: &str| {
-        params
-            .iter()
-            .find(|p| p.name == name)
-            .map(|p| p.value.clone())
-    };
+    let value = |name: &str| value_of(params, name).map(str::to_owned);
     let mut key = Vec::new();
     let filter = match value("$filter") {
         Some(text) if !text.trim().is_empty() => {

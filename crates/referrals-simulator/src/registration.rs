@@ -3,7 +3,7 @@
 
 use serde_json::{Map, Value};
 
-use super::state::State;
+use super::ids::Ids;
 use super::time;
 
 /// The review status a new registration starts in.
@@ -32,7 +32,7 @@ pub(crate) fn ensure_list(referral: &mut Value) {
 }
 
 /// Fills in the service's fields of the registrations `after` has beyond those of `before`.
-pub(crate) fn stamp_new(state: &State, before: &Value, after: &mut Value) {
+pub(crate) fn stamp_new(ids: &Ids, before: &Value, after: &mut Value) {
     let known = before
         .get("registrations")
         .and_then(Value::as_array)
@@ -45,7 +45,7 @@ pub(crate) fn stamp_new(state: &State, before: &Value, after: &mut Value) {
     if let Some(Value::Array(registrations)) = referral.get_mut("registrations") {
         for registration in registrations.iter_mut().skip(known) {
             if let Value::Object(fields) = registration {
-                fields.insert("id".into(), state.uuid().into());
+                fields.insert("id".into(), ids.uuid().into());
                 fields.insert("registrationDateTime".into(), now.clone().into());
                 fields.insert("status".into(), REVIEW_PENDING.into());
                 let mut history = Map::new();

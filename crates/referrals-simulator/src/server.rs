@@ -2,7 +2,6 @@
 
 use std::convert::Infallible;
 use std::sync::Arc;
-use std::sync::atomic::Ordering::Relaxed;
 use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
@@ -21,12 +20,12 @@ use tokio::task::JoinSet;
 use super::auth;
 use super::conn_io::{ConnIo, Ending, TakeoverSlot};
 use super::fault::{Fault, Operation, RequestInfo, RetryAfter};
-use super::handle::RecordedRequest;
 use super::items;
 use super::list::{self, ListFaults};
+use super::oauth;
 use super::query;
 use super::response::{Reply, SimBody};
-use super::state::{State, lock};
+use super::state::State;
 use super::webhooks;
 
 /// Request bodies above this size are refused with 413.
@@ -41,7 +40,7 @@ pub(crate) async fn accept_loop(listener: TcpListener, state: Arc<State>) {
         tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok((stream, _)) => {
-                    state.connections.fetch_add(1, Relaxed);
+                    state.log.count_connection();
                     connections.spawn(serve(stream, state.clone()));
                 }
                 // Out of file descriptors and the like: wait a little instead of spinning.
@@ -135,11 +134,17 @@ async fn handle(
     if webhooks::route(parts.uri.path()) {
         let reply = match (
             webhooks::is_public(parts.uri.path()),
-            auth::check_for(state, &parts.headers, auth::PARTNER_CENTER_AUDIENCE),
+            auth::check_for(&state.tokens, &parts.headers, auth::PARTNER_CENTER_AUDIENCE),
         ) {
             (false, Err(reply)) => reply,
             _ => match read_body(body).await {
-                Ok(bytes) => webhooks::handle(state, &parts.method, parts.uri.path(), &bytes),
+                Ok(bytes) => webhooks::handle(
+                    &state.webhooks,
+                    &state.store,
+                    &parts.method,
+                    parts.uri.path(),
+                    &bytes,
+                ),
                 Err(reply) => reply,
             },
         };
@@ -147,9 +152,9 @@ async fn handle(
     }
 
     if let Route::Token(tenant, leaf) = &route {
-        state.token_requests.fetch_add(1, Relaxed);
+        state.log.count_token_request();
         let reply = match read_body(body).await {
-            Ok(bytes) => auth::endpoint(state, tenant, leaf, &parts.method, &bytes),
+            Ok(bytes) => oauth::endpoint(&state.tokens, tenant, leaf, &parts.method, &bytes),
             Err(reply) => reply,
         };
         return finish(state, slot, &parts, reply, None);
@@ -157,15 +162,17 @@ async fn handle(
 
     let operation = route.operation();
     let info = RequestInfo {
-        number: state.api_requests.fetch_add(1, Relaxed) + 1,
+        number: state.log.count_api_request(),
         method: parts.method.clone(),
         path: parts.uri.path().to_owned(),
         query: raw_query.to_owned(),
         operation,
-        list_page: (operation == Operation::List)
-            .then(|| query::requested_page(raw_query, &parts.headers, state.token_secret)),
+        list_page: (operation == Operation::List).then(|| {
+            let key = &state.store.listing().token_key;
+            query::requested_page(raw_query, &parts.headers, key)
+        }),
     };
-    let fault = lock(&state.faults).pick(&info);
+    let fault = state.faults.pick(&info);
 
     let reply = match &fault {
         Some(Fault::Status {
@@ -179,12 +186,12 @@ async fn handle(
         Some(Fault::Unauthorized) => auth::unauthenticated("The bearer token is not valid."),
         other => {
             if let (Some(Fault::ConcurrentUpdate { patch }), Route::Item(_, id)) = (other, &route) {
-                items::update_concurrently(state, id, patch);
+                items::update_concurrently(&state.store, id, patch);
             }
             if let Some(Fault::SlowHeaders(delay)) = other {
                 tokio::time::sleep(*delay).await;
             }
-            let list_faults = list_faults(state, other.as_ref());
+            let list_faults = list_faults(state.address.port(), other.as_ref());
             process(state, &route, &parts, raw_query, body, &list_faults).await
         }
     };
@@ -221,21 +228,21 @@ async fn process(
         }
         _ => {}
     }
-    if let Err(reply) = auth::check(state, &parts.headers) {
+    if let Err(reply) = auth::check(&state.tokens, &parts.headers) {
         return reply;
     }
     match route {
-        Route::List => list::list(state, raw_query, &parts.headers, list_faults),
+        Route::List => list::list(&state.store, raw_query, &parts.headers, list_faults),
         Route::Create => match read_body(body).await {
-            Ok(bytes) => items::create(state, &bytes),
+            Ok(bytes) => items::create(&state.store, &bytes),
             Err(reply) => reply,
         },
-        Route::Item(Operation::Get, id) => items::get(state, id),
+        Route::Item(Operation::Get, id) => items::get(&state.store, id),
         Route::Item(operation, id) => match read_body(body).await {
             Ok(bytes) if *operation == Operation::Patch => {
-                items::patch(state, id, &parts.headers, &bytes)
+                items::patch(&state.store, id, &parts.headers, &bytes)
             }
-            Ok(bytes) => items::put(state, id, &parts.headers, &bytes),
+            Ok(bytes) => items::put(&state.store, id, &parts.headers, &bytes),
             Err(reply) => reply,
         },
         Route::Token(..) | Route::MethodNotAllowed(_) | Route::NotFound => Reply::error(
@@ -247,14 +254,15 @@ async fn process(
     }
 }
 
-fn list_faults(state: &State, fault: Option<&Fault>) -> ListFaults {
+/// The changes `fault` makes to a list page of the simulator on `port`.
+fn list_faults(port: u16, fault: Option<&Fault>) -> ListFaults {
     let mut faults = ListFaults::default();
     match fault {
         Some(Fault::EmptyPage) => faults.empty_page = true,
         Some(Fault::RepeatToken) => faults.repeat_token = true,
         Some(Fault::InvalidJson) => faults.invalid_json = true,
         Some(Fault::ForeignNextLink { host }) => {
-            faults.next_origin = Some(format!("http://{host}:{}", state.port));
+            faults.next_origin = Some(format!("http://{host}:{port}"));
         }
         Some(Fault::DowngradedNextLink { host }) => {
             faults.next_origin = Some(format!("http://{host}"))
@@ -331,7 +339,7 @@ fn finish(
         .headers
         .get("ms-requestid")
         .and_then(|v| v.to_str().ok())
-        .map_or_else(|| state.uuid(), str::to_owned);
+        .map_or_else(|| state.request_ids.uuid(), str::to_owned);
     reply = reply
         .header(HeaderName::from_static("ms-requestid"), &request_id)
         .header(HeaderName::from_static("request-id"), &request_id);
@@ -381,7 +389,7 @@ fn finish(
         _ => {}
     }
 
-    record(state, parts, status, fault);
+    state.log.record(parts, status, fault);
     let mut response = Response::new(reply.body);
     *response.status_mut() = reply.status;
     *response.headers_mut() = *reply.headers;
@@ -390,35 +398,4 @@ fn finish(
 
 fn is_list(parts: &Parts) -> bool {
     parts.method == Method::GET && parts.uri.path() == COLLECTION
-}
-
-fn record(state: &State, parts: &Parts, status: Option<u16>, fault: Option<Fault>) {
-    let headers = parts
-        .headers
-        .iter()
-        .map(|(name, value)| {
-            let value = if name == http::header::AUTHORIZATION {
-                // Only the scheme is kept: the log must never hold a credential.
-                let text = value.to_str().unwrap_or("");
-                match text.split_once(' ') {
-                    Some((scheme, _)) => format!("{scheme} [redacted]"),
-                    None => "[redacted]".to_owned(),
-                }
-            } else {
-                String::from_utf8_lossy(value.as_bytes()).into_owned()
-            };
-            (name.as_str().to_owned(), value)
-        })
-        .collect();
-    let entry = RecordedRequest {
-        method: parts.method.clone(),
-        path_and_query: parts
-            .uri
-            .path_and_query()
-            .map_or_else(|| parts.uri.path().to_owned(), |p| p.as_str().to_owned()),
-        headers,
-        status,
-        fault,
-    };
-    lock(&state.log).push(entry);
 }

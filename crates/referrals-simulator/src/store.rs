@@ -1,14 +1,100 @@
-//! The referrals the simulator serves: each kept as its encoded JSON (served verbatim, so list
-//! pages are concatenations of ready bytes) plus the few fields queries look at.
+//! The store part of the simulator: the referrals it serves, each kept as its encoded JSON (served
+//! verbatim, so list pages are concatenations of ready bytes) plus the few fields queries look at;
+//! the ids and eTags it gives them; the settings and cached selections of its listings; and the
+//! announcements of its changes (which the webhooks deliver).
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use bytes::Bytes;
 use serde_json::Value;
+use tokio::sync::mpsc;
 
-use super::rng::digest;
+use super::continuation::TokenKey;
+use super::ids::Ids;
+use super::locks::{lock, read, write};
 use super::time::{self, Instant};
+
+/// The store's referrals and what their listings need.
+pub(crate) struct Store {
+    records: RwLock<Records>,
+    selections: Mutex<HashMap<String, CachedSelection>>,
+    ids: Ids,
+    listing: Listing,
+}
+
+/// A query's matching record positions, remembered for the generation they were computed at.
+type CachedSelection = (u64, Arc<Vec<u32>>);
+
+/// How listings are served.
+pub(crate) struct Listing {
+    /// `http://127.0.0.1:PORT`, for absolute links.
+    pub(crate) origin: String,
+    /// The page size of a list request that names none.
+    pub(crate) default_page_size: usize,
+    /// Signs continuation tokens.
+    pub(crate) token_key: TokenKey,
+}
+
+impl Store {
+    pub(crate) fn new(records: Records, ids: Ids, listing: Listing) -> Self {
+        Self {
+            records: RwLock::new(records),
+            selections: Mutex::default(),
+            ids,
+            listing,
+        }
+    }
+
+    pub(crate) fn read(&self) -> RwLockReadGuard<'_, Records> {
+        read(&self.records)
+    }
+
+    pub(crate) fn write(&self) -> RwLockWriteGuard<'_, Records> {
+        write(&self.records)
+    }
+
+    /// Where the store's ids and eTags come from.
+    pub(crate) fn ids(&self) -> &Ids {
+        &self.ids
+    }
+
+    pub(crate) fn listing(&self) -> &Listing {
+        &self.listing
+    }
+
+    /// The positions `key` selects at `generation`, computed by `compute` unless cached. The cache
+    /// is not locked while computing.
+    pub(crate) fn selection(
+        &self,
+        key: &str,
+        generation: u64,
+        compute: impl FnOnce() -> Vec<u32>,
+    ) -> Arc<Vec<u32>> {
+        if let Some((cached_generation, positions)) = lock(&self.selections).get(key) {
+            if *cached_generation == generation {
+                return positions.clone();
+            }
+        }
+        let computed = Arc::new(compute());
+        let mut cache = lock(&self.selections);
+        if cache.len() >= 256 {
+            cache.clear();
+        }
+        cache.insert(key.to_owned(), (generation, computed.clone()));
+        computed
+    }
+}
+
+/// A change of the store that may be announced.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum StoreChange {
+    Created(String),
+    Updated(String),
+}
+
+/// Where the store announces its changes.
+pub(crate) type ChangeSink = mpsc::UnboundedSender<StoreChange>;
 
 /// One stored referral.
 #[derive(Debug)]
@@ -27,7 +113,7 @@ impl Record {
         let bytes = Bytes::from(encode(value));
         let etag = match value.get("eTag").and_then(Value::as_str) {
             Some(etag) if !etag.is_empty() => etag.to_owned(),
-            _ => format!("\"sim-{:016x}\"", digest(0xE7A6, &bytes)),
+            _ => content_etag(&bytes),
         };
         Self {
             facets: Facets::of(value),
@@ -40,6 +126,16 @@ impl Record {
     pub(crate) fn value(&self) -> Value {
         serde_json::from_slice(&self.bytes).unwrap_or(Value::Null)
     }
+}
+
+/// An entity tag derived from a referral's bytes: the first 8 bytes of their SHA-256, in hex.
+fn content_etag(bytes: &[u8]) -> String {
+    let digest = ring::digest::digest(&ring::digest::SHA256, bytes);
+    let hex: String = digest.as_ref()[..8]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    format!("\"sim-{hex}\"")
 }
 
 /// Serializes a JSON value; infallible for `Value` into a `Vec`.
@@ -124,7 +220,7 @@ impl Facets {
 
 /// All referrals in insertion order, indexed by id.
 #[derive(Debug, Default)]
-pub(crate) struct Store {
+pub(crate) struct Records {
     records: Vec<Arc<Record>>,
     by_id: HashMap<String, usize>,
     /// Bumped on every change, so cached query results can tell they are stale.
@@ -132,21 +228,22 @@ pub(crate) struct Store {
     /// The organisation `self=true` selects.
     own_organization: Option<String>,
     /// Where creations and updates are announced (the webhook deliveries), once set.
-    changes: Option<super::webhooks::ChangeSink>,
+    changes: Option<ChangeSink>,
 }
 
-impl Store {
-    /// A store of `values`; `own_organization` defaults to the most frequent `organizationId`.
+impl Records {
+    /// Records of `values`; `own_organization` defaults to the most frequent `organizationId`.
     pub(crate) fn new(
         values: impl IntoIterator<Item = Value>,
         own_organization: Option<String>,
     ) -> Self {
-        let mut store = Self::default();
+        let mut records = Self::default();
         for value in values {
-            store.insert(Record::new(&value));
+            records.insert(Record::new(&value));
         }
-        store.own_organization = own_organization.or_else(|| store.most_frequent_organization());
-        store
+        records.own_organization =
+            own_organization.or_else(|| records.most_frequent_organization());
+        records
     }
 
     fn most_frequent_organization(&self) -> Option<String> {
@@ -184,11 +281,11 @@ impl Store {
     }
 
     /// From now on, announces every insert and replace to `sink`.
-    pub(crate) fn announce_changes(&mut self, sink: super::webhooks::ChangeSink) {
+    pub(crate) fn announce_changes(&mut self, sink: ChangeSink) {
         self.changes = Some(sink);
     }
 
-    fn announce(&self, change: super::webhooks::StoreChange) {
+    fn announce(&self, change: StoreChange) {
         if let Some(sink) = &self.changes {
             let _ = sink.send(change);
         }
@@ -197,7 +294,7 @@ impl Store {
     /// Appends a record; the first record with a given id is the one found by id.
     pub(crate) fn insert(&mut self, record: Record) {
         if let Some(id) = record.facets.id.clone() {
-            self.announce(super::webhooks::StoreChange::Created(id.clone()));
+            self.announce(StoreChange::Created(id.clone()));
             self.by_id.entry(id).or_insert(self.records.len());
         }
         self.records.push(Arc::new(record));
@@ -227,7 +324,7 @@ impl Store {
         };
         self.records[position] = Arc::new(record);
         self.generation += 1;
-        self.announce(super::webhooks::StoreChange::Updated(id.to_owned()));
+        self.announce(StoreChange::Updated(id.to_owned()));
         true
     }
 }

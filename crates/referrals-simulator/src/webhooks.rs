@@ -15,7 +15,7 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::fmt;
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -25,9 +25,11 @@ use referrals_query::transport::Transport;
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
+use super::ids::Ids;
+use super::locks::lock;
 use super::response::Reply;
 use super::signing::{Signer, SignerSpec, SigningAuthority, SigningError};
-use super::state::{State, lock};
+use super::store::{Store, StoreChange};
 use super::time;
 
 /// The path of the signing certificate.
@@ -49,16 +51,6 @@ const EVENT_HOST: &str = "https://api.partnercenter.microsoft.com";
 const VALIDATIONS_PER_MINUTE: usize = 2;
 /// The pause before the second attempt of a delivery; it doubles, up to 16 times as long.
 pub(crate) const RETRY_DELAY: Duration = Duration::from_millis(200);
-
-/// A change of the store that may be announced.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum StoreChange {
-    Created(String),
-    Updated(String),
-}
-
-/// Where the store announces its changes.
-pub(crate) type ChangeSink = mpsc::UnboundedSender<StoreChange>;
 
 /// The registration, as the API shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -86,11 +78,16 @@ pub struct DeliveryRecord {
     pub finished: bool,
 }
 
-/// The webhook side of a simulator.
+/// The webhooks part of a simulator: the registration, the signing keys, the deliveries and the
+/// validation events.
 pub(crate) struct Webhooks {
+    /// `http://127.0.0.1:PORT`, for the certificate URL events name.
+    origin: String,
+    /// Subscriber and correlation ids.
+    ids: Ids,
     /// The CA and signing certificate, made at the first use (rcgen and RSA key checks cost
     /// CPU that a simulator without webhooks should not pay at start-up).
-    keys: std::sync::OnceLock<Result<(SigningAuthority, Signer), SigningError>>,
+    keys: OnceLock<Result<(SigningAuthority, Signer), SigningError>>,
     registration: Mutex<Option<Registration>>,
     deliveries: Mutex<Vec<DeliveryRecord>>,
     /// correlation id → index in `deliveries`.
@@ -99,10 +96,10 @@ pub(crate) struct Webhooks {
     retry_delay: Duration,
     /// Made at the first delivery, not at start-up: building it reads trust roots, which would
     /// hold up the runtime of every simulator that never delivers.
-    transport: std::sync::OnceLock<Option<HyperTransport>>,
+    transport: OnceLock<Option<HyperTransport>>,
     /// Set once the dispatcher runs: only after a first registration, so that a simulator
     /// without webhooks runs no task and announces nothing.
-    dispatching: std::sync::OnceLock<()>,
+    dispatching: OnceLock<()>,
 }
 
 impl fmt::Debug for Webhooks {
@@ -114,18 +111,21 @@ impl fmt::Debug for Webhooks {
 }
 
 impl Webhooks {
-    /// A signing CA and certificate made now.
-    pub(crate) fn new(retry_delay: Duration) -> Result<Webhooks, SigningError> {
-        Ok(Webhooks {
-            keys: std::sync::OnceLock::new(),
+    /// No registration yet; the keys, the transport and the dispatcher are made when first
+    /// needed.
+    pub(crate) fn new(origin: String, ids: Ids, retry_delay: Duration) -> Webhooks {
+        Webhooks {
+            origin,
+            ids,
+            keys: OnceLock::new(),
             registration: Mutex::new(None),
             deliveries: Mutex::new(Vec::new()),
             validations: Mutex::new(HashMap::new()),
             validation_times: Mutex::new(VecDeque::new()),
             retry_delay,
-            transport: std::sync::OnceLock::new(),
-            dispatching: std::sync::OnceLock::new(),
-        })
+            transport: OnceLock::new(),
+            dispatching: OnceLock::new(),
+        }
     }
 
     fn keys(&self) -> Option<&(SigningAuthority, Signer)> {
@@ -167,36 +167,35 @@ impl Webhooks {
         lock(&self.deliveries).clone()
     }
 
-    /// Registers (or replaces) the webhook directly, as the handle does.
-    pub(crate) fn register(&self, url: &str, events: &[&str], subscriber_id: String) {
+    /// Registers (or replaces) the webhook directly, as the handle does, and starts delivering
+    /// the changes of `store`.
+    pub(crate) fn register(self: &Arc<Self>, store: &Store, url: &str, events: &[&str]) {
         *lock(&self.registration) = Some(Registration {
-            subscriber_id,
+            subscriber_id: self.ids.uuid(),
             url: url.to_owned(),
             events: events.iter().map(|e| (*e).to_owned()).collect(),
             ms_signature_header: false,
         });
+        self.start_dispatching(store);
+    }
+
+    /// Starts announcing the changes of `store` to a dispatcher task, once.
+    fn start_dispatching(self: &Arc<Self>, store: &Store) {
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        self.dispatching.get_or_init(|| {
+            let (sink, changes) = mpsc::unbounded_channel();
+            store.write().announce_changes(sink);
+            runtime.spawn(dispatch(Arc::downgrade(self), changes));
+        });
     }
 }
 
-/// Starts announcing the store's changes to a dispatcher task, once.
-pub(crate) fn start_dispatching(state: &Arc<State>) {
-    let Ok(runtime) = tokio::runtime::Handle::try_current() else {
-        return;
-    };
-    state.webhooks.dispatching.get_or_init(|| {
-        let (sink, changes) = mpsc::unbounded_channel();
-        state.write_store().announce_changes(sink);
-        runtime.spawn(dispatch(Arc::downgrade(state), changes));
-    });
-}
-
 /// Delivers the store's changes until the simulator is gone.
-pub(crate) async fn dispatch(
-    state: Weak<State>,
-    mut changes: mpsc::UnboundedReceiver<StoreChange>,
-) {
+async fn dispatch(webhooks: Weak<Webhooks>, mut changes: mpsc::UnboundedReceiver<StoreChange>) {
     while let Some(change) = changes.recv().await {
-        let Some(state) = state.upgrade() else {
+        let Some(webhooks) = webhooks.upgrade() else {
             return;
         };
         let (name, id) = match change {
@@ -204,14 +203,13 @@ pub(crate) async fn dispatch(
             StoreChange::Updated(id) => ("referral-updated", id),
         };
         let uri = format!("{EVENT_HOST}/engagements/v1/referrals/{id}");
-        send_event(&state, name, &uri);
+        send_event(&webhooks, name, &uri);
     }
 }
 
 /// Queues one signed event to the registered URL, if it is registered for it; the index of its
 /// delivery record.
-fn send_event(state: &Arc<State>, name: &str, uri: &str) -> Option<usize> {
-    let webhooks = &state.webhooks;
+fn send_event(webhooks: &Arc<Webhooks>, name: &str, uri: &str) -> Option<usize> {
     let registration = lock(&webhooks.registration).clone()?;
     let transport = webhooks.transport()?;
     if !registration
@@ -242,8 +240,8 @@ fn send_event(state: &Arc<State>, name: &str, uri: &str) -> Option<usize> {
         deliveries.len() - 1
     };
     let signature = webhooks.signer()?.sign(body.as_bytes());
-    let certificate_url = format!("{}{CERTIFICATE_PATH}", state.origin);
-    let state = Arc::downgrade(state);
+    let certificate_url = format!("{}{CERTIFICATE_PATH}", webhooks.origin);
+    let weak = Arc::downgrade(webhooks);
     tokio::spawn(async move {
         for attempt in 1..=MAX_ATTEMPTS {
             let header = if registration.ms_signature_header {
@@ -262,22 +260,22 @@ fn send_event(state: &Arc<State>, name: &str, uri: &str) -> Option<usize> {
                 Err(_) => None,
             };
             let delivered = status.is_some_and(|s| s.is_success());
-            let Some(state) = state.upgrade() else {
+            let Some(webhooks) = weak.upgrade() else {
                 return;
             };
             let delay = {
-                let mut deliveries = lock(&state.webhooks.deliveries);
+                let mut deliveries = lock(&webhooks.deliveries);
                 let record = &mut deliveries[index];
                 record.attempts = attempt;
                 record.last_status = status.map(|s| s.as_u16());
                 record.delivered = delivered;
                 record.finished = delivered || attempt == MAX_ATTEMPTS;
-                state.webhooks.retry_delay * 2u32.saturating_pow(attempt - 1).min(16)
+                webhooks.retry_delay * 2u32.saturating_pow(attempt - 1).min(16)
             };
             if delivered {
                 return;
             }
-            drop(state);
+            drop(webhooks);
             if attempt < MAX_ATTEMPTS {
                 tokio::time::sleep(delay).await;
             }
@@ -298,9 +296,14 @@ pub(crate) fn is_public(path: &str) -> bool {
     path == CERTIFICATE_PATH
 }
 
-/// Answers a webhook route.
-pub(crate) fn handle(state: &Arc<State>, method: &Method, path: &str, body: &[u8]) -> Reply {
-    let webhooks = &state.webhooks;
+/// Answers a webhook route; a registration starts delivering the changes of `store`.
+pub(crate) fn handle(
+    webhooks: &Arc<Webhooks>,
+    store: &Store,
+    method: &Method,
+    path: &str,
+    body: &[u8],
+) -> Reply {
     if path == CERTIFICATE_PATH {
         return match *method {
             Method::GET => {
@@ -343,13 +346,13 @@ pub(crate) fn handle(state: &Arc<State>, method: &Method, path: &str, body: &[u8
                 None,
             ),
         },
-        (Method::POST | Method::PUT, "") => register(state, method, body),
-        (Method::POST, "/validationEvents") => validation_event(state),
+        (Method::POST | Method::PUT, "") => register(webhooks, store, method, body),
+        (Method::POST, "/validationEvents") => validation_event(webhooks),
         (Method::GET, rest) if rest.starts_with("/validationEvents/") => {
             let id = percent_encoding::percent_decode_str(&rest["/validationEvents/".len()..])
                 .decode_utf8_lossy()
                 .into_owned();
-            validation_status(state, &id)
+            validation_status(webhooks, &id)
         }
         (_, "") => not_allowed(method, "GET, POST, PUT"),
         _ => Reply::error(
@@ -380,7 +383,7 @@ fn field<'a>(value: &'a Value, pascal: &str) -> Option<&'a Value> {
     value.get(pascal).or_else(|| value.get(&camel))
 }
 
-fn register(state: &Arc<State>, method: &Method, body: &[u8]) -> Reply {
+fn register(webhooks: &Arc<Webhooks>, store: &Store, method: &Method, body: &[u8]) -> Reply {
     let Ok(value) = serde_json::from_slice::<Value>(body) else {
         return Reply::invalid("The body is not JSON.", "body");
     };
@@ -404,7 +407,7 @@ fn register(state: &Arc<State>, method: &Method, body: &[u8]) -> Reply {
     let ms_header = field(&value, "SignatureTokenToMsSignatureHeader")
         .and_then(Value::as_bool)
         .unwrap_or(false);
-    let registration = lock(&state.webhooks.registration);
+    let registration = lock(&webhooks.registration);
     let subscriber_id = match (&*registration, method) {
         (Some(_), &Method::POST) => {
             return Reply::error(
@@ -423,11 +426,11 @@ fn register(state: &Arc<State>, method: &Method, body: &[u8]) -> Reply {
             );
         }
         (Some(existing), _) => existing.subscriber_id.clone(),
-        (None, _) => state.uuid(),
+        (None, _) => webhooks.ids.uuid(),
     };
     drop(registration);
-    start_dispatching(state);
-    *lock(&state.webhooks.registration) = Some(Registration {
+    webhooks.start_dispatching(store);
+    *lock(&webhooks.registration) = Some(Registration {
         subscriber_id: subscriber_id.clone(),
         url: url.to_owned(),
         events: events.clone(),
@@ -440,8 +443,7 @@ fn register(state: &Arc<State>, method: &Method, body: &[u8]) -> Reply {
     )
 }
 
-fn validation_event(state: &Arc<State>) -> Reply {
-    let webhooks = &state.webhooks;
+fn validation_event(webhooks: &Arc<Webhooks>) -> Reply {
     let registered = lock(&webhooks.registration)
         .as_ref()
         .is_some_and(|r| r.events.iter().any(|e| e == "test-created"));
@@ -468,9 +470,9 @@ fn validation_event(state: &Arc<State>) -> Reply {
         }
         times.push_back(Instant::now());
     }
-    let correlation_id = state.uuid();
+    let correlation_id = webhooks.ids.uuid();
     let uri = format!("{EVENT_HOST}{REGISTRATION}/validationEvents/{correlation_id}");
-    if let Some(index) = send_event(state, "test-created", &uri) {
+    if let Some(index) = send_event(webhooks, "test-created", &uri) {
         lock(&webhooks.validations).insert(correlation_id.clone(), index);
     }
     Reply::json(
@@ -479,8 +481,7 @@ fn validation_event(state: &Arc<State>) -> Reply {
     )
 }
 
-fn validation_status(state: &Arc<State>, correlation_id: &str) -> Reply {
-    let webhooks = &state.webhooks;
+fn validation_status(webhooks: &Webhooks, correlation_id: &str) -> Reply {
     let Some(index) = lock(&webhooks.validations).get(correlation_id).copied() else {
         return Reply::error(
             StatusCode::NOT_FOUND,

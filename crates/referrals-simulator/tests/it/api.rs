@@ -1,17 +1,13 @@
 //! The simulator's API over real loopback HTTP: both list forms, filters, single-referral
 //! operations with eTags, authentication and the token endpoint.
 
-mod support;
-
 use std::collections::HashSet;
 use std::time::Duration;
 
+use crate::support::{COLLECTION, Conn, bearer, get, next_token, send, target_of};
 use referrals_fixtures::synthetic::Synthetic;
 use referrals_simulator::{Simulator, SimulatorHandle};
 use serde_json::{Value, json};
-use support::{Conn, get, send, target_of};
-
-const COLLECTION: &str = "/v1.0/engagements/referrals";
 
 async fn simulator(n: usize) -> SimulatorHandle {
     Simulator::builder()
@@ -33,7 +29,7 @@ fn ids(items: &Value) -> Vec<String> {
 
 /// Follows `links.next` of the 2018 form, sending the token header on the same URL.
 async fn classic_listing(sim: &SimulatorHandle, target: &str) -> (Vec<Value>, usize) {
-    let auth = format!("Bearer {}", sim.token());
+    let auth = bearer(sim);
     let mut conn = Conn::open(sim.local_addr()).await;
     let mut token: Option<String> = None;
     let mut items = Vec::new();
@@ -115,10 +111,8 @@ async fn classic_filters_select_and_the_token_keeps_them() {
     )
     .await
     .json();
-    let token = first["links"]["next"]["headers"][0]["value"]
-        .as_str()
-        .unwrap();
-    let auth = format!("Bearer {}", sim.token());
+    let token = next_token(&first);
+    let auth = bearer(&sim);
     let second = send(
         sim.local_addr(),
         "GET",
@@ -379,7 +373,7 @@ async fn bad_list_requests_are_refused_naming_the_parameter() {
         "{message}"
     );
 
-    let auth = format!("Bearer {}", sim.token());
+    let auth = bearer(&sim);
     let unknown = send(
         sim.local_addr(),
         "GET",
@@ -398,7 +392,7 @@ async fn bad_list_requests_are_refused_naming_the_parameter() {
 #[tokio::test]
 async fn get_create_patch_and_put_honour_etags() {
     let sim = simulator(30).await;
-    let auth = format!("Bearer {}", sim.token());
+    let auth = bearer(&sim);
     let id = Synthetic::new(11).referral_id(1);
     let item = format!("{COLLECTION}/{id}");
 
@@ -559,7 +553,7 @@ async fn get_create_patch_and_put_honour_etags() {
 #[tokio::test]
 async fn create_assigns_identity_and_requires_the_documented_fields() {
     let sim = simulator(2).await;
-    let auth = format!("Bearer {}", sim.token());
+    let auth = bearer(&sim);
     let referral = json!({
         "type": "Independent",
         "customerProfile": { "name": "Contoso", "address": { "country": "US" } },
@@ -641,7 +635,7 @@ async fn requests_without_an_accepted_token_get_the_documented_401() {
         assert!(body["error"]["message"].is_string());
     }
     // The request log never holds the credential.
-    let auth = format!("Bearer {}", sim.token());
+    let auth = bearer(&sim);
     send(
         sim.local_addr(),
         "GET",
@@ -754,7 +748,7 @@ async fn the_token_endpoint_issues_tokens_the_api_accepts_until_they_expire() {
 #[tokio::test]
 async fn request_and_correlation_ids_are_echoed_or_generated() {
     let sim = simulator(1).await;
-    let auth = format!("Bearer {}", sim.token());
+    let auth = bearer(&sim);
     let echoed = send(
         sim.local_addr(),
         "GET",

@@ -1,16 +1,12 @@
 //! Fault injection over real loopback HTTP: each fault arrives as configured, and the
 //! simulator keeps serving correctly afterwards.
 
-mod support;
-
 use std::time::{Duration, SystemTime};
 
+use crate::support::{COLLECTION, Conn, Ending, bearer, get, next_token, send};
 use referrals_fixtures::synthetic::Synthetic;
 use referrals_simulator::{Fault, FaultPlan, FaultRule, Operation, Simulator, SimulatorHandle};
 use serde_json::{Value, json};
-use support::{Conn, Ending, get, send};
-
-const COLLECTION: &str = "/v1.0/engagements/referrals";
 
 async fn simulator(n: usize, plan: FaultPlan) -> SimulatorHandle {
     Simulator::builder()
@@ -20,10 +16,6 @@ async fn simulator(n: usize, plan: FaultPlan) -> SimulatorHandle {
         .start()
         .await
         .unwrap()
-}
-
-fn auth(sim: &SimulatorHandle) -> String {
-    format!("Bearer {}", sim.token())
 }
 
 #[tokio::test]
@@ -94,7 +86,7 @@ async fn a_reset_before_headers_sends_nothing_but_the_request_took_effect() {
         .exchange(
             "POST",
             COLLECTION,
-            &[("Authorization", &auth(&sim))],
+            &[("Authorization", &bearer(&sim))],
             Some(&body),
         )
         .await;
@@ -123,7 +115,7 @@ async fn truncated_and_reset_bodies_fall_short_of_their_content_length() {
     for expected_status in [200, 200] {
         let mut conn = Conn::open(sim.local_addr()).await;
         let exchange = conn
-            .exchange("GET", COLLECTION, &[("Authorization", &auth(&sim))], None)
+            .exchange("GET", COLLECTION, &[("Authorization", &bearer(&sim))], None)
             .await;
         let (status, _, _) = exchange.head().expect("the head arrives");
         assert_eq!(status, expected_status);
@@ -158,7 +150,7 @@ async fn headers_that_never_come_end_with_the_simulator() {
     ))));
     let sim = simulator(1, plan).await;
     let address = sim.local_addr();
-    let token = auth(&sim);
+    let token = bearer(&sim);
     let pending = tokio::spawn(async move {
         let mut conn = Conn::open(address).await;
         conn.exchange("GET", COLLECTION, &[("Authorization", &token)], None)
@@ -232,15 +224,13 @@ async fn list_faults_break_paging_as_configured() {
     )
     .await
     .json();
-    let token = first["links"]["next"]["headers"][0]["value"]
-        .as_str()
-        .unwrap();
+    let token = next_token(&first);
     let second = send(
         sim.local_addr(),
         "GET",
         &format!("{COLLECTION}?pageSize=10"),
         &[
-            ("Authorization", &auth(&sim)),
+            ("Authorization", &bearer(&sim)),
             ("MS-ContinuationToken", token),
         ],
         None,
@@ -262,7 +252,7 @@ async fn an_empty_middle_page_keeps_its_next_link_and_loses_nothing() {
     let mut ids = Vec::new();
     let mut empty_pages = 0;
     loop {
-        let mut headers = vec![("Authorization".to_owned(), auth(&sim))];
+        let mut headers = vec![("Authorization".to_owned(), bearer(&sim))];
         if let Some(token) = &token {
             headers.push(("MS-ContinuationToken".to_owned(), token.clone()));
         }
@@ -357,7 +347,7 @@ async fn probabilistic_faults_are_seeded_and_partial() {
         let mut statuses = Vec::new();
         for _ in 0..40 {
             statuses.push(
-                conn.send("GET", COLLECTION, &[("Authorization", &auth(&sim))], None)
+                conn.send("GET", COLLECTION, &[("Authorization", &bearer(&sim))], None)
                     .await
                     .status,
             );

@@ -1,12 +1,8 @@
 //! Changes over time through the handle, and the date filters and ordering a sync relies on.
 
-mod support;
-
+use crate::support::{COLLECTION, get};
 use referrals_simulator::{Simulator, SimulatorHandle};
 use serde_json::Value;
-use support::get;
-
-const COLLECTION: &str = "/v1.0/engagements/referrals";
 
 async fn list(sim: &SimulatorHandle, query: &str) -> Vec<Value> {
     let response = get(

@@ -1,13 +1,29 @@
 //! A deliberately tiny HTTP/1.1 client over a raw `TcpStream`, so the simulator's tests see the
-//! exact bytes it sends (including broken answers) without depending on the SDK under test.
-#![allow(dead_code)]
+//! exact bytes it sends (including broken answers) without depending on the SDK under test; and
+//! what the tests say of every simulator.
 
 use std::io;
 use std::net::SocketAddr;
 
+use referrals_simulator::SimulatorHandle;
 use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
+
+/// The referral collection's path.
+pub const COLLECTION: &str = "/v1.0/engagements/referrals";
+
+/// The `Authorization` value with the simulator's static token.
+pub fn bearer(sim: &SimulatorHandle) -> String {
+    format!("Bearer {}", sim.token())
+}
+
+/// The continuation token of a 2018-form page's `links.next`.
+pub fn next_token(page: &Value) -> &str {
+    page["links"]["next"]["headers"][0]["value"]
+        .as_str()
+        .expect("a links.next continuation token")
+}
 
 /// Status, headers (names in lower case) and the length of the head in bytes.
 pub type Head = (u16, Vec<(String, String)>, usize);
