@@ -111,6 +111,6 @@ pub use request::{
     REQUEST_ID, RequestError, RequestIds, json_pointer,
 };
 pub use retry::{
-    Classification, GiveUp, Outcome, RetryDecision, RetryPolicy, RetryState, classify,
+    AttemptOutcome, Classification, GiveUp, RetryDecision, RetryPolicy, RetryState, classify,
     is_idempotent, is_transient_status, parse_retry_after, retry_after,
 };
