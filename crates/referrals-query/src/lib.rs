@@ -8,6 +8,8 @@
 //! - [`Endpoint`]: `http::Request<Bytes>` for list, get, create, patch and put.
 //! - [`Pager`]: walks the pages of a listing, follows either continuation form, retries, refuses
 //!   foreign next links and loops, and checkpoints ([`Checkpoint`]) for a later resume.
+//! - [`Exchange`]: the rule of one logical request over all its attempts: deliver, retry after
+//!   a delay, refresh the token and resend once on a `401`, or fail (and why).
 //! - [`RetryPolicy`], [`RetryState`], [`classify`], [`parse_retry_after`]: retry arithmetic.
 //! - [`ApiError`]: an error response, whatever its body.
 //! - [`transport::Transport`]: the seam the I/O crates implement.
@@ -83,6 +85,7 @@ mod base_url;
 mod checkpoint;
 mod continuation;
 mod encode;
+mod exchange;
 mod filter;
 mod list;
 mod pager;
@@ -103,6 +106,7 @@ pub use base_url::{
 pub use checkpoint::{Checkpoint, CheckpointError, Position};
 pub use continuation::{ContinuationHeaderError, HeaderProblem, NextLinkError, NextLinkProblem};
 pub use encode::snippet;
+pub use exchange::{Exchange, FailReason, Step};
 pub use filter::{Comparison, Filter, quote};
 pub use list::{ListQuery, PAGE_SIZE_RANGE, QueryError, SortField, SortOrder};
 pub use pager::{End, Limits, NextRequest, Page, Pager, PagerError, PagerEvent};
