@@ -6,8 +6,9 @@
 //!   only) and the same-origin rule that keeps the bearer token on the configured hosts.
 //! - [`ListQuery`] and [`Filter`]: the list parameters, 2018 and OData, encoded safely.
 //! - [`Endpoint`]: `http::Request<Bytes>` for list, get, create, patch and put.
-//! - [`Pager`]: walks the pages of a listing, follows either continuation form, retries, refuses
-//!   foreign next links and loops, and checkpoints ([`Checkpoint`]) for a later resume.
+//! - [`Pager`]: walks the pages of a listing, follows either continuation form, refuses foreign
+//!   next links and loops, and checkpoints ([`Checkpoint`]) for a later resume; each page
+//!   request is an [`Exchange`].
 //! - [`Exchange`]: the rule of one logical request over all its attempts: deliver, retry after
 //!   a delay, refresh the token and resend once on a `401`, or fail (and why).
 //! - [`RetryPolicy`], [`RetryState`], [`classify`], [`parse_retry_after`]: retry arithmetic.
@@ -57,6 +58,8 @@
 //!             // page.checkpoint.to_string() could be saved here to resume later.
 //!         }
 //!         PagerEvent::Retry(delay) => assert!(delay <= Duration::from_secs(1)), // sleep(delay)
+//!         // Only with `Pager::with_token_refresh`: get a fresh token for the next request.
+//!         PagerEvent::Refresh => {}
 //!     }
 //! }
 //! assert_eq!(seen, ["a", "b", "c"]);

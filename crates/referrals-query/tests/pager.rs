@@ -78,6 +78,8 @@ struct Run {
     items: Vec<String>,
     pages: Vec<referrals_query::Page>,
     retries: Vec<Duration>,
+    /// Requests after which the pager asked for a fresh token.
+    refreshes: usize,
     result: Result<End, PagerError>,
 }
 
@@ -88,6 +90,7 @@ fn drive(pager: &mut Pager, mut server: impl FnMut(&Request<Bytes>) -> Reply) ->
         items: Vec::new(),
         pages: Vec::new(),
         retries: Vec::new(),
+        refreshes: 0,
         result: Err(PagerError::State("did not finish")),
     };
     for step in 0..100 {
@@ -117,6 +120,7 @@ fn drive(pager: &mut Pager, mut server: impl FnMut(&Request<Bytes>) -> Reply) ->
                 run.pages.push(page);
             }
             Ok(PagerEvent::Retry(delay)) => run.retries.push(delay),
+            Ok(PagerEvent::Refresh) => run.refreshes += 1,
             Err(error) => {
                 run.result = Err(error);
                 return run;
@@ -554,6 +558,60 @@ fn permanent_errors_are_not_retried() {
     let mut pager = Pager::new(Endpoint::default(), &ListQuery::new(), "corr").unwrap();
     let run = drive(&mut pager, |_| status(302, ""));
     assert!(matches!(run.result, Err(PagerError::Api { .. })));
+}
+
+#[test]
+fn a_401_asks_for_one_fresh_token_per_page_then_fails_as_unauthorized() {
+    // Page 1: a 401, then the page. Page 2: a 401 (a refresh again: it is another request), a
+    // 401 again: unauthorized, with the checkpoint after page 1.
+    let mut pager = Pager::new(Endpoint::default(), &ListQuery::new(), "corr")
+        .unwrap()
+        .with_retry(RetryPolicy {
+            max_attempts: 3,
+            ..RetryPolicy::default()
+        })
+        .with_token_refresh();
+    let mut calls = 0;
+    let run = drive(&mut pager, |_| {
+        calls += 1;
+        match calls {
+            2 => ok(odata_page(
+                &["a"],
+                Some("/v1.0/engagements/referrals?$skiptoken=2"),
+            )),
+            _ => status(
+                401,
+                r#"{"error":{"code":"unauthenticated","message":"token expired"}}"#,
+            ),
+        }
+    });
+    assert_eq!(run.requests.len(), 4);
+    assert_eq!(run.refreshes, 2);
+    assert_eq!(run.items, ["a"]);
+    let Err(PagerError::Unauthorized { error }) = &run.result else {
+        panic!("{:?}", run.result)
+    };
+    assert_eq!(error.code(), Some("unauthenticated"));
+    assert!(
+        run.result
+            .as_ref()
+            .unwrap_err()
+            .to_string()
+            .contains("even after a token refresh")
+    );
+    assert_eq!(pager.checkpoint().pages_received(), 1);
+    // Every attempt had its own request id, all under the listing's correlation id.
+    let ids: std::collections::HashSet<_> = run
+        .requests
+        .iter()
+        .map(|r| r.headers()["ms-requestid"].clone())
+        .collect();
+    assert_eq!(ids.len(), 4);
+    assert!(
+        run.requests
+            .iter()
+            .all(|r| r.headers()["ms-correlationid"] == "corr")
+    );
 }
 
 #[test]

@@ -237,6 +237,7 @@ fn serve(listing: &Listing, pager: &mut Pager, failed: &mut HashSet<(usize, usiz
                 run.checkpoints.push(page.checkpoint);
             }
             Ok(PagerEvent::Retry(delay)) => assert!(delay <= Duration::from_secs(30)),
+            Ok(PagerEvent::Refresh) => panic!("no 401 is served, and no refresh was asked for"),
             Err(error) => {
                 run.result = Some(Err(error));
                 return run;
@@ -396,6 +397,7 @@ proptest! {
                     checkpoint = page.checkpoint;
                 }
                 Ok(PagerEvent::Retry(_)) => prop_assert!(false, "policy allows no retry"),
+                Ok(PagerEvent::Refresh) => prop_assert!(false, "no 401 is served"),
                 Err(_) => break,
             }
         }
@@ -495,6 +497,7 @@ proptest! {
                     yielded.extend(page.items.into_iter().map(|r| r.id.unwrap()));
                 }
                 Ok(PagerEvent::Retry(_)) => prop_assert!(false, "a 200 is never retried"),
+                Ok(PagerEvent::Refresh) => prop_assert!(false, "a 200 never asks for a token"),
                 Err(_) => break,
             }
         }

@@ -205,6 +205,9 @@ fn pager_sees(responses: Vec<Response>) -> Result<(), TestCaseError> {
                 prop_assert!(is_transient_status(status), "{} retried", status);
                 prop_assert!(delay <= policy.max_delay);
             }
+            Ok(PagerEvent::Refresh) => {
+                prop_assert!(false, "a pager without token refresh never asks for one");
+            }
             Err(PagerError::Decode { error, page }) => {
                 prop_assert!(status.is_success());
                 prop_assert!(page >= 1);

@@ -1,21 +1,21 @@
-//! The client: configuration, authentication and the retry loop of single requests.
+//! The client of the Referrals API: configuration, and its calls (each a logical request that
+//! the driver sends under the exchange rule).
 
 use std::fmt;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use bytes::Bytes;
-use http::header::{AUTHORIZATION, HeaderValue};
 use http::{Request, Response, StatusCode};
 use referrals_model::{Referral, decode};
-use referrals_query::transport::{Transport, TransportError};
+use referrals_query::transport::Transport;
 use referrals_query::{
-    ApiError, BaseUrl, Checkpoint, Endpoint, ListQuery, PatchOp, PatchOptions, RequestError,
-    RequestIds, RetryDecision, RetryPolicy, RetryState,
+    BaseUrl, Checkpoint, Endpoint, ListQuery, PatchOp, PatchOptions, RequestError, RequestIds,
+    RetryPolicy,
 };
-use tracing::Instrument;
 
 use crate::auth::{self, AuthError, TokenProvider};
+use crate::driver::Sender;
 use crate::listing::Listing;
 use crate::{Error, ErrorKind, Secret};
 
@@ -40,18 +40,17 @@ pub struct Client {
 
 pub(crate) struct ClientInner {
     pub(crate) endpoint: Endpoint,
-    pub(crate) transport: Arc<dyn Transport>,
-    pub(crate) auth: Arc<dyn TokenProvider>,
-    pub(crate) retry: RetryPolicy,
+    pub(crate) sender: Sender,
 }
 
 impl fmt::Debug for Client {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let sender = &self.inner.sender;
         f.debug_struct("Client")
             .field("endpoint", &self.inner.endpoint)
-            .field("transport", &self.inner.transport)
-            .field("auth", &self.inner.auth)
-            .field("retry", &self.inner.retry)
+            .field("transport", &sender.transport)
+            .field("auth", &sender.auth)
+            .field("retry", &sender.retry)
             .finish()
     }
 }
@@ -113,12 +112,12 @@ impl Client {
     /// The client's credential, e.g. to get a token for another Partner Center audience with
     /// [`TokenProvider::token_for`] (same sign-in, same refresh token).
     pub fn token_provider(&self) -> &Arc<dyn TokenProvider> {
-        &self.inner.auth
+        &self.inner.sender.auth
     }
 
     /// The client's transport, to pass to [`TokenProvider::token_for`].
     pub fn transport(&self) -> &Arc<dyn Transport> {
-        &self.inner.transport
+        &self.inner.sender.transport
     }
 
     /// Lists referrals matching `query`: a stream of items, following every page (see
@@ -200,154 +199,24 @@ impl Client {
         decode_body(&response)
     }
 
-    /// Sends one logical request with retries (per the retry policy, honouring `Retry-After`)
-    /// and one token refresh on 401. Returns a successful response or the error.
+    /// Sends one logical request under the exchange rule (retries per the retry policy,
+    /// honouring `Retry-After`; one token refresh on 401). Returns the `2xx` response or the
+    /// error.
     async fn execute(
         &self,
         operation: &'static str,
         build: impl Fn(RequestIds<'_>) -> Result<Request<Bytes>, RequestError>,
     ) -> Result<Response<Bytes>, Error> {
-        let correlation_id = new_id();
-        let span = tracing::info_span!("referrals", operation, correlation_id = %correlation_id);
-        async {
-            let mut retry: Option<RetryState> = None;
-            let mut refreshed = false;
-            loop {
-                let request_id = new_id();
-                let request =
-                    build(RequestIds::new(&correlation_id, &request_id)).map_err(Error::invalid)?;
-                let state =
-                    retry.get_or_insert_with(|| RetryState::for_request(self.inner.retry, &request));
-                let attempt = state.attempts() + 1;
-                let outcome = self.send_authorized(request, attempt, &request_id).await?;
-                let (response, token) = match outcome {
-                    Attempt::Response(response, token) => (response, token),
-                    Attempt::Failed(error) => {
-                        match state.on_transport_error(error.kind(), SystemTime::now(), fastrand::f64())
-                        {
-                            RetryDecision::Retry(delay) => {
-                                tracing::debug!(?delay, error = %error, "retrying after a transport error");
-                                tokio::time::sleep(delay).await;
-                                continue;
-                            }
-                            RetryDecision::GiveUp(why) => {
-                                return Err(Error::transport(error, state.attempts(), Some(why)));
-                            }
-                            RetryDecision::Accept => {
-                                return Err(Error::transport(error, state.attempts(), None));
-                            }
-                        }
-                    }
-                };
-                if response.status() == StatusCode::UNAUTHORIZED {
-                    self.inner.auth.invalidate(&token);
-                    if !refreshed {
-                        refreshed = true;
-                        tracing::debug!("401: refreshing the token and retrying once");
-                        continue;
-                    }
-                    let error = ApiError::from_response(response.status(), response.headers(), response.body());
-                    return Err(Error::new(ErrorKind::Unauthorized { error: Box::new(error) }));
-                }
-                let decision =
-                    state.on_response(response.status(), response.headers(), SystemTime::now(), fastrand::f64());
-                match decision {
-                    RetryDecision::Retry(delay) => {
-                        tracing::debug!(?delay, status = response.status().as_u16(), "retrying");
-                        tokio::time::sleep(delay).await;
-                    }
-                    RetryDecision::Accept if response.status().is_success() => return Ok(response),
-                    RetryDecision::Accept | RetryDecision::GiveUp(_) => {
-                        let error = ApiError::from_response(
-                            response.status(),
-                            response.headers(),
-                            response.body(),
-                        );
-                        let gave_up = match decision {
-                            RetryDecision::GiveUp(why) => Some(why),
-                            _ => None,
-                        };
-                        return Err(Error::new(ErrorKind::Api {
-                            error: Box::new(error),
-                            attempts: state.attempts(),
-                            gave_up,
-                        }));
-                    }
-                }
-            }
-        }
-        .instrument(span)
-        .await
-        .map_err(|e: Error| e.explain_app_only(self.inner.auth.is_app_only()))
+        let sender = &self.inner.sender;
+        sender
+            .execute(operation, build)
+            .await
+            .map_err(|e| e.explain_app_only(sender.auth.is_app_only()))
     }
-
-    /// One attempt: adds the bearer token (only ever for the configured origin) and sends.
-    pub(crate) async fn send_authorized(
-        &self,
-        mut request: Request<Bytes>,
-        attempt: u32,
-        request_id: &str,
-    ) -> Result<Attempt, Error> {
-        if !self.base_url().is_same_origin_uri(request.uri()) {
-            // The request builders never produce this; refusing here keeps the token on the
-            // configured host even if one ever did.
-            return Err(Error::invalid(format!(
-                "refusing to send credentials to {}: not the configured API origin {}",
-                request
-                    .uri()
-                    .authority()
-                    .map(|a| a.as_str())
-                    .unwrap_or("(no host)"),
-                self.base_url().origin()
-            )));
-        }
-        let token = self.inner.auth.token(&*self.inner.transport).await?;
-        let mut value =
-            HeaderValue::from_str(&format!("Bearer {}", token.expose())).map_err(|_| {
-                Error::from(AuthError::NotConfigured(
-                    "the token has characters that cannot be sent in a header".into(),
-                ))
-            })?;
-        value.set_sensitive(true);
-        request.headers_mut().insert(AUTHORIZATION, value);
-        let span = tracing::debug_span!(
-            "attempt",
-            method = %request.method(),
-            path = request.uri().path(),
-            attempt,
-            request_id,
-            status = tracing::field::Empty,
-        );
-        let result = self
-            .inner
-            .transport
-            .send(request)
-            .instrument(span.clone())
-            .await;
-        match result {
-            Ok(response) => {
-                span.record("status", response.status().as_u16());
-                Ok(Attempt::Response(response, token))
-            }
-            Err(error) => {
-                tracing::debug!(parent: &span, error = %error, kind = ?error.kind(), "no response");
-                Ok(Attempt::Failed(error))
-            }
-        }
-    }
-}
-
-pub(crate) enum Attempt {
-    Response(Response<Bytes>, Secret),
-    Failed(TransportError),
 }
 
 fn decode_body(response: &Response<Bytes>) -> Result<Referral, Error> {
     decode(response.body()).map_err(|error| Error::new(ErrorKind::Decode { error, page: None }))
-}
-
-pub(crate) fn new_id() -> String {
-    uuid::Uuid::new_v4().to_string()
 }
 
 impl ClientBuilder {
@@ -470,13 +339,14 @@ impl ClientBuilder {
                 pool_idle: self.pool_max_idle_per_host,
             })?,
         };
+        let sender = Sender {
+            base: endpoint.base().clone(),
+            transport,
+            auth,
+            retry: self.retry,
+        };
         Ok(Client {
-            inner: Arc::new(ClientInner {
-                endpoint,
-                transport,
-                auth,
-                retry: self.retry,
-            }),
+            inner: Arc::new(ClientInner { endpoint, sender }),
         })
     }
 }

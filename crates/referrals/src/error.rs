@@ -191,6 +191,7 @@ impl Error {
                     .unwrap_or_else(|| TransportError::new(kind, format!("{kind:?}")));
                 Error::transport(source, attempts, gave_up)
             }
+            PagerError::Unauthorized { error } => Error::new(ErrorKind::Unauthorized { error }),
             PagerError::Decode { error, page } => Error::new(ErrorKind::Decode {
                 error,
                 page: Some(page),

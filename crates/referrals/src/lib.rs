@@ -24,6 +24,7 @@
 
 pub mod auth;
 mod client;
+mod driver;
 mod error;
 mod lifecycle;
 mod listing;
