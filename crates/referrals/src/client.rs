@@ -3,7 +3,6 @@
 
 use std::fmt;
 use std::sync::Arc;
-use std::time::Duration;
 
 use bytes::Bytes;
 use http::{Request, Response, StatusCode};
@@ -14,9 +13,10 @@ use referrals_query::{
     RetryPolicy,
 };
 
-use crate::auth::{self, AuthError, TokenProvider};
+use crate::auth::{self, TokenProvider};
 use crate::driver::Sender;
 use crate::listing::Listing;
+use crate::settings::{IntoTokenProvider, Settings};
 use crate::{Error, ErrorKind, Secret};
 
 /// A Partner Center Referrals client: cheap to clone (one `Arc`), shareable across tasks.
@@ -57,33 +57,45 @@ impl fmt::Debug for Client {
 
 /// Configures a [`Client`].
 ///
-/// Defaults: base `https://api.partner.microsoft.com`, [`RetryPolicy::default`], the hyper
-/// transport (feature `hyper`) with its default timeouts and 32 MiB body cap. Authentication is
-/// required: [`bearer_token`](Self::bearer_token), [`token_provider`](Self::token_provider) or
+/// Defaults: base `https://api.partner.microsoft.com`, [`RetryPolicy::default`], the
+/// `User-Agent` [`DEFAULT_USER_AGENT`](referrals_query::DEFAULT_USER_AGENT)
+/// (`referrals-rs/{version}`), and the hyper transport (feature `hyper`) with its default
+/// timeouts, pool and 32 MiB body cap. Authentication is required:
+/// [`bearer_token`](Self::bearer_token), [`token_provider`](Self::token_provider) or
 /// [`auth_from_env`](Self::auth_from_env).
+///
+/// The transport's own settings (timeouts, body cap, pool, proxy, trust roots) belong to the
+/// transport: build one and pass it with [`transport`](Self::transport).
+///
+/// ```no_run
+/// # #[cfg(feature = "hyper")]
+/// # fn run() -> Result<(), Box<dyn std::error::Error>> {
+/// use std::time::Duration;
+/// use referrals::Client;
+/// use referrals::transport::HyperTransport;
+///
+/// let transport = HyperTransport::builder()
+///     .attempt_timeout(Duration::from_secs(20))
+///     .max_body_bytes(8 << 20)
+///     .build()?;
+/// let client = Client::builder().auth_from_env().transport(transport).build()?;
+/// # Ok(()) }
+/// ```
 #[must_use]
 pub struct ClientBuilder {
-    base_url: Option<String>,
-    auth: Option<Result<Arc<dyn TokenProvider>, AuthError>>,
-    retry: RetryPolicy,
-    transport: Option<Arc<dyn Transport>>,
-    user_agent: Option<String>,
-    connect_timeout: Option<Duration>,
-    attempt_timeout: Option<Duration>,
-    idle_read_timeout: Option<Duration>,
-    max_body_bytes: Option<usize>,
-    pool_max_idle_per_host: Option<usize>,
+    settings: Settings,
 }
 
 impl fmt::Debug for ClientBuilder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let settings = &self.settings;
         f.debug_struct("ClientBuilder")
-            .field("base_url", &self.base_url)
-            .field("auth", &self.auth)
-            .field("retry", &self.retry)
-            .field("transport", &self.transport)
-            .field("user_agent", &self.user_agent)
-            .finish_non_exhaustive()
+            .field("base_url", &settings.base_url)
+            .field("auth", &settings.auth)
+            .field("retry", &settings.retry)
+            .field("transport", &settings.transport)
+            .field("user_agent", &settings.user_agent)
+            .finish()
     }
 }
 
@@ -91,16 +103,7 @@ impl Client {
     /// Starts configuring a client.
     pub fn builder() -> ClientBuilder {
         ClientBuilder {
-            base_url: None,
-            auth: None,
-            retry: RetryPolicy::default(),
-            transport: None,
-            user_agent: None,
-            connect_timeout: None,
-            attempt_timeout: None,
-            idle_read_timeout: None,
-            max_body_bytes: None,
-            pool_max_idle_per_host: None,
+            settings: Settings::default(),
         }
     }
 
@@ -223,25 +226,21 @@ impl ClientBuilder {
     /// The API base URL (default `https://api.partner.microsoft.com`). `http://` is accepted
     /// only for loopback hosts; a path prefix is kept.
     pub fn base_url(mut self, url: impl Into<String>) -> Self {
-        self.base_url = Some(url.into());
+        self.settings.base_url = Some(url.into());
         self
     }
 
     /// A fixed bearer token.
     pub fn bearer_token(mut self, token: impl Into<Secret>) -> Self {
-        self.auth = Some(Ok(Arc::new(auth::StaticToken::new(token))));
+        self.settings.auth = Some(Ok(Arc::new(auth::StaticToken::new(token))));
         self
     }
 
-    /// Any token provider, e.g. [`ClientCredentials`](crate::auth::ClientCredentials).
-    pub fn token_provider(mut self, provider: impl TokenProvider) -> Self {
-        self.auth = Some(Ok(Arc::new(provider)));
-        self
-    }
-
-    /// A shared token provider.
-    pub fn token_provider_arc(mut self, provider: Arc<dyn TokenProvider>) -> Self {
-        self.auth = Some(Ok(provider));
+    /// The token provider: any [`TokenProvider`] (e.g.
+    /// [`ClientCredentials`](crate::auth::ClientCredentials)), or an `Arc<dyn TokenProvider>`
+    /// shared with others.
+    pub fn token_provider(mut self, provider: impl IntoTokenProvider) -> Self {
+        self.settings.auth = Some(Ok(provider.into_token_provider()));
         self
     }
 
@@ -251,143 +250,43 @@ impl ClientBuilder {
     /// or `AZURE_CLIENT_CERTIFICATE_PATH`) and the Azure CLI; `REFERRALS_AUTH` forces one. When
     /// none is configured, [`build`](Self::build) reports each source and why.
     pub fn auth_from_env(mut self) -> Self {
-        self.auth = Some(auth::from_env());
+        self.settings.auth = Some(auth::from_env());
         self
     }
 
     /// The retry policy (default [`RetryPolicy::default`]; [`RetryPolicy::none`] disables retries).
     pub fn retry(mut self, policy: RetryPolicy) -> Self {
-        self.retry = policy;
+        self.settings.retry = policy;
         self
     }
 
-    /// The `User-Agent` sent (default `referrals/{version}`).
+    /// The `User-Agent` sent (default
+    /// [`DEFAULT_USER_AGENT`](referrals_query::DEFAULT_USER_AGENT), `referrals-rs/{version}`).
     pub fn user_agent(mut self, user_agent: impl Into<String>) -> Self {
-        self.user_agent = Some(user_agent.into());
+        self.settings.user_agent = Some(user_agent.into());
         self
     }
 
-    /// A transport of your own (a test double, a transport with your own TLS settings). The
-    /// timeout and body-cap settings below then do not apply: the transport owns them.
+    /// The transport requests are sent through, with its own timeouts, body cap and pool: a
+    /// [`HyperTransport`](crate::transport::HyperTransport) built with the settings you need, a
+    /// test double, anything that implements [`Transport`]. Default: the hyper transport with
+    /// its default settings (feature `hyper`).
     pub fn transport(mut self, transport: impl Transport) -> Self {
-        self.transport = Some(Arc::new(transport));
-        self
-    }
-
-    /// The connect timeout of the default transport.
-    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
-        self.connect_timeout = Some(timeout);
-        self
-    }
-
-    /// The per-attempt timeout (headers and whole body) of the default transport.
-    pub fn attempt_timeout(mut self, timeout: Duration) -> Self {
-        self.attempt_timeout = Some(timeout);
-        self
-    }
-
-    /// The longest gap between two chunks of a body, for the default transport.
-    pub fn idle_read_timeout(mut self, timeout: Duration) -> Self {
-        self.idle_read_timeout = Some(timeout);
-        self
-    }
-
-    /// The response body cap of the default transport (default 32 MiB).
-    pub fn max_body_bytes(mut self, bytes: usize) -> Self {
-        self.max_body_bytes = Some(bytes);
-        self
-    }
-
-    /// How many idle connections the default transport keeps per host (default 64). Raise it to
-    /// the number of concurrent listings when running many at once, so connections are reused
-    /// instead of reopened.
-    pub fn pool_max_idle_per_host(mut self, connections: usize) -> Self {
-        self.pool_max_idle_per_host = Some(connections);
+        self.settings.transport = Some(Arc::new(transport));
         self
     }
 
     /// Validates the configuration and builds the client. Errors name the bad setting.
     pub fn build(self) -> Result<Client, Error> {
-        let base = match &self.base_url {
-            Some(url) => {
-                BaseUrl::parse(url).map_err(|e| Error::config(format!("base URL: {e}")))?
-            }
-            None => BaseUrl::default(),
-        };
-        let mut endpoint = Endpoint::new(base);
-        if let Some(user_agent) = &self.user_agent {
+        let (sender, user_agent) = self.settings.sender(BaseUrl::default())?;
+        let mut endpoint = Endpoint::new(sender.base.clone());
+        if let Some(user_agent) = &user_agent {
             endpoint = endpoint
                 .with_user_agent(user_agent)
                 .map_err(|e| Error::config(format!("user agent: {e}")))?;
         }
-        let auth = match self.auth {
-            Some(Ok(provider)) => provider,
-            Some(Err(error)) => return Err(error.into()),
-            None => {
-                return Err(Error::config(
-                    "no credentials: use bearer_token, token_provider or auth_from_env",
-                ));
-            }
-        };
-        let transport = match self.transport {
-            Some(transport) => transport,
-            None => default_transport(TransportSettings {
-                connect: self.connect_timeout,
-                attempt: self.attempt_timeout,
-                idle: self.idle_read_timeout,
-                max_body: self.max_body_bytes,
-                pool_idle: self.pool_max_idle_per_host,
-            })?,
-        };
-        let sender = Sender {
-            base: endpoint.base().clone(),
-            transport,
-            auth,
-            retry: self.retry,
-        };
         Ok(Client {
             inner: Arc::new(ClientInner { endpoint, sender }),
         })
     }
-}
-
-/// The settings that apply to the default transport only.
-#[cfg_attr(not(feature = "hyper"), allow(dead_code))]
-struct TransportSettings {
-    connect: Option<Duration>,
-    attempt: Option<Duration>,
-    idle: Option<Duration>,
-    max_body: Option<usize>,
-    pool_idle: Option<usize>,
-}
-
-#[cfg(feature = "hyper")]
-fn default_transport(settings: TransportSettings) -> Result<Arc<dyn Transport>, Error> {
-    let mut builder = referrals_hyper::HyperTransport::builder();
-    if let Some(timeout) = settings.connect {
-        builder = builder.connect_timeout(timeout);
-    }
-    if let Some(timeout) = settings.attempt {
-        builder = builder.attempt_timeout(timeout);
-    }
-    if let Some(timeout) = settings.idle {
-        builder = builder.idle_read_timeout(timeout);
-    }
-    if let Some(bytes) = settings.max_body {
-        builder = builder.max_body_bytes(bytes);
-    }
-    if let Some(connections) = settings.pool_idle {
-        builder = builder.pool_max_idle_per_host(connections);
-    }
-    let transport = builder
-        .build()
-        .map_err(|e| Error::config(format!("transport: {e}")))?;
-    Ok(Arc::new(transport))
-}
-
-#[cfg(not(feature = "hyper"))]
-fn default_transport(_: TransportSettings) -> Result<Arc<dyn Transport>, Error> {
-    Err(Error::config(
-        "no transport: enable the `hyper` feature or call ClientBuilder::transport",
-    ))
 }

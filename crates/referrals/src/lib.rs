@@ -29,11 +29,13 @@ mod error;
 mod lifecycle;
 mod listing;
 mod secret;
+mod settings;
 
 pub use client::{Client, ClientBuilder};
 pub use error::{APP_ONLY_HINT, Error, ErrorKind};
 pub use listing::Listing;
 pub use secret::Secret;
+pub use settings::IntoTokenProvider;
 
 pub use referrals_model as model;
 pub use referrals_model::{

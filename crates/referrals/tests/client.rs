@@ -8,6 +8,7 @@ use futures::{StreamExt, TryStreamExt};
 use referrals::auth::ClientCredentials;
 use referrals::model::{Referral, ReferralStatus, ReferralType};
 use referrals::query::{AuthorityUrl, transport::TransportErrorKind};
+use referrals::transport::HyperTransport;
 use referrals::{Client, ErrorKind, ListQuery, PatchOp, PatchOptions, RetryPolicy};
 use referrals_simulator::{Fault, FaultPlan, FaultRule, Simulator, SimulatorHandle};
 
@@ -39,7 +40,12 @@ fn client(sim: &SimulatorHandle) -> Client {
         .bearer_token(sim.token())
         .retry(fast_retry())
         // Never reached by a loopback answer; the timeout tests set their own.
-        .attempt_timeout(Duration::from_secs(60))
+        .transport(
+            HyperTransport::builder()
+                .attempt_timeout(Duration::from_secs(60))
+                .build()
+                .expect("builds"),
+        )
         .build()
         .expect("a valid configuration")
 }
@@ -153,7 +159,12 @@ async fn headers_that_never_come_time_out_with_a_typed_error() {
         .base_url(sim.base_url())
         .bearer_token(sim.token())
         .retry(RetryPolicy::none())
-        .attempt_timeout(Duration::from_millis(200))
+        .transport(
+            HyperTransport::builder()
+                .attempt_timeout(Duration::from_millis(200))
+                .build()
+                .expect("builds"),
+        )
         .build()
         .expect("valid");
     let error = client.get("anything").await.expect_err("times out");
@@ -168,7 +179,12 @@ async fn a_body_over_the_cap_is_a_clear_error_not_an_out_of_memory() {
     let client = Client::builder()
         .base_url(sim.base_url())
         .bearer_token(sim.token())
-        .max_body_bytes(256 << 10)
+        .transport(
+            HyperTransport::builder()
+                .max_body_bytes(256 << 10)
+                .build()
+                .expect("builds"),
+        )
         .build()
         .expect("valid");
     let error = client
@@ -407,4 +423,20 @@ async fn bad_configuration_is_refused_before_any_request() {
     assert!(error.to_string().contains("no credentials"), "{error}");
     let page_size = ListQuery::new().page_size(101).expect_err("out of range");
     assert!(page_size.to_string().contains("pageSize"), "{page_size}");
+}
+
+#[tokio::test]
+async fn the_documented_default_user_agent_is_sent() {
+    let sim = simulator(1, FaultPlan::new()).await;
+    client(&sim)
+        .list(ListQuery::new())
+        .try_collect::<Vec<_>>()
+        .await
+        .expect("listing");
+    let sent = sim.requests()[0].header("user-agent").map(str::to_owned);
+    assert_eq!(sent.as_deref(), Some(referrals::query::DEFAULT_USER_AGENT));
+    assert_eq!(
+        sent,
+        Some(format!("referrals-rs/{}", env!("CARGO_PKG_VERSION")))
+    );
 }

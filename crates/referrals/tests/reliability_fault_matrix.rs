@@ -423,13 +423,14 @@ fn credentials(sim: &SimulatorHandle) -> ClientCredentials {
 fn client(sim: &SimulatorHandle, setup: Setup) -> Client {
     let builder = Client::builder()
         .base_url(sim.base_url())
-        .retry(fast_retry())
-        .attempt_timeout(GENEROUS);
+        .retry(fast_retry());
     let builder = match setup {
-        Setup::Normal => builder.bearer_token(sim.token()),
-        Setup::AttemptTimeout(timeout) => {
-            builder.bearer_token(sim.token()).attempt_timeout(timeout)
-        }
+        Setup::Normal => builder
+            .bearer_token(sim.token())
+            .transport(hyper_transport(GENEROUS)),
+        Setup::AttemptTimeout(timeout) => builder
+            .bearer_token(sim.token())
+            .transport(hyper_transport(timeout)),
         Setup::FirstTimeoutShort(timeout) => {
             builder
                 .bearer_token(sim.token())
@@ -439,8 +440,17 @@ fn client(sim: &SimulatorHandle, setup: Setup) -> Client {
                     timed_out: AtomicBool::new(false),
                 })
         }
-        Setup::SmallCap => builder.bearer_token(sim.token()).max_body_bytes(64 << 10),
-        Setup::Credentials => builder.token_provider(credentials(sim)),
+        Setup::SmallCap => builder.bearer_token(sim.token()).transport(
+            HyperTransport::builder()
+                .no_proxy()
+                .attempt_timeout(GENEROUS)
+                .max_body_bytes(64 << 10)
+                .build()
+                .expect("builds"),
+        ),
+        Setup::Credentials => builder
+            .token_provider(credentials(sim))
+            .transport(hyper_transport(GENEROUS)),
     };
     builder.build().expect("a valid configuration")
 }
