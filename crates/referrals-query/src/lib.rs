@@ -5,12 +5,13 @@
 //! - [`BaseUrl`] / [`AuthorityUrl`]: validated URLs (`https`, or `http` for loopback hosts
 //!   only) and the same-origin rule that keeps the bearer token on the configured hosts.
 //! - [`ListQuery`] and [`Filter`]: the list parameters, 2018 and OData, encoded safely.
-//! - [`Endpoint`]: `http::Request<Bytes>` for list, get, create, patch and put.
+//! - [`Endpoint`]: `http::Request<Bytes>` for list, get, create, patch and put;
+//!   [`webhook::WebhookEndpoint`] for the webhook registration API.
+//! - [`Exchange`]: the rule of one logical request over all its attempts: deliver, retry after
+//!   a delay, refresh the token and resend once on a `401`, or fail (and why).
 //! - [`Pager`]: walks the pages of a listing, follows either continuation form, refuses foreign
 //!   next links and loops, and checkpoints ([`Checkpoint`]) for a later resume; each page
 //!   request is an [`Exchange`].
-//! - [`Exchange`]: the rule of one logical request over all its attempts: deliver, retry after
-//!   a delay, refresh the token and resend once on a `401`, or fail (and why).
 //! - [`RetryPolicy`], [`RetryState`], [`classify`], [`parse_retry_after`]: retry arithmetic.
 //! - [`ApiError`]: an error response, whatever its body.
 //! - [`transport::Transport`]: the seam the I/O crates implement.
@@ -96,6 +97,7 @@ mod request;
 mod retry;
 pub mod scope;
 pub mod transport;
+pub mod webhook;
 
 /// The `bytes` crate, whose `Bytes` is the body type of every request and response here.
 pub use bytes;
