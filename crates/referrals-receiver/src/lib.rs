@@ -11,14 +11,15 @@
 //! - The [`Inbox`] in the mirror's database, and the [`Worker`] that fetches each referral
 //!   from the configured API and applies it.
 //! - [`ListenerBuilder`]: server and worker started and stopped together.
-//! - [`RegistrationClient`]: the webhook registration API.
+//!
+//! The webhook registration API is a call of the `referrals` client like any other:
+//! `referrals::registration::WebhookRegistration`.
 #![deny(missing_docs)]
 #![warn(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod fetch;
 mod inbox;
 mod listener;
-mod registration;
 mod server;
 mod worker;
 
@@ -30,9 +31,5 @@ pub use inbox::{
     EXTENSION_NAME, Inbox, MIGRATIONS, MirrorDb, Outcome, Pending, Recorded, StoreError,
 };
 pub use listener::{ListenerBuilder, ListenerHandle, StartError};
-pub use registration::{
-    DEFAULT_REGISTRATION_URL, REFERRAL_EVENTS, REGISTRATION_SCOPE, RegistrationClient,
-    RegistrationError,
-};
 pub use server::{Answer, HEALTH_PATH, REQUEST_READ_TIMEOUT, Receiver, serve, tls_acceptor};
 pub use worker::{Pass, ReferralSource, SharedInbox, Worker};

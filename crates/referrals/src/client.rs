@@ -113,12 +113,14 @@ impl Client {
     }
 
     /// The client's credential, e.g. to get a token for another Partner Center audience with
-    /// [`TokenProvider::token_for`] (same sign-in, same refresh token).
+    /// [`TokenProvider::token_for`] (same sign-in, same refresh token), or to hand to
+    /// [`auth::with_scope`] for a [`WebhookRegistration`](crate::registration::WebhookRegistration).
     pub fn token_provider(&self) -> &Arc<dyn TokenProvider> {
         &self.inner.sender.auth
     }
 
-    /// The client's transport, to pass to [`TokenProvider::token_for`].
+    /// The client's transport, to pass to [`TokenProvider::token_for`] or to share with a
+    /// [`WebhookRegistration`](crate::registration::WebhookRegistration).
     pub fn transport(&self) -> &Arc<dyn Transport> {
         &self.inner.sender.transport
     }

@@ -1,4 +1,5 @@
-//! What a client builder takes, checked once.
+//! What the builders of [`Client`](crate::Client) and
+//! [`WebhookRegistration`](crate::registration::WebhookRegistration) take, checked once.
 
 use std::fmt;
 use std::sync::Arc;
