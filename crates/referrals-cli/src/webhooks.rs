@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 
 use referrals::query::scope::PARTNER_CENTER_API;
 use referrals::registration::{REFERRAL_EVENTS, WebhookRegistration};
+use referrals::{ConfigError, ErrorKind};
 use referrals_simulator::Simulator;
 use serde_json::Value;
 
@@ -64,10 +65,12 @@ pub async fn run(global: &GlobalArgs, args: &WebhooksArgs) -> Result<(), Failure
             }
         },
     };
-    let client = builder
-        .base_url(url)
-        .build()
-        .map_err(|e| Failure::Usage(format!("--webhooks-url: {e}")))?;
+    let client = builder.base_url(url).build().map_err(|e| match e.kind() {
+        ErrorKind::Config(ConfigError::BaseUrl(_)) => {
+            Failure::Usage(format!("--webhooks-url: {e}"))
+        }
+        _ => Failure::from(e),
+    })?;
     match &args.command {
         WebhooksCommand::Events => {
             let events = client.events().await?;

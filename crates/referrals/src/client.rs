@@ -17,7 +17,7 @@ use crate::auth::{self, TokenProvider};
 use crate::driver::Sender;
 use crate::listing::Listing;
 use crate::settings::{IntoTokenProvider, Settings};
-use crate::{Error, ErrorKind, Secret};
+use crate::{ConfigError, Error, ErrorKind, InvalidRequest, Secret};
 
 /// A Partner Center Referrals client: cheap to clone (one `Arc`), shareable across tasks.
 ///
@@ -190,13 +190,9 @@ impl Client {
     /// `PUT …/referrals/{id}`: replaces the whole referral. Its `id` and `eTag` (sent as
     /// `If-Match`) are required.
     pub async fn replace(&self, referral: &Referral) -> Result<Referral, Error> {
-        let id = referral
-            .id
-            .as_deref()
-            .ok_or_else(|| Error::invalid("replace needs the referral's `id`"))?;
-        let etag = referral.e_tag.as_deref().ok_or_else(|| {
-            Error::invalid("replace needs the referral's `eTag` (sent as If-Match)")
-        })?;
+        let id = referral.id.as_deref().ok_or_else(|| missing("id"))?;
+        // Sent as If-Match.
+        let etag = referral.e_tag.as_deref().ok_or_else(|| missing("eTag"))?;
         let endpoint = &self.inner.endpoint;
         let response = self
             .execute("replace", |ids| endpoint.put(id, referral, etag, ids))
@@ -218,6 +214,13 @@ impl Client {
             .await
             .map_err(|e| e.explain_app_only(sender.auth.is_app_only()))
     }
+}
+
+fn missing(field: &'static str) -> Error {
+    Error::invalid(InvalidRequest::MissingField {
+        operation: "replace",
+        field,
+    })
 }
 
 fn decode_body(response: &Response<Bytes>) -> Result<Referral, Error> {
@@ -285,7 +288,7 @@ impl ClientBuilder {
         if let Some(user_agent) = &user_agent {
             endpoint = endpoint
                 .with_user_agent(user_agent)
-                .map_err(|e| Error::config(format!("user agent: {e}")))?;
+                .map_err(|e| Error::config(ConfigError::UserAgent(e)))?;
         }
         Ok(Client {
             inner: Arc::new(ClientInner { endpoint, sender }),

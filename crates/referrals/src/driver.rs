@@ -16,7 +16,7 @@ use referrals_query::{ApiError, BaseUrl, Exchange, FailReason, RequestIds, Retry
 use tracing::Instrument;
 
 use crate::auth::{AuthError, TokenProvider};
-use crate::{Error, ErrorKind, Secret};
+use crate::{Error, ErrorKind, InvalidRequest, Secret};
 
 /// Where and how the requests of one API host are sent: its origin, the transport, the token
 /// provider (for that host's audience) and the retry policy.
@@ -142,15 +142,14 @@ impl Sender {
         if !self.base.is_same_origin_uri(request.uri()) {
             // The request builders never produce this; refusing here keeps the token on the
             // configured host even if one ever did.
-            return Err(Error::invalid(format!(
-                "refusing to send credentials to {}: not the configured API origin {}",
-                request
+            return Err(Error::invalid(InvalidRequest::ForeignOrigin {
+                authority: request
                     .uri()
                     .authority()
-                    .map(|a| a.as_str())
-                    .unwrap_or("(no host)"),
-                self.base.origin()
-            )));
+                    .map_or("(no host)", |a| a.as_str())
+                    .to_owned(),
+                origin: self.base.origin().to_string(),
+            }));
         }
         let token = self.auth.token(&*self.transport).await?;
         let mut value =
@@ -189,8 +188,9 @@ impl Sender {
         let mut single = Single {
             build,
             correlation_id: &correlation_id,
-            policy: self.retry,
-            exchange: None,
+            // Replaced by the exchange of the first request built (its method and If-Match).
+            exchange: Exchange::new(self.retry, &http::Method::GET, false),
+            started: false,
         };
         self.drive(&mut single).instrument(span).await
     }
@@ -200,17 +200,9 @@ impl Sender {
 struct Single<'a, F> {
     build: F,
     correlation_id: &'a str,
-    policy: RetryPolicy,
-    /// Made from the first request (its method and `If-Match`).
-    exchange: Option<Exchange>,
-}
-
-impl<F> Single<'_, F> {
-    fn exchange(&mut self) -> Result<&mut Exchange, Error> {
-        self.exchange
-            .as_mut()
-            .ok_or_else(|| Error::invalid("an outcome arrived before any request was built"))
-    }
+    exchange: Exchange,
+    /// True once the first request was built and `exchange` made from it.
+    started: bool,
 }
 
 impl<F> Conversation for Single<'_, F>
@@ -222,9 +214,11 @@ where
     fn next_request(&mut self, request_id: &str) -> Result<Next<Response<Bytes>>, Error> {
         let request = (self.build)(RequestIds::new(self.correlation_id, request_id))
             .map_err(Error::invalid)?;
-        let policy = self.policy;
-        self.exchange
-            .get_or_insert_with(|| Exchange::for_request(policy, &request).with_token_refresh());
+        if !self.started {
+            self.started = true;
+            self.exchange =
+                Exchange::for_request(*self.exchange.policy(), &request).with_token_refresh();
+        }
         Ok(Next::Send(request))
     }
 
@@ -235,7 +229,7 @@ where
         random: f64,
     ) -> Result<Turn<Response<Bytes>>, Error> {
         let step = self
-            .exchange()?
+            .exchange
             .on_response(response.status(), response.headers(), now, random);
         match step {
             Step::Deliver => Ok(Turn::Done(response)),
@@ -268,7 +262,7 @@ where
         now: SystemTime,
         random: f64,
     ) -> Result<Turn<Response<Bytes>>, Error> {
-        let exchange = self.exchange()?;
+        let exchange = &mut self.exchange;
         match exchange.on_transport_error(error.kind(), now, random) {
             Step::Retry(delay) => Ok(Turn::Retry(delay)),
             Step::Fail { reason, attempts } => {

@@ -34,7 +34,7 @@ use serde_json::Value;
 use crate::auth::{self, TokenProvider};
 use crate::driver::Sender;
 use crate::settings::{IntoTokenProvider, Settings};
-use crate::{Client, Error, ErrorKind, Secret};
+use crate::{Client, ConfigError, Error, ErrorKind, Secret};
 
 pub use referrals_query::webhook::{DEFAULT_BASE_URL, REFERRAL_EVENTS};
 
@@ -248,7 +248,7 @@ impl WebhookRegistrationBuilder {
         if let Some(user_agent) = &user_agent {
             endpoint = endpoint
                 .with_user_agent(user_agent)
-                .map_err(|e| Error::config(format!("user agent: {e}")))?;
+                .map_err(|e| Error::config(ConfigError::UserAgent(e)))?;
         }
         Ok(WebhookRegistration {
             inner: Arc::new(Inner { endpoint, sender }),

@@ -7,9 +7,9 @@ use std::sync::Arc;
 use referrals_query::transport::Transport;
 use referrals_query::{BaseUrl, RetryPolicy};
 
-use crate::Error;
 use crate::auth::{AuthError, TokenProvider};
 use crate::driver::Sender;
+use crate::{ConfigError, Error};
 
 /// What [`ClientBuilder::token_provider`](crate::ClientBuilder::token_provider) takes: any
 /// [`TokenProvider`], or one already shared in an `Arc` (e.g. the credential chain's, or
@@ -65,19 +65,13 @@ impl Settings {
     /// user agent to build requests with.
     pub(crate) fn sender(self, default_base: BaseUrl) -> Result<(Sender, Option<String>), Error> {
         let base = match &self.base_url {
-            Some(url) => {
-                BaseUrl::parse(url).map_err(|e| Error::config(format!("base URL: {e}")))?
-            }
+            Some(url) => BaseUrl::parse(url).map_err(|e| Error::config(ConfigError::BaseUrl(e)))?,
             None => default_base,
         };
         let auth = match self.auth {
             Some(Ok(provider)) => provider,
             Some(Err(error)) => return Err(error.into()),
-            None => {
-                return Err(Error::config(
-                    "no credentials: use bearer_token, token_provider or auth_from_env",
-                ));
-            }
+            None => return Err(Error::config(ConfigError::NoCredentials)),
         };
         let transport = match self.transport {
             Some(transport) => transport,
@@ -97,13 +91,11 @@ impl Settings {
 fn default_transport() -> Result<Arc<dyn Transport>, Error> {
     let transport = referrals_hyper::HyperTransport::builder()
         .build()
-        .map_err(|e| Error::config(format!("transport: {e}")))?;
+        .map_err(|e| Error::config(ConfigError::Transport(e)))?;
     Ok(Arc::new(transport))
 }
 
 #[cfg(not(feature = "hyper"))]
 fn default_transport() -> Result<Arc<dyn Transport>, Error> {
-    Err(Error::config(
-        "no transport: the `hyper` feature is off and no transport was given",
-    ))
+    Err(Error::config(ConfigError::NoTransport))
 }
