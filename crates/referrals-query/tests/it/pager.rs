@@ -1,12 +1,6 @@
 //! The pager's rules, one by one, against small hand-built pages.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use bytes::Bytes;
 use http::{HeaderMap, Request, StatusCode};
@@ -17,12 +11,9 @@ use referrals_query::{
     NextLinkProblem, NextRequest, Pager, PagerError, PagerEvent, Position, RetryPolicy,
 };
 
-const NOW: u64 = 1_700_000_000;
-const SEED_TOKEN: &str = "g2q9mn5G/SJYYddorHEJ2ZLfGt9Z8XgT9kvVPbTWpBy4o6nrABKProJryRimedhKImLrIX85wa8ZViryeGjik386S+byTR1XwtDk3erWTYwoG+7Rpq+dAB2kSqj0pIPCcDd1fTOnVSRkwl+8Rk6FeMSj86BO2OW6P+1GwYzXfuecUvYJaodMS7eRM7dZFHQMR5OEVI21STM8TYVCE1aityEDBv18Y/6mRJbirj9zTcfJNPAUSEWrqmQoEoKoeV9PMQkVaWYx8KnWhrBXmpD2gM3vY1GvgPVZlhVy73g5X+G3JVZ0ol0rlPRTFHcrKXF143lEZPbnaeOCPc/Y1c3aJ8umE/LBKBjMv5Cwgq2ZtqdyignVbsCdSg/a5O43xCCmLDNVN+phhI0mvCZkWphqiMZAuH0myt6zHznMWVLTCnILsGtW4g8KDYyyK37wdW7j03+jd7SqWw8jvGSQARZxTcEhrZQ8G0tlPgwTk9ufDs6GPhE7FastVOGdzzD60aLn";
+use crate::support::now;
 
-fn now() -> SystemTime {
-    UNIX_EPOCH + Duration::from_secs(NOW)
-}
+const SEED_TOKEN: &str = "g2q9mn5G/SJYYddorHEJ2ZLfGt9Z8XgT9kvVPbTWpBy4o6nrABKProJryRimedhKImLrIX85wa8ZViryeGjik386S+byTR1XwtDk3erWTYwoG+7Rpq+dAB2kSqj0pIPCcDd1fTOnVSRkwl+8Rk6FeMSj86BO2OW6P+1GwYzXfuecUvYJaodMS7eRM7dZFHQMR5OEVI21STM8TYVCE1aityEDBv18Y/6mRJbirj9zTcfJNPAUSEWrqmQoEoKoeV9PMQkVaWYx8KnWhrBXmpD2gM3vY1GvgPVZlhVy73g5X+G3JVZ0ol0rlPRTFHcrKXF143lEZPbnaeOCPc/Y1c3aJ8umE/LBKBjMv5Cwgq2ZtqdyignVbsCdSg/a5O43xCCmLDNVN+phhI0mvCZkWphqiMZAuH0myt6zHznMWVLTCnILsGtW4g8KDYyyK37wdW7j03+jd7SqWw8jvGSQARZxTcEhrZQ8G0tlPgwTk9ufDs6GPhE7FastVOGdzzD60aLn";
 
 /// A response the test server gives.
 struct Reply {
