@@ -5,22 +5,13 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 use futures::{StreamExt, TryStreamExt};
-use referrals::auth::ClientCredentials;
 use referrals::model::{Referral, ReferralStatus, ReferralType};
-use referrals::query::{AuthorityUrl, transport::TransportErrorKind};
+use referrals::query::transport::TransportErrorKind;
 use referrals::transport::HyperTransport;
 use referrals::{Client, ErrorKind, ListQuery, PatchOp, PatchOptions, RetryPolicy};
 use referrals_simulator::{Fault, FaultPlan, FaultRule, Simulator, SimulatorHandle};
 
-fn fast_retry() -> RetryPolicy {
-    RetryPolicy {
-        max_attempts: 4,
-        base_delay: Duration::from_millis(5),
-        max_delay: Duration::from_secs(3),
-        // Never what ends a test on a busy machine: the attempts are.
-        max_total: Duration::from_secs(120),
-    }
-}
+use crate::support::{credentials, fast_retry, sim_client};
 
 async fn simulator(n: usize, faults: FaultPlan) -> SimulatorHandle {
     Simulator::builder()
@@ -32,22 +23,6 @@ async fn simulator(n: usize, faults: FaultPlan) -> SimulatorHandle {
         .start()
         .await
         .expect("the simulator starts")
-}
-
-fn client(sim: &SimulatorHandle) -> Client {
-    Client::builder()
-        .base_url(sim.base_url())
-        .bearer_token(sim.token())
-        .retry(fast_retry())
-        // Never reached by a loopback answer; the timeout tests set their own.
-        .transport(
-            HyperTransport::builder()
-                .attempt_timeout(Duration::from_secs(60))
-                .build()
-                .expect("builds"),
-        )
-        .build()
-        .expect("a valid configuration")
 }
 
 fn ids(items: &[Referral]) -> Vec<String> {
@@ -67,7 +42,7 @@ fn assert_each_once(items: &[Referral], expected: usize) {
 #[tokio::test]
 async fn lists_every_page_of_the_2018_form_each_item_once() {
     let sim = simulator(250, FaultPlan::new()).await;
-    let client = client(&sim);
+    let client = sim_client(&sim);
     let query = ListQuery::new().page_size(100).expect("in range");
     let pages: Vec<_> = client
         .list(query)
@@ -103,7 +78,7 @@ async fn lists_every_page_of_the_2018_form_each_item_once() {
 #[tokio::test]
 async fn lists_every_page_of_the_odata_form_each_item_once() {
     let sim = simulator(120, FaultPlan::new()).await;
-    let client = client(&sim);
+    let client = sim_client(&sim);
     let query = ListQuery::new().top(50).count(true);
     let items: Vec<Referral> = client.list(query).try_collect().await.expect("listing");
     assert_each_once(&items, 120);
@@ -122,7 +97,7 @@ async fn retries_a_429_honouring_retry_after_without_duplicating_items() {
         FaultPlan::new().rule(FaultRule::list_page(1, Fault::too_many_requests(1)).times(1));
     let sim = simulator(150, faults).await;
     let started = std::time::Instant::now();
-    let items: Vec<Referral> = client(&sim)
+    let items: Vec<Referral> = sim_client(&sim)
         .list(ListQuery::new().page_size(50).expect("in range"))
         .try_collect()
         .await
@@ -141,7 +116,7 @@ async fn retries_after_a_dropped_connection() {
         .rule(FaultRule::list_page(1, Fault::ResetBeforeHeaders).times(1))
         .rule(FaultRule::list_page(2, Fault::ResetMidBody).times(1));
     let sim = simulator(150, faults).await;
-    let items: Vec<Referral> = client(&sim)
+    let items: Vec<Referral> = sim_client(&sim)
         .list(ListQuery::new().page_size(50).expect("in range"))
         .try_collect()
         .await
@@ -207,17 +182,6 @@ async fn a_body_over_the_cap_is_a_clear_error_not_an_out_of_memory() {
     );
     // Not retried: a larger body will not shrink.
     assert_eq!(sim.api_requests(), 1);
-}
-
-fn credentials(sim: &SimulatorHandle) -> ClientCredentials {
-    let authority = AuthorityUrl::parse(&sim.authority_url()).expect("loopback authority");
-    ClientCredentials::with_authority(
-        authority,
-        sim.tenant(),
-        sim.client_id(),
-        sim.client_secret(),
-    )
-    .expect("complete credentials")
 }
 
 #[tokio::test]
@@ -297,7 +261,7 @@ async fn fifty_concurrent_tasks_share_one_token_request() {
 async fn a_next_link_to_another_host_is_refused_and_nothing_is_sent_there() {
     let faults = FaultPlan::new().rule(FaultRule::list_page(0, Fault::foreign_next_link()));
     let sim = simulator(30, faults).await;
-    let mut pages = client(&sim).list(ListQuery::new().top(10)).pages();
+    let mut pages = sim_client(&sim).list(ListQuery::new().top(10)).pages();
     let first = pages.next().await.expect("first page").expect("ok");
     assert_eq!(first.items.len(), 10);
     let error = pages.next().await.expect("an error").expect_err("refused");
@@ -337,7 +301,7 @@ async fn a_listing_stopped_by_an_error_resumes_with_each_item_exactly_once() {
     // The checkpoint travels as text, as it would to another process.
     let token = error.checkpoint().expect("a checkpoint").to_string();
     let checkpoint = token.parse().expect("parses back");
-    let rest: Vec<Referral> = client(&sim)
+    let rest: Vec<Referral> = sim_client(&sim)
         .resume(checkpoint)
         .try_collect()
         .await
@@ -349,7 +313,7 @@ async fn a_listing_stopped_by_an_error_resumes_with_each_item_exactly_once() {
 #[tokio::test]
 async fn limits_stop_a_listing_early() {
     let sim = simulator(100, FaultPlan::new()).await;
-    let items: Vec<Referral> = client(&sim)
+    let items: Vec<Referral> = sim_client(&sim)
         .list(ListQuery::new().page_size(30).expect("in range"))
         .max_items(45)
         .try_collect()
@@ -362,7 +326,7 @@ async fn limits_stop_a_listing_early() {
 #[tokio::test]
 async fn create_get_patch_and_replace_round_trip() {
     let sim = simulator(3, FaultPlan::new()).await;
-    let client = client(&sim);
+    let client = sim_client(&sim);
     let draft: Referral =
         referrals::model::decode(referrals_fixtures::files::Fixture::CreateRequest.bytes())
             .expect("fixture decodes");
@@ -428,7 +392,7 @@ async fn bad_configuration_is_refused_before_any_request() {
 #[tokio::test]
 async fn the_documented_default_user_agent_is_sent() {
     let sim = simulator(1, FaultPlan::new()).await;
-    client(&sim)
+    sim_client(&sim)
         .list(ListQuery::new())
         .try_collect::<Vec<_>>()
         .await

@@ -12,6 +12,7 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use crate::support::ClosedPort;
 use futures::{StreamExt, TryStreamExt};
 use referrals::auth::{AuthError, ClientCredentials};
 use referrals::model::Referral;
@@ -20,11 +21,8 @@ use referrals::query::transport::{BoxFuture, Transport, TransportError};
 use referrals::transport::HyperTransport;
 use referrals::{Client, Error, ErrorKind, ListQuery, RetryPolicy, Secret};
 use referrals_simulator::{Fault, FaultPlan, FaultRule, Simulator, SimulatorHandle};
-use support::ClosedPort;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tracing_subscriber::fmt::MakeWriter;
-
-mod support;
 
 /// Distinctive values, so a leak in any form of text is found by a substring search.
 const TOKEN: &str = "statictokenQx7Rk2Vw9Lp4Zm8Nc3";

@@ -5,23 +5,15 @@
 
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::Duration;
 
 use referrals::auth::{AuthError, TokenProvider};
 use referrals::query::transport::{BoxFuture, Transport, TransportErrorKind};
 use referrals::registration::{REFERRAL_EVENTS, WebhookRegistration};
-use referrals::{Client, ErrorKind, RetryPolicy, Secret};
+use referrals::{Client, ErrorKind, Secret};
 use referrals_fixtures::replay::{Matcher, RecordedRequest, ReplayTransport, Step};
 use referrals_simulator::Simulator;
 
-fn fast_retry() -> RetryPolicy {
-    RetryPolicy {
-        max_attempts: 4,
-        base_delay: Duration::from_millis(5),
-        max_delay: Duration::from_secs(3),
-        max_total: Duration::from_secs(120),
-    }
-}
+use crate::support::fast_retry;
 
 /// Hands out `t1`, `t2`, … : a new token after each invalidation.
 #[derive(Debug, Default)]
