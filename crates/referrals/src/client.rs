@@ -2,6 +2,7 @@
 //! the driver sends under the exchange rule).
 
 use std::fmt;
+use std::marker::PhantomData;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -55,14 +56,17 @@ impl fmt::Debug for Client {
     }
 }
 
-/// Configures a [`Client`].
+/// Configures a [`Client`] (or, as `ClientBuilder<WebhookRegistration>`, a
+/// [`WebhookRegistration`](crate::registration::WebhookRegistration): the same settings, another
+/// host).
 ///
-/// Defaults: base `https://api.partner.microsoft.com`, [`RetryPolicy::default`], the
-/// `User-Agent` [`DEFAULT_USER_AGENT`](referrals_query::DEFAULT_USER_AGENT)
+/// Defaults: base `https://api.partner.microsoft.com` (for a `WebhookRegistration`,
+/// [`DEFAULT_BASE_URL`](crate::registration::DEFAULT_BASE_URL)), [`RetryPolicy::default`],
+/// the `User-Agent` [`DEFAULT_USER_AGENT`](referrals_query::DEFAULT_USER_AGENT)
 /// (`referrals-rs/{version}`), and the hyper transport (feature `hyper`) with its default
 /// timeouts, pool and 32 MiB body cap. Authentication is required:
-/// [`bearer_token`](Self::bearer_token), [`token_provider`](Self::token_provider) or
-/// [`auth_from_env`](Self::auth_from_env).
+/// [`bearer_token`](Self::bearer_token), [`token_provider`](Self::token_provider) or, for a
+/// `Client`, [`auth_from_env`](ClientBuilder::auth_from_env).
 ///
 /// The transport's own settings (timeouts, body cap, pool, proxy, trust roots) belong to the
 /// transport: build one and pass it with [`transport`](Self::transport).
@@ -82,19 +86,16 @@ impl fmt::Debug for Client {
 /// # Ok(()) }
 /// ```
 #[must_use]
-pub struct ClientBuilder {
+pub struct ClientBuilder<T = Client> {
     settings: Settings,
+    /// What [`build`](ClientBuilder::build) makes.
+    target: PhantomData<fn() -> T>,
 }
 
-impl fmt::Debug for ClientBuilder {
+impl<T> fmt::Debug for ClientBuilder<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let settings = &self.settings;
         f.debug_struct("ClientBuilder")
-            .field("base_url", &settings.base_url)
-            .field("auth", &settings.auth)
-            .field("retry", &settings.retry)
-            .field("transport", &settings.transport)
-            .field("user_agent", &settings.user_agent)
+            .field("settings", &self.settings)
             .finish()
     }
 }
@@ -102,9 +103,7 @@ impl fmt::Debug for ClientBuilder {
 impl Client {
     /// Starts configuring a client.
     pub fn builder() -> ClientBuilder {
-        ClientBuilder {
-            settings: Settings::default(),
-        }
+        ClientBuilder::with_settings(Settings::default())
     }
 
     /// The base URL requests go to.
@@ -227,9 +226,16 @@ fn decode_body(response: &Response<Bytes>) -> Result<Referral, Error> {
     decode(response.body()).map_err(|error| Error::new(ErrorKind::Decode { error, page: None }))
 }
 
-impl ClientBuilder {
-    /// The API base URL (default `https://api.partner.microsoft.com`). `http://` is accepted
-    /// only for loopback hosts; a path prefix is kept.
+impl<T> ClientBuilder<T> {
+    pub(crate) fn with_settings(settings: Settings) -> ClientBuilder<T> {
+        ClientBuilder {
+            settings,
+            target: PhantomData,
+        }
+    }
+
+    /// The base URL (default: see [`ClientBuilder`]). `http://` is accepted only for loopback
+    /// hosts; a path prefix is kept.
     pub fn base_url(mut self, url: impl Into<String>) -> Self {
         self.settings.base_url = Some(url.into());
         self
@@ -243,19 +249,10 @@ impl ClientBuilder {
 
     /// The token provider: any [`TokenProvider`] (e.g.
     /// [`ClientCredentials`](crate::auth::ClientCredentials)), or an `Arc<dyn TokenProvider>`
-    /// shared with others.
+    /// shared with others. Its tokens must be for the host's audience (for a
+    /// `WebhookRegistration`, [`auth::with_scope`] gives that from a Referrals API provider).
     pub fn token_provider(mut self, provider: impl IntoTokenProvider) -> Self {
         self.settings.auth = Some(Ok(provider.into_token_provider()));
-        self
-    }
-
-    /// Authentication from the environment ([`auth::from_env`]): the first of
-    /// `PARTNER_CENTER_TOKEN`, `PARTNER_CENTER_REFRESH_TOKEN`, the token cache of `referrals
-    /// login`, client credentials (`AZURE_TENANT_ID` + `AZURE_CLIENT_ID` + `AZURE_CLIENT_SECRET`
-    /// or `AZURE_CLIENT_CERTIFICATE_PATH`) and the Azure CLI; `REFERRALS_AUTH` forces one. When
-    /// none is configured, [`build`](Self::build) reports each source and why.
-    pub fn auth_from_env(mut self) -> Self {
-        self.settings.auth = Some(auth::from_env());
         self
     }
 
@@ -281,9 +278,27 @@ impl ClientBuilder {
         self
     }
 
+    /// Checks the settings: the base URL (`default_base` when none was given), the
+    /// credentials, the user agent, the transport.
+    pub(crate) fn sender(self, default_base: BaseUrl) -> Result<(Sender, Option<String>), Error> {
+        self.settings.sender(default_base)
+    }
+}
+
+impl ClientBuilder<Client> {
+    /// Authentication from the environment ([`auth::from_env`]): the first of
+    /// `PARTNER_CENTER_TOKEN`, `PARTNER_CENTER_REFRESH_TOKEN`, the token cache of `referrals
+    /// login`, client credentials (`AZURE_TENANT_ID` + `AZURE_CLIENT_ID` + `AZURE_CLIENT_SECRET`
+    /// or `AZURE_CLIENT_CERTIFICATE_PATH`) and the Azure CLI; `REFERRALS_AUTH` forces one. When
+    /// none is configured, [`build`](Self::build) reports each source and why.
+    pub fn auth_from_env(mut self) -> Self {
+        self.settings.auth = Some(auth::from_env());
+        self
+    }
+
     /// Validates the configuration and builds the client. Errors name the bad setting.
     pub fn build(self) -> Result<Client, Error> {
-        let (sender, user_agent) = self.settings.sender(BaseUrl::default())?;
+        let (sender, user_agent) = self.sender(BaseUrl::default())?;
         let mut endpoint = Endpoint::new(sender.base.clone());
         if let Some(user_agent) = &user_agent {
             endpoint = endpoint

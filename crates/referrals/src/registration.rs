@@ -26,15 +26,14 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use http::{Request, Response, StatusCode};
-use referrals_query::transport::Transport;
 use referrals_query::webhook::WebhookEndpoint;
-use referrals_query::{BaseUrl, RequestError, RequestIds, RetryPolicy};
+use referrals_query::{BaseUrl, RequestError, RequestIds};
 use serde_json::Value;
 
 use crate::auth::{self, TokenProvider};
 use crate::driver::Sender;
-use crate::settings::{IntoTokenProvider, Settings};
-use crate::{Client, ConfigError, Error, ErrorKind, Secret};
+use crate::settings::Settings;
+use crate::{Client, ClientBuilder, ConfigError, Error, ErrorKind};
 
 pub use referrals_query::webhook::{DEFAULT_BASE_URL, REFERRAL_EVENTS};
 
@@ -79,9 +78,7 @@ struct ValidationEventSent {
 impl WebhookRegistration {
     /// Starts configuring a client of the registration API.
     pub fn builder() -> WebhookRegistrationBuilder {
-        WebhookRegistrationBuilder {
-            settings: Settings::default(),
-        }
+        ClientBuilder::with_settings(Settings::default())
     }
 
     /// The base URL requests go to.
@@ -179,71 +176,15 @@ fn decode<T: serde::de::DeserializeOwned>(response: &Response<Bytes>) -> Result<
         .map_err(|error| Error::new(ErrorKind::Decode { error, page: None }))
 }
 
-/// Configures a [`WebhookRegistration`].
-///
-/// Defaults: base [`DEFAULT_BASE_URL`], [`RetryPolicy::default`], the `User-Agent`
-/// [`DEFAULT_USER_AGENT`](referrals_query::DEFAULT_USER_AGENT) and the hyper transport (feature
-/// `hyper`). A token provider is required, giving tokens for
-/// [`scope::PARTNER_CENTER_API`](referrals_query::scope::PARTNER_CENTER_API);
-/// [`Client::webhook_registration`] starts from a client's sign-in, transport and retries.
-#[must_use]
-pub struct WebhookRegistrationBuilder {
-    settings: Settings,
-}
+/// Configures a [`WebhookRegistration`]: a [`ClientBuilder`] whose `build` makes one.
+pub type WebhookRegistrationBuilder = ClientBuilder<WebhookRegistration>;
 
-impl fmt::Debug for WebhookRegistrationBuilder {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("WebhookRegistrationBuilder")
-            .field("settings", &self.settings)
-            .finish()
-    }
-}
-
-impl WebhookRegistrationBuilder {
-    /// The registration host (default [`DEFAULT_BASE_URL`]). `http://` is accepted only for
-    /// loopback hosts; a path prefix is kept.
-    pub fn base_url(mut self, url: impl Into<String>) -> Self {
-        self.settings.base_url = Some(url.into());
-        self
-    }
-
-    /// A fixed bearer token, for the registration host's audience.
-    pub fn bearer_token(mut self, token: impl Into<Secret>) -> Self {
-        self.settings.auth = Some(Ok(Arc::new(auth::StaticToken::new(token))));
-        self
-    }
-
-    /// The token provider, giving tokens for the registration host's audience (e.g.
-    /// [`auth::with_scope`] over a Referrals API provider).
-    pub fn token_provider(mut self, provider: impl IntoTokenProvider) -> Self {
-        self.settings.auth = Some(Ok(provider.into_token_provider()));
-        self
-    }
-
-    /// The retry policy (default [`RetryPolicy::default`]).
-    pub fn retry(mut self, policy: RetryPolicy) -> Self {
-        self.settings.retry = policy;
-        self
-    }
-
-    /// The `User-Agent` sent.
-    pub fn user_agent(mut self, user_agent: impl Into<String>) -> Self {
-        self.settings.user_agent = Some(user_agent.into());
-        self
-    }
-
-    /// The transport requests are sent through (see [`ClientBuilder::transport`]).
-    ///
-    /// [`ClientBuilder::transport`]: crate::ClientBuilder::transport
-    pub fn transport(mut self, transport: impl Transport) -> Self {
-        self.settings.transport = Some(Arc::new(transport));
-        self
-    }
-
-    /// Validates the configuration and builds the client. Errors name the bad setting.
+impl ClientBuilder<WebhookRegistration> {
+    /// Validates the configuration and builds the client of the registration API. Errors name
+    /// the bad setting.
     pub fn build(self) -> Result<WebhookRegistration, Error> {
         let default = WebhookEndpoint::default().base().clone();
-        let (sender, user_agent) = self.settings.sender(default)?;
+        let (sender, user_agent) = self.sender(default)?;
         let mut endpoint = WebhookEndpoint::new(sender.base.clone());
         if let Some(user_agent) = &user_agent {
             endpoint = endpoint
@@ -273,14 +214,12 @@ impl Client {
             .to_str()
             .ok()
             .map(str::to_owned);
-        WebhookRegistrationBuilder {
-            settings: Settings {
-                base_url: None,
-                auth: Some(Ok(provider)),
-                retry: sender.retry,
-                transport: Some(sender.transport.clone()),
-                user_agent,
-            },
-        }
+        ClientBuilder::with_settings(Settings {
+            base_url: None,
+            auth: Some(Ok(provider)),
+            retry: sender.retry,
+            transport: Some(sender.transport.clone()),
+            user_agent,
+        })
     }
 }
