@@ -29,7 +29,9 @@ use referrals::{Client, Error, ErrorKind, ListQuery, PatchOp, PatchOptions, Retr
 use referrals_simulator::{Fault, FaultPlan, FaultRule, Operation, Simulator, SimulatorHandle};
 use serde_json::{Value, json};
 
-use crate::support::{ClosedPort, GENEROUS, credentials, fast_retry, hyper_transport, sim_client};
+use crate::support::{
+    ClosedPort, GENEROUS, credentials, fast_retry, hyper_transport, kind_name, sim_client,
+};
 
 /// Items per simulator: five pages of 20 in either form.
 const ITEMS: usize = 100;
@@ -326,22 +328,6 @@ fn faults_injected(sim: &SimulatorHandle) -> usize {
         .filter(|r| r.path_and_query.starts_with("/v1.0") && r.fault.is_none())
         .count();
     usize::try_from(sim.api_requests()).expect("fits") - clean
-}
-
-fn kind_name(kind: &ErrorKind) -> &'static str {
-    match kind {
-        ErrorKind::Config(_) => "Config",
-        ErrorKind::InvalidRequest(_) => "InvalidRequest",
-        ErrorKind::Auth(_) => "Auth",
-        ErrorKind::Unauthorized { .. } => "Unauthorized",
-        ErrorKind::Api { .. } => "Api",
-        ErrorKind::Timeout { .. } => "Timeout",
-        ErrorKind::Transport { .. } => "Transport",
-        ErrorKind::Decode { .. } => "Decode",
-        ErrorKind::Pagination(_) => "Pagination",
-        ErrorKind::Checkpoint(_) => "Checkpoint",
-        _ => "other",
-    }
 }
 
 /// `Api 503 after 4 attempts`, `Transport (Io) after 4 attempts`...

@@ -12,7 +12,7 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use crate::support::ClosedPort;
+use crate::support::{ClosedPort, kind_name};
 use futures::{StreamExt, TryStreamExt};
 use referrals::auth::{AuthError, ClientCredentials};
 use referrals::model::Referral;
@@ -194,22 +194,6 @@ fn render(error: &Error) -> String {
         text.push_str(&format!("{checkpoint}\n{checkpoint:?}\n"));
     }
     text
-}
-
-fn kind_name(kind: &ErrorKind) -> &'static str {
-    match kind {
-        ErrorKind::Config(_) => "Config",
-        ErrorKind::InvalidRequest(_) => "InvalidRequest",
-        ErrorKind::Auth(_) => "Auth",
-        ErrorKind::Unauthorized { .. } => "Unauthorized",
-        ErrorKind::Api { .. } => "Api",
-        ErrorKind::Timeout { .. } => "Timeout",
-        ErrorKind::Transport { .. } => "Transport",
-        ErrorKind::Decode { .. } => "Decode",
-        ErrorKind::Pagination(_) => "Pagination",
-        ErrorKind::Checkpoint(_) => "Checkpoint",
-        _ => "other",
-    }
 }
 
 async fn list_error(client: &Client, query: ListQuery) -> Error {

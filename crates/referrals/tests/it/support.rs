@@ -6,7 +6,7 @@ use std::time::Duration;
 use referrals::auth::ClientCredentials;
 use referrals::query::AuthorityUrl;
 use referrals::transport::HyperTransport;
-use referrals::{Client, RetryPolicy};
+use referrals::{Client, ErrorKind, RetryPolicy};
 use referrals_simulator::SimulatorHandle;
 use tokio::net::TcpSocket;
 
@@ -44,6 +44,23 @@ pub fn sim_client(sim: &SimulatorHandle) -> Client {
         .transport(hyper_transport(GENEROUS))
         .build()
         .expect("a valid configuration")
+}
+
+/// The name of an error kind, for tables and for checking that every kind was seen.
+pub fn kind_name(kind: &ErrorKind) -> &'static str {
+    match kind {
+        ErrorKind::Config(_) => "Config",
+        ErrorKind::InvalidRequest(_) => "InvalidRequest",
+        ErrorKind::Auth(_) => "Auth",
+        ErrorKind::Unauthorized { .. } => "Unauthorized",
+        ErrorKind::Api { .. } => "Api",
+        ErrorKind::Timeout { .. } => "Timeout",
+        ErrorKind::Transport { .. } => "Transport",
+        ErrorKind::Decode { .. } => "Decode",
+        ErrorKind::Pagination(_) => "Pagination",
+        ErrorKind::Checkpoint(_) => "Checkpoint",
+        _ => "other",
+    }
 }
 
 /// Client credentials registered with `sim`'s authority (app-only tokens).
