@@ -443,7 +443,7 @@ pub struct ListenArgs {
 #[derive(Args, Clone, Debug)]
 pub struct WebhooksArgs {
     /// The registration host (not the Referrals API host)
-    #[arg(long, env = env::WEBHOOKS_URL, default_value = referrals_receiver::DEFAULT_REGISTRATION_URL,
+    #[arg(long, env = env::WEBHOOKS_URL, default_value = referrals::registration::DEFAULT_BASE_URL,
           value_name = "URL")]
     pub webhooks_url: String,
     /// A bearer token for the registration host, whose audience is

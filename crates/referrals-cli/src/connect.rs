@@ -1,6 +1,9 @@
 //! The client a command talks through: configured from the global options and the environment,
 //! or pointed at an embedded simulator with `--demo`.
 
+use std::sync::Arc;
+
+use referrals::transport::{HyperTransport, Transport};
 use referrals::{Client, RetryPolicy};
 use referrals_simulator::{Simulator, SimulatorHandle};
 
@@ -34,11 +37,24 @@ pub async fn connect(global: &GlobalArgs, demo_port: Option<u16>) -> Result<Conn
     connect_with(global, demo_port, None).await
 }
 
-/// As [`connect`], sending through `transport` when given (it then owns the timeouts).
+/// The HTTPS transport of the global options (`--timeout` for connecting and for each
+/// attempt).
+pub fn transport(global: &GlobalArgs) -> Result<HyperTransport, Failure> {
+    let mut builder = HyperTransport::builder();
+    if let Some(timeout) = global.timeout {
+        builder = builder.attempt_timeout(timeout).connect_timeout(timeout);
+    }
+    builder
+        .build()
+        .map_err(|e| Failure::Local(format!("cannot set up HTTPS: {e}")))
+}
+
+/// As [`connect`], sending through `transport` when given (it then owns the timeouts), else
+/// through [`transport`].
 pub async fn connect_with(
     global: &GlobalArgs,
     demo_port: Option<u16>,
-    transport: Option<std::sync::Arc<dyn referrals::transport::Transport>>,
+    transport: Option<Arc<dyn Transport>>,
 ) -> Result<Connection, Failure> {
     let mut builder = Client::builder();
     let mut demo = None;
@@ -71,7 +87,7 @@ pub async fn connect_with(
         }
         builder = match &global.token {
             Some(token) => builder.bearer_token(token.clone()),
-            None => builder.token_provider_arc(crate::auth_cmd::provider(global)?),
+            None => builder.token_provider(crate::auth_cmd::provider(global)?),
         };
     }
     if let Some(retries) = global.retries {
@@ -80,13 +96,11 @@ pub async fn connect_with(
             ..RetryPolicy::default()
         });
     }
-    if let Some(timeout) = global.timeout {
-        builder = builder.attempt_timeout(timeout).connect_timeout(timeout);
+    let client = match transport {
+        Some(transport) => builder.transport(transport),
+        None => builder.transport(self::transport(global)?),
     }
-    if let Some(transport) = transport {
-        builder = builder.transport(transport);
-    }
-    let client = builder.build()?;
+    .build()?;
     Ok(Connection {
         client,
         _demo: demo,

@@ -2,20 +2,16 @@
 //! Center host (`--webhooks-url`), whose tokens have their own audience.
 
 use std::io::Write;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use referrals::auth::{self, StaticToken, TokenProvider};
-use referrals_receiver::{REFERRAL_EVENTS, REGISTRATION_SCOPE, RegistrationClient};
+use referrals::query::scope::PARTNER_CENTER_API;
+use referrals::registration::{REFERRAL_EVENTS, WebhookRegistration};
+use referrals::{ConfigError, ErrorKind};
 use referrals_simulator::Simulator;
 use serde_json::Value;
 
 use crate::cli::{GlobalArgs, WebhooksArgs, WebhooksCommand};
 use crate::failure::Failure;
-
-fn failed(error: impl std::fmt::Display) -> Failure {
-    Failure::Local(error.to_string())
-}
 
 fn print(value: &Value) -> Result<(), Failure> {
     let mut out = std::io::stdout().lock();
@@ -39,38 +35,48 @@ pub async fn run(global: &GlobalArgs, args: &WebhooksArgs) -> Result<(), Failure
     } else {
         None
     };
-    let (url, auth): (String, Arc<dyn TokenProvider>) = match &demo {
+    let (url, builder) = match &demo {
         Some(simulator) => (
             simulator.base_url(),
-            Arc::new(StaticToken::new(simulator.token())),
+            WebhookRegistration::builder().bearer_token(simulator.token()),
         ),
         None => match args.webhooks_token.clone() {
-            Some(token) => (args.webhooks_url.clone(), Arc::new(StaticToken::new(token))),
-            // The sign-in of the global options, asked for the registration host's audience.
+            Some(token) => (
+                args.webhooks_url.clone(),
+                WebhookRegistration::builder()
+                    .bearer_token(token)
+                    .transport(crate::connect::transport(global)?),
+            ),
+            // The sign-in of the global options (and its transport and retries), asked for the
+            // registration host's audience.
             None if global.token.is_none() => {
                 let connection = crate::connect::connect(global, None).await?;
-                let provider = connection.client.token_provider().clone();
                 (
                     args.webhooks_url.clone(),
-                    auth::with_scope(provider, REGISTRATION_SCOPE),
+                    connection.client.webhook_registration(),
                 )
             }
             None => {
                 return Err(Failure::Usage(format!(
                     "--token is a token for the Referrals API; the registration host needs one \
-                     for {REGISTRATION_SCOPE}: set PARTNER_CENTER_WEBHOOKS_TOKEN (or \
+                     for {PARTNER_CENTER_API}: set PARTNER_CENTER_WEBHOOKS_TOKEN (or \
                      --webhooks-token), or sign in (referrals login) so that one can be asked for"
                 )));
             }
         },
     };
-    let client = RegistrationClient::new(&url, auth).map_err(|e| Failure::Usage(e.to_string()))?;
+    let client = builder.base_url(url).build().map_err(|e| match e.kind() {
+        ErrorKind::Config(ConfigError::BaseUrl(_)) => {
+            Failure::Usage(format!("--webhooks-url: {e}"))
+        }
+        _ => Failure::from(e),
+    })?;
     match &args.command {
         WebhooksCommand::Events => {
-            let events = client.events().await.map_err(failed)?;
+            let events = client.events().await?;
             print(&Value::from(events))
         }
-        WebhooksCommand::Show => match client.show().await.map_err(failed)? {
+        WebhooksCommand::Show => match client.show().await? {
             Some(registration) => print(&registration),
             None => Err(Failure::Local("no webhook is registered".into())),
         },
@@ -80,27 +86,27 @@ pub async fn run(global: &GlobalArgs, args: &WebhooksArgs) -> Result<(), Failure
             } else {
                 events.clone()
             };
-            let (answer, replaced) = client.register(url, &events).await.map_err(failed)?;
+            let registered = client.register(url, &events).await?;
             eprintln!(
                 "{} {url} for {}",
-                if replaced {
+                if registered.replaced {
                     "re-registered"
                 } else {
                     "registered"
                 },
                 events.join(", ")
             );
-            print(&answer)
+            print(&registered.registration)
         }
         WebhooksCommand::Test { wait, wait_timeout } => {
-            let id = client.send_validation_event().await.map_err(failed)?;
+            let id = client.send_validation_event().await?;
             eprintln!("validation event sent, correlation id {id}");
             if !wait {
                 return print(&serde_json::json!({ "correlationId": id }));
             }
             let deadline = Instant::now() + Duration::from_secs(*wait_timeout);
             loop {
-                let status = client.validation_status(&id).await.map_err(failed)?;
+                let status = client.validation_status(&id).await?;
                 let state = status.get("status").and_then(Value::as_str).unwrap_or("");
                 let pending = state.eq_ignore_ascii_case("pending")
                     || state.eq_ignore_ascii_case("inprogress")

@@ -243,15 +243,22 @@ impl BaseUrl {
 
 impl Default for BaseUrl {
     fn default() -> Self {
+        BaseUrl::https("api.partner.microsoft.com")
+    }
+}
+
+impl BaseUrl {
+    /// `https://{host}`, for a host written in this crate (lower-case, valid).
+    pub(crate) fn https(host: &str) -> BaseUrl {
         let origin = Origin {
             scheme: Scheme::Https,
-            host: "api.partner.microsoft.com".to_owned(),
+            host: host.to_owned(),
             port: 443,
         };
         BaseUrl {
             origin,
             prefix: String::new(),
-            text: Self::DEFAULT.to_owned(),
+            text: format!("https://{host}"),
         }
     }
 }

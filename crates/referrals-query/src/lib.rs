@@ -5,9 +5,13 @@
 //! - [`BaseUrl`] / [`AuthorityUrl`]: validated URLs (`https`, or `http` for loopback hosts
 //!   only) and the same-origin rule that keeps the bearer token on the configured hosts.
 //! - [`ListQuery`] and [`Filter`]: the list parameters, 2018 and OData, encoded safely.
-//! - [`Endpoint`]: `http::Request<Bytes>` for list, get, create, patch and put.
-//! - [`Pager`]: walks the pages of a listing, follows either continuation form, retries, refuses
-//!   foreign next links and loops, and checkpoints ([`Checkpoint`]) for a later resume.
+//! - [`Endpoint`]: `http::Request<Bytes>` for list, get, create, patch and put;
+//!   [`webhook::WebhookEndpoint`] for the webhook registration API.
+//! - [`Exchange`]: the rule of one logical request over all its attempts: deliver, retry after
+//!   a delay, refresh the token and resend once on a `401`, or fail (and why).
+//! - [`Pager`]: walks the pages of a listing, follows either continuation form, refuses foreign
+//!   next links and loops, and checkpoints ([`Checkpoint`]) for a later resume; each page
+//!   request is an [`Exchange`].
 //! - [`RetryPolicy`], [`RetryState`], [`classify`], [`parse_retry_after`]: retry arithmetic.
 //! - [`ApiError`]: an error response, whatever its body.
 //! - [`transport::Transport`]: the seam the I/O crates implement.
@@ -55,6 +59,8 @@
 //!             // page.checkpoint.to_string() could be saved here to resume later.
 //!         }
 //!         PagerEvent::Retry(delay) => assert!(delay <= Duration::from_secs(1)), // sleep(delay)
+//!         // Only with `Pager::with_token_refresh`: get a fresh token for the next request.
+//!         PagerEvent::Refresh => {}
 //!     }
 //! }
 //! assert_eq!(seen, ["a", "b", "c"]);
@@ -83,6 +89,7 @@ mod base_url;
 mod checkpoint;
 mod continuation;
 mod encode;
+mod exchange;
 mod filter;
 mod list;
 mod pager;
@@ -90,6 +97,7 @@ mod request;
 mod retry;
 pub mod scope;
 pub mod transport;
+pub mod webhook;
 
 /// The `bytes` crate, whose `Bytes` is the body type of every request and response here.
 pub use bytes;
@@ -103,6 +111,7 @@ pub use base_url::{
 pub use checkpoint::{Checkpoint, CheckpointError, Position};
 pub use continuation::{ContinuationHeaderError, HeaderProblem, NextLinkError, NextLinkProblem};
 pub use encode::snippet;
+pub use exchange::{Exchange, FailReason, Step};
 pub use filter::{Comparison, Filter, quote};
 pub use list::{ListQuery, PAGE_SIZE_RANGE, QueryError, SortField, SortOrder};
 pub use pager::{End, Limits, NextRequest, Page, Pager, PagerError, PagerEvent};
@@ -111,6 +120,6 @@ pub use request::{
     REQUEST_ID, RequestError, RequestIds, json_pointer,
 };
 pub use retry::{
-    Classification, GiveUp, Outcome, RetryDecision, RetryPolicy, RetryState, classify,
+    AttemptOutcome, Classification, GiveUp, RetryDecision, RetryPolicy, RetryState, classify,
     is_idempotent, is_transient_status, parse_retry_after, retry_after,
 };

@@ -14,9 +14,10 @@ use crate::continuation::{
     ContinuationHeaderError, NextLinkError, check_headers, resolve_next_link,
 };
 use crate::encode;
+use crate::exchange::{Exchange, FailReason, Step};
 use crate::list::ListQuery;
 use crate::request::{Endpoint, RequestError, RequestIds, with_query};
-use crate::retry::{GiveUp, RetryDecision, RetryPolicy, RetryState};
+use crate::retry::{GiveUp, RetryPolicy};
 use crate::transport::TransportErrorKind;
 
 /// Optional caps on a listing, counted from when the [`Pager`] was created or resumed.
@@ -60,6 +61,11 @@ pub enum PagerEvent {
     /// A transient failure: wait this long, then call [`Pager::next_request`] again (with a new
     /// request id).
     Retry(Duration),
+    /// The server rejected the token (`401`) of a pager made
+    /// [`with_token_refresh`](Pager::with_token_refresh): do not use that token again, get a fresh
+    /// one and call [`Pager::next_request`] again at once (with a new request id). Given at most
+    /// once per page.
+    Refresh,
 }
 
 /// One page of a listing.
@@ -95,6 +101,12 @@ pub enum PagerError {
         attempts: u32,
         /// Why a transient error was not retried further.
         gave_up: Option<GiveUp>,
+    },
+    /// The API rejected a freshly fetched token too (a second `401` for one page, after
+    /// [`PagerEvent::Refresh`]).
+    Unauthorized {
+        /// The last `401` response.
+        error: Box<ApiError>,
     },
     /// No response (after retries, when the failure was transient).
     Transport {
@@ -145,6 +157,10 @@ impl fmt::Display for PagerError {
                 }
                 Ok(())
             }
+            PagerError::Unauthorized { error } => write!(
+                f,
+                "the API rejected the credentials even after a token refresh: {error}"
+            ),
             PagerError::Transport {
                 kind,
                 attempts,
@@ -173,7 +189,9 @@ impl fmt::Display for PagerError {
 impl std::error::Error for PagerError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
-            PagerError::Api { error, .. } => Some(error.as_ref()),
+            PagerError::Api { error, .. } | PagerError::Unauthorized { error } => {
+                Some(error.as_ref())
+            }
             PagerError::Decode { error, .. } => Some(error),
             PagerError::NextLink(error) => Some(error),
             PagerError::ContinuationHeader(error) => Some(error),
@@ -199,10 +217,12 @@ enum State {
 ///
 /// Ask [`next_request`](Self::next_request) for a request, send it, and hand the outcome to
 /// [`on_response`](Self::on_response) (or [`on_transport_error`](Self::on_transport_error));
-/// repeat until [`NextRequest::Done`]. The pager follows both continuation forms, retries
-/// transient failures by telling you how long to wait, refuses next links that leave the
-/// configured origin, stops on a loop, and gives after every page a [`Checkpoint`] from which
-/// [`Pager::resume`] continues without losing or repeating an item.
+/// repeat until [`NextRequest::Done`]. The pager follows both continuation forms, refuses next
+/// links that leave the configured origin, stops on a loop, and gives after every page a
+/// [`Checkpoint`] from which [`Pager::resume`] continues without losing or repeating an item.
+/// Each page request is one [`Exchange`]: transient failures are retried by telling you how
+/// long to wait, and (with [`with_token_refresh`](Self::with_token_refresh)) a `401` by asking
+/// for a fresh token once.
 ///
 /// See the [crate documentation](crate) for a complete example.
 #[derive(Debug, Clone)]
@@ -218,7 +238,8 @@ pub struct Pager {
     items_here: u64,
     pages_here: u64,
     limits: Limits,
-    retry: RetryState,
+    /// The exchange of the current page request.
+    exchange: Exchange,
     /// Fingerprints of every request this pager has made (the first one included).
     seen: HashSet<u128>,
     state: State,
@@ -322,7 +343,7 @@ impl Pager {
             items_here: 0,
             pages_here: 0,
             limits: Limits::default(),
-            retry: RetryState::new(RetryPolicy::default(), &Method::GET, false),
+            exchange: Exchange::new(RetryPolicy::default(), &Method::GET, false),
             seen,
             state,
         })
@@ -336,7 +357,20 @@ impl Pager {
 
     /// Replaces the retry policy ([`RetryPolicy::default`] otherwise).
     pub fn with_retry(mut self, policy: RetryPolicy) -> Pager {
-        self.retry = RetryState::new(policy, &Method::GET, false);
+        let exchange = Exchange::new(policy, &Method::GET, false);
+        self.exchange = if self.exchange.refreshes_tokens() {
+            exchange.with_token_refresh()
+        } else {
+            exchange
+        };
+        self
+    }
+
+    /// The caller can fetch a fresh token: a `401` answers [`PagerEvent::Refresh`] once per
+    /// page, and a second one fails with [`PagerError::Unauthorized`]. Without it, a `401` is
+    /// an [`PagerError::Api`] error like any other.
+    pub fn with_token_refresh(mut self) -> Pager {
+        self.exchange = self.exchange.with_token_refresh();
         self
     }
 
@@ -414,21 +448,22 @@ impl Pager {
                 "on_response called with no request outstanding",
             ));
         }
-        if !status.is_success() {
-            let decision = self.retry.on_response(status, headers, now, random);
-            if let RetryDecision::Retry(delay) = decision {
-                self.state = State::Ready;
-                return Ok(PagerEvent::Retry(delay));
+        match self.exchange.on_response(status, headers, now, random) {
+            Step::Deliver => {}
+            Step::Retry(delay) => return Ok(self.again(PagerEvent::Retry(delay))),
+            Step::Refresh => return Ok(self.again(PagerEvent::Refresh)),
+            Step::Fail { reason, attempts } => {
+                let error = Box::new(ApiError::from_response(status, headers, body));
+                let error = match reason {
+                    FailReason::Unauthorized => PagerError::Unauthorized { error },
+                    FailReason::Final | FailReason::GaveUp(_) => PagerError::Api {
+                        error,
+                        attempts,
+                        gave_up: reason.gave_up(),
+                    },
+                };
+                return Err(self.fail(error));
             }
-            let error = PagerError::Api {
-                error: Box::new(ApiError::from_response(status, headers, body)),
-                attempts: self.retry.attempts(),
-                gave_up: match decision {
-                    RetryDecision::GiveUp(why) => Some(why),
-                    _ => None,
-                },
-            };
-            return Err(self.fail(error));
         }
         let page_number = self.pages_here + 1;
         let collection = match referrals_model::decode::<ReferralCollection>(body) {
@@ -440,7 +475,7 @@ impl Pager {
                 }));
             }
         };
-        self.retry.reset();
+        self.exchange.reset();
         Ok(PagerEvent::Page(self.accept_page(collection, page_number)))
     }
 
@@ -473,23 +508,24 @@ impl Pager {
                 "on_transport_error called with no request outstanding",
             ));
         }
-        match self.retry.on_transport_error(kind, now, random) {
-            RetryDecision::Retry(delay) => {
-                self.state = State::Ready;
-                Ok(PagerEvent::Retry(delay))
-            }
-            decision => {
-                let error = PagerError::Transport {
-                    kind,
-                    attempts: self.retry.attempts(),
-                    gave_up: match decision {
-                        RetryDecision::GiveUp(why) => Some(why),
-                        _ => None,
-                    },
-                };
-                Err(self.fail(error))
-            }
+        match self.exchange.on_transport_error(kind, now, random) {
+            Step::Retry(delay) => Ok(self.again(PagerEvent::Retry(delay))),
+            // Only a response gives these; a transport error is never delivered.
+            Step::Deliver | Step::Refresh => Err(self.fail(PagerError::State(
+                "the exchange answered a transport error as if it were a response",
+            ))),
+            Step::Fail { reason, attempts } => Err(self.fail(PagerError::Transport {
+                kind,
+                attempts,
+                gave_up: reason.gave_up(),
+            })),
         }
+    }
+
+    /// The same page is to be requested again.
+    fn again(&mut self, event: PagerEvent) -> PagerEvent {
+        self.state = State::Ready;
+        event
     }
 
     fn fail(&mut self, error: PagerError) -> PagerError {

@@ -221,7 +221,7 @@ impl Endpoint {
         }
     }
 
-    /// Replaces the `User-Agent` (e.g. `referrals-cli/0.1.0 referrals/0.1.0`).
+    /// Replaces the `User-Agent` (e.g. `referrals-cli/0.1.0 referrals-rs/0.1.0`).
     pub fn with_user_agent(mut self, user_agent: &str) -> Result<Endpoint, RequestError> {
         self.user_agent = header_value("User-Agent", user_agent)?;
         Ok(self)
@@ -311,13 +311,7 @@ impl Endpoint {
     }
 
     fn referral_url(&self, id: &str) -> Result<String, RequestError> {
-        // `.` and `..` would be removed by path normalization on the way and address another
-        // resource, whatever their encoding.
-        if id.is_empty() || id == "." || id == ".." {
-            return Err(RequestError::InvalidId {
-                id: encode::snippet(id, 100),
-            });
-        }
+        check_id(id)?;
         Ok(self.base.referral_url(id))
     }
 
@@ -329,25 +323,50 @@ impl Endpoint {
         ids: RequestIds<'_>,
         body: Option<Bytes>,
     ) -> Result<Request<Bytes>, RequestError> {
-        let correlation = non_empty_header("MS-CorrelationId", ids.correlation_id)?;
-        let request_id = non_empty_header("MS-RequestId", ids.request_id)?;
-        let uri = http::Uri::try_from(url).map_err(|_| RequestError::InvalidUrl {
-            url: encode::snippet(url, 200),
-        })?;
-        let mut request = Request::new(Bytes::new());
-        *request.method_mut() = method;
-        *request.uri_mut() = uri;
-        let headers = request.headers_mut();
-        headers.insert(ACCEPT, HeaderValue::from_static("application/json"));
-        headers.insert(USER_AGENT, self.user_agent.clone());
-        headers.insert(MS_CORRELATION_ID, correlation);
-        headers.insert(MS_REQUEST_ID, request_id);
-        if let Some(body) = body {
-            headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-            *request.body_mut() = body;
-        }
-        Ok(request)
+        build_request(&self.user_agent, method, url, ids, body)
     }
+}
+
+/// Refuses an id that cannot name a resource in one path segment.
+pub(crate) fn check_id(id: &str) -> Result<(), RequestError> {
+    // `.` and `..` would be removed by path normalization on the way and address another
+    // resource, whatever their encoding.
+    if id.is_empty() || id == "." || id == ".." {
+        return Err(RequestError::InvalidId {
+            id: encode::snippet(id, 100),
+        });
+    }
+    Ok(())
+}
+
+/// A request with the headers every endpoint sends: `Accept`, `User-Agent`,
+/// `MS-CorrelationId`, `MS-RequestId`, and `Content-Type` with a body. `url` has been built
+/// from validated parts.
+pub(crate) fn build_request(
+    user_agent: &HeaderValue,
+    method: Method,
+    url: &str,
+    ids: RequestIds<'_>,
+    body: Option<Bytes>,
+) -> Result<Request<Bytes>, RequestError> {
+    let correlation = non_empty_header("MS-CorrelationId", ids.correlation_id)?;
+    let request_id = non_empty_header("MS-RequestId", ids.request_id)?;
+    let uri = http::Uri::try_from(url).map_err(|_| RequestError::InvalidUrl {
+        url: encode::snippet(url, 200),
+    })?;
+    let mut request = Request::new(Bytes::new());
+    *request.method_mut() = method;
+    *request.uri_mut() = uri;
+    let headers = request.headers_mut();
+    headers.insert(ACCEPT, HeaderValue::from_static("application/json"));
+    headers.insert(USER_AGENT, user_agent.clone());
+    headers.insert(MS_CORRELATION_ID, correlation);
+    headers.insert(MS_REQUEST_ID, request_id);
+    if let Some(body) = body {
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        *request.body_mut() = body;
+    }
+    Ok(request)
 }
 
 pub(crate) fn with_query(mut url: String, query: &str) -> String {
@@ -358,7 +377,7 @@ pub(crate) fn with_query(mut url: String, query: &str) -> String {
     url
 }
 
-fn json_body<T: serde::Serialize + ?Sized>(value: &T) -> Result<Bytes, RequestError> {
+pub(crate) fn json_body<T: serde::Serialize + ?Sized>(value: &T) -> Result<Bytes, RequestError> {
     serde_json::to_vec(value)
         .map(Bytes::from)
         .map_err(|error| RequestError::Body {
@@ -396,7 +415,8 @@ pub enum RequestError {
         /// The refused value (shortened, control characters escaped).
         value: String,
     },
-    /// An id that cannot name a referral (empty, `.` or `..`).
+    /// An id that cannot name a resource (a referral, a validation event) in one path segment:
+    /// empty, `.` or `..`.
     InvalidId {
         /// The refused id (shortened, control characters escaped).
         id: String,
@@ -432,7 +452,7 @@ impl fmt::Display for RequestError {
                  (such as CR or LF)"
             ),
             RequestError::InvalidId { id } => {
-                write!(f, "`{id}` is not a valid referral id (empty, `.` or `..`)")
+                write!(f, "`{id}` is not a valid id (empty, `.` or `..`)")
             }
             RequestError::InvalidPatchPath { path } => write!(
                 f,

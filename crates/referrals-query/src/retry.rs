@@ -83,7 +83,7 @@ impl RetryPolicy {
 
 /// What came back from one attempt.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Outcome {
+pub enum AttemptOutcome {
     /// An HTTP response with this status.
     Status(StatusCode),
     /// No (complete) response.
@@ -119,27 +119,27 @@ pub fn is_transient_status(status: StatusCode) -> bool {
 /// ```
 /// use http::{Method, StatusCode};
 /// use referrals_query::transport::TransportErrorKind;
-/// use referrals_query::{classify, Classification, Outcome};
+/// use referrals_query::{classify, Classification, AttemptOutcome};
 ///
-/// let busy = Outcome::Status(StatusCode::SERVICE_UNAVAILABLE);
+/// let busy = AttemptOutcome::Status(StatusCode::SERVICE_UNAVAILABLE);
 /// assert_eq!(classify(&Method::GET, false, busy), Classification::Transient);
 /// assert_eq!(classify(&Method::POST, false, busy), Classification::Final);
-/// let refused = Outcome::Transport(TransportErrorKind::Connect);
+/// let refused = AttemptOutcome::Transport(TransportErrorKind::Connect);
 /// assert_eq!(classify(&Method::POST, false, refused), Classification::Transient);
 /// ```
-pub fn classify(method: &Method, has_if_match: bool, outcome: Outcome) -> Classification {
+pub fn classify(method: &Method, has_if_match: bool, outcome: AttemptOutcome) -> Classification {
     let idempotent = is_idempotent(method, has_if_match);
     match outcome {
-        Outcome::Status(status) if status.as_u16() < 400 => Classification::Success,
-        Outcome::Status(status) if idempotent && is_transient_status(status) => {
+        AttemptOutcome::Status(status) if status.as_u16() < 400 => Classification::Success,
+        AttemptOutcome::Status(status) if idempotent && is_transient_status(status) => {
             Classification::Transient
         }
-        Outcome::Status(_) => Classification::Final,
-        Outcome::Transport(kind) if !kind.is_transient() => Classification::Final,
-        Outcome::Transport(kind) if idempotent || !kind.may_have_reached_server() => {
+        AttemptOutcome::Status(_) => Classification::Final,
+        AttemptOutcome::Transport(kind) if !kind.is_transient() => Classification::Final,
+        AttemptOutcome::Transport(kind) if idempotent || !kind.may_have_reached_server() => {
             Classification::Transient
         }
-        Outcome::Transport(_) => Classification::Final,
+        AttemptOutcome::Transport(_) => Classification::Final,
     }
 }
 
@@ -309,7 +309,7 @@ impl RetryState {
         random: f64,
     ) -> RetryDecision {
         let server_delay = retry_after(headers, now);
-        self.decide(Outcome::Status(status), server_delay, now, random)
+        self.decide(AttemptOutcome::Status(status), server_delay, now, random)
     }
 
     /// Records a transport failure and decides what to do next.
@@ -319,12 +319,12 @@ impl RetryState {
         now: SystemTime,
         random: f64,
     ) -> RetryDecision {
-        self.decide(Outcome::Transport(kind), None, now, random)
+        self.decide(AttemptOutcome::Transport(kind), None, now, random)
     }
 
     fn decide(
         &mut self,
-        outcome: Outcome,
+        outcome: AttemptOutcome,
         server_delay: Option<Duration>,
         now: SystemTime,
         random: f64,
@@ -379,7 +379,7 @@ mod tests {
     #[test]
     fn transient_statuses_for_idempotent_requests_only() {
         for code in TRANSIENT {
-            let outcome = Outcome::Status(StatusCode::from_u16(code).unwrap());
+            let outcome = AttemptOutcome::Status(StatusCode::from_u16(code).unwrap());
             assert_eq!(
                 classify(&Method::GET, false, outcome),
                 Classification::Transient
@@ -402,7 +402,7 @@ mod tests {
             );
         }
         for code in [400, 401, 403, 404, 409, 412, 501, 505] {
-            let outcome = Outcome::Status(StatusCode::from_u16(code).unwrap());
+            let outcome = AttemptOutcome::Status(StatusCode::from_u16(code).unwrap());
             assert_eq!(
                 classify(&Method::GET, false, outcome),
                 Classification::Final,
@@ -410,7 +410,7 @@ mod tests {
             );
         }
         for code in [200, 201, 204, 304] {
-            let outcome = Outcome::Status(StatusCode::from_u16(code).unwrap());
+            let outcome = AttemptOutcome::Status(StatusCode::from_u16(code).unwrap());
             assert_eq!(
                 classify(&Method::POST, false, outcome),
                 Classification::Success
@@ -423,7 +423,7 @@ mod tests {
         use TransportErrorKind::*;
         for kind in [Connect, ConnectTimeout, Timeout, Io] {
             assert_eq!(
-                classify(&Method::GET, false, Outcome::Transport(kind)),
+                classify(&Method::GET, false, AttemptOutcome::Transport(kind)),
                 Classification::Transient
             );
         }
@@ -431,7 +431,7 @@ mod tests {
         for kind in [Connect, ConnectTimeout] {
             for method in [Method::POST, Method::PATCH] {
                 assert_eq!(
-                    classify(&method, false, Outcome::Transport(kind)),
+                    classify(&method, false, AttemptOutcome::Transport(kind)),
                     Classification::Transient
                 );
             }
@@ -440,14 +440,14 @@ mod tests {
         for kind in [Timeout, Io] {
             for method in [Method::POST, Method::PATCH] {
                 assert_eq!(
-                    classify(&method, true, Outcome::Transport(kind)),
+                    classify(&method, true, AttemptOutcome::Transport(kind)),
                     Classification::Final
                 );
             }
         }
         for kind in [InvalidRequest, BodyTooLarge { limit: 1 }] {
             assert_eq!(
-                classify(&Method::GET, false, Outcome::Transport(kind)),
+                classify(&Method::GET, false, AttemptOutcome::Transport(kind)),
                 Classification::Final
             );
         }

@@ -11,18 +11,19 @@
 //! - The [`Inbox`] in the mirror's database, and the [`Worker`] that fetches each referral
 //!   from the configured API and applies it.
 //! - [`ListenerBuilder`]: server and worker started and stopped together.
-//! - [`RegistrationClient`]: the webhook registration API.
 //! - Errors that keep their causes, one variant per kind: [`StartError`], [`InboxError`] (the
 //!   mirror's [`referrals_sync::MirrorError`]), [`FetchError`], [`TlsError`].
 //!
 //! `docs/webhooks.md` shows a listener started from Rust.
+//!
+//! The webhook registration API is a call of the `referrals` client like any other:
+//! `referrals::registration::WebhookRegistration`.
 #![deny(missing_docs)]
 #![warn(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod fetch;
 mod inbox;
 mod listener;
-mod registration;
 mod server;
 mod worker;
 
@@ -32,10 +33,6 @@ pub use fetch::{
 };
 pub use inbox::{EXTENSION_NAME, Inbox, InboxError, MIGRATIONS, Pending, Recorded, ReferralLookup};
 pub use listener::{ListenerBuilder, ListenerHandle, StartError};
-pub use registration::{
-    DEFAULT_REGISTRATION_URL, REFERRAL_EVENTS, REGISTRATION_SCOPE, RegistrationClient,
-    RegistrationError,
-};
 pub use server::{
     Answer, HEALTH_PATH, REQUEST_READ_TIMEOUT, Receiver, TlsError, serve, tls_acceptor,
 };

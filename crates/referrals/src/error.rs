@@ -5,7 +5,10 @@ use std::fmt;
 use http::StatusCode;
 use referrals_model::{DecodeError, InvalidRegistration, LifecycleRefused};
 use referrals_query::transport::{TransportError, TransportErrorKind};
-use referrals_query::{ApiError, Checkpoint, CheckpointError, GiveUp, PagerError};
+use referrals_query::{
+    ApiError, BaseUrlError, Checkpoint, CheckpointError, GiveUp, PagerError, QueryError,
+    RequestError,
+};
 
 use crate::auth::AuthError;
 
@@ -35,13 +38,13 @@ pub const APP_ONLY_HINT: &str = "the Referrals API accepts only App+User (delega
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ErrorKind {
-    /// The client configuration is invalid (a base URL, a timeout, a user agent).
+    /// The client configuration is invalid (a base URL, a user agent, no credentials...).
     #[error("invalid configuration: {0}")]
-    Config(String),
+    Config(#[source] ConfigError),
     /// The request cannot be sent as asked (an empty id, a page size out of range, an empty
     /// patch...); nothing was sent.
     #[error("invalid request: {0}")]
-    InvalidRequest(String),
+    InvalidRequest(#[source] InvalidRequest),
     /// No token could be had.
     #[error("{0}")]
     Auth(#[source] AuthError),
@@ -112,6 +115,70 @@ pub enum ErrorKind {
     Registration(#[source] InvalidRegistration),
 }
 
+/// A builder setting that cannot be used.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// The base URL.
+    #[error("base URL: {0}")]
+    BaseUrl(#[source] BaseUrlError),
+    /// The `User-Agent`.
+    #[error("user agent: {0}")]
+    UserAgent(#[source] RequestError),
+    /// No token provider was given.
+    #[error("no credentials: use bearer_token, token_provider or auth_from_env")]
+    NoCredentials,
+    /// The default transport could not be set up.
+    #[cfg(feature = "hyper")]
+    #[error("transport: {0}")]
+    Transport(#[source] referrals_hyper::BuildError),
+    /// No transport was given, and the default one is not compiled in (feature `hyper`).
+    #[error("no transport: the `hyper` feature is off and no transport was given")]
+    NoTransport,
+}
+
+/// Why a request was not sent.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum InvalidRequest {
+    /// The request could not be built (an id, a header value, a patch path, a body).
+    #[error("{0}")]
+    Request(#[source] RequestError),
+    /// A list parameter is out of range or malformed.
+    #[error("{0}")]
+    Query(#[source] QueryError),
+    /// The call needs a field the referral given does not have.
+    #[error("{operation} needs the referral's `{field}`")]
+    MissingField {
+        /// The call (`replace`).
+        operation: &'static str,
+        /// The field (`id`, `eTag`).
+        field: &'static str,
+    },
+    /// The referral to update was read back without an eTag (in the body or the `ETag`
+    /// header): it cannot be updated safely.
+    #[error("the referral {id} was returned without an eTag; it cannot be updated safely")]
+    NoETag {
+        /// The referral's id.
+        id: String,
+    },
+    /// A deal registration that cannot be encoded as JSON.
+    #[error("cannot encode the registration: {0}")]
+    Encode(#[source] serde_json::Error),
+    /// A deal registration update with no operation.
+    #[error("the registration update has no operation")]
+    EmptyUpdate,
+    /// A request addressed to another origin than the configured one: the token is never
+    /// sent there. The request builders never make one.
+    #[error("refusing to send credentials to {authority}: not the configured API origin {origin}")]
+    ForeignOrigin {
+        /// The request's authority.
+        authority: String,
+        /// The configured origin.
+        origin: String,
+    },
+}
+
 fn retry_note(attempts: u32, gave_up: &Option<GiveUp>) -> String {
     match gave_up {
         Some(why) => format!("; {why}"),
@@ -136,12 +203,12 @@ impl Error {
         self
     }
 
-    pub(crate) fn config(message: impl Into<String>) -> Self {
-        Error::new(ErrorKind::Config(message.into()))
+    pub(crate) fn config(error: ConfigError) -> Self {
+        Error::new(ErrorKind::Config(error))
     }
 
-    pub(crate) fn invalid(error: impl fmt::Display) -> Self {
-        Error::new(ErrorKind::InvalidRequest(error.to_string()))
+    pub(crate) fn invalid(error: impl Into<InvalidRequest>) -> Self {
+        Error::new(ErrorKind::InvalidRequest(error.into()))
     }
 
     pub(crate) fn transport(
@@ -191,6 +258,7 @@ impl Error {
                     .unwrap_or_else(|| TransportError::new(kind, format!("{kind:?}")));
                 Error::transport(source, attempts, gave_up)
             }
+            PagerError::Unauthorized { error } => Error::new(ErrorKind::Unauthorized { error }),
             PagerError::Decode { error, page } => Error::new(ErrorKind::Decode {
                 error,
                 page: Some(page),
@@ -287,14 +355,26 @@ impl From<AuthError> for Error {
     }
 }
 
-impl From<referrals_query::QueryError> for Error {
-    fn from(error: referrals_query::QueryError) -> Self {
+impl From<QueryError> for Error {
+    fn from(error: QueryError) -> Self {
         Error::invalid(error)
     }
 }
 
-impl From<referrals_query::RequestError> for Error {
-    fn from(error: referrals_query::RequestError) -> Self {
+impl From<RequestError> for Error {
+    fn from(error: RequestError) -> Self {
         Error::invalid(error)
+    }
+}
+
+impl From<QueryError> for InvalidRequest {
+    fn from(error: QueryError) -> Self {
+        InvalidRequest::Query(error)
+    }
+}
+
+impl From<RequestError> for InvalidRequest {
+    fn from(error: RequestError) -> Self {
+        InvalidRequest::Request(error)
     }
 }

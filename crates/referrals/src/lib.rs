@@ -1,5 +1,6 @@
 //! A client for the Microsoft Partner Center Referrals API: list (every page, both wire forms),
-//! get, create and update referrals, with authentication, retries and resumable listings.
+//! get, create and update referrals, with authentication, retries and resumable listings; and
+//! the webhook registration API of the Partner Center host ([`registration`]).
 //!
 //! ```no_run
 //! use futures::TryStreamExt;
@@ -16,23 +17,30 @@
 //! ```
 //!
 //! The crate is a facade over three layers that can be used alone:
-//! [`referrals_model`] (types, no I/O), [`referrals_query`] (requests, the pager state machine and
-//! retry arithmetic, no I/O) and `referrals_hyper` (the HTTPS transport, feature `hyper`).
-//! Any [`Transport`](transport::Transport) can replace the default one.
+//! [`referrals_model`] (types, no I/O), [`referrals_query`] (requests, the pager, and the
+//! exchange rule that decides after each attempt whether to deliver, retry, refresh the token or
+//! fail; no I/O) and `referrals_hyper` (the HTTPS transport, feature `hyper`). This crate does
+//! what they decide: it sends, attaches the bearer token (only to the configured origin, as a
+//! sensitive header), sleeps the delays and asks the token provider for fresh tokens. Any
+//! [`Transport`](transport::Transport) can replace the default one.
 #![deny(missing_docs)]
 #![warn(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 pub mod auth;
 mod client;
+mod driver;
 mod error;
 mod lifecycle;
 mod listing;
+pub mod registration;
 mod secret;
+mod settings;
 
 pub use client::{Client, ClientBuilder};
-pub use error::{APP_ONLY_HINT, Error, ErrorKind};
+pub use error::{APP_ONLY_HINT, ConfigError, Error, ErrorKind, InvalidRequest};
 pub use listing::Listing;
 pub use secret::Secret;
+pub use settings::IntoTokenProvider;
 
 pub use referrals_model as model;
 pub use referrals_model::{

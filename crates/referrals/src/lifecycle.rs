@@ -5,7 +5,7 @@ use http::StatusCode;
 use referrals_model::{DealRegistration, LifecycleAction, Referral, check_registration_update};
 use referrals_query::{PatchOp, PatchOptions};
 
-use crate::{Client, Error, ErrorKind};
+use crate::{Client, Error, ErrorKind, InvalidRequest};
 
 impl Client {
     /// `New` → `Active` / `Accepted`. See [`Client::transition`].
@@ -62,11 +62,11 @@ impl Client {
                     })
                 })?;
             // The body's eTag is what the API documents; the header carries it too.
-            let etag = current.e_tag.as_deref().or(header_etag.as_deref()).ok_or_else(|| {
-                Error::invalid(format!(
-                    "the referral {id} was returned without an eTag; it cannot be updated safely"
-                ))
-            })?;
+            let etag = current
+                .e_tag
+                .as_deref()
+                .or(header_etag.as_deref())
+                .ok_or_else(|| Error::invalid(InvalidRequest::NoETag { id: id.to_owned() }))?;
             let options = PatchOptions::new().if_match(etag).return_representation();
             match self.patch(id, &operations, options).await {
                 Ok(Some(updated)) => return Ok(updated),
@@ -91,8 +91,8 @@ impl Client {
     pub async fn register_deal(&self, id: &str, deal: &DealRegistration) -> Result<(), Error> {
         deal.validate()
             .map_err(|e| Error::new(ErrorKind::Registration(e)))?;
-        let value = serde_json::to_value(deal)
-            .map_err(|e| Error::invalid(format!("cannot encode the registration: {e}")))?;
+        let value =
+            serde_json::to_value(deal).map_err(|e| Error::invalid(InvalidRequest::Encode(e)))?;
         let operations = [PatchOp::add("/registrations/-", value)];
         self.patch(id, &operations, PatchOptions::new()).await?;
         Ok(())
@@ -108,7 +108,7 @@ impl Client {
         operations: &[PatchOp],
     ) -> Result<(), Error> {
         if operations.is_empty() {
-            return Err(Error::invalid("the registration update has no operation"));
+            return Err(Error::invalid(InvalidRequest::EmptyUpdate));
         }
         for operation in operations {
             let (PatchOp::Replace { path, value } | PatchOp::Add { path, value }) = operation;

@@ -5,16 +5,18 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::SystemTime;
 
+use bytes::Bytes;
 use futures::stream::{self, BoxStream, Stream, StreamExt};
-use http::StatusCode;
+use http::Response;
 use referrals_model::Referral;
 use referrals_query::transport::TransportError;
 use referrals_query::{
-    ApiError, Checkpoint, Limits, ListQuery, NextRequest, Page, Pager, PagerEvent,
+    Checkpoint, Limits, ListQuery, NextRequest, Page, Pager, PagerError, PagerEvent,
 };
 use tracing::Instrument;
 
-use crate::client::{Attempt, Client, new_id};
+use crate::client::Client;
+use crate::driver::{Conversation, Next, Turn, new_id};
 use crate::{Error, ErrorKind};
 
 /// A listing of referrals: a [`Stream`] of items that fetches one page at a time, so memory
@@ -143,15 +145,15 @@ fn page_stream(
         Err(checkpoint) => Pager::resume(endpoint, &checkpoint, &correlation_id)
             .map_err(|e| Error::new(ErrorKind::Checkpoint(e)).with_checkpoint(checkpoint.clone())),
     };
-    let retry = client.inner.retry;
-    let state = match pager {
-        Ok(pager) => Ok(PageFetcher {
-            client,
-            pager: pager.with_limits(limits).with_retry(retry),
-            correlation_id,
-        }),
-        Err(error) => Err(error),
-    };
+    let retry = client.inner.sender.retry;
+    let state = pager.map(|pager| PageFetcher {
+        client,
+        pager: pager
+            .with_limits(limits)
+            .with_retry(retry)
+            .with_token_refresh(),
+        correlation_id,
+    });
     stream::unfold(Some(state), |state| async move {
         match state? {
             Err(error) => Some((Err(error), None)),
@@ -175,99 +177,70 @@ impl PageFetcher {
     /// checkpoint after the last page fully received).
     async fn next_page(&mut self) -> Option<Result<Page, Error>> {
         let span = tracing::info_span!("referrals", operation = "list", correlation_id = %self.correlation_id);
-        self.fetch().instrument(span).await.transpose()
-    }
-
-    async fn fetch(&mut self) -> Result<Option<Page>, Error> {
-        let mut last_transport_error: Option<TransportError> = None;
-        let mut refreshed = false;
-        let mut attempt = 0u32;
-        loop {
-            let request_id = new_id();
-            let request = match self.pager.next_request(&request_id) {
-                Ok(NextRequest::Send(request)) => request,
-                Ok(NextRequest::Done(_)) => return Ok(None),
-                Err(error) => return Err(self.fail(Error::from_pager(error, last_transport_error))),
-            };
-            attempt += 1;
-            // Kept to resend once after a 401 without telling the pager: the pager's view is
-            // one attempt with one outcome.
-            let mut retry_copy = clone_request(&request);
-            let mut outcome = self
-                .client
-                .send_authorized(request, attempt, &request_id)
-                .await
-                .map_err(|e| self.fail(e))?;
-            while let Attempt::Response(response, token) = &outcome {
-                if response.status() != StatusCode::UNAUTHORIZED {
-                    break;
-                }
-                self.client.inner.auth.invalidate(token);
-                if refreshed {
-                    let error = ApiError::from_response(
-                        response.status(),
-                        response.headers(),
-                        response.body(),
-                    );
-                    return Err(self.fail(Error::new(ErrorKind::Unauthorized {
-                        error: Box::new(error),
-                    })));
-                }
-                refreshed = true;
-                tracing::debug!("401: refreshing the token and retrying once");
-                let request_id = new_id();
-                let mut again = clone_request(&retry_copy);
-                if let Ok(value) = http::HeaderValue::from_str(&request_id) {
-                    again
-                        .headers_mut()
-                        .insert(referrals_query::MS_REQUEST_ID, value);
-                }
-                retry_copy = clone_request(&again);
-                outcome = self
-                    .client
-                    .send_authorized(again, attempt, &request_id)
-                    .await
-                    .map_err(|e| self.fail(e))?;
-            }
-            let event = match outcome {
-                Attempt::Response(response, _) => {
-                    self.pager
-                        .on_http_response(&response, SystemTime::now(), fastrand::f64())
-                }
-                Attempt::Failed(error) => {
-                    let event = self.pager.on_transport_error(
-                        error.kind(),
-                        SystemTime::now(),
-                        fastrand::f64(),
-                    );
-                    tracing::debug!(error = %error, "no response");
-                    last_transport_error = Some(error);
-                    event
-                }
-            };
-            match event {
-                Ok(PagerEvent::Page(page)) => return Ok(Some(page)),
-                Ok(PagerEvent::Retry(delay)) => {
-                    tracing::debug!(?delay, "retrying the page");
-                    tokio::time::sleep(delay).await;
-                }
-                Err(error) => return Err(self.fail(Error::from_pager(error, last_transport_error))),
-            }
-        }
-    }
-
-    fn fail(&self, error: Error) -> Error {
-        error
-            .explain_app_only(self.client.inner.auth.is_app_only())
-            .with_checkpoint(self.pager.checkpoint())
+        let sender = &self.client.inner.sender;
+        let mut request = PageRequest {
+            pager: &mut self.pager,
+            last_transport_error: None,
+        };
+        let result = sender.drive(&mut request).instrument(span).await;
+        result
+            .map_err(|error| {
+                error
+                    .explain_app_only(sender.auth.is_app_only())
+                    .with_checkpoint(self.pager.checkpoint())
+            })
+            .transpose()
     }
 }
 
-fn clone_request(request: &http::Request<bytes::Bytes>) -> http::Request<bytes::Bytes> {
-    let mut copy = http::Request::new(request.body().clone());
-    *copy.method_mut() = request.method().clone();
-    *copy.uri_mut() = request.uri().clone();
-    *copy.version_mut() = request.version();
-    *copy.headers_mut() = request.headers().clone();
-    copy
+/// One page of a listing, as a conversation: the pager decides every step.
+struct PageRequest<'a> {
+    pager: &'a mut Pager,
+    /// The transport's own report of the last failed attempt, which carries more than the
+    /// pager's summary.
+    last_transport_error: Option<TransportError>,
+}
+
+impl PageRequest<'_> {
+    fn turn(&mut self, event: Result<PagerEvent, PagerError>) -> Result<Turn<Option<Page>>, Error> {
+        match event {
+            Ok(PagerEvent::Page(page)) => Ok(Turn::Done(Some(page))),
+            Ok(PagerEvent::Retry(delay)) => Ok(Turn::Retry(delay)),
+            Ok(PagerEvent::Refresh) => Ok(Turn::Refresh),
+            Err(error) => Err(Error::from_pager(error, self.last_transport_error.take())),
+        }
+    }
+}
+
+impl Conversation for PageRequest<'_> {
+    type Output = Option<Page>;
+
+    fn next_request(&mut self, request_id: &str) -> Result<Next<Option<Page>>, Error> {
+        match self.pager.next_request(request_id) {
+            Ok(NextRequest::Send(request)) => Ok(Next::Send(request)),
+            Ok(NextRequest::Done(_)) => Ok(Next::Done(None)),
+            Err(error) => Err(Error::from_pager(error, self.last_transport_error.take())),
+        }
+    }
+
+    fn on_response(
+        &mut self,
+        response: Response<Bytes>,
+        now: SystemTime,
+        random: f64,
+    ) -> Result<Turn<Option<Page>>, Error> {
+        let event = self.pager.on_http_response(&response, now, random);
+        self.turn(event)
+    }
+
+    fn on_transport_error(
+        &mut self,
+        error: TransportError,
+        now: SystemTime,
+        random: f64,
+    ) -> Result<Turn<Option<Page>>, Error> {
+        let event = self.pager.on_transport_error(error.kind(), now, random);
+        self.last_transport_error = Some(error);
+        self.turn(event)
+    }
 }

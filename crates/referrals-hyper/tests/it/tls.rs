@@ -1,18 +1,16 @@
 //! The transport over TLS: trust, ALPN, the connect timeout and `CONNECT` proxies.
 
-mod support;
-
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use crate::support::{builder, closed_port, hold, raw_server, read_head, request, within, write};
 use referrals_hyper::{HyperTransport, TrustRoots};
 use referrals_query::transport::{Transport, TransportErrorKind};
-use support::{builder, closed_port, hold, raw_server, read_head, request, within, write};
 use tokio::net::TcpStream;
 
 #[tokio::test]
 async fn https_negotiates_http2_and_multiplexes_on_one_connection() {
-    let server = support::https_server().await;
+    let server = crate::support::https_server().await;
     let transport = builder().build().expect("transport");
 
     for page in 0..10 {
@@ -34,7 +32,7 @@ async fn https_negotiates_http2_and_multiplexes_on_one_connection() {
 
 #[tokio::test]
 async fn https_falls_back_to_http1_when_the_server_offers_only_http1() {
-    let server = support::https_server_http1_only().await;
+    let server = crate::support::https_server_http1_only().await;
     let transport = builder().build().expect("transport");
 
     for _ in 0..3 {
@@ -49,7 +47,7 @@ async fn https_falls_back_to_http1_when_the_server_offers_only_http1() {
 
 #[tokio::test]
 async fn https_post_over_http2_sends_the_body() {
-    let server = support::https_server().await;
+    let server = crate::support::https_server().await;
     let transport = builder().build().expect("transport");
     let uri = format!(
         "https://127.0.0.1:{}/v1.0/engagements/referrals",
@@ -66,7 +64,7 @@ async fn https_post_over_http2_sends_the_body() {
 
 #[tokio::test]
 async fn untrusted_certificate_is_a_connect_error() {
-    let server = support::https_server().await;
+    let server = crate::support::https_server().await;
     // The compiled-in roots do not include the test CA.
     let transport = HyperTransport::builder()
         .no_proxy()
@@ -134,7 +132,7 @@ async fn connect_proxy(
 
 #[tokio::test]
 async fn https_goes_through_a_connect_tunnel_with_proxy_credentials() {
-    let server = support::https_server().await;
+    let server = crate::support::https_server().await;
     let (proxy, heads) = connect_proxy("200 Connection established", server.addr).await;
     let transport = builder()
         .https_proxy(format!("http://user:pw@{proxy}"))
@@ -170,7 +168,7 @@ async fn https_goes_through_a_connect_tunnel_with_proxy_credentials() {
 
 #[tokio::test]
 async fn proxy_refusing_the_tunnel_is_a_connect_error() {
-    let server = support::https_server().await;
+    let server = crate::support::https_server().await;
     let (proxy, _) = connect_proxy("407 Proxy Authentication Required", server.addr).await;
     let transport = builder()
         .https_proxy(format!("http://{proxy}"))
@@ -229,7 +227,7 @@ async fn silent_proxy_is_a_connect_timeout() {
 /// variables are process-wide, so each case runs [`env_proxy_child`] in a child process.
 #[tokio::test]
 async fn proxy_settings_come_from_the_environment() {
-    let server = support::https_server().await;
+    let server = crate::support::https_server().await;
     let (proxy, heads) = connect_proxy("200 Connection established", server.addr).await;
     let proxy_url = format!("http://{proxy}");
 
@@ -252,7 +250,8 @@ async fn proxy_settings_come_from_the_environment() {
 async fn run_child(vars: &[(&str, &str)], expect: &str) {
     let mut command = std::process::Command::new(std::env::current_exe().expect("test binary"));
     command.args([
-        "env_proxy_child",
+        // The test's path in this binary (`tls` is its module in tests/it/main.rs).
+        "tls::env_proxy_child",
         "--exact",
         "--ignored",
         "--test-threads=1",
@@ -302,7 +301,7 @@ async fn env_proxy_child() {
     let transport = HyperTransport::builder()
         .connect_timeout(Duration::from_secs(2))
         .roots(TrustRoots::Webpki)
-        .add_root_certificates_pem(support::CA_PEM)
+        .add_root_certificates_pem(crate::support::CA_PEM)
         .build()
         .expect("transport");
     let result = within(transport.send(request("GET", "https://api.example.test/x", b""))).await;

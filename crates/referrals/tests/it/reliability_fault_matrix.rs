@@ -10,9 +10,8 @@
 //! (the typed error, its attempts and checkpoint, nothing lost or repeated), not whether the
 //! server saw the request in time.
 //!
-//! `RELIABILITY_REPORT=1 cargo test -p referrals --test reliability_fault_matrix -- --nocapture`
+//! `RELIABILITY_REPORT=1 cargo test -p referrals --test it reliability_fault_matrix -- --nocapture`
 //! prints the table that `docs/reliability.md` shows.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::collections::HashSet;
 use std::fmt::Write as _;
@@ -22,36 +21,21 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use http::Method;
-use referrals::auth::ClientCredentials;
 use referrals::model::Referral;
-use referrals::query::AuthorityUrl;
 use referrals::query::PagerError;
 use referrals::query::transport::{BoxFuture, Transport, TransportError, TransportErrorKind};
 use referrals::transport::HyperTransport;
 use referrals::{Client, Error, ErrorKind, ListQuery, PatchOp, PatchOptions, RetryPolicy};
 use referrals_simulator::{Fault, FaultPlan, FaultRule, Operation, Simulator, SimulatorHandle};
 use serde_json::{Value, json};
-use support::ClosedPort;
 
-mod support;
+use crate::support::{
+    ClosedPort, GENEROUS, credentials, fast_retry, hyper_transport, kind_name, sim_client,
+};
 
 /// Items per simulator: five pages of 20 in either form.
 const ITEMS: usize = 100;
 const PAGE: u32 = 20;
-
-/// Fast retries; the total budget is far beyond what the cases need, so that a busy machine
-/// never runs out of it (`max_attempts` ends the failing cases).
-fn fast_retry() -> RetryPolicy {
-    RetryPolicy {
-        max_attempts: 4,
-        base_delay: Duration::from_millis(5),
-        max_delay: Duration::from_secs(3),
-        max_total: Duration::from_secs(120),
-    }
-}
-
-/// The attempt timeout of every setup but the ones that test it: never reached by an answer.
-const GENEROUS: Duration = Duration::from_secs(60);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Form {
@@ -346,22 +330,6 @@ fn faults_injected(sim: &SimulatorHandle) -> usize {
     usize::try_from(sim.api_requests()).expect("fits") - clean
 }
 
-fn kind_name(kind: &ErrorKind) -> &'static str {
-    match kind {
-        ErrorKind::Config(_) => "Config",
-        ErrorKind::InvalidRequest(_) => "InvalidRequest",
-        ErrorKind::Auth(_) => "Auth",
-        ErrorKind::Unauthorized { .. } => "Unauthorized",
-        ErrorKind::Api { .. } => "Api",
-        ErrorKind::Timeout { .. } => "Timeout",
-        ErrorKind::Transport { .. } => "Transport",
-        ErrorKind::Decode { .. } => "Decode",
-        ErrorKind::Pagination(_) => "Pagination",
-        ErrorKind::Checkpoint(_) => "Checkpoint",
-        _ => "other",
-    }
-}
-
 /// `Api 503 after 4 attempts`, `Transport (Io) after 4 attempts`...
 fn describe(error: &Error) -> String {
     let attempts = |n: &u32| format!(" after {n} attempt(s)");
@@ -409,27 +377,15 @@ fn attempts(error: &Error) -> usize {
     }
 }
 
-fn credentials(sim: &SimulatorHandle) -> ClientCredentials {
-    let authority = AuthorityUrl::parse(&sim.authority_url()).expect("loopback authority");
-    ClientCredentials::with_authority(
-        authority,
-        sim.tenant(),
-        sim.client_id(),
-        sim.client_secret(),
-    )
-    .expect("complete credentials")
-}
-
 fn client(sim: &SimulatorHandle, setup: Setup) -> Client {
     let builder = Client::builder()
         .base_url(sim.base_url())
-        .retry(fast_retry())
-        .attempt_timeout(GENEROUS);
+        .retry(fast_retry());
     let builder = match setup {
-        Setup::Normal => builder.bearer_token(sim.token()),
-        Setup::AttemptTimeout(timeout) => {
-            builder.bearer_token(sim.token()).attempt_timeout(timeout)
-        }
+        Setup::Normal => return sim_client(sim),
+        Setup::AttemptTimeout(timeout) => builder
+            .bearer_token(sim.token())
+            .transport(hyper_transport(timeout)),
         Setup::FirstTimeoutShort(timeout) => {
             builder
                 .bearer_token(sim.token())
@@ -439,8 +395,17 @@ fn client(sim: &SimulatorHandle, setup: Setup) -> Client {
                     timed_out: AtomicBool::new(false),
                 })
         }
-        Setup::SmallCap => builder.bearer_token(sim.token()).max_body_bytes(64 << 10),
-        Setup::Credentials => builder.token_provider(credentials(sim)),
+        Setup::SmallCap => builder.bearer_token(sim.token()).transport(
+            HyperTransport::builder()
+                .no_proxy()
+                .attempt_timeout(GENEROUS)
+                .max_body_bytes(64 << 10)
+                .build()
+                .expect("builds"),
+        ),
+        Setup::Credentials => builder
+            .token_provider(credentials(sim))
+            .transport(hyper_transport(GENEROUS)),
     };
     builder.build().expect("a valid configuration")
 }
@@ -815,14 +780,6 @@ async fn post_reset_after_sending(fault: Fault, label: &str, created: usize) -> 
         format!("{}; {posts} POST sent, not retried", describe(&error)),
         format!("{posts} POST"),
     )
-}
-
-fn hyper_transport(attempt_timeout: Duration) -> HyperTransport {
-    HyperTransport::builder()
-        .no_proxy()
-        .attempt_timeout(attempt_timeout)
-        .build()
-        .expect("builds")
 }
 
 /// Sends with a short attempt timeout until an attempt times out, then with a generous one.

@@ -4,21 +4,15 @@
 //! `#[ignore]`d twin:
 //!
 //! ```text
-//! cargo test --release -p referrals-query --test reliability_fuzz -- --ignored --nocapture
-//! RELIABILITY_FUZZ_CASES=1000000 cargo test --release -p referrals-query --test reliability_fuzz -- --ignored --nocapture
+//! cargo test --release -p referrals-query --test it -- reliability_fuzz --ignored --nocapture
+//! RELIABILITY_FUZZ_CASES=1000000 cargo test --release -p referrals-query --test it -- reliability_fuzz --ignored --nocapture
 //! ```
 //!
 //! A panic anywhere in the code under test is caught by the runner and fails the target.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
 
 use std::fmt::Debug;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, UNIX_EPOCH};
 
 use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use proptest::prelude::*;
@@ -28,6 +22,8 @@ use referrals_query::{
     Checkpoint, Endpoint, Filter, ListQuery, NextRequest, Pager, PagerError, PagerEvent, PatchOp,
     PatchOptions, RequestIds, RetryPolicy, is_transient_status, parse_retry_after,
 };
+
+use crate::support::now;
 
 const CI_CASES: u32 = 256;
 
@@ -66,10 +62,6 @@ fn fuzz<S>(
         "fuzz {name}: {} executions, 0 failures",
         executions.load(Ordering::Relaxed)
     );
-}
-
-fn now() -> SystemTime {
-    UNIX_EPOCH + Duration::from_secs(1_700_000_000)
 }
 
 // ---- pager on_response -------------------------------------------------------------------
@@ -204,6 +196,9 @@ fn pager_sees(responses: Vec<Response>) -> Result<(), TestCaseError> {
             Ok(PagerEvent::Retry(delay)) => {
                 prop_assert!(is_transient_status(status), "{} retried", status);
                 prop_assert!(delay <= policy.max_delay);
+            }
+            Ok(PagerEvent::Refresh) => {
+                prop_assert!(false, "a pager without token refresh never asks for one");
             }
             Err(PagerError::Decode { error, page }) => {
                 prop_assert!(status.is_success());

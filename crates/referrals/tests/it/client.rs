@@ -5,21 +5,13 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 use futures::{StreamExt, TryStreamExt};
-use referrals::auth::ClientCredentials;
 use referrals::model::{Referral, ReferralStatus, ReferralType};
-use referrals::query::{AuthorityUrl, transport::TransportErrorKind};
+use referrals::query::transport::TransportErrorKind;
+use referrals::transport::HyperTransport;
 use referrals::{Client, ErrorKind, ListQuery, PatchOp, PatchOptions, RetryPolicy};
 use referrals_simulator::{Fault, FaultPlan, FaultRule, Simulator, SimulatorHandle};
 
-fn fast_retry() -> RetryPolicy {
-    RetryPolicy {
-        max_attempts: 4,
-        base_delay: Duration::from_millis(5),
-        max_delay: Duration::from_secs(3),
-        // Never what ends a test on a busy machine: the attempts are.
-        max_total: Duration::from_secs(120),
-    }
-}
+use crate::support::{credentials, fast_retry, sim_client};
 
 async fn simulator(n: usize, faults: FaultPlan) -> SimulatorHandle {
     Simulator::builder()
@@ -31,17 +23,6 @@ async fn simulator(n: usize, faults: FaultPlan) -> SimulatorHandle {
         .start()
         .await
         .expect("the simulator starts")
-}
-
-fn client(sim: &SimulatorHandle) -> Client {
-    Client::builder()
-        .base_url(sim.base_url())
-        .bearer_token(sim.token())
-        .retry(fast_retry())
-        // Never reached by a loopback answer; the timeout tests set their own.
-        .attempt_timeout(Duration::from_secs(60))
-        .build()
-        .expect("a valid configuration")
 }
 
 fn ids(items: &[Referral]) -> Vec<String> {
@@ -61,7 +42,7 @@ fn assert_each_once(items: &[Referral], expected: usize) {
 #[tokio::test]
 async fn lists_every_page_of_the_2018_form_each_item_once() {
     let sim = simulator(250, FaultPlan::new()).await;
-    let client = client(&sim);
+    let client = sim_client(&sim);
     let query = ListQuery::new().page_size(100).expect("in range");
     let pages: Vec<_> = client
         .list(query)
@@ -97,7 +78,7 @@ async fn lists_every_page_of_the_2018_form_each_item_once() {
 #[tokio::test]
 async fn lists_every_page_of_the_odata_form_each_item_once() {
     let sim = simulator(120, FaultPlan::new()).await;
-    let client = client(&sim);
+    let client = sim_client(&sim);
     let query = ListQuery::new().top(50).count(true);
     let items: Vec<Referral> = client.list(query).try_collect().await.expect("listing");
     assert_each_once(&items, 120);
@@ -116,7 +97,7 @@ async fn retries_a_429_honouring_retry_after_without_duplicating_items() {
         FaultPlan::new().rule(FaultRule::list_page(1, Fault::too_many_requests(1)).times(1));
     let sim = simulator(150, faults).await;
     let started = std::time::Instant::now();
-    let items: Vec<Referral> = client(&sim)
+    let items: Vec<Referral> = sim_client(&sim)
         .list(ListQuery::new().page_size(50).expect("in range"))
         .try_collect()
         .await
@@ -135,7 +116,7 @@ async fn retries_after_a_dropped_connection() {
         .rule(FaultRule::list_page(1, Fault::ResetBeforeHeaders).times(1))
         .rule(FaultRule::list_page(2, Fault::ResetMidBody).times(1));
     let sim = simulator(150, faults).await;
-    let items: Vec<Referral> = client(&sim)
+    let items: Vec<Referral> = sim_client(&sim)
         .list(ListQuery::new().page_size(50).expect("in range"))
         .try_collect()
         .await
@@ -153,7 +134,12 @@ async fn headers_that_never_come_time_out_with_a_typed_error() {
         .base_url(sim.base_url())
         .bearer_token(sim.token())
         .retry(RetryPolicy::none())
-        .attempt_timeout(Duration::from_millis(200))
+        .transport(
+            HyperTransport::builder()
+                .attempt_timeout(Duration::from_millis(200))
+                .build()
+                .expect("builds"),
+        )
         .build()
         .expect("valid");
     let error = client.get("anything").await.expect_err("times out");
@@ -168,7 +154,12 @@ async fn a_body_over_the_cap_is_a_clear_error_not_an_out_of_memory() {
     let client = Client::builder()
         .base_url(sim.base_url())
         .bearer_token(sim.token())
-        .max_body_bytes(256 << 10)
+        .transport(
+            HyperTransport::builder()
+                .max_body_bytes(256 << 10)
+                .build()
+                .expect("builds"),
+        )
         .build()
         .expect("valid");
     let error = client
@@ -191,17 +182,6 @@ async fn a_body_over_the_cap_is_a_clear_error_not_an_out_of_memory() {
     );
     // Not retried: a larger body will not shrink.
     assert_eq!(sim.api_requests(), 1);
-}
-
-fn credentials(sim: &SimulatorHandle) -> ClientCredentials {
-    let authority = AuthorityUrl::parse(&sim.authority_url()).expect("loopback authority");
-    ClientCredentials::with_authority(
-        authority,
-        sim.tenant(),
-        sim.client_id(),
-        sim.client_secret(),
-    )
-    .expect("complete credentials")
 }
 
 #[tokio::test]
@@ -281,7 +261,7 @@ async fn fifty_concurrent_tasks_share_one_token_request() {
 async fn a_next_link_to_another_host_is_refused_and_nothing_is_sent_there() {
     let faults = FaultPlan::new().rule(FaultRule::list_page(0, Fault::foreign_next_link()));
     let sim = simulator(30, faults).await;
-    let mut pages = client(&sim).list(ListQuery::new().top(10)).pages();
+    let mut pages = sim_client(&sim).list(ListQuery::new().top(10)).pages();
     let first = pages.next().await.expect("first page").expect("ok");
     assert_eq!(first.items.len(), 10);
     let error = pages.next().await.expect("an error").expect_err("refused");
@@ -321,7 +301,7 @@ async fn a_listing_stopped_by_an_error_resumes_with_each_item_exactly_once() {
     // The checkpoint travels as text, as it would to another process.
     let token = error.checkpoint().expect("a checkpoint").to_string();
     let checkpoint = token.parse().expect("parses back");
-    let rest: Vec<Referral> = client(&sim)
+    let rest: Vec<Referral> = sim_client(&sim)
         .resume(checkpoint)
         .try_collect()
         .await
@@ -333,7 +313,7 @@ async fn a_listing_stopped_by_an_error_resumes_with_each_item_exactly_once() {
 #[tokio::test]
 async fn limits_stop_a_listing_early() {
     let sim = simulator(100, FaultPlan::new()).await;
-    let items: Vec<Referral> = client(&sim)
+    let items: Vec<Referral> = sim_client(&sim)
         .list(ListQuery::new().page_size(30).expect("in range"))
         .max_items(45)
         .try_collect()
@@ -346,7 +326,7 @@ async fn limits_stop_a_listing_early() {
 #[tokio::test]
 async fn create_get_patch_and_replace_round_trip() {
     let sim = simulator(3, FaultPlan::new()).await;
-    let client = client(&sim);
+    let client = sim_client(&sim);
     let draft: Referral =
         referrals::model::decode(referrals_fixtures::files::Fixture::CreateRequest.bytes())
             .expect("fixture decodes");
@@ -407,4 +387,20 @@ async fn bad_configuration_is_refused_before_any_request() {
     assert!(error.to_string().contains("no credentials"), "{error}");
     let page_size = ListQuery::new().page_size(101).expect_err("out of range");
     assert!(page_size.to_string().contains("pageSize"), "{page_size}");
+}
+
+#[tokio::test]
+async fn the_documented_default_user_agent_is_sent() {
+    let sim = simulator(1, FaultPlan::new()).await;
+    sim_client(&sim)
+        .list(ListQuery::new())
+        .try_collect::<Vec<_>>()
+        .await
+        .expect("listing");
+    let sent = sim.requests()[0].header("user-agent").map(str::to_owned);
+    assert_eq!(sent.as_deref(), Some(referrals::query::DEFAULT_USER_AGENT));
+    assert_eq!(
+        sent,
+        Some(format!("referrals-rs/{}", env!("CARGO_PKG_VERSION")))
+    );
 }

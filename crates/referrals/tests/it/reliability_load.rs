@@ -5,9 +5,8 @@
 //! lifetime, not once per task. Two rounds: the issued tokens are revoked between them, as an
 //! expiry would, so exactly two token requests are expected.
 //!
-//! `RELIABILITY_REPORT=1 cargo test -p referrals --test reliability_load -- --nocapture` prints
-//! the figures that `docs/reliability.md` shows.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+//! `RELIABILITY_REPORT=1 cargo test -p referrals --test it reliability_load -- --nocapture`
+//! prints the figures that `docs/reliability.md` shows.
 
 use std::collections::HashSet;
 use std::time::{Duration, Instant};

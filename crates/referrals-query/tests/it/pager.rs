@@ -1,12 +1,6 @@
 //! The pager's rules, one by one, against small hand-built pages.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use bytes::Bytes;
 use http::{HeaderMap, Request, StatusCode};
@@ -17,12 +11,9 @@ use referrals_query::{
     NextLinkProblem, NextRequest, Pager, PagerError, PagerEvent, Position, RetryPolicy,
 };
 
-const NOW: u64 = 1_700_000_000;
-const SEED_TOKEN: &str = "g2q9mn5G/SJYYddorHEJ2ZLfGt9Z8XgT9kvVPbTWpBy4o6nrABKProJryRimedhKImLrIX85wa8ZViryeGjik386S+byTR1XwtDk3erWTYwoG+7Rpq+dAB2kSqj0pIPCcDd1fTOnVSRkwl+8Rk6FeMSj86BO2OW6P+1GwYzXfuecUvYJaodMS7eRM7dZFHQMR5OEVI21STM8TYVCE1aityEDBv18Y/6mRJbirj9zTcfJNPAUSEWrqmQoEoKoeV9PMQkVaWYx8KnWhrBXmpD2gM3vY1GvgPVZlhVy73g5X+G3JVZ0ol0rlPRTFHcrKXF143lEZPbnaeOCPc/Y1c3aJ8umE/LBKBjMv5Cwgq2ZtqdyignVbsCdSg/a5O43xCCmLDNVN+phhI0mvCZkWphqiMZAuH0myt6zHznMWVLTCnILsGtW4g8KDYyyK37wdW7j03+jd7SqWw8jvGSQARZxTcEhrZQ8G0tlPgwTk9ufDs6GPhE7FastVOGdzzD60aLn";
+use crate::support::now;
 
-fn now() -> SystemTime {
-    UNIX_EPOCH + Duration::from_secs(NOW)
-}
+const SEED_TOKEN: &str = "g2q9mn5G/SJYYddorHEJ2ZLfGt9Z8XgT9kvVPbTWpBy4o6nrABKProJryRimedhKImLrIX85wa8ZViryeGjik386S+byTR1XwtDk3erWTYwoG+7Rpq+dAB2kSqj0pIPCcDd1fTOnVSRkwl+8Rk6FeMSj86BO2OW6P+1GwYzXfuecUvYJaodMS7eRM7dZFHQMR5OEVI21STM8TYVCE1aityEDBv18Y/6mRJbirj9zTcfJNPAUSEWrqmQoEoKoeV9PMQkVaWYx8KnWhrBXmpD2gM3vY1GvgPVZlhVy73g5X+G3JVZ0ol0rlPRTFHcrKXF143lEZPbnaeOCPc/Y1c3aJ8umE/LBKBjMv5Cwgq2ZtqdyignVbsCdSg/a5O43xCCmLDNVN+phhI0mvCZkWphqiMZAuH0myt6zHznMWVLTCnILsGtW4g8KDYyyK37wdW7j03+jd7SqWw8jvGSQARZxTcEhrZQ8G0tlPgwTk9ufDs6GPhE7FastVOGdzzD60aLn";
 
 /// A response the test server gives.
 struct Reply {
@@ -78,6 +69,8 @@ struct Run {
     items: Vec<String>,
     pages: Vec<referrals_query::Page>,
     retries: Vec<Duration>,
+    /// Requests after which the pager asked for a fresh token.
+    refreshes: usize,
     result: Result<End, PagerError>,
 }
 
@@ -88,6 +81,7 @@ fn drive(pager: &mut Pager, mut server: impl FnMut(&Request<Bytes>) -> Reply) ->
         items: Vec::new(),
         pages: Vec::new(),
         retries: Vec::new(),
+        refreshes: 0,
         result: Err(PagerError::State("did not finish")),
     };
     for step in 0..100 {
@@ -117,6 +111,7 @@ fn drive(pager: &mut Pager, mut server: impl FnMut(&Request<Bytes>) -> Reply) ->
                 run.pages.push(page);
             }
             Ok(PagerEvent::Retry(delay)) => run.retries.push(delay),
+            Ok(PagerEvent::Refresh) => run.refreshes += 1,
             Err(error) => {
                 run.result = Err(error);
                 return run;
@@ -554,6 +549,60 @@ fn permanent_errors_are_not_retried() {
     let mut pager = Pager::new(Endpoint::default(), &ListQuery::new(), "corr").unwrap();
     let run = drive(&mut pager, |_| status(302, ""));
     assert!(matches!(run.result, Err(PagerError::Api { .. })));
+}
+
+#[test]
+fn a_401_asks_for_one_fresh_token_per_page_then_fails_as_unauthorized() {
+    // Page 1: a 401, then the page. Page 2: a 401 (a refresh again: it is another request), a
+    // 401 again: unauthorized, with the checkpoint after page 1.
+    let mut pager = Pager::new(Endpoint::default(), &ListQuery::new(), "corr")
+        .unwrap()
+        .with_retry(RetryPolicy {
+            max_attempts: 3,
+            ..RetryPolicy::default()
+        })
+        .with_token_refresh();
+    let mut calls = 0;
+    let run = drive(&mut pager, |_| {
+        calls += 1;
+        match calls {
+            2 => ok(odata_page(
+                &["a"],
+                Some("/v1.0/engagements/referrals?$skiptoken=2"),
+            )),
+            _ => status(
+                401,
+                r#"{"error":{"code":"unauthenticated","message":"token expired"}}"#,
+            ),
+        }
+    });
+    assert_eq!(run.requests.len(), 4);
+    assert_eq!(run.refreshes, 2);
+    assert_eq!(run.items, ["a"]);
+    let Err(PagerError::Unauthorized { error }) = &run.result else {
+        panic!("{:?}", run.result)
+    };
+    assert_eq!(error.code(), Some("unauthenticated"));
+    assert!(
+        run.result
+            .as_ref()
+            .unwrap_err()
+            .to_string()
+            .contains("even after a token refresh")
+    );
+    assert_eq!(pager.checkpoint().pages_received(), 1);
+    // Every attempt had its own request id, all under the listing's correlation id.
+    let ids: std::collections::HashSet<_> = run
+        .requests
+        .iter()
+        .map(|r| r.headers()["ms-requestid"].clone())
+        .collect();
+    assert_eq!(ids.len(), 4);
+    assert!(
+        run.requests
+            .iter()
+            .all(|r| r.headers()["ms-correlationid"] == "corr")
+    );
 }
 
 #[test]

@@ -4,8 +4,10 @@
 use referrals::model::{
     DealRegistration, LifecycleAction, ReferralStatus, ReferralSubstatus, decode,
 };
-use referrals::{Client, ErrorKind, PatchOp};
+use referrals::{ErrorKind, PatchOp};
 use referrals_simulator::{Simulator, SimulatorHandle};
+
+use crate::support::sim_client;
 
 async fn simulator() -> SimulatorHandle {
     Simulator::builder()
@@ -14,14 +16,6 @@ async fn simulator() -> SimulatorHandle {
         .start()
         .await
         .expect("the simulator starts")
-}
-
-fn client(sim: &SimulatorHandle) -> Client {
-    Client::builder()
-        .base_url(sim.base_url())
-        .bearer_token(sim.token())
-        .build()
-        .expect("a valid configuration")
 }
 
 fn id_with(sim: &SimulatorHandle, status: &str) -> String {
@@ -35,7 +29,7 @@ fn id_with(sim: &SimulatorHandle, status: &str) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_move_lands_where_the_table_says() {
     let sim = simulator().await;
-    let client = client(&sim);
+    let client = sim_client(&sim);
     let accepted = client
         .accept(&id_with(&sim, "New"))
         .await
@@ -66,7 +60,7 @@ async fn each_move_lands_where_the_table_says() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_forbidden_move_is_a_typed_refusal_after_one_read() {
     let sim = simulator().await;
-    let client = client(&sim);
+    let client = sim_client(&sim);
     let id = id_with(&sim, "Closed");
     let error = client
         .transition(&id, LifecycleAction::Lose, None)
@@ -88,7 +82,7 @@ async fn a_forbidden_move_is_a_typed_refusal_after_one_read() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn deal_registrations_are_checked_before_sending_and_read_back_after() {
     let sim = simulator().await;
-    let client = client(&sim);
+    let client = sim_client(&sim);
     let id = id_with(&sim, "Active");
     let bad: DealRegistration = decode(
         br#"{"contract":{"currency":"usd","value":1,"term":"Perpetual"},"solutionDetails":[{"id":"s"}]}"#,

@@ -12,6 +12,7 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use crate::support::{ClosedPort, kind_name};
 use futures::{StreamExt, TryStreamExt};
 use referrals::auth::{AuthError, ClientCredentials, ConfigProblem, Field};
 use referrals::model::Referral;
@@ -20,11 +21,8 @@ use referrals::query::transport::{BoxFuture, Transport, TransportError};
 use referrals::transport::HyperTransport;
 use referrals::{Client, Error, ErrorKind, ListQuery, RetryPolicy, Secret};
 use referrals_simulator::{Fault, FaultPlan, FaultRule, Simulator, SimulatorHandle};
-use support::ClosedPort;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tracing_subscriber::fmt::MakeWriter;
-
-mod support;
 
 /// Distinctive values, so a leak in any form of text is found by a substring search.
 const TOKEN: &str = "statictokenQx7Rk2Vw9Lp4Zm8Nc3";
@@ -196,22 +194,6 @@ fn render(error: &Error) -> String {
         text.push_str(&format!("{checkpoint}\n{checkpoint:?}\n"));
     }
     text
-}
-
-fn kind_name(kind: &ErrorKind) -> &'static str {
-    match kind {
-        ErrorKind::Config(_) => "Config",
-        ErrorKind::InvalidRequest(_) => "InvalidRequest",
-        ErrorKind::Auth(_) => "Auth",
-        ErrorKind::Unauthorized { .. } => "Unauthorized",
-        ErrorKind::Api { .. } => "Api",
-        ErrorKind::Timeout { .. } => "Timeout",
-        ErrorKind::Transport { .. } => "Transport",
-        ErrorKind::Decode { .. } => "Decode",
-        ErrorKind::Pagination(_) => "Pagination",
-        ErrorKind::Checkpoint(_) => "Checkpoint",
-        _ => "other",
-    }
 }
 
 async fn list_error(client: &Client, query: ListQuery) -> Error {

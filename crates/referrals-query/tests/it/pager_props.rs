@@ -1,15 +1,9 @@
 //! Properties of the pager over generated listings: it stays on the configured origin, never
 //! follows a continuation twice, never panics, yields every item exactly once in order, and a
 //! checkpoint taken anywhere resumes with exactly the remaining items.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
 
 use std::collections::HashSet;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use bytes::Bytes;
 use http::{HeaderMap, Request, StatusCode};
@@ -20,9 +14,7 @@ use referrals_query::{
     PagerEvent, RetryPolicy,
 };
 
-fn now() -> SystemTime {
-    UNIX_EPOCH + Duration::from_secs(1_700_000_000)
-}
+use crate::support::{now, proptest_config};
 
 /// How page `i` points at page `i + 1`.
 #[derive(Debug, Clone, Copy)]
@@ -237,6 +229,7 @@ fn serve(listing: &Listing, pager: &mut Pager, failed: &mut HashSet<(usize, usiz
                 run.checkpoints.push(page.checkpoint);
             }
             Ok(PagerEvent::Retry(delay)) => assert!(delay <= Duration::from_secs(30)),
+            Ok(PagerEvent::Refresh) => panic!("no 401 is served, and no refresh was asked for"),
             Err(error) => {
                 run.result = Some(Err(error));
                 return run;
@@ -288,7 +281,7 @@ fn identity(request: &Request<Bytes>) -> String {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(128))]
+    #![proptest_config(proptest_config(128))]
 
     #[test]
     fn yields_every_item_once_in_order(listing in listing()) {
@@ -396,6 +389,7 @@ proptest! {
                     checkpoint = page.checkpoint;
                 }
                 Ok(PagerEvent::Retry(_)) => prop_assert!(false, "policy allows no retry"),
+                Ok(PagerEvent::Refresh) => prop_assert!(false, "no 401 is served"),
                 Err(_) => break,
             }
         }
@@ -472,7 +466,7 @@ fn hostile_page() -> impl Strategy<Value = String> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(256))]
+    #![proptest_config(proptest_config(256))]
 
     #[test]
     fn hostile_servers_cannot_redirect_or_loop_the_pager(
@@ -495,6 +489,7 @@ proptest! {
                     yielded.extend(page.items.into_iter().map(|r| r.id.unwrap()));
                 }
                 Ok(PagerEvent::Retry(_)) => prop_assert!(false, "a 200 is never retried"),
+                Ok(PagerEvent::Refresh) => prop_assert!(false, "a 200 never asks for a token"),
                 Err(_) => break,
             }
         }

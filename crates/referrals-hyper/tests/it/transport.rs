@@ -1,12 +1,10 @@
 //! The transport against loopback peers over plain HTTP: round trips, body caps, timeouts,
 //! connection failures and pooling.
 
-mod support;
-
 use std::time::Duration;
 
+use crate::support::{builder, closed_port, hold, raw_server, read_head, request, within, write};
 use referrals_query::transport::{Transport, TransportError, TransportErrorKind};
-use support::{builder, closed_port, hold, raw_server, read_head, request, within, write};
 
 /// Neither the bearer token nor the query string may appear anywhere in an error.
 fn assert_no_secrets(error: &TransportError) {
@@ -25,7 +23,7 @@ fn assert_no_secrets(error: &TransportError) {
 
 #[tokio::test]
 async fn get_round_trip_carries_headers_and_body() {
-    let server = support::http_server().await;
+    let server = crate::support::http_server().await;
     let transport = builder().build().expect("transport");
     let uri = format!(
         "http://{}/v1.0/engagements/referrals?pageSize=2",
@@ -49,7 +47,7 @@ async fn get_round_trip_carries_headers_and_body() {
 
 #[tokio::test]
 async fn post_sends_the_body() {
-    let server = support::http_server().await;
+    let server = crate::support::http_server().await;
     let transport = builder().build().expect("transport");
     let uri = format!("http://{}/v1.0/engagements/referrals", server.addr);
 
@@ -63,7 +61,7 @@ async fn post_sends_the_body() {
 
 #[tokio::test]
 async fn body_of_exactly_the_cap_is_accepted() {
-    let server = support::http_server().await;
+    let server = crate::support::http_server().await;
     let transport = builder().max_body_bytes(4096).build().expect("transport");
     let uri = format!("http://{}/big?n=4096", server.addr);
 
@@ -290,7 +288,7 @@ async fn plain_http_to_a_remote_host_is_refused_before_connecting() {
 
 #[tokio::test]
 async fn sequential_requests_reuse_one_connection() {
-    let server = support::http_server().await;
+    let server = crate::support::http_server().await;
     let transport = builder().build().expect("transport");
     let shared = transport.clone();
 
@@ -311,7 +309,7 @@ async fn sequential_requests_reuse_one_connection() {
 
 #[tokio::test]
 async fn pooling_can_be_turned_off() {
-    let server = support::http_server().await;
+    let server = crate::support::http_server().await;
     let transport = builder()
         .pool_max_idle_per_host(0)
         .build()
@@ -332,7 +330,7 @@ async fn loopback_bypasses_a_configured_proxy() {
     // The proxy port is closed: using it would fail.
     let closed = closed_port().await;
     let proxy_port = closed.port;
-    let server = support::http_server().await;
+    let server = crate::support::http_server().await;
     let transport = builder()
         .https_proxy(format!("http://127.0.0.1:{proxy_port}"))
         .build()

@@ -2,14 +2,6 @@
 //! CR/LF, `/`, `?`, `#`, `'`, `%`, `&`, `..` or any unicode can never change the request line,
 //! the path, the query or the filter, nor add a header. Each property runs over generated
 //! hostile strings; the cases below them pin the classic attacks.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
-
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use http::{HeaderMap, Request, StatusCode};
@@ -21,9 +13,7 @@ use referrals_query::{
     PatchOptions, RequestError, RequestIds,
 };
 
-fn now() -> SystemTime {
-    UNIX_EPOCH + Duration::from_secs(1_700_000_000)
-}
+use crate::support::{now, proptest_config};
 
 /// Strings built from the characters that break naive URL and header building, plus any
 /// character at all.
@@ -205,7 +195,7 @@ fn pager_after_odata_page(base: &BaseUrl, link: &str) -> Pager {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+    #![proptest_config(proptest_config(256))]
 
     #[test]
     fn an_id_is_always_exactly_one_path_segment(id in hostile()) {

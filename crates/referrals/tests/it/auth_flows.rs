@@ -380,7 +380,7 @@ async fn one_refresh_token_gives_tokens_for_both_partner_center_audiences() {
     assert_ne!(referrals, partner_center);
     let client = Client::builder()
         .base_url(sim.base_url())
-        .token_provider_arc(provider.clone())
+        .token_provider(provider.clone())
         .build()
         .unwrap();
     let through_client = client
@@ -543,7 +543,7 @@ async fn a_stored_sign_in_is_found_by_the_chain() {
     );
     let client = Client::builder()
         .base_url(sim.base_url())
-        .token_provider_arc(chain.into_provider())
+        .token_provider(chain.into_provider())
         .build()
         .unwrap();
     list_all(&client).await;

@@ -1,9 +1,6 @@
 //! Small loopback servers for the transport tests: a well-behaved hyper server (plain or TLS)
 //! and raw TCP peers that misbehave on purpose.
 
-// Each test binary uses a different subset of these helpers.
-#![allow(dead_code)]
-
 use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;

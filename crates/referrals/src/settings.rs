@@ -1,0 +1,101 @@
+//! What the builders of [`Client`](crate::Client) and
+//! [`WebhookRegistration`](crate::registration::WebhookRegistration) take, checked once.
+
+use std::fmt;
+use std::sync::Arc;
+
+use referrals_query::transport::Transport;
+use referrals_query::{BaseUrl, RetryPolicy};
+
+use crate::auth::{AuthError, TokenProvider};
+use crate::driver::Sender;
+use crate::{ConfigError, Error};
+
+/// What [`ClientBuilder::token_provider`](crate::ClientBuilder::token_provider) takes: any
+/// [`TokenProvider`], or one already shared in an `Arc` (e.g. the credential chain's, or
+/// another client's [`Client::token_provider`](crate::Client::token_provider)).
+pub trait IntoTokenProvider {
+    /// The provider, shared.
+    fn into_token_provider(self) -> Arc<dyn TokenProvider>;
+}
+
+impl<P: TokenProvider> IntoTokenProvider for P {
+    fn into_token_provider(self) -> Arc<dyn TokenProvider> {
+        Arc::new(self)
+    }
+}
+
+impl IntoTokenProvider for Arc<dyn TokenProvider> {
+    fn into_token_provider(self) -> Arc<dyn TokenProvider> {
+        self
+    }
+}
+
+impl<P: TokenProvider> IntoTokenProvider for Arc<P> {
+    fn into_token_provider(self) -> Arc<dyn TokenProvider> {
+        self
+    }
+}
+
+/// The settings of a builder, validated by [`Settings::sender`].
+#[derive(Default)]
+pub(crate) struct Settings {
+    pub(crate) base_url: Option<String>,
+    pub(crate) auth: Option<Result<Arc<dyn TokenProvider>, AuthError>>,
+    pub(crate) retry: RetryPolicy,
+    pub(crate) transport: Option<Arc<dyn Transport>>,
+    pub(crate) user_agent: Option<String>,
+}
+
+impl fmt::Debug for Settings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Settings")
+            .field("base_url", &self.base_url)
+            .field("auth", &self.auth)
+            .field("retry", &self.retry)
+            .field("transport", &self.transport)
+            .field("user_agent", &self.user_agent)
+            .finish()
+    }
+}
+
+impl Settings {
+    /// Checks the settings: the base URL (`default_base` when none was given), the credentials,
+    /// the transport (the default hyper one when none was given). Returns the sender and the
+    /// user agent to build requests with.
+    pub(crate) fn sender(self, default_base: BaseUrl) -> Result<(Sender, Option<String>), Error> {
+        let base = match &self.base_url {
+            Some(url) => BaseUrl::parse(url).map_err(|e| Error::config(ConfigError::BaseUrl(e)))?,
+            None => default_base,
+        };
+        let auth = match self.auth {
+            Some(Ok(provider)) => provider,
+            Some(Err(error)) => return Err(error.into()),
+            None => return Err(Error::config(ConfigError::NoCredentials)),
+        };
+        let transport = match self.transport {
+            Some(transport) => transport,
+            None => default_transport()?,
+        };
+        let sender = Sender {
+            base,
+            transport,
+            auth,
+            retry: self.retry,
+        };
+        Ok((sender, self.user_agent))
+    }
+}
+
+#[cfg(feature = "hyper")]
+fn default_transport() -> Result<Arc<dyn Transport>, Error> {
+    let transport = referrals_hyper::HyperTransport::builder()
+        .build()
+        .map_err(|e| Error::config(ConfigError::Transport(e)))?;
+    Ok(Arc::new(transport))
+}
+
+#[cfg(not(feature = "hyper"))]
+fn default_transport() -> Result<Arc<dyn Transport>, Error> {
+    Err(Error::config(ConfigError::NoTransport))
+}
