@@ -38,6 +38,8 @@
 //!
 //! [`TransportErrorKind::may_have_reached_server`]: referrals_query::transport::TransportErrorKind::may_have_reached_server
 #![deny(missing_docs)]
+#![warn(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
 mod body;
 mod config;
@@ -97,6 +99,7 @@ impl HyperTransport {
     /// # Panics
     /// Never in practice: the only fallible step is rustls accepting the `ring` provider's
     /// default protocol versions, which is fixed at compile time (and covered by a test).
+    #[allow(clippy::expect_used)] // a compile-time fact, see "Panics" above
     pub fn new() -> Self {
         let tls = tls::client_config(tls::default_root_store())
             .expect("rustls accepts the ring provider with its default protocol versions");
