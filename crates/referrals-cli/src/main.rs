@@ -13,26 +13,20 @@
 //! [`input`] (JSON files), [`progress`], [`resume`] (the command line that continues a
 //! listing) and [`failure`] (errors and exit codes).
 
-mod auth_cmd;
-mod changes;
-mod completions;
-mod config;
+mod commands;
 mod connect;
-mod deal;
 mod failure;
 mod input;
-mod lifecycle;
-mod list;
-mod listen;
-mod mirror_list;
 mod output;
 mod progress;
 mod resume;
 mod settings;
-mod simulate;
-mod single;
-mod sync_cmd;
-mod webhooks;
+
+use commands::list::mirror as mirror_list;
+use commands::{
+    auth as auth_cmd, changes, completions, config, deal, lifecycle, list, listen, simulate,
+    single, sync as sync_cmd, webhooks,
+};
 
 use std::process::ExitCode;
 

@@ -1,6 +1,8 @@
 //! `referrals list`: the query from the options (or a checkpoint), pages streamed to stdout as
 //! they arrive, and on a failure the option that resumes the listing.
 
+pub mod mirror;
+
 use std::io::{self, BufWriter, IsTerminal};
 
 use futures::StreamExt;
