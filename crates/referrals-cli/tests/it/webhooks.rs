@@ -11,8 +11,7 @@ use std::time::Duration;
 use referrals_simulator::{Simulator, SimulatorHandle};
 use serde_json::Value;
 
-mod support;
-use support::{bare, run};
+use crate::support::{bare, run};
 
 const TOKEN: &str = "webhooks-cli-token-91c2";
 

@@ -11,8 +11,7 @@ use assert_cmd::Command;
 use referrals_simulator::{DeviceStep, Simulator, SimulatorHandle};
 use serde_json::Value;
 
-mod support;
-use support::{ENVIRONMENT, assert_success, run, stderr, stdout};
+use crate::support::{ENVIRONMENT, assert_success, run, stderr, stdout};
 
 struct Dir(PathBuf);
 

@@ -10,8 +10,7 @@ use assert_cmd::Command;
 use referrals_simulator::{Fault, FaultPlan, FaultRule, Simulator, SimulatorHandle};
 use serde_json::{Value, json};
 
-mod support;
-use support::{assert_success, bare, run, stderr, stdout};
+use crate::support::{assert_success, bare, run, stderr, stdout};
 
 const TOKEN: &str = "cli-test-token-7f3a";
 

@@ -13,8 +13,7 @@ use referrals_simulator::{
 };
 use serde_json::{Value, json};
 
-mod support;
-use support::{assert_success, bare, stderr, stdout};
+use crate::support::{assert_success, bare, stderr, stdout};
 
 const TOKEN: &str = "daily-test-token-51c2";
 
