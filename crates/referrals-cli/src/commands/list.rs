@@ -9,12 +9,14 @@ use futures::StreamExt;
 use referrals::query::{Origin, Position, SortField, SortOrder};
 use referrals::{Checkpoint, Filter, ListQuery, ReferralStatus};
 
-use crate::cli::{Format, GlobalArgs, ListArgs};
+use crate::cli::{Format, ListArgs};
 use crate::connect::connect;
 use crate::failure::Failure;
 use crate::output;
+use crate::plural::count;
 use crate::progress::Progress;
 use crate::resume::{Paging, ResumeCommand};
+use crate::settings::Settings;
 
 /// Where the listing starts.
 enum Start {
@@ -23,9 +25,9 @@ enum Start {
 }
 
 /// Runs `referrals list`.
-pub async fn run(global: &GlobalArgs, args: &ListArgs) -> Result<(), Failure> {
+pub async fn run(settings: &Settings, args: &ListArgs) -> Result<(), Failure> {
     if let Some(db) = &args.db {
-        return crate::mirror_list::run(db, args, crate::settings::format(global, args.format));
+        return mirror::run(db, args, settings.format.value);
     }
     // Every argument is checked before the client is built, let alone a request sent.
     let start = match &args.resume {
@@ -41,7 +43,7 @@ pub async fn run(global: &GlobalArgs, args: &ListArgs) -> Result<(), Failure> {
         (false, Some(max)) => Paging::MaxItems(max),
         (false, None) => Paging::FirstPage,
     };
-    let format = crate::settings::format(global, args.format).unwrap_or_else(|| {
+    let format = settings.format.value.unwrap_or_else(|| {
         if io::stdout().is_terminal() {
             Format::Table
         } else {
@@ -52,7 +54,7 @@ pub async fn run(global: &GlobalArgs, args: &ListArgs) -> Result<(), Failure> {
         Start::Resume(checkpoint) => demo_port(checkpoint),
         Start::Query(_) => None,
     };
-    let connection = connect(global, demo_port).await?;
+    let connection = connect(settings, demo_port).await?;
     let client = &connection.client;
 
     let listing = match start {
@@ -73,7 +75,7 @@ pub async fn run(global: &GlobalArgs, args: &ListArgs) -> Result<(), Failure> {
         program: std::env::args_os()
             .next()
             .unwrap_or_else(|| "referrals".into()),
-        global,
+        settings,
         paging,
         format,
     };
@@ -91,7 +93,7 @@ pub async fn run(global: &GlobalArgs, args: &ListArgs) -> Result<(), Failure> {
     };
     // When the items themselves scroll by on the terminal, a bar would only garble them.
     let show_progress =
-        paging != Paging::FirstPage && global.verbose == 0 && !io::stdout().is_terminal();
+        paging != Paging::FirstPage && settings.verbose == 0 && !io::stdout().is_terminal();
     let progress = Progress::new(show_progress, cap);
     let mut pages = listing.pages();
     let mut written = 0u64;
@@ -111,7 +113,9 @@ pub async fn run(global: &GlobalArgs, args: &ListArgs) -> Result<(), Failure> {
                 let resumable = !crate::failure::is_usage(&error);
                 if let (true, Some(checkpoint)) = (resumable, error.checkpoint()) {
                     eprintln!(
-                        "listing stopped after {written} referrals in {received} pages of this run"
+                        "listing stopped after {} in {} of this run",
+                        count(written, "referral"),
+                        count(received, "page")
                     );
                     eprintln!("resume with: --resume {}", checkpoint);
                     eprintln!("  {}", resume.render(checkpoint, written));
@@ -122,7 +126,7 @@ pub async fn run(global: &GlobalArgs, args: &ListArgs) -> Result<(), Failure> {
         if args.count && !counted {
             counted = true;
             match page.count {
-                Some(total) => eprintln!("count: {total} referrals match"),
+                Some(total) => eprintln!("count: {} match", count(total, "referral")),
                 None => eprintln!("count: the server sent no count"),
             }
         }

@@ -11,12 +11,14 @@ use referrals_sync::{
     run_blocking,
 };
 
-use crate::cli::{GlobalArgs, SyncArgs};
-use crate::connect::connect_with;
+use crate::cli::SyncArgs;
+use crate::connect::{connect_with, transport};
 use crate::failure::Failure;
+use crate::plural::count;
+use crate::settings::Settings;
 
 /// Runs `referrals sync`.
-pub async fn run(global: &GlobalArgs, args: &SyncArgs) -> Result<(), Failure> {
+pub async fn run(settings: &Settings, args: &SyncArgs) -> Result<(), Failure> {
     let started = Instant::now();
     let options = SyncOptions {
         full: args.full,
@@ -26,7 +28,7 @@ pub async fn run(global: &GlobalArgs, args: &SyncArgs) -> Result<(), Failure> {
     };
     referrals_sync::plan::full_plan(Reason::Requested, &options)
         .map_err(|e| Failure::Usage(format!("--page-size: {e}")))?;
-    let db = crate::settings::database(global, args.db.as_ref());
+    let db = settings.database();
     let wait = args.wait;
     let opened = db.clone();
     let (lock, mirror) = tokio::task::spawn_blocking(move || {
@@ -38,15 +40,15 @@ pub async fn run(global: &GlobalArgs, args: &SyncArgs) -> Result<(), Failure> {
     })
     .await
     .map_err(|e| Failure::Local(format!("the mirror thread stopped: {e}")))??;
-    let counter = Arc::new(CountingTransport::new(global)?);
-    let connection = connect_with(global, None, Some(counter.clone())).await?;
+    let counter = Arc::new(CountingTransport::new(settings)?);
+    let connection = connect_with(settings, None, Some(counter.clone())).await?;
     let mirror = Arc::new(Mutex::new(mirror));
     let journal_before = with_mirror(&mirror, |m| Ok(m.last_seq()?)).await?;
 
     let outcome = referrals_sync::sync(&connection.client, &mirror, &options).await;
     if args.changes.is_some() {
         with_mirror(&mirror, move |m| {
-            crate::changes::write_after(m, journal_before, None).map(|_| ())
+            super::changes::write_after(m, journal_before, None).map(|_| ())
         })
         .await?;
     }
@@ -121,16 +123,21 @@ impl From<MirrorError> for Failure {
 fn summary(report: &SyncReport, requests: u64, seconds: f64) -> String {
     let done = report.session;
     let mut line = format!(
-        "synced: {} created, {} updated, {} removed, {} unchanged; {} pages, {} requests in {:.1} s",
-        done.created, done.updated, done.removed, done.unchanged, done.pages, requests, seconds
+        "synced: {} created, {} updated, {} removed, {} unchanged; {}, {} in {seconds:.1} s",
+        done.created,
+        done.updated,
+        done.removed,
+        done.unchanged,
+        count(done.pages, "page"),
+        count(requests, "request"),
     );
     if report.reason.is_fallback() {
         line.push_str(&format!(" ({})", report.reason));
     }
     if report.skipped > 0 {
         line.push_str(&format!(
-            " ({} referrals without an id not mirrored)",
-            report.skipped
+            " ({} without an id not mirrored)",
+            count(report.skipped, "referral")
         ));
     }
     line
@@ -144,16 +151,9 @@ struct CountingTransport {
 }
 
 impl CountingTransport {
-    fn new(global: &GlobalArgs) -> Result<Self, Failure> {
-        let mut builder = HyperTransport::builder();
-        if let Some(timeout) = global.timeout {
-            builder = builder.attempt_timeout(timeout).connect_timeout(timeout);
-        }
-        let inner = builder
-            .build()
-            .map_err(|e| Failure::Local(format!("transport: {e}")))?;
+    fn new(settings: &Settings) -> Result<Self, Failure> {
         Ok(CountingTransport {
-            inner,
+            inner: transport(settings)?,
             sent: AtomicU64::new(0),
         })
     }

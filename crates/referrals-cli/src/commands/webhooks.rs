@@ -10,8 +10,9 @@ use referrals_receiver::{REFERRAL_EVENTS, REGISTRATION_SCOPE, RegistrationClient
 use referrals_simulator::Simulator;
 use serde_json::Value;
 
-use crate::cli::{GlobalArgs, WebhooksArgs, WebhooksCommand};
+use crate::cli::{WebhooksArgs, WebhooksCommand};
 use crate::failure::Failure;
+use crate::settings::Settings;
 
 fn failed(error: impl std::fmt::Display) -> Failure {
     Failure::Local(error.to_string())
@@ -25,10 +26,10 @@ fn print(value: &Value) -> Result<(), Failure> {
 }
 
 /// Runs a registration command.
-pub async fn run(global: &GlobalArgs, args: &WebhooksArgs) -> Result<(), Failure> {
+pub async fn run(settings: &Settings, args: &WebhooksArgs) -> Result<(), Failure> {
     // Under --demo, an embedded simulator's registration API answers (kept alive until the
     // command ends).
-    let demo = if global.demo {
+    let demo = if settings.demo {
         Some(
             Simulator::builder()
                 .referrals(1)
@@ -47,8 +48,8 @@ pub async fn run(global: &GlobalArgs, args: &WebhooksArgs) -> Result<(), Failure
         None => match args.webhooks_token.clone() {
             Some(token) => (args.webhooks_url.clone(), Arc::new(StaticToken::new(token))),
             // The sign-in of the global options, asked for the registration host's audience.
-            None if global.token.is_none() => {
-                let connection = crate::connect::connect(global, None).await?;
+            None if settings.token.is_none() => {
+                let connection = crate::connect::connect(settings, None).await?;
                 let provider = connection.client.token_provider().clone();
                 (
                     args.webhooks_url.clone(),

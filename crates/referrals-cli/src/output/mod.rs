@@ -79,6 +79,12 @@ pub fn write_referral<W: Write + 'static>(
     sink.finish()
 }
 
+/// Prints one referral to stdout as indented JSON (get, create, update, replace).
+pub fn print_pretty(referral: &Referral) -> Result<(), crate::failure::Failure> {
+    write_pretty(&mut io::stdout().lock(), referral)?;
+    Ok(())
+}
+
 /// Writes one referral as indented JSON, followed by a newline (for get, create and update).
 pub fn write_pretty(out: &mut impl Write, referral: &Referral) -> io::Result<()> {
     serde_json::to_writer_pretty(&mut *out, referral)?;

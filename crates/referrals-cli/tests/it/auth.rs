@@ -315,7 +315,7 @@ async fn the_azure_cli_is_used_with_its_errors_in_one_line() {
     );
     let mut forced = referrals(&sim, &dir);
     forced.env("PATH", &bin);
-    let status = run(&mut forced, &["--auth", "azure-cli", "auth", "status"]);
+    let status = run(&mut forced, &["auth", "status", "--auth", "azure-cli"]);
     assert_success(&status);
     assert!(
         stdout(&status).contains("source: azure-cli"),
@@ -331,7 +331,7 @@ async fn the_azure_cli_is_used_with_its_errors_in_one_line() {
     );
     let mut command = referrals(&sim, &signed_out);
     command.env("PATH", &bin);
-    let output = run(&mut command, &["--auth", "azure-cli", "get", "x"]);
+    let output = run(&mut command, &["get", "x", "--auth", "azure-cli"]);
     assert_eq!(output.status.code(), Some(3));
     let err = stderr(&output);
     assert!(err.contains("Please run 'az login'"), "{err}");
@@ -359,7 +359,7 @@ async fn the_azure_cli_is_used_with_its_errors_in_one_line() {
     }
     let forced_missing = run(
         &mut referrals(&sim, &dir),
-        &["--auth", "azure-cli", "get", "x"],
+        &["get", "x", "--auth", "azure-cli"],
     );
     assert_eq!(forced_missing.status.code(), Some(3));
     assert!(stderr(&forced_missing).contains("`az` is not on PATH"));

@@ -591,21 +591,40 @@ async fn settings_come_from_the_flag_then_the_environment_then_the_profile_then_
         ("env-tenant".into(), "env AZURE_TENANT_ID".into())
     );
 
-    // Flag over environment.
+    // Flag over environment. `config show` takes no API option (`--base-url` is one of the
+    // commands that call the API, whose settings show the flag's source: see the settings'
+    // unit tests); the command that has the flag uses it over the environment's.
     let output = config_show(
         bare()
             .env("REFERRALS_CONFIG", &config)
             .env("PARTNER_CENTER_BASE_URL", "http://127.0.0.1:7")
-            .args(["--profile", "work", "--base-url", "http://127.0.0.1:8"]),
+            .args(["--profile", "work"]),
     );
     assert_eq!(
         shown(&output, "base_url"),
-        ("http://127.0.0.1:8".into(), "flag --base-url".into())
+        (
+            "http://127.0.0.1:7".into(),
+            "env PARTNER_CENTER_BASE_URL".into()
+        )
     );
     assert_eq!(
         shown(&output, "profile"),
         ("work".into(), "flag --profile".into())
     );
+    let refused = config_show(
+        bare()
+            .env("REFERRALS_CONFIG", &config)
+            .args(["--base-url", "http://127.0.0.1:8"]),
+    );
+    assert_eq!(refused.status.code(), Some(2), "{}", stderr(&refused));
+    let output = bare()
+        .env("REFERRALS_CONFIG", &config)
+        .env("PARTNER_CENTER_BASE_URL", "http://127.0.0.1:7")
+        .env("PARTNER_CENTER_TOKEN", TOKEN)
+        .args(["list", "--top", "2", "--base-url", &sim.base_url()])
+        .output()
+        .expect("runs");
+    assert_success(&output);
 
     // The profile really drives a command: base URL and format from it.
     let (id, _) = referral_with(&sim, "New");
@@ -746,21 +765,21 @@ async fn the_profile_s_auth_method_forces_a_source_and_the_flag_overrides_it() {
         ),
         ("token".into(), "env REFERRALS_AUTH".into())
     );
-    assert_eq!(
-        shown_auth(
-            bare()
-                .env("REFERRALS_CONFIG", &config)
-                .args(["--auth", "token"])
-        ),
-        ("token".into(), "flag --auth".into())
-    );
+    // `config show` takes no `--auth` (an option of the commands that call the API; the
+    // settings' unit tests show its source is the flag); the command below uses it.
+    let refused = bare()
+        .env("REFERRALS_CONFIG", &config)
+        .args(["config", "show", "--auth", "token"])
+        .output()
+        .expect("runs");
+    assert_eq!(refused.status.code(), Some(2), "{}", stderr(&refused));
     // The profile's method is the one the command uses: with `token` forced from the flag the
     // environment's token signs in, and the profile's azure-cli is not tried.
     let (id, _) = referral_with(&sim, "New");
     let output = bare()
         .env("REFERRALS_CONFIG", &config)
         .env("PARTNER_CENTER_TOKEN", TOKEN)
-        .args(["--auth", "token", "get", &id])
+        .args(["get", &id, "--auth", "token"])
         .output()
         .expect("runs");
     assert_success(&output);

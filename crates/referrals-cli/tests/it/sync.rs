@@ -96,15 +96,18 @@ fn summary(output: &Output) -> [u64; 6] {
         .split([' ', ',', ';'])
         .filter(|w| !w.is_empty())
         .collect();
-    // synced: C created U updated R removed N unchanged P pages Q requests in T s
+    // synced: C created U updated R removed N unchanged P pages Q requests in T s, with
+    // `1 page` and `1 request` in the singular.
+    let numbers: Vec<u64> = words.iter().filter_map(|w| w.parse().ok()).collect();
+    let noun = |n: u64, one: &'static str, many: &'static str| if n == 1 { one } else { many };
     let expected = [
         "synced:",
         "created",
         "updated",
         "removed",
         "unchanged",
-        "pages",
-        "requests",
+        noun(numbers[4], "page", "pages"),
+        noun(numbers[5], "request", "requests"),
         "in",
         "s",
     ];
@@ -114,7 +117,6 @@ fn summary(output: &Output) -> [u64; 6] {
         .filter(|w| w.parse::<f64>().is_err())
         .collect();
     assert_eq!(labels[..9], expected, "{line}");
-    let numbers: Vec<u64> = words.iter().filter_map(|w| w.parse().ok()).collect();
     assert!(words[words.len() - 2].parse::<f64>().is_ok(), "{line}");
     [
         numbers[0], numbers[1], numbers[2], numbers[3], numbers[4], numbers[5],

@@ -132,7 +132,7 @@ fn listen_refuses_bad_arguments_before_starting() {
 
 #[test]
 fn webhooks_commands_need_a_token_of_their_own_audience() {
-    let output = run(&mut bare(), &["--token", TOKEN, "webhooks", "show"]);
+    let output = run(&mut bare(), &["webhooks", "--token", TOKEN, "show"]);
     assert_eq!(output.status.code(), Some(2));
     let stderr = text(&output.stderr);
     assert!(
