@@ -744,7 +744,9 @@ pub enum Format {
     Json,
     /// One JSON object per line, each referral exactly as received (unknown fields included)
     Ndjson,
-    /// Comma-separated values with a header row and stable columns
+    /// Comma-separated values with a header row and stable columns; a text cell starting with
+    /// =, +, -, @, tab or CR gets a leading ' so that a spreadsheet shows it and never runs it
+    /// (a deal value that is a number stays a number)
     Csv,
 }
 
