@@ -85,39 +85,6 @@ async fn with_mirror<T: Send + 'static>(
         .map_err(|e| Failure::Local(e.to_string()))?
 }
 
-/// What to do about a mirror error, decided by its kind.
-fn mirror_hint(error: &MirrorError) -> Option<String> {
-    match error {
-        MirrorError::Missing { path } => Some(format!(
-            "run `referrals sync --db {}` first",
-            path.display()
-        )),
-        MirrorError::Foreign { .. } | MirrorError::Corrupt { .. } => {
-            Some("choose another --db file".to_owned())
-        }
-        MirrorError::TooNew { .. } => {
-            Some("upgrade referrals: a newer version wrote this mirror".to_owned())
-        }
-        MirrorError::Locked { .. } => {
-            Some("try again when it has finished, or wait longer with --wait".to_owned())
-        }
-        MirrorError::Full { .. } => {
-            Some("free some space; the next `referrals sync` continues from there".to_owned())
-        }
-        _ => None,
-    }
-}
-
-/// A mirror error, with the hint its kind calls for on a line of its own.
-impl From<MirrorError> for Failure {
-    fn from(error: MirrorError) -> Self {
-        Failure::Local(match mirror_hint(&error) {
-            Some(hint) => format!("{error}\n  hint: {hint}"),
-            None => error.to_string(),
-        })
-    }
-}
-
 /// `synced: C created, U updated, R removed, N unchanged; P pages, Q requests in T s`, for
 /// what this process did, and why the run was full when the server forced it.
 fn summary(report: &SyncReport, requests: u64, seconds: f64) -> String {
@@ -173,33 +140,5 @@ impl Transport for CountingTransport {
     > {
         self.sent.fetch_add(1, Ordering::Relaxed);
         self.inner.send(request)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use std::path::PathBuf;
-
-    use super::*;
-
-    #[test]
-    fn a_missing_mirror_gets_the_command_that_creates_it() {
-        let path = PathBuf::from("dir/m.db");
-        let failure = Failure::from(MirrorError::Missing { path: path.clone() });
-        let message = failure.to_string();
-        assert!(message.starts_with("dir/m.db: no such mirror"), "{message}");
-        assert!(
-            message.contains("\n  hint: run `referrals sync --db dir/m.db` first"),
-            "{message}"
-        );
-        let locked = Failure::from(MirrorError::Locked {
-            path,
-            holder: "pid 7".into(),
-        });
-        assert!(locked.to_string().contains("--wait"), "{locked}");
-        let other = Failure::from(MirrorError::NoRunInProgress {
-            path: PathBuf::from("m.db"),
-        });
-        assert!(!other.to_string().contains("hint"), "{other}");
     }
 }
