@@ -7,31 +7,20 @@ use std::io::{BufRead, BufReader};
 use std::process::{Output, Stdio};
 
 use assert_cmd::Command;
-use referrals_simulator::{Fault, FaultPlan, FaultRule, Simulator, SimulatorHandle};
+use referrals_simulator::{Fault, FaultPlan, FaultRule, SimulatorHandle};
 use serde_json::{Value, json};
 
-use crate::support::{assert_success, bare, run, stderr, stdout};
+use crate::support::{self, assert_success, bare, run, stderr, stdout};
 
 const TOKEN: &str = "cli-test-token-7f3a";
 
 async fn simulator(referrals: usize, faults: FaultPlan) -> SimulatorHandle {
-    Simulator::builder()
-        .referrals(referrals)
-        .seed(11)
-        .token(TOKEN)
-        .faults(faults)
-        .start()
-        .await
-        .expect("the simulator starts")
+    support::simulator(referrals, 11, TOKEN, faults).await
 }
 
 /// The binary with a clean environment, pointed at `sim` through the environment variables.
 fn referrals(sim: &SimulatorHandle) -> Command {
-    let mut command = bare();
-    command
-        .env("PARTNER_CENTER_BASE_URL", sim.base_url())
-        .env("PARTNER_CENTER_TOKEN", TOKEN);
-    command
+    support::pointed_at(sim, TOKEN)
 }
 
 /// Each line a JSON object; returns them.

@@ -3,7 +3,7 @@
 //! retried or explained), deal register/update, `--select`/`--skip`/`--count`, completions for
 //! each shell, and config profiles (flag > env > profile > default).
 
-use std::path::{Path, PathBuf};
+use std::io::Write;
 use std::process::Output;
 
 use assert_cmd::Command;
@@ -12,37 +12,20 @@ use referrals_simulator::{
     Fault, FaultPlan, FaultRule, Operation, RecordedRequest, Simulator, SimulatorHandle,
 };
 use serde_json::{Value, json};
+use tempfile::TempPath;
 
-use crate::support::{assert_success, bare, stderr, stdout};
+use crate::support::{self, assert_success, bare, stderr, stdout, temp_dir};
 
 const TOKEN: &str = "daily-test-token-51c2";
 
 async fn simulator(faults: FaultPlan) -> SimulatorHandle {
-    Simulator::builder()
-        .referrals(60)
-        .seed(5)
-        .token(TOKEN)
-        .faults(faults)
-        .start()
-        .await
-        .expect("the simulator starts")
+    support::simulator(60, 5, TOKEN, faults).await
 }
 
 /// The binary with a clean environment (and a config directory of its own, empty), pointed at
 /// `sim`.
 fn referrals(sim: &SimulatorHandle) -> Command {
-    let mut command = bare();
-    command
-        .env("PARTNER_CENTER_BASE_URL", sim.base_url())
-        .env("PARTNER_CENTER_TOKEN", TOKEN);
-    command
-}
-
-/// A fresh directory under the target directory for this test's files.
-fn scratch(name: &str) -> PathBuf {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("daily-{name}"));
-    std::fs::create_dir_all(&dir).expect("a scratch directory");
-    dir
+    support::pointed_at(sim, TOKEN)
 }
 
 /// The id of a stored referral with this status, and its eTag when the body has one (the
@@ -524,10 +507,16 @@ fn shown(output: &Output, name: &str) -> (String, String) {
     )
 }
 
-fn write_config(name: &str, text: &str) -> PathBuf {
-    let path = scratch(name).join("config.toml");
-    std::fs::write(&path, text).expect("the config file is written");
-    path
+/// A config file of the test's own, removed when dropped.
+fn write_config(name: &str, text: &str) -> TempPath {
+    let mut file = tempfile::Builder::new()
+        .prefix(name)
+        .suffix(".toml")
+        .tempfile()
+        .expect("a config file");
+    file.write_all(text.as_bytes())
+        .expect("the config file is written");
+    file.into_temp_path()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -786,7 +775,7 @@ async fn the_profile_s_auth_method_forces_a_source_and_the_flag_overrides_it() {
     let output = bare()
         .env("REFERRALS_CONFIG", &config)
         .env("PARTNER_CENTER_TOKEN", TOKEN)
-        .env("PATH", scratch("no-az"))
+        .env("PATH", temp_dir().path())
         .args(["get", &id])
         .output()
         .expect("runs");
