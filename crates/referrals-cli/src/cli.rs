@@ -8,8 +8,7 @@ use std::time::Duration;
 
 use clap::builder::{PossibleValuesParser, TypedValueParser};
 use clap::{
-    ArgAction, ArgGroup, ArgMatches, Args, CommandFactory, FromArgMatches, Parser, Subcommand,
-    ValueEnum,
+    ArgAction, ArgMatches, Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum,
 };
 use referrals::Secret;
 use referrals::auth::{CredentialSource, env as sign_in};
@@ -591,124 +590,119 @@ pub enum WebhooksCommand {
 
 /// `referrals list`.
 #[derive(Args, Clone, Debug)]
-#[command(
-    group(ArgGroup::new("classic").multiple(true).conflicts_with("odata")),
-    group(ArgGroup::new("odata").multiple(true))
-)]
 pub struct ListArgs {
-    /// Only referrals with this status (New, Active, Closed...)
-    #[arg(long, group = "classic", help_heading = "Query (2018 form)")]
-    pub status: Option<String>,
+    /// The query in the 2018 form.
+    #[command(flatten)]
+    pub classic: ClassicQuery,
 
-    /// Only your own organisation's referrals
-    #[arg(long = "self", group = "classic", help_heading = "Query (2018 form)")]
-    pub self_only: bool,
+    /// The query in the OData form.
+    #[command(flatten)]
+    pub odata: ODataQuery,
 
-    /// Only referrals of this engagement
-    #[arg(
-        long,
-        value_name = "ID",
-        group = "classic",
-        help_heading = "Query (2018 form)"
-    )]
-    pub engagement_id: Option<String>,
+    /// How many pages.
+    #[command(flatten)]
+    pub paging: PagingArgs,
 
-    /// Only referrals associated with this inviting organisation
-    #[arg(
-        long,
-        value_name = "ORG_ID",
-        group = "classic",
-        help_heading = "Query (2018 form)"
-    )]
-    pub invited_by: Option<String>,
-
-    /// Referrals per page, 1 to 100
-    #[arg(
-        long,
-        value_name = "N",
-        group = "classic",
-        help_heading = "Query (2018 form)"
-    )]
-    pub page_size: Option<u32>,
-
-    /// An OData filter, e.g. "status eq 'Active' and customerProfile/address/country eq 'US'"
-    #[arg(
-        long,
-        value_name = "EXPR",
-        group = "odata",
-        help_heading = "Query (OData form)"
-    )]
-    pub filter: Option<String>,
-
-    /// Sort order: createdDateTime or updatedDateTime, then asc or desc
-    #[arg(
-        long,
-        value_name = "FIELD [asc|desc]",
-        group = "odata",
-        help_heading = "Query (OData form)"
-    )]
-    pub orderby: Option<String>,
-
-    /// `$top`: referrals per page of the OData form
-    #[arg(long, value_name = "N", group = "odata", help_heading = "Query (OData form)",
-          value_parser = clap::value_parser!(u64).range(1..))]
-    pub top: Option<u64>,
-
-    /// `$select`: only these fields (JSON names, comma-separated), e.g. id,status,name; table
-    /// and csv show the columns the selection has
-    #[arg(
-        long,
-        value_name = "FIELDS",
-        value_delimiter = ',',
-        group = "odata",
-        help_heading = "Query (OData form)"
-    )]
-    pub select: Vec<String>,
-
-    /// `$skip`: skip this many referrals first
-    #[arg(
-        long,
-        value_name = "N",
-        group = "odata",
-        help_heading = "Query (OData form)"
-    )]
-    pub skip: Option<u64>,
-
-    /// `$count=true`: print the server's total count of matching referrals on stderr
-    #[arg(long, group = "odata", help_heading = "Query (OData form)")]
-    pub count: bool,
-
-    /// Follow every page (without it, only the first page is listed); 100 referrals per page
-    /// (`pageSize=100`) unless --page-size or an OData option is given
-    #[arg(long, conflicts_with = "max_items", help_heading = "Paging")]
-    pub all: bool,
-
-    /// Follow pages until this many referrals are listed
-    #[arg(long, value_name = "N", help_heading = "Paging",
-          value_parser = clap::value_parser!(u64).range(1..))]
-    pub max_items: Option<u64>,
-
-    /// Continue a listing from the checkpoint an earlier run printed (the query is in it)
-    #[arg(long, value_name = "CHECKPOINT", conflicts_with_all = ["classic", "odata"],
-          help_heading = "Paging")]
-    pub resume: Option<String>,
-
-    /// Output format [default: table on a terminal, ndjson otherwise]
-    #[arg(long, value_enum, help_heading = "Output")]
-    pub format: Option<Format>,
-
-    /// No header row (csv and table), e.g. when appending a resumed listing
-    #[arg(long, help_heading = "Output")]
-    pub no_header: bool,
+    /// How the referrals are written.
+    #[command(flatten)]
+    pub output: OutputArgs,
 
     /// List a local mirror written by `referrals sync` instead, offline (with --status,
-    /// --format, --no-header)
+    /// --select, --format, --no-header)
     #[arg(long, value_name = "PATH", help_heading = "Offline")]
     pub db: Option<PathBuf>,
 
     /// Where the API is, and the credential.
     #[command(flatten)]
     pub api: ApiArgs,
+}
+
+/// The query of `referrals list` in the 2018 form (not with the OData form).
+#[derive(Args, Clone, Debug, Default)]
+#[group(id = "classic", multiple = true, conflicts_with = "odata")]
+#[command(next_help_heading = "Query (2018 form)")]
+pub struct ClassicQuery {
+    /// Only referrals with this status (New, Active, Closed...)
+    #[arg(long)]
+    pub status: Option<String>,
+
+    /// Only your own organisation's referrals
+    #[arg(long = "self")]
+    pub self_only: bool,
+
+    /// Only referrals of this engagement
+    #[arg(long, value_name = "ID")]
+    pub engagement_id: Option<String>,
+
+    /// Only referrals associated with this inviting organisation
+    #[arg(long, value_name = "ORG_ID")]
+    pub invited_by: Option<String>,
+
+    /// Referrals per page, 1 to 100
+    #[arg(long, value_name = "N")]
+    pub page_size: Option<u32>,
+}
+
+/// The query of `referrals list` in the OData form.
+#[derive(Args, Clone, Debug, Default)]
+#[group(id = "odata", multiple = true)]
+#[command(next_help_heading = "Query (OData form)")]
+pub struct ODataQuery {
+    /// An OData filter, e.g. "status eq 'Active' and customerProfile/address/country eq 'US'"
+    #[arg(long, value_name = "EXPR")]
+    pub filter: Option<String>,
+
+    /// Sort order: createdDateTime or updatedDateTime, then asc or desc
+    #[arg(long, value_name = "FIELD [asc|desc]")]
+    pub orderby: Option<String>,
+
+    /// `$top`: referrals per page of the OData form
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub top: Option<u64>,
+
+    /// `$select`: only these fields (JSON names, comma-separated), e.g. id,status,name; table
+    /// and csv show the columns the selection has
+    #[arg(long, value_name = "FIELDS", value_delimiter = ',')]
+    pub select: Vec<String>,
+
+    /// `$skip`: skip this many referrals first
+    #[arg(long, value_name = "N")]
+    pub skip: Option<u64>,
+
+    /// `$count=true`: print the server's total count of matching referrals on stderr
+    #[arg(long)]
+    pub count: bool,
+}
+
+/// How many pages `referrals list` follows, or where it resumes.
+#[derive(Args, Clone, Debug, Default)]
+#[command(next_help_heading = "Paging")]
+pub struct PagingArgs {
+    /// Follow every page (without it, only the first page is listed); 100 referrals per page
+    /// (`pageSize=100`) unless --page-size or an OData option is given
+    #[arg(long, conflicts_with = "max_items")]
+    pub all: bool,
+
+    /// Follow pages until this many referrals are listed
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_items: Option<u64>,
+
+    /// Continue a listing from the checkpoint an earlier run printed (the query is in it)
+    #[arg(long, value_name = "CHECKPOINT", conflicts_with_all = ["classic", "odata"])]
+    pub resume: Option<String>,
+}
+
+/// How `referrals list` writes the referrals.
+#[derive(Args, Clone, Debug, Default)]
+#[command(next_help_heading = "Output")]
+pub struct OutputArgs {
+    /// Output format [default: table on a terminal, ndjson otherwise]
+    #[arg(long, value_enum)]
+    pub format: Option<Format>,
+
+    /// No header row (csv and table), e.g. when appending a resumed listing
+    #[arg(long)]
+    pub no_header: bool,
 }
 
 /// `referrals simulate`.

@@ -516,7 +516,7 @@ fn database_flag(command: &Command) -> Option<PathBuf> {
 /// `--format` of the commands that print referrals.
 fn format_flag(command: &Command) -> Option<Format> {
     match command {
-        Command::List(args) => args.format,
+        Command::List(args) => args.output.format,
         Command::Accept(args) | Command::Won(args) => args.format,
         Command::Decline(args) | Command::Lost(args) => args.target.format,
         Command::Deal(

@@ -1,7 +1,7 @@
 //! `referrals accept|decline|won|lost ID`: one life-cycle move each, through
 //! `Client::transition` (read, check against the status table, update with `If-Match`).
 
-use std::io::{self, IsTerminal};
+use std::io;
 
 use referrals::{LifecycleAction, Referral};
 
@@ -36,13 +36,7 @@ pub async fn run(
 /// Prints a referral after a change: `--format`, else the profile's, else a table on a terminal
 /// and JSON otherwise.
 pub fn print(settings: &Settings, referral: &Referral) -> Result<(), Failure> {
-    let format = settings.format.value.unwrap_or_else(|| {
-        if io::stdout().is_terminal() {
-            Format::Table
-        } else {
-            Format::Json
-        }
-    });
+    let format = output::format_or(settings.format.value, Format::Json);
     output::write_referral(format, io::stdout(), referral)?;
     Ok(())
 }

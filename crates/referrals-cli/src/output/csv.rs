@@ -69,10 +69,6 @@ impl<W: Write> Sink for Csv<W> {
         Ok(self.out.write_record(cells)?)
     }
 
-    fn finish(&mut self) -> io::Result<()> {
-        self.out.flush()
-    }
-
     fn flush(&mut self) -> io::Result<()> {
         self.out.flush()
     }

@@ -30,7 +30,7 @@ fn referrals(sim: &SimulatorHandle, dir: &TempDir) -> Command {
         .env("AZURE_AUTHORITY_HOST", sim.authority_url())
         .env("AZURE_TENANT_ID", sim.tenant())
         .env("AZURE_CLIENT_ID", sim.client_id())
-        .env("REFERRALS_TOKEN_CACHE", cache_path(&dir));
+        .env("REFERRALS_TOKEN_CACHE", cache_path(dir));
     command
 }
 
