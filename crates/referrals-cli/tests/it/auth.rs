@@ -34,6 +34,17 @@ fn referrals(sim: &SimulatorHandle, dir: &TempDir) -> Command {
     command
 }
 
+/// A simulator of `referrals` referrals with its default sign-in, and a directory for the
+/// token cache.
+async fn simulator_and_dir(referrals: usize) -> (SimulatorHandle, TempDir) {
+    let sim = Simulator::builder()
+        .referrals(referrals)
+        .start()
+        .await
+        .expect("starts");
+    (sim, temp_dir())
+}
+
 fn cache_json(path: &Path) -> Value {
     serde_json::from_slice(&std::fs::read(path).expect("the cache exists")).expect("JSON")
 }
@@ -211,12 +222,7 @@ async fn two_processes_refreshing_from_one_cache_both_succeed_and_keep_the_newes
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_cache_readable_by_others_is_refused_and_left_alone() {
-    let sim = Simulator::builder()
-        .referrals(1)
-        .start()
-        .await
-        .expect("starts");
-    let dir = temp_dir();
+    let (sim, dir) = simulator_and_dir(1).await;
     let mut seed = referrals(&sim, &dir);
     seed.env("PARTNER_CENTER_REFRESH_TOKEN", sim.issue_refresh_token());
     assert_success(&run(&mut seed, &["get", &first_id(&sim)]));
@@ -263,12 +269,7 @@ fn stub_az(dir: &TempDir, script: &str) -> PathBuf {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_azure_cli_is_used_with_its_errors_in_one_line() {
-    let sim = Simulator::builder()
-        .referrals(2)
-        .start()
-        .await
-        .expect("starts");
-    let dir = temp_dir();
+    let (sim, dir) = simulator_and_dir(2).await;
     let bin = stub_az(
         &dir,
         &format!(
@@ -345,12 +346,7 @@ async fn the_azure_cli_is_used_with_its_errors_in_one_line() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_app_only_token_is_refused_with_the_sign_in_hint_and_exit_3() {
-    let sim = Simulator::builder()
-        .referrals(2)
-        .start()
-        .await
-        .expect("starts");
-    let dir = temp_dir();
+    let (sim, dir) = simulator_and_dir(2).await;
     let mut command = referrals(&sim, &dir);
     command.env("AZURE_CLIENT_SECRET", sim.client_secret());
     let output = run(&mut command, &["get", &first_id(&sim)]);
