@@ -2,11 +2,14 @@
 // These doc comments are `--help` text first: URLs stay plain, as a terminal shows them.
 #![allow(rustdoc::bare_urls)]
 
+use std::ffi::OsString;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::builder::{PossibleValuesParser, TypedValueParser};
-use clap::{ArgAction, ArgGroup, Args, Parser, Subcommand, ValueEnum};
+use clap::{
+    ArgAction, ArgMatches, Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum,
+};
 use referrals::Secret;
 use referrals::auth::{CredentialSource, env as sign_in};
 
@@ -59,50 +62,114 @@ pub struct Cli {
     pub command: Command,
 }
 
-/// Options accepted by every command, before or after its name.
+impl Cli {
+    /// The process's command line, with its matches (which tell an option from the variable
+    /// clap read for it); a usage error exits with code 2 and clap's message.
+    pub fn parse_with_matches() -> (Cli, ArgMatches) {
+        Cli::try_parse_with_matches(std::env::args_os()).unwrap_or_else(|error| error.exit())
+    }
+
+    /// As [`Cli::parse_with_matches`], for these arguments (the program's name first), with the
+    /// usage error returned.
+    pub fn try_parse_with_matches<I, T>(args: I) -> Result<(Cli, ArgMatches), clap::Error>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<OsString> + Clone,
+    {
+        let matches = Cli::command()
+            .try_get_matches_from(args)
+            .map_err(with_api_tip)?;
+        let cli = Cli::from_arg_matches(&matches)?;
+        Ok((cli, matches))
+    }
+}
+
+/// An API option refused (written before the command's name, or given to a command that does
+/// not call the API) gets a tip saying where it goes; the option is told by clap's context.
+fn with_api_tip(mut error: clap::Error) -> clap::Error {
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
+    if error.kind() != ErrorKind::UnknownArgument {
+        return error;
+    }
+    let Some(ContextValue::String(given)) = error.get(ContextKind::InvalidArg) else {
+        return error;
+    };
+    let name = given
+        .split('=')
+        .next()
+        .unwrap_or(given)
+        .trim_start_matches('-');
+    let api = ApiArgs::augment_args(clap::Command::new("api"));
+    if !api.get_arguments().any(|arg| arg.get_long() == Some(name)) {
+        return error;
+    }
+    let tip = format!(
+        "--{name} is an option of the commands that call the API, after the command's name: \
+         `referrals list --{name} ...`"
+    );
+    let mut tips = match error.get(ContextKind::Suggested) {
+        Some(ContextValue::StyledStrs(tips)) => tips.clone(),
+        _ => Vec::new(),
+    };
+    tips.push(tip.into());
+    error.insert(ContextKind::Suggested, ContextValue::StyledStrs(tips));
+    error
+}
+
+/// Options of every command, before or after its name.
 #[derive(Args, Clone, Debug)]
+#[command(next_help_heading = "Global options")]
 pub struct GlobalArgs {
-    /// The API base URL; `http://` only for loopback hosts
-    #[arg(long, global = true, env = env::BASE_URL, value_name = "URL")]
-    pub base_url: Option<String>,
-
-    /// A bearer token (prefer the PARTNER_CENTER_TOKEN variable: arguments are visible to other
-    /// users of the machine)
-    #[arg(long, global = true, value_name = "TOKEN", value_parser = parse_secret)]
-    pub token: Option<Secret>,
-
-    /// Retries of a failed request after the first attempt (default 4)
-    #[arg(long, global = true, value_name = "N")]
-    pub retries: Option<u32>,
-
-    /// Timeout of one attempt (connect, headers and body), in seconds
-    #[arg(long, global = true, value_name = "SECS", value_parser = parse_seconds)]
-    pub timeout: Option<Duration>,
-
     /// Log requests, retries and pages to stderr (-vv for more); tokens are never logged
     #[arg(short, long, global = true, action = ArgAction::Count)]
     pub verbose: u8,
-
-    /// Run against an embedded simulator with 250 synthetic referrals (ignores --base-url and
-    /// credentials)
-    #[arg(long, global = true)]
-    pub demo: bool,
-
-    /// Use only this credential source instead of the first one configured
-    #[arg(long, global = true, env = sign_in::AUTH, value_name = "SOURCE",
-          value_parser = PossibleValuesParser::new(CredentialSource::NAMES)
-              .try_map(|name| name.parse::<CredentialSource>()))]
-    pub auth: Option<CredentialSource>,
 
     /// The named profile of the config file to use (default: the file's `default_profile`, else
     /// `default`)
     #[arg(long, global = true, env = env::PROFILE, value_name = "NAME")]
     pub profile: Option<String>,
+}
 
-    /// The effective settings (flags, environment, config file profile), filled in after
-    /// parsing.
-    #[arg(skip)]
-    pub settings: Option<std::sync::Arc<crate::profile::Settings>>,
+/// Options of the commands that call the Referrals API: where it is, the credential, how
+/// patiently. Written after the command's name, and listed after its own options.
+#[derive(Args, Clone, Debug, Default)]
+#[command(next_help_heading = "API options")]
+pub struct ApiArgs {
+    /// The API base URL; `http://` only for loopback hosts
+    #[arg(long, env = env::BASE_URL, value_name = "URL")]
+    pub base_url: Option<String>,
+
+    /// A bearer token (prefer the PARTNER_CENTER_TOKEN variable: arguments are visible to other
+    /// users of the machine)
+    #[arg(long, value_name = "TOKEN", value_parser = parse_secret)]
+    pub token: Option<Secret>,
+
+    /// Use only this credential source instead of the first one configured
+    #[arg(long, env = sign_in::AUTH, value_name = "SOURCE",
+          value_parser = PossibleValuesParser::new(CredentialSource::NAMES)
+              .try_map(|name| name.parse::<CredentialSource>()))]
+    pub auth: Option<CredentialSource>,
+
+    /// Retries of a failed request after the first attempt (default 4)
+    #[arg(long, value_name = "N")]
+    pub retries: Option<u32>,
+
+    /// The simulator and the timeout.
+    #[command(flatten)]
+    pub connect: ConnectArgs,
+}
+
+/// Options of every command that goes on the network (the API's, and `login`'s).
+#[derive(Args, Clone, Debug, Default)]
+pub struct ConnectArgs {
+    /// Run against an embedded simulator with 250 synthetic referrals, with its own address and
+    /// credentials
+    #[arg(long)]
+    pub demo: bool,
+
+    /// Timeout of one attempt (connect, headers and body), in seconds
+    #[arg(long, value_name = "SECS", value_parser = parse_seconds)]
+    pub timeout: Option<Duration>,
 }
 
 /// The commands.
@@ -116,6 +183,9 @@ pub enum Command {
     Get {
         /// The referral's id
         id: String,
+        /// Where the API is, and the credential.
+        #[command(flatten)]
+        api: ApiArgs,
     },
     /// Create a referral from a JSON file (printed as created)
     #[command(after_help = EXIT_CODES)]
@@ -124,6 +194,9 @@ pub enum Command {
         /// stdin
         #[arg(long, short, value_name = "FILE")]
         file: PathBuf,
+        /// Where the API is, and the credential.
+        #[command(flatten)]
+        api: ApiArgs,
     },
     /// Update a referral with a JSON Patch (`replace` and `add` operations)
     #[command(after_help = EXIT_CODES)]
@@ -137,6 +210,9 @@ pub enum Command {
         /// Update only if the referral still has this eTag (else HTTP 412)
         #[arg(long, value_name = "ETAG")]
         if_match: Option<String>,
+        /// Where the API is, and the credential.
+        #[command(flatten)]
+        api: ApiArgs,
     },
     /// Replace a whole referral (PUT) with a JSON file holding its id and eTag
     #[command(after_help = EXIT_CODES)]
@@ -144,6 +220,9 @@ pub enum Command {
         /// The referral as JSON, with `id` and `eTag`; `-` reads stdin
         #[arg(long, short, value_name = "FILE")]
         file: PathBuf,
+        /// Where the API is, and the credential.
+        #[command(flatten)]
+        api: ApiArgs,
     },
     /// Run a Partner Center simulator in the foreground until Ctrl-C, for your own tests
     Simulate(SimulateArgs),
@@ -204,6 +283,9 @@ pub struct LoginArgs {
     /// The application (client) id of your Entra app registration [default: AZURE_CLIENT_ID]
     #[arg(long, value_name = "ID")]
     pub client_id: Option<String>,
+    /// The embedded simulator, and the timeout.
+    #[command(flatten)]
+    pub connect: ConnectArgs,
 }
 
 /// `referrals logout`.
@@ -222,7 +304,11 @@ pub struct LogoutArgs {
 pub enum AuthCommand {
     /// Which credential would be used (source, tenant, client id, account, expiry; never a
     /// token), checked by getting a token: exit 0 when usable, 3 otherwise
-    Status,
+    Status {
+        /// The credential options of the commands that call the API.
+        #[command(flatten)]
+        api: ApiArgs,
+    },
 }
 
 /// How a life-cycle command works, shown at the end of its `--help`.
@@ -255,6 +341,9 @@ pub struct LifecycleArgs {
     /// Output format of the updated referral [default: table on a terminal, json otherwise]
     #[arg(long, value_enum)]
     pub format: Option<Format>,
+    /// Where the API is, and the credential.
+    #[command(flatten)]
+    pub api: ApiArgs,
 }
 
 /// `referrals decline|lost ID [--reason TEXT]`.
@@ -282,6 +371,9 @@ pub enum DealCommand {
         /// Output format of the referral read back [default: table on a terminal, json otherwise]
         #[arg(long, value_enum)]
         format: Option<Format>,
+        /// Where the API is, and the credential.
+        #[command(flatten)]
+        api: ApiArgs,
     },
     /// Update a referral's deal registration with a JSON Patch under /registrations/0/...
     #[command(after_help = DEAL_HELP)]
@@ -296,6 +388,9 @@ pub enum DealCommand {
         /// Output format of the referral read back [default: table on a terminal, json otherwise]
         #[arg(long, value_enum)]
         format: Option<Format>,
+        /// Where the API is, and the credential.
+        #[command(flatten)]
+        api: ApiArgs,
     },
 }
 
@@ -372,6 +467,10 @@ pub struct SyncArgs {
     /// How long to wait for another `referrals sync` on the same file before giving up
     #[arg(long, value_name = "DURATION", default_value = "3s", value_parser = parse_duration)]
     pub wait: Duration,
+
+    /// Where the API is, and the credential.
+    #[command(flatten)]
+    pub api: ApiArgs,
 }
 
 /// The formats of `--changes`.
@@ -437,6 +536,9 @@ pub struct ListenArgs {
     /// The PEM private key of --tls-cert
     #[arg(long, value_name = "PEM", requires = "tls_cert")]
     pub tls_key: Option<PathBuf>,
+    /// Where the API is, and the credential.
+    #[command(flatten)]
+    pub api: ApiArgs,
 }
 
 /// `referrals webhooks`.
@@ -451,6 +553,9 @@ pub struct WebhooksArgs {
     #[arg(long, env = env::WEBHOOKS_TOKEN, value_name = "TOKEN",
           hide_env_values = true, value_parser = parse_secret)]
     pub webhooks_token: Option<Secret>,
+    /// Where the Referrals API is, and the credential a registration token is asked for with.
+    #[command(flatten)]
+    pub api: ApiArgs,
     /// What to do.
     #[command(subcommand)]
     pub command: WebhooksCommand,
@@ -485,120 +590,119 @@ pub enum WebhooksCommand {
 
 /// `referrals list`.
 #[derive(Args, Clone, Debug)]
-#[command(
-    group(ArgGroup::new("classic").multiple(true).conflicts_with("odata")),
-    group(ArgGroup::new("odata").multiple(true))
-)]
 pub struct ListArgs {
+    /// The query in the 2018 form.
+    #[command(flatten)]
+    pub classic: ClassicQuery,
+
+    /// The query in the OData form.
+    #[command(flatten)]
+    pub odata: ODataQuery,
+
+    /// How many pages.
+    #[command(flatten)]
+    pub paging: PagingArgs,
+
+    /// How the referrals are written.
+    #[command(flatten)]
+    pub output: OutputArgs,
+
+    /// List a local mirror written by `referrals sync` instead, offline (with --status,
+    /// --select, --format, --no-header)
+    #[arg(long, value_name = "PATH", help_heading = "Offline")]
+    pub db: Option<PathBuf>,
+
+    /// Where the API is, and the credential.
+    #[command(flatten)]
+    pub api: ApiArgs,
+}
+
+/// The query of `referrals list` in the 2018 form (not with the OData form).
+#[derive(Args, Clone, Debug, Default)]
+#[group(id = "classic", multiple = true, conflicts_with = "odata")]
+#[command(next_help_heading = "Query (2018 form)")]
+pub struct ClassicQuery {
     /// Only referrals with this status (New, Active, Closed...)
-    #[arg(long, group = "classic", help_heading = "Query (2018 form)")]
+    #[arg(long)]
     pub status: Option<String>,
 
     /// Only your own organisation's referrals
-    #[arg(long = "self", group = "classic", help_heading = "Query (2018 form)")]
+    #[arg(long = "self")]
     pub self_only: bool,
 
     /// Only referrals of this engagement
-    #[arg(
-        long,
-        value_name = "ID",
-        group = "classic",
-        help_heading = "Query (2018 form)"
-    )]
+    #[arg(long, value_name = "ID")]
     pub engagement_id: Option<String>,
 
     /// Only referrals associated with this inviting organisation
-    #[arg(
-        long,
-        value_name = "ORG_ID",
-        group = "classic",
-        help_heading = "Query (2018 form)"
-    )]
+    #[arg(long, value_name = "ORG_ID")]
     pub invited_by: Option<String>,
 
     /// Referrals per page, 1 to 100
-    #[arg(
-        long,
-        value_name = "N",
-        group = "classic",
-        help_heading = "Query (2018 form)"
-    )]
+    #[arg(long, value_name = "N")]
     pub page_size: Option<u32>,
+}
 
+/// The query of `referrals list` in the OData form.
+#[derive(Args, Clone, Debug, Default)]
+#[group(id = "odata", multiple = true)]
+#[command(next_help_heading = "Query (OData form)")]
+pub struct ODataQuery {
     /// An OData filter, e.g. "status eq 'Active' and customerProfile/address/country eq 'US'"
-    #[arg(
-        long,
-        value_name = "EXPR",
-        group = "odata",
-        help_heading = "Query (OData form)"
-    )]
+    #[arg(long, value_name = "EXPR")]
     pub filter: Option<String>,
 
     /// Sort order: createdDateTime or updatedDateTime, then asc or desc
-    #[arg(
-        long,
-        value_name = "FIELD [asc|desc]",
-        group = "odata",
-        help_heading = "Query (OData form)"
-    )]
+    #[arg(long, value_name = "FIELD [asc|desc]")]
     pub orderby: Option<String>,
 
     /// `$top`: referrals per page of the OData form
-    #[arg(long, value_name = "N", group = "odata", help_heading = "Query (OData form)",
-          value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     pub top: Option<u64>,
 
     /// `$select`: only these fields (JSON names, comma-separated), e.g. id,status,name; table
     /// and csv show the columns the selection has
-    #[arg(
-        long,
-        value_name = "FIELDS",
-        value_delimiter = ',',
-        group = "odata",
-        help_heading = "Query (OData form)"
-    )]
+    #[arg(long, value_name = "FIELDS", value_delimiter = ',')]
     pub select: Vec<String>,
 
     /// `$skip`: skip this many referrals first
-    #[arg(
-        long,
-        value_name = "N",
-        group = "odata",
-        help_heading = "Query (OData form)"
-    )]
+    #[arg(long, value_name = "N")]
     pub skip: Option<u64>,
 
     /// `$count=true`: print the server's total count of matching referrals on stderr
-    #[arg(long, group = "odata", help_heading = "Query (OData form)")]
+    #[arg(long)]
     pub count: bool,
+}
 
+/// How many pages `referrals list` follows, or where it resumes.
+#[derive(Args, Clone, Debug, Default)]
+#[command(next_help_heading = "Paging")]
+pub struct PagingArgs {
     /// Follow every page (without it, only the first page is listed); 100 referrals per page
     /// (`pageSize=100`) unless --page-size or an OData option is given
-    #[arg(long, conflicts_with = "max_items", help_heading = "Paging")]
+    #[arg(long, conflicts_with = "max_items")]
     pub all: bool,
 
     /// Follow pages until this many referrals are listed
-    #[arg(long, value_name = "N", help_heading = "Paging",
-          value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     pub max_items: Option<u64>,
 
     /// Continue a listing from the checkpoint an earlier run printed (the query is in it)
-    #[arg(long, value_name = "CHECKPOINT", conflicts_with_all = ["classic", "odata"],
-          help_heading = "Paging")]
+    #[arg(long, value_name = "CHECKPOINT", conflicts_with_all = ["classic", "odata"])]
     pub resume: Option<String>,
+}
 
+/// How `referrals list` writes the referrals.
+#[derive(Args, Clone, Debug, Default)]
+#[command(next_help_heading = "Output")]
+pub struct OutputArgs {
     /// Output format [default: table on a terminal, ndjson otherwise]
-    #[arg(long, value_enum, help_heading = "Output")]
+    #[arg(long, value_enum)]
     pub format: Option<Format>,
 
     /// No header row (csv and table), e.g. when appending a resumed listing
-    #[arg(long, help_heading = "Output")]
+    #[arg(long)]
     pub no_header: bool,
-
-    /// List a local mirror written by `referrals sync` instead, offline (with --status,
-    /// --format, --no-header)
-    #[arg(long, value_name = "PATH", help_heading = "Offline")]
-    pub db: Option<PathBuf>,
 }
 
 /// `referrals simulate`.
@@ -619,6 +723,9 @@ pub struct SimulateArgs {
     /// Make this many random changes (creations, updates, removals) every second
     #[arg(long, value_name = "PER_SECOND", default_value_t = 0)]
     pub churn: u32,
+    /// The bearer token the simulator accepts [default: its own, printed when it starts]
+    #[arg(long, value_name = "TOKEN", value_parser = parse_secret)]
+    pub accept_token: Option<Secret>,
 }
 
 /// How a listing is written to stdout.
@@ -631,7 +738,9 @@ pub enum Format {
     Json,
     /// One JSON object per line, each referral exactly as received (unknown fields included)
     Ndjson,
-    /// Comma-separated values with a header row and stable columns
+    /// Comma-separated values with a header row and stable columns; a text cell starting with
+    /// =, +, -, @, tab or CR gets a leading ' so that a spreadsheet shows it and never runs it
+    /// (a deal value that is a number stays a number)
     Csv,
 }
 
@@ -692,7 +801,6 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use clap::CommandFactory;
 
     #[test]
     fn the_command_line_definition_is_consistent() {

@@ -1,5 +1,5 @@
-//! The client a command talks through: configured from the global options and the environment,
-//! or pointed at an embedded simulator with `--demo`.
+//! The client a command talks through: configured from the settings (options, environment,
+//! profile), or pointed at an embedded simulator with `--demo`.
 
 use std::sync::Arc;
 
@@ -7,8 +7,8 @@ use referrals::transport::{HyperTransport, Transport};
 use referrals::{Client, RetryPolicy};
 use referrals_simulator::{Simulator, SimulatorHandle};
 
-use crate::cli::GlobalArgs;
 use crate::failure::Failure;
+use crate::settings::Settings;
 
 /// Referrals the `--demo` simulator serves.
 pub const DEMO_REFERRALS: usize = 250;
@@ -33,15 +33,14 @@ impl Connection {
 
 /// Validates the configuration and builds the client; nothing is sent. Under `--demo`, the
 /// simulator listens on `demo_port` when given and free, else on any free port.
-pub async fn connect(global: &GlobalArgs, demo_port: Option<u16>) -> Result<Connection, Failure> {
-    connect_with(global, demo_port, None).await
+pub async fn connect(settings: &Settings, demo_port: Option<u16>) -> Result<Connection, Failure> {
+    connect_with(settings, demo_port, None).await
 }
 
-/// The HTTPS transport of the global options (`--timeout` for connecting and for each
-/// attempt).
-pub fn transport(global: &GlobalArgs) -> Result<HyperTransport, Failure> {
+/// The HTTPS transport of the settings (`--timeout` for connecting and for each attempt).
+pub fn transport(settings: &Settings) -> Result<HyperTransport, Failure> {
     let mut builder = HyperTransport::builder();
-    if let Some(timeout) = global.timeout {
+    if let Some(timeout) = settings.timeout {
         builder = builder.attempt_timeout(timeout).connect_timeout(timeout);
     }
     builder
@@ -52,13 +51,13 @@ pub fn transport(global: &GlobalArgs) -> Result<HyperTransport, Failure> {
 /// As [`connect`], sending through `transport` when given (it then owns the timeouts), else
 /// through [`transport`].
 pub async fn connect_with(
-    global: &GlobalArgs,
+    settings: &Settings,
     demo_port: Option<u16>,
     transport: Option<Arc<dyn Transport>>,
 ) -> Result<Connection, Failure> {
     let mut builder = Client::builder();
     let mut demo = None;
-    if global.demo {
+    if settings.demo {
         let demo_simulator = Simulator::builder()
             .referrals(DEMO_REFERRALS)
             .seed(DEMO_SEED);
@@ -82,15 +81,20 @@ pub async fn connect_with(
             .bearer_token(simulator.token());
         demo = Some(simulator);
     } else {
-        if let Some(url) = &global.base_url {
+        if let Some(url) = &settings.base_url.value {
             builder = builder.base_url(url.clone());
         }
-        builder = match &global.token {
+        builder = match &settings.token {
             Some(token) => builder.bearer_token(token.clone()),
-            None => builder.token_provider(crate::auth_cmd::provider(global)?),
+            None => builder.token_provider(
+                settings
+                    .credentials()
+                    .map_err(|e| Failure::Client(e.into()))?
+                    .into_provider(),
+            ),
         };
     }
-    if let Some(retries) = global.retries {
+    if let Some(retries) = settings.retries {
         builder = builder.retry(RetryPolicy {
             max_attempts: retries.saturating_add(1),
             ..RetryPolicy::default()
@@ -98,7 +102,7 @@ pub async fn connect_with(
     }
     let client = match transport {
         Some(transport) => builder.transport(transport),
-        None => builder.transport(self::transport(global)?),
+        None => builder.transport(self::transport(settings)?),
     }
     .build()?;
     Ok(Connection {

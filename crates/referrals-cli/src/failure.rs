@@ -9,6 +9,7 @@ use referrals::auth::{
     AttemptFailure, AuthError, AzureCliProblem, CacheProblem, ConfigProblem, CredentialSource,
     Field, SignInProblem, Unconfigured, env,
 };
+use referrals_sync::MirrorError;
 
 /// Success.
 pub const OK: u8 = 0;
@@ -38,6 +39,8 @@ pub enum Failure {
     Local(String),
     /// The config file or a setting from the environment cannot be used.
     Config(String),
+    /// The local mirror cannot be used (missing, locked, corrupt, full...).
+    Mirror(MirrorError),
 }
 
 impl Failure {
@@ -53,7 +56,7 @@ impl Failure {
             },
             // Nobody reads the rest: the reader went away (`referrals list | head`).
             Failure::Output(error) if error.kind() == io::ErrorKind::BrokenPipe => OK,
-            Failure::Output(_) | Failure::Local(_) => API,
+            Failure::Output(_) | Failure::Local(_) | Failure::Mirror(_) => API,
             Failure::Config(_) => CONFIG,
         }
     }
@@ -64,6 +67,11 @@ impl Failure {
             return;
         }
         eprintln!("error: {self}");
+        if let Failure::Mirror(error) = self {
+            if let Some(hint) = mirror_hint(error) {
+                eprintln!("  hint: {hint}");
+            }
+        }
         if let Failure::Client(error) | Failure::Interrupted(error) = self {
             if let Some(details) = api_details(error) {
                 eprintln!("  {details}");
@@ -95,6 +103,7 @@ impl fmt::Display for Failure {
             }
             Failure::Client(error) | Failure::Interrupted(error) => fmt::Display::fmt(error, f),
             Failure::Output(error) => write!(f, "cannot write the output: {error}"),
+            Failure::Mirror(error) => fmt::Display::fmt(error, f),
         }
     }
 }
@@ -102,6 +111,12 @@ impl fmt::Display for Failure {
 impl From<referrals::Error> for Failure {
     fn from(error: referrals::Error) -> Self {
         Failure::Client(error)
+    }
+}
+
+impl From<MirrorError> for Failure {
+    fn from(error: MirrorError) -> Self {
+        Failure::Mirror(error)
     }
 }
 
@@ -219,6 +234,29 @@ fn passed_over_hint(reason: &Unconfigured) -> Option<String> {
     }
 }
 
+/// What to do about a mirror error, decided by its kind.
+fn mirror_hint(error: &MirrorError) -> Option<String> {
+    match error {
+        MirrorError::Missing { path } => Some(format!(
+            "run `referrals sync --db {}` first",
+            path.display()
+        )),
+        MirrorError::Foreign { .. } | MirrorError::Corrupt { .. } => {
+            Some("choose another --db file".to_owned())
+        }
+        MirrorError::TooNew { .. } => {
+            Some("upgrade referrals: a newer version wrote this mirror".to_owned())
+        }
+        MirrorError::Locked { .. } => {
+            Some("try again when it has finished, or wait longer with --wait".to_owned())
+        }
+        MirrorError::Full { .. } => {
+            Some("free some space; the next `referrals sync` continues from there".to_owned())
+        }
+        _ => None,
+    }
+}
+
 /// `status 500, code generalException, request id …` for API errors.
 fn api_details(error: &referrals::Error) -> Option<String> {
     let status = error.status()?;
@@ -329,6 +367,32 @@ mod tests {
             ["delete it and sign in again"]
         );
         assert!(sign_in_hints(&cache(CacheProblem::Version { found: 7 })).is_empty());
+    }
+
+    #[test]
+    fn a_missing_mirror_gets_the_command_that_creates_it() {
+        let path = PathBuf::from("dir/m.db");
+        let missing = MirrorError::Missing { path: path.clone() };
+        assert_eq!(
+            mirror_hint(&missing).as_deref(),
+            Some("run `referrals sync --db dir/m.db` first")
+        );
+        let failure = Failure::from(missing);
+        let message = failure.to_string();
+        assert!(message.starts_with("dir/m.db: no such mirror"), "{message}");
+        assert!(
+            !message.contains("hint"),
+            "the hint is printed apart: {message}"
+        );
+        let locked = MirrorError::Locked {
+            path,
+            holder: "pid 7".into(),
+        };
+        assert!(mirror_hint(&locked).is_some_and(|hint| hint.contains("--wait")));
+        let other = MirrorError::NoRunInProgress {
+            path: PathBuf::from("m.db"),
+        };
+        assert_eq!(mirror_hint(&other), None);
     }
 
     #[test]

@@ -21,6 +21,14 @@ pub fn read(option: &str, path: &Path) -> Result<Vec<u8>, Failure> {
     Ok(bytes)
 }
 
+/// A referral's id from the command line, refused when blank.
+pub fn referral_id(id: &str) -> Result<&str, Failure> {
+    if id.trim().is_empty() {
+        return Err(Failure::Usage("the referral id is empty".into()));
+    }
+    Ok(id)
+}
+
 /// A referral from `--file`.
 pub fn referral(path: &Path) -> Result<Referral, Failure> {
     let bytes = read("--file", path)?;

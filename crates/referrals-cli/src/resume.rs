@@ -4,7 +4,8 @@ use std::ffi::OsString;
 
 use referrals::Checkpoint;
 
-use crate::cli::{Format, GlobalArgs};
+use crate::cli::Format;
+use crate::settings::Settings;
 
 /// How far a listing was asked to go.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -23,8 +24,8 @@ pub enum Paging {
 pub struct ResumeCommand<'a> {
     /// The program as it was invoked (`referrals`, `target/release/referrals`...).
     pub program: OsString,
-    /// The global options.
-    pub global: &'a GlobalArgs,
+    /// The settings of this run.
+    pub settings: &'a Settings,
     /// The paging of this run.
     pub paging: Paging,
     /// The format written.
@@ -35,27 +36,26 @@ impl ResumeCommand<'_> {
     /// The full command line that continues from `checkpoint`, `written` items having been
     /// written by this run. The token is never included: the command says where it goes.
     pub fn render(&self, checkpoint: &Checkpoint, written: u64) -> String {
-        let mut words = vec![quote(&self.program.to_string_lossy())];
-        let global = self.global;
-        if global.demo {
+        let mut words = vec![quote(&self.program.to_string_lossy()), "list".into()];
+        let settings = self.settings;
+        if settings.demo {
             words.push("--demo".into());
         } else {
-            if let Some(url) = &global.base_url {
+            if let Some(url) = &settings.base_url.value {
                 words.push("--base-url".into());
                 words.push(quote(url));
             }
-            if global.token.is_some() {
+            if settings.token.is_some() {
                 words.push("--token".into());
                 words.push("<TOKEN>".into());
             }
         }
-        if let Some(retries) = global.retries {
+        if let Some(retries) = settings.retries {
             words.push(format!("--retries {retries}"));
         }
-        if let Some(timeout) = global.timeout {
+        if let Some(timeout) = settings.timeout {
             words.push(format!("--timeout {}", timeout.as_secs_f64()));
         }
-        words.push("list".into());
         match self.paging {
             Paging::FirstPage => {}
             Paging::All => words.push("--all".into()),
@@ -92,7 +92,6 @@ pub fn quote(word: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use clap::Parser;
     use referrals::ListQuery;
 
     #[test]
@@ -108,15 +107,14 @@ mod tests {
 
     #[test]
     fn the_command_repeats_the_options_but_never_the_token() {
-        let cli = crate::cli::Cli::parse_from([
-            "referrals",
+        let settings = crate::settings::for_test(&[
+            "list",
             "--token",
             "s3cret-value",
             "--base-url",
             "http://127.0.0.1:9",
             "--retries",
             "0",
-            "list",
             "--page-size",
             "10",
             "--max-items",
@@ -124,7 +122,7 @@ mod tests {
         ]);
         let command = ResumeCommand {
             program: "referrals".into(),
-            global: &cli.global,
+            settings: &settings,
             paging: Paging::MaxItems(25),
             format: Format::Csv,
         };
@@ -132,7 +130,7 @@ mod tests {
         let line = command.render(&checkpoint, 20);
         assert_eq!(
             line,
-            "referrals --base-url http://127.0.0.1:9 --token <TOKEN> --retries 0 list \
+            "referrals list --base-url http://127.0.0.1:9 --token <TOKEN> --retries 0 \
              --max-items 5 --format csv --no-header --resume rq1.s.0.0.0.pageSize%3D10"
         );
         assert!(!line.contains("s3cret"));

@@ -69,6 +69,11 @@ impl Column {
         }
     }
 
+    /// True for a column of numbers (`details.dealValue`), which csv keeps numeric.
+    pub fn is_numeric(self) -> bool {
+        self == Column::DealValue
+    }
+
     /// The top-level JSON field the column comes from (what `$select` names).
     pub fn field(self) -> &'static str {
         let name = self.csv_name();

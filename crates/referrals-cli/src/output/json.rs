@@ -24,10 +24,6 @@ impl<W: Write> Sink for Ndjson<W> {
         self.out.write_all(b"\n")
     }
 
-    fn finish(&mut self) -> io::Result<()> {
-        self.out.flush()
-    }
-
     fn flush(&mut self) -> io::Result<()> {
         self.out.flush()
     }

@@ -6,7 +6,7 @@ mod csv;
 mod json;
 mod table;
 
-use std::io::{self, Write};
+use std::io::{self, IsTerminal, Write};
 
 use referrals::Referral;
 
@@ -21,7 +21,9 @@ pub trait Sink {
 
     /// Ends the output (a JSON array's closing bracket) and flushes. Called on success and on a
     /// failure alike, so that what was received is complete and well-formed.
-    fn finish(&mut self) -> io::Result<()>;
+    fn finish(&mut self) -> io::Result<()> {
+        self.flush()
+    }
 
     /// Pushes what was written so far to the reader (after every page).
     fn flush(&mut self) -> io::Result<()>;
@@ -46,6 +48,17 @@ impl Fields {
     pub fn has(&self, column: Column) -> bool {
         self.0.is_empty() || self.0.iter().any(|f| f == column.field())
     }
+}
+
+/// `format`, else a table on a terminal and `piped` otherwise.
+pub fn format_or(format: Option<Format>, piped: Format) -> Format {
+    format.unwrap_or_else(|| {
+        if io::stdout().is_terminal() {
+            Format::Table
+        } else {
+            piped
+        }
+    })
 }
 
 /// A sink writing `format` to `out`; `header` says whether csv and table start with a header row,
@@ -77,6 +90,12 @@ pub fn write_referral<W: Write + 'static>(
     let mut sink = sink(format, out, true, &Fields::all())?;
     sink.item(referral)?;
     sink.finish()
+}
+
+/// Prints one referral to stdout as indented JSON (get, create, update, replace).
+pub fn print_pretty(referral: &Referral) -> Result<(), crate::failure::Failure> {
+    write_pretty(&mut io::stdout().lock(), referral)?;
+    Ok(())
 }
 
 /// Writes one referral as indented JSON, followed by a newline (for get, create and update).

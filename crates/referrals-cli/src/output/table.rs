@@ -204,10 +204,6 @@ impl<W: Write> Sink for Table<W> {
         self.write_row(&cells)
     }
 
-    fn finish(&mut self) -> io::Result<()> {
-        self.out.flush()
-    }
-
     fn flush(&mut self) -> io::Result<()> {
         self.out.flush()
     }

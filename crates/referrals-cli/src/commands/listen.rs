@@ -11,9 +11,10 @@ use referrals_receiver::{InboxError, ListenerBuilder, StartError, TlsError, tls_
 use referrals_sync::Mirror;
 use referrals_webhooks::{CertUrlPrefix, Policy, TrustAnchors};
 
-use crate::cli::{GlobalArgs, ListenArgs};
+use crate::cli::ListenArgs;
 use crate::connect::connect;
 use crate::failure::Failure;
+use crate::settings::Settings;
 
 fn read(path: &Path, what: &str) -> Result<Vec<u8>, Failure> {
     std::fs::read(path)
@@ -51,9 +52,9 @@ fn policy(args: &ListenArgs) -> Result<Policy, Failure> {
 }
 
 /// Runs the listener until Ctrl-C or SIGTERM.
-pub async fn run(global: &GlobalArgs, args: &ListenArgs) -> Result<(), Failure> {
+pub async fn run(settings: &Settings, args: &ListenArgs) -> Result<(), Failure> {
     let mut policy = policy(args)?;
-    let bind = match (args.bind, global.demo) {
+    let bind = match (args.bind, settings.demo) {
         (Some(bind), _) => bind,
         (None, true) => SocketAddr::from(([127, 0, 0, 1], 0)),
         (None, false) => {
@@ -62,7 +63,7 @@ pub async fn run(global: &GlobalArgs, args: &ListenArgs) -> Result<(), Failure> 
             ));
         }
     };
-    let connection = connect(global, None).await?;
+    let connection = connect(settings, None).await?;
     let demo = connection.demo();
     if let Some(simulator) = demo {
         let anchors = TrustAnchors::from_pem(simulator.webhook_ca_pem().as_bytes())
@@ -87,7 +88,7 @@ pub async fn run(global: &GlobalArgs, args: &ListenArgs) -> Result<(), Failure> 
         )?;
         builder = builder.tls(acceptor);
     }
-    let db = crate::settings::database(global, args.db.as_ref());
+    let db = settings.database();
     let opened = db.clone();
     let mirror = tokio::task::spawn_blocking(move || Mirror::open(&opened))
         .await

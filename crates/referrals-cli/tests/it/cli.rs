@@ -7,32 +7,20 @@ use std::io::{BufRead, BufReader};
 use std::process::{Output, Stdio};
 
 use assert_cmd::Command;
-use referrals_simulator::{Fault, FaultPlan, FaultRule, Simulator, SimulatorHandle};
+use referrals_simulator::{Fault, FaultPlan, FaultRule, SimulatorHandle};
 use serde_json::{Value, json};
 
-mod support;
-use support::{assert_success, bare, run, stderr, stdout};
+use crate::support::{self, assert_success, bare, run, stderr, stdout};
 
 const TOKEN: &str = "cli-test-token-7f3a";
 
 async fn simulator(referrals: usize, faults: FaultPlan) -> SimulatorHandle {
-    Simulator::builder()
-        .referrals(referrals)
-        .seed(11)
-        .token(TOKEN)
-        .faults(faults)
-        .start()
-        .await
-        .expect("the simulator starts")
+    support::simulator(referrals, 11, TOKEN, faults).await
 }
 
 /// The binary with a clean environment, pointed at `sim` through the environment variables.
 fn referrals(sim: &SimulatorHandle) -> Command {
-    let mut command = bare();
-    command
-        .env("PARTNER_CENTER_BASE_URL", sim.base_url())
-        .env("PARTNER_CENTER_TOKEN", TOKEN);
-    command
+    support::pointed_at(sim, TOKEN)
 }
 
 /// Each line a JSON object; returns them.
@@ -297,7 +285,7 @@ async fn a_failed_page_prints_the_resume_option_and_resuming_yields_the_rest_onc
     let sim = simulator(95, faults).await;
     let first = run(
         &mut referrals(&sim),
-        &["--retries", "0", "list", "--all", "--page-size", "20"],
+        &["list", "--retries", "0", "--all", "--page-size", "20"],
     );
     assert_eq!(first.status.code(), Some(4), "stderr:\n{}", stderr(&first));
     let err = stderr(&first);
@@ -314,7 +302,7 @@ async fn a_failed_page_prints_the_resume_option_and_resuming_yields_the_rest_onc
         .expect("a --resume option on stderr");
     let second = run(
         &mut referrals(&sim),
-        &["--retries", "0", "list", "--all", "--resume", token],
+        &["list", "--retries", "0", "--all", "--resume", token],
     );
     assert_success(&second);
     let mut all = ids(&received);
@@ -345,9 +333,9 @@ async fn a_failed_json_listing_still_writes_a_valid_array() {
     let output = run(
         &mut referrals(&sim),
         &[
+            "list",
             "--retries",
             "0",
-            "list",
             "--all",
             "--page-size",
             "10",
@@ -391,7 +379,7 @@ async fn mixing_the_two_query_forms_is_refused() {
 fn a_plain_http_base_url_off_loopback_is_refused() {
     let output = run(
         bare().env("PARTNER_CENTER_TOKEN", TOKEN),
-        &["--base-url", "http://example.com", "list"],
+        &["list", "--base-url", "http://example.com"],
     );
     assert_eq!(output.status.code(), Some(3));
     let err = stderr(&output);
@@ -406,7 +394,7 @@ async fn missing_credentials_are_named_and_nothing_is_sent() {
     let sim = simulator(5, FaultPlan::new()).await;
     let output = bare()
         .env_clear()
-        .args(["--base-url", &sim.base_url(), "list"])
+        .args(["list", "--base-url", &sim.base_url()])
         .output()
         .expect("runs");
     assert_eq!(output.status.code(), Some(3));
@@ -745,7 +733,7 @@ async fn timeout_and_retries_apply_to_each_request() {
     let sim = simulator(5, FaultPlan::new().rule(FaultRule::always(slow))).await;
     let output = run(
         &mut referrals(&sim),
-        &["--timeout", "0.2", "--retries", "1", "get", "x"],
+        &["get", "x", "--timeout", "0.2", "--retries", "1"],
     );
     assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
     assert!(stderr(&output).contains("timed out"), "{}", stderr(&output));
@@ -756,4 +744,85 @@ async fn timeout_and_retries_apply_to_each_request() {
         "one attempt and one retry: {}",
         stderr(&output)
     );
+}
+
+/// The options of the commands that call the API.
+const API_OPTIONS: [&[&str]; 6] = [
+    &["--token", "x"],
+    &["--demo"],
+    &["--retries", "1"],
+    &["--timeout", "1"],
+    &["--base-url", "http://127.0.0.1:9"],
+    &["--auth", "token"],
+];
+
+#[test]
+fn commands_that_never_call_the_api_refuse_its_options() {
+    let commands: [&[&str]; 4] = [
+        &["changes"],
+        &["config", "show"],
+        &["completions", "bash"],
+        &["simulate"],
+    ];
+    for command in commands {
+        let help = stdout(&run(&mut bare(), &[command, &["--help"]].concat()));
+        for option in API_OPTIONS {
+            assert!(
+                !help.contains(option[0]),
+                "{command:?} --help offers {}:\n{help}",
+                option[0]
+            );
+            // Bounded: a simulator that took the option would serve until stopped.
+            let output = run(
+                bare().timeout(std::time::Duration::from_secs(60)),
+                &[command, option].concat(),
+            );
+            assert_eq!(
+                output.status.code(),
+                Some(2),
+                "{command:?} {option:?}: {}",
+                stderr(&output)
+            );
+            assert!(output.stdout.is_empty());
+        }
+        assert!(
+            help.contains("--profile") && help.contains("--verbose"),
+            "{help}"
+        );
+    }
+}
+
+#[test]
+fn a_command_s_help_shows_its_own_options_before_the_api_options() {
+    for (command, own) in [
+        (&["list"][..], "--status"),
+        (&["get"][..], "<ID>"),
+        (&["sync"][..], "--full"),
+        (&["accept"][..], "--format"),
+        (&["deal", "register"][..], "--file"),
+        (&["webhooks"][..], "--webhooks-url"),
+    ] {
+        let output = run(&mut bare(), &[command, &["--help"]].concat());
+        assert_success(&output);
+        let help = stdout(&output);
+        let at = |text: &str| {
+            help.find(text)
+                .unwrap_or_else(|| panic!("{command:?} --help has no {text}:\n{help}"))
+        };
+        assert!(at(own) < at("API options:"), "{command:?}:\n{help}");
+        assert!(at("API options:") < at("--token"), "{command:?}:\n{help}");
+        assert!(
+            at("--token") < at("Global options:"),
+            "{command:?}:\n{help}"
+        );
+    }
+}
+
+#[test]
+fn an_api_option_before_the_command_s_name_is_refused_with_a_tip() {
+    let output = run(&mut bare(), &["--demo", "list"]);
+    assert_eq!(output.status.code(), Some(2));
+    let err = stderr(&output);
+    assert!(err.contains("referrals list --demo"), "{err}");
+    assert!(output.stdout.is_empty());
 }

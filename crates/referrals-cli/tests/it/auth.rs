@@ -10,53 +10,39 @@ use std::time::Duration;
 use assert_cmd::Command;
 use referrals_simulator::{DeviceStep, Simulator, SimulatorHandle};
 use serde_json::Value;
+use tempfile::TempDir;
 
-mod support;
-use support::{ENVIRONMENT, assert_success, run, stderr, stdout};
+use crate::support::{assert_success, bare, process, run, stderr, stdout, temp_dir};
 
-struct Dir(PathBuf);
-
-impl Dir {
-    fn new(name: &str) -> Dir {
-        let path = std::env::temp_dir().join(format!(
-            "referrals-cli-auth-{name}-{}-{}",
-            std::process::id(),
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .expect("after 1970")
-                .as_nanos()
-        ));
-        std::fs::create_dir_all(&path).expect("a temp dir");
-        Dir(path)
-    }
-
-    fn cache(&self) -> PathBuf {
-        self.0.join("config").join("tokens.json")
-    }
-}
-
-impl Drop for Dir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
+/// Where a test's token cache is, in its own directory.
+fn cache_path(dir: &TempDir) -> PathBuf {
+    dir.path().join("config").join("tokens.json")
 }
 
 /// The binary with a clean environment, pointed at `sim` for the API and the authority, with
 /// its token cache in `dir`.
-fn referrals(sim: &SimulatorHandle, dir: &Dir) -> Command {
-    let mut command = Command::cargo_bin("referrals").expect("the binary is built");
-    for name in ENVIRONMENT {
-        command.env_remove(name);
-    }
+fn referrals(sim: &SimulatorHandle, dir: &TempDir) -> Command {
+    let mut command = bare();
     command
-        .env("PATH", dir.0.join("no-az"))
-        .env("HOME", &dir.0)
+        .env("PATH", dir.path().join("no-az"))
+        .env("HOME", dir.path())
         .env("PARTNER_CENTER_BASE_URL", sim.base_url())
         .env("AZURE_AUTHORITY_HOST", sim.authority_url())
         .env("AZURE_TENANT_ID", sim.tenant())
         .env("AZURE_CLIENT_ID", sim.client_id())
-        .env("REFERRALS_TOKEN_CACHE", dir.cache());
+        .env("REFERRALS_TOKEN_CACHE", cache_path(dir));
     command
+}
+
+/// A simulator of `referrals` referrals with its default sign-in, and a directory for the
+/// token cache.
+async fn simulator_and_dir(referrals: usize) -> (SimulatorHandle, TempDir) {
+    let sim = Simulator::builder()
+        .referrals(referrals)
+        .start()
+        .await
+        .expect("starts");
+    (sim, temp_dir())
 }
 
 fn cache_json(path: &Path) -> Value {
@@ -84,7 +70,7 @@ async fn login_status_list_and_logout_with_the_device_code() {
         .start()
         .await
         .expect("starts");
-    let dir = Dir::new("login");
+    let dir = temp_dir();
 
     let login = run(&mut referrals(&sim, &dir), &["login"]);
     assert_success(&login);
@@ -98,12 +84,12 @@ async fn login_status_list_and_logout_with_the_device_code() {
         "{err}"
     );
     assert!(
-        err.contains(&dir.cache().display().to_string()),
+        err.contains(&cache_path(&dir).display().to_string()),
         "says where: {err}"
     );
     assert_eq!(sim.device_code_polls(), 2);
-    assert_eq!(mode(&dir.cache()), 0o600);
-    let cache = cache_json(&dir.cache());
+    assert_eq!(mode(&cache_path(&dir)), 0o600);
+    let cache = cache_json(&cache_path(&dir));
     assert_eq!(cache["version"], 1);
     let refresh_token = cache["entries"][0]["refresh_token"]
         .as_str()
@@ -130,7 +116,10 @@ async fn login_status_list_and_logout_with_the_device_code() {
 
     let logout = run(&mut referrals(&sim, &dir), &["logout"]);
     assert_success(&logout);
-    assert_eq!(cache_json(&dir.cache())["entries"], serde_json::json!([]));
+    assert_eq!(
+        cache_json(&cache_path(&dir))["entries"],
+        serde_json::json!([])
+    );
     let status = run(&mut referrals(&sim, &dir), &["auth", "status"]);
     assert_eq!(status.status.code(), Some(3));
     assert!(
@@ -152,22 +141,18 @@ async fn a_declined_or_expired_sign_in_exits_3_naming_the_oauth_error() {
             .start()
             .await
             .expect("starts");
-        let dir = Dir::new("declined");
+        let dir = temp_dir();
         let login = run(&mut referrals(&sim, &dir), &["login"]);
         assert_eq!(login.status.code(), Some(3), "{}", stderr(&login));
         assert!(stderr(&login).contains(code), "{}", stderr(&login));
-        assert!(!dir.cache().exists(), "nothing stored");
+        assert!(!cache_path(&dir).exists(), "nothing stored");
     }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn login_demo_signs_in_to_the_embedded_simulator() {
-    let dir = Dir::new("demo");
-    let mut command = Command::cargo_bin("referrals").expect("built");
-    for name in ENVIRONMENT {
-        command.env_remove(name);
-    }
-    let output = run(command.env("HOME", &dir.0), &["login", "--demo"]);
+    let dir = temp_dir();
+    let output = run(bare().env("HOME", dir.path()), &["login", "--demo"]);
     assert_success(&output);
     let err = stderr(&output);
     assert!(
@@ -186,21 +171,17 @@ async fn two_processes_refreshing_from_one_cache_both_succeed_and_keep_the_newes
         .start()
         .await
         .expect("starts");
-    let dir = Dir::new("concurrent");
+    let dir = temp_dir();
     let first = sim.issue_refresh_token();
     let id = first_id(&sim);
     let spawn = || {
-        let mut command = std::process::Command::new(assert_cmd::cargo::cargo_bin("referrals"));
-        for name in ENVIRONMENT {
-            command.env_remove(name);
-        }
-        command
-            .env("PATH", dir.0.join("no-az"))
+        process()
+            .env("PATH", dir.path().join("no-az"))
             .env("PARTNER_CENTER_BASE_URL", sim.base_url())
             .env("AZURE_AUTHORITY_HOST", sim.authority_url())
             .env("AZURE_TENANT_ID", sim.tenant())
             .env("AZURE_CLIENT_ID", sim.client_id())
-            .env("REFERRALS_TOKEN_CACHE", dir.cache())
+            .env("REFERRALS_TOKEN_CACHE", cache_path(&dir))
             .env("PARTNER_CENTER_REFRESH_TOKEN", &first)
             .args(["get", &id])
             .stdout(std::process::Stdio::piped())
@@ -222,13 +203,13 @@ async fn two_processes_refreshing_from_one_cache_both_succeed_and_keep_the_newes
         0,
         "no refresh token was spent twice"
     );
-    let cache = cache_json(&dir.cache());
+    let cache = cache_json(&cache_path(&dir));
     assert_eq!(
         cache["entries"][0]["refresh_token"].as_str(),
         sim.latest_refresh_token().as_deref(),
         "the cache holds the newest token"
     );
-    assert_eq!(mode(&dir.cache()), 0o600);
+    assert_eq!(mode(&cache_path(&dir)), 0o600);
 
     // The next run, with the same (now stale) environment token, uses the cache's successor.
     sim.revoke_issued_tokens();
@@ -241,19 +222,15 @@ async fn two_processes_refreshing_from_one_cache_both_succeed_and_keep_the_newes
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_cache_readable_by_others_is_refused_and_left_alone() {
-    let sim = Simulator::builder()
-        .referrals(1)
-        .start()
-        .await
-        .expect("starts");
-    let dir = Dir::new("mode");
+    let (sim, dir) = simulator_and_dir(1).await;
     let mut seed = referrals(&sim, &dir);
     seed.env("PARTNER_CENTER_REFRESH_TOKEN", sim.issue_refresh_token());
     assert_success(&run(&mut seed, &["get", &first_id(&sim)]));
-    assert_eq!(mode(&dir.cache()), 0o600);
+    assert_eq!(mode(&cache_path(&dir)), 0o600);
 
-    std::fs::set_permissions(dir.cache(), std::fs::Permissions::from_mode(0o644)).expect("chmod");
-    let before = std::fs::read(dir.cache()).expect("reads");
+    std::fs::set_permissions(cache_path(&dir), std::fs::Permissions::from_mode(0o644))
+        .expect("chmod");
+    let before = std::fs::read(cache_path(&dir)).expect("reads");
     let grants = sim.refresh_grants();
     let refused = run(&mut referrals(&sim, &dir), &["get", &first_id(&sim)]);
     assert_eq!(refused.status.code(), Some(3), "{}", stderr(&refused));
@@ -263,14 +240,15 @@ async fn a_cache_readable_by_others_is_refused_and_left_alone() {
         "{err}"
     );
     assert_eq!(
-        std::fs::read(dir.cache()).expect("reads"),
+        std::fs::read(cache_path(&dir)).expect("reads"),
         before,
         "not overwritten"
     );
     assert_eq!(sim.refresh_grants(), grants, "not used");
 
-    std::fs::write(dir.cache(), b"{\"version\":1,\"entr").expect("truncate");
-    std::fs::set_permissions(dir.cache(), std::fs::Permissions::from_mode(0o600)).expect("chmod");
+    std::fs::write(cache_path(&dir), b"{\"version\":1,\"entr").expect("truncate");
+    std::fs::set_permissions(cache_path(&dir), std::fs::Permissions::from_mode(0o600))
+        .expect("chmod");
     let corrupt = run(&mut referrals(&sim, &dir), &["get", &first_id(&sim)]);
     assert_eq!(corrupt.status.code(), Some(3));
     assert!(
@@ -280,8 +258,8 @@ async fn a_cache_readable_by_others_is_refused_and_left_alone() {
     );
 }
 
-fn stub_az(dir: &Dir, script: &str) -> PathBuf {
-    let bin = dir.0.join("bin");
+fn stub_az(dir: &TempDir, script: &str) -> PathBuf {
+    let bin = dir.path().join("bin");
     std::fs::create_dir_all(&bin).expect("bin dir");
     let az = bin.join("az");
     std::fs::write(&az, format!("#!/bin/sh\n{script}\n")).expect("writes");
@@ -291,12 +269,7 @@ fn stub_az(dir: &Dir, script: &str) -> PathBuf {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_azure_cli_is_used_with_its_errors_in_one_line() {
-    let sim = Simulator::builder()
-        .referrals(2)
-        .start()
-        .await
-        .expect("starts");
-    let dir = Dir::new("az");
+    let (sim, dir) = simulator_and_dir(2).await;
     let bin = stub_az(
         &dir,
         &format!(
@@ -316,7 +289,7 @@ async fn the_azure_cli_is_used_with_its_errors_in_one_line() {
     );
     let mut forced = referrals(&sim, &dir);
     forced.env("PATH", &bin);
-    let status = run(&mut forced, &["--auth", "azure-cli", "auth", "status"]);
+    let status = run(&mut forced, &["auth", "status", "--auth", "azure-cli"]);
     assert_success(&status);
     assert!(
         stdout(&status).contains("source: azure-cli"),
@@ -325,14 +298,14 @@ async fn the_azure_cli_is_used_with_its_errors_in_one_line() {
     );
     assert!(!stdout(&status).contains(sim.token()));
 
-    let signed_out = Dir::new("az-signed-out");
+    let signed_out = temp_dir();
     let bin = stub_az(
         &signed_out,
         "echo \"ERROR: Please run 'az login' to setup account.\" >&2\nexit 1",
     );
     let mut command = referrals(&sim, &signed_out);
     command.env("PATH", &bin);
-    let output = run(&mut command, &["--auth", "azure-cli", "get", "x"]);
+    let output = run(&mut command, &["get", "x", "--auth", "azure-cli"]);
     assert_eq!(output.status.code(), Some(3));
     let err = stderr(&output);
     assert!(err.contains("Please run 'az login'"), "{err}");
@@ -360,7 +333,7 @@ async fn the_azure_cli_is_used_with_its_errors_in_one_line() {
     }
     let forced_missing = run(
         &mut referrals(&sim, &dir),
-        &["--auth", "azure-cli", "get", "x"],
+        &["get", "x", "--auth", "azure-cli"],
     );
     assert_eq!(forced_missing.status.code(), Some(3));
     assert!(stderr(&forced_missing).contains("`az` is not on PATH"));
@@ -373,12 +346,7 @@ async fn the_azure_cli_is_used_with_its_errors_in_one_line() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_app_only_token_is_refused_with_the_sign_in_hint_and_exit_3() {
-    let sim = Simulator::builder()
-        .referrals(2)
-        .start()
-        .await
-        .expect("starts");
-    let dir = Dir::new("app-only");
+    let (sim, dir) = simulator_and_dir(2).await;
     let mut command = referrals(&sim, &dir);
     command.env("AZURE_CLIENT_SECRET", sim.client_secret());
     let output = run(&mut command, &["get", &first_id(&sim)]);

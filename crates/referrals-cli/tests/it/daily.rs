@@ -3,7 +3,7 @@
 //! retried or explained), deal register/update, `--select`/`--skip`/`--count`, completions for
 //! each shell, and config profiles (flag > env > profile > default).
 
-use std::path::{Path, PathBuf};
+use std::io::Write;
 use std::process::Output;
 
 use assert_cmd::Command;
@@ -12,38 +12,20 @@ use referrals_simulator::{
     Fault, FaultPlan, FaultRule, Operation, RecordedRequest, Simulator, SimulatorHandle,
 };
 use serde_json::{Value, json};
+use tempfile::TempPath;
 
-mod support;
-use support::{assert_success, bare, stderr, stdout};
+use crate::support::{self, assert_success, bare, stderr, stdout, temp_dir};
 
 const TOKEN: &str = "daily-test-token-51c2";
 
 async fn simulator(faults: FaultPlan) -> SimulatorHandle {
-    Simulator::builder()
-        .referrals(60)
-        .seed(5)
-        .token(TOKEN)
-        .faults(faults)
-        .start()
-        .await
-        .expect("the simulator starts")
+    support::simulator(60, 5, TOKEN, faults).await
 }
 
 /// The binary with a clean environment (and a config directory of its own, empty), pointed at
 /// `sim`.
 fn referrals(sim: &SimulatorHandle) -> Command {
-    let mut command = bare();
-    command
-        .env("PARTNER_CENTER_BASE_URL", sim.base_url())
-        .env("PARTNER_CENTER_TOKEN", TOKEN);
-    command
-}
-
-/// A fresh directory under the target directory for this test's files.
-fn scratch(name: &str) -> PathBuf {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("daily-{name}"));
-    std::fs::create_dir_all(&dir).expect("a scratch directory");
-    dir
+    support::pointed_at(sim, TOKEN)
 }
 
 /// The id of a stored referral with this status, and its eTag when the body has one (the
@@ -525,10 +507,16 @@ fn shown(output: &Output, name: &str) -> (String, String) {
     )
 }
 
-fn write_config(name: &str, text: &str) -> PathBuf {
-    let path = scratch(name).join("config.toml");
-    std::fs::write(&path, text).expect("the config file is written");
-    path
+/// A config file of the test's own, removed when dropped.
+fn write_config(name: &str, text: &str) -> TempPath {
+    let mut file = tempfile::Builder::new()
+        .prefix(name)
+        .suffix(".toml")
+        .tempfile()
+        .expect("a config file");
+    file.write_all(text.as_bytes())
+        .expect("the config file is written");
+    file.into_temp_path()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -592,21 +580,40 @@ async fn settings_come_from_the_flag_then_the_environment_then_the_profile_then_
         ("env-tenant".into(), "env AZURE_TENANT_ID".into())
     );
 
-    // Flag over environment.
+    // Flag over environment. `config show` takes no API option (`--base-url` is one of the
+    // commands that call the API, whose settings show the flag's source: see the settings'
+    // unit tests); the command that has the flag uses it over the environment's.
     let output = config_show(
         bare()
             .env("REFERRALS_CONFIG", &config)
             .env("PARTNER_CENTER_BASE_URL", "http://127.0.0.1:7")
-            .args(["--profile", "work", "--base-url", "http://127.0.0.1:8"]),
+            .args(["--profile", "work"]),
     );
     assert_eq!(
         shown(&output, "base_url"),
-        ("http://127.0.0.1:8".into(), "flag --base-url".into())
+        (
+            "http://127.0.0.1:7".into(),
+            "env PARTNER_CENTER_BASE_URL".into()
+        )
     );
     assert_eq!(
         shown(&output, "profile"),
         ("work".into(), "flag --profile".into())
     );
+    let refused = config_show(
+        bare()
+            .env("REFERRALS_CONFIG", &config)
+            .args(["--base-url", "http://127.0.0.1:8"]),
+    );
+    assert_eq!(refused.status.code(), Some(2), "{}", stderr(&refused));
+    let output = bare()
+        .env("REFERRALS_CONFIG", &config)
+        .env("PARTNER_CENTER_BASE_URL", "http://127.0.0.1:7")
+        .env("PARTNER_CENTER_TOKEN", TOKEN)
+        .args(["list", "--top", "2", "--base-url", &sim.base_url()])
+        .output()
+        .expect("runs");
+    assert_success(&output);
 
     // The profile really drives a command: base URL and format from it.
     let (id, _) = referral_with(&sim, "New");
@@ -747,28 +754,28 @@ async fn the_profile_s_auth_method_forces_a_source_and_the_flag_overrides_it() {
         ),
         ("token".into(), "env REFERRALS_AUTH".into())
     );
-    assert_eq!(
-        shown_auth(
-            bare()
-                .env("REFERRALS_CONFIG", &config)
-                .args(["--auth", "token"])
-        ),
-        ("token".into(), "flag --auth".into())
-    );
+    // `config show` takes no `--auth` (an option of the commands that call the API; the
+    // settings' unit tests show its source is the flag); the command below uses it.
+    let refused = bare()
+        .env("REFERRALS_CONFIG", &config)
+        .args(["config", "show", "--auth", "token"])
+        .output()
+        .expect("runs");
+    assert_eq!(refused.status.code(), Some(2), "{}", stderr(&refused));
     // The profile's method is the one the command uses: with `token` forced from the flag the
     // environment's token signs in, and the profile's azure-cli is not tried.
     let (id, _) = referral_with(&sim, "New");
     let output = bare()
         .env("REFERRALS_CONFIG", &config)
         .env("PARTNER_CENTER_TOKEN", TOKEN)
-        .args(["--auth", "token", "get", &id])
+        .args(["get", &id, "--auth", "token"])
         .output()
         .expect("runs");
     assert_success(&output);
     let output = bare()
         .env("REFERRALS_CONFIG", &config)
         .env("PARTNER_CENTER_TOKEN", TOKEN)
-        .env("PATH", scratch("no-az"))
+        .env("PATH", temp_dir().path())
         .args(["get", &id])
         .output()
         .expect("runs");

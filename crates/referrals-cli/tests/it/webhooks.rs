@@ -11,37 +11,17 @@ use std::time::Duration;
 use referrals_simulator::{Simulator, SimulatorHandle};
 use serde_json::Value;
 
-mod support;
-use support::{bare, run};
+use crate::support::{bare, process, run, temp_dir, text};
 
 const TOKEN: &str = "webhooks-cli-token-91c2";
 
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
-fn temp_dir(name: &str) -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!(
-        "referrals-cli-webhooks-{name}-{}-{:?}",
-        std::process::id(),
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_nanos()
-    ));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
 #[test]
 fn listen_demo_shows_events_arriving_and_stops_on_sigterm() {
-    let dir = temp_dir("demo");
-    let db = dir.join("demo.db");
-    let binary = assert_cmd::cargo::cargo_bin("referrals");
-    let mut child = std::process::Command::new(binary)
+    let dir = temp_dir();
+    let db = dir.path().join("demo.db");
+    let mut child = process()
         .args(["listen", "--demo", "--db"])
         .arg(&db)
-        .env_remove("RUST_LOG")
         .stderr(Stdio::piped())
         .stdout(Stdio::null())
         .spawn()
@@ -133,7 +113,7 @@ fn listen_refuses_bad_arguments_before_starting() {
 
 #[test]
 fn webhooks_commands_need_a_token_of_their_own_audience() {
-    let output = run(&mut bare(), &["--token", TOKEN, "webhooks", "show"]);
+    let output = run(&mut bare(), &["webhooks", "--token", TOKEN, "show"]);
     assert_eq!(output.status.code(), Some(2));
     let stderr = text(&output.stderr);
     assert!(
@@ -166,7 +146,7 @@ fn webhooks(simulator: &SimulatorHandle, args: &[&str]) -> Output {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn register_show_events_and_a_validation_event_that_a_listener_receives() {
     let simulator = start_simulator().await;
-    let dir = temp_dir("registration");
+    let dir = temp_dir();
     let mut policy = referrals_webhooks::Policy::new(
         referrals_webhooks::TrustAnchors::from_pem(simulator.webhook_ca_pem().as_bytes()).unwrap(),
     );
@@ -181,7 +161,7 @@ async fn register_show_events_and_a_validation_event_that_a_listener_receives() 
     let listener = referrals_receiver::ListenerBuilder::new(policy)
         .start(
             "127.0.0.1:0".parse().unwrap(),
-            referrals_sync::Mirror::open(dir.join("m.db")).unwrap(),
+            referrals_sync::Mirror::open(dir.path().join("m.db")).unwrap(),
             Arc::new(client),
         )
         .await

@@ -1,27 +1,28 @@
 //! `referrals accept|decline|won|lost ID`: one life-cycle move each, through
 //! `Client::transition` (read, check against the status table, update with `If-Match`).
 
-use std::io::{self, IsTerminal};
+use std::io;
 
 use referrals::{LifecycleAction, Referral};
 
-use crate::cli::{Format, GlobalArgs, LifecycleArgs};
+use crate::cli::{Format, LifecycleArgs};
 use crate::connect::connect;
 use crate::failure::Failure;
-use crate::{output, settings};
+use crate::settings::Settings;
+use crate::{input, output};
 
 /// Runs one life-cycle command.
 pub async fn run(
-    global: &GlobalArgs,
+    settings: &Settings,
     action: LifecycleAction,
     args: &LifecycleArgs,
     reason: Option<&str>,
 ) -> Result<(), Failure> {
-    let id = non_empty_id(&args.id)?;
+    let id = input::referral_id(&args.id)?;
     if reason.is_some_and(|r| r.trim().is_empty()) {
         return Err(Failure::Usage("--reason: the text is empty".into()));
     }
-    let connection = connect(global, None).await?;
+    let connection = connect(settings, None).await?;
     let updated = connection.client.transition(id, action, reason).await?;
     eprintln!(
         "{}: {id} is now {}/{}",
@@ -29,31 +30,13 @@ pub async fn run(
         action.status(),
         action.substatus()
     );
-    print(global, args.format, &updated)
+    print(settings, &updated)
 }
 
 /// Prints a referral after a change: `--format`, else the profile's, else a table on a terminal
 /// and JSON otherwise.
-pub fn print(
-    global: &GlobalArgs,
-    flag: Option<Format>,
-    referral: &Referral,
-) -> Result<(), Failure> {
-    let format = settings::format(global, flag).unwrap_or_else(|| {
-        if io::stdout().is_terminal() {
-            Format::Table
-        } else {
-            Format::Json
-        }
-    });
+pub fn print(settings: &Settings, referral: &Referral) -> Result<(), Failure> {
+    let format = output::format_or(settings.format.value, Format::Json);
     output::write_referral(format, io::stdout(), referral)?;
     Ok(())
-}
-
-/// The id, refused when blank.
-pub fn non_empty_id(id: &str) -> Result<&str, Failure> {
-    if id.trim().is_empty() {
-        return Err(Failure::Usage("the referral id is empty".into()));
-    }
-    Ok(id)
 }

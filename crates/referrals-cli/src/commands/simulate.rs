@@ -5,17 +5,19 @@ use std::io::Write;
 
 use referrals_simulator::Simulator;
 
-use crate::cli::{GlobalArgs, SimulateArgs};
+use crate::cli::SimulateArgs;
 use crate::failure::Failure;
+use crate::plural::count;
+use crate::settings::Settings;
 
 /// Runs the simulator and prints how to point the CLI (or any client) at it.
-pub async fn run(global: &GlobalArgs, args: &SimulateArgs) -> Result<(), Failure> {
+pub async fn run(settings: &Settings, args: &SimulateArgs) -> Result<(), Failure> {
     let mut builder = Simulator::builder()
         .referrals(args.referrals)
         .seed(args.seed)
         .port(args.port)
         .allow_app_only_tokens(args.allow_app_only);
-    if let Some(token) = &global.token {
+    if let Some(token) = &args.accept_token {
         builder = builder.token(token.expose());
     }
     let simulator = builder.start().await.map_err(|e| {
@@ -31,7 +33,7 @@ pub async fn run(global: &GlobalArgs, args: &SimulateArgs) -> Result<(), Failure
         .map(|p| crate::resume::quote(&p.to_string_lossy()))
         .unwrap_or_else(|| "referrals".into());
     let text = format!(
-        "Partner Center simulator: {count} synthetic referrals (seed {seed}) at {base}{churn}
+        "Partner Center simulator: {count} (seed {seed}) at {base}{churn}
   collection:      {collection}
   bearer token:    {token}
   token endpoint:  {token_url} (sign-in below)
@@ -41,8 +43,8 @@ export PARTNER_CENTER_BASE_URL={base}
 export PARTNER_CENTER_TOKEN={token}
   {program} list --all
 
-or with flags:
-  {program} --base-url {base} --token {token} list --all
+or with options:
+  {program} list --all --base-url {base} --token {token}
 
 or sign in as the Referrals API wants (App+User), with PARTNER_CENTER_TOKEN unset:
   export AZURE_AUTHORITY_HOST={authority} AZURE_TENANT_ID={tenant} AZURE_CLIENT_ID={client_id}
@@ -58,16 +60,16 @@ Webhooks: register a receiver with the registration API at {base} (same token), 
   {program} webhooks --webhooks-url {base} register --url http://127.0.0.1:8080/webhooks/partner-center
 (PARTNER_CENTER_WEBHOOKS_TOKEN={token}); events are signed by a certificate at
   {cert_url}
-Listen with: {program} --base-url {base} --token {token} listen --bind 127.0.0.1:8080 \
+Listen with: {program} listen --base-url {base} --token {token} --bind 127.0.0.1:8080 \
   --cert-url-prefix {cert_prefix} --trust-anchor simulator-ca.pem --only-trust-anchors
 where simulator-ca.pem holds the signing CA:
 {ca_pem}
 Press Ctrl-C to stop.
 ",
-        count = simulator.referral_count(),
+        count = count(simulator.referral_count(), "synthetic referral"),
         seed = args.seed,
         churn = if args.churn > 0 {
-            format!(", {} random changes a second", args.churn)
+            format!(", {} a second", count(args.churn, "random change"))
         } else {
             String::new()
         },
@@ -102,13 +104,13 @@ Press Ctrl-C to stop.
             }
             _ = tick.tick(), if args.churn > 0 => {
                 let report = simulator.churn(args.churn as usize);
-                if global.verbose > 0 {
+                if settings.verbose > 0 {
                     eprintln!(
-                        "churn: {} created, {} updated, {} removed; {} referrals",
+                        "churn: {} created, {} updated, {} removed; {}",
                         report.created.len(),
                         report.updated.len(),
                         report.removed.len(),
-                        simulator.referral_count()
+                        count(simulator.referral_count(), "referral")
                     );
                 }
             }

@@ -5,25 +5,26 @@ use std::path::Path;
 
 use referrals::DealRegistration;
 
-use crate::cli::{DealCommand, GlobalArgs};
+use super::lifecycle::print;
+use crate::cli::DealCommand;
 use crate::connect::connect;
 use crate::failure::Failure;
 use crate::input;
-use crate::lifecycle::{non_empty_id, print};
+use crate::settings::Settings;
 
 /// Runs a `deal` command.
-pub async fn run(global: &GlobalArgs, command: &DealCommand) -> Result<(), Failure> {
+pub async fn run(settings: &Settings, command: &DealCommand) -> Result<(), Failure> {
     match command {
-        DealCommand::Register { id, file, format } => {
-            let id = non_empty_id(id)?;
+        DealCommand::Register { id, file, .. } => {
+            let id = input::referral_id(id)?;
             let deal = registration(file)?;
-            let connection = connect(global, None).await?;
+            let connection = connect(settings, None).await?;
             connection.client.register_deal(id, &deal).await?;
             eprintln!("registered the deal on {id}");
-            print(global, *format, &connection.client.get(id).await?)
+            print(settings, &connection.client.get(id).await?)
         }
-        DealCommand::Update { id, patch, format } => {
-            let id = non_empty_id(id)?;
+        DealCommand::Update { id, patch, .. } => {
+            let id = input::referral_id(id)?;
             let operations = input::patch(patch)?;
             for (index, operation) in operations.iter().enumerate() {
                 let (referrals::PatchOp::Replace { path, value }
@@ -35,13 +36,13 @@ pub async fn run(global: &GlobalArgs, command: &DealCommand) -> Result<(), Failu
                     ))
                 })?;
             }
-            let connection = connect(global, None).await?;
+            let connection = connect(settings, None).await?;
             connection
                 .client
                 .update_deal_registration(id, &operations)
                 .await?;
             eprintln!("updated the deal registration of {id}");
-            print(global, *format, &connection.client.get(id).await?)
+            print(settings, &connection.client.get(id).await?)
         }
     }
 }

@@ -11,12 +11,14 @@ use referrals_sync::{
     run_blocking,
 };
 
-use crate::cli::{GlobalArgs, SyncArgs};
-use crate::connect::connect_with;
+use crate::cli::SyncArgs;
+use crate::connect::{connect_with, transport};
 use crate::failure::Failure;
+use crate::plural::count;
+use crate::settings::Settings;
 
 /// Runs `referrals sync`.
-pub async fn run(global: &GlobalArgs, args: &SyncArgs) -> Result<(), Failure> {
+pub async fn run(settings: &Settings, args: &SyncArgs) -> Result<(), Failure> {
     let started = Instant::now();
     let options = SyncOptions {
         full: args.full,
@@ -26,7 +28,7 @@ pub async fn run(global: &GlobalArgs, args: &SyncArgs) -> Result<(), Failure> {
     };
     referrals_sync::plan::full_plan(Reason::Requested, &options)
         .map_err(|e| Failure::Usage(format!("--page-size: {e}")))?;
-    let db = crate::settings::database(global, args.db.as_ref());
+    let db = settings.database();
     let wait = args.wait;
     let opened = db.clone();
     let (lock, mirror) = tokio::task::spawn_blocking(move || {
@@ -38,15 +40,15 @@ pub async fn run(global: &GlobalArgs, args: &SyncArgs) -> Result<(), Failure> {
     })
     .await
     .map_err(|e| Failure::Local(format!("the mirror thread stopped: {e}")))??;
-    let counter = Arc::new(CountingTransport::new(global)?);
-    let connection = connect_with(global, None, Some(counter.clone())).await?;
+    let counter = Arc::new(CountingTransport::new(settings)?);
+    let connection = connect_with(settings, None, Some(counter.clone())).await?;
     let mirror = Arc::new(Mutex::new(mirror));
     let journal_before = with_mirror(&mirror, |m| Ok(m.last_seq()?)).await?;
 
     let outcome = referrals_sync::sync(&connection.client, &mirror, &options).await;
     if args.changes.is_some() {
         with_mirror(&mirror, move |m| {
-            crate::changes::write_after(m, journal_before, None).map(|_| ())
+            super::changes::write_after(m, journal_before, None).map(|_| ())
         })
         .await?;
     }
@@ -83,54 +85,26 @@ async fn with_mirror<T: Send + 'static>(
         .map_err(|e| Failure::Local(e.to_string()))?
 }
 
-/// What to do about a mirror error, decided by its kind.
-fn mirror_hint(error: &MirrorError) -> Option<String> {
-    match error {
-        MirrorError::Missing { path } => Some(format!(
-            "run `referrals sync --db {}` first",
-            path.display()
-        )),
-        MirrorError::Foreign { .. } | MirrorError::Corrupt { .. } => {
-            Some("choose another --db file".to_owned())
-        }
-        MirrorError::TooNew { .. } => {
-            Some("upgrade referrals: a newer version wrote this mirror".to_owned())
-        }
-        MirrorError::Locked { .. } => {
-            Some("try again when it has finished, or wait longer with --wait".to_owned())
-        }
-        MirrorError::Full { .. } => {
-            Some("free some space; the next `referrals sync` continues from there".to_owned())
-        }
-        _ => None,
-    }
-}
-
-/// A mirror error, with the hint its kind calls for on a line of its own.
-impl From<MirrorError> for Failure {
-    fn from(error: MirrorError) -> Self {
-        Failure::Local(match mirror_hint(&error) {
-            Some(hint) => format!("{error}\n  hint: {hint}"),
-            None => error.to_string(),
-        })
-    }
-}
-
 /// `synced: C created, U updated, R removed, N unchanged; P pages, Q requests in T s`, for
 /// what this process did, and why the run was full when the server forced it.
 fn summary(report: &SyncReport, requests: u64, seconds: f64) -> String {
     let done = report.session;
     let mut line = format!(
-        "synced: {} created, {} updated, {} removed, {} unchanged; {} pages, {} requests in {:.1} s",
-        done.created, done.updated, done.removed, done.unchanged, done.pages, requests, seconds
+        "synced: {} created, {} updated, {} removed, {} unchanged; {}, {} in {seconds:.1} s",
+        done.created,
+        done.updated,
+        done.removed,
+        done.unchanged,
+        count(done.pages, "page"),
+        count(requests, "request"),
     );
     if report.reason.is_fallback() {
         line.push_str(&format!(" ({})", report.reason));
     }
     if report.skipped > 0 {
         line.push_str(&format!(
-            " ({} referrals without an id not mirrored)",
-            report.skipped
+            " ({} without an id not mirrored)",
+            count(report.skipped, "referral")
         ));
     }
     line
@@ -144,16 +118,9 @@ struct CountingTransport {
 }
 
 impl CountingTransport {
-    fn new(global: &GlobalArgs) -> Result<Self, Failure> {
-        let mut builder = HyperTransport::builder();
-        if let Some(timeout) = global.timeout {
-            builder = builder.attempt_timeout(timeout).connect_timeout(timeout);
-        }
-        let inner = builder
-            .build()
-            .map_err(|e| Failure::Local(format!("transport: {e}")))?;
+    fn new(settings: &Settings) -> Result<Self, Failure> {
         Ok(CountingTransport {
-            inner,
+            inner: transport(settings)?,
             sent: AtomicU64::new(0),
         })
     }
@@ -173,33 +140,5 @@ impl Transport for CountingTransport {
     > {
         self.sent.fetch_add(1, Ordering::Relaxed);
         self.inner.send(request)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use std::path::PathBuf;
-
-    use super::*;
-
-    #[test]
-    fn a_missing_mirror_gets_the_command_that_creates_it() {
-        let path = PathBuf::from("dir/m.db");
-        let failure = Failure::from(MirrorError::Missing { path: path.clone() });
-        let message = failure.to_string();
-        assert!(message.starts_with("dir/m.db: no such mirror"), "{message}");
-        assert!(
-            message.contains("\n  hint: run `referrals sync --db dir/m.db` first"),
-            "{message}"
-        );
-        let locked = Failure::from(MirrorError::Locked {
-            path,
-            holder: "pid 7".into(),
-        });
-        assert!(locked.to_string().contains("--wait"), "{locked}");
-        let other = Failure::from(MirrorError::NoRunInProgress {
-            path: PathBuf::from("m.db"),
-        });
-        assert!(!other.to_string().contains("hint"), "{other}");
     }
 }

@@ -12,20 +12,21 @@ use referrals_sync::{ChangeRecord, Mirror};
 use serde::Serialize;
 use serde_json::value::RawValue;
 
-use crate::cli::{ChangesArgs, GlobalArgs};
+use crate::cli::ChangesArgs;
 use crate::failure::Failure;
+use crate::settings::Settings;
 
 /// Rows read from the journal at a time, so memory stays bounded however long it is.
 const BATCH: u64 = 1000;
 
 /// Runs `referrals changes`.
-pub fn run(global: &GlobalArgs, args: &ChangesArgs) -> Result<(), Failure> {
+pub fn run(settings: &Settings, args: &ChangesArgs) -> Result<(), Failure> {
     if let Some(name) = &args.consumer {
         if name.trim().is_empty() {
             return Err(Failure::Usage("--consumer: the name is empty".into()));
         }
     }
-    let mut mirror = Mirror::open_existing(crate::settings::database(global, args.db.as_ref()))?;
+    let mut mirror = Mirror::open_existing(settings.database())?;
     match (&args.consumer, args.ack) {
         (Some(name), Some(seq)) => {
             let offset = mirror.acknowledge(name, seq, SystemTime::now())?;

@@ -1,6 +1,5 @@
 //! `referrals list --db PATH`: the referrals of a local mirror, offline, in any `--format`.
 
-use std::io::{self, BufWriter, IsTerminal};
 use std::path::Path;
 
 use referrals::Referral;
@@ -13,17 +12,17 @@ use crate::output;
 /// Lists the mirror at `db` (referrals not marked removed, in the order first seen).
 pub fn run(db: &Path, args: &ListArgs, format: Option<Format>) -> Result<(), Failure> {
     let online_only = [
-        (args.self_only, "--self"),
-        (args.engagement_id.is_some(), "--engagement-id"),
-        (args.invited_by.is_some(), "--invited-by"),
-        (args.page_size.is_some(), "--page-size"),
-        (args.filter.is_some(), "--filter"),
-        (args.orderby.is_some(), "--orderby"),
-        (args.top.is_some(), "--top"),
-        (args.max_items.is_some(), "--max-items"),
-        (args.resume.is_some(), "--resume"),
-        (args.skip.is_some(), "--skip"),
-        (args.count, "--count"),
+        (args.classic.self_only, "--self"),
+        (args.classic.engagement_id.is_some(), "--engagement-id"),
+        (args.classic.invited_by.is_some(), "--invited-by"),
+        (args.classic.page_size.is_some(), "--page-size"),
+        (args.odata.filter.is_some(), "--filter"),
+        (args.odata.orderby.is_some(), "--orderby"),
+        (args.odata.top.is_some(), "--top"),
+        (args.paging.max_items.is_some(), "--max-items"),
+        (args.paging.resume.is_some(), "--resume"),
+        (args.odata.skip.is_some(), "--skip"),
+        (args.odata.count, "--count"),
     ];
     if let Some((_, option)) = online_only.iter().find(|(given, _)| *given) {
         return Err(Failure::Usage(format!(
@@ -31,22 +30,10 @@ pub fn run(db: &Path, args: &ListArgs, format: Option<Format>) -> Result<(), Fai
              --select, --format and --no-header only"
         )));
     }
-    let format = format.unwrap_or_else(|| {
-        if io::stdout().is_terminal() {
-            Format::Table
-        } else {
-            Format::Ndjson
-        }
-    });
+    let format = output::format_or(format, Format::Ndjson);
     let mirror = Mirror::open_existing(db)?;
-    let fields = output::Fields::only(&args.select);
-    let mut sink = output::sink(
-        format,
-        BufWriter::new(io::stdout()),
-        !args.no_header,
-        &fields,
-    )?;
-    let listed = mirror.for_each_referral(args.status.as_deref(), |raw| {
+    let mut sink = super::stdout_sink(args, format)?;
+    let listed = mirror.for_each_referral(args.classic.status.as_deref(), |raw| {
         let referral: Referral = serde_json::from_str(raw).map_err(|e| {
             Failure::Local(format!(
                 "{}: a stored referral is not valid JSON: {e}",

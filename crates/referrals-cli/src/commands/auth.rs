@@ -1,61 +1,23 @@
 //! `referrals login`, `referrals logout` and `referrals auth status`, and the credential chain
 //! the other commands sign in with.
 
-use std::sync::Arc;
 use std::time::SystemTime;
 
 use referrals::auth::{
-    self, CacheEntry, CacheKey, CredentialSource, DeviceCodeLogin, PARTNER_CENTER_SCOPE,
-    SignInProblem, TokenCache, TokenProvider, env,
+    self, CacheEntry, CacheKey, DeviceCodeLogin, PARTNER_CENTER_SCOPE, SignInProblem, TokenCache,
+    env,
 };
 use referrals::query::AuthorityUrl;
-use referrals::transport::HyperTransport;
 use referrals::{Client, ListQuery};
 use referrals_simulator::{Simulator, SimulatorHandle};
 
-use crate::cli::{GlobalArgs, LoginArgs, LogoutArgs};
+use crate::connect::transport;
 use crate::failure::Failure;
-
-/// The process environment.
-fn lookup(name: &str) -> Option<String> {
-    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
-}
+use crate::plural::count;
+use crate::settings::{Settings, env_lookup as lookup};
 
 fn auth_failure(error: auth::AuthError) -> Failure {
     Failure::Client(referrals::Error::from(error))
-}
-
-/// The `--auth` source (or `REFERRALS_AUTH`'s, or the profile's), if one is forced.
-fn forced(global: &GlobalArgs) -> Option<CredentialSource> {
-    global.auth
-}
-
-/// The environment, with the tenant and client id of the effective settings (flag, environment
-/// or config file profile) in place of `AZURE_TENANT_ID` / `AZURE_CLIENT_ID`.
-fn with_settings(global: &GlobalArgs) -> impl Fn(&str) -> Option<String> + use<> {
-    let (tenant, client_id) = crate::settings::identity(global);
-    move |name| match name {
-        env::TENANT_ID if tenant.is_some() => tenant.clone(),
-        env::CLIENT_ID if client_id.is_some() => client_id.clone(),
-        _ => lookup(name),
-    }
-}
-
-/// The chain's choice for the other commands (`--token` is handled before this).
-pub fn provider(global: &GlobalArgs) -> Result<Arc<dyn TokenProvider>, Failure> {
-    let lookup = with_settings(global);
-    let chain = auth::from_lookup_forced(&lookup, forced(global)).map_err(auth_failure)?;
-    Ok(chain.into_provider())
-}
-
-fn transport(global: &GlobalArgs) -> Result<HyperTransport, Failure> {
-    let mut builder = HyperTransport::builder();
-    if let Some(timeout) = global.timeout {
-        builder = builder.attempt_timeout(timeout).connect_timeout(timeout);
-    }
-    builder
-        .build()
-        .map_err(|e| Failure::Local(format!("cannot set up HTTPS: {e}")))
 }
 
 fn authority() -> Result<AuthorityUrl, Failure> {
@@ -82,8 +44,8 @@ struct Target {
     demo: Option<SimulatorHandle>,
 }
 
-async fn target(global: &GlobalArgs, args: &LoginArgs) -> Result<Target, Failure> {
-    if global.demo {
+async fn target(settings: &Settings) -> Result<Target, Failure> {
+    if settings.demo {
         let simulator = Simulator::builder()
             .referrals(crate::connect::DEMO_REFERRALS)
             .seed(crate::connect::DEMO_SEED)
@@ -106,24 +68,19 @@ async fn target(global: &GlobalArgs, args: &LoginArgs) -> Result<Target, Failure
             demo: Some(simulator),
         });
     }
-    let settings = with_settings(global);
-    let client_id = args
-        .client_id
-        .clone()
-        .or_else(|| settings(env::CLIENT_ID))
-        .ok_or_else(|| {
-            Failure::Config(format!(
-                "sign-in needs the application (client) id of your Entra app registration: pass \
+    let client_id = settings.client_id.value.clone().ok_or_else(|| {
+        Failure::Config(format!(
+            "sign-in needs the application (client) id of your Entra app registration: pass \
                  --client-id or set {} (see 'Sign in' in the README)",
-                env::CLIENT_ID
-            ))
-        })?;
+            env::CLIENT_ID
+        ))
+    })?;
     Ok(Target {
         authority: authority()?,
-        tenant: args
+        tenant: settings
             .tenant
+            .value
             .clone()
-            .or_else(|| settings(env::TENANT_ID))
             .unwrap_or_else(|| auth::DEFAULT_TENANT.into()),
         client_id,
         cache: Some(cache()?),
@@ -132,9 +89,9 @@ async fn target(global: &GlobalArgs, args: &LoginArgs) -> Result<Target, Failure
 }
 
 /// `referrals login`: device code sign-in, tokens stored in the cache.
-pub async fn login(global: &GlobalArgs, args: &LoginArgs) -> Result<(), Failure> {
-    let target = target(global, args).await?;
-    let transport = transport(global)?;
+pub async fn login(settings: &Settings) -> Result<(), Failure> {
+    let target = target(settings).await?;
+    let transport = transport(settings)?;
     let login = DeviceCodeLogin::new(
         target.authority.clone(),
         target.tenant.clone(),
@@ -196,20 +153,19 @@ pub async fn login(global: &GlobalArgs, args: &LoginArgs) -> Result<(), Failure>
         let mut pages = client.list(query).pages();
         let page = futures::StreamExt::next(&mut pages).await.transpose()?;
         eprintln!(
-            "demo: the signed-in token works: the API listed {} referral(s) on a first page of one",
-            page.map_or(0, |p| p.items.len())
+            "demo: the signed-in token works: the API listed {} on a first page of one",
+            count(page.map_or(0, |p| p.items.len()), "referral")
         );
     }
     Ok(())
 }
 
 /// `referrals logout`: removes the stored sign-in.
-pub async fn logout(global: &GlobalArgs, args: &LogoutArgs) -> Result<(), Failure> {
+pub async fn logout(settings: &Settings) -> Result<(), Failure> {
     let cache = cache()?;
     let authority = authority()?;
-    let settings = with_settings(global);
-    let tenant = args.tenant.clone().or_else(|| settings(env::TENANT_ID));
-    let client_id = args.client_id.clone().or_else(|| settings(env::CLIENT_ID));
+    let tenant = settings.tenant.value.clone();
+    let client_id = settings.client_id.value.clone();
     let contents = cache.load().map_err(auth_failure)?;
     let keys: Vec<CacheKey> = contents
         .matching(authority.as_str(), tenant.as_deref(), client_id.as_deref())
@@ -247,17 +203,16 @@ pub async fn logout(global: &GlobalArgs, args: &LogoutArgs) -> Result<(), Failur
 }
 
 /// `referrals auth status`.
-pub async fn status(global: &GlobalArgs) -> Result<(), Failure> {
-    if global.demo {
+pub async fn status(settings: &Settings) -> Result<(), Failure> {
+    if settings.demo {
         println!("source: demo (the embedded simulator's static token)");
         return Ok(());
     }
-    if global.token.is_some() {
+    if settings.token.is_some() {
         println!("source: token (--token)");
         return Ok(());
     }
-    let lookup = with_settings(global);
-    let chain = auth::from_lookup_forced(&lookup, forced(global)).map_err(auth_failure)?;
+    let chain = settings.credentials().map_err(auth_failure)?;
     println!("source: {} ({})", chain.source(), chain.source().label());
     for (name, value) in chain.details() {
         println!("{name}: {value}");
@@ -265,7 +220,7 @@ pub async fn status(global: &GlobalArgs) -> Result<(), Failure> {
     for (source, why) in chain.passed_over() {
         println!("passed over: {} ({}): {why}", source, source.label());
     }
-    let transport = transport(global)?;
+    let transport = transport(settings)?;
     chain
         .into_provider()
         .token(&transport)

@@ -3,38 +3,21 @@
 //! at random moments while the simulator changes its referrals and injects faults.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
-use referrals_simulator::{Fault, FaultPlan, FaultRule, Simulator, SimulatorHandle};
+use referrals_simulator::{Fault, FaultPlan, FaultRule, SimulatorHandle};
 use referrals_sync::{Mirror, SyncLock};
 use serde_json::Value;
 
+use crate::support::{self, assert_success, output, process, stderr, temp_dir};
+
 const TOKEN: &str = "sync-test-token-41c9";
 
-/// The binary with a clean environment (no developer settings leak in).
-fn referrals() -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_referrals"));
-    for name in [
-        "PARTNER_CENTER_BASE_URL",
-        "PARTNER_CENTER_TOKEN",
-        "AZURE_TENANT_ID",
-        "AZURE_CLIENT_ID",
-        "AZURE_CLIENT_SECRET",
-        "AZURE_AUTHORITY_HOST",
-        "REFERRALS_DB",
-        "RUST_LOG",
-    ] {
-        command.env_remove(name);
-    }
-    command.stdin(Stdio::null());
-    command
-}
-
 fn sync_command(sim: &SimulatorHandle, db: &Path, extra: &[&str]) -> Command {
-    let mut command = referrals();
+    let mut command = process();
     command
         .args([
             "sync",
@@ -49,40 +32,8 @@ fn sync_command(sim: &SimulatorHandle, db: &Path, extra: &[&str]) -> Command {
     command
 }
 
-fn output(command: &mut Command) -> Output {
-    command.output().expect("the binary runs")
-}
-
-fn stderr(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
-}
-
-fn assert_success(output: &Output) {
-    assert!(
-        output.status.success(),
-        "exit {:?}, stderr:\n{}",
-        output.status.code(),
-        stderr(output)
-    );
-}
-
-fn temp_dir(name: &str) -> PathBuf {
-    let dir =
-        std::env::temp_dir().join(format!("referrals-cli-sync-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
 async fn simulator(referrals: usize, faults: FaultPlan) -> SimulatorHandle {
-    Simulator::builder()
-        .referrals(referrals)
-        .seed(5)
-        .token(TOKEN)
-        .faults(faults)
-        .start()
-        .await
-        .expect("the simulator starts")
+    support::simulator(referrals, 5, TOKEN, faults).await
 }
 
 /// The summary line's numbers: created, updated, removed, unchanged, pages, requests.
@@ -96,15 +47,18 @@ fn summary(output: &Output) -> [u64; 6] {
         .split([' ', ',', ';'])
         .filter(|w| !w.is_empty())
         .collect();
-    // synced: C created U updated R removed N unchanged P pages Q requests in T s
+    // synced: C created U updated R removed N unchanged P pages Q requests in T s, with
+    // `1 page` and `1 request` in the singular.
+    let numbers: Vec<u64> = words.iter().filter_map(|w| w.parse().ok()).collect();
+    let noun = |n: u64, one: &'static str, many: &'static str| if n == 1 { one } else { many };
     let expected = [
         "synced:",
         "created",
         "updated",
         "removed",
         "unchanged",
-        "pages",
-        "requests",
+        noun(numbers[4], "page", "pages"),
+        noun(numbers[5], "request", "requests"),
         "in",
         "s",
     ];
@@ -114,7 +68,6 @@ fn summary(output: &Output) -> [u64; 6] {
         .filter(|w| w.parse::<f64>().is_err())
         .collect();
     assert_eq!(labels[..9], expected, "{line}");
-    let numbers: Vec<u64> = words.iter().filter_map(|w| w.parse().ok()).collect();
     assert!(words[words.len() - 2].parse::<f64>().is_ok(), "{line}");
     [
         numbers[0], numbers[1], numbers[2], numbers[3], numbers[4], numbers[5],
@@ -155,8 +108,8 @@ fn assert_journal_consistent(db: &Path) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sync_prints_one_summary_and_an_unchanged_account_costs_one_request() {
-    let dir = temp_dir("summary");
-    let db = dir.join("m.db");
+    let dir = temp_dir();
+    let db = dir.path().join("m.db");
     let sim = simulator(120, FaultPlan::new()).await;
     let first = output(&mut sync_command(&sim, &db, &["--page-size", "50"]));
     assert_success(&first);
@@ -193,18 +146,17 @@ async fn sync_prints_one_summary_and_an_unchanged_account_costs_one_request() {
         assert_eq!(line["referral"]["id"], line["id"]);
     }
     assert_eq!(mirror_state(&db).len() as u64, 120 + created);
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_consumer_sees_an_unacknowledged_batch_again_and_never_skips_one() {
-    let dir = temp_dir("consumer");
-    let db = dir.join("m.db");
+    let dir = temp_dir();
+    let db = dir.path().join("m.db");
     let sim = simulator(30, FaultPlan::new()).await;
     assert_success(&output(&mut sync_command(&sim, &db, &[])));
     let batch = |extra: &[&str]| {
         let out = output(
-            referrals()
+            process()
                 .args(["changes", "--db"])
                 .arg(&db)
                 .args(["--consumer", "crm"])
@@ -227,7 +179,7 @@ async fn a_consumer_sees_an_unacknowledged_batch_again_and_never_skips_one() {
     assert_eq!(batch(&["--limit", "10"]), first);
     // It processed up to 4 before dying this time.
     assert_success(&output(
-        referrals()
+        process()
             .args(["changes", "--db"])
             .arg(&db)
             .args(["--consumer", "crm", "--ack", "4"]),
@@ -236,14 +188,14 @@ async fn a_consumer_sees_an_unacknowledged_batch_again_and_never_skips_one() {
     assert_eq!(batch(&[]).len(), 26);
     // Without a consumer, --since reads from any point.
     let since = output(
-        referrals()
+        process()
             .args(["changes", "--db"])
             .arg(&db)
             .args(["--since", "28"]),
     );
     assert_eq!(String::from_utf8(since.stdout).unwrap().lines().count(), 2);
     // Acknowledging beyond the journal is refused.
-    let beyond = output(referrals().args(["changes", "--db"]).arg(&db).args([
+    let beyond = output(process().args(["changes", "--db"]).arg(&db).args([
         "--consumer",
         "crm",
         "--ack",
@@ -255,18 +207,17 @@ async fn a_consumer_sees_an_unacknowledged_batch_again_and_never_skips_one() {
         "{}",
         stderr(&beyond)
     );
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn list_db_lists_the_mirror_offline() {
-    let dir = temp_dir("offline");
-    let db = dir.join("m.db");
+    let dir = temp_dir();
+    let db = dir.path().join("m.db");
     let sim = simulator(40, FaultPlan::new()).await;
     assert_success(&output(&mut sync_command(&sim, &db, &[])));
     let requests = sim.api_requests();
     let all = output(
-        referrals()
+        process()
             .args(["list", "--db"])
             .arg(&db)
             .args(["--format", "ndjson"]),
@@ -283,7 +234,7 @@ async fn list_db_lists_the_mirror_offline() {
         "every referral, as received, in the order first seen"
     );
     let new = output(
-        referrals()
+        process()
             .args(["list", "--db"])
             .arg(&db)
             .args(["--status", "New", "--format", "csv"]),
@@ -294,28 +245,31 @@ async fn list_db_lists_the_mirror_offline() {
     assert_eq!(rows, news);
     assert_eq!(sim.api_requests(), requests, "offline");
     let refused = output(
-        referrals()
+        process()
             .args(["list", "--db"])
             .arg(&db)
             .args(["--top", "5"]),
     );
     assert_eq!(refused.status.code(), Some(2));
     assert!(stderr(&refused).contains("--top cannot be used with --db"));
-    let missing = output(referrals().args(["list", "--db"]).arg(dir.join("none.db")));
+    let missing = output(
+        process()
+            .args(["list", "--db"])
+            .arg(dir.path().join("none.db")),
+    );
     assert!(!missing.status.success());
     assert!(
         stderr(&missing).contains("no such mirror"),
         "{}",
         stderr(&missing)
     );
-    assert!(!dir.join("none.db").exists());
-    std::fs::remove_dir_all(&dir).unwrap();
+    assert!(!dir.path().join("none.db").exists());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_second_sync_waits_then_names_the_running_one() {
-    let dir = temp_dir("locked");
-    let db = dir.join("m.db");
+    let dir = temp_dir();
+    let db = dir.path().join("m.db");
     let sim = simulator(10, FaultPlan::new()).await;
     let held = SyncLock::acquire(&db, Duration::ZERO).unwrap();
     let second = output(&mut sync_command(&sim, &db, &["--wait", "0s"]));
@@ -329,14 +283,13 @@ async fn a_second_sync_waits_then_names_the_running_one() {
     assert_eq!(sim.api_requests(), 0);
     drop(held);
     assert_success(&output(&mut sync_command(&sim, &db, &[])));
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_corrupt_or_foreign_file_is_refused_and_left_intact() {
-    let dir = temp_dir("corrupt");
+    let dir = temp_dir();
     let sim = simulator(10, FaultPlan::new()).await;
-    let garbage = dir.join("notes.db");
+    let garbage = dir.path().join("notes.db");
     std::fs::write(&garbage, "id,name\n1,not a database\n".repeat(100)).unwrap();
     let before = std::fs::read(&garbage).unwrap();
     let out = output(&mut sync_command(&sim, &garbage, &[]));
@@ -348,13 +301,12 @@ async fn a_corrupt_or_foreign_file_is_refused_and_left_intact() {
     );
     assert_eq!(std::fs::read(&garbage).unwrap(), before);
     assert_eq!(sim.api_requests(), 0);
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_run_stopped_by_faults_exits_4_and_the_next_continues() {
-    let dir = temp_dir("exit4");
-    let db = dir.join("m.db");
+    let dir = temp_dir();
+    let db = dir.path().join("m.db");
     let sim = simulator(
         50,
         FaultPlan::new().rule(FaultRule::list_page(2, Fault::status(503))),
@@ -377,7 +329,6 @@ async fn a_run_stopped_by_faults_exits_4_and_the_next_continues() {
     assert_success(&next);
     assert_eq!(summary(&next), [30, 0, 0, 0, 3, 3]);
     assert_eq!(mirror_state(&db), simulator_state(&sim));
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 /// A small xorshift, seeded by the test: the kill moments.
@@ -398,8 +349,8 @@ async fn sync_killed_at_random_moments_loses_nothing_and_repeats_nothing() {
     // count), at most MAX_RUNS.
     const KILLS: usize = 50;
     const MAX_RUNS: usize = 400;
-    let dir = temp_dir("kill");
-    let db = dir.join("m.db");
+    let dir = temp_dir();
+    let db = dir.path().join("m.db");
     let faults = FaultPlan::new()
         .seed(13)
         .rule(FaultRule::with_probability(0.05, Fault::status(503)))
@@ -475,7 +426,6 @@ async fn sync_killed_at_random_moments_loses_nothing_and_repeats_nothing() {
         assert_eq!(&mirror[id].1, value, "{id}: JSON");
     }
     assert_journal_consistent(&db);
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 /// The schema-version-1 mirror kept by referrals-sync as a fixture (written by the release
@@ -565,15 +515,15 @@ async fn a_kill_during_the_schema_upgrade_leaves_version_1_or_2_never_in_between
     const BULK: usize = 10_000;
     const MID_UPGRADE_KILLS: usize = 5;
     const MAX_RUNS: usize = 60;
-    let dir = temp_dir("upgrade-kill");
-    let template = dir.join("v1.db");
+    let dir = temp_dir();
+    let template = dir.path().join("v1.db");
     large_version_1_mirror(&template, BULK);
     let before = file_state(&template);
     assert_eq!(before.version, 1);
     assert!(before.shape_matches_version);
     assert_eq!(before.referrals, 32 + BULK as i64);
     let changes = |db: &Path| {
-        let mut command = referrals();
+        let mut command = process();
         command
             .args(["-v", "changes", "--limit", "1", "--db"])
             .arg(db)
@@ -583,7 +533,7 @@ async fn a_kill_during_the_schema_upgrade_leaves_version_1_or_2_never_in_between
     };
 
     // One upgrade to the end, to know how long one takes here.
-    let db = dir.join("m.db");
+    let db = dir.path().join("m.db");
     std::fs::copy(&template, &db).unwrap();
     let started = std::time::Instant::now();
     let out = output(&mut changes(&db));
@@ -671,15 +621,14 @@ async fn a_kill_during_the_schema_upgrade_leaves_version_1_or_2_never_in_between
     let mirror = mirror_state(&db);
     assert_eq!(mirror, simulator_state(&sim));
     assert_journal_consistent(&db);
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]
 fn simulate_churn_changes_referrals_that_a_sync_then_picks_up() {
     use std::io::{BufRead, BufReader};
-    let dir = temp_dir("churn");
-    let db = dir.join("m.db");
-    let mut child = referrals()
+    let dir = temp_dir();
+    let db = dir.path().join("m.db");
+    let mut child = process()
         .args(["simulate", "--referrals", "20", "--churn", "20"])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -704,7 +653,7 @@ fn simulate_churn_changes_referrals_that_a_sync_then_picks_up() {
     let (base, token) = (base.expect("a base URL"), token.expect("a token"));
     let sync = || {
         let out = output(
-            referrals()
+            process()
                 .args(["sync", "--base-url", &base, "--token", &token, "--db"])
                 .arg(&db),
         );
@@ -724,5 +673,4 @@ fn simulate_churn_changes_referrals_that_a_sync_then_picks_up() {
         "no sync saw a change of the churning simulator"
     );
     assert_journal_consistent(&db);
-    std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -10,8 +10,9 @@ use referrals::{ConfigError, ErrorKind};
 use referrals_simulator::Simulator;
 use serde_json::Value;
 
-use crate::cli::{GlobalArgs, WebhooksArgs, WebhooksCommand};
+use crate::cli::{WebhooksArgs, WebhooksCommand};
 use crate::failure::Failure;
+use crate::settings::Settings;
 
 fn print(value: &Value) -> Result<(), Failure> {
     let mut out = std::io::stdout().lock();
@@ -21,10 +22,10 @@ fn print(value: &Value) -> Result<(), Failure> {
 }
 
 /// Runs a registration command.
-pub async fn run(global: &GlobalArgs, args: &WebhooksArgs) -> Result<(), Failure> {
+pub async fn run(settings: &Settings, args: &WebhooksArgs) -> Result<(), Failure> {
     // Under --demo, an embedded simulator's registration API answers (kept alive until the
     // command ends).
-    let demo = if global.demo {
+    let demo = if settings.demo {
         Some(
             Simulator::builder()
                 .referrals(1)
@@ -45,12 +46,12 @@ pub async fn run(global: &GlobalArgs, args: &WebhooksArgs) -> Result<(), Failure
                 args.webhooks_url.clone(),
                 WebhookRegistration::builder()
                     .bearer_token(token)
-                    .transport(crate::connect::transport(global)?),
+                    .transport(crate::connect::transport(settings)?),
             ),
-            // The sign-in of the global options (and its transport and retries), asked for the
+            // The sign-in of the API options (and its transport and retries), asked for the
             // registration host's audience.
-            None if global.token.is_none() => {
-                let connection = crate::connect::connect(global, None).await?;
+            None if settings.token.is_none() => {
+                let connection = crate::connect::connect(settings, None).await?;
                 (
                     args.webhooks_url.clone(),
                     connection.client.webhook_registration(),

@@ -1,18 +1,22 @@
 //! `referrals list`: the query from the options (or a checkpoint), pages streamed to stdout as
 //! they arrive, and on a failure the option that resumes the listing.
 
+pub mod mirror;
+
 use std::io::{self, BufWriter, IsTerminal};
 
 use futures::StreamExt;
 use referrals::query::{Origin, Position, SortField, SortOrder};
 use referrals::{Checkpoint, Filter, ListQuery, ReferralStatus};
 
-use crate::cli::{Format, GlobalArgs, ListArgs};
+use crate::cli::{Format, ListArgs};
 use crate::connect::connect;
 use crate::failure::Failure;
 use crate::output;
+use crate::plural::count;
 use crate::progress::Progress;
 use crate::resume::{Paging, ResumeCommand};
+use crate::settings::Settings;
 
 /// Where the listing starts.
 enum Start {
@@ -21,12 +25,12 @@ enum Start {
 }
 
 /// Runs `referrals list`.
-pub async fn run(global: &GlobalArgs, args: &ListArgs) -> Result<(), Failure> {
+pub async fn run(settings: &Settings, args: &ListArgs) -> Result<(), Failure> {
     if let Some(db) = &args.db {
-        return crate::mirror_list::run(db, args, crate::settings::format(global, args.format));
+        return mirror::run(db, args, settings.format.value);
     }
     // Every argument is checked before the client is built, let alone a request sent.
-    let start = match &args.resume {
+    let start = match &args.paging.resume {
         Some(token) => Start::Resume(
             token
                 .parse::<Checkpoint>()
@@ -34,23 +38,17 @@ pub async fn run(global: &GlobalArgs, args: &ListArgs) -> Result<(), Failure> {
         ),
         None => Start::Query(query(args)?),
     };
-    let paging = match (args.all, args.max_items) {
+    let paging = match (args.paging.all, args.paging.max_items) {
         (true, _) => Paging::All,
         (false, Some(max)) => Paging::MaxItems(max),
         (false, None) => Paging::FirstPage,
     };
-    let format = crate::settings::format(global, args.format).unwrap_or_else(|| {
-        if io::stdout().is_terminal() {
-            Format::Table
-        } else {
-            Format::Ndjson
-        }
-    });
+    let format = output::format_or(settings.format.value, Format::Ndjson);
     let demo_port = match &start {
         Start::Resume(checkpoint) => demo_port(checkpoint),
         Start::Query(_) => None,
     };
-    let connection = connect(global, demo_port).await?;
+    let connection = connect(settings, demo_port).await?;
     let client = &connection.client;
 
     let listing = match start {
@@ -71,25 +69,19 @@ pub async fn run(global: &GlobalArgs, args: &ListArgs) -> Result<(), Failure> {
         program: std::env::args_os()
             .next()
             .unwrap_or_else(|| "referrals".into()),
-        global,
+        settings,
         paging,
         format,
     };
 
-    let fields = output::Fields::only(&args.select);
-    let mut sink = output::sink(
-        format,
-        BufWriter::new(io::stdout()),
-        !args.no_header,
-        &fields,
-    )?;
+    let mut sink = stdout_sink(args, format)?;
     let cap = match paging {
         Paging::MaxItems(max) => Some(max),
         _ => None,
     };
     // When the items themselves scroll by on the terminal, a bar would only garble them.
     let show_progress =
-        paging != Paging::FirstPage && global.verbose == 0 && !io::stdout().is_terminal();
+        paging != Paging::FirstPage && settings.verbose == 0 && !io::stdout().is_terminal();
     let progress = Progress::new(show_progress, cap);
     let mut pages = listing.pages();
     let mut written = 0u64;
@@ -109,7 +101,9 @@ pub async fn run(global: &GlobalArgs, args: &ListArgs) -> Result<(), Failure> {
                 let resumable = !crate::failure::is_usage(&error);
                 if let (true, Some(checkpoint)) = (resumable, error.checkpoint()) {
                     eprintln!(
-                        "listing stopped after {written} referrals in {received} pages of this run"
+                        "listing stopped after {} in {} of this run",
+                        count(written, "referral"),
+                        count(received, "page")
                     );
                     eprintln!("resume with: --resume {}", checkpoint);
                     eprintln!("  {}", resume.render(checkpoint, written));
@@ -117,10 +111,10 @@ pub async fn run(global: &GlobalArgs, args: &ListArgs) -> Result<(), Failure> {
                 return Err(Failure::Interrupted(error));
             }
         };
-        if args.count && !counted {
+        if args.odata.count && !counted {
             counted = true;
             match page.count {
-                Some(total) => eprintln!("count: {total} referrals match"),
+                Some(total) => eprintln!("count: {} match", count(total, "referral")),
                 None => eprintln!("count: the server sent no count"),
             }
         }
@@ -146,6 +140,19 @@ pub async fn run(global: &GlobalArgs, args: &ListArgs) -> Result<(), Failure> {
     Ok(())
 }
 
+/// The listing's sink on stdout, with the columns `--select` asks for and the header unless
+/// `--no-header`.
+fn stdout_sink(args: &ListArgs, format: Format) -> Result<Box<dyn output::Sink>, Failure> {
+    let fields = output::Fields::only(&args.odata.select);
+    let header = !args.output.no_header;
+    Ok(output::sink(
+        format,
+        BufWriter::new(io::stdout()),
+        header,
+        &fields,
+    )?)
+}
+
 /// The port of the demo simulator that wrote `checkpoint`'s next link (OData form), so that a
 /// `--demo` run resumes it: the link is only followed on the configured origin.
 fn demo_port(checkpoint: &Checkpoint) -> Option<u16> {
@@ -160,28 +167,29 @@ const ALL_PAGE_SIZE: u32 = *referrals::query::PAGE_SIZE_RANGE.end();
 
 /// The list query from the options; errors name the option and the allowed values.
 fn query(args: &ListArgs) -> Result<ListQuery, Failure> {
+    let (classic, odata_args) = (&args.classic, &args.odata);
     let mut query = ListQuery::new();
-    let odata = args.filter.is_some()
-        || args.orderby.is_some()
-        || args.top.is_some()
-        || !args.select.is_empty()
-        || args.skip.is_some()
-        || args.count;
+    let odata = odata_args.filter.is_some()
+        || odata_args.orderby.is_some()
+        || odata_args.top.is_some()
+        || !odata_args.select.is_empty()
+        || odata_args.skip.is_some()
+        || odata_args.count;
     // Every page at the largest size the API allows: a fifth of the requests of the server's
     // default of 20 for the same referrals. Only in the 2018 form (what a full sync sends too);
     // an OData listing keeps the paging the server chooses.
-    let size = args
+    let size = classic
         .page_size
-        .or((args.all && !odata).then_some(ALL_PAGE_SIZE));
+        .or((args.paging.all && !odata).then_some(ALL_PAGE_SIZE));
     if let Some(size) = size {
         query = query
             .page_size(size)
             .map_err(|e| Failure::Usage(format!("--page-size: {e}")))?;
     }
-    if args.self_only {
+    if classic.self_only {
         query = query.self_only(true);
     }
-    if let Some(status) = &args.status {
+    if let Some(status) = &classic.status {
         let status = ReferralStatus::from(status.as_str());
         if status.is_unknown() {
             // The server adds values over time: sent as given, but a typo deserves a warning.
@@ -194,34 +202,34 @@ fn query(args: &ListArgs) -> Result<ListQuery, Failure> {
         }
         query = query.status(status);
     }
-    if let Some(id) = &args.engagement_id {
+    if let Some(id) = &classic.engagement_id {
         query = query.engagement_id(id.clone());
     }
-    if let Some(id) = &args.invited_by {
+    if let Some(id) = &classic.invited_by {
         query = query.invited_by_organization(id.clone());
     }
-    if let Some(filter) = &args.filter {
+    if let Some(filter) = &odata_args.filter {
         if filter.trim().is_empty() {
             return Err(Failure::Usage("--filter: the expression is empty".into()));
         }
         query = query.filter(&Filter::raw(filter.clone()));
     }
-    if let Some(order) = &args.orderby {
+    if let Some(order) = &odata_args.orderby {
         let (field, order) = parse_order(order)?;
         query = query.order_by(field, order);
     }
-    if let Some(top) = args.top {
+    if let Some(top) = odata_args.top {
         query = query.top(top);
     }
-    if !args.select.is_empty() {
+    if !odata_args.select.is_empty() {
         query = query
-            .select(args.select.iter().map(|f| f.trim()))
+            .select(odata_args.select.iter().map(|f| f.trim()))
             .map_err(|e| Failure::Usage(format!("--select: {e}")))?;
     }
-    if let Some(skip) = args.skip {
+    if let Some(skip) = odata_args.skip {
         query = query.skip(skip);
     }
-    if args.count {
+    if odata_args.count {
         query = query.count(true);
     }
     Ok(query)

@@ -1,0 +1,10 @@
+//! The `referrals` binary run as a process: one test binary, a module per area, one shared
+//! support module.
+
+mod auth;
+mod cli;
+mod daily;
+mod numbers;
+mod support;
+mod sync;
+mod webhooks;
