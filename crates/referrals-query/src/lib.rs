@@ -88,6 +88,7 @@ mod list;
 mod pager;
 mod request;
 mod retry;
+mod safe_text;
 pub mod scope;
 pub mod transport;
 
@@ -114,3 +115,4 @@ pub use retry::{
     Classification, GiveUp, Outcome, RetryDecision, RetryPolicy, RetryState, classify,
     is_idempotent, is_transient_status, parse_retry_after, retry_after,
 };
+pub use safe_text::{MASK, mask_url_passwords, printable};
