@@ -32,7 +32,7 @@ mod secret;
 pub use client::{Client, ClientBuilder};
 pub use error::{APP_ONLY_HINT, Error, ErrorKind};
 pub use listing::Listing;
-pub use secret::Secret;
+pub use secret::{MIN_MASKED_CHARS, MaskingWriter, Secret, mask_secrets};
 
 pub use referrals_model as model;
 pub use referrals_model::{

@@ -61,6 +61,7 @@ pub use error::{
     Attempt, AttemptFailure, AuthError, AzureCliProblem, CacheProblem, CertificateProblem,
     ConfigProblem, EndpointProblem, Field, PemProblem, SignInProblem, Unconfigured,
 };
+pub(crate) use grant::FORM_VALUE;
 pub use grant::{IdClaims, TokenAnswer};
 pub use refresh::RefreshToken;
 pub use rotation::{RefreshChoice, choose_refresh_token, fingerprint};
