@@ -125,6 +125,10 @@ impl TokenProvider for Chain {
     fn is_app_only(&self) -> bool {
         self.provider.is_app_only()
     }
+
+    fn can_refresh(&self) -> bool {
+        self.provider.can_refresh()
+    }
 }
 
 /// The provider the environment configures (see the [module docs](crate::auth) for the order;
