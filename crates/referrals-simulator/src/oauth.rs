@@ -312,7 +312,7 @@ fn poll_device(tokens: &Tokens, form: &FormFields) -> Reply {
             "expired_token",
             "AADSTS70020: The device code has expired.",
         ),
-        Ok((DeviceStep::Pending, _)) => (
+        Ok((DeviceStep::Pending | DeviceStep::PendingForever, _)) => (
             StatusCode::BAD_REQUEST,
             "authorization_pending",
             "AADSTS70016: The user has not finished signing in.",

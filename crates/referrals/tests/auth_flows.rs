@@ -584,3 +584,62 @@ async fn an_azure_cli_that_hangs_is_stopped_by_the_timeout() {
     );
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// Signs in against an authority that answers `interval: 0`, then `authorization_pending`
+/// for ever (even after the code expired), with `pause` (the real wait unless given).
+async fn sign_in_pending_for_ever(
+    expires_in: Duration,
+    pause: Option<Pause>,
+) -> (SimulatorHandle, Result<auth::TokenAnswer, AuthError>) {
+    let sim = Simulator::builder()
+        .device_code_interval(Duration::ZERO)
+        .device_code_expires_in(expires_in)
+        .device_code_script([DeviceStep::PendingForever])
+        .start()
+        .await
+        .unwrap();
+    let mut login = DeviceCodeLogin::new(authority(&sim), sim.tenant(), sim.client_id()).unwrap();
+    if let Some(pause) = pause {
+        login = login.pause(pause);
+    }
+    let transport = transport();
+    let authorization = login.start(&transport).await.expect("a device code");
+    assert_eq!(authorization.interval, Duration::ZERO, "the hostile answer");
+    let result = login.finish(&transport, &authorization).await;
+    (sim, result)
+}
+
+fn is_expired(result: &Result<auth::TokenAnswer, AuthError>) -> bool {
+    matches!(
+        result,
+        Err(AuthError::SignIn { code, problem: SignInProblem::Expired, .. }) if code == "expired_token"
+    )
+}
+
+#[tokio::test]
+async fn an_authority_pending_for_ever_with_no_interval_is_polled_once_a_second_until_the_code_expires()
+ {
+    // Waits that return at once stand for the time they were asked to wait.
+    let (pause, waits) = recording_pause();
+    let (sim, result) = sign_in_pending_for_ever(Duration::from_secs(4), Some(pause)).await;
+    assert!(is_expired(&result), "{result:?}");
+    let waits = waits.lock().unwrap().clone();
+    assert!(
+        waits.iter().all(|w| *w == auth::MIN_POLL_INTERVAL),
+        "never faster than once a second: {waits:?}"
+    );
+    assert!(
+        (1..=4).contains(&waits.len()),
+        "at most one poll a second for 4 s: {waits:?}"
+    );
+    assert_eq!(sim.device_code_polls(), waits.len() as u64);
+
+    // With the real wait, the clock ends it: a code of 2 s, at most 2 polls.
+    let (sim, result) = sign_in_pending_for_ever(Duration::from_secs(2), None).await;
+    assert!(is_expired(&result), "{result:?}");
+    assert!(
+        (1..=2).contains(&sim.device_code_polls()),
+        "{} polls",
+        sim.device_code_polls()
+    );
+}

@@ -54,8 +54,8 @@ pub use chain::{Chain, authority_from_lookup, from_env, from_lookup, from_lookup
 pub use client_auth::ClientAuth;
 pub use client_credentials::ClientCredentials;
 pub use device_code::{
-    DeviceAuthorization, DeviceCodeLogin, DevicePoller, MAX_UNREACHABLE_POLLS, Pause, PollAnswer,
-    PollStep,
+    DeviceAuthorization, DeviceCodeLogin, DevicePoller, MAX_CODE_LIFETIME, MAX_UNREACHABLE_POLLS,
+    MIN_POLL_INTERVAL, Pause, PollAnswer, PollStep,
 };
 pub use error::{
     Attempt, AttemptFailure, AuthError, AzureCliProblem, CacheProblem, CertificateProblem,
