@@ -438,6 +438,21 @@ mod tests {
     }
 
     #[test]
+    fn the_password_of_an_authority_url_is_not_shown() {
+        let error = from_lookup(lookup(&[(
+            env::AUTHORITY_HOST,
+            "https://ada:hunter2-password@login.example/x",
+        )]))
+        .unwrap_err();
+        let text = error.to_string();
+        assert!(
+            text.contains("https://ada:[redacted]@login.example/x") && text.contains("user info"),
+            "{text}"
+        );
+        assert!(!text.contains("hunter2"), "{text}");
+    }
+
+    #[test]
     fn missing_variables_are_named() {
         let error =
             from_lookup(lookup(&[(env::TENANT_ID, "t"), (env::CLIENT_SECRET, " ")])).unwrap_err();
