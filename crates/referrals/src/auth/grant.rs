@@ -86,6 +86,7 @@ pub struct TokenAnswer {
 
 /// Claims read from an id token for display; never used for an access decision (the signature is
 /// not checked: the token came straight from the authority over TLS and only names the user).
+/// Being for display, their control characters are escaped.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct IdClaims {
@@ -109,7 +110,12 @@ impl IdClaims {
         let Ok(claims) = serde_json::from_slice::<serde_json::Value>(&bytes) else {
             return IdClaims::default();
         };
-        let text = |key: &str| claims.get(key).and_then(|v| v.as_str()).map(str::to_owned);
+        let text = |key: &str| {
+            claims
+                .get(key)
+                .and_then(|v| v.as_str())
+                .map(|s| referrals_query::printable(s).into_owned())
+        };
         IdClaims {
             username: text("preferred_username").or_else(|| text("upn")),
             tenant_id: text("tid"),
@@ -281,6 +287,14 @@ mod tests {
         assert_eq!(claims.username.as_deref(), Some("ada@contoso.com"));
         assert_eq!(claims.tenant_id.as_deref(), Some("t-1"));
         assert_eq!(IdClaims::from_id_token("garbage"), IdClaims::default());
+        let payload = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .encode(br#"{"preferred_username":"ada\u001b[2J@contoso.com"}"#);
+        let claims = IdClaims::from_id_token(&format!("e30.{payload}.sig"));
+        assert_eq!(
+            claims.username.as_deref(),
+            Some("ada\\u{1b}[2J@contoso.com"),
+            "shown without control characters"
+        );
         assert_eq!(IdClaims::from_id_token("a.!!!.c"), IdClaims::default());
     }
 
