@@ -95,6 +95,7 @@ mod list;
 mod pager;
 mod request;
 mod retry;
+mod safe_text;
 pub mod scope;
 pub mod transport;
 pub mod webhook;
@@ -123,3 +124,4 @@ pub use retry::{
     AttemptOutcome, Classification, GiveUp, RetryDecision, RetryPolicy, RetryState, classify,
     is_idempotent, is_transient_status, parse_retry_after, retry_after,
 };
+pub use safe_text::{MASK, mask_url_passwords, printable};

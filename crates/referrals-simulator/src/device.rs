@@ -1,5 +1,5 @@
 //! Device codes (RFC 8628) handed out by `/devicecode` and the scripted answers to their polls
-//! (pending, slow_down, approve, decline, expire).
+//! (pending, pending for ever, slow_down, approve, decline, expire).
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -16,6 +16,10 @@ pub(crate) const GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
 pub enum DeviceStep {
     /// `authorization_pending`: not signed in yet.
     Pending,
+    /// `authorization_pending` for this poll and every later one, even after the code expired:
+    /// an authority that never ends the sign-in (a broken or hostile one), which the client
+    /// must stop polling by itself.
+    PendingForever,
     /// `slow_down`: the client must add 5 s to its interval.
     SlowDown,
     /// The user signed in: tokens (with a refresh token when `offline_access` was asked).
@@ -51,6 +55,8 @@ struct DeviceCode {
     grant: DeviceGrant,
     polls: usize,
     redeemed: bool,
+    /// A [`DeviceStep::PendingForever`] was reached: every later poll is pending.
+    stalled: bool,
     expires_at: Instant,
 }
 
@@ -77,6 +83,7 @@ impl DeviceCodes {
                 grant,
                 polls: 0,
                 redeemed: false,
+                stalled: false,
                 expires_at,
             },
         );
@@ -89,15 +96,19 @@ impl DeviceCodes {
         if entry.redeemed {
             return Err(PollRefusal::Redeemed);
         }
-        if Instant::now() >= entry.expires_at {
+        let step = if entry.stalled {
+            DeviceStep::PendingForever
+        } else {
+            self.script
+                .get(entry.polls)
+                .or(self.script.last())
+                .copied()
+                .unwrap_or(DeviceStep::Approve)
+        };
+        if step != DeviceStep::PendingForever && Instant::now() >= entry.expires_at {
             return Err(PollRefusal::Expired);
         }
-        let step = self
-            .script
-            .get(entry.polls)
-            .or(self.script.last())
-            .copied()
-            .unwrap_or(DeviceStep::Approve);
+        entry.stalled = step == DeviceStep::PendingForever;
         entry.polls += 1;
         if step == DeviceStep::Approve {
             entry.redeemed = true;

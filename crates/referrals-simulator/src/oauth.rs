@@ -1,6 +1,11 @@
 //! The OAuth2 endpoints: `/token` (client credentials, app-only; the refresh-token grant with
 //! strict rotation; the device code grant, App+User) and `/devicecode` (device authorization).
+//!
+//! A refusal quotes the credential it refuses in its `error_description` (the client secret,
+//! the assertion, the refresh token, the device code), as a careless service might: whatever a
+//! client shows of these answers, tests can then prove that no secret is in it.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 
 use base64::Engine;
@@ -97,7 +102,7 @@ fn authenticate_client(tokens: &Tokens, form: &FormFields, required: bool) -> Re
             return Err(aad_error(
                 StatusCode::UNAUTHORIZED,
                 "invalid_client",
-                "AADSTS7000215: Invalid client secret provided.",
+                &format!("AADSTS7000215: Invalid client secret provided: '{secret}'."),
             ));
         }
         return Ok(());
@@ -117,7 +122,10 @@ fn authenticate_client(tokens: &Tokens, form: &FormFields, required: bool) -> Re
             aad_error(
                 StatusCode::UNAUTHORIZED,
                 "invalid_client",
-                &format!("AADSTS700027: Client assertion failed signature validation: {why}"),
+                &format!(
+                    "AADSTS700027: Client assertion failed signature validation: {why} \
+                     (assertion '{jwt}')"
+                ),
             )
         });
     }
@@ -204,14 +212,17 @@ fn refresh(tokens: &Tokens, form: &FormFields) -> Reply {
             return aad_error(
                 StatusCode::BAD_REQUEST,
                 "invalid_grant",
-                "AADSTS70000: The refresh token has already been used (it was rotated).",
+                &format!(
+                    "AADSTS70000: The refresh token '{presented}' has already been used (it was \
+                     rotated)."
+                ),
             );
         }
         Err(RefreshRefusal::Unknown) => {
             return aad_error(
                 StatusCode::BAD_REQUEST,
                 "invalid_grant",
-                "AADSTS9002313: The refresh token is not valid.",
+                &format!("AADSTS9002313: The refresh token '{presented}' is not valid."),
             );
         }
     }
@@ -296,46 +307,47 @@ fn authorize_device(tokens: &Tokens, form: &FormFields) -> Reply {
 /// A poll of `/token` with the device code grant.
 fn poll_device(tokens: &Tokens, form: &FormFields) -> Reply {
     let code = form.get("device_code").map_or("", String::as_str);
-    let (status, error, description) = match tokens.poll_device_code(code) {
-        Err(PollRefusal::Unknown) => (
-            StatusCode::BAD_REQUEST,
-            "bad_verification_code",
-            "AADSTS70019: The device code is not known.",
-        ),
-        Err(PollRefusal::Redeemed) => (
-            StatusCode::BAD_REQUEST,
-            "invalid_grant",
-            "AADSTS54005: The device code was already redeemed.",
-        ),
-        Err(PollRefusal::Expired) | Ok((DeviceStep::Expire, _)) => (
-            StatusCode::BAD_REQUEST,
-            "expired_token",
-            "AADSTS70020: The device code has expired.",
-        ),
-        Ok((DeviceStep::Pending, _)) => (
-            StatusCode::BAD_REQUEST,
-            "authorization_pending",
-            "AADSTS70016: The user has not finished signing in.",
-        ),
-        Ok((DeviceStep::SlowDown, _)) => (
-            StatusCode::BAD_REQUEST,
-            "slow_down",
-            "The client is polling too often.",
-        ),
-        Ok((DeviceStep::Decline, _)) => (
-            StatusCode::BAD_REQUEST,
-            "authorization_declined",
-            "AADSTS70000: The user declined the sign-in.",
-        ),
-        Ok((DeviceStep::Unavailable, _)) => {
-            return Reply::html(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "<!DOCTYPE html><html><body>Service Unavailable</body></html>",
-            );
-        }
-        Ok((DeviceStep::Approve, grant)) => {
-            return issue(tokens, grant.audience, false, grant.offline);
-        }
-    };
-    aad_error(status, error, description)
+    let (status, error, description): (_, _, Cow<'static, str>) =
+        match tokens.poll_device_code(code) {
+            Err(PollRefusal::Unknown) => (
+                StatusCode::BAD_REQUEST,
+                "bad_verification_code",
+                format!("AADSTS70019: The device code '{code}' is not known.").into(),
+            ),
+            Err(PollRefusal::Redeemed) => (
+                StatusCode::BAD_REQUEST,
+                "invalid_grant",
+                format!("AADSTS54005: The device code '{code}' was already redeemed.").into(),
+            ),
+            Err(PollRefusal::Expired) | Ok((DeviceStep::Expire, _)) => (
+                StatusCode::BAD_REQUEST,
+                "expired_token",
+                format!("AADSTS70020: The device code '{code}' has expired.").into(),
+            ),
+            Ok((DeviceStep::Pending | DeviceStep::PendingForever, _)) => (
+                StatusCode::BAD_REQUEST,
+                "authorization_pending",
+                "AADSTS70016: The user has not finished signing in.".into(),
+            ),
+            Ok((DeviceStep::SlowDown, _)) => (
+                StatusCode::BAD_REQUEST,
+                "slow_down",
+                "The client is polling too often.".into(),
+            ),
+            Ok((DeviceStep::Decline, _)) => (
+                StatusCode::BAD_REQUEST,
+                "authorization_declined",
+                "AADSTS70000: The user declined the sign-in.".into(),
+            ),
+            Ok((DeviceStep::Unavailable, _)) => {
+                return Reply::html(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "<!DOCTYPE html><html><body>Service Unavailable</body></html>",
+                );
+            }
+            Ok((DeviceStep::Approve, grant)) => {
+                return issue(tokens, grant.audience, false, grant.offline);
+            }
+        };
+    aad_error(status, error, &description)
 }

@@ -39,7 +39,7 @@ mod settings;
 pub use client::{Client, ClientBuilder};
 pub use error::{APP_ONLY_HINT, ConfigError, Error, ErrorKind, InvalidRequest};
 pub use listing::Listing;
-pub use secret::Secret;
+pub use secret::{MIN_MASKED_CHARS, MaskingWriter, Secret, mask_secrets};
 pub use settings::IntoTokenProvider;
 
 pub use referrals_model as model;

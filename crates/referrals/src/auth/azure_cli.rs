@@ -10,12 +10,16 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use referrals_query::transport::{BoxFuture, Transport};
 
 use super::error::{AuthError, AzureCliProblem};
+use super::grant::server_text;
 use super::memory::SingleFlight;
 use super::{PARTNER_CENTER_SCOPE, TokenProvider};
 use crate::Secret;
 
 /// How long `az` may take unless told otherwise.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The most characters of `az`'s error output an error keeps.
+const FAILURE_CHARS: usize = 300;
 
 /// When `az` reports only `expiresOn` (local time, no zone), the token is used this long before
 /// asking `az` again (which answers from its own cache).
@@ -152,18 +156,11 @@ impl AzureCli {
                 .unwrap_or("no message");
             // Reading what `az` printed is this credential's job: whether it asks for a sign-in.
             return Err(AuthError::AzureCli(AzureCliProblem::Failed {
-                message: truncate(line, 300).to_owned(),
+                message: server_text(line, FAILURE_CHARS),
                 asks_for_login: stderr.contains("az login"),
             }));
         }
         parse_az_output(&output.stdout)
-    }
-}
-
-fn truncate(text: &str, max: usize) -> &str {
-    match text.char_indices().nth(max) {
-        Some((end, _)) => &text[..end],
-        None => text,
     }
 }
 

@@ -125,6 +125,10 @@ impl TokenProvider for Chain {
     fn is_app_only(&self) -> bool {
         self.provider.is_app_only()
     }
+
+    fn can_refresh(&self) -> bool {
+        self.provider.can_refresh()
+    }
 }
 
 /// The provider the environment configures (see the [module docs](crate::auth) for the order;
@@ -431,6 +435,21 @@ mod tests {
         let debug = format!("{provider:?}");
         assert!(debug.starts_with("StaticToken"), "{debug}");
         assert!(!debug.contains("SECRET"), "{debug}");
+    }
+
+    #[test]
+    fn the_password_of_an_authority_url_is_not_shown() {
+        let error = from_lookup(lookup(&[(
+            env::AUTHORITY_HOST,
+            "https://ada:hunter2-password@login.example/x",
+        )]))
+        .unwrap_err();
+        let text = error.to_string();
+        assert!(
+            text.contains("https://ada:[redacted]@login.example/x") && text.contains("user info"),
+            "{text}"
+        );
+        assert!(!text.contains("hunter2"), "{text}");
     }
 
     #[test]

@@ -1,9 +1,9 @@
 //! Device code sign-in (RFC 8628): the poller is a pure state machine fed the authority's answers
-//! and the time waited; [`DeviceCodeLogin`] does the requests and the waiting.
+//! and the time they came; [`DeviceCodeLogin`] does the requests, the waiting and the clock.
 
 use std::fmt;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use referrals_query::AuthorityUrl;
 use referrals_query::transport::{BoxFuture, Transport};
@@ -17,6 +17,17 @@ use crate::Secret;
 const SLOW_DOWN_STEP: Duration = Duration::from_secs(5);
 /// The interval when the authority names none (RFC 8628 §3.2).
 const DEFAULT_INTERVAL: Duration = Duration::from_secs(5);
+/// The shortest wait between polls, whatever the authority asked for. RFC 8628 gives the interval
+/// in whole seconds (§3.2) and has the client wait at least that long before each poll (§3.5), so
+/// one second is the shortest wait a conforming authority can ask for; `0` asks for none at all,
+/// which would make polling a busy loop against the token endpoint. Waiting longer than asked is
+/// always allowed, but a longer floor (the 5 s default) would slow every sign-in at an authority
+/// that asks for less, and the deadline, not the floor, is what ends a sign-in.
+pub const MIN_POLL_INTERVAL: Duration = Duration::from_secs(1);
+/// The longest a device code is polled for, whatever its `expires_in` says: an authority that
+/// names years would keep a sign-in polling for ever. Authorities give minutes (Microsoft
+/// Entra ID 15, others 10 to 30).
+pub const MAX_CODE_LIFETIME: Duration = Duration::from_secs(30 * 60);
 /// Polls in a row that may fail to reach the token endpoint (a network error, or a page that is
 /// no OAuth answer, such as a gateway's 502) before the sign-in gives up.
 pub const MAX_UNREACHABLE_POLLS: u32 = 5;
@@ -33,27 +44,38 @@ pub struct DeviceAuthorization {
     pub user_code: String,
     /// Where the user types it.
     pub verification_uri: String,
-    /// How long the codes are valid.
+    /// How long the codes are valid, as the authority said.
     pub expires_in: Duration,
-    /// How long to wait between polls.
+    /// When the codes expire: `expires_in` (at most [`MAX_CODE_LIFETIME`]) after the device
+    /// code was asked for. Polling stops then, whatever the authority answers.
+    pub expires_at: Instant,
+    /// How long to wait between polls, as the authority said (5 s when it named none); the
+    /// poller never waits less than [`MIN_POLL_INTERVAL`].
     pub interval: Duration,
     /// The sentence the authority wants shown, when it sent one.
     pub message: Option<String>,
 }
 
 impl DeviceAuthorization {
-    /// The text to show: the authority's `message`, else the URI and the code.
+    /// The text to show: the authority's `message`, else the URI and the code. The authority
+    /// wrote it, so control characters are escaped (no escape sequence reaches a terminal) and
+    /// any secret the process holds is masked; nothing is cut.
     pub fn instructions(&self) -> String {
-        self.message.clone().unwrap_or_else(|| {
+        let text = self.message.clone().unwrap_or_else(|| {
             format!(
                 "To sign in, open {} and enter the code {}.",
                 self.verification_uri, self.user_code
             )
-        })
+        });
+        referrals_query::printable(&crate::mask_secrets(&text)).into_owned()
     }
 
-    /// Reads the device authorization answer.
-    fn parse(status: u16, body: &[u8]) -> Result<Result<Self, AuthError>, String> {
+    /// Reads the device authorization answer, asked for at `asked_at`.
+    fn parse(
+        status: u16,
+        body: &[u8],
+        asked_at: Instant,
+    ) -> Result<Result<Self, AuthError>, String> {
         let value: serde_json::Value = match serde_json::from_slice(body) {
             Ok(value @ serde_json::Value::Object(_)) => value,
             _ => {
@@ -70,22 +92,22 @@ impl DeviceAuthorization {
             })
         };
         if !(200..300).contains(&status) || value.get("error").is_some() {
-            return Ok(Err(grant::refused(
-                status,
-                text("error").unwrap_or_else(|| "unknown".into()),
-                text("error_description"),
-            )));
+            let (code, description) = grant::error_texts(&value);
+            return Ok(Err(grant::refused(status, code, description)));
         }
         let missing = |key: &str| format!("the device code answer has no {key}");
+        let expires_in =
+            Duration::from_secs(seconds("expires_in").ok_or_else(|| missing("expires_in"))?);
         Ok(Ok(DeviceAuthorization {
             device_code: Secret::new(text("device_code").ok_or_else(|| missing("device_code"))?),
             user_code: text("user_code").ok_or_else(|| missing("user_code"))?,
             verification_uri: text("verification_uri")
                 .or_else(|| text("verification_url"))
                 .ok_or_else(|| missing("verification_uri"))?,
-            expires_in: Duration::from_secs(
-                seconds("expires_in").ok_or_else(|| missing("expires_in"))?,
-            ),
+            expires_in,
+            expires_at: asked_at
+                .checked_add(expires_in.min(MAX_CODE_LIFETIME))
+                .unwrap_or(asked_at),
             interval: seconds("interval")
                 .map(Duration::from_secs)
                 .unwrap_or(DEFAULT_INTERVAL),
@@ -131,15 +153,18 @@ pub enum PollStep {
     Failed(AuthError),
 }
 
-/// The polling rules of RFC 8628: wait `interval` between polls, add five seconds on
-/// `slow_down`, keep going on `authorization_pending`, double the wait after a poll that did not
-/// reach the authority (§3.5; at most 60 s, and [`MAX_UNREACHABLE_POLLS`] in a row), stop on
-/// anything else or when the code has expired. Time is what the caller says it waited.
+/// The polling rules of RFC 8628: wait `interval` between polls (never less than
+/// [`MIN_POLL_INTERVAL`]), add five seconds on `slow_down`, keep going on
+/// `authorization_pending`, double the wait after a poll that did not reach the authority (§3.5;
+/// at most 60 s, and [`MAX_UNREACHABLE_POLLS`] in a row), stop on anything else, and stop when
+/// the code expires ([`DeviceAuthorization::expires_at`]): no poll is planned past that moment.
+///
+/// Time is what the caller says it is (`now`, when an answer came): a wall clock, so that the
+/// time answers take counts, not only the waits.
 #[derive(Debug, Clone)]
 pub struct DevicePoller {
     interval: Duration,
-    expires_in: Duration,
-    waited: Duration,
+    deadline: Instant,
     polls: u32,
     unreachable: u32,
 }
@@ -148,17 +173,16 @@ impl DevicePoller {
     /// A poller for `authorization`.
     pub fn new(authorization: &DeviceAuthorization) -> Self {
         DevicePoller {
-            interval: authorization.interval,
-            expires_in: authorization.expires_in,
-            waited: Duration::ZERO,
+            interval: authorization.interval.max(MIN_POLL_INTERVAL),
+            deadline: authorization.expires_at,
             polls: 0,
             unreachable: 0,
         }
     }
 
-    /// The wait before the first poll.
-    pub fn start(&mut self) -> PollStep {
-        self.wait()
+    /// The wait before the first poll, at `now`.
+    pub fn start(&mut self, now: Instant) -> PollStep {
+        self.wait(now)
     }
 
     /// The current interval.
@@ -166,32 +190,37 @@ impl DevicePoller {
         self.interval
     }
 
+    /// When the code expires: no poll after it.
+    pub fn deadline(&self) -> Instant {
+        self.deadline
+    }
+
     /// Polls answered so far.
     pub fn polls(&self) -> u32 {
         self.polls
     }
 
-    fn wait(&mut self) -> PollStep {
-        self.wait_for(self.interval)
+    fn wait(&mut self, now: Instant) -> PollStep {
+        self.wait_for(self.interval, now)
     }
 
-    fn wait_for(&mut self, delay: Duration) -> PollStep {
-        if self.waited + delay > self.expires_in {
+    fn wait_for(&mut self, delay: Duration, now: Instant) -> PollStep {
+        let poll_at = now.checked_add(delay);
+        if poll_at.is_none_or(|at| at > self.deadline) {
             return PollStep::Failed(expired(None));
         }
-        self.waited += delay;
         PollStep::Wait(delay)
     }
 
-    /// Feeds one answer.
-    pub fn on_answer(&mut self, answer: PollAnswer) -> PollStep {
+    /// Feeds one answer, which came at `now`.
+    pub fn on_answer(&mut self, answer: PollAnswer, now: Instant) -> PollStep {
         self.polls += 1;
         let unreachable = std::mem::take(&mut self.unreachable);
         match answer {
-            PollAnswer::Pending => self.wait(),
+            PollAnswer::Pending => self.wait(now),
             PollAnswer::SlowDown => {
                 self.interval += SLOW_DOWN_STEP;
-                self.wait()
+                self.wait(now)
             }
             PollAnswer::Token(token) => PollStep::Done(Box::new(token)),
             PollAnswer::Error {
@@ -207,10 +236,9 @@ impl DevicePoller {
                 // RFC 8628 §3.5: poll less often after a connection failure (doubling).
                 let backoff = self
                     .interval
-                    .max(Duration::from_secs(1))
                     .saturating_mul(1 << self.unreachable.min(16))
                     .min(MAX_UNREACHABLE_WAIT.max(self.interval));
-                self.wait_for(backoff)
+                self.wait_for(backoff, now)
             }
         }
     }
@@ -245,7 +273,8 @@ fn stop(status: u16, code: String, description: Option<String>) -> AuthError {
 }
 
 /// How the login waits between polls: `tokio::time::sleep` unless replaced (tests pass one that
-/// records the waits and returns at once).
+/// records the waits and returns at once). The time a pause was asked to wait counts toward the
+/// code's expiry even when it returns early.
 pub type Pause = Arc<dyn Fn(Duration) -> BoxFuture<'static, ()> + Send + Sync>;
 
 /// The device code sign-in against `{authority}/{tenant}/oauth2/v2.0/devicecode` and `/token`,
@@ -333,15 +362,20 @@ impl DeviceCodeLogin {
         if !self.authority.is_same_origin(&endpoint) {
             return Err(unavailable(EndpointProblem::OffAuthority));
         }
+        // The code's lifetime is counted from before the request: never longer than the
+        // authority's.
+        let asked_at = Instant::now();
         let response = transport
             .send(request)
             .await
             .map_err(|e| unavailable(EndpointProblem::Transport(e)))?;
-        DeviceAuthorization::parse(response.status().as_u16(), response.body())
+        DeviceAuthorization::parse(response.status().as_u16(), response.body(), asked_at)
             .map_err(|what| unavailable(EndpointProblem::Unusable(what)))?
     }
 
-    /// Polls until the user finished (or declined, or the code expired).
+    /// Polls until the user finished, declined, or the code expired
+    /// ([`SignInProblem::Expired`] at [`DeviceAuthorization::expires_at`] at the latest,
+    /// whatever the authority answers).
     pub async fn finish(
         &self,
         transport: &dyn Transport,
@@ -349,10 +383,16 @@ impl DeviceCodeLogin {
     ) -> Result<TokenAnswer, AuthError> {
         let endpoint = self.authority.token_endpoint(&self.tenant);
         let mut poller = DevicePoller::new(authorization);
-        let mut step = poller.start();
+        // The clock's time, and never less than the waits so far: a pause that returns early
+        // (a test's) still stands for the time it was asked to wait.
+        let mut now = Instant::now();
+        let mut step = poller.start(now);
         loop {
             match step {
-                PollStep::Wait(delay) => (self.pause)(delay).await,
+                PollStep::Wait(delay) => {
+                    (self.pause)(delay).await;
+                    now = Instant::now().max(now.checked_add(delay).unwrap_or(now));
+                }
                 PollStep::Done(answer) => return Ok(*answer),
                 PollStep::Failed(error) => return Err(error),
             }
@@ -377,7 +417,8 @@ impl DeviceCodeLogin {
                 }
                 Err(error) => return Err(error),
             };
-            step = poller.on_answer(answer);
+            now = Instant::now().max(now);
+            step = poller.on_answer(answer, now);
         }
     }
 }
@@ -386,12 +427,19 @@ impl DeviceCodeLogin {
 mod tests {
     use super::*;
 
+    /// A fixed origin for the poller's clock; `at(s)` is `s` seconds later.
+    fn at(seconds: u64) -> Instant {
+        thread_local!(static ORIGIN: Instant = Instant::now());
+        ORIGIN.with(|origin| *origin + Duration::from_secs(seconds))
+    }
+
     fn authorization(interval: u64, expires_in: u64) -> DeviceAuthorization {
         DeviceAuthorization {
             device_code: Secret::new("dc"),
             user_code: "ABCD".into(),
             verification_uri: "https://microsoft.com/devicelogin".into(),
             expires_in: Duration::from_secs(expires_in),
+            expires_at: at(expires_in),
             interval: Duration::from_secs(interval),
             message: None,
         }
@@ -411,19 +459,87 @@ mod tests {
         }
     }
 
+    /// Answers `pending` each time the poller asks, at exactly the time it planned; the polls
+    /// made until it stops, and how it stopped.
+    fn pending_until_stopped(mut poller: DevicePoller) -> (Vec<u64>, PollStep) {
+        let mut now = at(0);
+        let mut step = poller.start(now);
+        let mut waits = Vec::new();
+        while let PollStep::Wait(delay) = step {
+            waits.push(delay.as_secs());
+            now += delay;
+            step = poller.on_answer(PollAnswer::Pending, now);
+        }
+        (waits, step)
+    }
+
+    fn is_expired(step: &PollStep) -> bool {
+        matches!(
+            step,
+            PollStep::Failed(AuthError::SignIn { problem: SignInProblem::Expired, code, .. })
+                if code == "expired_token"
+        )
+    }
+
     #[test]
     fn pending_keeps_the_interval_and_slow_down_adds_five_seconds() {
         let mut poller = DevicePoller::new(&authorization(5, 900));
-        assert_eq!(wait(poller.start()), 5);
-        assert_eq!(wait(poller.on_answer(PollAnswer::Pending)), 5);
-        assert_eq!(wait(poller.on_answer(PollAnswer::SlowDown)), 10);
-        assert_eq!(wait(poller.on_answer(PollAnswer::Pending)), 10);
-        assert_eq!(wait(poller.on_answer(PollAnswer::SlowDown)), 15);
+        assert_eq!(wait(poller.start(at(0))), 5);
+        assert_eq!(wait(poller.on_answer(PollAnswer::Pending, at(5))), 5);
+        assert_eq!(wait(poller.on_answer(PollAnswer::SlowDown, at(10))), 10);
+        assert_eq!(wait(poller.on_answer(PollAnswer::Pending, at(20))), 10);
+        assert_eq!(wait(poller.on_answer(PollAnswer::SlowDown, at(30))), 15);
         assert!(matches!(
-            poller.on_answer(PollAnswer::Token(token())),
+            poller.on_answer(PollAnswer::Token(token()), at(45)),
             PollStep::Done(_)
         ));
         assert_eq!(poller.polls(), 5);
+    }
+
+    #[test]
+    fn an_interval_below_one_second_is_raised_to_it_and_slow_down_adds_to_that() {
+        for asked in [0, 1] {
+            let mut poller = DevicePoller::new(&authorization(asked, 900));
+            assert_eq!(poller.interval(), MIN_POLL_INTERVAL);
+            assert_eq!(wait(poller.start(at(0))), 1);
+            assert_eq!(wait(poller.on_answer(PollAnswer::Pending, at(1))), 1);
+            assert_eq!(wait(poller.on_answer(PollAnswer::SlowDown, at(2))), 6);
+            assert_eq!(wait(poller.on_answer(PollAnswer::Pending, at(8))), 6);
+        }
+    }
+
+    #[test]
+    fn a_hostile_authority_pending_for_ever_is_polled_once_a_second_until_the_code_expires() {
+        // interval 0, expires_in 4, then authorization_pending for ever.
+        let (waits, end) = pending_until_stopped(DevicePoller::new(&authorization(0, 4)));
+        assert_eq!(waits, [1, 1, 1, 1], "four polls in four seconds");
+        assert!(is_expired(&end), "{end:?}");
+        // A code the authority says lives for ever is polled for MAX_CODE_LIFETIME at most.
+        let mut forever = authorization(0, u64::MAX / 4);
+        forever.expires_at = at(MAX_CODE_LIFETIME.as_secs());
+        let (waits, end) = pending_until_stopped(DevicePoller::new(&forever));
+        assert_eq!(waits.len() as u64, MAX_CODE_LIFETIME.as_secs());
+        assert!(is_expired(&end));
+    }
+
+    #[test]
+    fn the_deadline_is_the_clocks_not_the_sum_of_the_waits() {
+        // Each answer takes the authority a minute: the waits add up to 5 s, the code is gone.
+        let mut poller = DevicePoller::new(&authorization(5, 120));
+        assert_eq!(wait(poller.start(at(0))), 5);
+        assert_eq!(wait(poller.on_answer(PollAnswer::Pending, at(65))), 5);
+        assert!(is_expired(&poller.on_answer(PollAnswer::Pending, at(125))));
+        assert_eq!(poller.polls(), 2);
+        // A wait that would end after the deadline is not started; slow_down counts.
+        let mut poller = DevicePoller::new(&authorization(5, 20));
+        assert_eq!(wait(poller.start(at(0))), 5);
+        assert!(is_expired(&poller.on_answer(PollAnswer::SlowDown, at(11))));
+        // Tokens that arrive are taken, even late.
+        let mut poller = DevicePoller::new(&authorization(5, 20));
+        assert!(matches!(
+            poller.on_answer(PollAnswer::Token(token()), at(30)),
+            PollStep::Done(_)
+        ));
     }
 
     fn unreachable() -> PollAnswer {
@@ -436,17 +552,22 @@ mod tests {
     #[test]
     fn polls_that_do_not_reach_the_authority_wait_longer_and_stop_after_five_in_a_row() {
         let mut poller = DevicePoller::new(&authorization(5, 900));
-        assert_eq!(wait(poller.start()), 5);
+        assert_eq!(wait(poller.start(at(0))), 5);
         // 10, 20 s after two failures; an answer brings the interval back.
-        assert_eq!(wait(poller.on_answer(unreachable())), 10);
-        assert_eq!(wait(poller.on_answer(unreachable())), 20);
-        assert_eq!(wait(poller.on_answer(PollAnswer::Pending)), 5);
+        assert_eq!(wait(poller.on_answer(unreachable(), at(5))), 10);
+        assert_eq!(wait(poller.on_answer(unreachable(), at(15))), 20);
+        assert_eq!(wait(poller.on_answer(PollAnswer::Pending, at(35))), 5);
         // Four in a row: 10, 20, 40, then at most 60 s; the fifth stops with the reason.
+        let mut now = at(40);
         let waits: Vec<u64> = (0..4)
-            .map(|_| wait(poller.on_answer(unreachable())))
+            .map(|_| {
+                let waited = wait(poller.on_answer(unreachable(), now));
+                now += Duration::from_secs(waited);
+                waited
+            })
             .collect();
         assert_eq!(waits, [10, 20, 40, 60]);
-        let PollStep::Failed(error) = poller.on_answer(unreachable()) else {
+        let PollStep::Failed(error) = poller.on_answer(unreachable(), now) else {
             panic!("five polls in a row that failed stop the sign-in");
         };
         let text = error.to_string();
@@ -467,21 +588,19 @@ mod tests {
 
         // Waiting longer never outlasts the code.
         let mut poller = DevicePoller::new(&authorization(5, 30));
-        assert_eq!(wait(poller.start()), 5);
-        assert_eq!(wait(poller.on_answer(unreachable())), 10);
-        let PollStep::Failed(error) = poller.on_answer(unreachable()) else {
-            panic!("the code expires first");
-        };
-        assert!(error.to_string().contains("expired"), "{error}");
+        assert_eq!(wait(poller.start(at(0))), 5);
+        assert_eq!(wait(poller.on_answer(unreachable(), at(5))), 10);
+        let step = poller.on_answer(unreachable(), at(15));
+        assert!(is_expired(&step), "the code expires first: {step:?}");
     }
 
     #[test]
     fn the_code_expires_and_errors_stop() {
         let mut poller = DevicePoller::new(&authorization(5, 12));
-        assert_eq!(wait(poller.start()), 5);
-        assert_eq!(wait(poller.on_answer(PollAnswer::Pending)), 5);
+        assert_eq!(wait(poller.start(at(0))), 5);
+        assert_eq!(wait(poller.on_answer(PollAnswer::Pending, at(5))), 5);
         let PollStep::Failed(AuthError::SignIn { code, .. }) =
-            poller.on_answer(PollAnswer::Pending)
+            poller.on_answer(PollAnswer::Pending, at(10))
         else {
             panic!("expired")
         };
@@ -502,11 +621,14 @@ mod tests {
             ),
         ] {
             let mut poller = DevicePoller::new(&authorization(1, 60));
-            let step = poller.on_answer(PollAnswer::Error {
-                status: 400,
-                code: code.into(),
-                description: None,
-            });
+            let step = poller.on_answer(
+                PollAnswer::Error {
+                    status: 400,
+                    code: code.into(),
+                    description: None,
+                },
+                at(1),
+            );
             let PollStep::Failed(error) = step else {
                 panic!("{code} stops")
             };
@@ -518,25 +640,58 @@ mod tests {
             );
         }
         let mut poller = DevicePoller::new(&authorization(1, 60));
-        let step = poller.on_answer(PollAnswer::Error {
-            status: 401,
-            code: "invalid_client".into(),
-            description: None,
-        });
+        let step = poller.on_answer(
+            PollAnswer::Error {
+                status: 401,
+                code: "invalid_client".into(),
+                description: None,
+            },
+            at(1),
+        );
         assert!(matches!(step, PollStep::Failed(AuthError::Refused { .. })));
     }
 
     #[test]
     fn device_answers_are_read_and_bad_ones_refused() {
+        let now = at(0);
         let good = br#"{"device_code":"d","user_code":"U","verification_uri":"https://x","expires_in":"900","message":"Go"}"#;
-        let authorization = DeviceAuthorization::parse(200, good).unwrap().unwrap();
+        let authorization = DeviceAuthorization::parse(200, good, now).unwrap().unwrap();
         assert_eq!(authorization.interval, DEFAULT_INTERVAL);
+        assert_eq!(authorization.expires_at, at(900));
         assert_eq!(authorization.instructions(), "Go");
-        assert!(DeviceAuthorization::parse(200, b"<html>").is_err());
-        assert!(DeviceAuthorization::parse(200, br#"{"device_code":"d"}"#).is_err());
+        assert!(DeviceAuthorization::parse(200, b"<html>", now).is_err());
+        assert!(DeviceAuthorization::parse(200, br#"{"device_code":"d"}"#, now).is_err());
         assert!(matches!(
-            DeviceAuthorization::parse(400, br#"{"error":"invalid_client"}"#),
+            DeviceAuthorization::parse(400, br#"{"error":"invalid_client"}"#, now),
             Ok(Err(AuthError::Refused { .. }))
         ));
+        let forever = br#"{"device_code":"d","user_code":"U","verification_uri":"https://x","expires_in":99999999999,"interval":0}"#;
+        let authorization = DeviceAuthorization::parse(200, forever, now)
+            .unwrap()
+            .unwrap();
+        assert_eq!(authorization.expires_at, now + MAX_CODE_LIFETIME);
+        assert_eq!(
+            authorization.interval,
+            Duration::ZERO,
+            "as the authority said"
+        );
+    }
+
+    #[test]
+    fn the_instructions_reach_a_terminal_without_control_characters() {
+        let body = r#"{"device_code":"d","user_code":"U","verification_uri":"https://x","expires_in":900,"message":"Open \u001b]8;;https://evil\u0007here\u001b[2J\r\nand type U"}"#;
+        let authorization = DeviceAuthorization::parse(200, body.as_bytes(), at(0))
+            .unwrap()
+            .unwrap();
+        let shown = authorization.instructions();
+        assert!(!shown.chars().any(char::is_control), "{shown:?}");
+        assert_eq!(
+            shown,
+            "Open \\u{1b}]8;;https://evil\\u{7}here\\u{1b}[2J\\r\\nand type U"
+        );
+        let mut plain = authorization.clone();
+        plain.message = None;
+        plain.verification_uri = "https://x/\u{1b}[31m".into();
+        assert!(!plain.instructions().chars().any(char::is_control));
     }
 }

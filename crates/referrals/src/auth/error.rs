@@ -26,7 +26,8 @@ pub enum AuthError {
         status: u16,
         /// The OAuth error code (`invalid_client`...), or `unknown`.
         code: String,
-        /// The authority's description, if any.
+        /// The authority's description, if any, with every secret the process holds masked and
+        /// control characters escaped (at most 1000 characters).
         description: Option<String>,
     },
     /// The token endpoint could not be reached or answered something unusable.
@@ -51,7 +52,8 @@ pub enum AuthError {
         code: String,
         /// What happened.
         problem: SignInProblem,
-        /// The authority's description, if any.
+        /// The authority's description, if any, with every secret the process holds masked and
+        /// control characters escaped (at most 1000 characters).
         description: Option<String>,
     },
     /// The token cache cannot be used (corrupt, readable by others, owned by another user,
@@ -112,8 +114,8 @@ pub enum ConfigProblem {
     /// Client credentials were asked for without a client secret or certificate.
     #[error("client credentials need a client secret or a certificate")]
     NotConfidential,
-    /// The authority URL is not usable.
-    #[error(transparent)]
+    /// The authority URL is not usable. Its text shows the URL without its password.
+    #[error("{}", referrals_query::mask_url_passwords(&.0.to_string()))]
     Authority(BaseUrlError),
     /// The client certificate cannot be used.
     #[error(transparent)]
@@ -406,7 +408,8 @@ pub enum AzureCliProblem {
     /// `az` failed; its first line of error output.
     #[error("`az account get-access-token` failed: {message}")]
     Failed {
-        /// The first non-empty line `az` wrote to stderr (at most 300 characters).
+        /// The first non-empty line `az` wrote to stderr (at most 300 characters), with every
+        /// secret the process holds masked and control characters escaped.
         message: String,
         /// True when `az` says to run `az login` (no account is signed in).
         asks_for_login: bool,

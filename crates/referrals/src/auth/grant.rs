@@ -13,39 +13,58 @@ use super::error::{AuthError, EndpointProblem};
 use crate::Secret;
 
 /// What a form value escapes: everything but the unreserved characters of RFC 3986.
-const FORM_VALUE: &AsciiSet = &NON_ALPHANUMERIC
+pub(crate) const FORM_VALUE: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'-')
     .remove(b'.')
     .remove(b'_')
     .remove(b'~');
 
+/// The most characters of a server's text (an error code or description) an error keeps.
+const SERVER_TEXT_CHARS: usize = 1000;
+
+/// Text from the authority or a tool, as an error keeps it: every secret the process holds
+/// masked ([`mask_secrets`](crate::mask_secrets)), control characters escaped, at most `max`
+/// characters (masked before it is shortened, so no part of a secret is left at the cut).
+pub(crate) fn server_text(text: &str, max: usize) -> String {
+    referrals_query::snippet(&crate::mask_secrets(text), max)
+}
+
 /// A form-encoded body. Holds secrets (client secrets, refresh tokens, assertions), so it has
 /// no `Debug` and is only ever turned into the body of a request to the authority.
-pub(crate) struct Form(String);
+pub(crate) struct Form {
+    body: String,
+    /// The secrets in the body, held until the answer is read so that an answer echoing one
+    /// finds it masked (an assertion lives no longer than its request).
+    secrets: Vec<Secret>,
+}
 
 impl Form {
     pub(crate) fn new() -> Self {
-        Form(String::new())
+        Form {
+            body: String::new(),
+            secrets: Vec::new(),
+        }
     }
 
     pub(crate) fn field(mut self, key: &str, value: &str) -> Self {
-        if !self.0.is_empty() {
-            self.0.push('&');
+        if !self.body.is_empty() {
+            self.body.push('&');
         }
-        self.0
+        self.body
             .extend(utf8_percent_encode(key, FORM_VALUE).map(str::to_owned));
-        self.0.push('=');
-        self.0
+        self.body.push('=');
+        self.body
             .extend(utf8_percent_encode(value, FORM_VALUE).map(str::to_owned));
         self
     }
 
-    pub(crate) fn secret(self, key: &str, value: &Secret) -> Self {
+    pub(crate) fn secret(mut self, key: &str, value: &Secret) -> Self {
+        self.secrets.push(value.clone());
         self.field(key, value.expose())
     }
 
     pub(crate) fn into_body(self) -> String {
-        self.0
+        self.body
     }
 }
 
@@ -67,6 +86,7 @@ pub struct TokenAnswer {
 
 /// Claims read from an id token for display; never used for an access decision (the signature is
 /// not checked: the token came straight from the authority over TLS and only names the user).
+/// Being for display, their control characters are escaped.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct IdClaims {
@@ -90,7 +110,12 @@ impl IdClaims {
         let Ok(claims) = serde_json::from_slice::<serde_json::Value>(&bytes) else {
             return IdClaims::default();
         };
-        let text = |key: &str| claims.get(key).and_then(|v| v.as_str()).map(str::to_owned);
+        let text = |key: &str| {
+            claims
+                .get(key)
+                .and_then(|v| v.as_str())
+                .map(|s| referrals_query::printable(s).into_owned())
+        };
         IdClaims {
             username: text("preferred_username").or_else(|| text("upn")),
             tenant_id: text("tid"),
@@ -121,11 +146,8 @@ pub(crate) fn parse_answer(status: u16, body: &[u8]) -> Result<Answer, String> {
             .map(str::to_owned)
     };
     if !(200..300).contains(&status) || value.get("error").is_some() {
-        return Ok(Answer::Error(
-            status,
-            text("error").unwrap_or_else(|| "unknown".into()),
-            text("error_description"),
-        ));
+        let (code, description) = error_texts(&value);
+        return Ok(Answer::Error(status, code, description));
     }
     let access_token = text("access_token")
         .ok_or_else(|| format!("the answer (HTTP {status}) has no access_token"))?;
@@ -147,6 +169,22 @@ pub(crate) fn parse_answer(status: u16, body: &[u8]) -> Result<Answer, String> {
             .unwrap_or_default(),
         scope: text("scope"),
     }))
+}
+
+/// The `error` (or `unknown`) and `error_description` of an OAuth error answer, as an error
+/// keeps them ([`server_text`]).
+pub(crate) fn error_texts(answer: &serde_json::Value) -> (String, Option<String>) {
+    let text = |key: &str| {
+        answer
+            .get(key)
+            .and_then(|v| v.as_str())
+            .filter(|s| !s.is_empty())
+            .map(|s| server_text(s, SERVER_TEXT_CHARS))
+    };
+    (
+        text("error").unwrap_or_else(|| "unknown".into()),
+        text("error_description"),
+    )
 }
 
 fn describe_unusable(status: u16, body: &[u8]) -> String {
@@ -181,14 +219,16 @@ pub(crate) async fn post(
             "application/x-www-form-urlencoded",
         )
         .header(http::header::ACCEPT, "application/json")
-        .body(Bytes::from(form.0))
+        .body(Bytes::from(form.body))
         .map_err(|_| unavailable(EndpointProblem::InvalidUri))?;
     let response = transport
         .send(request)
         .await
         .map_err(|e| unavailable(EndpointProblem::Transport(e)))?;
-    parse_answer(response.status().as_u16(), response.body())
-        .map_err(|what| unavailable(EndpointProblem::Unusable(what)))
+    let answer = parse_answer(response.status().as_u16(), response.body())
+        .map_err(|what| unavailable(EndpointProblem::Unusable(what)));
+    drop(form.secrets);
+    answer
 }
 
 /// An OAuth error answer as an [`AuthError::Refused`].
@@ -247,6 +287,14 @@ mod tests {
         assert_eq!(claims.username.as_deref(), Some("ada@contoso.com"));
         assert_eq!(claims.tenant_id.as_deref(), Some("t-1"));
         assert_eq!(IdClaims::from_id_token("garbage"), IdClaims::default());
+        let payload = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .encode(br#"{"preferred_username":"ada\u001b[2J@contoso.com"}"#);
+        let claims = IdClaims::from_id_token(&format!("e30.{payload}.sig"));
+        assert_eq!(
+            claims.username.as_deref(),
+            Some("ada\\u{1b}[2J@contoso.com"),
+            "shown without control characters"
+        );
         assert_eq!(IdClaims::from_id_token("a.!!!.c"), IdClaims::default());
     }
 

@@ -54,13 +54,14 @@ pub use chain::{Chain, authority_from_lookup, from_env, from_lookup, from_lookup
 pub use client_auth::ClientAuth;
 pub use client_credentials::ClientCredentials;
 pub use device_code::{
-    DeviceAuthorization, DeviceCodeLogin, DevicePoller, MAX_UNREACHABLE_POLLS, Pause, PollAnswer,
-    PollStep,
+    DeviceAuthorization, DeviceCodeLogin, DevicePoller, MAX_CODE_LIFETIME, MAX_UNREACHABLE_POLLS,
+    MIN_POLL_INTERVAL, Pause, PollAnswer, PollStep,
 };
 pub use error::{
     Attempt, AttemptFailure, AuthError, AzureCliProblem, CacheProblem, CertificateProblem,
     ConfigProblem, EndpointProblem, Field, PemProblem, SignInProblem, Unconfigured,
 };
+pub(crate) use grant::FORM_VALUE;
 pub use grant::{IdClaims, TokenAnswer};
 pub use refresh::RefreshToken;
 pub use rotation::{RefreshChoice, choose_refresh_token, fingerprint};
@@ -123,6 +124,13 @@ pub trait TokenProvider: Send + Sync + fmt::Debug + 'static {
     fn is_app_only(&self) -> bool {
         false
     }
+
+    /// True when, after [`invalidate`](Self::invalidate), the provider gets another token (it
+    /// fetches or refreshes them); false for a fixed token, which cannot be refreshed, so that
+    /// a rejected one is not said to have been refreshed.
+    fn can_refresh(&self) -> bool {
+        true
+    }
 }
 
 /// A provider whose [`token`](TokenProvider::token) asks `inner` for `scope`: the same
@@ -173,6 +181,10 @@ impl TokenProvider for Scoped {
     fn is_app_only(&self) -> bool {
         self.inner.is_app_only()
     }
+
+    fn can_refresh(&self) -> bool {
+        self.inner.can_refresh()
+    }
 }
 
 /// A fixed bearer token, e.g. from `PARTNER_CENTER_TOKEN`.
@@ -189,6 +201,11 @@ impl StaticToken {
 impl TokenProvider for StaticToken {
     fn token<'a>(&'a self, _: &'a dyn Transport) -> BoxFuture<'a, Result<Secret, AuthError>> {
         Box::pin(async move { Ok(self.0.clone()) })
+    }
+
+    /// A fixed token cannot be refreshed.
+    fn can_refresh(&self) -> bool {
+        false
     }
 }
 
@@ -213,4 +230,41 @@ pub mod env {
     /// Forces one credential source: one of
     /// [`CredentialSource::NAMES`](super::CredentialSource::NAMES).
     pub const AUTH: &str = "REFERRALS_AUTH";
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use referrals_query::AuthorityUrl;
+
+    #[test]
+    fn only_providers_that_fetch_tokens_can_refresh_them() {
+        let fixed: Arc<dyn TokenProvider> = Arc::new(StaticToken::new("fixed-token-value"));
+        assert!(!fixed.can_refresh());
+        assert!(!with_scope(fixed, PARTNER_CENTER_API_SCOPE).can_refresh());
+        let credentials = ClientCredentials::new("t", "app", "client-secret-value").unwrap();
+        assert!(credentials.can_refresh());
+        assert!(AzureCli::new().can_refresh());
+        let refresh = RefreshToken::new(AuthorityUrl::default(), "t", "app", ClientAuth::Public)
+            .unwrap()
+            .with_refresh_token("refresh-token-value");
+        assert!(refresh.can_refresh());
+
+        let no_cache = |vars: &'static [(&'static str, &'static str)]| {
+            move |name: &str| {
+                vars.iter()
+                    .find(|(n, _)| *n == name)
+                    .map(|(_, v)| (*v).to_owned())
+                    .or_else(|| (name == env::TOKEN_CACHE).then(|| "/nonexistent/t.json".into()))
+            }
+        };
+        let chosen = from_lookup(no_cache(&[(env::TOKEN, "fixed-token-value")])).unwrap();
+        assert!(!chosen.can_refresh(), "PARTNER_CENTER_TOKEN is fixed");
+        let chosen = from_lookup(no_cache(&[
+            (env::REFRESH_TOKEN, "refresh-token-value"),
+            (env::CLIENT_ID, "app"),
+        ]))
+        .unwrap();
+        assert!(chosen.can_refresh());
+    }
 }

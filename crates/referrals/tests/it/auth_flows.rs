@@ -584,3 +584,236 @@ async fn an_azure_cli_that_hangs_is_stopped_by_the_timeout() {
     );
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// Signs in against an authority that answers `interval: 0`, then `authorization_pending`
+/// for ever (even after the code expired), with `pause` (the real wait unless given).
+async fn sign_in_pending_for_ever(
+    expires_in: Duration,
+    pause: Option<Pause>,
+) -> (SimulatorHandle, Result<auth::TokenAnswer, AuthError>) {
+    let sim = Simulator::builder()
+        .device_code_interval(Duration::ZERO)
+        .device_code_expires_in(expires_in)
+        .device_code_script([DeviceStep::PendingForever])
+        .start()
+        .await
+        .unwrap();
+    let mut login = DeviceCodeLogin::new(authority(&sim), sim.tenant(), sim.client_id()).unwrap();
+    if let Some(pause) = pause {
+        login = login.pause(pause);
+    }
+    let transport = transport();
+    let authorization = login.start(&transport).await.expect("a device code");
+    assert_eq!(authorization.interval, Duration::ZERO, "the hostile answer");
+    let result = login.finish(&transport, &authorization).await;
+    (sim, result)
+}
+
+fn is_expired(result: &Result<auth::TokenAnswer, AuthError>) -> bool {
+    matches!(
+        result,
+        Err(AuthError::SignIn { code, problem: SignInProblem::Expired, .. }) if code == "expired_token"
+    )
+}
+
+#[tokio::test]
+async fn an_authority_pending_for_ever_with_no_interval_is_polled_once_a_second_until_the_code_expires()
+ {
+    // Waits that return at once stand for the time they were asked to wait.
+    let (pause, waits) = recording_pause();
+    let (sim, result) = sign_in_pending_for_ever(Duration::from_secs(4), Some(pause)).await;
+    assert!(is_expired(&result), "{result:?}");
+    let waits = waits.lock().unwrap().clone();
+    assert!(
+        waits.iter().all(|w| *w == auth::MIN_POLL_INTERVAL),
+        "never faster than once a second: {waits:?}"
+    );
+    assert!(
+        (1..=4).contains(&waits.len()),
+        "at most one poll a second for 4 s: {waits:?}"
+    );
+    assert_eq!(sim.device_code_polls(), waits.len() as u64);
+
+    // With the real wait, the clock ends it: a code of 2 s, at most 2 polls.
+    let (sim, result) = sign_in_pending_for_ever(Duration::from_secs(2), None).await;
+    assert!(is_expired(&result), "{result:?}");
+    assert!(
+        (1..=2).contains(&sim.device_code_polls()),
+        "{} polls",
+        sim.device_code_polls()
+    );
+}
+
+/// A transport that keeps the body of every request it sends.
+#[derive(Debug)]
+struct Recording {
+    inner: HyperTransport,
+    bodies: Mutex<Vec<String>>,
+}
+
+impl Recording {
+    fn new() -> Self {
+        Recording {
+            inner: transport(),
+            bodies: Mutex::default(),
+        }
+    }
+
+    /// The values of `field` in the form bodies sent.
+    fn sent(&self, field: &str) -> Vec<String> {
+        let prefix = format!("{field}=");
+        self.bodies
+            .lock()
+            .unwrap()
+            .iter()
+            .flat_map(|body| body.split('&').map(str::to_owned).collect::<Vec<_>>())
+            .filter_map(|pair| {
+                let value = pair.strip_prefix(&prefix)?;
+                Some(
+                    percent_encoding::percent_decode_str(value)
+                        .decode_utf8_lossy()
+                        .into_owned(),
+                )
+            })
+            .collect()
+    }
+}
+
+impl referrals::transport::Transport for Recording {
+    fn send(
+        &self,
+        request: http::Request<bytes::Bytes>,
+    ) -> referrals::transport::BoxFuture<
+        '_,
+        Result<http::Response<bytes::Bytes>, referrals::transport::TransportError>,
+    > {
+        self.bodies
+            .lock()
+            .unwrap()
+            .push(String::from_utf8_lossy(request.body()).into_owned());
+        self.inner.send(request)
+    }
+}
+
+/// Every way `error` can be shown, and a check that none shows `secret`.
+fn assert_masked(error: &AuthError, secret: &str) -> String {
+    let text = format!("{error}\n{error:?}");
+    assert!(secret.len() >= 8, "a secret long enough to be masked");
+    assert!(!text.contains(secret), "{secret} shown: {text}");
+    assert!(text.contains("[redacted]"), "the echo is masked: {text}");
+    text
+}
+
+#[tokio::test]
+async fn credentials_the_authority_echoes_are_masked_in_its_errors() {
+    let secret = "echoed-client-secret-4f2a9c";
+    let sim = Simulator::builder()
+        .client_credentials("contoso", "app-echo", "the-right-secret-8d1e")
+        .device_code_interval(Duration::ZERO)
+        .device_code_script([DeviceStep::Approve])
+        .start()
+        .await
+        .unwrap();
+    let recording = Recording::new();
+
+    // A wrong client secret, quoted in the refusal.
+    let wrong =
+        ClientCredentials::with_authority(authority(&sim), "contoso", "app-echo", secret).unwrap();
+    let error = wrong.token(&recording).await.expect_err("a wrong secret");
+    let text = assert_masked(&error, secret);
+    assert!(
+        text.contains("invalid_client") && text.contains("Invalid client secret provided"),
+        "what happened is still said: {text}"
+    );
+
+    // An assertion of a certificate the authority does not know, quoted; it is gone once the
+    // request is answered, and still masked.
+    let unregistered =
+        ClientCertificate::from_pem(UNREGISTERED_CLIENT_CERTIFICATE_PEM.as_bytes(), "other")
+            .unwrap();
+    let error =
+        ClientCredentials::with_certificate(authority(&sim), "contoso", "app-echo", unregistered)
+            .unwrap()
+            .token(&recording)
+            .await
+            .expect_err("not registered");
+    let assertions = recording.sent("client_assertion");
+    assert_eq!(assertions.len(), 1);
+    assert_masked(&error, &assertions[0]);
+
+    // A refresh token the authority never issued, then one already used: both quoted.
+    for refresh_token in [
+        "never-issued-refresh-token-77b3".to_owned(),
+        sim.issue_refresh_token(),
+    ] {
+        let provider = || {
+            RefreshToken::new(authority(&sim), "contoso", "app-echo", ClientAuth::Public)
+                .unwrap()
+                .with_refresh_token(refresh_token.clone())
+        };
+        let mut result = provider().token(&recording).await;
+        if result.is_ok() {
+            // The issued one is good once; spent, it is quoted back.
+            result = provider().token(&recording).await;
+        }
+        let error = result.expect_err("refused");
+        assert!(
+            matches!(
+                &error,
+                AuthError::SignIn {
+                    problem: SignInProblem::RefreshTokenRefused,
+                    ..
+                }
+            ),
+            "{error:?}"
+        );
+        assert_masked(&error, &refresh_token);
+    }
+
+    // A device code polled again after it was redeemed, quoted.
+    let login = DeviceCodeLogin::new(authority(&sim), "contoso", "app-echo")
+        .unwrap()
+        .pause(recording_pause().0);
+    let authorization = login.start(&recording).await.unwrap();
+    login.finish(&recording, &authorization).await.unwrap();
+    let error = login
+        .finish(&recording, &authorization)
+        .await
+        .expect_err("redeemed once");
+    assert_masked(&error, authorization.device_code.expose());
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn what_a_failing_azure_cli_echoes_is_masked_and_escaped() {
+    use std::os::unix::fs::PermissionsExt;
+    let held = referrals::Secret::new("a-token-this-process-holds-91c4");
+    let (_, dir) = temp_cache("az-echoes");
+    std::fs::create_dir_all(&dir).unwrap();
+    let az = dir.join("az");
+    std::fs::write(
+        &az,
+        format!(
+            "#!/bin/sh\nprintf 'ERROR: token {} rejected \\033[2J\\033]0;owned\\007\\n' >&2\nexit 1\n",
+            held.expose()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&az, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let error = auth::AzureCli::new()
+        .program(&az)
+        .token(&transport())
+        .await
+        .expect_err("az fails");
+    let text = assert_masked(&error, held.expose());
+    let AuthError::AzureCli(AzureCliProblem::Failed { message, .. }) = &error else {
+        panic!("{error:?}")
+    };
+    assert!(!message.chars().any(char::is_control), "{message:?}");
+    assert_eq!(
+        message,
+        "ERROR: token [redacted] rejected \\u{1b}[2J\\u{1b}]0;owned\\u{7}"
+    );
+    assert!(!error.to_string().chars().any(char::is_control), "{text}");
+    let _ = std::fs::remove_dir_all(dir);
+}
