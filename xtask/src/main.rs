@@ -10,6 +10,7 @@
 
 mod man;
 mod msrv;
+mod workspace;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -23,10 +24,14 @@ fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     match args.as_slice() {
-        ["schema"] => report(write_schemas(&schemas_dir())),
-        ["schema", "--check"] => report(check_schemas(&schemas_dir())),
-        ["man"] => report(man::write(&man::dir())),
-        ["man", "--check"] => report(man::check(&man::dir())),
+        ["schema"] => report(workspace::root().and_then(|root| write_schemas(&schemas_dir(&root)))),
+        ["schema", "--check"] => {
+            report(workspace::root().and_then(|root| check_schemas(&schemas_dir(&root))))
+        }
+        ["man"] => report(workspace::root().and_then(|root| man::write(&man::dir(&root)))),
+        ["man", "--check"] => {
+            report(workspace::root().and_then(|root| man::check(&man::dir(&root))))
+        }
         ["msrv"] => report(msrv::check()),
         _ => {
             eprintln!(
@@ -50,10 +55,8 @@ fn report(result: Result<String, String>) -> ExitCode {
     }
 }
 
-fn schemas_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("..")
-        .join("schemas")
+fn schemas_dir(root: &Path) -> PathBuf {
+    root.join("schemas")
 }
 
 /// Every generated file: its name and its content.
