@@ -7,7 +7,7 @@
 //! |---|---|
 //! | `GET /v1.0/engagements/referrals` | list. 2018 form (no `$` option): `engagementId`, `self`, `status`, `pageSize` (1–100), `invitedByOrganization`; paging through `links.next` and the `MS-ContinuationToken` (or `ContinuationToken`) request header. OData form (any `$` option): `$filter`, `$orderby` (createdDateTime / updatedDateTime, asc / desc), `$top` (page size, 1–100), `$skip`, `$count=true`, `$select`, paging through `@odata.nextLink` with `$skiptoken` |
 //! | `GET /v1.0/engagements/referrals/{id}` | the referral with an `ETag` header; 404 `itemNotFound` |
-//! | `POST /v1.0/engagements/referrals` | create: `type`, `customerProfile`, `consent`, `details` required; assigns id, eTag, timestamps; 201 |
+//! | `POST /v1.0/engagements/referrals` | create: `type`, `customerProfile`, `consent`, `details` required; assigns id, eTag, timestamps; 200 |
 //! | `PATCH /v1.0/engagements/referrals/{id}` | JSON Patch (`add`, `replace`); `If-Match` mismatch → 412; `Prefer: return=representation` → 200 with the referral, else 204 |
 //! | `PATCH /v1.0/engagements/referrals/{id}` on `/registrations/…` | deal registrations: `add` `/registrations/-` registers a deal (the service's `id`, `registrationDateTime`, `status` `ReviewPending` and `statusHistory` are added, and `registrationStatus`); `replace`/`add` under `/registrations/{n}/…` update one; 204 |
 //! | `PUT /v1.0/engagements/referrals/{id}` | whole referral; no `If-Match` → 428, mismatch → 412; 200 with the referral (`Prefer: return=minimal` → 204) |
@@ -81,6 +81,7 @@ mod builder;
 mod churn;
 mod conn_io;
 mod continuation;
+mod contract;
 mod device;
 mod fault;
 mod filter;

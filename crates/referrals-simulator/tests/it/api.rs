@@ -571,7 +571,7 @@ async fn create_assigns_identity_and_requires_the_documented_fields() {
         Some(&serde_json::to_vec(&referral).unwrap()),
     )
     .await;
-    assert_eq!(created.status, 201);
+    assert_eq!(created.status, 200);
     let body = created.json();
     let id = body["id"].as_str().expect("an assigned id");
     assert_eq!(body["status"], "New");

@@ -44,6 +44,17 @@ impl Response {
             .map(|(_, v)| v.as_str())
     }
 
+    /// Fails, showing the body, unless the answer has `status`.
+    #[track_caller]
+    pub fn assert_status(&self, status: u16) {
+        assert_eq!(
+            self.status,
+            status,
+            "{}",
+            String::from_utf8_lossy(&self.body)
+        );
+    }
+
     pub fn json(&self) -> Value {
         serde_json::from_slice(&self.body).unwrap_or_else(|e| {
             panic!(
