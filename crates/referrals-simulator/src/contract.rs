@@ -420,6 +420,32 @@ fn writable(contract: &Contract, tokens: &[String], op: &str) -> Result<(), Stri
     Ok(())
 }
 
+/// Brings a synthetic referral to the contract's types where the spec's forms differ: a
+/// `customerProfile.ids` object (`{}`, or one id per type such as `{"Duns": "…"}`) becomes an
+/// array (`[]`, or `[{"type": "Duns", "id": "…"}]`), and a `details.dealValue` written as a
+/// numeric string becomes that number.
+pub(crate) fn conform(referral: &mut Value) {
+    if let Some(ids) = referral.pointer_mut("/customerProfile/ids") {
+        if let Value::Object(by_type) = ids {
+            let list = std::mem::take(by_type)
+                .into_iter()
+                .map(|(kind, id)| {
+                    let mut entry = Map::new();
+                    entry.insert("type".into(), kind.into());
+                    entry.insert("id".into(), id);
+                    Value::Object(entry)
+                })
+                .collect();
+            *ids = Value::Array(list);
+        }
+    }
+    if let Some(deal_value) = referral.pointer_mut("/details/dealValue") {
+        if let Some(number) = number_in(deal_value) {
+            *deal_value = number;
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -611,6 +637,29 @@ mod tests {
         assert_eq!(
             patch[0]["value"],
             json!({ "type": "AzureIPCoSell", "future": 1 })
+        );
+    }
+
+    #[test]
+    fn synthetic_forms_are_brought_to_the_contract() {
+        let mut referral = json!({
+            "customerProfile": { "ids": { "Duns": "123456789" } },
+            "details": { "dealValue": "72000" }
+        });
+        conform(&mut referral);
+        assert_eq!(
+            referral,
+            json!({
+                "customerProfile": { "ids": [{ "type": "Duns", "id": "123456789" }] },
+                "details": { "dealValue": 72000 }
+            })
+        );
+        let mut empty =
+            json!({ "customerProfile": { "ids": {} }, "details": { "dealValue": 5.5 } });
+        conform(&mut empty);
+        assert_eq!(
+            empty,
+            json!({ "customerProfile": { "ids": [] }, "details": { "dealValue": 5.5 } })
         );
     }
 }

@@ -1,11 +1,126 @@
 //! The simulator against Microsoft's 2023 connector contract (the Swagger 2.0 definition vendored
-//! in `contract/`): read-only fields are never stored, `null` and mistyped fields are refused
-//! naming their path, and a GET's `Content-Type` is recorded without being required.
+//! in `contract/`): every kind of answer validates against the contract's schemas, read-only
+//! fields are never stored, `null` and mistyped fields are refused naming their path, and a GET's
+//! `Content-Type` is recorded without being required.
 
-use referrals_simulator::{Simulator, SimulatorHandle};
+use referrals_simulator::{Fault, FaultPlan, FaultRule, Operation, Simulator, SimulatorHandle};
 use serde_json::{Value, json};
 
-use crate::support::{COLLECTION, Response, bearer, send};
+use crate::support::{COLLECTION, Conn, Response, bearer, get, send, target_of};
+
+/// The connector definition the simulator follows.
+const SWAGGER: &str =
+    include_str!("../../contract/partner-center-referrals-connector.swagger.json");
+
+const REFERRAL: &str =
+    "#/definitions/Microsoft.Partner.Service.PartnerReferrals.Contracts.V3.Referral";
+
+fn swagger() -> Value {
+    serde_json::from_str(SWAGGER).expect("the contract is JSON")
+}
+
+/// A draft 4 validator for `schema`, with the swagger's `definitions` embedded at the root so
+/// that its `$ref: #/definitions/…` resolve as they do in the swagger. Swagger 2.0 schemas are a
+/// subset of draft 4 plus keywords draft 4 does not know (`readOnly`, `x-ms-*`, `x-typeName`),
+/// which the validator ignores, as it ignores the formats `int32` and `float`.
+fn validator(schema: &Value) -> jsonschema::Validator {
+    let mut document = schema.clone();
+    document["$schema"] = "http://json-schema.org/draft-04/schema#".into();
+    document["definitions"] = swagger()["definitions"].clone();
+    jsonschema::draft4::new(&document).expect("a valid draft 4 schema")
+}
+
+/// The contract's schema of a `200` answer to `method` on `path`.
+fn response_schema(path: &str, method: &str, status: &str) -> Value {
+    swagger()["paths"][path][method]["responses"][status]["schema"].clone()
+}
+
+/// The 2018 form of a page (`seeds/get-a-list-of-referrals.md`; spec §2), which the contract does
+/// not describe: its items are the contract's referrals.
+fn classic_page_schema() -> Value {
+    json!({
+        "type": "object",
+        "required": ["totalCount", "items", "attributes"],
+        "properties": {
+            "totalCount": { "type": "integer", "minimum": 0 },
+            "items": { "type": "array", "items": { "$ref": REFERRAL } },
+            "links": {
+                "type": "object",
+                "required": ["next"],
+                "properties": {
+                    "next": {
+                        "type": "object",
+                        "required": ["uri", "method", "headers"],
+                        "properties": {
+                            "uri": { "type": "string" },
+                            "method": { "enum": ["GET"] },
+                            "headers": {
+                                "type": "array",
+                                "items": {
+                                    "type": "object",
+                                    "required": ["key", "value"],
+                                    "properties": {
+                                        "key": { "type": "string" },
+                                        "value": { "type": "string" }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            },
+            "attributes": {
+                "type": "object",
+                "properties": { "objectType": { "enum": ["Collection"] } }
+            }
+        }
+    })
+}
+
+/// The documented error body (spec §6); the contract describes its error answers in words only.
+fn error_schema() -> Value {
+    json!({
+        "type": "object",
+        "required": ["error"],
+        "properties": {
+            "error": {
+                "type": "object",
+                "required": ["code", "message"],
+                "properties": {
+                    "code": { "type": "string", "minLength": 1 },
+                    "message": { "type": "string", "minLength": 1 },
+                    "target": { "type": "string" },
+                    "innerError": {
+                        "type": "object",
+                        "properties": {
+                            "code": { "type": "string" },
+                            "message": { "type": "string" }
+                        }
+                    }
+                }
+            }
+        }
+    })
+}
+
+/// Every way `instance` breaks `validator`, one line each (empty when it validates).
+fn violations(validator: &jsonschema::Validator, instance: &Value) -> Vec<String> {
+    validator
+        .iter_errors(instance)
+        .map(|e| format!("{} at {}", e, e.instance_path()))
+        .collect()
+}
+
+#[track_caller]
+fn assert_valid(validator: &jsonschema::Validator, response: &Response, what: &str) {
+    let body = response.json();
+    let found = violations(validator, &body);
+    assert!(
+        found.is_empty(),
+        "{what} (status {}) does not follow the contract: {found:#?}",
+        response.status
+    );
+}
 
 async fn simulator(n: usize) -> SimulatorHandle {
     Simulator::builder()
@@ -109,6 +224,184 @@ async fn patch(sim: &SimulatorHandle, id: &str, headers: &[(&str, &str)], ops: &
         Some(&serde_json::to_vec(ops).unwrap()),
     )
     .await
+}
+
+#[tokio::test]
+async fn every_kind_of_answer_validates_against_the_contract() {
+    let sim = simulator(150).await;
+    let referral = validator(&json!({ "$ref": REFERRAL }));
+    let odata_page = validator(&response_schema("/referrals", "get", "200"));
+    let classic_page = validator(&classic_page_schema());
+    let error = validator(&error_schema());
+    assert_eq!(
+        response_schema("/referrals/{id}", "get", "200"),
+        json!({ "$ref": REFERRAL })
+    );
+
+    // List pages in the OData form, counted, and with a selection.
+    for first in [
+        format!("{COLLECTION}?$count=true&$top=40"),
+        format!("{COLLECTION}?$filter=status%20eq%20'Closed'&$orderby=updatedDateTime%20desc"),
+        format!("{COLLECTION}?$select=id,status,customerProfile&$top=100"),
+    ] {
+        let mut target = first;
+        let mut pages = 0;
+        loop {
+            let page = get(sim.local_addr(), &target, sim.token()).await;
+            assert_eq!(page.status, 200);
+            assert_valid(&odata_page, &page, &format!("the OData page {target}"));
+            pages += 1;
+            match page.json()["@odata.nextLink"].as_str() {
+                Some(link) => target = target_of(link, &sim.base_url()).to_owned(),
+                None => break,
+            }
+        }
+        assert!(pages >= 1);
+    }
+
+    // List pages in the 2018 form.
+    let auth = bearer(&sim);
+    let mut conn = Conn::open(sim.local_addr()).await;
+    let mut token: Option<String> = None;
+    let mut items = 0;
+    loop {
+        let mut headers = vec![("Authorization", auth.as_str())];
+        if let Some(token) = &token {
+            headers.push(("MS-ContinuationToken", token.as_str()));
+        }
+        let page = conn
+            .send("GET", &format!("{COLLECTION}?pageSize=60"), &headers, None)
+            .await;
+        assert_eq!(page.status, 200);
+        assert_valid(&classic_page, &page, "a 2018 page");
+        let body = page.json();
+        items += body["items"].as_array().unwrap().len();
+        match body["links"]["next"]["headers"][0]["value"].as_str() {
+            Some(next) => token = Some(next.to_owned()),
+            None => break,
+        }
+    }
+    assert_eq!(items, 150);
+
+    // Single referrals.
+    for stored in sim.referrals().iter().step_by(7) {
+        let id = stored["id"].as_str().unwrap();
+        let fetched = get(sim.local_addr(), &format!("{COLLECTION}/{id}"), sim.token()).await;
+        assert_eq!(fetched.status, 200);
+        assert_valid(&referral, &fetched, "a get");
+    }
+
+    // A creation whose body carries read-only fields with junk in them.
+    let mut body = new_referral();
+    for (name, value) in read_only_junk().as_object().unwrap() {
+        body[name] = value.clone();
+    }
+    let created = post(&sim, &body).await;
+    assert_eq!(created.status, 200, "the contract's answer to a creation");
+    assert_valid(&referral, &created, "a creation");
+    let id = created.json()["id"].as_str().unwrap().to_owned();
+
+    // A patch that returns the referral, a deal registration, a replacement.
+    let etag = created.header("etag").unwrap().to_owned();
+    let patched = patch(
+        &sim,
+        &id,
+        &[("If-Match", &etag), ("Prefer", "return=representation")],
+        &json!([
+            { "op": "replace", "path": "/status", "value": "Active" },
+            { "op": "replace", "path": "/substatus", "value": "Accepted" },
+            { "op": "add", "path": "/details/closingDateTime", "value": "2027-01-31T00:00:00Z" }
+        ]),
+    )
+    .await;
+    assert_eq!(patched.status, 200);
+    assert_valid(&referral, &patched, "a patch returning the referral");
+    let registered = patch(
+        &sim,
+        &id,
+        &[],
+        &json!([{ "op": "add", "path": "/registrations/-", "value": {
+            "type": "AzureIPCoSell",
+            "solutionDetails": [{ "id": "s-1", "currency": "USD", "value": 1200.5,
+                "isDeployedOnAzure": true, "primaryDeploymentOn": "Customer",
+                "pricingModel": "PayAsYouGo" }],
+            "contract": { "currency": "USD", "value": 1200.5, "term": "Finite",
+                "startDateTime": "2027-02-01T00:00:00Z", "endDateTime": "2028-02-01T00:00:00Z" }
+        } }]),
+    )
+    .await;
+    assert_eq!(registered.status, 204);
+    let fetched = get(sim.local_addr(), &format!("{COLLECTION}/{id}"), sim.token()).await;
+    assert_valid(&referral, &fetched, "a referral with a deal registration");
+    let mut whole = fetched.json();
+    whole["details"]["notes"] = "replaced".into();
+    whole["closedDateTime"] = json!({});
+    let replaced = put(&sim, &id, fetched.header("etag").unwrap(), &whole).await;
+    assert_eq!(replaced.status, 200);
+    assert_valid(&referral, &replaced, "a replacement");
+
+    // Error answers: refused parameters and bodies, authentication, missing referrals, stale
+    // and missing eTags, methods, and injected failures.
+    let refusals = [
+        get(
+            sim.local_addr(),
+            &format!("{COLLECTION}?$top=0"),
+            sim.token(),
+        )
+        .await,
+        get(
+            sim.local_addr(),
+            &format!("{COLLECTION}?$expand=name"),
+            sim.token(),
+        )
+        .await,
+        get(
+            sim.local_addr(),
+            &format!("{COLLECTION}/missing"),
+            sim.token(),
+        )
+        .await,
+        get(sim.local_addr(), COLLECTION, "not-a-token").await,
+        post(&sim, &json!({ "type": "Independent" })).await,
+        post(&sim, &json!({ "type": null, "name": null })).await,
+        patch(&sim, &id, &[("If-Match", "\"stale\"")], &json!([])).await,
+        patch(
+            &sim,
+            &id,
+            &[],
+            &json!([{ "op": "replace", "path": "/closedDateTime", "value": "x" }]),
+        )
+        .await,
+        send(
+            sim.local_addr(),
+            "PUT",
+            &format!("{COLLECTION}/{id}"),
+            &[("Authorization", &auth)],
+            Some(b"{}"),
+        )
+        .await,
+        send(
+            sim.local_addr(),
+            "DELETE",
+            &format!("{COLLECTION}/{id}"),
+            &[("Authorization", &auth)],
+            None,
+        )
+        .await,
+    ];
+    for refused in &refusals {
+        assert!(refused.status >= 400, "{}", refused.status);
+        assert_valid(&error, refused, "an error answer");
+    }
+    for status in [429, 500, 503] {
+        sim.set_faults(FaultPlan::new().rule(FaultRule::matching(
+            |info| info.operation == Operation::Get,
+            Fault::status(status),
+        )));
+        let failed = get(sim.local_addr(), &format!("{COLLECTION}/{id}"), sim.token()).await;
+        assert_eq!(failed.status, status);
+        assert_valid(&error, &failed, "an injected failure");
+    }
 }
 
 #[tokio::test]
