@@ -420,6 +420,29 @@ fn writable(contract: &Contract, tokens: &[String], op: &str) -> Result<(), Stri
     Ok(())
 }
 
+/// Whether `$expand` may name `name`: `*`, or a property of a referral that is an object or a
+/// list (the contract's `Referral` has no navigation properties; these are the ones an OData
+/// service would call complex).
+pub(crate) fn expandable(name: &str) -> bool {
+    name == "*"
+        || contract()
+            .referral
+            .properties
+            .get(name)
+            .is_some_and(|shape| matches!(shape.kind, Some(Kind::Object | Kind::Array)))
+}
+
+/// The names [`expandable`] accepts, for messages.
+pub(crate) fn expandable_names() -> Vec<&'static str> {
+    contract()
+        .referral
+        .properties
+        .iter()
+        .filter(|(_, shape)| matches!(shape.kind, Some(Kind::Object | Kind::Array)))
+        .map(|(name, _)| name.as_str())
+        .collect()
+}
+
 /// Brings a synthetic referral to the contract's types where the spec's forms differ: a
 /// `customerProfile.ids` object (`{}`, or one id per type such as `{"Duns": "…"}`) becomes an
 /// array (`[]`, or `[{"type": "Duns", "id": "…"}]`), and a `details.dealValue` written as a
@@ -638,6 +661,17 @@ mod tests {
             patch[0]["value"],
             json!({ "type": "AzureIPCoSell", "future": 1 })
         );
+    }
+
+    #[test]
+    fn expand_names_complex_properties() {
+        for name in ["*", "team", "customerProfile", "details", "registrations"] {
+            assert!(expandable(name), "{name}");
+        }
+        for name in ["name", "status", "", "team/email", "nothing"] {
+            assert!(!expandable(name), "{name}");
+        }
+        assert!(expandable_names().contains(&"inviteContext"));
     }
 
     #[test]

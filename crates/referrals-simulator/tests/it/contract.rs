@@ -1,7 +1,7 @@
 //! The simulator against Microsoft's 2023 connector contract (the Swagger 2.0 definition vendored
 //! in `contract/`): every kind of answer validates against the contract's schemas, read-only
-//! fields are never stored, `null` and mistyped fields are refused naming their path, and a GET's
-//! `Content-Type` is recorded without being required.
+//! fields are never stored, `null` and mistyped fields are refused naming their path, `$expand`
+//! is accepted, and a GET's `Content-Type` is recorded without being required.
 
 use referrals_simulator::{Fault, FaultPlan, FaultRule, Operation, Simulator, SimulatorHandle};
 use serde_json::{Value, json};
@@ -658,6 +658,51 @@ async fn null_and_mistyped_fields_are_refused_naming_their_path() {
     )
     .await;
     assert_eq!(unknown.status, 204);
+}
+
+#[tokio::test]
+async fn expand_is_accepted_and_changes_nothing_inline() {
+    let sim = simulator(45).await;
+    let plain = get(
+        sim.local_addr(),
+        &format!("{COLLECTION}?$top=20"),
+        sim.token(),
+    )
+    .await
+    .json();
+    for expand in [
+        "team",
+        "customerProfile,details",
+        "*",
+        "%20team%20,%20target",
+    ] {
+        let target = format!("{COLLECTION}?$top=20&$expand={expand}");
+        let page = get(sim.local_addr(), &target, sim.token()).await;
+        page.assert_status(200);
+        let page = page.json();
+        assert_eq!(page["value"], plain["value"], "{expand}");
+        // The next page keeps the option.
+        let next = page["@odata.nextLink"].as_str().expect("a next link");
+        assert!(next.contains("$expand="), "{next}");
+        let second = get(
+            sim.local_addr(),
+            target_of(next, &sim.base_url()),
+            sim.token(),
+        )
+        .await;
+        assert_eq!(second.status, 200);
+        assert_eq!(second.json()["value"].as_array().unwrap().len(), 20);
+    }
+    for bad in ["name", "nothing", "team/email", "team,"] {
+        let refused = get(
+            sim.local_addr(),
+            &format!("{COLLECTION}?$expand={bad}"),
+            sim.token(),
+        )
+        .await;
+        assert_eq!(refused.status, 400, "{bad}");
+        assert_eq!(refused.json()["error"]["target"], "$expand", "{bad}");
+    }
 }
 
 #[tokio::test]
