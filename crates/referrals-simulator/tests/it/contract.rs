@@ -741,3 +741,41 @@ async fn a_get_is_answered_with_or_without_content_type_and_the_log_shows_which(
         assert_eq!(log[1].header("content-type"), None);
     }
 }
+
+#[tokio::test]
+async fn deal_registrations_are_served_on_the_contract_paths() {
+    let sim = simulator(2).await;
+    let id = sim.referrals()[1]["id"].as_str().unwrap().to_owned();
+    // CreateDealRegistrationByReferralId is `/referrals/{id}/` and
+    // PatchDealRegistrationByReferralId `/referrals/{id}//` in the contract.
+    let registered = patch(
+        &sim,
+        &format!("{id}/"),
+        &[],
+        &json!([{ "op": "add", "path": "/registrations/-", "value": {
+            "type": "AzureIPCoSell",
+            "contract": { "currency": "EUR", "value": 10, "term": "Finite" }
+        } }]),
+    )
+    .await;
+    registered.assert_status(204);
+    let updated = patch(
+        &sim,
+        &format!("{id}//"),
+        &[],
+        &json!([{ "op": "replace", "path": "/registrations/0/contract/term", "value": "Perpetual" }]),
+    )
+    .await;
+    updated.assert_status(204);
+    let stored = sim.referral(&id).unwrap();
+    assert_eq!(stored["registrations"][0]["contract"]["term"], "Perpetual");
+    assert_eq!(stored["registrationStatus"], "ReviewPending");
+    let fetched = get(
+        sim.local_addr(),
+        &format!("{COLLECTION}/{id}/"),
+        sim.token(),
+    )
+    .await;
+    assert_eq!(fetched.status, 200);
+    assert_eq!(fetched.json(), stored);
+}
