@@ -13,6 +13,7 @@ use tokio::net::TcpListener;
 
 use super::assertion::RegisteredCertificate;
 use super::continuation::TokenKey;
+use super::contract;
 use super::device::DeviceStep;
 use super::fault::{FaultPlan, Faults};
 use super::handle::SimulatorHandle;
@@ -126,7 +127,9 @@ impl Default for SimulatorBuilder {
 
 impl SimulatorBuilder {
     /// Serves `n` synthetic referrals ([`Synthetic`] with the builder's [`seed`](Self::seed)),
-    /// indices `0..n` in list order.
+    /// indices `0..n` in list order, in the connector contract's types: a `customerProfile.ids`
+    /// object becomes an array (`{}` → `[]`, `{"Duns": "…"}` → `[{"type": "Duns", "id": "…"}]`)
+    /// and a `details.dealValue` string the number it holds (see the crate's documentation).
     pub fn referrals(mut self, n: usize) -> Self {
         self.source = Source::Synthetic(n);
         self
@@ -140,7 +143,9 @@ impl SimulatorBuilder {
     }
 
     /// Serves these referrals (e.g. loaded from fixtures), in this order, byte-for-byte as
-    /// `serde_json` writes them. Referrals without an `eTag` get one in the `ETag` header only.
+    /// `serde_json` writes them, even where they break the connector contract (to test a client
+    /// against the forms the spec has seen on the wire). Referrals without an `eTag` get one in
+    /// the `ETag` header only.
     pub fn with_referrals(mut self, referrals: Vec<Value>) -> Self {
         self.source = Source::Values(referrals);
         self
@@ -281,7 +286,12 @@ impl SimulatorBuilder {
         let records = match self.source {
             Source::Synthetic(n) => {
                 let synthetic = Synthetic::new(self.seed);
-                Records::new((0..n).map(|i| synthetic.referral(i)), self.organization_id)
+                let referral = |i| {
+                    let mut referral = synthetic.referral(i);
+                    contract::conform(&mut referral);
+                    referral
+                };
+                Records::new((0..n).map(referral), self.organization_id)
             }
             Source::Values(values) => Records::new(values, self.organization_id),
         };

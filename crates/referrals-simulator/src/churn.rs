@@ -4,6 +4,7 @@
 use referrals_fixtures::synthetic::Synthetic;
 use serde_json::{Map, Value};
 
+use super::contract;
 use super::items;
 use super::store::Store;
 
@@ -49,10 +50,9 @@ pub(crate) fn churn(store: &Store, changes: usize) -> ChurnReport {
         };
         match (roll, target) {
             (0, _) | (_, None) => {
-                let synthetic = Synthetic::new(pick);
-                report
-                    .created
-                    .push(items::add(store, synthetic.referral(0)));
+                let mut referral = Synthetic::new(pick).referral(0);
+                contract::conform(&mut referral);
+                report.created.push(items::add(store, referral));
             }
             (1, Some(id)) => {
                 if store.write().remove(&id) {

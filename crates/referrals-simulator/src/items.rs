@@ -9,6 +9,7 @@ use http::{HeaderMap, HeaderName, StatusCode};
 use referrals_fixtures::synthetic;
 use serde_json::{Map, Value};
 
+use super::contract::{self, Violation};
 use super::ids::Ids;
 use super::patch;
 use super::registration;
@@ -30,13 +31,15 @@ pub(crate) fn get(store: &Store, id: &str) -> Reply {
     }
 }
 
-/// `POST …/referrals`.
+/// `POST …/referrals`: the fields only the service writes are ignored, the others must have the
+/// contract's types; answers 200 with the referral, as the contract says.
 pub(crate) fn create(store: &Store, body: &Bytes) -> Reply {
     let mut referral = match object_body(body) {
         Ok(referral) => referral,
         Err(reply) => return reply,
     };
-    if let Err(reply) = require_fields(&referral) {
+    contract::drop_service_fields(&mut referral);
+    if let Err(reply) = require_fields(&referral).and_then(|()| checked(&mut referral)) {
         return reply;
     }
     let id = identify(store.ids(), &mut referral);
@@ -63,7 +66,7 @@ pub(crate) fn create(store: &Store, body: &Bytes) -> Reply {
     }
     let record = Record::new(&Value::Object(referral));
     let reply = with_etag(
-        Reply::json(StatusCode::CREATED, record.bytes.clone()),
+        Reply::json(StatusCode::OK, record.bytes.clone()),
         &record.etag,
     )
     .header(
@@ -115,9 +118,10 @@ fn identify(ids: &Ids, referral: &mut Map<String, Value>) -> String {
     id
 }
 
-/// `PATCH …/referrals/{id}` with a JSON Patch array.
+/// `PATCH …/referrals/{id}` with a JSON Patch array; a path naming a field only the service
+/// writes, or a value of another type than the contract's, refuses the whole patch.
 pub(crate) fn patch(store: &Store, id: &str, headers: &HeaderMap, body: &Bytes) -> Reply {
-    let operations: Value = match serde_json::from_slice(body) {
+    let mut operations: Value = match serde_json::from_slice(body) {
         Ok(value) => value,
         Err(e) => return Reply::invalid(&format!("the body is not valid JSON: {e}"), "body"),
     };
@@ -126,6 +130,9 @@ pub(crate) fn patch(store: &Store, id: &str, headers: &HeaderMap, body: &Bytes) 
         Ok(before) => before,
         Err(reply) => return reply,
     };
+    if let Err(violation) = contract::check_patch(&mut operations) {
+        return refusal(violation);
+    }
     let registering = registration::touches_registrations(&operations);
     let mut base = before.clone();
     if registering {
@@ -152,12 +159,16 @@ pub(crate) fn patch(store: &Store, id: &str, headers: &HeaderMap, body: &Bytes) 
 /// Another user's JSON Patch on referral `id` (see `Fault::ConcurrentUpdate`): applied with
 /// the same rules as a client's, with a new eTag; a patch that does not apply changes nothing.
 pub(crate) fn update_concurrently(store: &Store, id: &str, operations: &Value) {
+    let mut operations = operations.clone();
+    if contract::check_patch(&mut operations).is_err() {
+        return;
+    }
     let mut records = store.write();
     let Some(current) = records.get(id).cloned() else {
         return;
     };
     let before = current.value();
-    let Ok(mut after) = patch::apply(&before, operations) else {
+    let Ok(mut after) = patch::apply(&before, &operations) else {
         return;
     };
     if check_transition(&before, &after).is_err() {
@@ -167,7 +178,9 @@ pub(crate) fn update_concurrently(store: &Store, id: &str, operations: &Value) {
     records.replace(id, Record::new(&after));
 }
 
-/// `PUT …/referrals/{id}` with the whole referral; `If-Match` is required.
+/// `PUT …/referrals/{id}` with the whole referral; `If-Match` is required. The fields only the
+/// service writes keep their stored values, whatever the body says (an id naming another
+/// referral is refused); the others must have the contract's types.
 pub(crate) fn put(store: &Store, id: &str, headers: &HeaderMap, body: &Bytes) -> Reply {
     let mut referral = match object_body(body) {
         Ok(referral) => referral,
@@ -177,24 +190,23 @@ pub(crate) fn put(store: &Store, id: &str, headers: &HeaderMap, body: &Bytes) ->
         return reply;
     }
     match referral.get("id") {
-        None => {
-            referral.insert("id".into(), id.into());
-        }
+        None => {}
         Some(Value::String(body_id)) if body_id == id => {}
         Some(_) => {
             return Reply::invalid("the body's id differs from the id in the path", "id");
         }
+    }
+    contract::drop_service_fields(&mut referral);
+    if let Err(reply) = checked(&mut referral) {
+        return reply;
     }
     let records = store.write();
     let before = match updatable(&records, id, headers, true) {
         Ok(before) => before,
         Err(reply) => return reply,
     };
-    if !referral.contains_key("createdDateTime") {
-        if let Some(created) = before.get("createdDateTime") {
-            referral.insert("createdDateTime".into(), created.clone());
-        }
-    }
+    contract::keep_service_fields(&before, &mut referral);
+    referral.insert("id".into(), id.into());
     let after = Value::Object(referral);
     if let Err(reply) = check_transition(&before, &after) {
         return reply;
@@ -277,6 +289,16 @@ fn object_body(body: &Bytes) -> Result<Map<String, Value>, Reply> {
             "body",
         )),
     }
+}
+
+/// 400 `invalidRequest` naming the field that breaks the contract.
+fn refusal(violation: Violation) -> Reply {
+    Reply::invalid(&violation.message, &violation.pointer)
+}
+
+/// The referral's fields checked against (and numbers brought to) the contract's types.
+fn checked(referral: &mut Map<String, Value>) -> Result<(), Reply> {
+    contract::check_referral(referral).map_err(refusal)
 }
 
 fn require_fields(referral: &Map<String, Value>) -> Result<(), Reply> {

@@ -5,12 +5,12 @@
 //!
 //! | request | behaviour |
 //! |---|---|
-//! | `GET /v1.0/engagements/referrals` | list. 2018 form (no `$` option): `engagementId`, `self`, `status`, `pageSize` (1–100), `invitedByOrganization`; paging through `links.next` and the `MS-ContinuationToken` (or `ContinuationToken`) request header. OData form (any `$` option): `$filter`, `$orderby` (createdDateTime / updatedDateTime, asc / desc), `$top` (page size, 1–100), `$skip`, `$count=true`, `$select`, paging through `@odata.nextLink` with `$skiptoken` |
+//! | `GET /v1.0/engagements/referrals` | list. 2018 form (no `$` option): `engagementId`, `self`, `status`, `pageSize` (1–100), `invitedByOrganization`; paging through `links.next` and the `MS-ContinuationToken` (or `ContinuationToken`) request header. OData form (any `$` option): `$filter`, `$orderby` (createdDateTime / updatedDateTime, asc / desc), `$top` (page size, 1–100: not yet the contract's total, see below), `$skip`, `$count=true`, `$select`, `$expand` (no effect), paging through `@odata.nextLink` with `$skiptoken` |
 //! | `GET /v1.0/engagements/referrals/{id}` | the referral with an `ETag` header; 404 `itemNotFound` |
-//! | `POST /v1.0/engagements/referrals` | create: `type`, `customerProfile`, `consent`, `details` required; assigns id, eTag, timestamps; 201 |
-//! | `PATCH /v1.0/engagements/referrals/{id}` | JSON Patch (`add`, `replace`); `If-Match` mismatch → 412; `Prefer: return=representation` → 200 with the referral, else 204 |
-//! | `PATCH /v1.0/engagements/referrals/{id}` on `/registrations/…` | deal registrations: `add` `/registrations/-` registers a deal (the service's `id`, `registrationDateTime`, `status` `ReviewPending` and `statusHistory` are added, and `registrationStatus`); `replace`/`add` under `/registrations/{n}/…` update one; 204 |
-//! | `PUT /v1.0/engagements/referrals/{id}` | whole referral; no `If-Match` → 428, mismatch → 412; 200 with the referral (`Prefer: return=minimal` → 204) |
+//! | `POST /v1.0/engagements/referrals` | create: `type`, `customerProfile`, `consent`, `details` required; read-only fields ignored; assigns id, eTag, timestamps; 200 |
+//! | `PATCH /v1.0/engagements/referrals/{id}` | JSON Patch (`add`, `replace`); read-only paths refused; `If-Match` mismatch → 412; `Prefer: return=representation` → 200 with the referral, else 204 |
+//! | `PATCH /v1.0/engagements/referrals/{id}` on `/registrations/…` (also at `…/{id}/` and `…/{id}//`, the contract's paths) | deal registrations: `add` `/registrations/-` registers a deal (the service's `id`, `registrationDateTime`, `status` `ReviewPending` and `statusHistory` are added, and `registrationStatus`); `replace`/`add` under `/registrations/{n}/contract` or `…/solutionDetails` update one; 204 |
+//! | `PUT /v1.0/engagements/referrals/{id}` | whole referral; read-only fields keep their stored values; no `If-Match` → 428, mismatch → 412; 200 with the referral (`Prefer: return=minimal` → 204) |
 //! | `POST /auth/{tenant}/oauth2/v2.0/token` | client credentials (secret or a client assertion signed by the registered certificate; app-only), refresh token (strict rotation: a used refresh token answers `invalid_grant`), device code (answers scripted with [`DeviceStep`]); scopes of `https://api.partner.microsoft.com` or `https://api.partnercenter.microsoft.com`, `offline_access` for a refresh token; user grants carry an id token with `preferred_username` |
 //! | `POST /auth/{tenant}/oauth2/v2.0/devicecode` | device authorization: `device_code`, `user_code`, `verification_uri`, `interval`, `expires_in`, `message` |
 //! | `/webhooks/v1/registration…`, `GET /webhooks/certs/signing.cer` | the webhook registration API and the signing certificate; see below |
@@ -30,8 +30,10 @@
 //! message that App+User tokens are required, unless
 //! [`SimulatorBuilder::allow_app_only_tokens`] says otherwise. Errors use the documented body
 //! `{"error":{"code","message","target"}}`; a bad parameter gets 400 `invalidRequest` whose
-//! `target` names it. Every answer carries `MS-RequestId` (the request's, or a new one),
-//! `Request-ID`, and `MS-CorrelationId` when the request had one.
+//! `target` names it; a field of a body that breaks the connector contract gets one whose
+//! `target` is the field's JSON Pointer (see [the connector contract](#the-connector-contract)).
+//! Every answer carries `MS-RequestId` (the request's, or a new one), `Request-ID`, and
+//! `MS-CorrelationId` when the request had one.
 //!
 //! Continuation tokens are opaque, signed base64 (they may contain `+`, `/`, `=`); a token the
 //! simulator did not issue, or one from a listing with other filters, gets a 400. A request that
@@ -67,7 +69,8 @@
 //! # Ok(())
 //! # }
 //! ```
-
+//!
+#![doc = include_str!("../CONTRACT.md")]
 #![deny(missing_docs)]
 
 // The simulator's state is split by concern into parts that own their data and locks: `store`
@@ -81,6 +84,7 @@ mod builder;
 mod churn;
 mod conn_io;
 mod continuation;
+mod contract;
 mod device;
 mod fault;
 mod filter;

@@ -1,4 +1,5 @@
-//! JSON Patch (RFC 6902), restricted to what the API accepts: `add` and `replace`.
+//! JSON Patch (RFC 6902), restricted to what the API accepts: `add` and `replace`. Which fields
+//! a client may write is the contract's business (`contract::check_patch`).
 
 use serde_json::Value;
 
@@ -8,9 +9,6 @@ pub(crate) struct PatchError {
     pub(crate) message: String,
     pub(crate) target: String,
 }
-
-/// Fields a client may not change.
-const PROTECTED: [&str; 2] = ["/id", "/eTag"];
 
 /// Applies the operations of `patch` (a JSON array) to `document`, all or nothing.
 pub(crate) fn apply(document: &Value, patch: &Value) -> Result<Value, PatchError> {
@@ -50,12 +48,6 @@ pub(crate) fn apply(document: &Value, patch: &Value) -> Result<Value, PatchError
             return Err(fail(format!(
                 "path '{path}' must be a JSON pointer to a field, such as /status"
             )));
-        }
-        if PROTECTED
-            .iter()
-            .any(|p| path == *p || path.starts_with(&format!("{p}/")))
-        {
-            return Err(fail(format!("path '{path}' cannot be changed")));
         }
         set(&mut result, path, value.clone(), add).map_err(fail)?;
     }
@@ -156,10 +148,6 @@ mod tests {
             (
                 json!([{ "op": "replace", "path": "/nothing", "value": 1 }]),
                 "does not exist",
-            ),
-            (
-                json!([{ "op": "replace", "path": "/id", "value": "2" }]),
-                "cannot be changed",
             ),
             (
                 json!([{ "op": "add", "path": "status", "value": 1 }]),

@@ -4,6 +4,7 @@ use http::HeaderMap;
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 
 use super::continuation::{Continuation, Form, TokenKey};
+use super::contract;
 use super::filter::{self, Expr};
 use super::form::{self, Pair};
 use super::response::Reply;
@@ -210,7 +211,7 @@ pub(crate) fn parse(
             Form::Classic => CLASSIC_FILTERS.contains(&name) || name == "pageSize",
             Form::OData => {
                 ODATA_FILTERS.contains(&name)
-                    || ["$top", "$skip", "$count", "$skiptoken"].contains(&name)
+                    || ["$top", "$skip", "$count", "$expand", "$skiptoken"].contains(&name)
             }
         };
         if known || name == "api-version" {
@@ -220,15 +221,15 @@ pub(crate) fn parse(
             Form::Classic => format!(
                 "unknown query parameter '{name}'; the list accepts engagementId, self, status, \
                  pageSize, invitedByOrganization, or the OData options $filter, $orderby, $top, \
-                 $skip, $count, $select"
+                 $skip, $count, $select, $expand"
             ),
             Form::OData if name.starts_with('$') => format!(
                 "unsupported query option '{name}'; supported: $filter, $orderby, $top, $skip, \
-                 $count, $select, $skiptoken"
+                 $count, $select, $expand, $skiptoken"
             ),
             Form::OData => format!(
                 "the 2018 parameter '{name}' cannot be combined with OData options ($filter, \
-                 $orderby, $top, $skip, $count, $select)"
+                 $orderby, $top, $skip, $count, $select, $expand)"
             ),
         };
         return Err(Reply::invalid(&message, name));
@@ -314,6 +315,9 @@ pub(crate) fn parse(
         })?,
     };
     let count = flag("$count", value("$count"))?;
+    if let Some(text) = value("$expand") {
+        check_expand(text)?;
+    }
     let kept_params = params
         .iter()
         .filter(|p| p.name != "$skip" && p.name != "$skiptoken")
@@ -329,6 +333,30 @@ pub(crate) fn parse(
         count,
         kept_params,
     })
+}
+
+/// `$expand` (the contract's list option, "expands related entities inline"): a comma-separated
+/// list of `*` and the referral's object and list properties. A referral has no other related
+/// entities and holds those inline already, so it changes nothing in the answer; any other name
+/// is refused, as an OData service refuses to expand what is not expandable.
+fn check_expand(text: &str) -> Result<(), Reply> {
+    if text.trim().is_empty() {
+        return Ok(());
+    }
+    match text
+        .split(',')
+        .map(str::trim)
+        .find(|name| !contract::expandable(name))
+    {
+        None => Ok(()),
+        Some(name) => Err(Reply::invalid(
+            &format!(
+                "$expand: '{name}' is not expandable; name * or one of {}, separated by commas",
+                contract::expandable_names().join(", ")
+            ),
+            "$expand",
+        )),
+    }
 }
 
 /// The decoded value of the parameter `name`.

@@ -83,9 +83,13 @@ impl Route {
                 _ => Self::MethodNotAllowed("GET, POST"),
             };
         }
+        // The connector contract names its deal registration operations `/referrals/{id}/` and
+        // `/referrals/{id}//` (to tell them from the referral's own PATCH), so a referral's path
+        // may end in slashes.
         if let Some(raw_id) = path
             .strip_prefix(COLLECTION)
             .and_then(|p| p.strip_prefix('/'))
+            .map(|p| p.trim_end_matches('/'))
         {
             let id = percent_decode_str(raw_id).decode_utf8_lossy();
             if id.is_empty() || id.contains('/') {

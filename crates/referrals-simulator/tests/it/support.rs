@@ -18,6 +18,27 @@ pub fn bearer(sim: &SimulatorHandle) -> String {
     format!("Bearer {}", sim.token())
 }
 
+/// A synthetic referral as the simulator serves it: in the connector contract's types, i.e. its
+/// `customerProfile.ids` object as an array of `{type, id}` and a `details.dealValue` string as
+/// the number it holds; everything else exactly as generated.
+pub fn served(mut referral: Value) -> Value {
+    if let Some(ids) = referral.pointer_mut("/customerProfile/ids") {
+        if let Some(by_type) = ids.as_object() {
+            let list = by_type
+                .iter()
+                .map(|(kind, id)| serde_json::json!({ "type": kind, "id": id }))
+                .collect();
+            *ids = Value::Array(list);
+        }
+    }
+    if let Some(deal_value) = referral.pointer_mut("/details/dealValue") {
+        if let Some(text) = deal_value.as_str() {
+            *deal_value = serde_json::from_str(text).expect("a numeric deal value");
+        }
+    }
+    referral
+}
+
 /// The continuation token of a 2018-form page's `links.next`.
 pub fn next_token(page: &Value) -> &str {
     page["links"]["next"]["headers"][0]["value"]
@@ -42,6 +63,17 @@ impl Response {
             .iter()
             .find(|(n, _)| n.eq_ignore_ascii_case(name))
             .map(|(_, v)| v.as_str())
+    }
+
+    /// Fails, showing the body, unless the answer has `status`.
+    #[track_caller]
+    pub fn assert_status(&self, status: u16) {
+        assert_eq!(
+            self.status,
+            status,
+            "{}",
+            String::from_utf8_lossy(&self.body)
+        );
     }
 
     pub fn json(&self) -> Value {
