@@ -19,10 +19,27 @@ pub const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 /// checkpoints are not made in the background).
 const AUTOCHECKPOINT_PAGES: i64 = 2_500;
 
+/// Creates `path` empty and readable by its owner only (0600 on Unix), unless it exists.
+/// SQLite would create it 0644 (less the umask); it gives its `-wal` and `-shm` files the
+/// mode of the database file, so all three hold customers' data privately from their first
+/// byte. An existing file keeps its mode.
+fn create_private(path: &Path) -> Result<(), MirrorError> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    match options.open(path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(MirrorError::io(path, "create the database file", e)),
+    }
+}
+
 impl Mirror {
     /// Opens the mirror at `path`, creating it (and bringing its schema up to date) if needed.
     /// A file that is not a SQLite database, or a database that is not a mirror, is refused and
-    /// left untouched.
+    /// left untouched. A new file, and the `-wal` and `-shm` files SQLite makes next to it, are
+    /// readable by their owner only (0600 on Unix).
     pub fn open(path: impl AsRef<Path>) -> Result<Mirror, MirrorError> {
         Self::open_with(path.as_ref(), true)
     }
@@ -42,6 +59,7 @@ impl Mirror {
             | OpenFlags::SQLITE_OPEN_NO_MUTEX
             | OpenFlags::SQLITE_OPEN_URI;
         if create {
+            create_private(path)?;
             flags |= OpenFlags::SQLITE_OPEN_CREATE;
         }
         let fail = |context| move |e| MirrorError::from_sqlite(path, context, e);

@@ -108,6 +108,44 @@ fn reopening_keeps_the_schema_and_a_missing_mirror_is_named() {
     dir.close().unwrap();
 }
 
+/// The database, its `-wal` and `-shm` files (customers' names, emails, phones) and the lock
+/// file are their owner's only, whatever the umask lets others have (022 here, which SQLite's
+/// own 0644 would have kept).
+#[cfg(unix)]
+#[test]
+fn a_new_mirror_its_log_and_its_lock_are_readable_by_their_owner_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = temp_dir("private");
+    let db = dir.path().join("m.db");
+    let mut mirror = Mirror::open(&db).unwrap();
+    mirror
+        .apply_referral(
+            &referral(r#"{"id":"a","customerProfile":{"name":"Contoso"}}"#),
+            SystemTime::now(),
+        )
+        .unwrap();
+    let lock = referrals_sync::SyncLock::acquire(&db, Duration::ZERO).unwrap();
+    let mode = |path: &std::path::Path| {
+        std::fs::metadata(path)
+            .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+            .permissions()
+            .mode()
+            & 0o777
+    };
+    let side = |suffix: &str| std::path::PathBuf::from(format!("{}{suffix}", db.display()));
+    for path in [
+        db.clone(),
+        side("-wal"),
+        side("-shm"),
+        lock.path().to_path_buf(),
+    ] {
+        assert_eq!(format!("{:o}", mode(&path)), "600", "{}", path.display());
+    }
+    drop(lock);
+    drop(mirror);
+    dir.close().unwrap();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_full_disk_fails_clearly_rolls_the_page_back_and_the_next_run_continues() {
     let dir = temp_dir("full");
