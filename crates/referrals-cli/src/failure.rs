@@ -244,6 +244,10 @@ fn mirror_hint(error: &MirrorError) -> Option<String> {
         MirrorError::Foreign { .. } | MirrorError::Corrupt { .. } => {
             Some("choose another --db file".to_owned())
         }
+        MirrorError::UpgradeNeeded { path, .. } => Some(format!(
+            "a user who can write it upgrades it by running `referrals changes --db {} --limit 1` once",
+            path.display()
+        )),
         MirrorError::TooNew { .. } => {
             Some("upgrade referrals: a newer version wrote this mirror".to_owned())
         }

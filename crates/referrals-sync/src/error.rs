@@ -53,6 +53,22 @@ pub enum MirrorError {
         /// The newest version this crate writes.
         known: i64,
     },
+    /// A mirror opened read-only (see [`Mirror::open_read_only`](crate::Mirror::open_read_only))
+    /// whose schema is older than this program's: upgrading it is a write.
+    #[error(
+        "{}: mirror schema version {found} must be upgraded to version {current} before this \
+         program can read it, and it was opened read-only (it cannot be written here); it was \
+         left as it is",
+        path.display()
+    )]
+    UpgradeNeeded {
+        /// The database file.
+        path: PathBuf,
+        /// `PRAGMA user_version` of the file (0: an empty file, not a mirror yet).
+        found: i64,
+        /// The version this crate writes.
+        current: i64,
+    },
     /// No mirror there ([`Mirror::open_existing`](crate::Mirror::open_existing) never creates
     /// one).
     #[error("{}: no such mirror", path.display())]
@@ -236,6 +252,7 @@ impl MirrorError {
             MirrorError::Corrupt { path, .. }
             | MirrorError::Foreign { path, .. }
             | MirrorError::TooNew { path, .. }
+            | MirrorError::UpgradeNeeded { path, .. }
             | MirrorError::Missing { path }
             | MirrorError::Full { path, .. }
             | MirrorError::ReadOnly { path, .. }

@@ -266,6 +266,94 @@ async fn list_db_lists_the_mirror_offline() {
     assert!(!dir.path().join("none.db").exists());
 }
 
+/// `command` run as a user who cannot write what root made: itself when this process is not
+/// root, else the same command through `setpriv` as uid/gid 65534 (`nobody`); `None` (the test
+/// is skipped) when root has no `setpriv`.
+#[cfg(unix)]
+fn as_unprivileged(command: Command) -> Option<Command> {
+    let uid = output(Command::new("id").arg("-u"));
+    if String::from_utf8_lossy(&uid.stdout).trim() != "0" {
+        return Some(command);
+    }
+    let mut wrapped = Command::new("setpriv");
+    wrapped
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+        .arg(command.get_program())
+        .args(command.get_args())
+        .stdin(Stdio::null());
+    for (name, value) in command.get_envs() {
+        match value {
+            Some(value) => wrapped.env(name, value),
+            None => wrapped.env_remove(name),
+        };
+    }
+    let usable = Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups", "true"])
+        .status()
+        .is_ok_and(|status| status.success());
+    usable.then_some(wrapped)
+}
+
+/// `list --db` and `changes` (printing, not acknowledging) read a mirror its user cannot write
+/// (the file 0400, in a directory they cannot write, so SQLite cannot make its -wal and -shm
+/// files there): read-only, writing nothing; `--ack` is refused as a write.
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn list_db_and_changes_read_a_mirror_the_user_cannot_write() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = temp_dir();
+    let shelf = dir.path().join("shelf");
+    std::fs::create_dir(&shelf).unwrap();
+    let db = shelf.join("m.db");
+    let sim = simulator(12, FaultPlan::new()).await;
+    assert_success(&output(&mut sync_command(&sim, &db, &[])));
+    let mode = |path: &Path, mode| {
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap()
+    };
+    // For `nobody` when the test runs as root: the file is theirs, the directories are not.
+    std::os::unix::fs::chown(&db, Some(65534), Some(65534)).ok();
+    mode(dir.path(), 0o755);
+    mode(&db, 0o400);
+    mode(&shelf, 0o555);
+    let before = std::fs::read(&db).unwrap();
+    let run = |args: &[&str]| {
+        let mut command = process();
+        command.args(args).arg("--db").arg(&db);
+        as_unprivileged(command).map(|mut command| output(&mut command))
+    };
+    let Some(listed) = run(&["list", "--format", "ndjson"]) else {
+        eprintln!("skipped: running as root without setpriv, where permissions do not bind");
+        mode(&shelf, 0o755);
+        return;
+    };
+    let changes = run(&["changes"]).unwrap();
+    let consumer = run(&["changes", "--consumer", "crm"]).unwrap();
+    let ack = run(&["changes", "--consumer", "crm", "--ack", "3"]).unwrap();
+    mode(&shelf, 0o755);
+    mode(&db, 0o600);
+
+    assert_success(&listed);
+    let listed: Vec<Value> = String::from_utf8(listed.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(listed, sim.referrals());
+    for printed in [&changes, &consumer] {
+        assert_success(printed);
+        assert_eq!(String::from_utf8_lossy(&printed.stdout).lines().count(), 12);
+    }
+    assert_eq!(ack.status.code(), Some(1), "{}", stderr(&ack));
+    assert!(stderr(&ack).contains("cannot write"), "{}", stderr(&ack));
+    assert_eq!(std::fs::read(&db).unwrap(), before, "nothing written");
+    let mut left: Vec<_> = std::fs::read_dir(&shelf)
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name())
+        .collect();
+    left.sort();
+    assert_eq!(left, ["m.db", "m.db.lock"]);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_second_sync_waits_then_names_the_running_one() {
     let dir = temp_dir();

@@ -10,7 +10,7 @@ use referrals_model::{Referral, Timestamp};
 use referrals_sync::plan::RunKind;
 use referrals_sync::rusqlite::Connection;
 use referrals_sync::rusqlite::types::Value;
-use referrals_sync::{ChangeKind, Decision, Mirror, SCHEMA_VERSION};
+use referrals_sync::{ChangeKind, Decision, Mirror, MirrorError, SCHEMA_VERSION};
 
 const FIXTURE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/mirror-v1.db");
 
@@ -320,5 +320,42 @@ fn a_migration_that_fails_leaves_the_file_at_version_1() {
         .unwrap();
     assert_eq!(tables, 0);
     drop(connection);
+    dir.close().unwrap();
+}
+
+#[test]
+fn a_version_1_mirror_opened_read_only_is_refused_and_left_as_it_is() {
+    let (dir, db) = version_1_copy("v1-read-only");
+    let before = std::fs::read(&db).unwrap();
+    let last_seq: i64 = Connection::open(&db)
+        .unwrap()
+        .query_row("SELECT max(seq) FROM changes", [], |row| row.get(0))
+        .unwrap();
+    let error = Mirror::open_read_only(&db).unwrap_err();
+    assert!(
+        matches!(
+            error,
+            MirrorError::UpgradeNeeded {
+                found: 1,
+                current: SCHEMA_VERSION,
+                ..
+            }
+        ),
+        "{error}"
+    );
+    let message = error.to_string();
+    assert!(
+        message.contains("m.db") && message.contains("version 1") && message.contains("read-only"),
+        "{message}"
+    );
+    assert_eq!(std::fs::read(&db).unwrap(), before);
+    // Where it can be written, reading it upgrades it first.
+    let mirror = Mirror::open_to_read(&db).unwrap();
+    assert_eq!(mirror.last_seq().unwrap(), last_seq);
+    drop(mirror);
+    assert_eq!(
+        pragma(&Connection::open(&db).unwrap(), "user_version"),
+        SCHEMA_VERSION
+    );
     dir.close().unwrap();
 }

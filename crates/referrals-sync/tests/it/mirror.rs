@@ -146,6 +146,82 @@ fn a_new_mirror_its_log_and_its_lock_are_readable_by_their_owner_only() {
     dir.close().unwrap();
 }
 
+/// Opened read-only, a mirror is read (referrals, journal) and never written: not the file,
+/// not its schema, not even by a checkpoint; a write fails as on a read-only file.
+#[test]
+fn a_mirror_opened_read_only_is_read_and_never_written() {
+    let dir = temp_dir("read-only-open");
+    let db = dir.path().join("m.db");
+    {
+        let mut mirror = Mirror::open(&db).unwrap();
+        for id in ["a", "b"] {
+            mirror
+                .apply_referral(&referral(&format!(r#"{{"id":"{id}"}}"#)), SystemTime::now())
+                .unwrap();
+        }
+    }
+    let before = std::fs::read(&db).unwrap();
+    let mirror = Mirror::open_read_only(&db).unwrap();
+    let mut ids = Vec::new();
+    mirror
+        .for_each_referral(None, |raw| {
+            ids.push(serde_json::from_str::<serde_json::Value>(raw).unwrap()["id"].clone());
+            Ok::<_, MirrorError>(())
+        })
+        .unwrap();
+    assert_eq!(ids, ["a", "b"]);
+    assert_eq!(mirror.changes_after(0, 10).unwrap().len(), 2);
+    let mut mirror = mirror;
+    let error = mirror
+        .apply_referral(&referral(r#"{"id":"c"}"#), SystemTime::now())
+        .unwrap_err();
+    assert!(matches!(error, MirrorError::ReadOnly { .. }), "{error}");
+    let error = mirror.acknowledge("crm", 1, SystemTime::now()).unwrap_err();
+    assert!(matches!(error, MirrorError::ReadOnly { .. }), "{error}");
+    drop(mirror);
+    assert_eq!(std::fs::read(&db).unwrap(), before);
+    let missing = Mirror::open_read_only(dir.path().join("none.db")).unwrap_err();
+    assert!(matches!(missing, MirrorError::Missing { .. }), "{missing}");
+    assert!(!dir.path().join("none.db").exists());
+    dir.close().unwrap();
+}
+
+/// A mirror nobody can write (here: on a filesystem mounted read-only, where SQLite cannot
+/// make its `-shm` file) is still read, by `open_to_read` too; a write is refused.
+#[test]
+fn a_mirror_on_a_read_only_filesystem_is_read() {
+    let dir = temp_dir("ro-filesystem");
+    let mount = dir.path().join("mnt");
+    let Some(tmpfs) = Tmpfs::mount(&mount, "4m") else {
+        eprintln!(
+            "skipped: cannot mount a tmpfs here (not root?); \
+             a_mirror_opened_read_only_is_read_and_never_written covers the read-only open"
+        );
+        dir.close().unwrap();
+        return;
+    };
+    let db = mount.join("m.db");
+    {
+        let mut mirror = Mirror::open(&db).unwrap();
+        mirror
+            .apply_referral(&referral(r#"{"id":"a"}"#), SystemTime::now())
+            .unwrap();
+    }
+    assert!(!mount.join("m.db-wal").exists() && !mount.join("m.db-shm").exists());
+    tmpfs.remount("ro");
+    for mirror in [
+        Mirror::open_read_only(&db).unwrap(),
+        Mirror::open_to_read(&db).unwrap(),
+    ] {
+        assert_eq!(mirror.changes_after(0, 10).unwrap().len(), 1);
+    }
+    let error = Mirror::open_existing(&db).unwrap_err();
+    assert!(matches!(error, MirrorError::ReadOnly { .. }), "{error}");
+    tmpfs.remount("rw");
+    drop(tmpfs);
+    dir.close().unwrap();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_full_disk_fails_clearly_rolls_the_page_back_and_the_next_run_continues() {
     let dir = temp_dir("full");
