@@ -109,6 +109,8 @@ pub async fn sync(
         "sync run"
     );
     let mut skipped = 0;
+    // The server's clock: the newest `Date` of the pages received (bounds the watermark).
+    let mut server_time = None;
     let mut session = Counts::default();
     let mut restarted = false;
     // Pages are written in order on a blocking thread while the next ones are fetched: the run
@@ -161,6 +163,7 @@ pub async fn sync(
                     continue 'listing;
                 }
             };
+            server_time = server_time.max(page.date);
             if let (RunKind::Incremental, Some(since)) = (run.kind, &run.since) {
                 let updated = page.items.iter().map(|r| r.updated_date_time.as_ref());
                 if plan::filter_ignored(since, updated, &page.checkpoint) {
@@ -211,8 +214,11 @@ pub async fn sync(
         session = session.plus(counts);
         break;
     }
-    let finished_at = Timestamp::from_system_time(SystemTime::now());
-    run.counts = blocking(mirror, move |m| m.finish_run(&finished_at)).await?;
+    let overlap = options.overlap;
+    run.counts = blocking(mirror, move |m| {
+        m.finish_run(SystemTime::now(), server_time, overlap)
+    })
+    .await?;
     session.removed = run.counts.removed;
     Ok(report(&run, session, skipped, true))
 }

@@ -7,7 +7,7 @@ use std::time::{Duration, SystemTime};
 
 use crate::support::temp_dir;
 use referrals_model::{Referral, Timestamp};
-use referrals_sync::plan::RunKind;
+use referrals_sync::plan::{DEFAULT_OVERLAP, RunKind};
 use referrals_sync::rusqlite::Connection;
 use referrals_sync::rusqlite::types::Value;
 use referrals_sync::{ChangeKind, Decision, Mirror, MirrorError, SCHEMA_VERSION};
@@ -207,7 +207,7 @@ fn the_run_in_progress_in_a_version_1_file_finishes_after_the_upgrade_with_the_s
     assert_eq!(expected_gone.len(), 22, "the run saw 10 of the 32");
     let last_seq = mirror.last_seq().unwrap();
     let counts = mirror
-        .finish_run(&Timestamp::from_system_time(SystemTime::now()))
+        .finish_run(SystemTime::now(), None, DEFAULT_OVERLAP)
         .unwrap();
     assert_eq!(counts.removed, 22);
     let journal = mirror.changes_after(last_seq, 100).unwrap();

@@ -8,8 +8,16 @@ use crate::support::{
 };
 use referrals_model::Referral;
 use referrals_simulator::Simulator;
+use referrals_sync::plan::DEFAULT_OVERLAP;
 use referrals_sync::rusqlite::{self, params};
 use referrals_sync::{ChangeKind, Decision, Mirror, MirrorError, SyncError, SyncOptions, sync};
+
+/// 2026-12-01T11:00:00Z, when the runs of these tests finish.
+fn at_11() -> SystemTime {
+    referrals_model::Timestamp::new("2026-12-01T11:00:00Z")
+        .to_system_time()
+        .unwrap()
+}
 
 fn referral(json: &str) -> Referral {
     serde_json::from_str(json).unwrap()
@@ -625,7 +633,7 @@ fn pages_of_a_run_another_process_ended_are_refused_and_leave_nothing() {
         "{error}"
     );
     assert_eq!((mirror_state(&db), journal(&db)), before, "nothing written");
-    let finished = mirror.finish_run(&referrals_model::Timestamp::new("2026-12-01T11:00:00Z"));
+    let finished = mirror.finish_run(at_11(), None, DEFAULT_OVERLAP);
     assert!(
         matches!(finished, Err(MirrorError::NoRunInProgress { .. })),
         "{finished:?}"
@@ -862,8 +870,6 @@ fn stored_long_ago(mirror: &mut Mirror, prefix: &str, n: usize) -> Vec<Referral>
 /// missing (deleted by hand); what it saw stays.
 #[test]
 fn a_full_run_removes_what_it_did_not_see_even_without_a_seen_row() {
-    use referrals_model::Timestamp;
-
     let dir = temp_dir("unseen");
     let mut mirror = Mirror::open(dir.path().join("m.db")).unwrap();
     let items = stored_long_ago(&mut mirror, "k", 5);
@@ -879,9 +885,7 @@ fn a_full_run_removes_what_it_did_not_see_even_without_a_seen_row() {
     // The run sees k0 and k1 only (unchanged: only their seen rows are written).
     let counts = mirror.apply_pages(&[full_page(&items[..2])]).unwrap();
     assert_eq!(counts.unchanged, 2);
-    let counts = mirror
-        .finish_run(&Timestamp::new("2026-12-01T11:00:00Z"))
-        .unwrap();
+    let counts = mirror.finish_run(at_11(), None, DEFAULT_OVERLAP).unwrap();
     assert_eq!(counts.removed, 3);
     let present: Vec<String> = {
         let mut statement = mirror
@@ -907,8 +911,6 @@ fn a_full_run_removes_what_it_did_not_see_even_without_a_seen_row() {
 /// without a referral are deleted by it.
 #[test]
 fn renumbered_rows_change_no_decision() {
-    use referrals_model::Timestamp;
-
     let dir = temp_dir("vacuum");
     let mut mirror = Mirror::open(dir.path().join("m.db")).unwrap();
     let items = stored_long_ago(&mut mirror, "v", 6);
@@ -930,9 +932,7 @@ fn renumbered_rows_change_no_decision() {
     begin_first_run(&mut mirror);
     let counts = mirror.apply_pages(&[full_page(&items[..4])]).unwrap();
     assert_eq!((counts.created, counts.unchanged), (0, 4), "{counts:?}");
-    let counts = mirror
-        .finish_run(&Timestamp::new("2026-12-01T11:00:00Z"))
-        .unwrap();
+    let counts = mirror.finish_run(at_11(), None, DEFAULT_OVERLAP).unwrap();
     assert_eq!(counts.removed, 2);
     let removed: Vec<String> = mirror
         .changes_after(last_seq, 10)
