@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use rusqlite::ErrorCode;
 
+use crate::MirrorApi;
 use crate::blocking::ThreadError;
 use crate::row::RowError;
 use crate::schema::APPLICATION_ID;
@@ -39,6 +40,21 @@ pub enum MirrorError {
         application_id: i32,
         /// How many tables, indexes, views and triggers it has.
         objects: i64,
+    },
+    /// The mirror belongs to another API (another account, or the demo simulator): see
+    /// [`Mirror::claim_api`](crate::Mirror::claim_api). Nothing was written.
+    #[error(
+        "{}: this mirror holds the referrals of {mirror}, not of {requested}; a mirror belongs \
+         to one API account, and nothing was written to it",
+        path.display()
+    )]
+    OtherApi {
+        /// The database file.
+        path: PathBuf,
+        /// The API the mirror belongs to.
+        mirror: MirrorApi,
+        /// The API of the refused sync (or listener).
+        requested: MirrorApi,
     },
     /// A mirror written by a newer version of this crate.
     #[error(
@@ -252,6 +268,7 @@ impl MirrorError {
             MirrorError::Corrupt { path, .. }
             | MirrorError::Foreign { path, .. }
             | MirrorError::TooNew { path, .. }
+            | MirrorError::OtherApi { path, .. }
             | MirrorError::UpgradeNeeded { path, .. }
             | MirrorError::Missing { path }
             | MirrorError::Full { path, .. }

@@ -10,7 +10,7 @@ use referrals_query::{
     Checkpoint, Comparison, Filter, ListQuery, Position, QueryError, SortField, SortOrder,
 };
 
-use crate::ChangeKind;
+use crate::{ChangeKind, MirrorApi};
 
 /// How far back an incremental listing reaches before the watermark, by default.
 pub const DEFAULT_OVERLAP: Duration = Duration::from_secs(5 * 60);
@@ -30,6 +30,9 @@ pub struct SyncOptions {
     pub overlap: Duration,
     /// Referrals per page, 1–100.
     pub page_size: u32,
+    /// The API the mirror must belong to ([`Mirror::claim_api`](crate::Mirror::claim_api));
+    /// `None`: the client's base URL ([`MirrorApi::new`]).
+    pub api: Option<MirrorApi>,
 }
 
 impl Default for SyncOptions {
@@ -39,6 +42,7 @@ impl Default for SyncOptions {
             full_every: DEFAULT_FULL_EVERY,
             overlap: DEFAULT_OVERLAP,
             page_size: DEFAULT_PAGE_SIZE,
+            api: None,
         }
     }
 }

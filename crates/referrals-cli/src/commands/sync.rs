@@ -1,18 +1,20 @@
 //! `referrals sync`: the local mirror brought up to date (one run of `referrals-sync`), with
 //! one summary line on stderr and, with `--changes ndjson`, the run's changes on stdout.
+//! `referrals listen` starts with the same sync ([`sync_mirror`]).
 
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use referrals::transport::{BoxFuture, HyperTransport, Transport, TransportError};
 use referrals_sync::{
-    Mirror, MirrorError, Reason, SharedMirror, SyncError, SyncLock, SyncOptions, SyncReport,
-    run_blocking,
+    Mirror, MirrorApi, MirrorError, Reason, SharedMirror, SyncError, SyncLock, SyncOptions,
+    SyncReport, run_blocking,
 };
 
 use crate::cli::SyncArgs;
-use crate::connect::{connect_with, transport};
+use crate::connect::{Connection, connect_with, transport};
 use crate::failure::Failure;
 use crate::plural::count;
 use crate::settings::Settings;
@@ -25,40 +27,82 @@ pub async fn run(settings: &Settings, args: &SyncArgs) -> Result<(), Failure> {
         full_every: args.full_every,
         overlap: args.overlap,
         page_size: args.page_size,
+        api: None,
     };
     referrals_sync::plan::full_plan(Reason::Requested, &options)
         .map_err(|e| Failure::Usage(format!("--page-size: {e}")))?;
     let db = settings.database();
-    let wait = args.wait;
-    let opened = db.clone();
-    let (lock, mirror) = tokio::task::spawn_blocking(move || {
-        let lock = SyncLock::acquire(&opened, wait)?;
-        let mut mirror = Mirror::open(&opened)?;
-        // A sync writes steadily: its commits should not wait for the disk's checkpoints.
+    let (lock, mut mirror) = lock_and_open(&db, args.wait).await?;
+    // A sync writes steadily: its commits should not wait for the disk's checkpoints.
+    mirror = tokio::task::spawn_blocking(move || {
         mirror.checkpoint_in_background()?;
-        Ok::<_, MirrorError>((lock, mirror))
+        Ok::<_, MirrorError>(mirror)
     })
     .await
     .map_err(|e| Failure::Local(format!("the mirror thread stopped: {e}")))??;
     let counter = Arc::new(CountingTransport::new(settings)?);
     let connection = connect_with(settings, None, Some(counter.clone())).await?;
     let mirror = Arc::new(Mutex::new(mirror));
-    let journal_before = with_mirror(&mirror, |m| Ok(m.last_seq()?)).await?;
+    let changes = args.changes.is_some();
+    let outcome = sync_mirror(
+        &mirror,
+        &connection,
+        &counter,
+        options,
+        &db,
+        started,
+        changes,
+    )
+    .await;
+    drop(lock);
+    outcome.map(|_| ())
+}
 
-    let outcome = referrals_sync::sync(&connection.client, &mirror, &options).await;
-    if args.changes.is_some() {
-        with_mirror(&mirror, move |m| {
+/// Takes the sync lock of the mirror at `db` (waiting up to `wait` for another sync) and
+/// opens the mirror (created if missing).
+pub async fn lock_and_open(db: &Path, wait: Duration) -> Result<(SyncLock, Mirror), Failure> {
+    let opened: PathBuf = db.to_path_buf();
+    tokio::task::spawn_blocking(move || {
+        let lock = SyncLock::acquire(&opened, wait)?;
+        let mirror = Mirror::open(&opened)?;
+        Ok::<_, MirrorError>((lock, mirror))
+    })
+    .await
+    .map_err(|e| Failure::Local(format!("the mirror thread stopped: {e}")))?
+    .map_err(Failure::from)
+}
+
+/// One sync of `mirror` (at `db`, its sync lock held by the caller) through `connection`,
+/// whose requests `counter` counts: the summary line on stderr (with how long since
+/// `started`), and with `changes` the run's journal rows on stdout. The mirror must belong to
+/// the connection's API (the `--demo` simulator is recorded as [`MirrorApi::demo`], not by
+/// its random port); `options.api` is set here.
+pub async fn sync_mirror(
+    mirror: &SharedMirror,
+    connection: &Connection,
+    counter: &CountingTransport,
+    mut options: SyncOptions,
+    db: &Path,
+    started: Instant,
+    changes: bool,
+) -> Result<SyncReport, Failure> {
+    if connection.demo().is_some() {
+        options.api = Some(MirrorApi::demo());
+    }
+    let journal_before = with_mirror(mirror, |m| Ok(m.last_seq()?)).await?;
+    let outcome = referrals_sync::sync(&connection.client, mirror, &options).await;
+    if changes {
+        with_mirror(mirror, move |m| {
             super::changes::write_after(m, journal_before, None).map(|_| ())
         })
         .await?;
     }
     let requests = counter.count();
     let seconds = started.elapsed().as_secs_f64();
-    drop(lock);
     match outcome {
         Ok(report) => {
             eprintln!("{}", summary(&report, requests, seconds));
-            Ok(())
+            Ok(report)
         }
         Err(SyncError::Listing { error, report }) => {
             eprintln!("{}", summary(&report, requests, seconds));
@@ -112,20 +156,22 @@ fn summary(report: &SyncReport, requests: u64, seconds: f64) -> String {
 
 /// Counts the requests sent (every attempt), around the default transport.
 #[derive(Debug)]
-struct CountingTransport {
+pub struct CountingTransport {
     inner: HyperTransport,
     sent: AtomicU64,
 }
 
 impl CountingTransport {
-    fn new(settings: &Settings) -> Result<Self, Failure> {
+    /// The default transport of `settings`, counted.
+    pub fn new(settings: &Settings) -> Result<Self, Failure> {
         Ok(CountingTransport {
             inner: transport(settings)?,
             sent: AtomicU64::new(0),
         })
     }
 
-    fn count(&self) -> u64 {
+    /// Requests sent so far.
+    pub fn count(&self) -> u64 {
         self.sent.load(Ordering::Relaxed)
     }
 }

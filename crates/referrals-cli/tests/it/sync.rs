@@ -354,6 +354,52 @@ async fn list_db_and_changes_read_a_mirror_the_user_cannot_write() {
     assert_eq!(left, ["m.db", "m.db.lock"]);
 }
 
+/// A mirror belongs to one API: `sync --demo` then a real `sync` on the same file is refused,
+/// naming both, before any request and writing nothing, with the way to a new mirror; and
+/// the other way round. The demo simulator (a new port each run) is the same API each time.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_demo_mirror_refuses_a_real_sync_and_a_real_one_refuses_the_demo() {
+    let dir = temp_dir();
+    let db = dir.path().join("m.db");
+    let demo = |db: &Path| {
+        let mut command = process();
+        command.args(["sync", "--demo", "--db"]).arg(db);
+        output(&mut command)
+    };
+    assert_success(&demo(&db));
+    assert_success(&demo(&db));
+    let before = (mirror_state(&db), file_state(&db));
+    assert_eq!(before.0.len(), 250);
+    let sim = simulator(20, FaultPlan::new()).await;
+    let refused = output(&mut sync_command(&sim, &db, &[]));
+    assert_eq!(refused.status.code(), Some(1), "{}", stderr(&refused));
+    let message = stderr(&refused);
+    assert!(
+        message.contains("the demo simulator (--demo)")
+            && message.contains(&sim.base_url())
+            && message.contains("nothing was written"),
+        "{message}"
+    );
+    assert!(
+        message.contains("hint: ") && message.contains("--db ") && message.contains("m-other.db"),
+        "{message}"
+    );
+    assert!(!message.contains("synced:"), "{message}");
+    assert_eq!(sim.api_requests(), 0);
+    assert_eq!((mirror_state(&db), file_state(&db)), before);
+
+    let real = dir.path().join("real.db");
+    assert_success(&output(&mut sync_command(&sim, &real, &[])));
+    let refused = demo(&real);
+    assert_eq!(refused.status.code(), Some(1), "{}", stderr(&refused));
+    assert!(
+        stderr(&refused).contains(&format!("holds the referrals of {}", sim.base_url())),
+        "{}",
+        stderr(&refused)
+    );
+    assert_eq!(mirror_state(&real), simulator_state(&sim));
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_second_sync_waits_then_names_the_running_one() {
     let dir = temp_dir();
@@ -574,12 +620,16 @@ fn file_state(db: &Path) -> FileState {
     let seen_table =
         one("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'referral_seen'");
     let referrals = one("SELECT count(*) FROM referrals");
+    let api_table =
+        one("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'mirror_api'");
     let shape_matches_version = match version {
-        1 => last_seen_column == 1 && seen_table == 0,
-        2 => {
+        1 => last_seen_column == 1 && seen_table == 0 && api_table == 0,
+        // The current version: version 2's `referral_seen`, version 3's `mirror_api`.
+        3 => {
             last_seen_column == 0
                 && seen_table == 1
                 && one("SELECT count(*) FROM referral_seen") == referrals
+                && api_table == 1
         }
         _ => false,
     };
@@ -594,9 +644,9 @@ fn file_state(db: &Path) -> FileState {
     }
 }
 
-/// `referrals changes` on a version-1 file upgrades it on open; killed with SIGKILL at random
-/// moments of that upgrade, the file is afterwards version 1 or version 2, whole, never in
-/// between, with every referral and journal row; the next open finishes the upgrade, and a
+/// `referrals changes` on a version-1 file upgrades it on open (to version 3 now, through
+/// version 2, in one transaction); killed with SIGKILL at random moments of that upgrade, the
+/// file is afterwards version 1 or the current version, whole, never in between, with every referral and journal row; the next open finishes the upgrade, and a
 /// sync goes on from there.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_kill_during_the_schema_upgrade_leaves_version_1_or_2_never_in_between() {
@@ -632,13 +682,13 @@ async fn a_kill_during_the_schema_upgrade_leaves_version_1_or_2_never_in_between
     assert_eq!(
         upgraded,
         FileState {
-            version: 2,
+            version: referrals_sync::SCHEMA_VERSION,
             ..before
         }
     );
 
     let mut moments = Moments(0x2545_F491_4F6C_DD1D);
-    let (mut mid_upgrade, mut at_version_2, mut runs) = (0, 0, 0);
+    let (mut mid_upgrade, mut at_current_version, mut runs) = (0, 0, 0);
     while mid_upgrade < MID_UPGRADE_KILLS && runs < MAX_RUNS {
         runs += 1;
         std::fs::copy(&template, &db).unwrap();
@@ -668,13 +718,13 @@ async fn a_kill_during_the_schema_upgrade_leaves_version_1_or_2_never_in_between
         match state.version {
             1 if began => mid_upgrade += 1,
             1 => {}
-            2 => at_version_2 += 1,
+            referrals_sync::SCHEMA_VERSION => at_current_version += 1,
             other => panic!("run {runs}: version {other}"),
         }
     }
     eprintln!(
         "{runs} runs, one upgrade {whole:?}: {mid_upgrade} killed during the upgrade, \
-         {at_version_2} after it"
+         {at_current_version} after it"
     );
     assert!(
         mid_upgrade >= MID_UPGRADE_KILLS,
@@ -691,7 +741,7 @@ async fn a_kill_during_the_schema_upgrade_leaves_version_1_or_2_never_in_between
     assert_eq!(
         file_state(&db),
         FileState {
-            version: 2,
+            version: referrals_sync::SCHEMA_VERSION,
             ..file_state(&template)
         }
     );

@@ -133,7 +133,7 @@ fn a_version_1_mirror_upgrades_with_nothing_lost() {
 
     let connection = Connection::open(&db).unwrap();
     assert_eq!(pragma(&connection, "user_version"), SCHEMA_VERSION);
-    assert_eq!(SCHEMA_VERSION, 2);
+    assert_eq!(SCHEMA_VERSION, 3);
     assert_eq!(pragma(&connection, "application_id"), 0x5246_524C);
     let integrity: String = connection
         .query_row("PRAGMA integrity_check", [], |row| row.get(0))
@@ -160,6 +160,12 @@ fn a_version_1_mirror_upgrades_with_nothing_lost() {
         .map(|row| vec![row[0].clone(), row[last_seen].clone(), Value::Null])
         .collect();
     assert_eq!(seen_by_id(&connection), seen);
+    // The API it belongs to is not known: its next sync records it.
+    assert_eq!(
+        columns(&connection, "mirror_api"),
+        ["singleton", "base_url", "account", "recorded_at"]
+    );
+    assert_eq!(rows(&connection, "mirror_api", "singleton"), Rows::new());
     for (table, order) in UNCHANGED_TABLES {
         assert_eq!(
             rows(&connection, table, order),
@@ -357,5 +363,41 @@ fn a_version_1_mirror_opened_read_only_is_refused_and_left_as_it_is() {
         pragma(&Connection::open(&db).unwrap(), "user_version"),
         SCHEMA_VERSION
     );
+    dir.close().unwrap();
+}
+
+/// A mirror made before the mirror's API was recorded (schema version 3) adopts the API of its
+/// next sync, and from then on refuses another one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_mirror_made_before_version_3_adopts_the_api_of_its_next_sync() {
+    use crate::support::{client, shared};
+    use referrals_simulator::Simulator;
+    use referrals_sync::{MirrorApi, SyncError, SyncOptions, sync};
+
+    let (dir, db) = version_1_copy("v1-api");
+    let ours = Simulator::builder().referrals(12).start().await.unwrap();
+    let other = Simulator::builder().referrals(5).start().await.unwrap();
+    let mirror = shared(&db);
+    assert_eq!(mirror.lock().unwrap().api().unwrap(), None);
+    let options = SyncOptions {
+        full: true,
+        ..SyncOptions::default()
+    };
+    sync(&client(&ours), &mirror, &options).await.unwrap();
+    let adopted = mirror.lock().unwrap().api().unwrap().unwrap();
+    assert_eq!(adopted.base_url(), ours.base_url());
+    assert_eq!(adopted.account(), None);
+    let error = sync(&client(&other), &mirror, &options).await.unwrap_err();
+    assert!(
+        matches!(&error, SyncError::Mirror(MirrorError::OtherApi { mirror, requested, .. })
+            if *mirror == adopted && requested.base_url() == other.base_url()),
+        "{error}"
+    );
+    assert_eq!(other.api_requests(), 0);
+    assert_eq!(
+        mirror.lock().unwrap().api().unwrap(),
+        Some(MirrorApi::new(&ours.base_url().parse().unwrap()))
+    );
+    drop(mirror);
     dir.close().unwrap();
 }

@@ -154,6 +154,48 @@ fn a_new_mirror_its_log_and_its_lock_are_readable_by_their_owner_only() {
     dir.close().unwrap();
 }
 
+/// The API a mirror belongs to: recorded by the first claim, kept by the same API (which may
+/// add the account it did not know), refused to another base URL or account with nothing
+/// written.
+#[test]
+fn a_mirror_records_its_api_once_and_refuses_another() {
+    use referrals_sync::MirrorApi;
+
+    let dir = temp_dir("api");
+    let mut mirror = Mirror::open(dir.path().join("m.db")).unwrap();
+    assert_eq!(mirror.api().unwrap(), None);
+    let production = MirrorApi::new(&referrals_query::BaseUrl::default());
+    mirror.claim_api(&production, SystemTime::now()).unwrap();
+    assert_eq!(mirror.api().unwrap(), Some(production.clone()));
+    let contoso = production.clone().with_account("contoso");
+    mirror.claim_api(&contoso, SystemTime::now()).unwrap();
+    assert_eq!(mirror.api().unwrap(), Some(contoso.clone()));
+    mirror.claim_api(&production, SystemTime::now()).unwrap();
+    for other in [
+        production.clone().with_account("fabrikam"),
+        MirrorApi::new(&"https://api.partner.microsoft.com/beta".parse().unwrap()),
+        MirrorApi::demo(),
+    ] {
+        let error = mirror.claim_api(&other, SystemTime::now()).unwrap_err();
+        let MirrorError::OtherApi {
+            mirror: recorded,
+            requested,
+            ..
+        } = &error
+        else {
+            panic!("{error}");
+        };
+        assert_eq!((recorded, requested), (&contoso, &other));
+        assert!(error.to_string().contains("contoso"), "{error}");
+        assert_eq!(
+            mirror.api().unwrap(),
+            Some(contoso.clone()),
+            "nothing written"
+        );
+    }
+    dir.close().unwrap();
+}
+
 /// Opened read-only, a mirror is read (referrals, journal) and never written: not the file,
 /// not its schema, not even by a checkpoint; a write fails as on a read-only file.
 #[test]

@@ -416,3 +416,98 @@ async fn a_referral_updated_during_a_long_full_run_is_listed_by_the_next_increme
     check_journal(&db);
     dir.close().unwrap();
 }
+
+/// A mirror belongs to one API: synced from one simulator, a sync from another one (or from
+/// the demo simulator) is refused, naming both, before any request and without writing
+/// anything.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sync_against_another_api_is_refused_and_writes_nothing() {
+    use referrals_sync::{MirrorApi, MirrorError};
+
+    let dir = temp_dir("other-api");
+    let db = dir.path().join("m.db");
+    let ours = Simulator::builder()
+        .referrals(25)
+        .seed(3)
+        .start()
+        .await
+        .unwrap();
+    let other = Simulator::builder()
+        .referrals(25)
+        .seed(4)
+        .start()
+        .await
+        .unwrap();
+    let mirror = shared(&db);
+    sync(&client(&ours), &mirror, &options()).await.unwrap();
+    let before = (
+        mirror_state(&db),
+        journal(&db),
+        mirror.lock().unwrap().sync_state().unwrap(),
+    );
+
+    let error = sync(&client(&other), &mirror, &options())
+        .await
+        .unwrap_err();
+    let message = error.to_string();
+    let SyncError::Mirror(MirrorError::OtherApi {
+        mirror: recorded,
+        requested,
+        ..
+    }) = &error
+    else {
+        panic!("{error}");
+    };
+    assert_eq!(recorded.base_url(), ours.base_url());
+    assert_eq!(requested.base_url(), other.base_url());
+    assert!(
+        message.contains("m.db")
+            && message.contains(&ours.base_url())
+            && message.contains(&other.base_url()),
+        "{message}"
+    );
+    let demo = SyncOptions {
+        api: Some(MirrorApi::demo()),
+        ..options()
+    };
+    let error = sync(&client(&ours), &mirror, &demo).await.unwrap_err();
+    assert!(error.to_string().contains("demo simulator"), "{error}");
+    assert_eq!(other.api_requests(), 0);
+    assert_eq!(
+        (
+            mirror_state(&db),
+            journal(&db),
+            mirror.lock().unwrap().sync_state().unwrap()
+        ),
+        before,
+        "nothing written"
+    );
+    // Its own API still syncs.
+    sync(&client(&ours), &mirror, &options()).await.unwrap();
+    dir.close().unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn progress_is_reported_after_each_page_received() {
+    let dir = temp_dir("progress");
+    let db = dir.path().join("m.db");
+    let simulator = Simulator::builder().referrals(45).start().await.unwrap();
+    let mirror = shared(&db);
+    let mut seen = Vec::new();
+    let report =
+        referrals_sync::sync_with_progress(&client(&simulator), &mirror, &options(), |p| {
+            seen.push((p.kind, p.pages, p.referrals))
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        seen,
+        [
+            (RunKind::Full, 1, 20),
+            (RunKind::Full, 2, 40),
+            (RunKind::Full, 3, 45)
+        ]
+    );
+    assert_eq!(report.session.pages, 3);
+    dir.close().unwrap();
+}
