@@ -17,6 +17,7 @@ use crate::cli::SyncArgs;
 use crate::connect::{Connection, connect_with, transport};
 use crate::failure::Failure;
 use crate::plural::count;
+use crate::progress::SyncProgress;
 use crate::settings::Settings;
 
 /// Runs `referrals sync`.
@@ -43,17 +44,13 @@ pub async fn run(settings: &Settings, args: &SyncArgs) -> Result<(), Failure> {
     let counter = Arc::new(CountingTransport::new(settings)?);
     let connection = connect_with(settings, None, Some(counter.clone())).await?;
     let mirror = Arc::new(Mutex::new(mirror));
-    let changes = args.changes.is_some();
-    let outcome = sync_mirror(
-        &mirror,
-        &connection,
-        &counter,
-        options,
-        &db,
+    let shown = Shown {
         started,
-        changes,
-    )
-    .await;
+        changes: args.changes.is_some(),
+        // Logs (-v) go to stderr too: a progress line would garble them.
+        progress: settings.verbose == 0,
+    };
+    let outcome = sync_mirror(&mirror, &db, &connection, &counter, options, shown).await;
     drop(lock);
     outcome.map(|_| ())
 }
@@ -72,33 +69,48 @@ pub async fn lock_and_open(db: &Path, wait: Duration) -> Result<(SyncLock, Mirro
     .map_err(Failure::from)
 }
 
+/// What [`sync_mirror`] shows besides the summary line on stderr.
+#[derive(Debug, Clone, Copy)]
+pub struct Shown {
+    /// When the command started (the summary says how long it took).
+    pub started: Instant,
+    /// The run's journal rows on stdout (`--changes ndjson`).
+    pub changes: bool,
+    /// A line on stderr saying what the run received so far, when stderr is a terminal.
+    pub progress: bool,
+}
+
 /// One sync of `mirror` (at `db`, its sync lock held by the caller) through `connection`,
-/// whose requests `counter` counts: the summary line on stderr (with how long since
-/// `started`), and with `changes` the run's journal rows on stdout. The mirror must belong to
-/// the connection's API (the `--demo` simulator is recorded as [`MirrorApi::demo`], not by
-/// its random port); `options.api` is set here.
+/// whose requests `counter` counts, with the summary line on stderr and what `shown` asks
+/// for. The mirror must belong to the connection's API (the `--demo` simulator is recorded as
+/// [`MirrorApi::demo`], not by its random port); `options.api` is set here.
 pub async fn sync_mirror(
     mirror: &SharedMirror,
+    db: &Path,
     connection: &Connection,
     counter: &CountingTransport,
     mut options: SyncOptions,
-    db: &Path,
-    started: Instant,
-    changes: bool,
+    shown: Shown,
 ) -> Result<SyncReport, Failure> {
     if connection.demo().is_some() {
         options.api = Some(MirrorApi::demo());
     }
     let journal_before = with_mirror(mirror, |m| Ok(m.last_seq()?)).await?;
-    let outcome = referrals_sync::sync(&connection.client, mirror, &options).await;
-    if changes {
+    let progress = SyncProgress::new(shown.progress);
+    let outcome =
+        referrals_sync::sync_with_progress(&connection.client, mirror, &options, |received| {
+            progress.page(received)
+        })
+        .await;
+    progress.clear();
+    if shown.changes {
         with_mirror(mirror, move |m| {
             super::changes::write_after(m, journal_before, None).map(|_| ())
         })
         .await?;
     }
     let requests = counter.count();
-    let seconds = started.elapsed().as_secs_f64();
+    let seconds = shown.started.elapsed().as_secs_f64();
     match outcome {
         Ok(report) => {
             eprintln!("{}", summary(&report, requests, seconds));

@@ -148,6 +148,55 @@ async fn sync_prints_one_summary_and_an_unchanged_account_costs_one_request() {
     assert_eq!(mirror_state(&db).len() as u64, 120 + created);
 }
 
+/// Piped stderr (not a terminal): the summary line only, no progress drawn.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sync_shows_no_progress_when_stderr_is_not_a_terminal() {
+    let dir = temp_dir();
+    let db = dir.path().join("m.db");
+    let sim = simulator(60, FaultPlan::new()).await;
+    let out = output(&mut sync_command(&sim, &db, &["--page-size", "10"]));
+    assert_success(&out);
+    let text = stderr(&out);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 1, "{text}");
+    assert!(lines[0].starts_with("synced: 60 created"), "{text}");
+    assert!(!text.contains('\r') && !text.contains('\u{1b}'), "{text:?}");
+}
+
+/// On a terminal (a pseudo-terminal from `script`), `sync` draws a line with its pages and
+/// referrals while it runs, then clears it for the summary.
+#[cfg(unix)]
+#[test]
+fn sync_shows_its_progress_on_a_terminal() {
+    let dir = temp_dir();
+    let db = dir.path().join("m.db");
+    let plain = process();
+    let line = format!(
+        "'{}' sync --demo --page-size 10 --db '{}'",
+        plain.get_program().to_string_lossy(),
+        db.display()
+    );
+    let mut command = Command::new("script");
+    command
+        .args(["-qec", &line, "/dev/null"])
+        .stdin(Stdio::null());
+    for (name, value) in plain.get_envs() {
+        match value {
+            Some(value) => command.env(name, value),
+            None => command.env_remove(name),
+        };
+    }
+    let Ok(out) = command.output() else {
+        eprintln!("skipped: no `script` to give the command a terminal");
+        return;
+    };
+    assert_success(&out);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("sync (full): "), "{text:?}");
+    assert!(text.contains(" referrals of 250"), "{text:?}");
+    assert!(text.contains("synced: 250 created"), "{text:?}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_consumer_sees_an_unacknowledged_batch_again_and_never_skips_one() {
     let dir = temp_dir();
