@@ -82,8 +82,8 @@ pub struct Shown {
 
 /// One sync of `mirror` (at `db`, its sync lock held by the caller) through `connection`,
 /// whose requests `counter` counts, with the summary line on stderr and what `shown` asks
-/// for. The mirror must belong to the connection's API (the `--demo` simulator is recorded as
-/// [`MirrorApi::demo`], not by its random port); `options.api` is set here.
+/// for. The mirror must belong to the connection's API ([`mirror_api`]); `options.api` is set
+/// here.
 pub async fn sync_mirror(
     mirror: &SharedMirror,
     db: &Path,
@@ -92,9 +92,7 @@ pub async fn sync_mirror(
     mut options: SyncOptions,
     shown: Shown,
 ) -> Result<SyncReport, Failure> {
-    if connection.demo().is_some() {
-        options.api = Some(MirrorApi::demo());
-    }
+    options.api = Some(mirror_api(connection));
     let journal_before = with_mirror(mirror, |m| Ok(m.last_seq()?)).await?;
     let progress = SyncProgress::new(shown.progress);
     let outcome =
@@ -128,6 +126,16 @@ pub async fn sync_mirror(
         Err(SyncError::Options(error)) => Err(Failure::Usage(error.to_string())),
         Err(SyncError::Mirror(error)) => Err(error.into()),
         Err(error) => Err(Failure::Local(error.to_string())),
+    }
+}
+
+/// The API a mirror synced through `connection` belongs to: the client's base URL, or
+/// [`MirrorApi::demo`] for the `--demo` simulator (whose port changes on every run, and whose
+/// data does not).
+pub fn mirror_api(connection: &Connection) -> MirrorApi {
+    match connection.demo() {
+        Some(_) => MirrorApi::demo(),
+        None => MirrorApi::new(connection.client.base_url()),
     }
 }
 

@@ -68,6 +68,128 @@ fn listen_demo_shows_events_arriving_and_stops_on_sigterm() {
     assert!(changes >= 1);
 }
 
+/// `referrals listen` with `args` (and `--bind 127.0.0.1:0`), its stderr read until it says it
+/// listens or it exits; then stopped with SIGTERM. Its stderr lines, and whether it listened.
+fn listen_until_ready(args: &[&str], db: &std::path::Path) -> (Vec<String>, bool) {
+    let mut child = process()
+        .args(["listen", "--bind", "127.0.0.1:0"])
+        .args(args)
+        .arg("--db")
+        .arg(db)
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let (lines, received) = mpsc::channel();
+    let reader = std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if lines.send(line).is_err() {
+                return;
+            }
+        }
+    });
+    let mut seen = Vec::new();
+    let listening = loop {
+        match received.recv_timeout(Duration::from_secs(180)) {
+            Ok(line) => {
+                let ready = line.contains("listening for webhook events");
+                seen.push(line);
+                if ready {
+                    break true;
+                }
+            }
+            // Exited (its stderr closed), or never ready.
+            Err(_) => break false,
+        }
+    };
+    let _ = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let exit = child.wait().unwrap();
+    seen.extend(received.iter());
+    reader.join().unwrap();
+    seen.push(format!("(exit {:?})", exit.code()));
+    (seen, listening)
+}
+
+/// `listen` starts with a sync: the referrals that exist before it starts are in the mirror
+/// when it serves, not only those that change afterwards.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn listen_starts_with_a_sync_so_the_mirror_holds_every_referral() {
+    let simulator = Simulator::builder()
+        .referrals(30)
+        .seed(8)
+        .token(TOKEN)
+        .start()
+        .await
+        .unwrap();
+    let dir = temp_dir();
+    let db = dir.path().join("m.db");
+    let base = simulator.base_url();
+    let (lines, listening) = tokio::task::spawn_blocking({
+        let db = db.clone();
+        move || listen_until_ready(&["--base-url", &base, "--token", TOKEN], &db)
+    })
+    .await
+    .unwrap();
+    let all = lines.join("\n");
+    assert!(listening, "{all}");
+    assert!(all.contains("synced: 30 created"), "{all}");
+    assert_eq!(rusqlite_count(&db, "SELECT COUNT(*) FROM referrals"), 30);
+    let mirrored: Vec<Value> = {
+        let connection = referrals_sync::rusqlite::Connection::open(&db).unwrap();
+        let mut statement = connection
+            .prepare("SELECT raw_json FROM referrals ORDER BY rowid")
+            .unwrap();
+        statement
+            .query_map([], |row| row.get::<_, String>(0))
+            .unwrap()
+            .map(|raw| serde_json::from_str(&raw.unwrap()).unwrap())
+            .collect()
+    };
+    assert_eq!(mirrored, simulator.referrals());
+    simulator.shutdown().await;
+}
+
+/// A mirror of another API is refused by `listen` too, before it serves.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn listen_refuses_a_mirror_of_another_api_before_serving() {
+    let ours = start_simulator().await;
+    let other = start_simulator().await;
+    let dir = temp_dir();
+    let db = dir.path().join("m.db");
+    let synced = tokio::task::spawn_blocking({
+        let (base, db) = (ours.base_url(), db.clone());
+        move || {
+            let mut command = bare();
+            command
+                .args(["sync", "--base-url", &base, "--token", TOKEN, "--db"])
+                .arg(&db);
+            command.output().unwrap()
+        }
+    })
+    .await
+    .unwrap();
+    assert!(synced.status.success(), "{}", text(&synced.stderr));
+    let base = other.base_url();
+    let (lines, listening) = tokio::task::spawn_blocking({
+        let db = db.clone();
+        move || listen_until_ready(&["--base-url", &base, "--token", TOKEN], &db)
+    })
+    .await
+    .unwrap();
+    let all = lines.join("\n");
+    assert!(!listening, "{all}");
+    assert!(all.contains("(exit Some(1))"), "{all}");
+    assert!(
+        all.contains(&format!("holds the referrals of {}", ours.base_url()))
+            && all.contains(&other.base_url()),
+        "{all}"
+    );
+    assert_eq!(other.api_requests(), 0);
+}
+
 fn rusqlite_count(db: &std::path::Path, sql: &str) -> i64 {
     referrals_sync::rusqlite::Connection::open(db)
         .unwrap()
