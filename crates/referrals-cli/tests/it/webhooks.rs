@@ -15,13 +15,23 @@ use crate::support::{bare, process, run, temp_dir, text};
 
 const TOKEN: &str = "webhooks-cli-token-91c2";
 
-#[test]
-fn listen_demo_shows_events_arriving_and_stops_on_sigterm() {
-    let dir = temp_dir();
-    let db = dir.path().join("demo.db");
+/// What a `referrals listen` process wrote on stderr until it was stopped.
+struct Listened {
+    /// Its stderr, line by line.
+    lines: Vec<String>,
+    /// A line contained what was waited for.
+    seen: bool,
+    /// SIGTERM was sent (it fails when the process had exited by itself).
+    stopped: bool,
+    exit: std::process::ExitStatus,
+}
+
+/// Runs `referrals listen` with `args`, reads its stderr until a line contains `until` (or it
+/// exits, or 180 s pass), then stops it with SIGTERM and waits for it.
+fn listen_until(args: &[&str], until: &str) -> Listened {
     let mut child = process()
-        .args(["listen", "--demo", "--db"])
-        .arg(&db)
+        .arg("listen")
+        .args(args)
         .stderr(Stdio::piped())
         .stdout(Stdio::null())
         .spawn()
@@ -36,27 +46,46 @@ fn listen_demo_shows_events_arriving_and_stops_on_sigterm() {
         }
     });
     let mut seen = Vec::new();
-    let applied = loop {
+    let found = loop {
         match received.recv_timeout(Duration::from_secs(180)) {
             Ok(line) => {
-                let done = line.contains("webhook event applied");
+                let done = line.contains(until);
                 seen.push(line);
                 if done {
                     break true;
                 }
             }
+            // It exited (its stderr closed), or never got there.
             Err(_) => break false,
         }
     };
-    let status = std::process::Command::new("kill")
+    let stopped = std::process::Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status()
-        .unwrap();
-    assert!(status.success());
+        .unwrap()
+        .success();
     let exit = child.wait().unwrap();
     seen.extend(received.iter());
     reader.join().unwrap();
-    let all = seen.join("\n");
+    Listened {
+        lines: seen,
+        seen: found,
+        stopped,
+        exit,
+    }
+}
+
+#[test]
+fn listen_demo_shows_events_arriving_and_stops_on_sigterm() {
+    let dir = temp_dir();
+    let db = dir.path().join("demo.db");
+    let listened = listen_until(
+        &["--demo", "--db", db.to_str().unwrap()],
+        "webhook event applied",
+    );
+    let (applied, exit) = (listened.seen, listened.exit);
+    assert!(listened.stopped);
+    let all = listened.lines.join("\n");
     assert!(applied, "no event was applied:\n{all}");
     assert!(exit.success(), "exit {exit:?}:\n{all}");
     assert!(all.contains("webhook event accepted"), "{all}");
@@ -68,49 +97,21 @@ fn listen_demo_shows_events_arriving_and_stops_on_sigterm() {
     assert!(changes >= 1);
 }
 
-/// `referrals listen` with `args` (and `--bind 127.0.0.1:0`), its stderr read until it says it
-/// listens or it exits; then stopped with SIGTERM. Its stderr lines, and whether it listened.
-fn listen_until_ready(args: &[&str], db: &std::path::Path) -> (Vec<String>, bool) {
-    let mut child = process()
-        .args(["listen", "--bind", "127.0.0.1:0"])
-        .args(args)
-        .arg("--db")
-        .arg(db)
-        .stderr(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let (lines, received) = mpsc::channel();
-    let reader = std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if lines.send(line).is_err() {
-                return;
-            }
-        }
-    });
-    let mut seen = Vec::new();
-    let listening = loop {
-        match received.recv_timeout(Duration::from_secs(180)) {
-            Ok(line) => {
-                let ready = line.contains("listening for webhook events");
-                seen.push(line);
-                if ready {
-                    break true;
-                }
-            }
-            // Exited (its stderr closed), or never ready.
-            Err(_) => break false,
-        }
-    };
-    let _ = std::process::Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status();
-    let exit = child.wait().unwrap();
-    seen.extend(received.iter());
-    reader.join().unwrap();
-    seen.push(format!("(exit {:?})", exit.code()));
-    (seen, listening)
+/// What `listen` says once it serves.
+const LISTENING: &str = "listening for webhook events";
+
+/// `listen` on a loopback port, reading referrals from `base` with the test's token, into `db`.
+fn listen_args<'a>(base: &'a str, db: &'a std::path::Path) -> [&'a str; 8] {
+    [
+        "--bind",
+        "127.0.0.1:0",
+        "--base-url",
+        base,
+        "--token",
+        TOKEN,
+        "--db",
+        db.to_str().unwrap(),
+    ]
 }
 
 /// `listen` starts with a sync: the referrals that exist before it starts are in the mirror
@@ -127,14 +128,14 @@ async fn listen_starts_with_a_sync_so_the_mirror_holds_every_referral() {
     let dir = temp_dir();
     let db = dir.path().join("m.db");
     let base = simulator.base_url();
-    let (lines, listening) = tokio::task::spawn_blocking({
+    let listened = tokio::task::spawn_blocking({
         let db = db.clone();
-        move || listen_until_ready(&["--base-url", &base, "--token", TOKEN], &db)
+        move || listen_until(&listen_args(&base, &db), LISTENING)
     })
     .await
     .unwrap();
-    let all = lines.join("\n");
-    assert!(listening, "{all}");
+    let all = listened.lines.join("\n");
+    assert!(listened.seen, "{all}");
     assert!(all.contains("synced: 30 created"), "{all}");
     assert_eq!(rusqlite_count(&db, "SELECT COUNT(*) FROM referrals"), 30);
     let mirrored: Vec<Value> = {
@@ -173,15 +174,15 @@ async fn listen_refuses_a_mirror_of_another_api_before_serving() {
     .unwrap();
     assert!(synced.status.success(), "{}", text(&synced.stderr));
     let base = other.base_url();
-    let (lines, listening) = tokio::task::spawn_blocking({
+    let listened = tokio::task::spawn_blocking({
         let db = db.clone();
-        move || listen_until_ready(&["--base-url", &base, "--token", TOKEN], &db)
+        move || listen_until(&listen_args(&base, &db), LISTENING)
     })
     .await
     .unwrap();
-    let all = lines.join("\n");
-    assert!(!listening, "{all}");
-    assert!(all.contains("(exit Some(1))"), "{all}");
+    let all = listened.lines.join("\n");
+    assert!(!listened.seen, "{all}");
+    assert_eq!(listened.exit.code(), Some(1), "{all}");
     assert!(
         all.contains(&format!("holds the referrals of {}", ours.base_url()))
             && all.contains(&other.base_url()),

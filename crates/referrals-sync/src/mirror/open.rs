@@ -15,6 +15,9 @@ use crate::{Cause, MirrorError};
 /// `changes` acknowledgement) before failing.
 pub const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// The page cache, in SQLite's negative-KiB form: 32 MiB, the id index of a million referrals.
+const CACHE_SIZE: i64 = -32_768;
+
 /// Pages in the write-ahead log after which a commit copies them into the database file (when
 /// checkpoints are not made in the background).
 const AUTOCHECKPOINT_PAGES: i64 = 2_500;
@@ -146,19 +149,7 @@ impl Mirror {
             | OpenFlags::SQLITE_OPEN_NO_MUTEX
             | OpenFlags::SQLITE_OPEN_URI;
         let fail = |context| move |e| MirrorError::from_sqlite(path, context, e);
-        let connection = match uri {
-            Some(uri) => Connection::open_with_flags(uri, flags),
-            None => Connection::open_with_flags(path, flags),
-        }
-        .map_err(fail("open"))?;
-        connection
-            .busy_timeout(BUSY_TIMEOUT)
-            .map_err(fail("set the busy timeout"))?;
-        let mirror = Mirror {
-            checkpointer: None,
-            connection,
-            path: path.to_path_buf(),
-        };
+        let mirror = Self::connect(path, uri, flags)?;
         let fresh = mirror.check_identity()?;
         let found: i64 = mirror
             .connection
@@ -173,13 +164,32 @@ impl Mirror {
         }
         mirror
             .connection
-            .pragma_update(None, "cache_size", -32_768)
+            .pragma_update(None, "cache_size", CACHE_SIZE)
             .map_err(fail("set the cache size"))?;
         mirror
             .connection
             .pragma_update(None, "temp_store", "MEMORY")
             .map_err(fail("keep temporary files in memory"))?;
         Ok(mirror)
+    }
+
+    /// A mirror on a new connection to `path` (through the SQLite URI `uri` when given) with
+    /// `flags` and the busy timeout; nothing checked or read yet.
+    fn connect(path: &Path, uri: Option<&str>, flags: OpenFlags) -> Result<Mirror, MirrorError> {
+        let fail = |context| move |e| MirrorError::from_sqlite(path, context, e);
+        let connection = match uri {
+            Some(uri) => Connection::open_with_flags(uri, flags),
+            None => Connection::open_with_flags(path, flags),
+        }
+        .map_err(fail("open"))?;
+        connection
+            .busy_timeout(BUSY_TIMEOUT)
+            .map_err(fail("set the busy timeout"))?;
+        Ok(Mirror {
+            checkpointer: None,
+            connection,
+            path: path.to_path_buf(),
+        })
     }
 
     fn open_with(path: &Path, create: bool) -> Result<Mirror, MirrorError> {
@@ -196,15 +206,7 @@ impl Mirror {
             flags |= OpenFlags::SQLITE_OPEN_CREATE;
         }
         let fail = |context| move |e| MirrorError::from_sqlite(path, context, e);
-        let connection = Connection::open_with_flags(path, flags).map_err(fail("open"))?;
-        connection
-            .busy_timeout(BUSY_TIMEOUT)
-            .map_err(fail("set the busy timeout"))?;
-        let mut mirror = Mirror {
-            checkpointer: None,
-            connection,
-            path: path.to_path_buf(),
-        };
+        let mut mirror = Self::connect(path, None, flags)?;
         if mirror.check_identity()? {
             // Larger pages for rows of a few KB: fewer pages, overflow chains and writes. Only
             // possible before the first table (and before WAL).
@@ -227,7 +229,7 @@ impl Mirror {
         // pages written by several transactions are copied back once.
         mirror
             .connection
-            .pragma_update(None, "cache_size", -32_768)
+            .pragma_update(None, "cache_size", CACHE_SIZE)
             .map_err(fail("set the cache size"))?;
         mirror
             .connection
