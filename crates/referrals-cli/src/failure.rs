@@ -244,6 +244,16 @@ fn mirror_hint(error: &MirrorError) -> Option<String> {
         MirrorError::Foreign { .. } | MirrorError::Corrupt { .. } => {
             Some("choose another --db file".to_owned())
         }
+        MirrorError::OtherApi { path, .. } => Some(format!(
+            "start a new mirror for this API with another --db path (e.g. --db {}); {} stays \
+             as it is",
+            sibling(path, "other"),
+            path.display()
+        )),
+        MirrorError::UpgradeNeeded { path, .. } => Some(format!(
+            "a user who can write it upgrades it by running `referrals changes --db {} --limit 1` once",
+            path.display()
+        )),
         MirrorError::TooNew { .. } => {
             Some("upgrade referrals: a newer version wrote this mirror".to_owned())
         }
@@ -255,6 +265,19 @@ fn mirror_hint(error: &MirrorError) -> Option<String> {
         }
         _ => None,
     }
+}
+
+/// `dir/m-other.db` for `dir/m.db` and `other`: a file name for a new mirror next to `path`.
+fn sibling(path: &std::path::Path, suffix: &str) -> String {
+    let stem = path.file_stem().map_or_else(
+        || "referrals".to_owned(),
+        |stem| stem.to_string_lossy().into_owned(),
+    );
+    let name = match path.extension() {
+        Some(extension) => format!("{stem}-{suffix}.{}", extension.to_string_lossy()),
+        None => format!("{stem}-{suffix}"),
+    };
+    path.with_file_name(name).display().to_string()
 }
 
 /// `status 500, code generalException, request id …` for API errors.

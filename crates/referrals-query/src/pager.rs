@@ -80,6 +80,9 @@ pub struct Page {
     pub checkpoint: Checkpoint,
     /// `Some` when this is the last page the pager will yield.
     pub end: Option<End>,
+    /// The response's `Date` (the server's clock when it answered), when it sent a valid one:
+    /// a bound for the `updatedDateTime`s it serves (see `referrals-sync`'s watermark).
+    pub date: Option<SystemTime>,
 }
 
 impl Page {
@@ -476,7 +479,15 @@ impl Pager {
             }
         };
         self.exchange.reset();
-        Ok(PagerEvent::Page(self.accept_page(collection, page_number)))
+        let date = headers
+            .get(http::header::DATE)
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| httpdate::parse_http_date(value).ok());
+        Ok(PagerEvent::Page(self.accept_page(
+            collection,
+            page_number,
+            date,
+        )))
     }
 
     /// [`on_response`](Self::on_response) for a whole [`http::Response`].
@@ -551,7 +562,12 @@ impl Pager {
         None
     }
 
-    fn accept_page(&mut self, collection: ReferralCollection, page_number: u64) -> Page {
+    fn accept_page(
+        &mut self,
+        collection: ReferralCollection,
+        page_number: u64,
+        date: Option<SystemTime>,
+    ) -> Page {
         let count = collection.count();
         let continuation = collection.continuation();
         let mut items = collection.into_items();
@@ -616,6 +632,7 @@ impl Pager {
             count,
             checkpoint: self.checkpoint(),
             end,
+            date,
         }
     }
 

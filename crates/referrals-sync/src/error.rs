@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use rusqlite::ErrorCode;
 
+use crate::MirrorApi;
 use crate::blocking::ThreadError;
 use crate::row::RowError;
 use crate::schema::APPLICATION_ID;
@@ -40,6 +41,21 @@ pub enum MirrorError {
         /// How many tables, indexes, views and triggers it has.
         objects: i64,
     },
+    /// The mirror belongs to another API (another account, or the demo simulator): see
+    /// [`Mirror::claim_api`](crate::Mirror::claim_api). Nothing was written.
+    #[error(
+        "{}: this mirror holds the referrals of {mirror}, not of {requested}; a mirror belongs \
+         to one API account, and nothing was written to it",
+        path.display()
+    )]
+    OtherApi {
+        /// The database file.
+        path: PathBuf,
+        /// The API the mirror belongs to.
+        mirror: MirrorApi,
+        /// The API of the refused sync (or listener).
+        requested: MirrorApi,
+    },
     /// A mirror written by a newer version of this crate.
     #[error(
         "{}: mirror schema version {found} is newer than this program knows ({known})",
@@ -52,6 +68,22 @@ pub enum MirrorError {
         found: i64,
         /// The newest version this crate writes.
         known: i64,
+    },
+    /// A mirror opened read-only (see [`Mirror::open_read_only`](crate::Mirror::open_read_only))
+    /// whose schema is older than this program's: upgrading it is a write.
+    #[error(
+        "{}: mirror schema version {found} must be upgraded to version {current} before this \
+         program can read it, and it was opened read-only (it cannot be written here); it was \
+         left as it is",
+        path.display()
+    )]
+    UpgradeNeeded {
+        /// The database file.
+        path: PathBuf,
+        /// `PRAGMA user_version` of the file (0: an empty file, not a mirror yet).
+        found: i64,
+        /// The version this crate writes.
+        current: i64,
     },
     /// No mirror there ([`Mirror::open_existing`](crate::Mirror::open_existing) never creates
     /// one).
@@ -236,6 +268,8 @@ impl MirrorError {
             MirrorError::Corrupt { path, .. }
             | MirrorError::Foreign { path, .. }
             | MirrorError::TooNew { path, .. }
+            | MirrorError::OtherApi { path, .. }
+            | MirrorError::UpgradeNeeded { path, .. }
             | MirrorError::Missing { path }
             | MirrorError::Full { path, .. }
             | MirrorError::ReadOnly { path, .. }

@@ -9,6 +9,7 @@ use rusqlite::{Connection, Transaction, TransactionBehavior};
 use crate::MirrorError;
 use crate::checkpointer::Checkpointer;
 
+mod api;
 mod extension;
 mod journal;
 mod open;

@@ -7,10 +7,10 @@ use std::time::{Duration, SystemTime};
 
 use crate::support::temp_dir;
 use referrals_model::{Referral, Timestamp};
-use referrals_sync::plan::RunKind;
+use referrals_sync::plan::{DEFAULT_OVERLAP, RunKind};
 use referrals_sync::rusqlite::Connection;
 use referrals_sync::rusqlite::types::Value;
-use referrals_sync::{ChangeKind, Decision, Mirror, SCHEMA_VERSION};
+use referrals_sync::{ChangeKind, Decision, Mirror, MirrorError, SCHEMA_VERSION};
 
 const FIXTURE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/mirror-v1.db");
 
@@ -133,7 +133,7 @@ fn a_version_1_mirror_upgrades_with_nothing_lost() {
 
     let connection = Connection::open(&db).unwrap();
     assert_eq!(pragma(&connection, "user_version"), SCHEMA_VERSION);
-    assert_eq!(SCHEMA_VERSION, 2);
+    assert_eq!(SCHEMA_VERSION, 3);
     assert_eq!(pragma(&connection, "application_id"), 0x5246_524C);
     let integrity: String = connection
         .query_row("PRAGMA integrity_check", [], |row| row.get(0))
@@ -160,6 +160,12 @@ fn a_version_1_mirror_upgrades_with_nothing_lost() {
         .map(|row| vec![row[0].clone(), row[last_seen].clone(), Value::Null])
         .collect();
     assert_eq!(seen_by_id(&connection), seen);
+    // The API it belongs to is not known: its next sync records it.
+    assert_eq!(
+        columns(&connection, "mirror_api"),
+        ["singleton", "base_url", "account", "recorded_at"]
+    );
+    assert_eq!(rows(&connection, "mirror_api", "singleton"), Rows::new());
     for (table, order) in UNCHANGED_TABLES {
         assert_eq!(
             rows(&connection, table, order),
@@ -207,7 +213,7 @@ fn the_run_in_progress_in_a_version_1_file_finishes_after_the_upgrade_with_the_s
     assert_eq!(expected_gone.len(), 22, "the run saw 10 of the 32");
     let last_seq = mirror.last_seq().unwrap();
     let counts = mirror
-        .finish_run(&Timestamp::from_system_time(SystemTime::now()))
+        .finish_run(SystemTime::now(), None, DEFAULT_OVERLAP)
         .unwrap();
     assert_eq!(counts.removed, 22);
     let journal = mirror.changes_after(last_seq, 100).unwrap();
@@ -320,5 +326,78 @@ fn a_migration_that_fails_leaves_the_file_at_version_1() {
         .unwrap();
     assert_eq!(tables, 0);
     drop(connection);
+    dir.close().unwrap();
+}
+
+#[test]
+fn a_version_1_mirror_opened_read_only_is_refused_and_left_as_it_is() {
+    let (dir, db) = version_1_copy("v1-read-only");
+    let before = std::fs::read(&db).unwrap();
+    let last_seq: i64 = Connection::open(&db)
+        .unwrap()
+        .query_row("SELECT max(seq) FROM changes", [], |row| row.get(0))
+        .unwrap();
+    let error = Mirror::open_read_only(&db).unwrap_err();
+    assert!(
+        matches!(
+            error,
+            MirrorError::UpgradeNeeded {
+                found: 1,
+                current: SCHEMA_VERSION,
+                ..
+            }
+        ),
+        "{error}"
+    );
+    let message = error.to_string();
+    assert!(
+        message.contains("m.db") && message.contains("version 1") && message.contains("read-only"),
+        "{message}"
+    );
+    assert_eq!(std::fs::read(&db).unwrap(), before);
+    // Where it can be written, reading it upgrades it first.
+    let mirror = Mirror::open_to_read(&db).unwrap();
+    assert_eq!(mirror.last_seq().unwrap(), last_seq);
+    drop(mirror);
+    assert_eq!(
+        pragma(&Connection::open(&db).unwrap(), "user_version"),
+        SCHEMA_VERSION
+    );
+    dir.close().unwrap();
+}
+
+/// A mirror made before the mirror's API was recorded (schema version 3) adopts the API of its
+/// next sync, and from then on refuses another one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_mirror_made_before_version_3_adopts_the_api_of_its_next_sync() {
+    use crate::support::{client, shared};
+    use referrals_simulator::Simulator;
+    use referrals_sync::{MirrorApi, SyncError, SyncOptions, sync};
+
+    let (dir, db) = version_1_copy("v1-api");
+    let ours = Simulator::builder().referrals(12).start().await.unwrap();
+    let other = Simulator::builder().referrals(5).start().await.unwrap();
+    let mirror = shared(&db);
+    assert_eq!(mirror.lock().unwrap().api().unwrap(), None);
+    let options = SyncOptions {
+        full: true,
+        ..SyncOptions::default()
+    };
+    sync(&client(&ours), &mirror, &options).await.unwrap();
+    let adopted = mirror.lock().unwrap().api().unwrap().unwrap();
+    assert_eq!(adopted.base_url(), ours.base_url());
+    assert_eq!(adopted.account(), None);
+    let error = sync(&client(&other), &mirror, &options).await.unwrap_err();
+    assert!(
+        matches!(&error, SyncError::Mirror(MirrorError::OtherApi { mirror, requested, .. })
+            if *mirror == adopted && requested.base_url() == other.base_url()),
+        "{error}"
+    );
+    assert_eq!(other.api_requests(), 0);
+    assert_eq!(
+        mirror.lock().unwrap().api().unwrap(),
+        Some(MirrorApi::new(&ours.base_url().parse().unwrap()))
+    );
+    drop(mirror);
     dir.close().unwrap();
 }

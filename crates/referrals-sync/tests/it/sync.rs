@@ -318,3 +318,196 @@ async fn a_server_that_speaks_only_the_2018_form_gets_a_full_diff_with_removals(
     check_journal(&db);
     dir.close().unwrap();
 }
+
+/// The watermark never runs ahead of time: one referral dated 9999-12-31 is received by an
+/// incremental run, and the next incremental run still lists a referral updated after it (the
+/// watermark stopped at the server's `Date` plus the overlap, not at 9999).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_referral_dated_in_the_future_does_not_hide_later_updates() {
+    let dir = temp_dir("future");
+    let db = dir.path().join("m.db");
+    let mut referrals = referrals_fixtures::synthetic::Synthetic::new(23).referrals(30);
+    referrals[7]["updatedDateTime"] = "9999-12-31T23:59:59.9999999Z".into();
+    let future_id = referrals[7]["id"].as_str().unwrap().to_owned();
+    let simulator = Simulator::builder()
+        .with_referrals(referrals)
+        .start()
+        .await
+        .unwrap();
+    let client = client(&simulator);
+    let mirror = shared(&db);
+    let first = sync(&client, &mirror, &options()).await.unwrap();
+    assert_eq!(first.kind, RunKind::Full);
+    let second = sync(&client, &mirror, &options()).await.unwrap();
+    assert_eq!(second.kind, RunKind::Incremental);
+    assert_eq!(second.counts.unchanged, 1, "the referral from 9999 again");
+
+    let updated = simulator.referrals()[3]["id"].as_str().unwrap().to_owned();
+    assert_ne!(updated, future_id);
+    assert!(simulator.update_referral(&updated, |referral| {
+        referral.insert("name".into(), "Renamed after the second sync".into());
+    }));
+    let third = sync(&client, &mirror, &options()).await.unwrap();
+    assert_eq!(third.kind, RunKind::Incremental);
+    assert_eq!(third.counts.updated, 1, "{third:?}");
+    assert_eq!(mirror_state(&db), simulator_state(&simulator));
+    check_journal(&db);
+    dir.close().unwrap();
+}
+
+/// A full run's watermark never passes the moment it started: a referral listed on the first
+/// page of a full run and updated while the run goes on (here: between the process that
+/// listed page 1 and the one that resumes the run) is listed by the next incremental run,
+/// although the run received a later update (on page 3) and outlasted the overlap (zero).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_referral_updated_during_a_long_full_run_is_listed_by_the_next_incremental_run() {
+    let dir = temp_dir("during-full");
+    let db = dir.path().join("m.db");
+    let simulator = Simulator::builder()
+        .referrals(30)
+        .seed(29)
+        .faults(FaultPlan::new().rule(FaultRule::list_page(1, Fault::status(503))))
+        .start()
+        .await
+        .unwrap();
+    let client = client(&simulator);
+    let mirror = shared(&db);
+    let options = SyncOptions {
+        page_size: 10,
+        overlap: Duration::ZERO,
+        ..SyncOptions::default()
+    };
+    let error = sync(&client, &mirror, &options).await.unwrap_err();
+    let SyncError::Listing { report, .. } = &error else {
+        panic!("{error}");
+    };
+    assert_eq!((report.kind, report.counts.pages), (RunKind::Full, 1));
+
+    let ids: Vec<String> = simulator
+        .referrals()
+        .iter()
+        .map(|r| r["id"].as_str().unwrap().to_owned())
+        .collect();
+    let (on_page_1, on_page_3) = (&ids[2], &ids[25]);
+    assert!(simulator.update_referral(on_page_1, |referral| {
+        referral.insert("name".into(), "Changed during the full run".into());
+    }));
+    // The run goes on past the overlap (zero, and `Date` counts whole seconds): the server's
+    // time at its end is after that update, so only the full-run rule keeps the watermark
+    // before it.
+    std::thread::sleep(Duration::from_millis(1_100));
+    assert!(simulator.update_referral(on_page_3, |referral| {
+        referral.insert("name".into(), "Changed later, listed by the run".into());
+    }));
+    simulator.set_faults(FaultPlan::new());
+    let resumed = sync(&client, &mirror, &options).await.unwrap();
+    assert!(resumed.resumed && resumed.complete);
+    assert_eq!(resumed.kind, RunKind::Full);
+    assert_ne!(
+        mirror_state(&db)[on_page_1],
+        simulator_state(&simulator)[on_page_1],
+        "the run had passed it"
+    );
+
+    let next = sync(&client, &mirror, &options).await.unwrap();
+    assert_eq!(next.kind, RunKind::Incremental);
+    assert!(next.counts.updated >= 1, "{next:?}");
+    assert_eq!(mirror_state(&db), simulator_state(&simulator));
+    check_journal(&db);
+    dir.close().unwrap();
+}
+
+/// A mirror belongs to one API: synced from one simulator, a sync from another one (or from
+/// the demo simulator) is refused, naming both, before any request and without writing
+/// anything.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sync_against_another_api_is_refused_and_writes_nothing() {
+    use referrals_sync::{MirrorApi, MirrorError};
+
+    let dir = temp_dir("other-api");
+    let db = dir.path().join("m.db");
+    let ours = Simulator::builder()
+        .referrals(25)
+        .seed(3)
+        .start()
+        .await
+        .unwrap();
+    let other = Simulator::builder()
+        .referrals(25)
+        .seed(4)
+        .start()
+        .await
+        .unwrap();
+    let mirror = shared(&db);
+    sync(&client(&ours), &mirror, &options()).await.unwrap();
+    let before = (
+        mirror_state(&db),
+        journal(&db),
+        mirror.lock().unwrap().sync_state().unwrap(),
+    );
+
+    let error = sync(&client(&other), &mirror, &options())
+        .await
+        .unwrap_err();
+    let message = error.to_string();
+    let SyncError::Mirror(MirrorError::OtherApi {
+        mirror: recorded,
+        requested,
+        ..
+    }) = &error
+    else {
+        panic!("{error}");
+    };
+    assert_eq!(recorded.base_url(), ours.base_url());
+    assert_eq!(requested.base_url(), other.base_url());
+    assert!(
+        message.contains("m.db")
+            && message.contains(&ours.base_url())
+            && message.contains(&other.base_url()),
+        "{message}"
+    );
+    let demo = SyncOptions {
+        api: Some(MirrorApi::demo()),
+        ..options()
+    };
+    let error = sync(&client(&ours), &mirror, &demo).await.unwrap_err();
+    assert!(error.to_string().contains("demo simulator"), "{error}");
+    assert_eq!(other.api_requests(), 0);
+    assert_eq!(
+        (
+            mirror_state(&db),
+            journal(&db),
+            mirror.lock().unwrap().sync_state().unwrap()
+        ),
+        before,
+        "nothing written"
+    );
+    // Its own API still syncs.
+    sync(&client(&ours), &mirror, &options()).await.unwrap();
+    dir.close().unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn progress_is_reported_after_each_page_received() {
+    let dir = temp_dir("progress");
+    let db = dir.path().join("m.db");
+    let simulator = Simulator::builder().referrals(45).start().await.unwrap();
+    let mirror = shared(&db);
+    let mut seen = Vec::new();
+    let report =
+        referrals_sync::sync_with_progress(&client(&simulator), &mirror, &options(), |p| {
+            seen.push((p.kind, p.pages, p.referrals))
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        seen,
+        [
+            (RunKind::Full, 1, 20),
+            (RunKind::Full, 2, 40),
+            (RunKind::Full, 3, 45)
+        ]
+    );
+    assert_eq!(report.session.pages, 3);
+    dir.close().unwrap();
+}
