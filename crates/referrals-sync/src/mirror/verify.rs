@@ -64,8 +64,9 @@ impl Mirror {
                     problems.push(format!("{id}: removed in the mirror, not in the journal"));
                 } else if !row.is_removal() && row.etag != row.stored_etag {
                     problems.push(format!(
-                        "{id}: the last journal row (seq {seq}) has eTag {:?}, the mirror {:?}",
-                        row.etag, row.stored_etag
+                        "{id}: the last journal row (seq {seq}) has {}, the mirror {}",
+                        shown_etag(row.etag.as_deref()),
+                        shown_etag(row.stored_etag.as_deref())
                     ));
                 }
             }
@@ -86,6 +87,11 @@ impl Mirror {
         }
         Ok(problems)
     }
+}
+
+/// An eTag as a problem names it: the text, or that there is none.
+fn shown_etag(etag: Option<&str>) -> String {
+    etag.map_or_else(|| "no eTag".to_owned(), |etag| format!("eTag `{etag}`"))
 }
 
 /// A journal row with what the mirror holds for its referral now.
