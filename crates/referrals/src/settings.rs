@@ -1,7 +1,6 @@
 //! What the builders of [`Client`](crate::Client) and
 //! [`WebhookRegistration`](crate::registration::WebhookRegistration) take, checked once.
 
-use std::fmt;
 use std::sync::Arc;
 
 use referrals_query::transport::Transport;
@@ -37,26 +36,15 @@ impl<P: TokenProvider> IntoTokenProvider for Arc<P> {
     }
 }
 
-/// The settings of a builder, validated by [`Settings::sender`].
-#[derive(Default)]
+/// The settings of a builder, validated by [`Settings::sender`]. `Debug` is derived: each
+/// field's own keeps its secrets out.
+#[derive(Default, Debug)]
 pub(crate) struct Settings {
     pub(crate) base_url: Option<String>,
     pub(crate) auth: Option<Result<Arc<dyn TokenProvider>, AuthError>>,
     pub(crate) retry: RetryPolicy,
     pub(crate) transport: Option<Arc<dyn Transport>>,
     pub(crate) user_agent: Option<String>,
-}
-
-impl fmt::Debug for Settings {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Settings")
-            .field("base_url", &self.base_url)
-            .field("auth", &self.auth)
-            .field("retry", &self.retry)
-            .field("transport", &self.transport)
-            .field("user_agent", &self.user_agent)
-            .finish()
-    }
 }
 
 impl Settings {
