@@ -72,6 +72,13 @@ impl Default for WebhookEndpoint {
     }
 }
 
+/// The webhook requests on `endpoint`'s base URL, with its `User-Agent`.
+impl From<Endpoint> for WebhookEndpoint {
+    fn from(endpoint: Endpoint) -> Self {
+        WebhookEndpoint { requests: endpoint }
+    }
+}
+
 /// The body of `POST` and `PUT …/registration`.
 #[derive(serde::Serialize)]
 #[serde(rename_all = "PascalCase")]
@@ -83,9 +90,7 @@ struct Registration<'a> {
 impl WebhookEndpoint {
     /// Requests to `base`, with [`DEFAULT_USER_AGENT`](crate::DEFAULT_USER_AGENT).
     pub fn new(base: BaseUrl) -> WebhookEndpoint {
-        WebhookEndpoint {
-            requests: Endpoint::new(base),
-        }
+        WebhookEndpoint::from(Endpoint::new(base))
     }
 
     /// Replaces the `User-Agent`.

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use referrals_query::transport::Transport;
-use referrals_query::{BaseUrl, RetryPolicy};
+use referrals_query::{BaseUrl, Endpoint, RetryPolicy};
 
 use crate::auth::{AuthError, TokenProvider};
 use crate::driver::Sender;
@@ -49,9 +49,9 @@ pub(crate) struct Settings {
 
 impl Settings {
     /// Checks the settings: the base URL (`default_base` when none was given), the credentials,
-    /// the transport (the default hyper one when none was given). Returns the sender and the
-    /// user agent to build requests with.
-    pub(crate) fn sender(self, default_base: BaseUrl) -> Result<(Sender, Option<String>), Error> {
+    /// the transport (the default hyper one when none was given), the user agent. Returns the
+    /// sender and the endpoint to build requests with (on the sender's base URL).
+    pub(crate) fn sender(self, default_base: BaseUrl) -> Result<(Sender, Endpoint), Error> {
         let base = match &self.base_url {
             Some(url) => BaseUrl::parse(url).map_err(|e| Error::config(ConfigError::BaseUrl(e)))?,
             None => default_base,
@@ -65,13 +65,19 @@ impl Settings {
             Some(transport) => transport,
             None => default_transport()?,
         };
+        let mut endpoint = Endpoint::new(base.clone());
+        if let Some(user_agent) = &self.user_agent {
+            endpoint = endpoint
+                .with_user_agent(user_agent)
+                .map_err(|e| Error::config(ConfigError::UserAgent(e)))?;
+        }
         let sender = Sender {
             base,
             transport,
             auth,
             retry: self.retry,
         };
-        Ok((sender, self.user_agent))
+        Ok((sender, endpoint))
     }
 }
 
