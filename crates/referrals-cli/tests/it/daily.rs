@@ -507,6 +507,17 @@ fn shown(output: &Output, name: &str) -> (String, String) {
     )
 }
 
+/// Each `(name, value, source)` of `rows` is a row of `config show`'s `output`.
+fn assert_shown(output: &Output, rows: &[(&str, &str, &str)]) {
+    for (name, value, source) in rows {
+        assert_eq!(
+            shown(output, name),
+            ((*value).to_owned(), (*source).to_owned()),
+            "{name}"
+        );
+    }
+}
+
 /// A config file of the test's own, removed when dropped.
 fn write_config(name: &str, text: &str) -> TempPath {
     let mut file = tempfile::Builder::new()
@@ -536,24 +547,20 @@ async fn settings_come_from_the_flag_then_the_environment_then_the_profile_then_
     // Default: nothing set.
     let output = config_show(&mut bare());
     assert_success(&output);
-    assert_eq!(
-        shown(&output, "base_url"),
-        ("https://api.partner.microsoft.com".into(), "default".into())
+    assert_shown(
+        &output,
+        &[("base_url", "https://api.partner.microsoft.com", "default")],
     );
 
     // Profile.
     let output = config_show(bare().env("REFERRALS_CONFIG", &config));
-    assert_eq!(
-        shown(&output, "base_url"),
-        (sim.base_url(), "profile work".into())
-    );
-    assert_eq!(
-        shown(&output, "tenant"),
-        ("contoso.example".into(), "profile work".into())
-    );
-    assert_eq!(
-        shown(&output, "profile"),
-        ("work".into(), "profile default_profile".into())
+    assert_shown(
+        &output,
+        &[
+            ("base_url", &sim.base_url(), "profile work"),
+            ("tenant", "contoso.example", "profile work"),
+            ("profile", "work", "profile default_profile"),
+        ],
     );
 
     // Environment over profile (and REFERRALS_PROFILE over default_profile).
@@ -564,20 +571,17 @@ async fn settings_come_from_the_flag_then_the_environment_then_the_profile_then_
             .env("PARTNER_CENTER_BASE_URL", "http://127.0.0.1:7")
             .env("AZURE_TENANT_ID", "env-tenant"),
     );
-    assert_eq!(
-        shown(&output, "profile"),
-        ("other".into(), "env REFERRALS_PROFILE".into())
-    );
-    assert_eq!(
-        shown(&output, "base_url"),
-        (
-            "http://127.0.0.1:7".into(),
-            "env PARTNER_CENTER_BASE_URL".into()
-        )
-    );
-    assert_eq!(
-        shown(&output, "tenant"),
-        ("env-tenant".into(), "env AZURE_TENANT_ID".into())
+    assert_shown(
+        &output,
+        &[
+            ("profile", "other", "env REFERRALS_PROFILE"),
+            (
+                "base_url",
+                "http://127.0.0.1:7",
+                "env PARTNER_CENTER_BASE_URL",
+            ),
+            ("tenant", "env-tenant", "env AZURE_TENANT_ID"),
+        ],
     );
 
     // Flag over environment. `config show` takes no API option (`--base-url` is one of the
@@ -589,16 +593,16 @@ async fn settings_come_from_the_flag_then_the_environment_then_the_profile_then_
             .env("PARTNER_CENTER_BASE_URL", "http://127.0.0.1:7")
             .args(["--profile", "work"]),
     );
-    assert_eq!(
-        shown(&output, "base_url"),
-        (
-            "http://127.0.0.1:7".into(),
-            "env PARTNER_CENTER_BASE_URL".into()
-        )
-    );
-    assert_eq!(
-        shown(&output, "profile"),
-        ("work".into(), "flag --profile".into())
+    assert_shown(
+        &output,
+        &[
+            (
+                "base_url",
+                "http://127.0.0.1:7",
+                "env PARTNER_CENTER_BASE_URL",
+            ),
+            ("profile", "work", "flag --profile"),
+        ],
     );
     let refused = config_show(
         bare()
@@ -651,9 +655,9 @@ fn config_show_never_prints_a_secret_and_a_bad_file_names_line_and_column() {
         !text.contains("eyJ-very-secret") && !text.contains("client-secret-value"),
         "{text}"
     );
-    assert_eq!(
-        shown(&output, "token"),
-        ("set, not shown".into(), "env PARTNER_CENTER_TOKEN".into())
+    assert_shown(
+        &output,
+        &[("token", "set, not shown", "env PARTNER_CENTER_TOKEN")],
     );
 
     let config = write_config(
