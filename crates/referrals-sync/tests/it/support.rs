@@ -1,14 +1,13 @@
 //! Shared helpers of the sync tests: a fresh directory, a client for a simulator, and the two
 //! states to compare (the mirror's and the simulator's).
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use referrals::{Client, RetryPolicy};
+use referrals_fixtures::snapshot::Snapshot;
 use referrals_simulator::{ChurnReport, FaultPlan, Simulator, SimulatorHandle};
 use referrals_sync::rusqlite;
 use referrals_sync::{Mirror, SyncError, SyncOptions, SyncReport, sync};
-use serde_json::Value;
 
 /// A fresh, empty directory for one test, deleted when dropped.
 pub fn temp_dir(name: &str) -> tempfile::TempDir {
@@ -96,16 +95,8 @@ pub fn created_alive(churn: &ChurnReport) -> usize {
 }
 
 /// id → (eTag, JSON) of every referral the simulator serves.
-pub fn simulator_state(simulator: &SimulatorHandle) -> BTreeMap<String, (Option<String>, Value)> {
-    simulator
-        .referrals()
-        .into_iter()
-        .map(|value| {
-            let id = value["id"].as_str().unwrap().to_owned();
-            let etag = value["eTag"].as_str().map(str::to_owned);
-            (id, (etag, value))
-        })
-        .collect()
+pub fn simulator_state(simulator: &SimulatorHandle) -> Snapshot {
+    referrals_fixtures::snapshot::of(simulator.referrals())
 }
 
 /// The rows `sql` selects in the database at `path`, each read by `row`.
@@ -124,7 +115,7 @@ fn rows<T>(
 }
 
 /// id → (eTag, JSON) of every referral of the mirror not marked removed.
-pub fn mirror_state(path: &Path) -> BTreeMap<String, (Option<String>, Value)> {
+pub fn mirror_state(path: &Path) -> Snapshot {
     let sql = "SELECT id, etag, raw_json FROM referrals WHERE removed_at IS NULL";
     rows(path, sql, |row| {
         let raw: String = row.get(2)?;
