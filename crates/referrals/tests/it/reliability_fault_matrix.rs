@@ -119,6 +119,28 @@ fn simulator(referrals: usize) -> SimulatorBuilder {
     app_only_simulator().referrals(referrals).seed(11)
 }
 
+/// A simulator serving exactly `referrals`, and a client of it.
+async fn serving(referrals: Vec<Value>) -> (SimulatorHandle, Client) {
+    let sim = app_only_simulator()
+        .with_referrals(referrals)
+        .start()
+        .await
+        .expect("starts");
+    let client = client(&sim, Setup::Normal);
+    (sim, client)
+}
+
+/// A [`simulator`] of `referrals` started on the port `closed` holds, which it then lets go.
+async fn simulator_on(closed: ClosedPort, referrals: usize) -> SimulatorHandle {
+    let sim = simulator(referrals)
+        .port(closed.address().port())
+        .start()
+        .await
+        .expect("the port is free again");
+    drop(closed);
+    sim
+}
+
 fn on_page_1(fault: Fault) -> FaultPlan {
     FaultPlan::new().rule(FaultRule::list_page(1, fault))
 }
@@ -576,12 +598,7 @@ async fn connection_refused(form: Form) -> Row {
         }
         other => panic!("expected a transport error, got {other:?}"),
     }
-    let sim = simulator(ITEMS)
-        .port(address.port())
-        .start()
-        .await
-        .expect("the port is free again");
-    drop(closed);
+    let sim = simulator_on(closed, ITEMS).await;
     let rest = resume(&client, &error).await;
     Row {
         behaviour: format!("{}; resumed once a server listens", describe(&error)),
@@ -626,12 +643,7 @@ async fn server_goes_away(form: Form) -> Row {
         matches!(error.kind(), ErrorKind::Transport { .. }),
         "{error:?}"
     );
-    let sim = simulator(ITEMS)
-        .port(address.port())
-        .start()
-        .await
-        .expect("the port is free again");
-    drop(closed);
+    let sim = simulator_on(closed, ITEMS).await;
     received.extend(resume(&client, &error).await);
     Row {
         behaviour: format!("{}; resumed on a new server", describe(&error)),
@@ -671,12 +683,7 @@ async fn unknown_fields_and_enums(form: Form) -> Row {
             })
         })
         .collect();
-    let sim = app_only_simulator()
-        .with_referrals(values)
-        .start()
-        .await
-        .expect("starts");
-    let client = client(&sim, Setup::Normal);
+    let (sim, client) = serving(values).await;
     let mut pages = client.list(form.query()).pages();
     let mut items: Vec<Referral> = Vec::new();
     while let Some(page) = pages.next().await {
@@ -867,12 +874,7 @@ async fn post_refused_before_sending() -> Row {
             .expect("fixture decodes");
     let create = tokio::spawn(async move { client.create(&draft).await });
     refused.notified().await;
-    let sim = simulator(1)
-        .port(address.port())
-        .start()
-        .await
-        .expect("the port is free again");
-    drop(closed);
+    let sim = simulator_on(closed, 1).await;
     // A stored permit: the retry goes ahead whether or not it is already waiting.
     listening.notify_one();
     let created = create.await.expect("joins").expect("created after a retry");
@@ -1018,12 +1020,7 @@ async fn hostile_ids_never_change_the_request_line_or_path() {
         "semi;colon&amp=1",
     ];
     let values: Vec<Value> = hostile.iter().map(|id| json!({ "id": id })).collect();
-    let sim = app_only_simulator()
-        .with_referrals(values)
-        .start()
-        .await
-        .expect("starts");
-    let client = client(&sim, Setup::Normal);
+    let (sim, client) = serving(values).await;
     for id in hostile {
         let referral = client.get(id).await.expect("found by its own id");
         assert_eq!(referral.id.as_deref(), Some(id));
