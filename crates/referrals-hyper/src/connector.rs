@@ -203,7 +203,7 @@ impl Counting {
         let total = self.opened.fetch_add(1, Ordering::Relaxed) + 1;
         let peer = io.inner().peer_addr().ok();
         tracing::debug!(
-            ?peer,
+            peer = peer.map(tracing::field::display),
             connections_opened = total,
             "opened a new TCP connection"
         );

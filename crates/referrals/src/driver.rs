@@ -4,7 +4,6 @@
 //! decided in `referrals_query` ([`Exchange`], and the [`Pager`](referrals_query::Pager) that
 //! is built on it), never here.
 
-use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
@@ -20,23 +19,14 @@ use crate::{Error, ErrorKind, InvalidRequest, Secret};
 
 /// Where and how the requests of one API host are sent: its origin, the transport, the token
 /// provider (for that host's audience) and the retry policy.
-#[derive(Clone)]
+// Derived: each field's own `Debug` keeps its secrets out (the token provider's, the
+// transport's).
+#[derive(Clone, Debug)]
 pub(crate) struct Sender {
     pub(crate) base: BaseUrl,
     pub(crate) transport: Arc<dyn Transport>,
     pub(crate) auth: Arc<dyn TokenProvider>,
     pub(crate) retry: RetryPolicy,
-}
-
-impl fmt::Debug for Sender {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Sender")
-            .field("base", &self.base)
-            .field("transport", &self.transport)
-            .field("auth", &self.auth)
-            .field("retry", &self.retry)
-            .finish()
-    }
 }
 
 /// What the driver should send next.

@@ -28,11 +28,12 @@ struct Inner {
     app_only: bool,
 }
 
-/// What the Referrals API wants when it refuses an app-only token.
-pub const APP_ONLY_HINT: &str = "the Referrals API accepts only App+User (delegated) tokens of a \
-    user with the Referrals Admin or Referrals User role, and client credentials give app-only \
-    tokens: sign in with `referrals login`, or set PARTNER_CENTER_REFRESH_TOKEN (with \
-    AZURE_CLIENT_ID) for automation";
+/// Why the Referrals API refused an app-only token, appended to the error's message (see
+/// [`Error::is_app_only_refusal`]). Facts only: how to sign in as a user is the application's
+/// to say.
+pub const APP_ONLY_REFUSAL: &str = "the token is app-only (as client credentials give), and the \
+    Referrals API accepts only App+User (delegated) tokens of a user with the Referrals Admin or \
+    Referrals User role";
 
 /// What went wrong.
 #[derive(Debug, thiserror::Error)]
@@ -328,7 +329,7 @@ impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         fmt::Display::fmt(&self.inner.kind, f)?;
         if self.inner.app_only {
-            write!(f, "; {APP_ONLY_HINT}")?;
+            write!(f, "; {APP_ONLY_REFUSAL}")?;
         }
         Ok(())
     }
