@@ -4,9 +4,10 @@
 use std::time::Duration;
 
 use crate::support::{
-    check_journal, created_alive, journal, mirror_state, rig, shared, simulator_state, temp_dir,
+    check_journal, client, created_alive, journal, mirror_state, rig, shared, simulator_state,
+    temp_dir,
 };
-use referrals_simulator::{Fault, FaultPlan, FaultRule};
+use referrals_simulator::{Fault, FaultPlan, FaultRule, Simulator};
 use referrals_sync::{Reason, RunKind, SyncError, SyncOptions, sync};
 
 fn options() -> SyncOptions {
