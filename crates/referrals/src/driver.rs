@@ -9,7 +9,7 @@ use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
 use http::header::{AUTHORIZATION, HeaderValue};
-use http::{Request, Response};
+use http::{Request, Response, StatusCode};
 use referrals_query::transport::{Transport, TransportError};
 use referrals_query::{ApiError, BaseUrl, Exchange, FailReason, RequestIds, RetryPolicy, Step};
 use tracing::Instrument;
@@ -181,6 +181,7 @@ impl Sender {
             // Replaced by the exchange of the first request built (its method and If-Match).
             exchange: Exchange::new(self.retry, &http::Method::GET, false),
             started: false,
+            refresh: self.auth.can_refresh(),
         };
         self.drive(&mut single).instrument(span).await
     }
@@ -193,6 +194,8 @@ struct Single<'a, F> {
     exchange: Exchange,
     /// True once the first request was built and `exchange` made from it.
     started: bool,
+    /// The token provider can hand out a fresh token after a 401.
+    refresh: bool,
 }
 
 impl<F> Conversation for Single<'_, F>
@@ -206,8 +209,12 @@ where
             .map_err(Error::invalid)?;
         if !self.started {
             self.started = true;
-            self.exchange =
-                Exchange::for_request(*self.exchange.policy(), &request).with_token_refresh();
+            let exchange = Exchange::for_request(*self.exchange.policy(), &request);
+            self.exchange = if self.refresh {
+                exchange.with_token_refresh()
+            } else {
+                exchange
+            };
         }
         Ok(Next::Send(request))
     }
@@ -235,7 +242,16 @@ where
                     response.body(),
                 ));
                 Err(Error::new(match reason {
-                    FailReason::Unauthorized => ErrorKind::Unauthorized { error },
+                    FailReason::Unauthorized => ErrorKind::Unauthorized {
+                        error,
+                        refreshed: true,
+                    },
+                    FailReason::Final if error.status() == StatusCode::UNAUTHORIZED => {
+                        ErrorKind::Unauthorized {
+                            error,
+                            refreshed: false,
+                        }
+                    }
                     FailReason::Final | FailReason::GaveUp(_) => ErrorKind::Api {
                         error,
                         attempts,

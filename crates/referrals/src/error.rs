@@ -49,11 +49,17 @@ pub enum ErrorKind {
     /// No token could be had.
     #[error("{0}")]
     Auth(#[source] AuthError),
-    /// The API rejected the credentials (401), even with a freshly fetched token.
-    #[error("the API rejected the credentials even after a token refresh: {error}")]
+    /// The API rejected the credentials (401): after one fresh token when the credential can
+    /// be refreshed, at once when it cannot (a fixed token).
+    #[error(
+        "the API rejected the credentials{}: {error}",
+        if *refreshed { " even after a token refresh" } else { " (a fixed token, which cannot be refreshed)" }
+    )]
     Unauthorized {
         /// The 401 response.
         error: Box<ApiError>,
+        /// True when a fresh token was fetched and rejected too.
+        refreshed: bool,
     },
     /// The API answered with an error status.
     #[error("{error}{}", retry_note(*attempts, gave_up))]
@@ -241,6 +247,12 @@ impl Error {
         last_transport_error: Option<TransportError>,
     ) -> Self {
         match error {
+            PagerError::Api { error, .. } if error.status() == StatusCode::UNAUTHORIZED => {
+                Error::new(ErrorKind::Unauthorized {
+                    error,
+                    refreshed: false,
+                })
+            }
             PagerError::Api {
                 error,
                 attempts,
@@ -259,7 +271,10 @@ impl Error {
                     .unwrap_or_else(|| TransportError::new(kind, format!("{kind:?}")));
                 Error::transport(source, attempts, gave_up)
             }
-            PagerError::Unauthorized { error } => Error::new(ErrorKind::Unauthorized { error }),
+            PagerError::Unauthorized { error } => Error::new(ErrorKind::Unauthorized {
+                error,
+                refreshed: true,
+            }),
             PagerError::Decode { error, page } => Error::new(ErrorKind::Decode {
                 error,
                 page: Some(page),
@@ -299,7 +314,7 @@ impl Error {
     /// The API's error, for [`ErrorKind::Api`] and [`ErrorKind::Unauthorized`].
     pub fn api_error(&self) -> Option<&ApiError> {
         match &self.inner.kind {
-            ErrorKind::Api { error, .. } | ErrorKind::Unauthorized { error } => Some(error),
+            ErrorKind::Api { error, .. } | ErrorKind::Unauthorized { error, .. } => Some(error),
             _ => None,
         }
     }
