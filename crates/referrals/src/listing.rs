@@ -151,7 +151,8 @@ fn page_stream(
         pager: pager
             .with_limits(limits)
             .with_retry(retry)
-            .with_token_refresh(),
+            .with_token_refresh()
+            .with_text_mask(crate::mask_secrets),
         correlation_id,
     });
     stream::unfold(Some(state), |state| async move {
