@@ -91,7 +91,7 @@ impl Failure {
                 );
             }
             if error.is_app_only_refusal() {
-                say!("  hint: see 'Sign in' in the README for the App+User ways to sign in");
+                say!("  hint: {}", app_only_hint());
             }
             if let ErrorKind::Auth(error) = error.kind() {
                 for hint in sign_in_hints(error) {
@@ -138,6 +138,16 @@ impl From<io::Error> for Failure {
     fn from(error: io::Error) -> Self {
         Failure::Output(error)
     }
+}
+
+/// How to get the App+User token the Referrals API wants, after it refused an app-only one.
+fn app_only_hint() -> String {
+    format!(
+        "sign in as a user with `referrals login`, or set {} (with {}) for automation; see \
+         'Sign in' in the README",
+        env::REFRESH_TOKEN,
+        env::CLIENT_ID
+    )
 }
 
 /// The exit code of a result.

@@ -211,53 +211,56 @@ pub enum Cause {
     Io(#[from] std::io::Error),
 }
 
+/// What a SQLite or operating-system error means for the mirror, whichever reported it.
+enum Class {
+    Full,
+    ReadOnly,
+    Other,
+}
+
 impl MirrorError {
     /// Classifies a SQLite error met while doing `context` on the mirror at `path`: a damaged
     /// file, a full disk and a file that cannot be written get their own kinds. For the
     /// statements of an extension's own tables (see [`Mirror::transaction`](crate::Mirror::transaction)).
     pub fn from_sqlite(path: &Path, context: &'static str, error: rusqlite::Error) -> Self {
-        let path = path.to_path_buf();
-        match error.sqlite_error_code() {
-            Some(ErrorCode::NotADatabase | ErrorCode::DatabaseCorrupt) => MirrorError::Corrupt {
-                path,
-                source: error,
-            },
-            Some(ErrorCode::DiskFull) => MirrorError::Full {
-                path,
-                source: error.into(),
-            },
-            Some(ErrorCode::ReadOnly | ErrorCode::CannotOpen | ErrorCode::PermissionDenied) => {
-                MirrorError::ReadOnly {
-                    path,
-                    source: error.into(),
-                }
+        let class = match error.sqlite_error_code() {
+            Some(ErrorCode::NotADatabase | ErrorCode::DatabaseCorrupt) => {
+                return MirrorError::Corrupt {
+                    path: path.to_path_buf(),
+                    source: error,
+                };
             }
-            _ => MirrorError::Other {
-                path,
-                context,
-                source: error.into(),
-            },
-        }
+            Some(ErrorCode::DiskFull) => Class::Full,
+            Some(ErrorCode::ReadOnly | ErrorCode::CannotOpen | ErrorCode::PermissionDenied) => {
+                Class::ReadOnly
+            }
+            _ => Class::Other,
+        };
+        MirrorError::of_class(class, path, context, error.into())
     }
 
     /// A file error met while doing `context` on `path`.
     pub(crate) fn io(path: &Path, context: &'static str, error: std::io::Error) -> Self {
-        let path = path.to_path_buf();
-        match error.kind() {
+        let class = match error.kind() {
             std::io::ErrorKind::PermissionDenied | std::io::ErrorKind::ReadOnlyFilesystem => {
-                MirrorError::ReadOnly {
-                    path,
-                    source: error.into(),
-                }
+                Class::ReadOnly
             }
-            std::io::ErrorKind::StorageFull => MirrorError::Full {
-                path,
-                source: error.into(),
-            },
-            _ => MirrorError::Other {
+            std::io::ErrorKind::StorageFull => Class::Full,
+            _ => Class::Other,
+        };
+        MirrorError::of_class(class, path, context, error.into())
+    }
+
+    /// The error of `class` for `path`, caused by `source`.
+    fn of_class(class: Class, path: &Path, context: &'static str, source: Cause) -> Self {
+        let path = path.to_path_buf();
+        match class {
+            Class::Full => MirrorError::Full { path, source },
+            Class::ReadOnly => MirrorError::ReadOnly { path, source },
+            Class::Other => MirrorError::Other {
                 path,
                 context,
-                source: error.into(),
+                source,
             },
         }
     }

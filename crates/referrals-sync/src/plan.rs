@@ -66,6 +66,9 @@ pub enum RunKind {
 }
 
 impl RunKind {
+    /// Both kinds.
+    pub const ALL: [RunKind; 2] = [RunKind::Full, RunKind::Incremental];
+
     /// `full` or `incremental`, as stored.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -76,11 +79,7 @@ impl RunKind {
 
     /// The kind named `text`.
     pub fn parse(text: &str) -> Option<RunKind> {
-        match text {
-            "full" => Some(RunKind::Full),
-            "incremental" => Some(RunKind::Incremental),
-            _ => None,
-        }
+        RunKind::ALL.into_iter().find(|kind| kind.as_str() == text)
     }
 }
 
@@ -105,6 +104,17 @@ pub enum Reason {
 }
 
 impl Reason {
+    /// Every reason, in declaration order.
+    pub const ALL: [Reason; 7] = [
+        Reason::FirstRun,
+        Reason::Requested,
+        Reason::Due,
+        Reason::NoWatermark,
+        Reason::Watermark,
+        Reason::FilterRefused,
+        Reason::FilterIgnored,
+    ];
+
     /// The stored name.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -120,17 +130,7 @@ impl Reason {
 
     /// The reason named `text`.
     pub fn parse(text: &str) -> Option<Reason> {
-        [
-            Reason::FirstRun,
-            Reason::Requested,
-            Reason::Due,
-            Reason::NoWatermark,
-            Reason::Watermark,
-            Reason::FilterRefused,
-            Reason::FilterIgnored,
-        ]
-        .into_iter()
-        .find(|r| r.as_str() == text)
+        Reason::ALL.into_iter().find(|r| r.as_str() == text)
     }
 
     /// True when the server made the run a full one against the plan.
@@ -813,21 +813,14 @@ mod tests {
 
     #[test]
     fn kinds_and_reasons_round_trip_their_stored_names() {
-        for kind in [RunKind::Full, RunKind::Incremental] {
+        for kind in RunKind::ALL {
             assert_eq!(RunKind::parse(kind.as_str()), Some(kind));
         }
-        for reason in [
-            Reason::FirstRun,
-            Reason::Requested,
-            Reason::Due,
-            Reason::NoWatermark,
-            Reason::Watermark,
-            Reason::FilterRefused,
-            Reason::FilterIgnored,
-        ] {
+        for reason in Reason::ALL {
             assert_eq!(Reason::parse(reason.as_str()), Some(reason));
             assert!(!reason.to_string().is_empty());
         }
         assert_eq!(Reason::parse("nope"), None);
+        assert_eq!(RunKind::parse("nope"), None);
     }
 }

@@ -2,12 +2,12 @@
 //! simulator started in the test, and the crash harness: `referrals sync` killed with SIGKILL
 //! at random moments while the simulator changes its referrals and injects faults.
 
-use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
+use referrals_fixtures::snapshot::{self, Snapshot};
 use referrals_simulator::{Fault, FaultPlan, FaultRule, SimulatorHandle};
 use referrals_sync::{Mirror, SyncLock};
 use serde_json::Value;
@@ -75,30 +75,20 @@ fn summary(output: &Output) -> [u64; 6] {
 }
 
 /// id → (eTag, JSON) of the mirror's referrals not marked removed.
-fn mirror_state(db: &Path) -> BTreeMap<String, (Option<String>, Value)> {
+fn mirror_state(db: &Path) -> Snapshot {
     let mirror = Mirror::open_existing(db).unwrap();
-    let mut state = BTreeMap::new();
+    let mut referrals = Vec::new();
     mirror
         .for_each_referral(None, |raw| {
-            let value: Value = serde_json::from_str(raw).unwrap();
-            let id = value["id"].as_str().unwrap().to_owned();
-            let etag = value["eTag"].as_str().map(str::to_owned);
-            state.insert(id, (etag, value));
+            referrals.push(serde_json::from_str(raw).unwrap());
             Ok::<_, referrals_sync::MirrorError>(())
         })
         .unwrap();
-    state
+    snapshot::of(referrals)
 }
 
-fn simulator_state(sim: &SimulatorHandle) -> BTreeMap<String, (Option<String>, Value)> {
-    sim.referrals()
-        .into_iter()
-        .map(|value| {
-            let id = value["id"].as_str().unwrap().to_owned();
-            let etag = value["eTag"].as_str().map(str::to_owned);
-            (id, (etag, value))
-        })
-        .collect()
+fn simulator_state(sim: &SimulatorHandle) -> Snapshot {
+    snapshot::of(sim.referrals())
 }
 
 fn assert_journal_consistent(db: &Path) {

@@ -42,14 +42,11 @@ fn rows(connection: &Connection, table: &str, order_by: &str) -> Rows {
 /// `referral_seen` with each row's referral id instead of its rowid, in the order of the ids;
 /// also checks that every row belongs to a referral.
 fn seen_by_id(connection: &Connection) -> Rows {
-    let orphans: i64 = connection
-        .query_row(
-            "SELECT count(*) FROM referral_seen s
+    let orphans: i64 = value(
+        connection,
+        "SELECT count(*) FROM referral_seen s
              WHERE NOT EXISTS (SELECT 1 FROM referrals r WHERE r.rowid = s.referral_rowid)",
-            [],
-            |row| row.get(0),
-        )
-        .unwrap();
+    );
     assert_eq!(orphans, 0, "referral_seen rows without a referral");
     rows(
         connection,
@@ -68,6 +65,11 @@ fn columns(connection: &Connection, table: &str) -> Vec<String> {
         .unwrap()
         .collect::<Result<_, _>>()
         .unwrap()
+}
+
+/// The one value `sql` selects.
+fn value<T: referrals_sync::rusqlite::types::FromSql>(connection: &Connection, sql: &str) -> T {
+    connection.query_row(sql, [], |row| row.get(0)).unwrap()
 }
 
 fn pragma(connection: &Connection, name: &str) -> i64 {
@@ -135,9 +137,7 @@ fn a_version_1_mirror_upgrades_with_nothing_lost() {
     assert_eq!(pragma(&connection, "user_version"), SCHEMA_VERSION);
     assert_eq!(SCHEMA_VERSION, 3);
     assert_eq!(pragma(&connection, "application_id"), 0x5246_524C);
-    let integrity: String = connection
-        .query_row("PRAGMA integrity_check", [], |row| row.get(0))
-        .unwrap();
+    let integrity: String = value(&connection, "PRAGMA integrity_check");
     assert_eq!(integrity, "ok");
     // `referrals` keeps every column and value but `last_seen_at`, which moved, value for value.
     let mut expected_columns = before.columns.clone();
@@ -233,40 +233,28 @@ fn the_run_in_progress_in_a_version_1_file_finishes_after_the_upgrade_with_the_s
 fn an_upgraded_mirror_takes_the_same_referral_as_unchanged_and_a_new_version_as_updated() {
     let (dir, db) = version_1_copy("v1-apply");
     let mut mirror = Mirror::open_existing(&db).unwrap();
-    let stored: String = mirror
-        .connection()
-        .query_row(
-            "SELECT raw_json FROM referrals WHERE id = 'hand-1'",
-            [],
-            |row| row.get(0),
-        )
-        .unwrap();
+    let stored: String = value(
+        mirror.connection(),
+        "SELECT raw_json FROM referrals WHERE id = 'hand-1'",
+    );
     let referral: Referral = serde_json::from_str(&stored).unwrap();
     let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
     let last_seq = mirror.last_seq().unwrap();
     let applied = mirror.apply_referral(&referral, now).unwrap();
     assert_eq!(applied.decision, Decision::Unchanged);
     assert_eq!(mirror.last_seq().unwrap(), last_seq, "nothing journaled");
-    let seen: String = mirror
-        .connection()
-        .query_row(
-            "SELECT last_seen_at FROM referral_seen
+    let seen: String = value(
+        mirror.connection(),
+        "SELECT last_seen_at FROM referral_seen
              WHERE referral_rowid = (SELECT rowid FROM referrals WHERE id = 'hand-1')",
-            [],
-            |row| row.get(0),
-        )
-        .unwrap();
+    );
     assert_eq!(seen, Timestamp::from_system_time(now).as_str());
     // ... and its digest is known from now on (the next time, the JSON is not read back).
-    let digest: Vec<u8> = mirror
-        .connection()
-        .query_row(
-            "SELECT json_sha256 FROM referral_seen
+    let digest: Vec<u8> = value(
+        mirror.connection(),
+        "SELECT json_sha256 FROM referral_seen
              WHERE referral_rowid = (SELECT rowid FROM referrals WHERE id = 'hand-1')",
-            [],
-            |row| row.get(0),
-        )
-        .unwrap();
+    );
     let row = referrals_sync::MirrorRow::from_referral(&referral).unwrap();
     assert_eq!(&digest[..], &row.json_sha256()[..]);
     assert_eq!(
@@ -317,13 +305,10 @@ fn a_migration_that_fails_leaves_the_file_at_version_1() {
     let connection = Connection::open(&db).unwrap();
     assert_eq!(pragma(&connection, "user_version"), 1);
     assert!(columns(&connection, "referrals").contains(&"last_seen_at".to_owned()));
-    let tables: i64 = connection
-        .query_row(
-            "SELECT count(*) FROM sqlite_master WHERE name = 'referral_seen'",
-            [],
-            |row| row.get(0),
-        )
-        .unwrap();
+    let tables: i64 = value(
+        &connection,
+        "SELECT count(*) FROM sqlite_master WHERE name = 'referral_seen'",
+    );
     assert_eq!(tables, 0);
     drop(connection);
     dir.close().unwrap();

@@ -517,6 +517,30 @@ fn the_journal_check_finds_a_repeated_version_and_a_disagreeing_mirror() {
     dir.close().unwrap();
 }
 
+#[test]
+fn the_journal_check_names_both_etags_when_they_disagree() {
+    let dir = temp_dir("verify-etags");
+    let db = dir.path().join("m.db");
+    let mut mirror = Mirror::open(&db).unwrap();
+    for json in [r#"{"id":"a","eTag":"1"}"#, r#"{"id":"b"}"#] {
+        mirror
+            .apply_referral(&referral(json), SystemTime::now())
+            .unwrap();
+    }
+    mirror
+        .connection()
+        .execute("UPDATE referrals SET etag = id || '2'", [])
+        .unwrap();
+    assert_eq!(
+        mirror.verify_journal().unwrap(),
+        [
+            "a: the last journal row (seq 1) has eTag `1`, the mirror eTag `a2`",
+            "b: the last journal row (seq 2) has no eTag, the mirror eTag `b2`",
+        ]
+    );
+    dir.close().unwrap();
+}
+
 /// A small tmpfs mounted on `dir` for the test's life (needs root; `None` when not allowed).
 struct Tmpfs(std::path::PathBuf);
 

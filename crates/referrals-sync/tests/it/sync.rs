@@ -4,7 +4,8 @@
 use std::time::Duration;
 
 use crate::support::{
-    check_journal, client, journal, mirror_state, shared, simulator_state, temp_dir,
+    check_journal, client, created_alive, journal, mirror_state, rig, shared, simulator_state,
+    temp_dir,
 };
 use referrals_simulator::{Fault, FaultPlan, FaultRule, Simulator};
 use referrals_sync::{Reason, RunKind, SyncError, SyncOptions, sync};
@@ -16,33 +17,42 @@ fn options() -> SyncOptions {
     }
 }
 
+/// Listing page `page` (from 0) answered with `status` every time.
+fn page_answers(page: usize, status: u16) -> FaultPlan {
+    FaultPlan::new().rule(FaultRule::list_page(page, Fault::status(status)))
+}
+
+/// [`options`] for a full run.
+fn full_run() -> SyncOptions {
+    SyncOptions {
+        full: true,
+        ..options()
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_first_sync_mirrors_everything_and_an_unchanged_account_costs_one_request() {
-    let dir = temp_dir("first");
-    let db = dir.path().join("m.db");
-    let simulator = Simulator::builder().referrals(95).start().await.unwrap();
-    let client = client(&simulator);
-    let mirror = shared(&db);
+    let rig = rig("first", 95, FaultPlan::new()).await;
 
-    let first = sync(&client, &mirror, &options()).await.unwrap();
+    let first = rig.sync(&options()).await.unwrap();
     assert_eq!(
         (first.kind, first.reason),
         (RunKind::Full, Reason::FirstRun)
     );
     assert_eq!(first.counts.created, 95);
     assert_eq!(first.counts.pages, 5);
-    assert_eq!(simulator.api_requests(), 5);
-    assert_eq!(mirror_state(&db), simulator_state(&simulator));
+    assert_eq!(rig.simulator.api_requests(), 5);
+    assert_eq!(mirror_state(&rig.db), simulator_state(&rig.simulator));
 
-    let second = sync(&client, &mirror, &options()).await.unwrap();
+    let second = rig.sync(&options()).await.unwrap();
     assert_eq!(second.kind, RunKind::Incremental);
     assert_eq!((second.counts.created, second.counts.updated), (0, 0));
     assert_eq!(
-        simulator.api_requests(),
+        rig.simulator.api_requests(),
         6,
         "one request for an unchanged account"
     );
-    let last = simulator.requests().pop().unwrap();
+    let last = rig.simulator.requests().pop().unwrap();
     assert!(
         last.path_and_query
             .contains("$orderby=updatedDateTime%20asc")
@@ -51,33 +61,24 @@ async fn the_first_sync_mirrors_everything_and_an_unchanged_account_costs_one_re
         last.path_and_query
     );
     assert_eq!(
-        journal(&db).len(),
+        journal(&rig.db).len(),
         95,
         "reading the same versions adds nothing"
     );
-    check_journal(&db);
-    dir.close().unwrap();
+    check_journal(&rig.db);
+    rig.close();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn changes_are_journaled_once_and_a_full_run_finds_removals() {
-    let dir = temp_dir("changes");
-    let db = dir.path().join("m.db");
-    let simulator = Simulator::builder().referrals(60).start().await.unwrap();
-    let client = client(&simulator);
-    let mirror = shared(&db);
-    sync(&client, &mirror, &options()).await.unwrap();
+    let rig = rig("changes", 60, FaultPlan::new()).await;
+    rig.sync(&options()).await.unwrap();
 
-    let report = simulator.churn(30);
-    let before = simulator.api_requests();
-    let incremental = sync(&client, &mirror, &options()).await.unwrap();
+    let report = rig.simulator.churn(30);
+    let before = rig.simulator.api_requests();
+    let incremental = rig.sync(&options()).await.unwrap();
     assert_eq!(incremental.kind, RunKind::Incremental);
-    let created_alive = report
-        .created
-        .iter()
-        .filter(|id| !report.removed.contains(id))
-        .count();
-    assert_eq!(incremental.counts.created as usize, created_alive);
+    assert_eq!(incremental.counts.created as usize, created_alive(&report));
     let updated_alive = report
         .updated
         .iter()
@@ -89,18 +90,9 @@ async fn changes_are_journaled_once_and_a_full_run_finds_removals() {
         "an incremental run cannot see removals"
     );
     // Everything that changed, plus what the overlap reaches: a page or two, not the account.
-    assert!(simulator.api_requests() - before <= 3);
+    assert!(rig.simulator.api_requests() - before <= 3);
 
-    let full = sync(
-        &client,
-        &mirror,
-        &SyncOptions {
-            full: true,
-            ..options()
-        },
-    )
-    .await
-    .unwrap();
+    let full = rig.sync(&full_run()).await.unwrap();
     assert_eq!((full.kind, full.reason), (RunKind::Full, Reason::Requested));
     let removed: std::collections::BTreeSet<_> = report
         .removed
@@ -109,154 +101,98 @@ async fn changes_are_journaled_once_and_a_full_run_finds_removals() {
         .collect();
     assert_eq!(full.counts.removed as usize, removed.len());
     assert_eq!((full.counts.created, full.counts.updated), (0, 0));
-    assert_eq!(mirror_state(&db), simulator_state(&simulator));
-    check_journal(&db);
+    rig.assert_in_step();
 
     // Removed ones stay in the table, marked, and a removal is journaled once.
-    let again = sync(
-        &client,
-        &mirror,
-        &SyncOptions {
-            full: true,
-            ..options()
-        },
-    )
-    .await
-    .unwrap();
+    let again = rig.sync(&full_run()).await.unwrap();
     assert_eq!(again.counts.removed, 0);
-    check_journal(&db);
-    dir.close().unwrap();
+    check_journal(&rig.db);
+    rig.close();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_run_stopped_part_way_resumes_from_its_checkpoint_and_repeats_nothing() {
-    let dir = temp_dir("resume");
-    let db = dir.path().join("m.db");
-    let simulator = Simulator::builder()
-        .referrals(100)
-        .faults(FaultPlan::new().rule(FaultRule::list_page(3, Fault::status(503))))
-        .start()
-        .await
-        .unwrap();
-    let client = client(&simulator);
-    let mirror = shared(&db);
-    let error = sync(&client, &mirror, &options()).await.unwrap_err();
+    let rig = rig("resume", 100, page_answers(3, 503)).await;
+    let error = rig.sync(&options()).await.unwrap_err();
     let SyncError::Listing { report, .. } = &error else {
         panic!("{error}");
     };
     assert_eq!(report.counts.pages, 3);
     assert_eq!(report.counts.created, 60);
     assert!(!report.complete);
-    assert_eq!(journal(&db).len(), 60);
+    assert_eq!(journal(&rig.db).len(), 60);
 
-    simulator.set_faults(FaultPlan::new());
-    simulator.clear_requests();
-    let resumed = sync(&client, &mirror, &options()).await.unwrap();
+    rig.simulator.set_faults(FaultPlan::new());
+    rig.simulator.clear_requests();
+    let resumed = rig.sync(&options()).await.unwrap();
     assert!(resumed.resumed);
     assert_eq!(resumed.counts.created, 100, "totals over both processes");
     assert_eq!(resumed.counts.pages, 5);
-    let asked: Vec<_> = simulator.requests();
+    let asked: Vec<_> = rig.simulator.requests();
     assert_eq!(asked.len(), 2, "only the two pages not yet applied");
-    assert_eq!(journal(&db).len(), 100);
-    assert_eq!(mirror_state(&db), simulator_state(&simulator));
-    check_journal(&db);
-    dir.close().unwrap();
+    assert_eq!(journal(&rig.db).len(), 100);
+    rig.assert_in_step();
+    rig.close();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_server_refusing_the_filter_gets_a_full_listing_with_a_diff() {
-    let dir = temp_dir("refused");
-    let db = dir.path().join("m.db");
-    let simulator = Simulator::builder()
-        .referrals(50)
-        .faults(FaultPlan::new().rule(FaultRule::matching(
+    let rig = rig(
+        "refused",
+        50,
+        FaultPlan::new().rule(FaultRule::matching(
             |request| request.query.contains("filter"),
             Fault::status(400),
-        )))
-        .start()
-        .await
-        .unwrap();
-    let client = client(&simulator);
-    let mirror = shared(&db);
-    sync(&client, &mirror, &options()).await.unwrap();
-    let report = simulator.churn(10);
-    let second = sync(&client, &mirror, &options()).await.unwrap();
+        )),
+    )
+    .await;
+    rig.sync(&options()).await.unwrap();
+    let report = rig.simulator.churn(10);
+    let second = rig.sync(&options()).await.unwrap();
     assert_eq!(
         (second.kind, second.reason),
         (RunKind::Full, Reason::FilterRefused)
     );
     assert!(second.reason.is_fallback());
-    let created_alive = report
-        .created
-        .iter()
-        .filter(|id| !report.removed.contains(id))
-        .count();
-    assert_eq!(second.counts.created as usize, created_alive);
-    assert_eq!(mirror_state(&db), simulator_state(&simulator));
-    check_journal(&db);
-    dir.close().unwrap();
+    assert_eq!(second.counts.created as usize, created_alive(&report));
+    rig.assert_in_step();
+    rig.close();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_expired_continuation_restarts_the_listing_once() {
-    let dir = temp_dir("expired");
-    let db = dir.path().join("m.db");
-    let simulator = Simulator::builder()
-        .referrals(60)
-        .faults(FaultPlan::new().rule(FaultRule::list_page(1, Fault::status(503))))
-        .start()
-        .await
-        .unwrap();
-    let client = client(&simulator);
-    let mirror = shared(&db);
-    sync(&client, &mirror, &options()).await.unwrap_err();
+    let rig = rig("expired", 60, page_answers(1, 503)).await;
+    rig.sync(&options()).await.unwrap_err();
     // The stored continuation now gets a 400, once.
-    simulator
+    rig.simulator
         .set_faults(FaultPlan::new().rule(FaultRule::list_page(1, Fault::status(400)).times(1)));
-    let report = sync(&client, &mirror, &options()).await.unwrap();
+    let report = rig.sync(&options()).await.unwrap();
     assert!(report.complete);
     assert_eq!(report.counts.created, 60);
-    assert_eq!(mirror_state(&db), simulator_state(&simulator));
-    check_journal(&db);
+    rig.assert_in_step();
 
     // Refused every time: reported, not looped on.
-    simulator.set_faults(FaultPlan::new().rule(FaultRule::list_page(1, Fault::status(503))));
-    sync(
-        &client,
-        &mirror,
-        &SyncOptions {
-            full: true,
-            ..options()
-        },
-    )
-    .await
-    .unwrap_err();
-    simulator.set_faults(FaultPlan::new().rule(FaultRule::list_page(1, Fault::status(400))));
-    let error = sync(&client, &mirror, &options()).await.unwrap_err();
+    rig.simulator.set_faults(page_answers(1, 503));
+    rig.sync(&full_run()).await.unwrap_err();
+    rig.simulator.set_faults(page_answers(1, 400));
+    let error = rig.sync(&options()).await.unwrap_err();
     assert!(matches!(error, SyncError::Listing { .. }), "{error}");
-    dir.close().unwrap();
+    rig.close();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn full_every_makes_a_run_full_again() {
-    let dir = temp_dir("due");
-    let db = dir.path().join("m.db");
-    let simulator = Simulator::builder().referrals(10).start().await.unwrap();
-    let client = client(&simulator);
-    let mirror = shared(&db);
-    sync(&client, &mirror, &options()).await.unwrap();
-    let due = sync(
-        &client,
-        &mirror,
-        &SyncOptions {
+    let rig = rig("due", 10, FaultPlan::new()).await;
+    rig.sync(&options()).await.unwrap();
+    let due = rig
+        .sync(&SyncOptions {
             full_every: Duration::ZERO,
             ..options()
-        },
-    )
-    .await
-    .unwrap();
+        })
+        .await
+        .unwrap();
     assert_eq!((due.kind, due.reason), (RunKind::Full, Reason::Due));
-    dir.close().unwrap();
+    rig.close();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
