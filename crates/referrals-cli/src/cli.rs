@@ -664,9 +664,15 @@ pub struct ODataQuery {
     #[arg(long, value_name = "FIELD [asc|desc]")]
     pub orderby: Option<String>,
 
-    /// `$top`: referrals per page of the OData form
+    /// `$top`: at most N referrals in all (pages are followed until then, whatever the
+    /// server's next link says); not a page size, see --max-page-size
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     pub top: Option<u64>,
+
+    /// Referrals per page of the OData form, 1 to 100 (`Prefer: odata.maxpagesize=N`; the
+    /// server may send fewer) [default: the server's]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub max_page_size: Option<u32>,
 
     /// `$select`: only these fields (JSON names, comma-separated), e.g. id,status,name; table
     /// and csv show the columns the selection has

@@ -1,24 +1,36 @@
-//! Reading the JSON a command is given (`--file`, `--patch`; `-` is stdin), with errors that say
-//! which option, and where in the document, is wrong.
+//! Reading the files a command is given (`--file`, `--patch`, `-` being stdin; the PEM files of
+//! `listen`), each a regular file of bounded size, with errors that say which option, which
+//! file, and where in the document, is wrong.
 
-use std::io::Read;
 use std::path::Path;
 
+use referrals::file::{read_limited, read_regular_file};
 use referrals::{PatchOp, Referral};
 use serde_json::Value;
 
 use crate::failure::Failure;
 
-/// The bytes of `path`, or of stdin for `-`.
-pub fn read(option: &str, path: &Path) -> Result<Vec<u8>, Failure> {
-    let mut bytes = Vec::new();
-    let result = if path == Path::new("-") {
-        std::io::stdin().read_to_end(&mut bytes).map(|_| ())
-    } else {
-        std::fs::read(path).map(|read| bytes = read)
-    };
-    result.map_err(|e| Failure::Usage(format!("{option} {}: cannot read: {e}", path.display())))?;
-    Ok(bytes)
+/// The largest `--file` or `--patch` (a referral is a few kilobytes; a patch less).
+pub const MAX_INPUT_BYTES: u64 = 16 * 1024 * 1024;
+
+/// The largest PEM file (a certificate chain, a key, trust anchors).
+pub const MAX_PEM_BYTES: u64 = 1024 * 1024;
+
+/// The bytes of `path` (a regular file of at most `limit` bytes), or of stdin for `-`; errors
+/// name `option`, the file and the limit.
+pub fn read(option: &str, path: &Path, limit: u64) -> Result<Vec<u8>, Failure> {
+    if path == Path::new("-") {
+        return read_limited(std::io::stdin().lock(), limit)
+            .map_err(|e| Failure::Usage(format!("{option} - (stdin): {e}")));
+    }
+    read_file(option, path, limit)
+}
+
+/// The bytes of the regular file `path`, at most `limit`; errors name `option`, the file and
+/// the limit (`--file big.json: is larger than 16 MiB, the limit for this file`).
+pub fn read_file(option: &str, path: &Path, limit: u64) -> Result<Vec<u8>, Failure> {
+    read_regular_file(path, limit)
+        .map_err(|e| Failure::Usage(format!("{option} {}: {e}", path.display())))
 }
 
 /// A referral's id from the command line, refused when blank.
@@ -31,14 +43,14 @@ pub fn referral_id(id: &str) -> Result<&str, Failure> {
 
 /// A referral from `--file`.
 pub fn referral(path: &Path) -> Result<Referral, Failure> {
-    let bytes = read("--file", path)?;
+    let bytes = read("--file", path, MAX_INPUT_BYTES)?;
     referrals::model::decode::<Referral>(&bytes)
         .map_err(|e| Failure::Usage(format!("--file {}: not a referral: {e}", path.display())))
 }
 
 /// A JSON Patch array from `--patch`: `replace` and `add` operations only.
 pub fn patch(path: &Path) -> Result<Vec<PatchOp>, Failure> {
-    let bytes = read("--patch", path)?;
+    let bytes = read("--patch", path, MAX_INPUT_BYTES)?;
     parse_patch(&bytes).map_err(|e| Failure::Usage(format!("--patch {}: {e}", path.display())))
 }
 

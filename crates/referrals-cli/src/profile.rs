@@ -133,19 +133,29 @@ pub fn config_path(lookup: &dyn Fn(&str) -> Option<String>) -> Option<(PathBuf, 
 /// Reads the config file: a missing platform file is no file, a missing `REFERRALS_CONFIG` file
 /// is an error (it was asked for).
 pub fn load(path: &Path, source: &Source) -> Result<Option<ConfigFile>, ConfigError> {
-    match std::fs::read_to_string(path) {
-        Ok(text) => parse(&text, path).map(Some),
-        Err(error)
-            if error.kind() == std::io::ErrorKind::NotFound && *source == Source::Default =>
-        {
-            Ok(None)
+    let bytes = match referrals::file::read_regular_file(path, MAX_CONFIG_BYTES) {
+        Ok(bytes) => bytes,
+        Err(error) if error.is_not_found() && *source == Source::Default => return Ok(None),
+        // `config file f.toml: is a FIFO, not a regular file`, `... cannot be read: ...`.
+        Err(error) => {
+            return Err(ConfigError(format!(
+                "config file {}: {error}",
+                path.display()
+            )));
         }
-        Err(error) => Err(ConfigError(format!(
-            "config file {}: cannot read: {error}",
-            path.display()
-        ))),
-    }
+    };
+    let text = String::from_utf8(bytes).map_err(|error| {
+        ConfigError(format!(
+            "config file {}: not UTF-8 text (at byte {})",
+            path.display(),
+            error.utf8_error().valid_up_to()
+        ))
+    })?;
+    parse(&text, path).map(Some)
 }
+
+/// The largest config file read (a config file of many profiles is a few kilobytes).
+pub const MAX_CONFIG_BYTES: u64 = 1024 * 1024;
 
 #[cfg(test)]
 mod tests {

@@ -121,12 +121,28 @@ impl ListQuery {
         self
     }
 
-    /// `$top`: the page size of the OData form. The server pages with `@odata.nextLink`, so a
-    /// listing still follows every page; the API accepts 1–100 (to stop early, use
-    /// [`crate::Limits`], or `Listing::max_items` in the `referrals` crate).
+    /// `$top`: at most this many referrals in all, as Microsoft's connector contract defines it
+    /// ("total number of entries to retrieve"), even when the server sends a next link after
+    /// them. The [`Pager`](crate::Pager) enforces it too ([`End::Top`](crate::End::Top)), so the
+    /// cap holds against a server that reads `$top` as a page size. It is not a page size: the
+    /// OData form's page size is [`Pager::with_max_page_size`](crate::Pager::with_max_page_size)
+    /// (`Prefer: odata.maxpagesize`), the 2018 form's [`page_size`](Self::page_size).
+    ///
+    /// ```
+    /// use referrals_query::ListQuery;
+    ///
+    /// let query = ListQuery::new().top(250);
+    /// assert_eq!(query.to_query_string(), "$top=250");
+    /// assert_eq!(query.total(), Some(250));
+    /// ```
     pub fn top(mut self, top: u64) -> ListQuery {
         self.top = Some(top);
         self
+    }
+
+    /// The total cap of [`top`](Self::top), if any.
+    pub fn total(&self) -> Option<u64> {
+        self.top
     }
 
     /// `$skip`: skip this many items first.
@@ -213,6 +229,22 @@ impl ListQuery {
         }
         out
     }
+}
+
+/// The `$top` of an encoded query string (as [`ListQuery::to_query_string`] writes it, or a
+/// resumed checkpoint holds it): the listing's total cap. `$` may be percent-encoded; a value
+/// that is not a number is no cap (the server refuses it).
+pub(crate) fn total_of(query: &str) -> Option<u64> {
+    query.split('&').find_map(|pair| {
+        let (name, value) = pair.split_once('=')?;
+        let name_is_top = name == "$top" || name.eq_ignore_ascii_case("%24top");
+        name_is_top.then(|| value.parse().ok()).flatten()
+    })
+}
+
+/// The value of `Prefer` that asks an OData service for pages of at most `size` items.
+pub(crate) fn max_page_size_preference(size: u32) -> String {
+    format!("odata.maxpagesize={size}")
 }
 
 /// A list query refused before anything was sent.
@@ -317,6 +349,16 @@ mod tests {
              &$filter=status%20eq%20'New'%20and%20createdDateTime%20ge%202024-01-01T00:00:00.0000000Z\
              &$orderby=updatedDateTime%20desc&$top=10&$skip=30&$count=true&$select=id,status"
         );
+    }
+
+    #[test]
+    fn the_total_cap_is_read_back_from_the_query_string() {
+        let query = ListQuery::new().page_size(20).unwrap().top(7).skip(3);
+        assert_eq!(total_of(&query.to_query_string()), Some(7));
+        assert_eq!(total_of("%24top=12&%24skip=1"), Some(12));
+        assert_eq!(total_of("$topx=3&pageSize=3"), None);
+        assert_eq!(total_of(""), None);
+        assert_eq!(total_of("$top=many"), None);
     }
 
     #[test]

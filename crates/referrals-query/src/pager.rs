@@ -40,6 +40,9 @@ pub enum End {
     ItemLimit,
     /// [`Limits::max_pages`] was reached.
     PageLimit,
+    /// The query's `$top` ([`ListQuery::top`]) was reached: the listing yielded every item it
+    /// asked for, whatever next link the server sent after them. Its checkpoint is finished.
+    Top,
 }
 
 /// What [`Pager::next_request`] says to do.
@@ -250,6 +253,10 @@ pub struct Pager {
     items_here: u64,
     pages_here: u64,
     limits: Limits,
+    /// The query's `$top`: at most this many items in the whole listing (over every resume).
+    total: Option<u64>,
+    /// Sent as `Prefer: odata.maxpagesize={n}` with every request.
+    max_page_size: Option<u32>,
     /// The exchange of the current page request.
     exchange: Exchange,
     /// Fingerprints of every request this pager has made (the first one included).
@@ -328,6 +335,7 @@ impl Pager {
             });
         }
         let first_url = with_query(endpoint.base().collection_url(), &query);
+        let total = crate::list::total_of(&query);
         let state = match position {
             Position::Finished => State::Done(End::Exhausted),
             _ => State::Ready,
@@ -357,6 +365,8 @@ impl Pager {
             items_here: 0,
             pages_here: 0,
             limits: Limits::default(),
+            total,
+            max_page_size: None,
             exchange: Exchange::new(RetryPolicy::default(), &Method::GET, false),
             seen,
             mask: crate::api_error::unmasked,
@@ -367,6 +377,17 @@ impl Pager {
     /// Caps the number of pages and items.
     pub fn with_limits(mut self, limits: Limits) -> Pager {
         self.limits = limits;
+        self
+    }
+
+    /// Asks for pages of at most `size` items in the OData form, with `Prefer:
+    /// odata.maxpagesize={size}` on every request (the OData way; the service may send smaller
+    /// pages, and says what it applied in `Preference-Applied`). A setting of the pager, not of
+    /// the query: it is not in a [`Checkpoint`], and a service carries it in its next links.
+    /// The 2018 form's page size is [`ListQuery::page_size`]; a 2018 service ignores the
+    /// preference (RFC 7240). Not a total: that is [`ListQuery::top`].
+    pub fn with_max_page_size(mut self, size: u32) -> Pager {
+        self.max_page_size = Some(size);
         self
     }
 
@@ -427,6 +448,9 @@ impl Pager {
             State::Failed(error) => return Err(error.clone()),
         }
         if let Some(end) = self.limit_reached() {
+            if end == End::Top {
+                self.finish_at_top();
+            }
             self.state = State::Done(end);
             return Ok(NextRequest::Done(end));
         }
@@ -440,6 +464,12 @@ impl Pager {
             Position::Finished => return Ok(NextRequest::Done(End::Exhausted)),
         }
         .map_err(PagerError::Request)?;
+        if let Some(size) = self.max_page_size {
+            let preference = crate::list::max_page_size_preference(size);
+            if let Ok(value) = HeaderValue::from_str(&preference) {
+                request.headers_mut().insert(crate::request::PREFER, value);
+            }
+        }
         if let Position::Headers { headers } = &self.position {
             // Checked when received or resumed; checked again rather than trusted.
             let headers = check_headers(headers).map_err(PagerError::ContinuationHeader)?;
@@ -567,6 +597,9 @@ impl Pager {
     }
 
     fn limit_reached(&self) -> Option<End> {
+        if self.total.is_some_and(|total| self.items_total >= total) {
+            return Some(End::Top);
+        }
         if self
             .limits
             .max_items
@@ -599,10 +632,20 @@ impl Pager {
             .unwrap_or(usize::MAX)
             .min(items.len());
         items.drain(..already);
-        let room = self
+        // The room left by the query's total and by this pager's item limit; the total is
+        // the listing's own end, so it wins a tie.
+        let total_room = self
+            .total
+            .map(|total| total.saturating_sub(self.items_total));
+        let limit_room = self
             .limits
             .max_items
             .map(|max| max.saturating_sub(self.items_here));
+        let (room, cut_end) = match (total_room, limit_room) {
+            (Some(total), Some(limit)) if limit < total => (Some(limit), End::ItemLimit),
+            (Some(total), _) => (Some(total), End::Top),
+            (None, limit) => (limit, End::ItemLimit),
+        };
         let cut = room.is_some_and(|room| (items.len() as u64) > room);
         if let Some(room) = room.filter(|_| cut) {
             items.truncate(usize::try_from(room).unwrap_or(usize::MAX));
@@ -613,7 +656,10 @@ impl Pager {
         self.pages_here += 1;
         self.pages_total += 1;
 
-        let end = if cut {
+        let end = if cut && cut_end == End::Top {
+            // Everything the query asked for was yielded: nothing is left to resume.
+            self.finish_at_top()
+        } else if cut {
             // Stay on this page; the next resume skips what was yielded of it.
             self.skip = already as u64 + taken;
             self.state = State::Done(End::ItemLimit);
@@ -630,6 +676,7 @@ impl Pager {
                     self.position = next;
                     self.skip = 0;
                     match self.limit_reached() {
+                        Some(End::Top) => self.finish_at_top(),
                         Some(end) => {
                             self.state = State::Done(end);
                             Some(end)
@@ -656,6 +703,14 @@ impl Pager {
             end,
             date,
         }
+    }
+
+    /// The query's `$top` is reached: the listing is over, and its checkpoint finished.
+    fn finish_at_top(&mut self) -> Option<End> {
+        self.position = Position::Finished;
+        self.skip = 0;
+        self.state = State::Done(End::Top);
+        Some(End::Top)
     }
 
     /// The position of the page after this one, after checking it.

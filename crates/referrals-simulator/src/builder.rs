@@ -178,7 +178,8 @@ impl SimulatorBuilder {
         self
     }
 
-    /// Page size of list requests that give no `pageSize`/`$top` (1–100, default
+    /// Page size of list requests that ask for none (no `pageSize` in the 2018 form, no
+    /// `Prefer: odata.maxpagesize` in the OData form; 1–100, default
     /// [`DEFAULT_PAGE_SIZE`]).
     pub fn default_page_size(mut self, size: usize) -> Self {
         self.default_page_size = size;

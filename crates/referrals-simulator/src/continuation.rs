@@ -28,6 +28,9 @@ pub(crate) struct Continuation {
     pub(crate) page: usize,
     /// The page size of the listing, for requests that do not repeat it.
     pub(crate) page_size: usize,
+    /// Where the listing ends in the result set (`$skip` + `$top` of its first request), when
+    /// it asked for a total.
+    pub(crate) end: Option<usize>,
     /// The canonical query (filters, order) the token belongs to.
     pub(crate) key: String,
 }
@@ -49,8 +52,10 @@ impl TokenKey {
     }
 }
 
-const VERSION: u8 = 1;
-const HEADER: usize = 1 + 1 + 8 + 8 + 2;
+const VERSION: u8 = 2;
+const HEADER: usize = 1 + 1 + 8 + 8 + 2 + 8;
+/// The `end` of a listing without one.
+const NO_END: u64 = u64::MAX;
 const MAC: usize = 8;
 
 impl Continuation {
@@ -69,6 +74,8 @@ impl Continuation {
                 .unwrap_or(u16::MAX)
                 .to_le_bytes(),
         );
+        let end = self.end.map_or(NO_END, |end| end as u64);
+        payload.extend_from_slice(&end.to_le_bytes());
         payload.extend_from_slice(self.key.as_bytes());
         let mac = key.mac(&payload);
         payload.extend_from_slice(&mac);
@@ -96,12 +103,17 @@ impl Continuation {
         let offset = u64::from_le_bytes(payload[2..10].try_into().ok()?);
         let page = u64::from_le_bytes(payload[10..18].try_into().ok()?);
         let page_size = u16::from_le_bytes(payload[18..20].try_into().ok()?);
+        let end = match u64::from_le_bytes(payload[20..28].try_into().ok()?) {
+            NO_END => None,
+            end => Some(usize::try_from(end).ok()?),
+        };
         let key = String::from_utf8(payload[HEADER..].to_vec()).ok()?;
         Some(Self {
             form,
             offset: usize::try_from(offset).ok()?,
             page: usize::try_from(page).ok()?,
             page_size: usize::from(page_size),
+            end,
             key,
         })
     }
@@ -118,6 +130,7 @@ mod tests {
             offset: 300,
             page: 3,
             page_size: 100,
+            end: Some(350),
             key: "$filter=status%20eq%20'New'".into(),
         };
         let key = TokenKey::new(&mut SeededRng::new(7));
@@ -146,6 +159,7 @@ mod tests {
                     offset,
                     page: 1,
                     page_size: 20,
+                    end: None,
                     key: String::new(),
                 }
                 .encode(&key)

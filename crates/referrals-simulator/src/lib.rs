@@ -5,7 +5,7 @@
 //!
 //! | request | behaviour |
 //! |---|---|
-//! | `GET /v1.0/engagements/referrals` | list. 2018 form (no `$` option): `engagementId`, `self`, `status`, `pageSize` (1–100), `invitedByOrganization`; paging through `links.next` and the `MS-ContinuationToken` (or `ContinuationToken`) request header. OData form (any `$` option): `$filter`, `$orderby` (createdDateTime / updatedDateTime, asc / desc), `$top` (page size, 1–100: not yet the contract's total, see below), `$skip`, `$count=true`, `$select`, `$expand` (no effect), paging through `@odata.nextLink` with `$skiptoken` |
+//! | `GET /v1.0/engagements/referrals` | list. 2018 form (no `$` option): `engagementId`, `self`, `status`, `pageSize` (1–100), `invitedByOrganization`; paging through `links.next` and the `MS-ContinuationToken` (or `ContinuationToken`) request header. OData form (any `$` option): `$filter`, `$orderby` (createdDateTime / updatedDateTime, asc / desc), `$top` (the contract's total: at most that many referrals over every page, counted from `$skip`; `@odata.count` still counts every match), the page size asked with `Prefer: odata.maxpagesize=N` (at most 100, answered with `Preference-Applied`), `$skip`, `$count=true`, `$select`, `$expand` (no effect), paging through `@odata.nextLink` with `$skiptoken` |
 //! | `GET /v1.0/engagements/referrals/{id}` | the referral with an `ETag` header; 404 `itemNotFound` |
 //! | `POST /v1.0/engagements/referrals` | create: `type`, `customerProfile`, `consent`, `details` required; read-only fields ignored; assigns id, eTag, timestamps; 200 |
 //! | `PATCH /v1.0/engagements/referrals/{id}` | JSON Patch (`add`, `replace`); read-only paths refused; `If-Match` mismatch → 412; `Prefer: return=representation` → 200 with the referral, else 204 |

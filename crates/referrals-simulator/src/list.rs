@@ -46,8 +46,9 @@ pub(crate) fn list(
         let records = store.read();
         let positions = positions(store, &records, &query);
         let total = positions.as_ref().map_or(records.len(), |p| p.len());
-        let start = query.offset.min(total);
-        let end = query.offset.saturating_add(query.page_size).min(total);
+        let limit = listing_end(&query, total);
+        let start = query.offset.min(limit);
+        let end = query.offset.saturating_add(query.page_size).min(limit);
         let page: Vec<Arc<Record>> = if faults.empty_page {
             Vec::new()
         } else {
@@ -66,7 +67,7 @@ pub(crate) fn list(
         Some(query.offset)
     } else {
         let end = query.offset.saturating_add(query.page_size);
-        (end < total).then_some(end)
+        (end < listing_end(&query, total)).then_some(end)
     };
     let next_token = next_offset.map(|offset| {
         let page = if faults.repeat_token {
@@ -79,6 +80,7 @@ pub(crate) fn list(
             offset,
             page,
             page_size: query.page_size,
+            end: query.end,
             key: query.key.clone(),
         }
         .encode(&listing.token_key)
@@ -124,7 +126,20 @@ pub(crate) fn list(
     if faults.invalid_json && page.len() < 2 {
         body.pop();
     }
-    Reply::json(StatusCode::OK, body)
+    let reply = Reply::json(StatusCode::OK, body);
+    match query.page_size_applied {
+        Some(size) => reply.header(
+            http::header::HeaderName::from_static("preference-applied"),
+            &format!("odata.maxpagesize={size}"),
+        ),
+        None => reply,
+    }
+}
+
+/// Where the listing ends among the `total` matching referrals: at its `$top` (counted from
+/// its `$skip`), else at the last one. `@odata.count` still counts every match.
+fn listing_end(query: &ListQuery, total: usize) -> usize {
+    query.end.map_or(total, |end| end.min(total))
 }
 
 /// `{origin}/v1.0/engagements/referrals?{the request's parameters}&$skiptoken={token}`.

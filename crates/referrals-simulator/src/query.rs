@@ -151,6 +151,12 @@ pub(crate) struct ListQuery {
     /// Canonical text of the selection-defining parameters; tokens are bound to it.
     pub(crate) key: String,
     pub(crate) page_size: usize,
+    /// The page size a `Prefer: odata.maxpagesize` asked for, as applied (for
+    /// `Preference-Applied`).
+    pub(crate) page_size_applied: Option<usize>,
+    /// Where the listing ends in the result set: `$skip` + `$top` of its first request (the
+    /// contract's `$top` is a total), carried by its continuations.
+    pub(crate) end: Option<usize>,
     pub(crate) offset: usize,
     pub(crate) page: usize,
     pub(crate) count: bool,
@@ -285,24 +291,34 @@ pub(crate) fn parse(
     }
 
     let value = |name: &str| value_of(&params, name);
-    let size_name = match form {
-        Form::Classic => "pageSize",
-        Form::OData => "$top",
-    };
-    let page_size = match value(size_name) {
-        None => continuation
+    let earlier_page_size = || {
+        continuation
             .as_ref()
             .map(|c| c.page_size)
-            .filter(|size| (1..=100).contains(size))
-            .unwrap_or(default_page_size),
-        Some(text) => match text.trim().parse::<usize>() {
-            Ok(n @ 1..=100) => n,
-            _ => {
-                return Err(Reply::invalid(
-                    &format!("{size_name} must be an integer from 1 to 100, got '{text}'"),
-                    size_name,
-                ));
+            .filter(|size| PAGE_SIZES.contains(size))
+            .unwrap_or(default_page_size)
+    };
+    // The 2018 form's page size is its `pageSize`; the OData form's is the OData preference
+    // (`$top` is a total there, below).
+    let (page_size, page_size_applied) = match form {
+        Form::Classic => match value("pageSize") {
+            None => (earlier_page_size(), None),
+            Some(text) => match text.trim().parse::<usize>() {
+                Ok(n) if PAGE_SIZES.contains(&n) => (n, None),
+                _ => {
+                    return Err(Reply::invalid(
+                        &format!("pageSize must be an integer from 1 to 100, got '{text}'"),
+                        "pageSize",
+                    ));
+                }
+            },
+        },
+        Form::OData => match max_page_size_preference(headers) {
+            Some(asked) => {
+                let applied = asked.min(*PAGE_SIZES.end());
+                (applied, Some(applied))
             }
+            None => (earlier_page_size(), None),
         },
     };
     let skip = match value("$skip") {
@@ -318,9 +334,28 @@ pub(crate) fn parse(
     if let Some(text) = value("$expand") {
         check_expand(text)?;
     }
+    let end = match &continuation {
+        Some(c) => c.end,
+        None => match value("$top") {
+            None => None,
+            Some(text) => match text.trim().parse::<usize>() {
+                Ok(top @ 1..) => Some(skip.saturating_add(top)),
+                _ => {
+                    return Err(Reply::invalid(
+                        &format!(
+                            "$top (the total number of referrals to list) must be a positive \
+                             integer, got '{text}'"
+                        ),
+                        "$top",
+                    ));
+                }
+            },
+        },
+    };
+    // `$top` is not repeated in the next link: its token carries where the listing ends.
     let kept_params = params
         .iter()
-        .filter(|p| p.name != "$skip" && p.name != "$skiptoken")
+        .filter(|p| !["$skip", "$skiptoken", "$top"].contains(&p.name.as_str()))
         .map(|p| p.raw.to_owned())
         .collect();
     Ok(ListQuery {
@@ -328,11 +363,31 @@ pub(crate) fn parse(
         selection,
         key,
         page_size,
+        page_size_applied,
+        end,
         offset: continuation.as_ref().map_or(skip, |c| c.offset),
         page: continuation.as_ref().map_or(0, |c| c.page),
         count,
         kept_params,
     })
+}
+
+/// The page sizes the service serves.
+const PAGE_SIZES: std::ops::RangeInclusive<usize> = 1..=100;
+
+/// The page size `Prefer: odata.maxpagesize=N` asks for (OData 4.01 §8.2.8.3), in any of the
+/// request's `Prefer` headers, among other preferences. A preference is a hint (RFC 7240): one
+/// that is not a positive number is ignored, as an unknown one is.
+pub(crate) fn max_page_size_preference(headers: &HeaderMap) -> Option<usize> {
+    headers
+        .get_all(http::header::HeaderName::from_static("prefer"))
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .filter_map(|preference| preference.split_once('='))
+        .find(|(name, _)| name.trim().eq_ignore_ascii_case("odata.maxpagesize"))
+        .and_then(|(_, size)| size.trim().trim_matches('"').parse::<usize>().ok())
+        .filter(|size| *size >= 1)
 }
 
 /// `$expand` (the contract's list option, "expands related entities inline"): a comma-separated

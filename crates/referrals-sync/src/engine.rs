@@ -170,7 +170,10 @@ pub async fn sync_with_progress(
         complete,
     };
     'listing: loop {
-        let mut pages = client.resume(run.checkpoint.clone()).pages();
+        let mut pages = client
+            .resume(run.checkpoint.clone())
+            .max_page_size(plan::listing_page_size(options))
+            .pages();
         while let Some(page) = pages.next().await {
             let page = match page {
                 Ok(page) => page,

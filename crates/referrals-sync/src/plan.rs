@@ -193,7 +193,7 @@ impl RunPlan {
 /// assert_eq!((plan.kind, plan.reason), (RunKind::Incremental, Reason::Watermark));
 /// assert_eq!(
 ///     plan.query.to_query_string(),
-///     "$filter=updatedDateTime%20ge%202026-12-01T10:55:00.0000000Z&$orderby=updatedDateTime%20asc&$top=100"
+///     "$filter=updatedDateTime%20ge%202026-12-01T10:55:00.0000000Z&$orderby=updatedDateTime%20asc"
 /// );
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
@@ -253,11 +253,19 @@ fn incremental_plan(since: Timestamp, options: &SyncOptions) -> Result<RunPlan, 
         kind: RunKind::Incremental,
         reason: Reason::Watermark,
         since: Some(since),
+        // No `$top`: it is a total, and an incremental run lists every change. Its page size
+        // is the listing's `Prefer: odata.maxpagesize` ([`listing_page_size`]).
         query: ListQuery::new()
             .filter(&filter)
-            .order_by(SortField::UpdatedDateTime, SortOrder::Ascending)
-            .top(u64::from(options.page_size)),
+            .order_by(SortField::UpdatedDateTime, SortOrder::Ascending),
     })
+}
+
+/// The page size every run's listing asks for with `Prefer: odata.maxpagesize` (the OData
+/// form's page size; a full run's 2018 query also carries it as `pageSize`, and a 2018 service
+/// ignores the preference).
+pub fn listing_page_size(options: &SyncOptions) -> u32 {
+    options.page_size
 }
 
 /// After a listing error on the first page of an incremental run: the full run to make
@@ -557,7 +565,11 @@ mod tests {
         );
         let query = plan.query.to_query_string();
         assert!(query.contains("$orderby=updatedDateTime%20asc"), "{query}");
-        assert!(query.contains("$top=50"), "{query}");
+        assert!(
+            !query.contains("$top"),
+            "a total would cut the run short: {query}"
+        );
+        assert_eq!(listing_page_size(&options), 50);
         assert!(
             query.contains("updatedDateTime%20ge%202026-01-08T23:59:00.5000000Z"),
             "{query}"

@@ -30,6 +30,7 @@ pub mod auth;
 mod client;
 mod driver;
 mod error;
+pub mod file;
 mod lifecycle;
 mod listing;
 pub mod registration;

@@ -36,6 +36,8 @@ struct Config {
     client: Client,
     start: Result<ListQuery, Checkpoint>,
     limits: Limits,
+    /// Sent as `Prefer: odata.maxpagesize`.
+    max_page_size: Option<u32>,
 }
 
 enum ListingState {
@@ -51,6 +53,7 @@ impl fmt::Debug for Listing {
                 .debug_struct("Listing")
                 .field("start", &config.start)
                 .field("limits", &config.limits)
+                .field("max_page_size", &config.max_page_size)
                 .finish(),
             _ => f.debug_struct("Listing").finish_non_exhaustive(),
         }
@@ -64,6 +67,7 @@ impl Listing {
                 client,
                 start,
                 limits: Limits::default(),
+                max_page_size: None,
             })),
         }
     }
@@ -73,6 +77,31 @@ impl Listing {
     pub fn max_items(mut self, n: u64) -> Self {
         if let ListingState::Configuring(config) = &mut self.state {
             config.limits.max_items = Some(n);
+        }
+        self
+    }
+
+    /// Asks for pages of at most `n` referrals in the OData form (`Prefer:
+    /// odata.maxpagesize={n}` on every request; the service may send smaller pages). This is the
+    /// page size only: the total is the query's [`ListQuery::top`], and the 2018 form's page
+    /// size its [`ListQuery::page_size`]. Not kept in a checkpoint: set it again on a resumed
+    /// listing if it matters (a service's next links carry it). Must be set before the first
+    /// poll.
+    ///
+    /// ```no_run
+    /// # async fn run(client: referrals::Client) -> Result<(), referrals::Error> {
+    /// use futures::TryStreamExt;
+    /// use referrals::ListQuery;
+    ///
+    /// // 250 referrals at most, in pages of 50.
+    /// let first: Vec<_> = client.list(ListQuery::new().top(250)).max_page_size(50).try_collect().await?;
+    /// assert!(first.len() <= 250);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn max_page_size(mut self, n: u32) -> Self {
+        if let ListingState::Configuring(config) = &mut self.state {
+            config.max_page_size = Some(n);
         }
         self
     }
@@ -89,14 +118,7 @@ impl Listing {
     /// the page.
     pub fn pages(self) -> BoxStream<'static, Result<Page, Error>> {
         match self.state {
-            ListingState::Configuring(config) => {
-                let Config {
-                    client,
-                    start,
-                    limits,
-                } = *config;
-                page_stream(client, start, limits).boxed()
-            }
+            ListingState::Configuring(config) => page_stream(*config).boxed(),
             // Already polled as items: nothing left to give as pages.
             _ => stream::empty().boxed(),
         }
@@ -113,12 +135,7 @@ impl Stream for Listing {
             else {
                 return Poll::Ready(None);
             };
-            let Config {
-                client,
-                start,
-                limits,
-            } = *config;
-            let items = page_stream(client, start, limits)
+            let items = page_stream(*config)
                 .flat_map(|page| match page {
                     Ok(page) => stream::iter(page.items.into_iter().map(Ok)).left_stream(),
                     Err(error) => stream::once(async move { Err(error) }).right_stream(),
@@ -133,11 +150,13 @@ impl Stream for Listing {
     }
 }
 
-fn page_stream(
-    client: Client,
-    start: Result<ListQuery, Checkpoint>,
-    limits: Limits,
-) -> impl Stream<Item = Result<Page, Error>> + Send + 'static {
+fn page_stream(config: Config) -> impl Stream<Item = Result<Page, Error>> + Send + 'static {
+    let Config {
+        client,
+        start,
+        limits,
+        max_page_size,
+    } = config;
     let correlation_id = new_id();
     let endpoint = client.inner.endpoint.clone();
     let pager = match start {
@@ -152,6 +171,10 @@ fn page_stream(
             .with_limits(limits)
             .with_retry(retry)
             .with_text_mask(crate::mask_secrets);
+        let pager = match max_page_size {
+            Some(size) => pager.with_max_page_size(size),
+            None => pager,
+        };
         PageFetcher {
             client,
             pager: if refresh {

@@ -49,7 +49,7 @@ pub async fn run(settings: &Settings, command: &DealCommand) -> Result<(), Failu
 
 /// A registration from `--file`, decoded (errors located) and checked (errors name the field).
 fn registration(path: &Path) -> Result<DealRegistration, Failure> {
-    let bytes = input::read("--file", path)?;
+    let bytes = input::read("--file", path, input::MAX_INPUT_BYTES)?;
     let deal: DealRegistration = referrals::model::decode(&bytes).map_err(|e| {
         Failure::Usage(format!(
             "--file {}: not a deal registration: {e}",

@@ -38,10 +38,12 @@ pub async fn run(settings: &Settings, args: &ListArgs) -> Result<(), Failure> {
         ),
         None => Start::Query(query(args)?),
     };
-    let paging = match (args.paging.all, args.paging.max_items) {
-        (true, _) => Paging::All,
-        (false, Some(max)) => Paging::MaxItems(max),
-        (false, None) => Paging::FirstPage,
+    // `--top N` asks for N referrals: every page until then (the query's total ends it).
+    let paging = match (args.paging.all, args.paging.max_items, args.odata.top) {
+        (true, _, _) => Paging::All,
+        (false, Some(max), _) => Paging::MaxItems(max),
+        (false, None, Some(_)) => Paging::All,
+        (false, None, None) => Paging::FirstPage,
     };
     let format = output::format_or(settings.format.value, Format::Ndjson);
     let demo_port = match &start {
@@ -59,6 +61,12 @@ pub async fn run(settings: &Settings, args: &ListArgs) -> Result<(), Failure> {
             }
             client.resume(checkpoint)
         }
+    };
+    // The OData page size is a setting of the listing, not of its query (a resumed listing's
+    // next links carry it).
+    let listing = match args.odata.max_page_size {
+        Some(size) => listing.max_page_size(size),
+        None => listing,
     };
     let listing = match paging {
         Paging::FirstPage => listing.max_pages(1),
@@ -179,6 +187,15 @@ fn query(args: &ListArgs) -> Result<ListQuery, Failure> {
         || !odata_args.select.is_empty()
         || odata_args.skip.is_some()
         || odata_args.count;
+    if odata_args.max_page_size.is_some() && !odata {
+        // Without an OData option the listing is in the 2018 form, which pages by `pageSize`.
+        return Err(Failure::Usage(
+            "--max-page-size is the page size of the OData form: give it with an OData option \
+             (--filter, --orderby, --top, --select, --skip, --count), or use --page-size for \
+             the 2018 form"
+                .into(),
+        ));
+    }
     // Every page at the largest size the API allows: a fifth of the requests of the server's
     // default of 20 for the same referrals. Only in the 2018 form (what a full sync sends too);
     // an OData listing keeps the paging the server chooses.

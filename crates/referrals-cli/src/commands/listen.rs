@@ -19,8 +19,7 @@ use crate::failure::Failure;
 use crate::settings::Settings;
 
 fn read(path: &Path, what: &str) -> Result<Vec<u8>, Failure> {
-    std::fs::read(path)
-        .map_err(|e| Failure::Usage(format!("{what} {}: cannot read it: {e}", path.display())))
+    crate::input::read_file(what, path, crate::input::MAX_PEM_BYTES)
 }
 
 fn policy(args: &ListenArgs) -> Result<Policy, Failure> {

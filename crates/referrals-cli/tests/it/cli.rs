@@ -159,7 +159,15 @@ async fn json_is_one_array_odata_form() {
     let sim = simulator(100, FaultPlan::new()).await;
     let output = run(
         &mut referrals(&sim),
-        &["list", "--all", "--top", "40", "--format", "json"],
+        &[
+            "list",
+            "--all",
+            "--count",
+            "--max-page-size",
+            "40",
+            "--format",
+            "json",
+        ],
     );
     assert_success(&output);
     let value: Value = serde_json::from_slice(&output.stdout).expect("one JSON document");
@@ -167,11 +175,58 @@ async fn json_is_one_array_odata_form() {
     assert_each_once(&ids(items), &sim);
     let requests = sim.requests();
     assert_eq!(requests.len(), 3);
-    assert!(
-        requests[0].path_and_query.contains("%24top=40")
-            || requests[0].path_and_query.contains("$top=40")
-    );
+    for request in &requests {
+        assert_eq!(request.header("prefer"), Some("odata.maxpagesize=40"));
+    }
     assert!(requests[1].path_and_query.contains("skiptoken"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn top_lists_that_many_referrals_in_all_and_the_page_size_is_its_own_option() {
+    let sim = simulator(100, FaultPlan::new()).await;
+    // `--top 25` follows pages until 25 (without --all), in pages of 10: three requests, and
+    // no hint of more, since the listing got what it asked for.
+    let output = run(
+        &mut referrals(&sim),
+        &["list", "--top", "25", "--max-page-size", "10"],
+    );
+    assert_success(&output);
+    let listed = ids(&ndjson(&output));
+    assert_eq!(listed.len(), 25);
+    let expected: Vec<String> = sim
+        .referrals()
+        .iter()
+        .take(25)
+        .map(|r| r["id"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    assert_eq!(listed, expected);
+    let requests = sim.requests();
+    assert_eq!(requests.len(), 3);
+    assert!(requests[0].path_and_query.contains("$top=25"));
+    assert!(
+        requests
+            .iter()
+            .all(|r| r.header("prefer") == Some("odata.maxpagesize=10"))
+    );
+    assert!(!stderr(&output).contains("--resume"), "{}", stderr(&output));
+
+    // Alone, the OData page size has no form to apply to: refused, pointing at --page-size.
+    let before = sim.api_requests();
+    let output = run(&mut referrals(&sim), &["list", "--max-page-size", "10"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        stderr(&output).contains("--page-size"),
+        "{}",
+        stderr(&output)
+    );
+    for size in ["0", "101"] {
+        let output = run(
+            &mut referrals(&sim),
+            &["list", "--count", "--max-page-size", size],
+        );
+        assert_eq!(output.status.code(), Some(2), "{size}");
+    }
+    assert_eq!(sim.api_requests(), before, "nothing was sent");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -644,8 +699,11 @@ fn help_documents_the_exit_codes() {
 
 #[test]
 fn a_demo_listing_resumes_in_another_demo_run_in_both_forms() {
-    for form in [["--page-size", "30"], ["--top", "30"]] {
-        let first = run(&mut bare(), &["list", "--demo", form[0], form[1]]);
+    for form in [
+        &["--page-size", "30"][..],
+        &["--count", "--max-page-size", "30"][..],
+    ] {
+        let first = run(&mut bare(), &[&["list", "--demo"][..], form].concat());
         assert_success(&first);
         let err = stderr(&first);
         let token = err

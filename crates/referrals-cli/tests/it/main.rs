@@ -5,6 +5,7 @@
 #![allow(clippy::disallowed_macros)]
 
 mod auth;
+mod bounded_input;
 mod cli;
 mod daily;
 mod exit_codes;

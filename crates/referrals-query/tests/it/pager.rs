@@ -491,6 +491,126 @@ fn page_limit_stops_and_resumes() {
     assert_eq!(none.next_request("r").unwrap().done(), Some(End::ItemLimit));
 }
 
+/// An OData server that reads `$top` as a page size (as every client here once sent it): three
+/// pages of three, each with a next link, whatever `$top` says.
+fn odata_pages_ignoring_top(request: &Request<Bytes>) -> Reply {
+    let next = |skip| {
+        format!("https://api.partner.microsoft.com/v1.0/engagements/referrals?$skiptoken={skip}")
+    };
+    let query = request.uri().query().unwrap_or_default();
+    if query.contains("skiptoken=6") {
+        ok(odata_page(&["g", "h", "i"], Some(&next(9))))
+    } else if query.contains("skiptoken=3") {
+        ok(odata_page(&["d", "e", "f"], Some(&next(6))))
+    } else {
+        ok(odata_page(&["a", "b", "c"], Some(&next(3))))
+    }
+}
+
+#[test]
+fn top_is_a_total_even_when_a_next_link_follows() {
+    // Inside a page: cut there, and the listing is over (not resumable for more).
+    let mut pager = Pager::new(Endpoint::default(), &ListQuery::new().top(4), "corr").unwrap();
+    let run = drive(&mut pager, odata_pages_ignoring_top);
+    assert_eq!(run.result, Ok(End::Top));
+    assert_eq!(run.items, ["a", "b", "c", "d"]);
+    assert_eq!(run.requests.len(), 2);
+    let last = run.pages.last().unwrap();
+    assert_eq!(last.end, Some(End::Top));
+    assert!(last.checkpoint.is_finished(), "nothing more was asked for");
+
+    // On a page boundary: no request for the page the next link names.
+    let mut pager = Pager::new(Endpoint::default(), &ListQuery::new().top(3), "corr").unwrap();
+    let run = drive(&mut pager, odata_pages_ignoring_top);
+    assert_eq!((run.result, run.items.len()), (Ok(End::Top), 3));
+    assert_eq!(run.requests.len(), 1, "no request beyond $top");
+    assert!(run.pages[0].checkpoint.is_finished());
+
+    // `$top=0` asks for nothing.
+    let mut none = Pager::new(Endpoint::default(), &ListQuery::new().top(0), "corr").unwrap();
+    assert_eq!(none.next_request("r").unwrap().done(), Some(End::Top));
+}
+
+#[test]
+fn top_counts_over_the_whole_listing_across_an_item_limit_and_a_resume() {
+    // An item limit of 2 (this run's), then a resume: `$top=5` counts from the listing's start.
+    let mut pager = Pager::new(Endpoint::default(), &ListQuery::new().top(5), "corr")
+        .unwrap()
+        .with_limits(Limits {
+            max_items: Some(2),
+            max_pages: None,
+        });
+    let run = drive(&mut pager, odata_pages_ignoring_top);
+    assert_eq!(run.result, Ok(End::ItemLimit));
+    assert_eq!(run.items, ["a", "b"]);
+    let token = pager.checkpoint().to_string();
+    let mut resumed =
+        Pager::resume(Endpoint::default(), &token.parse().unwrap(), "corr-2").unwrap();
+    let rest = drive(&mut resumed, odata_pages_ignoring_top);
+    assert_eq!(rest.result, Ok(End::Top));
+    assert_eq!(rest.items, ["c", "d", "e"]);
+    assert_eq!(resumed.checkpoint().items_yielded(), 5);
+
+    // The smaller of the two caps ends the run, the limit winning only when it is smaller.
+    let mut pager = Pager::new(Endpoint::default(), &ListQuery::new().top(2), "corr")
+        .unwrap()
+        .with_limits(Limits {
+            max_items: Some(2),
+            max_pages: None,
+        });
+    assert_eq!(
+        drive(&mut pager, odata_pages_ignoring_top).result,
+        Ok(End::Top)
+    );
+}
+
+#[test]
+fn a_server_that_honours_top_ends_the_listing_itself() {
+    // The last page of the total carries no next link: the server's end, not the pager's cap.
+    let mut pager = Pager::new(Endpoint::default(), &ListQuery::new().top(5), "corr").unwrap();
+    let run = drive(&mut pager, |request| {
+        if request
+            .uri()
+            .query()
+            .unwrap_or_default()
+            .contains("skiptoken")
+        {
+            ok(odata_page(&["d", "e"], None))
+        } else {
+            ok(odata_page(
+                &["a", "b", "c"],
+                Some("https://api.partner.microsoft.com/v1.0/engagements/referrals?$skiptoken=3"),
+            ))
+        }
+    });
+    assert_eq!(run.result, Ok(End::Exhausted));
+    assert_eq!(run.items.len(), 5);
+}
+
+#[test]
+fn the_odata_page_size_is_asked_for_with_prefer_on_every_request() {
+    let mut pager = Pager::new(Endpoint::default(), &ListQuery::new().top(7), "corr")
+        .unwrap()
+        .with_max_page_size(3);
+    let run = drive(&mut pager, odata_pages_ignoring_top);
+    assert_eq!(run.items.len(), 7);
+    assert_eq!(run.requests.len(), 3);
+    for request in &run.requests {
+        assert_eq!(request.headers()["prefer"], "odata.maxpagesize=3");
+    }
+    // The page size is not in the query: `$top` is the total alone.
+    assert_eq!(run.requests[0].uri().query(), Some("$top=7"));
+
+    // Without it, no preference is sent (the server's own page size).
+    let mut plain = Pager::new(Endpoint::default(), &ListQuery::new().top(7), "corr").unwrap();
+    let run = drive(&mut plain, odata_pages_ignoring_top);
+    assert!(
+        run.requests
+            .iter()
+            .all(|r| r.headers().get("prefer").is_none())
+    );
+}
+
 #[test]
 fn transient_statuses_are_retried_with_retry_after() {
     let mut calls = 0;

@@ -127,7 +127,8 @@ fn pager_after_classic_page(name: &str, value: &str) -> (Pager, Request<Bytes>) 
 /// A pager that has received one OData page whose next link is `link`.
 fn pager_after_odata_page(base: &BaseUrl, link: &str) -> Pager {
     let body = serde_json::json!({ "value": [{ "id": "a" }], "@odata.nextLink": link });
-    let query = ListQuery::new().top(1);
+    // An OData query (`$top` is a total: a large one, so the next link is followed).
+    let query = ListQuery::new().top(1000);
     pager_after_page(Endpoint::new(base.clone()), &query, &body).0
 }
 

@@ -4,7 +4,9 @@
 use std::collections::HashSet;
 use std::time::Duration;
 
-use crate::support::{COLLECTION, Conn, bearer, get, next_token, send, served, target_of};
+use crate::support::{
+    COLLECTION, Conn, bearer, get, get_paged, next_token, send, served, target_of,
+};
 use referrals_fixtures::synthetic::Synthetic;
 use referrals_simulator::{Simulator, SimulatorHandle};
 use serde_json::{Value, json};
@@ -59,22 +61,22 @@ async fn classic_listing(sim: &SimulatorHandle, target: &str) -> (Vec<Value>, us
 }
 
 /// Follows `@odata.nextLink` of the OData form.
-async fn odata_listing(sim: &SimulatorHandle, target: &str) -> (Vec<Value>, Vec<Value>) {
-    let mut target = target.to_owned();
-    let mut items = Vec::new();
-    let mut pages = Vec::new();
-    loop {
-        let page = get(sim.local_addr(), &target, sim.token()).await;
-        assert_eq!(page.status, 200, "{}", String::from_utf8_lossy(&page.body));
-        let page = page.json();
-        items.extend(page["value"].as_array().unwrap().iter().cloned());
-        let next = page["@odata.nextLink"].as_str().map(str::to_owned);
-        pages.push(page);
-        match next {
-            None => return (items, pages),
-            Some(link) => target = target_of(&link, &sim.base_url()).to_owned(),
-        }
-    }
+/// Every page of an OData listing, asking for pages of `page_size`: its items and its pages.
+async fn odata_listing(
+    sim: &SimulatorHandle,
+    target: &str,
+    page_size: usize,
+) -> (Vec<Value>, Vec<Value>) {
+    let pages: Vec<Value> = odata_pages(sim, target, Some(page_size))
+        .await
+        .into_iter()
+        .map(|(page, _)| page)
+        .collect();
+    let items = pages
+        .iter()
+        .flat_map(|page| page["value"].as_array().unwrap().iter().cloned())
+        .collect();
+    (items, pages)
 }
 
 #[tokio::test]
@@ -193,9 +195,9 @@ async fn odata_listing_filters_orders_counts_and_pages_by_next_link() {
         key(b).cmp(&key(a))
     });
     let target = format!(
-        "{COLLECTION}?$filter=status%20eq%20'Active'%20or%20status%20eq%20'Closed'&$orderby=createdDateTime%20desc&$top=7&$count=true"
+        "{COLLECTION}?$filter=status%20eq%20'Active'%20or%20status%20eq%20'Closed'&$orderby=createdDateTime%20desc&$count=true"
     );
-    let (items, pages) = odata_listing(&sim, &target).await;
+    let (items, pages) = odata_listing(&sim, &target, 7).await;
     assert_eq!(
         ids(&Value::Array(items)),
         ids(&Value::Array(expected.clone()))
@@ -248,6 +250,126 @@ async fn odata_listing_filters_orders_counts_and_pages_by_next_link() {
             .collect();
         assert_eq!(keys, HashSet::from(["id", "status"]));
     }
+}
+
+/// Every page of an OData listing, with a page-size preference or without, and each answer's
+/// `Preference-Applied`.
+async fn odata_pages(
+    sim: &SimulatorHandle,
+    target: &str,
+    page_size: Option<usize>,
+) -> Vec<(Value, Option<String>)> {
+    let mut target = target.to_owned();
+    let mut pages = Vec::new();
+    loop {
+        let page = match page_size {
+            Some(size) => get_paged(sim.local_addr(), &target, sim.token(), size).await,
+            None => get(sim.local_addr(), &target, sim.token()).await,
+        };
+        assert_eq!(page.status, 200, "{}", String::from_utf8_lossy(&page.body));
+        let applied = page.header("preference-applied").map(str::to_owned);
+        let page = page.json();
+        let next = page["@odata.nextLink"].as_str().map(str::to_owned);
+        pages.push((page, applied));
+        match next {
+            None => return pages,
+            Some(link) => target = target_of(&link, &sim.base_url()).to_owned(),
+        }
+    }
+}
+
+fn sizes(pages: &[(Value, Option<String>)]) -> Vec<usize> {
+    pages
+        .iter()
+        .map(|(page, _)| page["value"].as_array().unwrap().len())
+        .collect()
+}
+
+fn listed(pages: &[(Value, Option<String>)]) -> Vec<String> {
+    pages
+        .iter()
+        .flat_map(|(page, _)| ids(&page["value"]))
+        .collect()
+}
+
+#[tokio::test]
+async fn top_is_the_total_across_every_page_and_the_page_size_is_the_odata_preference() {
+    let sim = simulator(45).await;
+    let synthetic = Synthetic::new(11);
+    let expected = |range: std::ops::Range<usize>| -> Vec<String> {
+        range.map(|i| synthetic.referral_id(i)).collect()
+    };
+
+    // `$top=25` in pages of 10: 25 referrals in all, though more match; the count counts
+    // every match, each answer says the preference it applied, and the next links do not
+    // repeat `$top` (their token carries where the listing ends).
+    let pages = odata_pages(&sim, &format!("{COLLECTION}?$top=25&$count=true"), Some(10)).await;
+    assert_eq!(sizes(&pages), [10, 10, 5]);
+    assert_eq!(listed(&pages), expected(0..25));
+    for (page, applied) in &pages {
+        assert_eq!(page["@odata.count"], 45);
+        assert_eq!(applied.as_deref(), Some("odata.maxpagesize=10"));
+        if let Some(link) = page["@odata.nextLink"].as_str() {
+            assert!(!link.contains("top"), "{link}");
+        }
+    }
+
+    // Counted from `$skip`; without a preference, the service's page size (20) and no
+    // Preference-Applied.
+    let pages = odata_pages(&sim, &format!("{COLLECTION}?$top=25&$skip=10"), None).await;
+    assert_eq!(sizes(&pages), [20, 5]);
+    assert_eq!(listed(&pages), expected(10..35));
+    assert!(pages.iter().all(|(_, applied)| applied.is_none()));
+
+    // Any positive total, beyond the page sizes; a total past the end is the end.
+    let pages = odata_pages(&sim, &format!("{COLLECTION}?$top=500"), None).await;
+    assert_eq!(sizes(&pages), [20, 20, 5]);
+
+    // The preference is a hint: the largest page the service serves is 100, and it says so;
+    // it is found among other preferences.
+    let pages = odata_pages(&sim, &format!("{COLLECTION}?$count=true"), Some(500)).await;
+    assert_eq!(sizes(&pages), [45]);
+    assert_eq!(pages[0].1.as_deref(), Some("odata.maxpagesize=100"));
+    let auth = format!("Bearer {}", sim.token());
+    let page = send(
+        sim.local_addr(),
+        "GET",
+        &format!("{COLLECTION}?$count=true"),
+        &[
+            ("Authorization", &auth),
+            ("Prefer", "return=minimal, odata.maxpagesize=4"),
+        ],
+        None,
+    )
+    .await;
+    assert_eq!(
+        page.header("preference-applied"),
+        Some("odata.maxpagesize=4")
+    );
+    assert_eq!(page.json()["value"].as_array().unwrap().len(), 4);
+
+    // A follow-up without the preference keeps the listing's page size (its token has it).
+    let first = get_paged(
+        sim.local_addr(),
+        &format!("{COLLECTION}?$top=30"),
+        sim.token(),
+        7,
+    )
+    .await
+    .json();
+    let link = first["@odata.nextLink"].as_str().unwrap();
+    let second = get(
+        sim.local_addr(),
+        target_of(link, &sim.base_url()),
+        sim.token(),
+    )
+    .await
+    .json();
+    assert_eq!(ids(&second["value"]), expected(7..14));
+
+    // The 2018 form's page size is still its pageSize, and it has no total.
+    let (items, pages) = classic_listing(&sim, &format!("{COLLECTION}?pageSize=15")).await;
+    assert_eq!((items.len(), pages), (45, 3));
 }
 
 #[tokio::test]
@@ -335,7 +457,8 @@ async fn bad_list_requests_are_refused_naming_the_parameter() {
         ("pageSize=0", "pageSize"),
         ("pageSize=101", "pageSize"),
         ("pageSize=ten", "pageSize"),
-        ("$top=101", "$top"),
+        ("$top=0", "$top"),
+        ("$top=ten", "$top"),
         ("$skip=-1", "$skip"),
         ("$count=maybe", "$count"),
         ("status=Open", "status"),

@@ -1,14 +1,15 @@
 //! Changes over time through the handle, and the date filters and ordering a sync relies on.
 
-use crate::support::{COLLECTION, get};
+use crate::support::{COLLECTION, get, get_paged};
 use referrals_simulator::{Simulator, SimulatorHandle};
 use serde_json::Value;
 
 async fn list(sim: &SimulatorHandle, query: &str) -> Vec<Value> {
-    let response = get(
+    let response = get_paged(
         sim.local_addr(),
-        &format!("{COLLECTION}?{query}&$top=100"),
+        &format!("{COLLECTION}?{query}"),
         sim.token(),
+        100,
     )
     .await;
     assert_eq!(

@@ -3,7 +3,7 @@
 
 use std::time::{Duration, SystemTime};
 
-use crate::support::{COLLECTION, Conn, Ending, bearer, get, next_token, send};
+use crate::support::{COLLECTION, Conn, Ending, bearer, get, get_paged, next_token, send};
 use referrals_fixtures::synthetic::Synthetic;
 use referrals_simulator::{Fault, FaultPlan, FaultRule, Operation, Simulator, SimulatorHandle};
 use serde_json::{Value, json};
@@ -172,8 +172,8 @@ async fn list_faults_break_paging_as_configured() {
         .rule(FaultRule::list_page(2, Fault::foreign_next_link()).times(1))
         .rule(FaultRule::list_page(3, Fault::downgraded_next_link()).times(1));
     let sim = simulator(50, plan).await;
-    let first_target = format!("{COLLECTION}?$top=10");
-    let page0 = get(sim.local_addr(), &first_target, sim.token())
+    let first_target = format!("{COLLECTION}?$count=true");
+    let page0 = get_paged(sim.local_addr(), &first_target, sim.token(), 10)
         .await
         .json();
     let link1 = page0["@odata.nextLink"].as_str().unwrap();

@@ -244,6 +244,21 @@ pub async fn get(address: SocketAddr, target: &str, token: &str) -> Response {
     send(address, "GET", target, &[("Authorization", &auth)], None).await
 }
 
+/// `GET target` with the bearer token, asking for pages of at most `size` referrals as OData
+/// does (`Prefer: odata.maxpagesize={size}`).
+pub async fn get_paged(address: SocketAddr, target: &str, token: &str, size: usize) -> Response {
+    let auth = format!("Bearer {token}");
+    let prefer = format!("odata.maxpagesize={size}");
+    send(
+        address,
+        "GET",
+        target,
+        &[("Authorization", &auth), ("Prefer", &prefer)],
+        None,
+    )
+    .await
+}
+
 fn parse_head(bytes: &[u8]) -> Option<Head> {
     let end = bytes.windows(4).position(|w| w == b"\r\n\r\n")?;
     let text = std::str::from_utf8(&bytes[..end]).ok()?;

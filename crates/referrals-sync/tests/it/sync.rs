@@ -60,6 +60,13 @@ async fn the_first_sync_mirrors_everything_and_an_unchanged_account_costs_one_re
         "{}",
         last.path_and_query
     );
+    // The page size is the OData preference; `$top` (a total) would cut the run short.
+    assert!(
+        !last.path_and_query.contains("top"),
+        "{}",
+        last.path_and_query
+    );
+    assert_eq!(last.header("prefer"), Some("odata.maxpagesize=20"));
     assert_eq!(
         journal(&rig.db).len(),
         95,

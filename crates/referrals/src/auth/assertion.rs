@@ -50,15 +50,23 @@ struct Claims<'a> {
     exp: u64,
 }
 
+/// The largest certificate file read (a certificate with its key is a few kilobytes).
+const MAX_CERTIFICATE_BYTES: u64 = 1024 * 1024;
+
 impl ClientCertificate {
-    /// Reads a PEM file with a `CERTIFICATE` and a `PRIVATE KEY` (PKCS#8 RSA) block.
+    /// Reads a PEM file (a regular file of at most 1 MiB) with a `CERTIFICATE` and a
+    /// `PRIVATE KEY` (PKCS#8 RSA) block.
     pub fn from_file(path: &Path) -> Result<Self, AuthError> {
-        let bytes = std::fs::read(path).map_err(|error| {
-            AuthError::from(CertificateProblem::Unreadable {
-                path: path.to_path_buf(),
-                error,
-            })
-        })?;
+        let bytes =
+            crate::file::read_regular_file(path, MAX_CERTIFICATE_BYTES).map_err(|error| {
+                AuthError::from(CertificateProblem::Unreadable {
+                    path: path.to_path_buf(),
+                    error: match error {
+                        crate::file::ReadFileError::Io(error) => error,
+                        other => std::io::Error::other(other),
+                    },
+                })
+            })?;
         Self::from_pem(&bytes, &path.display().to_string())
     }
 

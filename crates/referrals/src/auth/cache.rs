@@ -28,7 +28,7 @@
 
 use std::collections::BTreeMap;
 use std::fs::{File, OpenOptions};
-use std::io::{Read, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -37,12 +37,13 @@ use serde::{Deserialize, Serialize};
 use super::env;
 use super::error::{AuthError, CacheProblem};
 use crate::Secret;
+use crate::file::{self, ReadFileError};
 
 /// The format version this library reads and writes.
 pub const FORMAT_VERSION: u32 = 1;
 
-/// The cache is small; anything larger is not one.
-const MAX_CACHE_BYTES: u64 = 4 * 1024 * 1024;
+/// The cache is small (a few kilobytes per signed-in account); anything larger is not one.
+pub const MAX_CACHE_BYTES: u64 = 1024 * 1024;
 
 /// How long to wait for another process's refresh before giving up.
 const LOCK_WAIT: Duration = Duration::from_secs(60);
@@ -227,29 +228,27 @@ impl TokenCache {
     /// Reads the cache; a missing file is an empty cache. A corrupt file, one readable or
     /// writable by other users, or one owned by another user is an error (and left as is).
     pub fn load(&self) -> Result<CacheContents, AuthError> {
-        let mut file = match File::open(&self.path) {
-            Ok(file) => file,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Ok(CacheContents::default());
-            }
-            Err(e) => return Err(self.error(CacheProblem::Unreadable(e))),
+        let (file, metadata) = match file::open_regular_file(&self.path) {
+            Ok(opened) => opened,
+            Err(e) if e.is_not_found() => return Ok(CacheContents::default()),
+            Err(e) => return Err(self.read_error(e)),
         };
-        let metadata = file
-            .metadata()
-            .map_err(|e| self.error(CacheProblem::Unreadable(e)))?;
-        if !metadata.is_file() {
-            return Err(self.error(CacheProblem::NotAFile));
-        }
         self.check_private(&metadata)?;
         if metadata.len() > MAX_CACHE_BYTES {
-            return Err(self.error(CacheProblem::TooLarge {
-                bytes: metadata.len(),
+            return Err(self.read_error(ReadFileError::TooLarge {
+                limit: MAX_CACHE_BYTES,
             }));
         }
-        let mut bytes = Vec::new();
-        file.read_to_end(&mut bytes)
-            .map_err(|e| self.error(CacheProblem::Unreadable(e)))?;
+        let bytes = file::read_limited(file, MAX_CACHE_BYTES).map_err(|e| self.read_error(e))?;
         self.parse(&bytes)
+    }
+
+    fn read_error(&self, error: ReadFileError) -> AuthError {
+        self.error(match error {
+            ReadFileError::NotRegular { .. } => CacheProblem::NotAFile,
+            ReadFileError::TooLarge { limit } => CacheProblem::TooLarge { limit },
+            ReadFileError::Io(e) => CacheProblem::Unreadable(e),
+        })
     }
 
     #[cfg(unix)]
@@ -608,6 +607,60 @@ mod tests {
             }
             Err(_) => assert!(cache.load().is_ok()),
         }
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_fifo_or_an_oversized_file_is_refused_at_once_naming_the_file_and_the_limit() {
+        let dir = temp_dir("bounded");
+        let fifo = dir.join("fifo.json");
+        let made = std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap();
+        assert!(made.success());
+        // Opening it for reading used to wait for a writer, forever.
+        let error = TokenCache::new(&fifo).load().unwrap_err();
+        assert!(
+            matches!(
+                &error,
+                AuthError::Cache {
+                    problem: CacheProblem::NotAFile,
+                    ..
+                }
+            ),
+            "{error:?}"
+        );
+        assert!(error.to_string().contains("fifo.json"), "{error}");
+
+        let big = dir.join("big.json");
+        let mut file = private_options()
+            .write(true)
+            .create_new(true)
+            .open(&big)
+            .unwrap();
+        file.write_all(&vec![b' '; MAX_CACHE_BYTES as usize + 1])
+            .unwrap();
+        drop(file);
+        let error = TokenCache::new(&big).load().unwrap_err();
+        assert!(
+            matches!(
+                &error,
+                AuthError::Cache {
+                    problem: CacheProblem::TooLarge {
+                        limit: MAX_CACHE_BYTES
+                    },
+                    ..
+                }
+            ),
+            "{error:?}"
+        );
+        let message = error.to_string();
+        assert!(
+            message.contains("big.json") && message.contains("larger than 1 MiB"),
+            "{message}"
+        );
         let _ = std::fs::remove_dir_all(dir);
     }
 

@@ -343,10 +343,13 @@ pub enum CacheProblem {
         me: u32,
     },
     /// It is larger than any token cache.
-    #[error("is {bytes} bytes, too large for a token cache; it was left as is")]
+    #[error(
+        "is larger than {}, the limit for a token cache; it was left as is",
+        crate::file::Size(*limit)
+    )]
     TooLarge {
-        /// Its size.
-        bytes: u64,
+        /// The limit ([`MAX_CACHE_BYTES`](crate::auth::MAX_CACHE_BYTES)).
+        limit: u64,
     },
     /// It is not a token cache (not JSON, truncated).
     #[error("is not a valid token cache (line {}, column {}: {error}); it was left as is", error.line(), error.column())]

@@ -47,7 +47,7 @@ mod source;
 pub use assertion::ClientCertificate;
 pub use azure_cli::{AzureCli, AzureCliToken, parse_az_output};
 pub use cache::{
-    CacheContents, CacheEntry, CacheKey, CacheLock, CachedAccessToken, TokenCache,
+    CacheContents, CacheEntry, CacheKey, CacheLock, CachedAccessToken, MAX_CACHE_BYTES, TokenCache,
     default_cache_path,
 };
 pub use chain::{Chain, authority_from_lookup, from_env, from_lookup, from_lookup_forced};

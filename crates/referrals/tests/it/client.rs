@@ -79,8 +79,13 @@ async fn lists_every_page_of_the_2018_form_each_item_once() {
 async fn lists_every_page_of_the_odata_form_each_item_once() {
     let sim = simulator(120, FaultPlan::new()).await;
     let client = sim_client(&sim);
-    let query = ListQuery::new().top(50).count(true);
-    let items: Vec<Referral> = client.list(query).try_collect().await.expect("listing");
+    let query = ListQuery::new().count(true);
+    let items: Vec<Referral> = client
+        .list(query)
+        .max_page_size(50)
+        .try_collect()
+        .await
+        .expect("listing");
     assert_each_once(&items, 120);
     let requests = sim.requests();
     assert_eq!(requests.len(), 3);
@@ -89,6 +94,40 @@ async fn lists_every_page_of_the_odata_form_each_item_once() {
         "{:?}",
         requests[1]
     );
+    for request in &requests {
+        assert_eq!(request.header("prefer"), Some("odata.maxpagesize=50"));
+    }
+}
+
+#[tokio::test]
+async fn top_is_the_total_of_a_listing_and_the_page_size_a_separate_setting() {
+    let sim = simulator(120, FaultPlan::new()).await;
+    let client = sim_client(&sim);
+    // 70 of 120, in pages of 30: three requests, the last page cut by the total.
+    let mut pages = client
+        .list(ListQuery::new().top(70).count(true))
+        .max_page_size(30)
+        .pages();
+    let mut sizes = Vec::new();
+    let mut last = None;
+    while let Some(page) = pages.next().await {
+        let page = page.expect("a page");
+        sizes.push(page.items.len());
+        assert_eq!(page.count, Some(120), "the count counts every match");
+        last = Some(page);
+    }
+    assert_eq!(sizes, [30, 30, 10]);
+    let last = last.expect("pages");
+    assert!(last.is_last() && last.checkpoint.is_finished());
+    assert_eq!(sim.api_requests(), 3);
+    // `$top` alone: the total in the server's page size (20).
+    let items: Vec<Referral> = client
+        .list(ListQuery::new().top(45))
+        .try_collect()
+        .await
+        .expect("listing");
+    assert_eq!(items.len(), 45);
+    assert_eq!(sim.api_requests(), 3 + 3);
 }
 
 #[tokio::test]
@@ -337,7 +376,10 @@ async fn fifty_concurrent_tasks_share_one_token_request() {
 async fn a_next_link_to_another_host_is_refused_and_nothing_is_sent_there() {
     let faults = FaultPlan::new().rule(FaultRule::list_page(0, Fault::foreign_next_link()));
     let sim = simulator(30, faults).await;
-    let mut pages = sim_client(&sim).list(ListQuery::new().top(10)).pages();
+    let mut pages = sim_client(&sim)
+        .list(ListQuery::new().count(true))
+        .max_page_size(10)
+        .pages();
     let first = pages.next().await.expect("first page").expect("ok");
     assert_eq!(first.items.len(), 10);
     let error = pages.next().await.expect("an error").expect_err("refused");

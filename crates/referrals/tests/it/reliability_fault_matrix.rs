@@ -25,7 +25,7 @@ use referrals::model::Referral;
 use referrals::query::PagerError;
 use referrals::query::transport::{BoxFuture, Transport, TransportError, TransportErrorKind};
 use referrals::transport::HyperTransport;
-use referrals::{Client, Error, ErrorKind, ListQuery, PatchOp, PatchOptions, RetryPolicy};
+use referrals::{Client, Error, ErrorKind, ListQuery, Listing, PatchOp, PatchOptions, RetryPolicy};
 use referrals_simulator::{
     Fault, FaultPlan, FaultRule, Operation, Simulator, SimulatorBuilder, SimulatorHandle,
 };
@@ -49,7 +49,16 @@ impl Form {
     fn query(self) -> ListQuery {
         match self {
             Form::Classic => ListQuery::new().page_size(PAGE).expect("in range"),
-            Form::OData => ListQuery::new().top(u64::from(PAGE)).count(true),
+            Form::OData => ListQuery::new().count(true),
+        }
+    }
+
+    /// The listing of this form on `client`, in pages of `PAGE` (the OData form's page size
+    /// is a preference, not in the query).
+    fn list(self, client: &Client) -> Listing {
+        match self {
+            Form::Classic => client.list(self.query()),
+            Form::OData => client.list(self.query()).max_page_size(PAGE),
         }
     }
 
@@ -512,7 +521,7 @@ async fn run_case(case: &Case, form: Form) -> Row {
         .expect("the simulator starts");
     let client = client(&sim, case.setup);
     let expected = expected_ids(&sim);
-    let (mut received, error) = drain(&client, client.list(form.query())).await;
+    let (mut received, error) = drain(&client, form.list(&client)).await;
     let injected = faults_injected(&sim);
     let name = format!("{} [{}]", case.fault, form.name());
     let expect = match form {
@@ -589,7 +598,7 @@ async fn connection_refused(form: Form) -> Row {
         .retry(fast_retry())
         .build()
         .expect("valid");
-    let (received, error) = drain(&client, client.list(form.query())).await;
+    let (received, error) = drain(&client, form.list(&client)).await;
     let error = error.expect("nothing listens: an error");
     assert!(received.is_empty());
     match error.kind() {
@@ -620,7 +629,7 @@ async fn server_goes_away(form: Form) -> Row {
     let address = sim.local_addr();
     let expected = expected_ids(&sim);
     let client = client(&sim, Setup::Normal);
-    let mut pages = client.list(form.query()).pages();
+    let mut pages = form.list(&client).pages();
     let mut received = Vec::new();
     for _ in 0..2 {
         let page = pages.next().await.expect("a page").expect("ok");
@@ -684,7 +693,7 @@ async fn unknown_fields_and_enums(form: Form) -> Row {
         })
         .collect();
     let (sim, client) = serving(values).await;
-    let mut pages = client.list(form.query()).pages();
+    let mut pages = form.list(&client).pages();
     let mut items: Vec<Referral> = Vec::new();
     while let Some(page) = pages.next().await {
         items.extend(page.expect("unknown values never fail a decode").items);

@@ -97,14 +97,16 @@ async fn sixty_four_concurrent_listings_under_transient_faults_lose_and_repeat_n
         let tasks: Vec<_> = (0..LISTINGS)
             .map(|n| {
                 let client = client.clone();
-                let query = if n % 2 == 0 {
-                    ListQuery::new().page_size(PAGE).expect("in range")
+                // The 2018 form's page size is in its query, the OData form's a preference.
+                let listing = if n % 2 == 0 {
+                    client.list(ListQuery::new().page_size(PAGE).expect("in range"))
                 } else {
-                    ListQuery::new().top(u64::from(PAGE))
+                    client
+                        .list(ListQuery::new().count(true))
+                        .max_page_size(PAGE)
                 };
                 tokio::spawn(async move {
-                    client
-                        .list(query)
+                    listing
                         .try_collect::<Vec<Referral>>()
                         .await
                         .map(|items| items.into_iter().map(|r| r.id.unwrap_or_default()))

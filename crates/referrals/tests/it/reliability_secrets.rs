@@ -288,12 +288,13 @@ async fn every_error(seen: &Seen) -> Vec<Error> {
         FaultPlan::new().rule(FaultRule::always(Fault::foreign_next_link())),
     )
     .await;
-    errors.push(list_error(&token_client(&foreign, seen), ListQuery::new().top(10)).await);
+    errors.push(list_error(&token_client(&foreign, seen), ListQuery::new().count(true)).await);
 
     // A checkpoint taken on one server, resumed against another: its next link names the
     // first server's port.
     let mut pages = token_client(&sim, seen)
-        .list(ListQuery::new().top(10))
+        .list(ListQuery::new().count(true))
+        .max_page_size(10)
         .pages();
     let first = pages.next().await.expect("a page").expect("ok");
     let other = simulator(30, FaultPlan::new()).await;
@@ -564,7 +565,7 @@ async fn a_next_link_to_another_loopback_port_is_refused_and_that_port_sees_noth
     });
     let seen = Seen::default();
     for (page, query) in [
-        (odata, ListQuery::new().top(1)),
+        (odata, ListQuery::new().count(true)),
         (classic, ListQuery::new().page_size(1).expect("in range")),
     ] {
         let hostile = fixed_page_server(page.to_string()).await;

@@ -19,6 +19,7 @@ pub fn run(db: &Path, args: &ListArgs, format: Option<Format>) -> Result<(), Fai
         (args.odata.filter.is_some(), "--filter"),
         (args.odata.orderby.is_some(), "--orderby"),
         (args.odata.top.is_some(), "--top"),
+        (args.odata.max_page_size.is_some(), "--max-page-size"),
         (args.paging.max_items.is_some(), "--max-items"),
         (args.paging.resume.is_some(), "--resume"),
         (args.odata.skip.is_some(), "--skip"),
