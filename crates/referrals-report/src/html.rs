@@ -70,11 +70,11 @@ pub fn render(report: &Report) -> String {
         source = escape(&report.source),
     );
     totals(&mut page, pipeline);
-    due(&mut page, report);
     statuses(&mut page, pipeline);
     open_value(&mut page, pipeline);
     weeks(&mut page, pipeline, report.generated_at);
     acceptance(&mut page, pipeline);
+    due(&mut page, report);
     page.push_str("</main>\n</body>\n</html>\n");
     page
 }
@@ -271,7 +271,7 @@ fn statuses(page: &mut String, pipeline: &Pipeline) {
         ),
         "Each bar is the number of referrals with that status and substatus.",
     );
-    data_table(page, &["Status", "Substatus", "Referrals"], &rows);
+    data_table(page, &["Status", "Substatus", "Referrals"], 2, &rows);
     page.push_str("</section>\n");
 }
 
@@ -321,7 +321,7 @@ fn open_value(page: &mut String, pipeline: &Pipeline) {
             "Sums of details.dealValue of the New and Active referrals. Currencies are not \
              converted: compare a bar with the others of its currency only.",
         );
-        data_table(page, &["Currency", "Open value", "Referrals"], &rows);
+        data_table(page, &["Currency", "Open value", "Referrals"], 1, &rows);
     }
     if pipeline.open_without_value > 0 {
         let _ = writeln!(
@@ -414,7 +414,7 @@ fn weeks(page: &mut String, pipeline: &Pipeline, now: SystemTime) {
             number(c.won)
         );
     }
-    data_table(page, &["Week", "New", "Accepted", "Won"], &rows);
+    data_table(page, &["Week", "New", "Accepted", "Won"], 1, &rows);
     page.push_str("</section>\n");
 }
 
@@ -472,7 +472,7 @@ fn acceptance(page: &mut String, pipeline: &Pipeline) {
             number(bucket.count)
         );
     }
-    data_table(page, &["Time to acceptance", "Referrals"], &rows);
+    data_table(page, &["Time to acceptance", "Referrals"], 1, &rows);
     page.push_str("</section>\n");
 }
 
@@ -484,11 +484,12 @@ fn figure(page: &mut String, svg: &str, caption: &str) {
     );
 }
 
-/// The chart's figures as a table (its text alternative, and what a printout keeps exact).
-fn data_table(page: &mut String, headers: &[&str], rows: &str) {
+/// The chart's figures as a table (its text alternative, and what a printout keeps exact); the
+/// columns from `numbers` on hold numbers.
+fn data_table(page: &mut String, headers: &[&str], numbers: usize, rows: &str) {
     page.push_str("<div class=\"scroll\"><table class=\"data\">\n<thead><tr>");
     for (i, header) in headers.iter().enumerate() {
-        let class = if i == 0 { "" } else { " class=\"num\"" };
+        let class = if i < numbers { "" } else { " class=\"num\"" };
         let _ = write!(page, "<th{class}>{}</th>", escape(header));
     }
     let _ = write!(

@@ -34,7 +34,8 @@ pub(crate) struct Series {
 
 const WIDTH: f64 = 640.0;
 const LABEL_WIDTH: f64 = 200.0;
-const BAR_AREA: f64 = 330.0;
+/// The longest bar, leaving room after it for a value like `15,444,505.14 USD`.
+const BAR_AREA: f64 = 280.0;
 const ROW: f64 = 26.0;
 const BAR_HEIGHT: f64 = 18.0;
 /// Characters of a bar's label drawn before it is cut with `…` (the title has all of it).
@@ -169,24 +170,20 @@ pub(crate) fn columns(
     out
 }
 
-/// The smallest of 1, 2, 5 × 10ⁿ (n ≥ 0) at least `max`, and at least 2 (so the axis has a
-/// whole middle tick).
+/// The top of the value axis: `max` rounded up in its leading digit (`23` → `30`, `999` →
+/// `1000`), even when it is a single digit (so the middle tick is whole), and at least 2.
 fn round_up(max: u64) -> u64 {
-    let mut scale: u64 = 1;
-    loop {
-        for step in [1u64, 2, 5] {
-            let Some(candidate) = step.checked_mul(scale) else {
-                return u64::MAX;
-            };
-            if candidate >= max.max(2) {
-                return candidate;
-            }
-        }
-        match scale.checked_mul(10) {
-            Some(next) => scale = next,
-            None => return u64::MAX,
-        }
+    let mut unit: u64 = 1;
+    while max / unit >= 10 {
+        unit *= 10;
     }
+    let top = max.div_ceil(unit).saturating_mul(unit);
+    let top = if unit == 1 && top % 2 == 1 {
+        top + 1
+    } else {
+        top
+    };
+    top.max(2)
 }
 
 /// `2026-W49` → `W49` under a column (the chart's description names the years).
@@ -286,7 +283,7 @@ mod tests {
                 ("2026-W49".to_owned(), vec![0, 0]),
             ],
         );
-        assert!(svg.contains(">10</text>"), "the axis tops out at 10: {svg}");
+        assert!(svg.contains(">8</text>"), "the axis tops out at 8: {svg}");
         assert!(svg.contains("<title>2026-W48: 7 new</title>"));
         assert!(svg.contains(">W49</text>"));
         assert!(!svg.contains("NaN"));
@@ -296,11 +293,11 @@ mod tests {
 
     #[test]
     fn axis_maxima_are_round() {
-        let tops: Vec<u64> = [0, 1, 2, 3, 7, 10, 11, 26, 999, 1001]
+        let tops: Vec<u64> = [0, 1, 2, 3, 7, 10, 11, 23, 26, 999, 1001]
             .into_iter()
             .map(round_up)
             .collect();
-        assert_eq!(tops, [2, 2, 2, 5, 10, 10, 20, 50, 1000, 2000]);
+        assert_eq!(tops, [2, 2, 2, 4, 8, 10, 20, 30, 30, 1000, 2000]);
         assert_eq!(round_up(u64::MAX), u64::MAX);
     }
 }
