@@ -50,8 +50,15 @@ impl fmt::Display for TimeLeft {
     }
 }
 
-/// `duration` in one whole unit, rounded down: `less than a minute`, `40 min`, `5 h`, `3 d`.
-pub(crate) fn in_words(duration: Duration) -> String {
+/// `duration` in one whole unit, rounded down: `less than a minute`, `40 min` (under 90
+/// minutes), `5 h` (under 72 hours), `3 d`; as [`TimeLeft`] shows it.
+///
+/// ```
+/// use std::time::Duration;
+/// assert_eq!(referrals_report::in_words(Duration::from_secs(72 * 3600)), "3 d");
+/// assert_eq!(referrals_report::in_words(Duration::from_secs(90 * 60)), "1 h");
+/// ```
+pub fn in_words(duration: Duration) -> String {
     Amount(duration).to_string()
 }
 

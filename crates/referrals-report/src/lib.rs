@@ -51,7 +51,7 @@ mod report;
 mod svg;
 mod text;
 
-pub use due::{DEFAULT_WITHIN, Due, DueList, DueSelector, TimeLeft, select_due};
+pub use due::{DEFAULT_WITHIN, Due, DueList, DueSelector, TimeLeft, in_words, select_due};
 pub use instant::IsoWeek;
 pub use pipeline::{Bucket, CurrencyValue, Pipeline, StatusCount, WeekCounts};
 pub use report::{Report, ReportError, due_from_mirror, for_each_referral, write_private};

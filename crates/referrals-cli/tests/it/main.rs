@@ -4,6 +4,7 @@
 mod auth;
 mod cli;
 mod daily;
+mod due;
 mod numbers;
 mod support;
 mod sync;
