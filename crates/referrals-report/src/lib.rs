@@ -55,3 +55,8 @@ pub use due::{DEFAULT_WITHIN, Due, DueList, DueSelector, TimeLeft, in_words, sel
 pub use instant::IsoWeek;
 pub use pipeline::{Bucket, CurrencyValue, Pipeline, StatusCount, WeekCounts};
 pub use report::{Report, ReportError, due_from_mirror, for_each_referral, write_private};
+
+/// The code blocks of `docs/report.md`, compiled as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../../../docs/report.md")]
+pub struct ReportDocDoctests;

@@ -130,6 +130,8 @@ fn the_report_renders_in_headless_chromium_with_the_mirror_s_totals_and_no_conso
     let report = Report::from_mirror(&mirror, now(), DEFAULT_WITHIN).unwrap();
     let page = dir.path().join("report.html");
     report.write_html(&page).unwrap();
+    // The page itself is kept too, beside its screenshots (synthetic data only).
+    report.write_html(&artifact("report.html")).unwrap();
 
     // The capture of console messages works: a page whose inline script the policy blocks
     // shows one.
