@@ -445,6 +445,16 @@ mod tests {
     }
 
     #[test]
+    fn due_referrals_exit_7_and_are_not_reported_as_an_error() {
+        let due = Failure::Due(3);
+        assert_eq!(due.code(), DUE);
+        assert_eq!(due.to_string(), "3 referrals due");
+        assert_eq!(Failure::Due(1).to_string(), "1 referral due");
+        let codes = [OK, API, USAGE, CONFIG, INTERRUPTED, DECODE];
+        assert!(!codes.contains(&DUE), "an exit code of its own");
+    }
+
+    #[test]
     fn the_azure_cli_hint_is_given_only_when_az_did_not_say_it() {
         let failed = |asks_for_login| {
             AuthError::AzureCli(AzureCliProblem::Failed {
