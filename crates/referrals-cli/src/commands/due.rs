@@ -80,10 +80,14 @@ fn headings() -> Vec<Heading> {
     ]
 }
 
-/// Writes the due referrals in `format`: the table of [`headings`], or the referrals as
-/// `list` writes them (json, ndjson, csv).
+/// Writes the due referrals in `format`: the table of [`headings`] (nothing at all when none is
+/// due: a cron job that mails its output stays quiet), or the referrals as `list` writes them
+/// (json, ndjson, csv).
 fn write<W: Write + 'static>(list: &DueList, format: Format, out: W) -> io::Result<()> {
     if format == Format::Table {
+        if list.due.is_empty() {
+            return Ok(());
+        }
         let mut rows = Rows::new(out, true, headings())?;
         for due in &list.due {
             let referral = &due.referral;

@@ -160,10 +160,17 @@ async fn due_exits_0_with_nothing_due_and_2_on_a_bad_duration() {
         "a quiet cron job stays quiet: {}",
         stderr(&none)
     );
+    let table = against(&sim, &["due", "--format", "table"]);
+    assert_success(&table);
+    assert!(
+        table.stdout.is_empty(),
+        "not even a header: {}",
+        stdout(&table)
+    );
     let bad = against(&sim, &["due", "--within", "soon"]);
     assert_eq!(bad.status.code(), Some(2));
     assert!(stderr(&bad).contains("soon"), "{}", stderr(&bad));
-    assert_eq!(sim.api_requests(), 1, "the bad duration sent nothing");
+    assert_eq!(sim.api_requests(), 2, "the bad duration sent nothing");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
