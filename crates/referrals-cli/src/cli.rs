@@ -17,16 +17,20 @@ use crate::profile::env;
 
 /// The exit codes, shown at the end of `--help` and relied on by scripts.
 pub const EXIT_CODES: &str = "\
-Exit codes:
-  0  success
+Exit codes: each means one thing, whatever the command.
+  0  success; also accept, decline, won or lost of a referral already in that
+     state (stderr says so; nothing is sent)
   1  the API answered with an error, or the network failed (timeout, connection,
      a continuation that cannot be followed)
   2  bad arguments or input file: refused before any request
   3  configuration or authentication: invalid base URL, missing, refused or
-     rejected credentials
-  4  a listing stopped part-way: what was received is written, and stderr shows
-     the `--resume` option (and a full command line) that continues it
-  5  a response could not be decoded (not the documented JSON)
+     rejected credentials (a listing stopped by one shows no `--resume`: fix the
+     sign-in first)
+  4  a listing stopped part-way on an API or network error (a sync too): what
+     was received is kept, and stderr shows, after the error, the `--resume`
+     option (and a full command line) that continues it
+  5  a response could not be decoded: not the documented JSON (an HTML page from
+     a proxy, a mistyped field); a listing stopped by one shows its `--resume` too
   7  `referrals due` found at least one referral due (0 when none): for cron
 
 Environment:

@@ -72,7 +72,7 @@ pub async fn connect_with(
                 .await
                 .map_err(|e| Failure::Local(format!("cannot start the demo simulator: {e}")))?,
         };
-        eprintln!(
+        say!(
             "demo: an embedded simulator with {DEMO_REFERRALS} synthetic referrals at {}",
             simulator.base_url()
         );

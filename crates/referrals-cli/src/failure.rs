@@ -34,8 +34,14 @@ pub enum Failure {
     Usage(String),
     /// The client's error, outside a listing (or before its first request).
     Client(referrals::Error),
-    /// A listing that stopped part-way; the resume hint has been printed already.
-    Interrupted(referrals::Error),
+    /// A listing (or a sync) that stopped part-way, and what continues it: lines printed
+    /// after the error, empty when resuming cannot help ([`resumes`]).
+    Interrupted {
+        /// Why it stopped.
+        error: referrals::Error,
+        /// How to continue (the `--resume` option and command line, or the command to run again).
+        resume: Vec<String>,
+    },
     /// Writing the output failed.
     Output(io::Error),
     /// Something local failed (the embedded simulator could not start...).
@@ -54,9 +60,10 @@ impl Failure {
         match self {
             Failure::Usage(_) => USAGE,
             Failure::Client(error) => client_code(error),
-            Failure::Interrupted(error) => match client_code(error) {
-                // Fixing the arguments or the credentials comes before resuming.
-                code @ (USAGE | CONFIG) => code,
+            Failure::Interrupted { error, .. } => match client_code(error) {
+                // Each code means one thing: arguments, credentials and undecodable answers
+                // have theirs whether or not a listing was under way.
+                code @ (USAGE | CONFIG | DECODE) => code,
                 _ => INTERRUPTED,
             },
             // Nobody reads the rest: the reader went away (`referrals list | head`).
@@ -72,30 +79,35 @@ impl Failure {
         if self.code() == OK || matches!(self, Failure::Due(_)) {
             return;
         }
-        eprintln!("error: {self}");
+        say!("error: {self}");
         if let Failure::Mirror(error) = self {
             if let Some(hint) = mirror_hint(error) {
-                eprintln!("  hint: {hint}");
+                say!("  hint: {hint}");
             }
         }
-        if let Failure::Client(error) | Failure::Interrupted(error) = self {
+        if let Failure::Client(error) | Failure::Interrupted { error, .. } = self {
             if let Some(details) = api_details(error) {
-                eprintln!("  {details}");
+                say!("  {details}");
             }
             if error.code() == Some("preconditionFailed")
                 || error.status().map(|s| s.as_u16()) == Some(412)
             {
-                eprintln!(
+                say!(
                     "  hint: the referral changed since that eTag; get it again for the current eTag"
                 );
             }
             if error.is_app_only_refusal() {
-                eprintln!("  hint: {}", app_only_hint());
+                say!("  hint: {}", app_only_hint());
             }
             if let ErrorKind::Auth(error) = error.kind() {
                 for hint in sign_in_hints(error) {
-                    eprintln!("  hint: {hint}");
+                    say!("  hint: {hint}");
                 }
+            }
+        }
+        if let Failure::Interrupted { resume, .. } = self {
+            for line in resume {
+                say!("{line}");
             }
         }
     }
@@ -107,7 +119,9 @@ impl fmt::Display for Failure {
             Failure::Usage(message) | Failure::Local(message) | Failure::Config(message) => {
                 f.write_str(message)
             }
-            Failure::Client(error) | Failure::Interrupted(error) => fmt::Display::fmt(error, f),
+            Failure::Client(error) | Failure::Interrupted { error, .. } => {
+                fmt::Display::fmt(error, f)
+            }
             Failure::Output(error) => write!(f, "cannot write the output: {error}"),
             Failure::Mirror(error) => fmt::Display::fmt(error, f),
             Failure::Due(count) => write!(f, "{} due", crate::plural::count(*count, "referral")),
@@ -173,9 +187,11 @@ fn client_code(error: &referrals::Error) -> u8 {
     }
 }
 
-/// True for errors of the arguments (a refused checkpoint, a request that cannot be built).
-pub fn is_usage(error: &referrals::Error) -> bool {
-    client_code(error) == USAGE
+/// True when continuing a listing that stopped on `error` can help: not after an error of the
+/// arguments (a refused checkpoint, a request that cannot be built), which would fail the same
+/// way again, nor of the credentials, which come first.
+pub fn resumes(error: &referrals::Error) -> bool {
+    !matches!(client_code(error), USAGE | CONFIG)
 }
 
 /// What to do about a sign-in error, decided by its kind (the library's messages say what

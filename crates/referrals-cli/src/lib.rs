@@ -5,9 +5,17 @@
 //!
 //! Modules of the library's own: `commands` (one per command), `connect` (the client, or the
 //! `--demo` simulator), `output` (the formats), `input` (JSON files), `progress`, `resume`
-//! (the command line that continues a listing), `plural` (counts in messages) and `failure`
-//! (errors, hints and exit codes).
+//! (the command line that continues a listing), `plural` (counts in messages), `failure`
+//! (errors, hints and exit codes) and `stderr` (every message, secrets masked).
 #![deny(missing_docs)]
+
+/// The CLI's `say!`: one message on stderr, every secret the process holds masked and
+/// control characters escaped ([`stderr::line`]).
+macro_rules! say {
+    ($($arg:tt)*) => {
+        $crate::stderr::line(format_args!($($arg)*))
+    };
+}
 
 pub mod cli;
 pub mod profile;
@@ -21,6 +29,7 @@ mod output;
 mod plural;
 mod progress;
 mod resume;
+mod stderr;
 
 use std::process::ExitCode;
 
@@ -50,7 +59,8 @@ pub fn exit_code(outcome: Result<(), Failure>) -> ExitCode {
 }
 
 /// Logs to stderr only when asked (`-v`: debug, `-vv`: trace; `RUST_LOG` refines), or, for
-/// `listen`, one line per webhook event. The client never puts a token in a log event.
+/// `listen`, one line per webhook event. The client never puts a token in a log event, and the
+/// writer masks any secret the process holds that a server's text brought into one.
 fn init_logging(verbose: u8, listening: bool) {
     if verbose == 0 && !listening {
         return;
@@ -64,7 +74,7 @@ fn init_logging(verbose: u8, listening: bool) {
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        .with_writer(stderr::log_writer)
         .with_target(false)
         .init();
 }

@@ -234,6 +234,36 @@ impl LifecycleAction {
         check_transition(current, &self.status(), Some(&self.substatus())).map_err(|_| refused())
     }
 
+    /// True when a referral with this status and substatus is already where the action leads,
+    /// so the action has nothing to do (a retried script, another user's move): `accept` of an
+    /// `Active` referral (`Accepted` is the only substatus `Active` allows, so a missing one
+    /// counts too), `decline`, `won` and `lost` of a `Closed` referral with their substatus.
+    /// A `Closed` referral with another substatus is not done: `lost` after `Won` is refused
+    /// by [`check`](Self::check).
+    ///
+    /// ```
+    /// use referrals_model::{LifecycleAction, ReferralStatus as S, ReferralSubstatus as Sub};
+    ///
+    /// assert!(LifecycleAction::Accept.is_done(Some(&S::Active), Some(&Sub::Accepted)));
+    /// assert!(LifecycleAction::Win.is_done(Some(&S::Closed), Some(&Sub::Won)));
+    /// assert!(!LifecycleAction::Lose.is_done(Some(&S::Closed), Some(&Sub::Won)));
+    /// assert!(!LifecycleAction::Accept.is_done(Some(&S::New), Some(&Sub::Pending)));
+    /// ```
+    pub fn is_done(
+        self,
+        status: Option<&ReferralStatus>,
+        substatus: Option<&ReferralSubstatus>,
+    ) -> bool {
+        let target = self.status();
+        if status != Some(&target) {
+            return false;
+        }
+        match substatus {
+            Some(substatus) => *substatus == self.substatus(),
+            None => target.allowed_substatuses() == [self.substatus()],
+        }
+    }
+
     fn verb(self) -> &'static str {
         match self {
             LifecycleAction::Accept => "accept the referral",
@@ -324,6 +354,32 @@ mod lifecycle_tests {
             }
             assert!(action.check(None, None).is_err());
             assert!(action.check(Some(&S::from("Odd")), None).is_err());
+        }
+    }
+
+    #[test]
+    fn an_action_is_done_only_in_its_own_target_state() {
+        use ReferralSubstatus as Sub;
+        let every_substatus: Vec<Option<Sub>> = std::iter::once(None)
+            .chain(Sub::KNOWN.iter().cloned().map(Some))
+            .collect();
+        for action in LifecycleAction::ALL {
+            for status in S::KNOWN {
+                for substatus in &every_substatus {
+                    let done = action.is_done(Some(status), substatus.as_ref());
+                    let target = *status == action.status()
+                        && (substatus.as_ref() == Some(&action.substatus())
+                            || (substatus.is_none() && action == LifecycleAction::Accept));
+                    assert_eq!(done, target, "{action} from {status} {substatus:?}");
+                    if done {
+                        assert!(
+                            action.check(Some(status), substatus.as_ref()).is_err(),
+                            "done is never also a move the table allows"
+                        );
+                    }
+                }
+            }
+            assert!(!action.is_done(None, None));
         }
     }
 

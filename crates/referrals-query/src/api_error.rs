@@ -1,10 +1,12 @@
 //! Error responses, whatever their body: the API's `{"error":{…}}`, a gateway's HTML, nothing.
 
+use std::borrow::Cow;
 use std::fmt;
 
 use http::{HeaderMap, StatusCode};
 use referrals_model::ErrorResponse;
 
+use crate::body::{BodyKind, UnexpectedBody};
 use crate::encode;
 use crate::request::{MS_CORRELATION_ID, MS_REQUEST_ID, REQUEST_ID};
 
@@ -46,19 +48,43 @@ pub struct ApiError {
     request_id: Option<String>,
     correlation_id: Option<String>,
     body_snippet: Option<String>,
+    /// What the body is when it is not JSON (an HTML page, an empty body...).
+    unexpected_body: Option<UnexpectedBody>,
+}
+
+/// What a masking function is: text in, the same text with what must not be shown replaced
+/// (the `referrals` crate's `mask_secrets` masks every secret the process holds).
+pub type TextMask = for<'a> fn(&'a str) -> Cow<'a, str>;
+
+/// The [`TextMask`] that masks nothing.
+pub(crate) fn unmasked(text: &str) -> Cow<'_, str> {
+    Cow::Borrowed(text)
 }
 
 impl ApiError {
     /// Reads an error response. Never fails: a body that is not the API's error object is kept
-    /// as a short excerpt (control characters escaped).
+    /// as a short excerpt (control characters escaped), and named by what it is (an HTML page,
+    /// an empty body: [`UnexpectedBody`]).
     pub fn from_response(status: StatusCode, headers: &HeaderMap, body: &[u8]) -> ApiError {
+        ApiError::from_response_masked(status, headers, body, unmasked)
+    }
+
+    /// [`from_response`](Self::from_response), with every text the server chose (the error's
+    /// fields, the body excerpt, the ids) passed through `mask` before it is shortened: a
+    /// secret the server echoes is masked whole, never cut in half.
+    pub fn from_response_masked(
+        status: StatusCode,
+        headers: &HeaderMap,
+        body: &[u8],
+        mask: TextMask,
+    ) -> ApiError {
         let header = |name: &http::HeaderName| {
             headers
                 .get(name)
                 .and_then(|v| v.to_str().ok())
                 .map(str::trim)
                 .filter(|v| !v.is_empty())
-                .map(|v| encode::snippet(v, ID_CHARS))
+                .map(|v| encode::snippet(&mask(v), ID_CHARS))
         };
         let mut error = ApiError {
             status,
@@ -70,11 +96,12 @@ impl ApiError {
             request_id: header(&MS_REQUEST_ID).or_else(|| header(&REQUEST_ID)),
             correlation_id: header(&MS_CORRELATION_ID),
             body_snippet: None,
+            unexpected_body: None,
         };
         let clean = |text: Option<&String>| {
             text.map(|t| t.trim())
                 .filter(|t| !t.is_empty())
-                .map(|t| encode::snippet(t, FIELD_CHARS))
+                .map(|t| encode::snippet(&mask(t), FIELD_CHARS))
         };
         match referrals_model::decode::<ErrorResponse>(body) {
             Ok(ErrorResponse {
@@ -89,10 +116,11 @@ impl ApiError {
                 }
             }
             _ => {
+                error.unexpected_body = UnexpectedBody::classify(status, headers, body);
                 let text = String::from_utf8_lossy(body);
                 let text = text.trim();
                 if !text.is_empty() {
-                    error.body_snippet = Some(encode::snippet(text, BODY_SNIPPET_CHARS));
+                    error.body_snippet = Some(encode::snippet(&mask(text), BODY_SNIPPET_CHARS));
                 }
             }
         }
@@ -144,6 +172,20 @@ impl ApiError {
         self.body_snippet.as_deref()
     }
 
+    /// What the body is, when it is not JSON at all: an HTML page (a proxy's error page), an
+    /// empty body, another declared type.
+    pub fn unexpected_body(&self) -> Option<&UnexpectedBody> {
+        self.unexpected_body.as_ref()
+    }
+
+    /// True when the body is an HTML page rather than the API's JSON: a proxy or gateway
+    /// answered, not the API.
+    pub fn is_html(&self) -> bool {
+        self.unexpected_body
+            .as_ref()
+            .is_some_and(|body| body.kind() == BodyKind::Html)
+    }
+
     /// True for 412 Precondition Failed: the `If-Match` eTag is stale.
     pub fn is_precondition_failed(&self) -> bool {
         self.status == StatusCode::PRECONDITION_FAILED
@@ -173,6 +215,13 @@ impl fmt::Display for ApiError {
             (Some(code), Some(message)) => write!(f, " [{code}: {message}]")?,
             (Some(text), None) | (None, Some(text)) => write!(f, " [{text}]")?,
             (None, None) => {}
+        }
+        let named = self
+            .unexpected_body
+            .as_ref()
+            .filter(|body| body.kind() != BodyKind::Empty);
+        if let Some(body) = named {
+            write!(f, " with {}, not the API's JSON", body.describe())?;
         }
         if let Some(snippet) = &self.body_snippet {
             write!(f, ": body: {snippet}")?;
@@ -241,6 +290,45 @@ mod tests {
         assert!(snippet.starts_with("<html><body>\\u{1b}[31mBad gateway"));
         assert!(snippet.chars().count() <= BODY_SNIPPET_CHARS + 12);
         assert!(!error.to_string().contains('\x1b'));
+        assert!(error.is_html());
+    }
+
+    #[test]
+    fn an_html_page_is_named_with_its_status_and_type() {
+        let h = headers(&[("Content-Type", "text/html; charset=utf-8")]);
+        let error = ApiError::from_response(
+            StatusCode::BAD_GATEWAY,
+            &h,
+            b"<html><head><title>502 Bad Gateway</title></head></html>",
+        );
+        assert!(error.is_html());
+        assert_eq!(
+            error.to_string(),
+            "HTTP 502 Bad Gateway with an HTML page (text/html; charset=utf-8), not the API's \
+             JSON: body: <html><head><title>502 Bad Gateway</title></head></html>"
+        );
+        let json = ApiError::from_response(StatusCode::NOT_FOUND, &HeaderMap::new(), b"{\"x\":1}");
+        assert!(!json.is_html() && json.unexpected_body().is_none());
+    }
+
+    #[test]
+    fn server_text_is_masked_before_it_is_shortened() {
+        fn mask(text: &str) -> Cow<'_, str> {
+            Cow::Owned(text.replace("tok-secret-value", "[redacted]"))
+        }
+        let long = format!("{}tok-secret-value", "x".repeat(BODY_SNIPPET_CHARS - 5));
+        let h = headers(&[("MS-RequestId", "tok-secret-value")]);
+        let error =
+            ApiError::from_response_masked(StatusCode::BAD_REQUEST, &h, long.as_bytes(), mask);
+        let shown = format!("{error} {error:?}");
+        assert!(!shown.contains("tok-secret"), "{shown}");
+        assert!(!shown.contains("tok-s"), "not even cut in half: {shown}");
+        let object = br#"{"error":{"code":"bad","message":"token tok-secret-value refused",
+            "innerError":{"message":"tok-secret-value"}}}"#;
+        let error = ApiError::from_response_masked(StatusCode::UNAUTHORIZED, &h, object, mask);
+        let shown = format!("{error} {error:?}");
+        assert!(!shown.contains("tok-secret"), "{shown}");
+        assert_eq!(error.message(), Some("token [redacted] refused"));
     }
 
     #[test]

@@ -128,7 +128,8 @@ impl BaseUrl {
     fn parse_as(url: &str, role: UrlRole) -> Result<BaseUrl, BaseUrlError> {
         let error = |reason| BaseUrlError {
             role,
-            url: encode::snippet(url, 200),
+            // Kept for the message: a password in it (refused as user info) is masked.
+            url: encode::snippet(&crate::safe_text::mask_url_passwords(url), 200),
             reason,
         };
         let parts = UrlParts::parse(url.trim()).map_err(error)?;
@@ -396,7 +397,7 @@ pub struct BaseUrlError {
 }
 
 impl BaseUrlError {
-    /// The refused URL (shortened, control characters escaped).
+    /// The refused URL (shortened, control characters escaped, a password masked).
     pub fn url(&self) -> &str {
         &self.url
     }
@@ -746,6 +747,23 @@ mod tests {
                 "{error}"
             );
         }
+    }
+
+    #[test]
+    fn a_refused_url_s_password_is_shown_nowhere() {
+        for (url, role) in [
+            ("https://ada:hunter2-pw@api.example/v1", "API base URL"),
+            ("http://ada:hunter2-pw@127.0.0.1:9", "API base URL"),
+        ] {
+            let error = BaseUrl::parse(url).unwrap_err();
+            assert!(matches!(error.reason(), UrlProblem::UserInfo), "{error:?}");
+            let shown = format!("{error} {error:?} {}", error.url());
+            assert!(!shown.contains("hunter2"), "{shown}");
+            assert!(shown.contains("ada:[redacted]@"), "{shown}");
+            assert!(shown.contains(role), "{shown}");
+        }
+        let error = AuthorityUrl::parse("https://u:hunter2-pw@login.example").unwrap_err();
+        assert!(!format!("{error} {error:?}").contains("hunter2"));
     }
 
     #[test]

@@ -13,7 +13,8 @@
 //!   next links and loops, and checkpoints ([`Checkpoint`]) for a later resume; each page
 //!   request is an [`Exchange`].
 //! - [`RetryPolicy`], [`RetryState`], [`classify`], [`parse_retry_after`]: retry arithmetic.
-//! - [`ApiError`]: an error response, whatever its body.
+//! - [`ApiError`]: an error response, whatever its body; [`UnexpectedBody`]: a body that is not
+//!   JSON at all (a proxy's HTML page), named as such.
 //! - [`transport::Transport`]: the seam the I/O crates implement.
 //!
 //! # Driving the pager by hand
@@ -86,6 +87,7 @@
 
 mod api_error;
 mod base_url;
+mod body;
 mod checkpoint;
 mod continuation;
 mod encode;
@@ -105,10 +107,11 @@ pub use bytes;
 /// The `http` crate, whose `Request`, `Response`, `HeaderMap` and `StatusCode` this crate uses.
 pub use http;
 
-pub use api_error::{ApiError, BODY_SNIPPET_CHARS};
+pub use api_error::{ApiError, BODY_SNIPPET_CHARS, TextMask};
 pub use base_url::{
     AuthorityUrl, BaseUrl, BaseUrlError, Origin, Scheme, UrlProblem, is_loopback_host,
 };
+pub use body::{BodyKind, UnexpectedBody};
 pub use checkpoint::{Checkpoint, CheckpointError, Position};
 pub use continuation::{ContinuationHeaderError, HeaderProblem, NextLinkError, NextLinkProblem};
 pub use encode::snippet;

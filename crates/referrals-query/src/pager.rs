@@ -8,7 +8,8 @@ use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 use referrals_model::{Continuation, DecodeError, Referral, ReferralCollection};
 
-use crate::api_error::ApiError;
+use crate::api_error::{ApiError, TextMask};
+use crate::body::UnexpectedBody;
 use crate::checkpoint::{Checkpoint, CheckpointError, Position};
 use crate::continuation::{
     ContinuationHeaderError, NextLinkError, check_headers, resolve_next_link,
@@ -126,6 +127,9 @@ pub enum PagerError {
         error: DecodeError,
         /// The page's number in this listing (1 = the first page fetched by this pager).
         page: u64,
+        /// What the body is when it is not JSON at all (a proxy's HTML page, an empty body):
+        /// the message names it instead of the decoder's complaint about its first byte.
+        body: Option<UnexpectedBody>,
     },
     /// The server's next link leaves the configured origin or is malformed.
     NextLink(NextLinkError),
@@ -175,7 +179,12 @@ impl fmt::Display for PagerError {
                 }
                 Ok(())
             }
-            PagerError::Decode { error, page } => write!(f, "page {page}: {error}"),
+            PagerError::Decode {
+                body: Some(body),
+                page,
+                ..
+            } => write!(f, "page {page}: {body}"),
+            PagerError::Decode { error, page, .. } => write!(f, "page {page}: {error}"),
             PagerError::NextLink(error) => write!(f, "{error}"),
             PagerError::ContinuationHeader(error) => write!(f, "{error}"),
             PagerError::Loop { continuation, page } => write!(
@@ -245,6 +254,8 @@ pub struct Pager {
     exchange: Exchange,
     /// Fingerprints of every request this pager has made (the first one included).
     seen: HashSet<u128>,
+    /// Applied to the server's text in an [`ApiError`] before it is kept.
+    mask: TextMask,
     state: State,
 }
 
@@ -348,6 +359,7 @@ impl Pager {
             limits: Limits::default(),
             exchange: Exchange::new(RetryPolicy::default(), &Method::GET, false),
             seen,
+            mask: crate::api_error::unmasked,
             state,
         })
     }
@@ -366,6 +378,13 @@ impl Pager {
         } else {
             exchange
         };
+        self
+    }
+
+    /// Passes the server's text in error answers through `mask` before keeping it
+    /// ([`ApiError::from_response_masked`]): the `referrals` crate masks the secrets it holds.
+    pub fn with_text_mask(mut self, mask: TextMask) -> Pager {
+        self.mask = mask;
         self
     }
 
@@ -456,7 +475,9 @@ impl Pager {
             Step::Retry(delay) => return Ok(self.again(PagerEvent::Retry(delay))),
             Step::Refresh => return Ok(self.again(PagerEvent::Refresh)),
             Step::Fail { reason, attempts } => {
-                let error = Box::new(ApiError::from_response(status, headers, body));
+                let error = Box::new(ApiError::from_response_masked(
+                    status, headers, body, self.mask,
+                ));
                 let error = match reason {
                     FailReason::Unauthorized => PagerError::Unauthorized { error },
                     FailReason::Final | FailReason::GaveUp(_) => PagerError::Api {
@@ -475,6 +496,7 @@ impl Pager {
                 return Err(self.fail(PagerError::Decode {
                     error,
                     page: page_number,
+                    body: UnexpectedBody::classify(status, headers, body),
                 }));
             }
         };

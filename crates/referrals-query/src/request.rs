@@ -169,9 +169,9 @@ fn check_pointer(path: &str) -> Result<(), RequestError> {
 
 /// Builds the API's requests against one base URL. Cheap to clone.
 ///
-/// Every request carries `Accept: application/json`, `User-Agent`, `MS-CorrelationId` and
-/// `MS-RequestId`; bodies carry `Content-Type: application/json`. `Authorization` is left to
-/// the caller.
+/// Every request carries `Accept: application/json`, `Content-Type: application/json` (GETs
+/// too: the connector contract requires it on every operation), `User-Agent`,
+/// `MS-CorrelationId` and `MS-RequestId`. `Authorization` is left to the caller.
 ///
 /// ```
 /// use referrals_query::{Endpoint, ListQuery, RequestIds};
@@ -185,6 +185,7 @@ fn check_pointer(path: &str) -> Result<(), RequestError> {
 ///     "https://api.partner.microsoft.com/v1.0/engagements/referrals?pageSize=2&self=true&status=Active"
 /// );
 /// assert_eq!(request.headers()["accept"], "application/json");
+/// assert_eq!(request.headers()["content-type"], "application/json");
 /// assert_eq!(request.headers()["ms-correlationid"], "corr-1");
 ///
 /// let get = endpoint.get("a/b?c", RequestIds::new("corr-2", "req-2"))?;
@@ -352,9 +353,10 @@ pub(crate) fn check_id(id: &str) -> Result<(), RequestError> {
     Ok(())
 }
 
-/// A request with the headers every endpoint sends: `Accept`, `User-Agent`,
-/// `MS-CorrelationId`, `MS-RequestId`, and `Content-Type` with a body. `url` has been built
-/// from validated parts.
+/// A request with the headers every endpoint sends: `Accept`, `Content-Type` (on every
+/// request, with a body or not: Microsoft's connector contract marks it required on GET too),
+/// `User-Agent`, `MS-CorrelationId` and `MS-RequestId`. `url` has been built from validated
+/// parts.
 pub(crate) fn build_request(
     user_agent: &HeaderValue,
     method: Method,
@@ -372,11 +374,11 @@ pub(crate) fn build_request(
     *request.uri_mut() = uri;
     let headers = request.headers_mut();
     headers.insert(ACCEPT, HeaderValue::from_static("application/json"));
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
     headers.insert(USER_AGENT, user_agent.clone());
     headers.insert(MS_CORRELATION_ID, correlation);
     headers.insert(MS_REQUEST_ID, request_id);
     if let Some(body) = body {
-        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
         *request.body_mut() = body;
     }
     Ok(request)
@@ -496,6 +498,7 @@ mod tests {
     fn common_headers(request: &Request<Bytes>) {
         let headers = request.headers();
         assert_eq!(headers["accept"], "application/json");
+        assert_eq!(headers["content-type"], "application/json");
         assert_eq!(headers["user-agent"], DEFAULT_USER_AGENT);
         assert!(DEFAULT_USER_AGENT.starts_with("referrals-rs/0."));
         assert_eq!(headers["ms-correlationid"], IDS.correlation_id);
@@ -517,7 +520,8 @@ mod tests {
             "https://api.partner.microsoft.com/v1.0/engagements/referrals?pageSize=2&self=true&status=Active"
         );
         assert!(request.body().is_empty());
-        assert!(request.headers().get("content-type").is_none());
+        // The connector contract requires it on a GET too, as the seed's example sends it.
+        assert_eq!(request.headers()["content-type"], "application/json");
         common_headers(&request);
     }
 

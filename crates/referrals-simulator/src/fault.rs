@@ -27,6 +27,19 @@ pub enum Fault {
     /// A 502 with an HTML body (`Content-Type: text/html`), as a gateway in front of the API
     /// answers.
     GatewayHtml,
+    /// Answers `status` with an HTML page (`Content-Type: text/html`) that is not the API's:
+    /// a captive portal or a sign-in proxy in front of the API answers `200` with one.
+    HtmlPage {
+        /// The HTTP status code.
+        status: u16,
+    },
+    /// Answers `status` with the API's JSON error body whose message quotes the request's
+    /// `Authorization` header whole, as a careless (or hostile) service might echo what it was
+    /// sent: a client must never show it. The request log still keeps only the scheme.
+    EchoAuthorization {
+        /// The HTTP status code.
+        status: u16,
+    },
     /// Answers `status` with an empty body and no `Content-Type`, as some gateways do.
     EmptyBody {
         /// The HTTP status code.

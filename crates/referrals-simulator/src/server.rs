@@ -184,6 +184,8 @@ async fn handle(
             retry_after,
         }) => status_reply(*status, *retry_after),
         Some(Fault::GatewayHtml) => gateway_html(),
+        Some(Fault::HtmlPage { status }) => html_page(*status),
+        Some(Fault::EchoAuthorization { status }) => echo_authorization(*status, &parts),
         Some(Fault::EmptyBody { status }) => {
             Reply::empty(StatusCode::from_u16(*status).unwrap_or(StatusCode::BAD_GATEWAY))
         }
@@ -328,6 +330,33 @@ fn gateway_html() -> Reply {
     let mut reply = Reply::empty(StatusCode::BAD_GATEWAY);
     reply.body = SimBody::bytes(Bytes::from_static(body.as_bytes()));
     reply.header(CONTENT_TYPE, "text/html")
+}
+
+/// An HTML page with `status`, from something in front of the API.
+fn html_page(status: u16) -> Reply {
+    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
+    let body = "<!DOCTYPE html>\r\n<html><head><title>Sign in to continue</title></head>\r\n\
+                <body><form action=\"/portal\"><p>Please sign in to the network.</p></form>\
+                </body></html>\r\n";
+    let mut reply = Reply::empty(status);
+    reply.body = SimBody::bytes(Bytes::from_static(body.as_bytes()));
+    reply.header(CONTENT_TYPE, "text/html; charset=utf-8")
+}
+
+/// The API's error body with `status`, quoting the request's `Authorization` header.
+fn echo_authorization(status: u16, parts: &Parts) -> Reply {
+    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::UNAUTHORIZED);
+    let sent = parts
+        .headers
+        .get(http::header::AUTHORIZATION)
+        .map(|value| String::from_utf8_lossy(value.as_bytes()).into_owned())
+        .unwrap_or_default();
+    Reply::error(
+        status,
+        "invalidRequest",
+        &format!("The request was refused. Authorization: {sent}"),
+        None,
+    )
 }
 
 /// Adds the service's standard headers, applies the faults that break the answer itself,

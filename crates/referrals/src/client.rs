@@ -18,7 +18,7 @@ use crate::auth::{self, TokenProvider};
 use crate::driver::Sender;
 use crate::listing::Listing;
 use crate::settings::{IntoTokenProvider, Settings};
-use crate::{Error, ErrorKind, InvalidRequest, Secret};
+use crate::{Error, InvalidRequest, Secret};
 
 /// A Partner Center Referrals client: cheap to clone (one `Arc`), shareable across tasks.
 ///
@@ -223,7 +223,7 @@ fn missing(field: &'static str) -> Error {
 }
 
 fn decode_body(response: &Response<Bytes>) -> Result<Referral, Error> {
-    decode(response.body()).map_err(|error| Error::new(ErrorKind::Decode { error, page: None }))
+    decode(response.body()).map_err(|error| Error::undecodable(error, response))
 }
 
 impl<T> ClientBuilder<T> {

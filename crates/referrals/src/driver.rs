@@ -236,10 +236,13 @@ where
             }
             Step::Refresh => Ok(Turn::Refresh),
             Step::Fail { reason, attempts } => {
-                let error = Box::new(ApiError::from_response(
+                // A server may echo the token or another secret it was sent: masked here, so
+                // that every user of the library gets the error without it.
+                let error = Box::new(ApiError::from_response_masked(
                     response.status(),
                     response.headers(),
                     response.body(),
+                    crate::mask_secrets,
                 ));
                 Err(Error::new(match reason {
                     FailReason::Unauthorized => ErrorKind::Unauthorized {

@@ -7,7 +7,7 @@ use referrals_model::{DecodeError, InvalidRegistration, LifecycleRefused};
 use referrals_query::transport::{TransportError, TransportErrorKind};
 use referrals_query::{
     ApiError, BaseUrlError, Checkpoint, CheckpointError, GiveUp, PagerError, QueryError,
-    RequestError,
+    RequestError, UnexpectedBody,
 };
 
 use crate::auth::AuthError;
@@ -92,13 +92,20 @@ pub enum ErrorKind {
         gave_up: Option<GiveUp>,
     },
     /// A successful response whose body is not what the API documents (with JSON path, line
-    /// and column).
-    #[error("cannot decode the response{}: {error}", page.map(|p| format!(" (page {p})")).unwrap_or_default())]
+    /// and column), or not JSON at all (a proxy's HTML page: `body` names it).
+    #[error(
+        "cannot decode the response{}: {}",
+        page.map(|p| format!(" (page {p})")).unwrap_or_default(),
+        body.as_ref().map_or_else(|| error.to_string(), ToString::to_string)
+    )]
     Decode {
         /// Where and what.
         error: DecodeError,
         /// The page of the listing, when listing.
         page: Option<u64>,
+        /// What the body is when it is not JSON at all (an HTML page, an empty body), with the
+        /// response's status and `Content-Type`.
+        body: Option<UnexpectedBody>,
     },
     /// The listing cannot follow the server's continuation (a next link to another host, a
     /// loop, an unusable continuation header).
@@ -275,13 +282,24 @@ impl Error {
                 error,
                 refreshed: true,
             }),
-            PagerError::Decode { error, page } => Error::new(ErrorKind::Decode {
+            PagerError::Decode { error, page, body } => Error::new(ErrorKind::Decode {
                 error,
                 page: Some(page),
+                body,
             }),
             PagerError::Request(error) => Error::invalid(error),
             other => Error::new(ErrorKind::Pagination(other)),
         }
+    }
+
+    /// A successful `response` whose body could not be decoded (`error`), named by what it is
+    /// when it is not JSON at all.
+    pub(crate) fn undecodable(error: DecodeError, response: &http::Response<bytes::Bytes>) -> Self {
+        Error::new(ErrorKind::Decode {
+            error,
+            page: None,
+            body: UnexpectedBody::classify(response.status(), response.headers(), response.body()),
+        })
     }
 
     /// With an app-only credential, a 401 or 403 is marked as the refusal of an app-only token,

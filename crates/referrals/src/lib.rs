@@ -38,6 +38,7 @@ mod settings;
 
 pub use client::{Client, ClientBuilder};
 pub use error::{APP_ONLY_REFUSAL, ConfigError, Error, ErrorKind, InvalidRequest};
+pub use lifecycle::Transition;
 pub use listing::Listing;
 pub use secret::{MIN_MASKED_CHARS, MaskingWriter, Secret, mask_secrets};
 pub use settings::IntoTokenProvider;

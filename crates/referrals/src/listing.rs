@@ -148,7 +148,10 @@ fn page_stream(
     let retry = client.inner.sender.retry;
     let refresh = client.inner.sender.auth.can_refresh();
     let state = pager.map(|pager| {
-        let pager = pager.with_limits(limits).with_retry(retry);
+        let pager = pager
+            .with_limits(limits)
+            .with_retry(retry)
+            .with_text_mask(crate::mask_secrets);
         PageFetcher {
             client,
             pager: if refresh {

@@ -33,7 +33,7 @@ use serde_json::Value;
 use crate::auth::{self, TokenProvider};
 use crate::driver::Sender;
 use crate::settings::Settings;
-use crate::{Client, ClientBuilder, Error, ErrorKind};
+use crate::{Client, ClientBuilder, Error};
 
 pub use referrals_query::webhook::{DEFAULT_BASE_URL, REFERRAL_EVENTS};
 
@@ -172,8 +172,7 @@ impl WebhookRegistration {
 }
 
 fn decode<T: serde::de::DeserializeOwned>(response: &Response<Bytes>) -> Result<T, Error> {
-    referrals_model::decode(response.body())
-        .map_err(|error| Error::new(ErrorKind::Decode { error, page: None }))
+    referrals_model::decode(response.body()).map_err(|error| Error::undecodable(error, response))
 }
 
 /// Configures a [`WebhookRegistration`]: a [`ClientBuilder`] whose `build` makes one.

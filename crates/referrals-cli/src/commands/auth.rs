@@ -52,7 +52,7 @@ async fn target(settings: &Settings) -> Result<Target, Failure> {
             .start()
             .await
             .map_err(|e| Failure::Local(format!("cannot start the demo simulator: {e}")))?;
-        eprintln!(
+        say!(
             "demo: signing in to an embedded simulator at {} (it approves the code by itself)",
             simulator.base_url()
         );
@@ -99,7 +99,7 @@ pub async fn login(settings: &Settings) -> Result<(), Failure> {
     )
     .map_err(auth_failure)?;
     let authorization = login.start(&transport).await.map_err(auth_failure)?;
-    eprintln!("{}", authorization.instructions());
+    say!("{}", authorization.instructions());
     let answer = login
         .finish(&transport, &authorization)
         .await
@@ -138,9 +138,10 @@ pub async fn login(settings: &Settings) -> Result<(), Failure> {
             env::TOKEN_CACHE
         ),
     };
-    eprintln!(
+    say!(
         "Signed in as {who} (tenant {}, client {}); {where_kept}",
-        target.tenant, target.client_id
+        target.tenant,
+        target.client_id
     );
     if let Some(simulator) = &target.demo {
         let client = Client::builder()
@@ -152,7 +153,7 @@ pub async fn login(settings: &Settings) -> Result<(), Failure> {
             .map_err(referrals::Error::from)?;
         let mut pages = client.list(query).pages();
         let page = futures::StreamExt::next(&mut pages).await.transpose()?;
-        eprintln!(
+        say!(
             "demo: the signed-in token works: the API listed {} on a first page of one",
             count(page.map_or(0, |p| p.items.len()), "referral")
         );
@@ -174,7 +175,7 @@ pub async fn logout(settings: &Settings) -> Result<(), Failure> {
         .collect();
     match keys.as_slice() {
         [] => {
-            eprintln!(
+            say!(
                 "No sign-in stored for {authority} in {}; nothing to do",
                 cache.path().display()
             );
@@ -182,7 +183,7 @@ pub async fn logout(settings: &Settings) -> Result<(), Failure> {
         }
         [key] => {
             cache.remove(key).await.map_err(auth_failure)?;
-            eprintln!(
+            say!(
                 "Signed out: removed client {} in tenant {} from {}",
                 key.client_id,
                 key.tenant,

@@ -31,7 +31,7 @@ pub fn run(settings: &Settings, args: &ChangesArgs) -> Result<(), Failure> {
         (Some(name), Some(seq)) => {
             let mut mirror = Mirror::open_existing(&db)?;
             let offset = mirror.acknowledge(name, seq, SystemTime::now())?;
-            eprintln!("consumer {name}: acknowledged up to {offset}");
+            say!("consumer {name}: acknowledged up to {offset}");
             Ok(())
         }
         (Some(name), None) => {
@@ -40,7 +40,7 @@ pub fn run(settings: &Settings, args: &ChangesArgs) -> Result<(), Failure> {
             let offset = mirror.consumer_offset(name)?;
             let last = write_after(&mirror, offset, args.limit)?;
             if let Some(last) = last {
-                eprintln!(
+                say!(
                     "consumer {name}: printed changes {} to {last}; when they are processed, run \
                      `referrals changes --consumer {name} --ack {last}`",
                     offset + 1

@@ -20,7 +20,7 @@ pub async fn run(settings: &Settings, command: &DealCommand) -> Result<(), Failu
             let deal = registration(file)?;
             let connection = connect(settings, None).await?;
             connection.client.register_deal(id, &deal).await?;
-            eprintln!("registered the deal on {id}");
+            say!("registered the deal on {id}");
             print(settings, &connection.client.get(id).await?)
         }
         DealCommand::Update { id, patch, .. } => {
@@ -41,7 +41,7 @@ pub async fn run(settings: &Settings, command: &DealCommand) -> Result<(), Failu
                 .client
                 .update_deal_registration(id, &operations)
                 .await?;
-            eprintln!("updated the deal registration of {id}");
+            say!("updated the deal registration of {id}");
             print(settings, &connection.client.get(id).await?)
         }
     }

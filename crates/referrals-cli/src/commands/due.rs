@@ -113,16 +113,16 @@ fn write<W: Write + 'static>(list: &DueList, format: Format, out: W) -> io::Resu
 fn summarize(list: &DueList, args: &DueArgs) {
     let within = in_words(args.within);
     match list.due.len() {
-        0 if io::stderr().is_terminal() => eprintln!("nothing is due within {within}"),
+        0 if io::stderr().is_terminal() => say!("nothing is due within {within}"),
         0 => {}
-        due => eprintln!(
+        due => say!(
             "{} due within {within} ({} already expired while New)",
             count(due, "referral"),
             list.expired()
         ),
     }
     if !list.unknown_expiration.is_empty() {
-        eprintln!(
+        say!(
             "note: {} without a readable expirationDateTime (they may be due): {}",
             count(list.unknown_expiration.len(), "New referral"),
             list.unknown_expiration.join(", ")

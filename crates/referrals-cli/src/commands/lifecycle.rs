@@ -23,14 +23,27 @@ pub async fn run(
         return Err(Failure::Usage("--reason: the text is empty".into()));
     }
     let connection = connect(settings, None).await?;
-    let updated = connection.client.transition(id, action, reason).await?;
-    eprintln!(
-        "{}: {id} is now {}/{}",
-        action,
-        action.status(),
-        action.substatus()
-    );
-    print(settings, &updated)
+    let transition = connection.client.transition(id, action, reason).await?;
+    if transition.was_already_there() {
+        // A retried script succeeds: the referral is where it asked for.
+        let unchanged = if reason.is_some() {
+            "; nothing sent, its statusReason left as it was"
+        } else {
+            "; nothing sent"
+        };
+        say!(
+            "{action}: {id} is already {}/{}{unchanged}",
+            action.status(),
+            action.substatus()
+        );
+    } else {
+        say!(
+            "{action}: {id} is now {}/{}",
+            action.status(),
+            action.substatus()
+        );
+    }
+    print(settings, transition.referral())
 }
 
 /// Prints a referral after a change: `--format`, else the profile's, else a table on a terminal

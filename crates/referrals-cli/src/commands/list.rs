@@ -55,7 +55,7 @@ pub async fn run(settings: &Settings, args: &ListArgs) -> Result<(), Failure> {
         Start::Query(query) => client.list(query),
         Start::Resume(checkpoint) => {
             if checkpoint.is_finished() {
-                eprintln!("note: that listing was already complete; nothing to list");
+                say!("note: that listing was already complete; nothing to list");
             }
             client.resume(checkpoint)
         }
@@ -96,26 +96,30 @@ pub async fn run(settings: &Settings, args: &ListArgs) -> Result<(), Failure> {
                 let written_ok = sink.finish();
                 progress.clear();
                 written_ok?;
-                // A checkpoint that was refused, or a request that cannot be built, would fail
-                // the same way again: no resume hint for those.
-                let resumable = !crate::failure::is_usage(&error);
-                if let (true, Some(checkpoint)) = (resumable, error.checkpoint()) {
-                    eprintln!(
-                        "listing stopped after {} in {} of this run",
-                        count(written, "referral"),
-                        count(received, "page")
-                    );
-                    eprintln!("resume with: --resume {}", checkpoint);
-                    eprintln!("  {}", resume.render(checkpoint, written));
-                }
-                return Err(Failure::Interrupted(error));
+                // Printed after the error, and only when resuming can help.
+                let lines = match error.checkpoint() {
+                    Some(checkpoint) if crate::failure::resumes(&error) => vec![
+                        format!(
+                            "listing stopped after {} in {} of this run",
+                            count(written, "referral"),
+                            count(received, "page")
+                        ),
+                        format!("resume with: --resume {checkpoint}"),
+                        format!("  {}", resume.render(checkpoint, written)),
+                    ],
+                    _ => Vec::new(),
+                };
+                return Err(Failure::Interrupted {
+                    error,
+                    resume: lines,
+                });
             }
         };
         if args.odata.count && !counted {
             counted = true;
             match page.count {
-                Some(total) => eprintln!("count: {} match", count(total, "referral")),
-                None => eprintln!("count: the server sent no count"),
+                Some(total) => say!("count: {} match", count(total, "referral")),
+                None => say!("count: the server sent no count"),
             }
         }
         for referral in &page.items {
@@ -132,7 +136,7 @@ pub async fn run(settings: &Settings, args: &ListArgs) -> Result<(), Failure> {
     finished?;
     if let Some((checkpoint, Some(end))) = last {
         if end != referrals::query::End::Exhausted && !checkpoint.is_finished() {
-            eprintln!(
+            say!(
                 "more referrals: continue with --resume {checkpoint} (or list every page with --all)"
             );
         }
@@ -194,7 +198,7 @@ fn query(args: &ListArgs) -> Result<ListQuery, Failure> {
         if status.is_unknown() {
             // The server adds values over time: sent as given, but a typo deserves a warning.
             let known: Vec<&str> = ReferralStatus::KNOWN.iter().map(|s| s.as_str()).collect();
-            eprintln!(
+            say!(
                 "warning: --status {} is not one of {}; sent as given",
                 status.as_str(),
                 known.join(", ")

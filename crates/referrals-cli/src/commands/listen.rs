@@ -106,14 +106,14 @@ pub async fn run(settings: &Settings, args: &ListenArgs) -> Result<(), Failure> 
             StartError::Inbox(InboxError::Mirror(error)) => Failure::from(error),
             error => Failure::Local(error.to_string()),
         })?;
-    eprintln!(
+    say!(
         "listening for webhook events at {} (mirror {}); Ctrl-C stops",
         listener.url(),
         db.display()
     );
     if let Some(simulator) = demo {
         simulator.register_webhook(&listener.url(), &["referral-created", "referral-updated"]);
-        eprintln!(
+        say!(
             "demo: the simulator delivers to {} and changes a referral every 2 s",
             listener.url()
         );
@@ -132,7 +132,7 @@ pub async fn run(settings: &Settings, args: &ListenArgs) -> Result<(), Failure> 
             }
         }
     }
-    eprintln!("stopping: finishing the requests and the event in hand");
+    say!("stopping: finishing the requests and the event in hand");
     listener.shutdown().await;
     Ok(())
 }
@@ -151,7 +151,7 @@ async fn sync_first(
     let (lock, mirror) = match lock_and_open(db, DEFAULT_LOCK_WAIT).await {
         Ok(locked) => locked,
         Err(Failure::Mirror(MirrorError::Locked { holder, .. })) => {
-            eprintln!(
+            say!(
                 "another `referrals sync` is bringing {} up to date ({holder}); listening \
                  without a sync of its own",
                 db.display()
@@ -190,13 +190,13 @@ async fn sync_first(
 fn demo_change(simulator: &referrals_simulator::SimulatorHandle) {
     let report = simulator.churn(1);
     for id in &report.created {
-        eprintln!("demo: the simulator created referral {id}");
+        say!("demo: the simulator created referral {id}");
     }
     for id in &report.updated {
-        eprintln!("demo: the simulator updated referral {id}");
+        say!("demo: the simulator updated referral {id}");
     }
     for id in &report.removed {
-        eprintln!("demo: the simulator removed referral {id} (removals send no event)");
+        say!("demo: the simulator removed referral {id} (removals send no event)");
     }
 }
 

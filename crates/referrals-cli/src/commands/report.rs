@@ -18,7 +18,7 @@ pub fn run(settings: &Settings, args: &ReportArgs) -> Result<(), Failure> {
     let mirror = Mirror::open_to_read(&db)?;
     let report = Report::from_mirror(&mirror, SystemTime::now(), args.within)?;
     report.write_html(&args.out)?;
-    eprintln!(
+    say!(
         "wrote {}: {}, {} due within {}",
         args.out.display(),
         count(report.pipeline.total, "referral"),

@@ -105,7 +105,7 @@ Press Ctrl-C to stop.
             _ = tick.tick(), if args.churn > 0 => {
                 let report = simulator.churn(args.churn as usize);
                 if settings.verbose > 0 {
-                    eprintln!(
+                    say!(
                         "churn: {} created, {} updated, {} removed; {}",
                         report.created.len(),
                         report.updated.len(),
@@ -116,7 +116,7 @@ Press Ctrl-C to stop.
             }
         }
     }
-    eprintln!("stopping the simulator");
+    say!("stopping the simulator");
     simulator.shutdown().await;
     Ok(())
 }

@@ -111,17 +111,22 @@ pub async fn sync_mirror(
     let seconds = shown.started.elapsed().as_secs_f64();
     match outcome {
         Ok(report) => {
-            eprintln!("{}", summary(&report, requests, seconds));
+            say!("{}", summary(&report, requests, seconds));
             Ok(report)
         }
         Err(SyncError::Listing { error, report }) => {
-            eprintln!("{}", summary(&report, requests, seconds));
-            eprintln!(
-                "sync stopped part-way: every page received is in {}; run `referrals sync` \
-                 again to continue from there",
-                db.display()
-            );
-            Err(Failure::Interrupted(error))
+            say!("{}", summary(&report, requests, seconds));
+            // Printed after the error, and only when running again can help.
+            let resume = if crate::failure::resumes(&error) {
+                vec![format!(
+                    "sync stopped part-way: every page received is in {}; run `referrals sync` \
+                     again to continue from there",
+                    db.display()
+                )]
+            } else {
+                Vec::new()
+            };
+            Err(Failure::Interrupted { error, resume })
         }
         Err(SyncError::Options(error)) => Err(Failure::Usage(error.to_string())),
         Err(SyncError::Mirror(error)) => Err(error.into()),

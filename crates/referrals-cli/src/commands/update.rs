@@ -27,7 +27,7 @@ pub async fn run(
     match connection.client.patch(id, &operations, options).await? {
         Some(referral) => output::print_pretty(&referral),
         None => {
-            eprintln!("updated {id} (the server returned no representation)");
+            say!("updated {id} (the server returned no representation)");
             Ok(())
         }
     }

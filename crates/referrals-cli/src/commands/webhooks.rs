@@ -88,7 +88,7 @@ pub async fn run(settings: &Settings, args: &WebhooksArgs) -> Result<(), Failure
                 events.clone()
             };
             let registered = client.register(url, &events).await?;
-            eprintln!(
+            say!(
                 "{} {url} for {}",
                 if registered.replaced {
                     "re-registered"
@@ -101,7 +101,7 @@ pub async fn run(settings: &Settings, args: &WebhooksArgs) -> Result<(), Failure
         }
         WebhooksCommand::Test { wait, wait_timeout } => {
             let id = client.send_validation_event().await?;
-            eprintln!("validation event sent, correlation id {id}");
+            say!("validation event sent, correlation id {id}");
             if !wait {
                 return print(&serde_json::json!({ "correlationId": id }));
             }

@@ -692,10 +692,11 @@ fn undecodable_page_reports_path_line_and_column() {
     // The seed's defect: a missing comma between two members of an item.
     let body = "{\"totalCount\": 1, \"items\": [\n  {\"id\": \"a\"\n   \"status\": \"New\"}]}";
     let run = drive(&mut pager, |_| ok(body));
-    let Err(PagerError::Decode { error, page }) = &run.result else {
+    let Err(PagerError::Decode { error, page, body }) = &run.result else {
         panic!("{:?}", run.result.err());
     };
     assert_eq!(*page, 1);
+    assert_eq!(*body, None, "a JSON body is described by the decoder");
     assert_eq!((error.line(), error.column()), (3, 4));
     assert_eq!(error.path(), "items[0]");
     assert!(
@@ -712,6 +713,30 @@ fn undecodable_page_reports_path_line_and_column() {
         panic!()
     };
     assert_eq!(error.path(), "items[0].status");
+}
+
+#[test]
+fn an_html_page_with_200_is_named_with_its_status_and_type_not_as_invalid_json() {
+    let mut pager = Pager::new(Endpoint::default(), &ListQuery::new(), "corr").unwrap();
+    let run = drive(&mut pager, |_| {
+        let mut reply = ok("\n<!DOCTYPE html><html><body>Sign in to the proxy</body></html>");
+        reply
+            .headers
+            .insert("content-type", "text/html; charset=utf-8".parse().unwrap());
+        reply
+    });
+    let Err(PagerError::Decode { body, page, .. }) = &run.result else {
+        panic!("{:?}", run.result.err());
+    };
+    assert_eq!(*page, 1);
+    let body = body.as_ref().expect("the body is named");
+    assert_eq!(body.kind(), referrals_query::BodyKind::Html);
+    let message = run.result.as_ref().unwrap_err().to_string();
+    assert_eq!(
+        message,
+        "page 1: HTTP 200 with an HTML page (text/html; charset=utf-8), not the API's JSON"
+    );
+    assert!(!message.contains("line 1"), "{message}");
 }
 
 #[test]

@@ -200,7 +200,7 @@ fn pager_sees(responses: Vec<Response>) -> Result<(), TestCaseError> {
             Ok(PagerEvent::Refresh) => {
                 prop_assert!(false, "a pager without token refresh never asks for one");
             }
-            Err(PagerError::Decode { error, page }) => {
+            Err(PagerError::Decode { error, page, .. }) => {
                 prop_assert!(status.is_success());
                 prop_assert!(page >= 1);
                 prop_assert!(error.line() >= 1, "{}", error);

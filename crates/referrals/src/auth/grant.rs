@@ -188,13 +188,11 @@ pub(crate) fn error_texts(answer: &serde_json::Value) -> (String, Option<String>
 }
 
 fn describe_unusable(status: u16, body: &[u8]) -> String {
-    let start = String::from_utf8_lossy(&body[..body.len().min(256)]).to_lowercase();
-    let what = if body.is_empty() {
-        "an empty body"
-    } else if start.contains("<html") || start.contains("<!doctype") {
-        "an HTML page"
-    } else {
-        "something that is not a JSON object"
+    // The API's answers and the authority's are classified by the same rule.
+    let what = match referrals_query::BodyKind::of(None, body) {
+        referrals_query::BodyKind::Empty => "an empty body",
+        referrals_query::BodyKind::Html => "an HTML page",
+        _ => "something that is not a JSON object",
     };
     format!("the authority answered {what} (HTTP {status}), not a token answer")
 }

@@ -92,6 +92,28 @@ async fn lists_every_page_of_the_odata_form_each_item_once() {
 }
 
 #[tokio::test]
+async fn every_get_sends_content_type_json_as_the_contract_requires() {
+    let sim = simulator(30, FaultPlan::new()).await;
+    let client = sim_client(&sim);
+    let query = ListQuery::new().page_size(10).expect("in range");
+    let items: Vec<Referral> = client.list(query).try_collect().await.expect("listing");
+    let id = items[0].id.clone().expect("an id");
+    client.get(&id).await.expect("the referral");
+    let requests = sim.requests();
+    assert_eq!(requests.len(), 4, "three pages and a get");
+    for request in &requests {
+        assert_eq!(request.method, http::Method::GET);
+        assert_eq!(
+            request.header("content-type"),
+            Some("application/json"),
+            "{} {}",
+            request.method,
+            request.path_and_query
+        );
+    }
+}
+
+#[tokio::test]
 async fn retries_a_429_honouring_retry_after_without_duplicating_items() {
     let faults =
         FaultPlan::new().rule(FaultRule::list_page(1, Fault::too_many_requests(1)).times(1));

@@ -80,6 +80,48 @@ async fn a_forbidden_move_is_a_typed_refusal_after_one_read() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_move_to_where_the_referral_already_is_succeeds_without_an_update() {
+    let sim = simulator().await;
+    let client = sim_client(&sim);
+    let id = id_with(&sim, "New");
+    let first = client
+        .transition(&id, LifecycleAction::Accept, None)
+        .await
+        .expect("accepted");
+    assert!(!first.was_already_there());
+    let requests = sim.api_requests();
+    let again = client
+        .transition(&id, LifecycleAction::Accept, None)
+        .await
+        .expect("a retried accept succeeds");
+    assert!(again.was_already_there(), "{again:?}");
+    assert_eq!(again.referral().status, Some(ReferralStatus::Active));
+    assert_eq!(sim.api_requests(), requests + 1, "one read, no update sent");
+    let patches = sim
+        .requests()
+        .iter()
+        .filter(|r| r.method == http::Method::PATCH)
+        .count();
+    assert_eq!(patches, 1, "only the first accept updated it");
+
+    // Won twice: the same; lost after won is still refused.
+    client.win(&id).await.expect("won");
+    let won_again = client
+        .transition(&id, LifecycleAction::Win, None)
+        .await
+        .expect("a retried won succeeds");
+    assert!(won_again.was_already_there());
+    let error = client
+        .transition(&id, LifecycleAction::Lose, None)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(error.kind(), ErrorKind::Refused { .. }),
+        "{error:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn deal_registrations_are_checked_before_sending_and_read_back_after() {
     let sim = simulator().await;
     let client = sim_client(&sim);

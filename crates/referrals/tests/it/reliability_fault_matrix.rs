@@ -391,7 +391,7 @@ fn describe(error: &Error) -> String {
         ErrorKind::Pagination(PagerError::NextLink(link)) if link.is_foreign() => {
             "Pagination (foreign next link refused, nothing sent to it)".into()
         }
-        ErrorKind::Decode { error, page } => format!(
+        ErrorKind::Decode { error, page, .. } => format!(
             "Decode (page {}, line {}, column {})",
             page.unwrap_or_default(),
             error.line(),

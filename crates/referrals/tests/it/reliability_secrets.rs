@@ -520,6 +520,40 @@ async fn fixed_page_server(body: String) -> SocketAddr {
 }
 
 #[tokio::test]
+async fn a_server_that_echoes_the_token_in_its_error_shows_it_nowhere() {
+    let seen = Seen::default();
+    for status in [400, 401, 500] {
+        let sim = simulator(
+            30,
+            FaultPlan::new().rule(FaultRule::always(Fault::EchoAuthorization { status })),
+        )
+        .await;
+        let client = token_client(&sim, &seen);
+        let errors = [
+            list_error(&client, ListQuery::new()).await,
+            client.get("some-referral").await.expect_err("refused"),
+        ];
+        for error in &errors {
+            let api = error.api_error().expect("the API's error");
+            assert_eq!(api.status().as_u16(), status);
+            let text = render(error);
+            assert!(!text.contains(TOKEN), "HTTP {status}: {text}");
+            assert!(
+                api.message()
+                    .is_some_and(|m| m.contains("Bearer [redacted]")),
+                "the echo is masked, the rest kept: {text}"
+            );
+        }
+    }
+    let sent = seen.sent.lock().unwrap();
+    assert!(
+        sent.iter()
+            .any(|s| s.authorization.as_deref() == Some(&format!("Bearer {TOKEN}")[..])),
+        "the token was sent, and echoed"
+    );
+}
+
+#[tokio::test]
 async fn a_next_link_to_another_loopback_port_is_refused_and_that_port_sees_nothing() {
     let victim = simulator(30, FaultPlan::new()).await;
     let link = format!("{}?$skiptoken=abc", victim.referrals_url());
