@@ -31,6 +31,7 @@ Exit codes: each means one thing, whatever the command.
      option (and a full command line) that continues it
   5  a response could not be decoded: not the documented JSON (an HTML page from
      a proxy, a mistyped field); a listing stopped by one shows its `--resume` too
+  7  `referrals due` found at least one referral due (0 when none): for cron
 
 Environment:
   PARTNER_CENTER_BASE_URL   the API base URL (default https://api.partner.microsoft.com)
@@ -280,6 +281,54 @@ pub enum Command {
     Sync(SyncArgs),
     /// Print the mirror's change journal as NDJSON (per named consumer, with acknowledgement)
     Changes(ChangesArgs),
+    /// The New referrals that expire within --within (or already have, while still New),
+    /// soonest first; exit 7 when any is due, 0 when none
+    #[command(after_help = EXIT_CODES)]
+    Due(Box<DueArgs>),
+    /// Write the mirror's pipeline as one self-contained HTML page: totals, charts and what is
+    /// due (see docs/report.md)
+    #[command(after_help = EXIT_CODES)]
+    Report(ReportArgs),
+}
+
+/// `referrals due`.
+#[derive(Args, Clone, Debug)]
+pub struct DueArgs {
+    /// How far ahead to look: the New referrals whose expirationDateTime falls before now plus
+    /// this, e.g. 90m, 72h, 3d
+    #[arg(long, value_name = "DURATION", default_value = "72h", value_parser = parse_duration)]
+    pub within: Duration,
+
+    /// Output format [default: table on a terminal, ndjson otherwise]; the table shows the time
+    /// left, the customer, the deal value and the id
+    #[arg(long, value_enum)]
+    pub format: Option<Format>,
+
+    /// Read a local mirror written by `referrals sync` instead of the API, offline
+    #[arg(long, value_name = "PATH", help_heading = "Offline")]
+    pub db: Option<PathBuf>,
+
+    /// Where the API is, and the credential.
+    #[command(flatten)]
+    pub api: ApiArgs,
+}
+
+/// `referrals report`.
+#[derive(Args, Clone, Debug)]
+pub struct ReportArgs {
+    /// The mirror written by `referrals sync` [default: REFERRALS_DB, else the profile's
+    /// `database`, else referrals.db]
+    #[arg(long, value_name = "PATH")]
+    pub db: Option<PathBuf>,
+
+    /// The HTML file to write (replaced whole; readable by its owner only, as it holds
+    /// customers' names and deal values)
+    #[arg(long, value_name = "FILE")]
+    pub out: PathBuf,
+
+    /// The horizon of the report's table of due referrals, e.g. 90m, 72h, 3d
+    #[arg(long, value_name = "DURATION", default_value = "72h", value_parser = parse_duration)]
+    pub within: Duration,
 }
 
 /// `referrals login`.
@@ -828,6 +877,21 @@ mod tests {
         assert!(parse_seconds("-3").is_err());
         assert!(parse_seconds("NaN").is_err());
         assert!(parse_seconds("soon").unwrap_err().contains("soon"));
+    }
+
+    #[test]
+    fn the_due_horizon_defaults_to_the_library_s() {
+        let (cli, _) = Cli::try_parse_with_matches(["referrals", "due", "--demo"]).unwrap();
+        let Command::Due(args) = cli.command else {
+            panic!("{:?}", cli.command)
+        };
+        assert_eq!(args.within, referrals_report::DEFAULT_WITHIN);
+        let (cli, _) =
+            Cli::try_parse_with_matches(["referrals", "report", "--out", "r.html"]).unwrap();
+        let Command::Report(args) = cli.command else {
+            panic!("{:?}", cli.command)
+        };
+        assert_eq!(args.within, referrals_report::DEFAULT_WITHIN);
     }
 
     #[test]

@@ -9,6 +9,7 @@ use referrals::auth::{
     AttemptFailure, AuthError, AzureCliProblem, CacheProblem, ConfigProblem, CredentialSource,
     Field, SignInProblem, Unconfigured, env,
 };
+use referrals_report::ReportError;
 use referrals_sync::MirrorError;
 
 /// Success.
@@ -23,6 +24,8 @@ pub const CONFIG: u8 = 3;
 pub const INTERRUPTED: u8 = 4;
 /// A response could not be decoded.
 pub const DECODE: u8 = 5;
+/// `referrals due` found referrals due: not an error, a signal for the cron job that runs it.
+pub const DUE: u8 = 7;
 
 /// A command that did not succeed.
 #[derive(Debug)]
@@ -47,6 +50,8 @@ pub enum Failure {
     Config(String),
     /// The local mirror cannot be used (missing, locked, corrupt, full...).
     Mirror(MirrorError),
+    /// `referrals due` listed this many due referrals (exit code 7; nothing more to report).
+    Due(usize),
 }
 
 impl Failure {
@@ -65,12 +70,13 @@ impl Failure {
             Failure::Output(error) if error.kind() == io::ErrorKind::BrokenPipe => OK,
             Failure::Output(_) | Failure::Local(_) | Failure::Mirror(_) => API,
             Failure::Config(_) => CONFIG,
+            Failure::Due(_) => DUE,
         }
     }
 
     /// Writes the report to stderr (nothing for a closed stdout).
     pub fn report(&self) {
-        if self.code() == OK {
+        if self.code() == OK || matches!(self, Failure::Due(_)) {
             return;
         }
         say!("error: {self}");
@@ -118,6 +124,7 @@ impl fmt::Display for Failure {
             }
             Failure::Output(error) => write!(f, "cannot write the output: {error}"),
             Failure::Mirror(error) => fmt::Display::fmt(error, f),
+            Failure::Due(count) => write!(f, "{} due", crate::plural::count(*count, "referral")),
         }
     }
 }
@@ -131,6 +138,15 @@ impl From<referrals::Error> for Failure {
 impl From<MirrorError> for Failure {
     fn from(error: MirrorError) -> Self {
         Failure::Mirror(error)
+    }
+}
+
+impl From<ReportError> for Failure {
+    fn from(error: ReportError) -> Self {
+        match error {
+            ReportError::Mirror(error) => Failure::Mirror(error),
+            other => Failure::Local(other.to_string()),
+        }
     }
 }
 
@@ -442,6 +458,16 @@ mod tests {
             path: PathBuf::from("m.db"),
         };
         assert_eq!(mirror_hint(&other), None);
+    }
+
+    #[test]
+    fn due_referrals_exit_7_and_are_not_reported_as_an_error() {
+        let due = Failure::Due(3);
+        assert_eq!(due.code(), DUE);
+        assert_eq!(due.to_string(), "3 referrals due");
+        assert_eq!(Failure::Due(1).to_string(), "1 referral due");
+        let codes = [OK, API, USAGE, CONFIG, INTERRUPTED, DECODE];
+        assert!(!codes.contains(&DUE), "an exit code of its own");
     }
 
     #[test]

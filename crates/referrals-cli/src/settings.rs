@@ -477,12 +477,14 @@ fn api_args(command: &Command) -> Option<&ApiArgs> {
         Command::Sync(args) => Some(&args.api),
         Command::Listen(args) => Some(&args.api),
         Command::Webhooks(args) => Some(&args.api),
+        Command::Due(args) => Some(&args.api),
         Command::Login(_)
         | Command::Logout(_)
         | Command::Simulate(_)
         | Command::Completions { .. }
         | Command::Config(_)
-        | Command::Changes(_) => None,
+        | Command::Changes(_)
+        | Command::Report(_) => None,
     }
 }
 
@@ -509,6 +511,7 @@ fn database_flag(command: &Command) -> Option<PathBuf> {
         Command::Sync(args) => args.db.clone(),
         Command::Changes(args) => args.db.clone(),
         Command::Listen(args) => args.db.clone(),
+        Command::Report(args) => args.db.clone(),
         _ => None,
     }
 }
@@ -517,6 +520,7 @@ fn database_flag(command: &Command) -> Option<PathBuf> {
 fn format_flag(command: &Command) -> Option<Format> {
     match command {
         Command::List(args) => args.output.format,
+        Command::Due(args) => args.format,
         Command::Accept(args) | Command::Won(args) => args.format,
         Command::Decline(args) | Command::Lost(args) => args.target.format,
         Command::Deal(

@@ -8,11 +8,13 @@ pub mod completions;
 pub mod config;
 pub mod create;
 pub mod deal;
+pub mod due;
 pub mod get;
 pub mod lifecycle;
 pub mod list;
 pub mod listen;
 pub mod replace;
+pub mod report;
 pub mod simulate;
 pub mod sync;
 pub mod update;
@@ -60,5 +62,7 @@ pub async fn run(command: &Command, settings: &Settings) -> Result<(), Failure> 
         Command::Changes(args) => changes::run(settings, args),
         Command::Listen(args) => listen::run(settings, args).await,
         Command::Webhooks(args) => webhooks::run(settings, args).await,
+        Command::Due(args) => due::run(settings, args).await,
+        Command::Report(args) => report::run(settings, args),
     }
 }

@@ -77,7 +77,8 @@ const COLUMNS: &[TableColumn] = &[
     },
 ];
 
-fn deal_value(r: &Referral) -> String {
+/// `5000 EUR`: the deal value with its currency.
+pub fn deal_value(r: &Referral) -> String {
     let value = Column::DealValue.value(r);
     let currency = Column::Currency.value(r);
     match (value.is_empty(), currency.is_empty()) {
@@ -98,8 +99,7 @@ fn updated(r: &Referral) -> String {
 
 /// A table writer over `out`.
 pub struct Table<W: Write> {
-    out: W,
-    line: String,
+    rows: Rows<W>,
     columns: Vec<&'static TableColumn>,
 }
 
@@ -110,22 +110,56 @@ impl<W: Write> Table<W> {
         if columns.is_empty() {
             columns = COLUMNS.iter().collect();
         }
-        let mut table = Table {
+        let headings = columns
+            .iter()
+            .map(|c| Heading {
+                header: c.header,
+                width: c.width,
+                right: c.right,
+            })
+            .collect();
+        Ok(Table {
+            rows: Rows::new(out, header, headings)?,
+            columns,
+        })
+    }
+}
+
+/// A column of [`Rows`]: its header, its width in terminal cells, and its alignment.
+pub struct Heading {
+    pub header: &'static str,
+    pub width: usize,
+    pub right: bool,
+}
+
+/// Rows of fixed-width cells under a header row, for tables whose cells the caller computes
+/// (`referrals due`'s time left); [`Table`] writes its rows with it.
+pub struct Rows<W: Write> {
+    out: W,
+    line: String,
+    headings: Vec<Heading>,
+}
+
+impl<W: Write> Rows<W> {
+    /// Rows of `headings` over `out`, starting with the header row when `header`.
+    pub fn new(out: W, header: bool, headings: Vec<Heading>) -> io::Result<Self> {
+        let mut rows = Rows {
             out,
             line: String::new(),
-            columns,
+            headings,
         };
         if header {
-            let headers: Vec<String> = table.columns.iter().map(|c| c.header.to_owned()).collect();
-            table.write_row(&headers)?;
+            let headers: Vec<String> = rows.headings.iter().map(|h| h.header.to_owned()).collect();
+            rows.write(&headers)?;
         }
-        Ok(table)
+        Ok(rows)
     }
 
-    fn write_row(&mut self, cells: &[String]) -> io::Result<()> {
+    /// Writes one row: each cell cut or padded to its column's width.
+    pub fn write(&mut self, cells: &[String]) -> io::Result<()> {
         self.line.clear();
-        let count = self.columns.len();
-        for (i, (column, cell)) in self.columns.iter().zip(cells).enumerate() {
+        let count = self.headings.len();
+        for (i, (column, cell)) in self.headings.iter().zip(cells).enumerate() {
             if i > 0 {
                 self.line.push_str("  ");
             }
@@ -144,6 +178,11 @@ impl<W: Write> Table<W> {
         }
         self.line.push('\n');
         self.out.write_all(self.line.as_bytes())
+    }
+
+    /// Pushes the rows written so far to the reader.
+    pub fn flush(&mut self) -> io::Result<()> {
+        self.out.flush()
     }
 }
 
@@ -201,11 +240,11 @@ fn char_width(c: char) -> usize {
 impl<W: Write> Sink for Table<W> {
     fn item(&mut self, referral: &Referral) -> io::Result<()> {
         let cells: Vec<String> = self.columns.iter().map(|c| (c.value)(referral)).collect();
-        self.write_row(&cells)
+        self.rows.write(&cells)
     }
 
     fn flush(&mut self) -> io::Result<()> {
-        self.out.flush()
+        self.rows.flush()
     }
 }
 
@@ -237,7 +276,7 @@ mod tests {
         .unwrap();
         table.item(&referral).unwrap();
         table.finish().unwrap();
-        let text = String::from_utf8(table.out).unwrap();
+        let text = String::from_utf8(table.rows.out).unwrap();
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(lines.len(), 2);
         let status_at = lines[0].find("STATUS").unwrap();
@@ -261,7 +300,7 @@ mod tests {
         let mut table = Table::new(Vec::new(), true, &fields).unwrap();
         let referral: Referral = serde_json::from_str(r#"{"id":"r1","status":"New"}"#).unwrap();
         table.item(&referral).unwrap();
-        let text = String::from_utf8(table.out).unwrap();
+        let text = String::from_utf8(table.rows.out).unwrap();
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(
             lines[0].split_whitespace().collect::<Vec<_>>(),

@@ -8,6 +8,7 @@ mod auth;
 mod bounded_input;
 mod cli;
 mod daily;
+mod due;
 mod exit_codes;
 mod hostile;
 mod numbers;
