@@ -35,7 +35,7 @@ pub enum Failure {
     /// The client's error, outside a listing (or before its first request).
     Client(referrals::Error),
     /// A listing (or a sync) that stopped part-way, and what continues it: lines printed
-    /// after the error, empty when resuming cannot help ([`resumes`]).
+    /// after the error, empty when resuming cannot help.
     Interrupted {
         /// Why it stopped.
         error: referrals::Error,
