@@ -44,7 +44,7 @@ fn pages() -> Vec<(String, Vec<u8>, usize)> {
                 100,
             )),
             n => n
-                .parse()
+                .parse::<usize>()
                 .ok()
                 .map(|n| (n.to_string(), synthetic.page_bytes_classic(n), n)),
         })
