@@ -1,5 +1,8 @@
-//! Decoding a page of synthetic referrals: our lossless typed decode against three baselines
-//! measured on the same bytes in the same run.
+//! Decoding a page of referrals: our lossless typed decode against baselines measured on the
+//! same bytes in the same run. Two kinds of page: synthetic ones of 100 / 10,000 / 100,000
+//! referrals (every field filled), and `documented`, the 100 referrals of
+//! `fixtures/data/documented-page.json` built from Microsoft's documented examples (small
+//! referrals beside large ones, many fields absent), where a model's fixed cost per object shows.
 //!
 //! - `ignored_any`: serde_json parsing into `IgnoredAny`, the parse floor;
 //! - `value`: into `serde_json::Value`;
@@ -11,36 +14,52 @@
 //!   fields, borrowed text, unknown fields dropped) decoded by each parser, the fastest typed
 //!   decode each offers (simd-json parses in place: its time includes copying the page).
 //!
-//! `cargo bench -p referrals-benches --bench decode`; `REFERRALS_BENCH_SIZES=100` to limit sizes.
+//! `cargo bench -p referrals-benches --bench decode`; `REFERRALS_BENCH_SIZES=100` to limit the
+//! synthetic sizes, `REFERRALS_BENCH_SIZES=documented` for the documented page alone (the
+//! default is every size and the documented page).
 
 use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use referrals_benches::{lossy, naive};
+use referrals_fixtures::files::Fixture;
 use referrals_fixtures::synthetic::Synthetic;
 use referrals_model::borrowed::ReferralCollectionRef;
 use referrals_model::{ReferralCollection, decode};
 use serde::de::IgnoredAny;
 
-fn sizes() -> Vec<usize> {
-    std::env::var("REFERRALS_BENCH_SIZES")
-        .ok()
-        .map(|s| s.split(',').filter_map(|n| n.trim().parse().ok()).collect())
-        .unwrap_or_else(|| vec![100, 10_000, 100_000])
+/// The pages to decode: `(group name, bytes, items)`.
+fn pages() -> Vec<(String, Vec<u8>, usize)> {
+    let wanted = std::env::var("REFERRALS_BENCH_SIZES")
+        .unwrap_or_else(|_| String::from("100,documented,10000,100000"));
+    let synthetic = Synthetic::new(42);
+    wanted
+        .split(',')
+        .map(str::trim)
+        .filter_map(|page| match page {
+            "documented" => Some((
+                String::from("documented"),
+                Fixture::DocumentedPage.bytes().to_vec(),
+                100,
+            )),
+            n => n
+                .parse::<usize>()
+                .ok()
+                .map(|n| (n.to_string(), synthetic.page_bytes_classic(n), n)),
+        })
+        .collect()
 }
 
 fn decode_pages(c: &mut Criterion) {
-    let synthetic = Synthetic::new(42);
-    for n in sizes() {
-        let bytes = synthetic.page_bytes_classic(n);
+    for (name, bytes, n) in pages() {
         let check: ReferralCollection = match decode(&bytes) {
             Ok(page) => page,
-            Err(error) => panic!("synthetic page does not decode: {error}"),
+            Err(error) => panic!("the {name} page does not decode: {error}"),
         };
         assert_eq!(check.items().len(), n);
 
-        let mut group = c.benchmark_group(format!("decode/{n}"));
+        let mut group = c.benchmark_group(format!("decode/{name}"));
         group.throughput(Throughput::Bytes(bytes.len() as u64));
         if n >= 10_000 {
             group.sample_size(10);

@@ -1,8 +1,11 @@
 //! Decode ratios from interleaved rounds: every decoder is timed once per round, in turn, so that
 //! all of them see the same machine state, and each ratio is taken between medians.
 //!
-//! `cargo run --release -p referrals-benches --example decode_ratios -- [items] [rounds] [floats]`
+//! `cargo run --release -p referrals-benches --example decode_ratios -- [items] [rounds] [floats|documented]`
 //! (defaults: 100 items, 21 rounds). With 100,000 items each round decodes each page once.
+//! `documented` decodes `fixtures/data/documented-page.json` instead (its 100 referrals, built
+//! from Microsoft's documented examples: small referrals beside large ones, many fields absent;
+//! `items` is then ignored).
 //! `floats` gives every referral a 17-digit `dealValue` and an unknown list of eight 17-digit
 //! floats (the synthetic page's own numbers are short: cents and tenths), to show what serde_json's
 //! `float_roundtrip` costs where it matters (`float_roundtrip_cost.sh` runs both builds).
@@ -23,6 +26,7 @@ use std::hint::black_box;
 use std::time::Instant;
 
 use referrals_benches::{lossy, naive};
+use referrals_fixtures::files::Fixture;
 use referrals_fixtures::synthetic::Synthetic;
 use referrals_model::borrowed::ReferralCollectionRef;
 use referrals_model::{ReferralCollection, decode};
@@ -44,11 +48,11 @@ fn main() {
     let mut args = std::env::args().skip(1);
     let items: usize = args.next().and_then(|n| n.parse().ok()).unwrap_or(100);
     let rounds: usize = args.next().and_then(|n| n.parse().ok()).unwrap_or(21);
-    let floats = args.next().is_some_and(|kind| kind == "floats");
-    let bytes = if floats {
-        float_page(items)
-    } else {
-        Synthetic::new(42).page_bytes_classic(items)
+    let kind = args.next().unwrap_or_default();
+    let (items, bytes) = match kind.as_str() {
+        "floats" => (items, float_page(items)),
+        "documented" => (100, Fixture::DocumentedPage.bytes().to_vec()),
+        _ => (items, Synthetic::new(42).page_bytes_classic(items)),
     };
     // About 50 ms of decoding per decoder and round.
     let repeats = (50_000_000 / bytes.len().max(1)).max(1);
@@ -68,7 +72,11 @@ fn main() {
     let medians: Vec<f64> = times.iter_mut().map(|samples| median(samples)).collect();
     println!(
         "{items} items{}, {} bytes, {rounds} rounds of {repeats} decodes each; median time per page",
-        if floats { " (float-heavy)" } else { "" },
+        match kind.as_str() {
+            "floats" => " (float-heavy)",
+            "documented" => " (documented examples)",
+            _ => "",
+        },
         bytes.len()
     );
     println!(
@@ -129,7 +137,7 @@ fn decode_with(decoder: &str, bytes: &[u8], scratch: &mut Vec<u8>) {
         }
         _ => serde_json::from_slice::<serde_json::Value>(bytes).is_ok(),
     };
-    assert!(ok, "{decoder} decodes the synthetic page");
+    assert!(ok, "{decoder} decodes the page");
 }
 
 /// The synthetic page with 17-digit floats in `dealValue` and in an unknown `metrics` list.
