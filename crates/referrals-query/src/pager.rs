@@ -6,7 +6,7 @@ use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
-use referrals_model::{Continuation, DecodeError, Referral, ReferralCollection};
+use referrals_model::{Continuation, DecodeError, Referral, ReferralCollection, WireForm};
 
 use crate::api_error::ApiError;
 use crate::checkpoint::{Checkpoint, CheckpointError, Position};
@@ -80,6 +80,9 @@ pub struct Page {
     pub checkpoint: Checkpoint,
     /// `Some` when this is the last page the pager will yield.
     pub end: Option<End>,
+    /// The wire form the page came in: a service that answers an OData request in the 2018
+    /// form did not apply its OData options.
+    pub form: WireForm,
 }
 
 impl Page {
@@ -268,6 +271,11 @@ impl Pager {
         checkpoint: &Checkpoint,
         correlation_id: &str,
     ) -> Result<Pager, CheckpointError> {
+        if checkpoint.is_partitioned() {
+            return Err(CheckpointError::Partition(
+                "this checkpoint holds several ranges; resume it with Partition::resume".into(),
+            ));
+        }
         if checkpoint.version() != 1 {
             return Err(CheckpointError::Version(checkpoint.version().to_string()));
         }
@@ -553,6 +561,7 @@ impl Pager {
 
     fn accept_page(&mut self, collection: ReferralCollection, page_number: u64) -> Page {
         let count = collection.count();
+        let form = collection.form;
         let continuation = collection.continuation();
         let mut items = collection.into_items();
 
@@ -616,6 +625,7 @@ impl Pager {
             count,
             checkpoint: self.checkpoint(),
             end,
+            form,
         }
     }
 
