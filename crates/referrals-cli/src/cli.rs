@@ -726,6 +726,13 @@ pub struct SimulateArgs {
     /// The bearer token the simulator accepts [default: its own, printed when it starts]
     #[arg(long, value_name = "TOKEN", value_parser = parse_secret)]
     pub accept_token: Option<Secret>,
+    /// Delay every API answer by this long, e.g. 200ms or 0.5s: the round trip to a distant
+    /// service, which a sequential listing pays once per page
+    #[arg(long, value_name = "DURATION", value_parser = parse_latency, default_value = "0ms")]
+    pub latency: Duration,
+    /// Answer 429 (with Retry-After: 1) to API requests beyond this many in flight at once
+    #[arg(long, value_name = "N")]
+    pub max_in_flight: Option<usize>,
 }
 
 /// How a listing is written to stdout.
@@ -775,6 +782,26 @@ fn parse_seconds(value: &str) -> Result<Duration, String> {
     Ok(Duration::from_secs_f64(seconds))
 }
 
+/// `200ms`, `0.5s`, `2s` (at most a minute).
+fn parse_latency(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let (number, scale) = if let Some(ms) = text.strip_suffix("ms") {
+        (ms, 0.001)
+    } else if let Some(s) = text.strip_suffix('s') {
+        (s, 1.0)
+    } else {
+        return Err(format!("`{text}`: give a unit, e.g. 200ms or 0.5s"));
+    };
+    let seconds = number
+        .trim()
+        .parse::<f64>()
+        .ok()
+        .map(|n| n * scale)
+        .filter(|s| s.is_finite() && (0.0..=60.0).contains(s))
+        .ok_or_else(|| format!("`{text}` is not a latency from 0 to 60s, like 200ms"))?;
+    Ok(Duration::from_secs_f64(seconds))
+}
+
 /// `90`, `90s`, `5m`, `2h`, `7d` (a number alone is seconds).
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let text = text.trim();
@@ -814,6 +841,17 @@ mod tests {
         assert!(parse_seconds("-3").is_err());
         assert!(parse_seconds("NaN").is_err());
         assert!(parse_seconds("soon").unwrap_err().contains("soon"));
+    }
+
+    #[test]
+    fn latencies_take_milliseconds_or_seconds() {
+        assert_eq!(parse_latency("200ms"), Ok(Duration::from_millis(200)));
+        assert_eq!(parse_latency("0.5s"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_latency("0ms"), Ok(Duration::ZERO));
+        assert!(parse_latency("200").unwrap_err().contains("unit"));
+        assert!(parse_latency("-1s").is_err());
+        assert!(parse_latency("2m").is_err());
+        assert!(parse_latency("61s").is_err());
     }
 
     #[test]
