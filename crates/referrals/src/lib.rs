@@ -32,6 +32,7 @@ mod driver;
 mod error;
 mod lifecycle;
 mod listing;
+mod partitioned;
 pub mod registration;
 mod secret;
 mod settings;

@@ -665,3 +665,59 @@ fn a_checkpoint_of_version_one_still_reads_and_a_partitioned_one_is_refused_by_t
     .unwrap_err();
     assert!(error.to_string().contains("ranges"), "{error}");
 }
+
+#[test]
+fn an_ordered_listing_holds_at_most_twice_the_cap_of_pages_ahead_of_its_first_range() {
+    let cap = 2u32;
+    let mut service = spread_service(400, Mode::Honours);
+    let query = ListQuery::new()
+        .top(10)
+        .order_by(SortField::CreatedDateTime, SortOrder::Ascending);
+    let mut partition = Partition::new(Endpoint::default(), &query, "corr", options(cap)).unwrap();
+    // The probes.
+    for _ in 0..2 {
+        let mut task = partition.next_task().unwrap();
+        let page = fetch(&mut task.pager, &mut service).unwrap();
+        partition.on_page(task.id, task.pager, page);
+    }
+    assert!(matches!(partition.next_note(), Some(Note::Planned { .. })));
+    // The first range's page is never answered: everything fetched after it waits.
+    let head = partition.next_task().unwrap();
+    let mut fetched_ahead = 0;
+    while let Some(mut task) = partition.next_task() {
+        let page = fetch(&mut task.pager, &mut service).unwrap();
+        partition.on_page(task.id, task.pager, page);
+        fetched_ahead += 1;
+        assert!(
+            partition.next_page().is_none(),
+            "nothing before the first range"
+        );
+        assert!(fetched_ahead <= 100, "the listing keeps fetching ahead");
+    }
+    assert_eq!(fetched_ahead, 2 * cap as usize, "pages held ahead");
+    // Once the first range answers, everything flows, in order, each once.
+    let mut head = head;
+    let page = fetch(&mut head.pager, &mut service).unwrap();
+    partition.on_page(head.id, head.pager, page);
+    let mut yielded: Vec<Referral> = Vec::new();
+    loop {
+        while let Some(page) = partition.next_page() {
+            yielded.extend(page.items);
+        }
+        if partition.is_finished() {
+            break;
+        }
+        let mut task = partition.next_task().expect("a task");
+        let page = fetch(&mut task.pager, &mut service).unwrap();
+        partition.on_page(task.id, task.pager, page);
+    }
+    let all: Vec<&Item> = service.items.iter().collect();
+    let outcome = Outcome {
+        yielded,
+        notes: Vec::new(),
+        resumes: 0,
+    };
+    check_exactly_once(&outcome, &all);
+    let times: Vec<i128> = outcome.yielded.iter().map(created).collect();
+    assert!(times.windows(2).all(|w| w[0] <= w[1]));
+}
