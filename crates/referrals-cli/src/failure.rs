@@ -33,6 +33,9 @@ pub enum Failure {
     Client(referrals::Error),
     /// A listing that stopped part-way; the resume hint has been printed already.
     Interrupted(referrals::Error),
+    /// A listing stopped by a signal (Ctrl-C, `kill`); what it wrote is complete and the resume
+    /// hint has been printed already.
+    Stopped(String),
     /// Writing the output failed.
     Output(io::Error),
     /// Something local failed (the embedded simulator could not start...).
@@ -54,6 +57,7 @@ impl Failure {
                 code @ (USAGE | CONFIG) => code,
                 _ => INTERRUPTED,
             },
+            Failure::Stopped(_) => INTERRUPTED,
             // Nobody reads the rest: the reader went away (`referrals list | head`).
             Failure::Output(error) if error.kind() == io::ErrorKind::BrokenPipe => OK,
             Failure::Output(_) | Failure::Local(_) | Failure::Mirror(_) => API,
@@ -98,9 +102,10 @@ impl Failure {
 impl fmt::Display for Failure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Failure::Usage(message) | Failure::Local(message) | Failure::Config(message) => {
-                f.write_str(message)
-            }
+            Failure::Usage(message)
+            | Failure::Local(message)
+            | Failure::Config(message)
+            | Failure::Stopped(message) => f.write_str(message),
             Failure::Client(error) | Failure::Interrupted(error) => fmt::Display::fmt(error, f),
             Failure::Output(error) => write!(f, "cannot write the output: {error}"),
             Failure::Mirror(error) => fmt::Display::fmt(error, f),
