@@ -137,7 +137,8 @@ impl Bench {
             raw,
             first_url,
             authorization,
-            user_agent: HeaderValue::from_static(concat!("referrals/", env!("CARGO_PKG_VERSION"))),
+            // What the client sends, so that both sides carry the same headers.
+            user_agent: HeaderValue::from_static(referrals_query::DEFAULT_USER_AGENT),
             tokens: Vec::new(),
         };
         let (items, tokens) = bench.client_rt.block_on(bench.raw_value(true));

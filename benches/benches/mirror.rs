@@ -104,7 +104,7 @@ fn run(mirror: &mut Mirror, pages: &[PageUpdate], run: u64) -> Counts {
         mirror.apply_pages(batch).expect("apply");
     }
     let counts = mirror
-        .finish_run(&Timestamp::from_system_time(seen_at(run)))
+        .finish_run(seen_at(run), None, referrals_sync::plan::DEFAULT_OVERLAP)
         .expect("finish");
     mirror
         .connection()

@@ -216,39 +216,43 @@ fn report(
     }
 }
 
+/// `binary args… --base-url {simulator} --token {token}`.
+fn against(binary: &Path, simulator: &SimulatorHandle, args: &[&str]) -> Command {
+    let mut command = Command::new(binary);
+    command
+        .args(args)
+        .arg("--base-url")
+        .arg(simulator.base_url())
+        .arg("--token")
+        .arg(simulator.token());
+    command
+}
+
+/// `referrals sync` of `simulator` into `db`, with `extra` arguments.
+fn sync_into(binary: &Path, simulator: &SimulatorHandle, db: &Path, extra: &[&str]) -> Command {
+    let mut sync = against(binary, simulator, &["sync"]);
+    sync.arg("--db").arg(db).args(extra);
+    sync
+}
+
 fn compare(simulator: &SimulatorHandle, dir: &Path, n: usize, rounds: usize) -> Result<()> {
     let binary = binary()?;
     let (mut list_times, mut sync_times) = (Vec::new(), Vec::new());
     let (mut list_cpu, mut sync_cpu) = (Vec::new(), Vec::new());
     let (mut list_rss, mut sync_rss) = (0, 0);
     for round in 0..rounds {
-        let mut list = Command::new(&binary);
-        list.args([
-            "list",
-            "--all",
-            "--page-size",
-            "100",
-            "--format",
-            "ndjson",
-            "--base-url",
-        ])
-        .arg(simulator.base_url())
-        .arg("--token")
-        .arg(simulator.token());
+        let list = against(
+            &binary,
+            simulator,
+            &["list", "--all", "--page-size", "100", "--format", "ndjson"],
+        );
         let listed = timed(list)?;
         list_times.push(listed.wall);
         list_cpu.extend(listed.cpu);
         list_rss = list_rss.max(listed.rss.unwrap_or(0));
 
         let db = dir.join(format!("compare-{round}.db"));
-        let mut sync = Command::new(&binary);
-        sync.args(["sync", "--base-url"])
-            .arg(simulator.base_url())
-            .arg("--token")
-            .arg(simulator.token())
-            .arg("--db")
-            .arg(&db);
-        let synced = timed(sync)?;
+        let synced = timed(sync_into(&binary, simulator, &db, &[]))?;
         sync_times.push(synced.wall);
         sync_cpu.extend(synced.cpu);
         sync_rss = sync_rss.max(synced.rss.unwrap_or(0));
@@ -277,19 +281,8 @@ fn resync(simulator: &SimulatorHandle, dir: &Path, n: usize, rounds: usize) -> R
     let (mut first_cpu, mut full_cpu) = (Vec::new(), Vec::new());
     for round in 0..rounds {
         let db = dir.join(format!("resync-{round}.db"));
-        let command = |extra: &[&str]| {
-            let mut sync = Command::new(&binary);
-            sync.args(["sync", "--base-url"])
-                .arg(simulator.base_url())
-                .arg("--token")
-                .arg(simulator.token())
-                .arg("--db")
-                .arg(&db)
-                .args(extra);
-            sync
-        };
-        let first = timed(command(&[]))?;
-        let full = timed(command(&["--full"]))?;
+        let first = timed(sync_into(&binary, simulator, &db, &[]))?;
+        let full = timed(sync_into(&binary, simulator, &db, &["--full"]))?;
         first_times.push(first.wall);
         full_times.push(full.wall);
         first_cpu.extend(first.cpu);

@@ -8,6 +8,7 @@
 //! - `cargo xtask msrv` fails unless each crate's `rust-version` is the true minimum of what it
 //!   builds with (its dependencies' `rust-version`s, and 1.85 for edition 2024).
 
+mod generated;
 mod man;
 mod msrv;
 mod workspace;
@@ -86,33 +87,24 @@ fn render<T: JsonSchema>() -> String {
     text
 }
 
-fn write_schemas(dir: &Path) -> Result<String, String> {
-    std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
-    let files = generated();
-    for (name, content) in &files {
-        let path = dir.join(name);
-        std::fs::write(&path, content)
-            .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+/// `schemas/` of the repository.
+fn schemas(dir: &Path) -> generated::Folder<'_> {
+    generated::Folder {
+        dir,
+        shown: "schemas/",
+        what: "schemas",
+        from: ("the model", "schema"),
     }
-    Ok(format!("wrote {} schemas to schemas/", files.len()))
+}
+
+fn write_schemas(dir: &Path) -> Result<String, String> {
+    let files = generated();
+    schemas(dir).write(files.iter().map(|(name, text)| (*name, text.as_bytes())))
 }
 
 fn check_schemas(dir: &Path) -> Result<String, String> {
-    let mut stale = Vec::new();
     let files = generated();
-    for (name, content) in &files {
-        match std::fs::read_to_string(dir.join(name)) {
-            Ok(committed) if committed == *content => {}
-            Ok(_) => stale.push(format!("schemas/{name} is stale")),
-            Err(_) => stale.push(format!("schemas/{name} is missing")),
-        }
-    }
-    if stale.is_empty() {
-        Ok(format!("{} schemas are up to date", files.len()))
-    } else {
-        Err(format!(
-            "{}; the model changed since they were generated: run `cargo xtask schema` and commit schemas/",
-            stale.join(", ")
-        ))
-    }
+    let folder = schemas(dir);
+    let stale = folder.stale(files.iter().map(|(name, text)| (*name, text.as_bytes())));
+    folder.verdict(&stale, files.len())
 }

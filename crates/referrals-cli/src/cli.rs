@@ -227,6 +227,10 @@ pub enum Command {
     /// Run a Partner Center simulator in the foreground until Ctrl-C, for your own tests
     Simulate(SimulateArgs),
     /// Receive Partner Center webhook events, verify them and keep the mirror current
+    ///
+    /// It starts with a sync of the mirror, as `referrals sync` makes one (full the first
+    /// time, incremental after), so that the mirror holds every referral, not only those that
+    /// change while it listens; then it serves. A mirror of another API is refused.
     #[command(after_help = EXIT_CODES)]
     Listen(Box<ListenArgs>),
     /// Register and test the webhook on the Partner Center registration API

@@ -88,7 +88,7 @@ impl Failure {
                 );
             }
             if error.is_app_only_refusal() {
-                eprintln!("  hint: see 'Sign in' in the README for the App+User ways to sign in");
+                eprintln!("  hint: {}", app_only_hint());
             }
             if let ErrorKind::Auth(error) = error.kind() {
                 for hint in sign_in_hints(error) {
@@ -129,6 +129,16 @@ impl From<io::Error> for Failure {
     fn from(error: io::Error) -> Self {
         Failure::Output(error)
     }
+}
+
+/// How to get the App+User token the Referrals API wants, after it refused an app-only one.
+fn app_only_hint() -> String {
+    format!(
+        "sign in as a user with `referrals login`, or set {} (with {}) for automation; see \
+         'Sign in' in the README",
+        env::REFRESH_TOKEN,
+        env::CLIENT_ID
+    )
 }
 
 /// The exit code of a result.
@@ -249,6 +259,16 @@ fn mirror_hint(error: &MirrorError) -> Option<String> {
         MirrorError::Foreign { .. } | MirrorError::Corrupt { .. } => {
             Some("choose another --db file".to_owned())
         }
+        MirrorError::OtherApi { path, .. } => Some(format!(
+            "start a new mirror for this API with another --db path (e.g. --db {}); {} stays \
+             as it is",
+            sibling(path, "other"),
+            path.display()
+        )),
+        MirrorError::UpgradeNeeded { path, .. } => Some(format!(
+            "a user who can write it upgrades it by running `referrals changes --db {} --limit 1` once",
+            path.display()
+        )),
         MirrorError::TooNew { .. } => {
             Some("upgrade referrals: a newer version wrote this mirror".to_owned())
         }
@@ -260,6 +280,19 @@ fn mirror_hint(error: &MirrorError) -> Option<String> {
         }
         _ => None,
     }
+}
+
+/// `dir/m-other.db` for `dir/m.db` and `other`: a file name for a new mirror next to `path`.
+fn sibling(path: &std::path::Path, suffix: &str) -> String {
+    let stem = path.file_stem().map_or_else(
+        || "referrals".to_owned(),
+        |stem| stem.to_string_lossy().into_owned(),
+    );
+    let name = match path.extension() {
+        Some(extension) => format!("{stem}-{suffix}.{}", extension.to_string_lossy()),
+        None => format!("{stem}-{suffix}"),
+    };
+    path.with_file_name(name).display().to_string()
 }
 
 /// `status 500, code generalException, request id …` for API errors.

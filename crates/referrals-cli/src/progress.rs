@@ -1,9 +1,26 @@
-//! A progress bar on stderr for multi-page listings, shown only when stderr is a terminal (and
-//! logs are not being written there).
+//! Progress on stderr for multi-page listings and for `referrals sync`, shown only when stderr
+//! is a terminal (and logs are not being written there).
 
 use std::io::IsTerminal;
+use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+use referrals_sync::RunKind;
+
+use crate::plural::count;
+
+/// A bar drawn on stderr with `template`, or none when `visible` is false or stderr is not a
+/// terminal.
+fn bar_on_terminal(visible: bool, template: &str) -> Option<ProgressBar> {
+    (visible && std::io::stderr().is_terminal()).then(|| {
+        let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
+        let style = ProgressStyle::with_template(template)
+            .unwrap_or_else(|_| ProgressStyle::default_spinner());
+        bar.set_style(style);
+        bar
+    })
+}
 
 /// Referrals received so far, against the total when the server says it.
 #[derive(Debug)]
@@ -16,15 +33,13 @@ impl Progress {
     /// A bar for a listing of up to `cap` items, or none at all when `visible` is false or
     /// stderr is not a terminal.
     pub fn new(visible: bool, cap: Option<u64>) -> Progress {
-        let bar = (visible && std::io::stderr().is_terminal()).then(|| {
-            let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
-            let style =
-                ProgressStyle::with_template("{spinner} {pos}/{len} referrals, {msg} [{elapsed}]")
-                    .unwrap_or_else(|_| ProgressStyle::default_spinner());
-            bar.set_style(style);
+        let bar = bar_on_terminal(
+            visible,
+            "{spinner} {pos}/{len} referrals, {msg} [{elapsed}]",
+        );
+        if let Some(bar) = &bar {
             bar.set_message("page 1");
-            bar
-        });
+        }
         Progress { bar, cap }
     }
 
@@ -44,6 +59,105 @@ impl Progress {
     pub fn clear(&self) {
         if let Some(bar) = &self.bar {
             bar.finish_and_clear();
+        }
+    }
+}
+
+/// `referrals sync`'s line while it runs: pages and referrals received, and the rate.
+#[derive(Debug)]
+pub struct SyncProgress {
+    bar: Option<ProgressBar>,
+    started: Instant,
+}
+
+impl SyncProgress {
+    /// A line on stderr, or nothing when `visible` is false or stderr is not a terminal.
+    pub fn new(visible: bool) -> SyncProgress {
+        let bar = bar_on_terminal(visible, "{spinner} {msg} [{elapsed}]");
+        if let Some(bar) = &bar {
+            bar.set_message("sync: listing");
+            bar.enable_steady_tick(Duration::from_millis(200));
+        }
+        SyncProgress {
+            bar,
+            started: Instant::now(),
+        }
+    }
+
+    /// After a page: what the run received so far.
+    pub fn page(&self, progress: &referrals_sync::SyncProgress) {
+        if let Some(bar) = &self.bar {
+            bar.set_message(sync_message(
+                progress.kind,
+                progress.pages,
+                progress.referrals,
+                progress.total,
+                self.started.elapsed(),
+            ));
+        }
+    }
+
+    /// Removes the line, so that the summary starts on a clean one.
+    pub fn clear(&self) {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
+    }
+}
+
+/// `sync (full): 3 pages, 300 referrals of 1234, 120 referrals/s`: what a run received in
+/// `elapsed`, of the server's `total` when it says.
+fn sync_message(
+    kind: RunKind,
+    pages: u64,
+    referrals: u64,
+    total: Option<u64>,
+    elapsed: Duration,
+) -> String {
+    let mut text = format!(
+        "sync ({}): {}, {}",
+        kind.as_str(),
+        count(pages, "page"),
+        count(referrals, "referral")
+    );
+    if let Some(total) = total {
+        text.push_str(&format!(" of {total}"));
+    }
+    // Too early, a rate says nothing yet.
+    let seconds = elapsed.as_secs_f64();
+    if seconds >= 0.5 {
+        text.push_str(&format!(", {:.0} referrals/s", referrals as f64 / seconds));
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_sync_line_says_pages_referrals_and_the_rate() {
+        assert_eq!(
+            sync_message(RunKind::Full, 3, 300, None, Duration::from_millis(2_500)),
+            "sync (full): 3 pages, 300 referrals, 120 referrals/s"
+        );
+        assert_eq!(
+            sync_message(
+                RunKind::Incremental,
+                1,
+                1,
+                Some(40),
+                Duration::from_millis(100)
+            ),
+            "sync (incremental): 1 page, 1 referral of 40"
+        );
+    }
+
+    #[test]
+    fn nothing_is_drawn_when_stderr_is_not_a_terminal_or_the_line_is_not_wanted() {
+        assert!(SyncProgress::new(false).bar.is_none());
+        if !std::io::stderr().is_terminal() {
+            assert!(SyncProgress::new(true).bar.is_none());
         }
     }
 }

@@ -203,13 +203,13 @@ impl Counting {
         let total = self.opened.fetch_add(1, Ordering::Relaxed) + 1;
         let peer = io.inner().peer_addr().ok();
         tracing::debug!(
-            ?peer,
+            peer = peer.map(tracing::field::display),
             connections_opened = total,
             "opened a new TCP connection"
         );
         // `localhost` is a name: make sure it did resolve to loopback before plain text
         // (possibly carrying a bearer token) goes out.
-        let peer_is_loopback = peer.is_some_and(|p| p.ip().to_canonical().is_loopback());
+        let peer_is_loopback = peer.is_some_and(|p| is_loopback_host(&p.ip().to_string()));
         if must_be_loopback && !peer_is_loopback {
             return Err(Box::new(NotLoopback { peer }) as BoxError);
         }

@@ -56,8 +56,29 @@ macro_rules! model_struct {
         }
     };
 
+    // The known fields of `Fill::fill_known`, the same in both forms but for the fields' types.
+    (@fill_known $( $field:ident : [$fty:ty] = $json:literal ),*) => {
+        #[inline(always)]
+        fn fill_known<A: ::serde::de::MapAccess<'de>>(
+            &mut self,
+            key: &[u8],
+            map: &mut A,
+        ) -> Result<bool, A::Error> {
+            $(
+                if key == $json.as_bytes() {
+                    match <$fty as $crate::wire::Field<'de>>::decode_into(map, &mut self.$field) {
+                        Ok(true) => {}
+                        Ok(false) => $crate::wire::Extra::keep_null(&mut self.extra, $json),
+                        Err(error) => return Err($crate::path::at_key($json, error)),
+                    }
+                    return Ok(true);
+                }
+            )*
+            Ok(false)
+        }
+    };
+
     (
-        @owned
         $(#[doc = $doc:literal])*
         pub struct $name:ident {
             $(
@@ -86,17 +107,6 @@ macro_rules! model_struct {
 
         }
 
-        impl<'de> $crate::wire::Field<'de> for $name {
-            type Wire = Self;
-
-            fn decode_into<A: ::serde::de::MapAccess<'de>>(
-                map: &mut A,
-                slot: &mut Option<Self>,
-            ) -> Result<bool, A::Error> {
-                map.next_value_seed($crate::wire::OptionalIn(slot))
-            }
-        }
-
         model_struct!(@serialize [$name] $($field = $json),*);
 
         impl<'de> ::serde::Deserialize<'de> for $name {
@@ -108,52 +118,15 @@ macro_rules! model_struct {
         }
 
         impl<'de> $crate::wire::Fill<'de> for $name {
-            fn fill<D: ::serde::Deserializer<'de>>(
-                deserializer: D,
-                place: &mut Self,
-            ) -> Result<(), D::Error> {
-                struct ObjectVisitor<'p>(&'p mut $name);
+            const NAME: &'static str = stringify!($name);
 
-                impl<'de> ::serde::de::Visitor<'de> for ObjectVisitor<'_> {
-                    type Value = ();
+            type Extra = $crate::Map<String, $crate::Value>;
 
-                    fn expecting(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
-                        f.write_str(concat!("a JSON object (", stringify!($name), ")"))
-                    }
-
-                    fn visit_map<A: ::serde::de::MapAccess<'de>>(
-                        self,
-                        mut map: A,
-                    ) -> Result<(), A::Error> {
-                        let out = self.0;
-                        'entries: while let Some(key) = map.next_key::<$crate::wire::Key<'de>>()? {
-                            let name = key.as_bytes();
-                            $(
-                                if name == $json.as_bytes() {
-                                    match <$ty as $crate::wire::Field<'de>>::decode_into(&mut map, &mut out.$field) {
-                                        Ok(true) => {}
-                                        Ok(false) => {
-                                            out.extra.insert(String::from($json), $crate::Value::Null);
-                                        }
-                                        Err(error) => return Err($crate::path::at_key($json, error)),
-                                    }
-                                    continue 'entries;
-                                }
-                            )*
-                            let name = key.to_text()?;
-                            match map.next_value::<$crate::Value>() {
-                                Ok(value) => {
-                                    out.extra.insert(name, value);
-                                }
-                                Err(error) => return Err($crate::path::at_key(&name, error)),
-                            }
-                        }
-                        Ok(())
-                    }
-                }
-
-                deserializer.deserialize_map(ObjectVisitor(place))
+            fn extra(&mut self) -> &mut Self::Extra {
+                &mut self.extra
             }
+
+            model_struct!(@fill_known $( $field : [$ty] = $json ),*);
         }
 
         #[cfg(feature = "schema")]
@@ -227,17 +200,6 @@ macro_rules! model_struct {
             }
         }
 
-        impl<'de: 'a, 'a> $crate::wire::Field<'de> for $bname<'a> {
-            type Wire = Self;
-
-            fn decode_into<A: ::serde::de::MapAccess<'de>>(
-                map: &mut A,
-                slot: &mut Option<Self>,
-            ) -> Result<bool, A::Error> {
-                map.next_value_seed($crate::wire::OptionalIn(slot))
-            }
-        }
-
         impl $crate::wire::IntoOwned for $bname<'_> {
             type Owned = $name;
 
@@ -255,56 +217,15 @@ macro_rules! model_struct {
         }
 
         impl<'de: 'a, 'a> $crate::wire::Fill<'de> for $bname<'a> {
-            fn fill<D: ::serde::Deserializer<'de>>(
-                deserializer: D,
-                place: &mut Self,
-            ) -> Result<(), D::Error> {
-                struct ObjectVisitor<'p, 'a>(&'p mut $bname<'a>);
+            const NAME: &'static str = stringify!($name);
 
-                impl<'de: 'a, 'a> ::serde::de::Visitor<'de> for ObjectVisitor<'_, 'a> {
-                    type Value = ();
+            type Extra = Vec<(::std::borrow::Cow<'a, str>, &'a ::serde_json::value::RawValue)>;
 
-                    fn expecting(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
-                        f.write_str(concat!("a JSON object (", stringify!($name), ")"))
-                    }
-
-                    fn visit_map<A: ::serde::de::MapAccess<'de>>(
-                        self,
-                        mut map: A,
-                    ) -> Result<(), A::Error> {
-                        let out = self.0;
-                        'entries: while let Some(key) = map.next_key::<$crate::wire::Key<'de>>()? {
-                            let name = key.as_bytes();
-                            $(
-                                if name == $json.as_bytes() {
-                                    match <borrowed_type!($tyname $(<$inner>)?) as $crate::wire::Field<'de>>::decode_into(
-                                        &mut map,
-                                        &mut out.$field,
-                                    ) {
-                                        Ok(true) => {}
-                                        Ok(false) => {
-                                            out.extra.push((
-                                                ::std::borrow::Cow::Borrowed($json),
-                                                ::serde_json::value::RawValue::NULL,
-                                            ));
-                                        }
-                                        Err(error) => return Err($crate::path::at_key($json, error)),
-                                    }
-                                    continue 'entries;
-                                }
-                            )*
-                            let name = key.into_text()?;
-                            match map.next_value::<$crate::wire::CheckedRaw<'de>>() {
-                                Ok(value) => out.extra.push((name, value.into())),
-                                Err(error) => return Err($crate::path::at_key(&name, error)),
-                            }
-                        }
-                        Ok(())
-                    }
-                }
-
-                deserializer.deserialize_map(ObjectVisitor(place))
+            fn extra(&mut self) -> &mut Self::Extra {
+                &mut self.extra
             }
+
+            model_struct!(@fill_known $( $field : [borrowed_type!($tyname $(<$inner>)?)] = $json ),*);
         }
     };
 
@@ -319,7 +240,6 @@ macro_rules! model_struct {
         }
     ) => {
         model_struct! {
-            @owned
             $(#[doc = $doc])*
             pub struct $name {
                 $( $(#[doc = $fdoc])* pub $field : $tyname $(<$inner>)? = $json, )*
@@ -328,24 +248,6 @@ macro_rules! model_struct {
         model_struct! {
             @borrowed $name $bname {
                 $( $(#[doc = $fdoc])* pub $field : $tyname $(<$inner>)? = $json, )*
-            }
-        }
-    };
-
-    (
-        $(#[doc = $doc:literal])*
-        pub struct $name:ident {
-            $(
-                $(#[doc = $fdoc:literal])*
-                pub $field:ident : $ty:ty = $json:literal
-            ),* $(,)?
-        }
-    ) => {
-        model_struct! {
-            @owned
-            $(#[doc = $doc])*
-            pub struct $name {
-                $( $(#[doc = $fdoc])* pub $field : $ty = $json, )*
             }
         }
     };

@@ -39,11 +39,107 @@ pub trait Field<'de>: Sized {
 
 /// A model object that is decoded into a place: a referral is ~2 KB, and a nested object that
 /// is built on the stack, returned, wrapped in `Some` and moved into its parent is copied at
-/// every step.
+/// every step. `model_struct!` implements it for the owned and the borrowed form alike; the
+/// loop over the object's entries is [`ObjectVisitor`]'s, written once.
 pub(crate) trait Fill<'de>: Default {
+    /// The type's name, for the message of a value that is not an object.
+    const NAME: &'static str;
+
+    /// Where unknown fields, and explicit `null`s of known ones, are kept.
+    type Extra: Extra<'de>;
+
+    /// The kept fields.
+    fn extra(&mut self) -> &mut Self::Extra;
+
+    /// Decodes the map's next value into the known field whose JSON name is `key`; `Ok(false)`
+    /// when no known field has that name (the value is then still to be read).
+    fn fill_known<A: MapAccess<'de>>(&mut self, key: &[u8], map: &mut A) -> Result<bool, A::Error>;
+
     /// Decodes an object into `place`, which must hold `Default::default()`: the fields the
     /// object has are set, the others left as they are.
-    fn fill<D: Deserializer<'de>>(deserializer: D, place: &mut Self) -> Result<(), D::Error>;
+    fn fill<D: Deserializer<'de>>(deserializer: D, place: &mut Self) -> Result<(), D::Error> {
+        deserializer.deserialize_map(ObjectVisitor(place))
+    }
+}
+
+/// Reads an object's entries into a [`Fill`]: each key matched against the known fields, the
+/// others kept in its [`Extra`].
+struct ObjectVisitor<'p, T>(&'p mut T);
+
+impl<'de, T: Fill<'de>> Visitor<'de> for ObjectVisitor<'_, T> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "a JSON object ({})", T::NAME)
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        let out = self.0;
+        while let Some(key) = map.next_key::<Key<'de>>()? {
+            if !out.fill_known(key.as_bytes(), &mut map)? {
+                out.extra().keep(key, &mut map)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The `extra` of a model object: the fields this version does not know, and explicit `null`s
+/// of the fields it knows, kept so that a re-encode gives back what was received.
+pub(crate) trait Extra<'de> {
+    /// Keeps the explicit `null` of the known field `name`.
+    fn keep_null(&mut self, name: &'static str);
+
+    /// Reads the map's next value, that of the unknown field `key`, and keeps it.
+    fn keep<A: MapAccess<'de>>(&mut self, key: Key<'de>, map: &mut A) -> Result<(), A::Error>;
+}
+
+/// The owned model's: values decoded.
+impl<'de> Extra<'de> for serde_json::Map<String, serde_json::Value> {
+    fn keep_null(&mut self, name: &'static str) {
+        self.insert(String::from(name), serde_json::Value::Null);
+    }
+
+    fn keep<A: MapAccess<'de>>(&mut self, key: Key<'de>, map: &mut A) -> Result<(), A::Error> {
+        let name = key.to_text()?;
+        match map.next_value::<serde_json::Value>() {
+            Ok(value) => {
+                self.insert(name, value);
+                Ok(())
+            }
+            Err(error) => Err(crate::path::at_key(&name, error)),
+        }
+    }
+}
+
+/// The borrowed model's: raw JSON, in the order received.
+impl<'de: 'a, 'a> Extra<'de> for Vec<(Cow<'a, str>, &'a RawValue)> {
+    fn keep_null(&mut self, name: &'static str) {
+        self.push((Cow::Borrowed(name), RawValue::NULL));
+    }
+
+    fn keep<A: MapAccess<'de>>(&mut self, key: Key<'de>, map: &mut A) -> Result<(), A::Error> {
+        let name = key.into_text()?;
+        match map.next_value::<CheckedRaw<'de>>() {
+            Ok(value) => {
+                self.push((name, value.into()));
+                Ok(())
+            }
+            Err(error) => Err(crate::path::at_key(&name, error)),
+        }
+    }
+}
+
+/// A model object is a field of another, decoded straight into its place.
+impl<'de, T: Fill<'de> + Deserialize<'de>> Field<'de> for T {
+    type Wire = Self;
+
+    fn decode_into<A: MapAccess<'de>>(
+        map: &mut A,
+        slot: &mut Option<Self>,
+    ) -> Result<bool, A::Error> {
+        map.next_value_seed(OptionalIn(slot))
+    }
 }
 
 /// Decodes an optional model object straight into its field ([`Field::decode_into`]).

@@ -276,6 +276,17 @@ mod tests {
 
     const NONE: fn() -> HeaderMap = HeaderMap::new;
 
+    /// The step after `exchange`'s first answer, a `code` without headers.
+    fn first_step(mut exchange: Exchange, code: u16) -> Step {
+        exchange.on_response(status(code), &NONE(), at(0), 0.5)
+    }
+
+    /// The end of an exchange whose first answer is final.
+    const FINAL_AT_ONCE: Step = Step::Fail {
+        reason: FailReason::Final,
+        attempts: 1,
+    };
+
     #[test]
     fn every_status_class_gets_its_step() {
         for method in [Method::GET, Method::POST, Method::PATCH, Method::PUT] {
@@ -290,15 +301,8 @@ mod tests {
             }
             // Redirects and permanent errors end the exchange at once.
             for code in [301, 302, 304, 400, 403, 404, 409, 412, 501, 505] {
-                let mut exchange = Exchange::new(policy(3), &method, false).with_token_refresh();
-                assert_eq!(
-                    exchange.on_response(status(code), &NONE(), at(0), 0.5),
-                    Step::Fail {
-                        reason: FailReason::Final,
-                        attempts: 1
-                    },
-                    "{method} {code}"
-                );
+                let exchange = Exchange::new(policy(3), &method, false).with_token_refresh();
+                assert_eq!(first_step(exchange, code), FINAL_AT_ONCE, "{method} {code}");
             }
         }
     }
@@ -306,30 +310,20 @@ mod tests {
     #[test]
     fn transient_statuses_are_retried_only_when_safe() {
         for code in [408, 429, 500, 502, 503, 504] {
-            let mut get = Exchange::new(policy(3), &Method::GET, false);
-            assert!(matches!(
-                get.on_response(status(code), &NONE(), at(0), 0.5),
-                Step::Retry(_)
-            ));
-            let mut put = Exchange::new(policy(3), &Method::PUT, true);
-            assert!(matches!(
-                put.on_response(status(code), &NONE(), at(0), 0.5),
-                Step::Retry(_)
-            ));
+            for (method, if_match) in [(Method::GET, false), (Method::PUT, true)] {
+                let exchange = Exchange::new(policy(3), &method, if_match);
+                assert!(
+                    matches!(first_step(exchange, code), Step::Retry(_)),
+                    "{method} {code}"
+                );
+            }
             for (method, if_match) in [
                 (Method::POST, false),
                 (Method::PATCH, true),
                 (Method::PUT, false),
             ] {
-                let mut exchange = Exchange::new(policy(3), &method, if_match);
-                assert_eq!(
-                    exchange.on_response(status(code), &NONE(), at(0), 0.5),
-                    Step::Fail {
-                        reason: FailReason::Final,
-                        attempts: 1
-                    },
-                    "{method} {code}"
-                );
+                let exchange = Exchange::new(policy(3), &method, if_match);
+                assert_eq!(first_step(exchange, code), FINAL_AT_ONCE, "{method} {code}");
             }
         }
     }
@@ -384,13 +378,7 @@ mod tests {
         }
         for kind in [TransportErrorKind::Timeout, TransportErrorKind::Io] {
             let mut post = Exchange::new(policy(3), &Method::POST, false);
-            assert_eq!(
-                post.on_transport_error(kind, at(0), 0.5),
-                Step::Fail {
-                    reason: FailReason::Final,
-                    attempts: 1
-                }
-            );
+            assert_eq!(post.on_transport_error(kind, at(0), 0.5), FINAL_AT_ONCE);
             let mut get = Exchange::new(policy(3), &Method::GET, false);
             assert!(matches!(
                 get.on_transport_error(kind, at(0), 0.5),
@@ -402,13 +390,7 @@ mod tests {
             TransportErrorKind::BodyTooLarge { limit: 10 },
         ] {
             let mut get = Exchange::new(policy(3), &Method::GET, false);
-            assert_eq!(
-                get.on_transport_error(kind, at(0), 0.5),
-                Step::Fail {
-                    reason: FailReason::Final,
-                    attempts: 1
-                }
-            );
+            assert_eq!(get.on_transport_error(kind, at(0), 0.5), FINAL_AT_ONCE);
         }
     }
 
@@ -436,13 +418,7 @@ mod tests {
         // Without a way to refresh, a 401 is an error status like any other.
         let mut fixed = Exchange::new(policy(5), &Method::GET, false);
         let step = fixed.on_response(StatusCode::UNAUTHORIZED, &NONE(), at(0), 0.5);
-        assert_eq!(
-            step,
-            Step::Fail {
-                reason: FailReason::Final,
-                attempts: 1
-            }
-        );
+        assert_eq!(step, FINAL_AT_ONCE);
         assert!(!step.rejects_token());
         assert_eq!(FailReason::Final.gave_up(), None);
         assert_eq!(FailReason::Unauthorized.gave_up(), None);

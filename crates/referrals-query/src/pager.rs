@@ -83,6 +83,9 @@ pub struct Page {
     /// The wire form the page came in: a service that answers an OData request in the 2018
     /// form did not apply its OData options.
     pub form: WireForm,
+    /// The response's `Date` (the server's clock when it answered), when it sent a valid one:
+    /// a bound for the `updatedDateTime`s it serves (see `referrals-sync`'s watermark).
+    pub date: Option<SystemTime>,
 }
 
 impl Page {
@@ -484,7 +487,15 @@ impl Pager {
             }
         };
         self.exchange.reset();
-        Ok(PagerEvent::Page(self.accept_page(collection, page_number)))
+        let date = headers
+            .get(http::header::DATE)
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| httpdate::parse_http_date(value).ok());
+        Ok(PagerEvent::Page(self.accept_page(
+            collection,
+            page_number,
+            date,
+        )))
     }
 
     /// [`on_response`](Self::on_response) for a whole [`http::Response`].
@@ -559,7 +570,12 @@ impl Pager {
         None
     }
 
-    fn accept_page(&mut self, collection: ReferralCollection, page_number: u64) -> Page {
+    fn accept_page(
+        &mut self,
+        collection: ReferralCollection,
+        page_number: u64,
+        date: Option<SystemTime>,
+    ) -> Page {
         let count = collection.count();
         let form = collection.form;
         let continuation = collection.continuation();
@@ -626,6 +642,7 @@ impl Pager {
             checkpoint: self.checkpoint(),
             end,
             form,
+            date,
         }
     }
 

@@ -191,7 +191,7 @@ fn check_pointer(path: &str) -> Result<(), RequestError> {
 /// assert_eq!(get.uri().path(), "/v1.0/engagements/referrals/a%2Fb%3Fc");
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Endpoint {
     base: BaseUrl,
     user_agent: HeaderValue,
@@ -200,15 +200,6 @@ pub struct Endpoint {
 impl Default for Endpoint {
     fn default() -> Self {
         Endpoint::new(BaseUrl::default())
-    }
-}
-
-impl fmt::Debug for Endpoint {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Endpoint")
-            .field("base", &self.base)
-            .field("user_agent", &self.user_agent)
-            .finish()
     }
 }
 
@@ -324,6 +315,28 @@ impl Endpoint {
         body: Option<Bytes>,
     ) -> Result<Request<Bytes>, RequestError> {
         build_request(&self.user_agent, method, url, ids, body)
+    }
+}
+
+/// Asserts that each `(id, path)` of `cases` is requested at exactly `path` on `host`, with no
+/// query, and that `request` refuses the ids that cannot name a resource (empty, `.`, `..`).
+#[cfg(test)]
+pub(crate) fn assert_ids_stay_in_their_segment(
+    host: &str,
+    cases: &[(&str, &str)],
+    request: impl Fn(&str) -> Result<Request<Bytes>, RequestError>,
+) {
+    for (id, path) in cases {
+        let request = request(id).unwrap();
+        assert_eq!(request.uri().path(), *path, "{id:?}");
+        assert_eq!(request.uri().query(), None, "{id:?}");
+        assert_eq!(request.uri().host(), Some(host), "{id:?}");
+    }
+    for bad in ["", ".", ".."] {
+        assert!(
+            matches!(request(bad), Err(RequestError::InvalidId { .. })),
+            "{bad:?}"
+        );
     }
 }
 
@@ -530,7 +543,7 @@ mod tests {
     #[test]
     fn ids_cannot_escape_their_segment() {
         let endpoint = Endpoint::default();
-        for (id, path) in [
+        let cases = [
             ("a/b", "/v1.0/engagements/referrals/a%2Fb"),
             ("../x", "/v1.0/engagements/referrals/..%2Fx"),
             ("x?y=1#z", "/v1.0/engagements/referrals/x%3Fy%3D1%23z"),
@@ -539,18 +552,10 @@ mod tests {
                 "/v1.0/engagements/referrals/x%0D%0AHost%3A%20evil",
             ),
             ("é", "/v1.0/engagements/referrals/%C3%A9"),
-        ] {
-            let request = endpoint.get(id, IDS).unwrap();
-            assert_eq!(request.uri().path(), path);
-            assert_eq!(request.uri().query(), None);
-            assert_eq!(request.uri().host(), Some("api.partner.microsoft.com"));
-        }
-        for bad in ["", ".", ".."] {
-            assert!(matches!(
-                endpoint.get(bad, IDS),
-                Err(RequestError::InvalidId { .. })
-            ));
-        }
+        ];
+        assert_ids_stay_in_their_segment("api.partner.microsoft.com", &cases, |id| {
+            endpoint.get(id, IDS)
+        });
     }
 
     #[test]

@@ -11,14 +11,12 @@
 //! | `POST …/webhooks/v1/registration/validationEvents` | [`WebhookEndpoint::send_validation_event`] |
 //! | `GET …/webhooks/v1/registration/validationEvents/{id}` | [`WebhookEndpoint::validation_status`] |
 
-use std::fmt;
-
 use bytes::Bytes;
-use http::{HeaderValue, Method, Request};
+use http::{Method, Request};
 
 use crate::base_url::BaseUrl;
 use crate::encode;
-use crate::request::{RequestError, RequestIds, build_request, check_id, header_value, json_body};
+use crate::request::{Endpoint, RequestError, RequestIds, check_id, json_body};
 
 /// The Partner Center REST API host, where webhooks are registered.
 pub const DEFAULT_BASE_URL: &str = "https://api.partnercenter.microsoft.com";
@@ -62,10 +60,10 @@ const REGISTRATION: &str = "/webhooks/v1/registration";
 /// assert_eq!(status.uri().path(), "/webhooks/v1/registration/validationEvents/a%2Fb%3Fc");
 /// # Ok::<(), referrals_query::RequestError>(())
 /// ```
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WebhookEndpoint {
-    base: BaseUrl,
-    user_agent: HeaderValue,
+    /// The base URL and the headers, as for the Referrals API's requests.
+    requests: Endpoint,
 }
 
 impl Default for WebhookEndpoint {
@@ -74,12 +72,10 @@ impl Default for WebhookEndpoint {
     }
 }
 
-impl fmt::Debug for WebhookEndpoint {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("WebhookEndpoint")
-            .field("base", &self.base)
-            .field("user_agent", &self.user_agent)
-            .finish()
+/// The webhook requests on `endpoint`'s base URL, with its `User-Agent`.
+impl From<Endpoint> for WebhookEndpoint {
+    fn from(endpoint: Endpoint) -> Self {
+        WebhookEndpoint { requests: endpoint }
     }
 }
 
@@ -94,31 +90,30 @@ struct Registration<'a> {
 impl WebhookEndpoint {
     /// Requests to `base`, with [`DEFAULT_USER_AGENT`](crate::DEFAULT_USER_AGENT).
     pub fn new(base: BaseUrl) -> WebhookEndpoint {
-        WebhookEndpoint {
-            base,
-            user_agent: HeaderValue::from_static(crate::DEFAULT_USER_AGENT),
-        }
+        WebhookEndpoint::from(Endpoint::new(base))
     }
 
     /// Replaces the `User-Agent`.
-    pub fn with_user_agent(mut self, user_agent: &str) -> Result<WebhookEndpoint, RequestError> {
-        self.user_agent = header_value("User-Agent", user_agent)?;
-        Ok(self)
+    pub fn with_user_agent(self, user_agent: &str) -> Result<WebhookEndpoint, RequestError> {
+        Ok(WebhookEndpoint {
+            requests: self.requests.with_user_agent(user_agent)?,
+        })
     }
 
     /// The base URL.
     pub fn base(&self) -> &BaseUrl {
-        &self.base
+        self.requests.base()
     }
 
     /// `GET …/registration/events`: the event names that can be registered.
     pub fn events(&self, ids: RequestIds<'_>) -> Result<Request<Bytes>, RequestError> {
-        self.build(Method::GET, &self.url("/events"), ids, None)
+        self.requests
+            .build(Method::GET, &self.url("/events"), ids, None)
     }
 
     /// `GET …/registration`: the registration (the API answers 404 when there is none).
     pub fn show(&self, ids: RequestIds<'_>) -> Result<Request<Bytes>, RequestError> {
-        self.build(Method::GET, &self.url(""), ids, None)
+        self.requests.build(Method::GET, &self.url(""), ids, None)
     }
 
     /// `POST …/registration`: registers `webhook_url` for `events` (the API answers 409 when a
@@ -130,7 +125,8 @@ impl WebhookEndpoint {
         ids: RequestIds<'_>,
     ) -> Result<Request<Bytes>, RequestError> {
         let body = registration(webhook_url, events)?;
-        self.build(Method::POST, &self.url(""), ids, Some(body))
+        self.requests
+            .build(Method::POST, &self.url(""), ids, Some(body))
     }
 
     /// `PUT …/registration`: replaces the registration.
@@ -141,7 +137,8 @@ impl WebhookEndpoint {
         ids: RequestIds<'_>,
     ) -> Result<Request<Bytes>, RequestError> {
         let body = registration(webhook_url, events)?;
-        self.build(Method::PUT, &self.url(""), ids, Some(body))
+        self.requests
+            .build(Method::PUT, &self.url(""), ids, Some(body))
     }
 
     /// `POST …/registration/validationEvents`: asks for a `test-created` event (the answer
@@ -150,7 +147,8 @@ impl WebhookEndpoint {
         &self,
         ids: RequestIds<'_>,
     ) -> Result<Request<Bytes>, RequestError> {
-        self.build(Method::POST, &self.url("/validationEvents"), ids, None)
+        self.requests
+            .build(Method::POST, &self.url("/validationEvents"), ids, None)
     }
 
     /// `GET …/registration/validationEvents/{id}`: the validation event's status, `id` encoded
@@ -166,22 +164,12 @@ impl WebhookEndpoint {
             self.url(""),
             encode::path_segment(correlation_id)
         );
-        self.build(Method::GET, &url, ids, None)
+        self.requests.build(Method::GET, &url, ids, None)
     }
 
     /// `{base}/webhooks/v1/registration{rest}`; `rest` is one of this module's constants.
     fn url(&self, rest: &str) -> String {
-        format!("{}{REGISTRATION}{rest}", self.base.as_str())
-    }
-
-    fn build(
-        &self,
-        method: Method,
-        url: &str,
-        ids: RequestIds<'_>,
-        body: Option<Bytes>,
-    ) -> Result<Request<Bytes>, RequestError> {
-        build_request(&self.user_agent, method, url, ids, body)
+        format!("{}{REGISTRATION}{rest}", self.base().as_str())
     }
 }
 
@@ -274,7 +262,7 @@ mod tests {
     #[test]
     fn a_validation_event_id_stays_in_its_segment() {
         let endpoint = WebhookEndpoint::default();
-        for (id, path) in [
+        let cases = [
             (
                 "../registration",
                 "/webhooks/v1/registration/validationEvents/..%2Fregistration",
@@ -287,21 +275,12 @@ mod tests {
                 "a\r\nHost: evil",
                 "/webhooks/v1/registration/validationEvents/a%0D%0AHost%3A%20evil",
             ),
-        ] {
-            let request = endpoint.validation_status(id, IDS).unwrap();
-            assert_eq!(request.uri().path(), path);
-            assert_eq!(request.uri().query(), None);
-            assert_eq!(
-                request.uri().host(),
-                Some("api.partnercenter.microsoft.com")
-            );
-        }
-        for bad in ["", ".", ".."] {
-            assert!(matches!(
-                endpoint.validation_status(bad, IDS),
-                Err(RequestError::InvalidId { .. })
-            ));
-        }
+        ];
+        crate::request::assert_ids_stay_in_their_segment(
+            "api.partnercenter.microsoft.com",
+            &cases,
+            |id| endpoint.validation_status(id, IDS),
+        );
     }
 
     #[test]

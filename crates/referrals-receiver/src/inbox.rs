@@ -195,28 +195,22 @@ impl Inbox {
 
     /// Up to `limit` pending events with an id above `after`, oldest first.
     pub fn pending(&self, after: i64, limit: u32) -> Result<Vec<Pending>, MirrorError> {
-        let fail = |e| MirrorError::from_sqlite(self.mirror.path(), "read the webhook inbox", e);
         // `state = 'pending'` written out, not bound: it is what lets SQLite use the partial
         // index `webhook_inbox_pending`.
-        let mut statement = self
-            .mirror
-            .connection()
-            .prepare_cached(
-                "SELECT id, event_name, referral_id, attempts FROM webhook_inbox
-                 WHERE state = 'pending' AND id > ?1 ORDER BY id LIMIT ?2",
-            )
-            .map_err(fail)?;
-        let rows = statement
-            .query_map(params![after, limit], |row| {
+        self.mirror.select(
+            "read the webhook inbox",
+            "SELECT id, event_name, referral_id, attempts FROM webhook_inbox
+             WHERE state = 'pending' AND id > ?1 ORDER BY id LIMIT ?2",
+            params![after, limit],
+            |row| {
                 Ok(Pending {
                     id: row.get(0)?,
                     event_name: row.get(1)?,
                     referral_id: row.get(2)?,
                     attempts: row.get(3)?,
                 })
-            })
-            .map_err(fail)?;
-        rows.collect::<Result<_, _>>().map_err(fail)
+            },
+        )
     }
 
     /// Applies what the API answered for a pending event's referral to the mirror and marks

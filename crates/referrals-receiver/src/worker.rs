@@ -143,7 +143,8 @@ impl Worker {
             tracing::info!(inbox_id = id, event = %event, referral = %referral, "webhook event: referral not found (404), recorded");
         } else {
             pass.applied += 1;
-            tracing::info!(inbox_id = id, event = %event, referral = %referral, change_seq = ?seq, "webhook event applied");
+            // `change_seq` is the journal row's number, absent when the referral did not change.
+            tracing::info!(inbox_id = id, event = %event, referral = %referral, change_seq = seq, "webhook event applied");
         }
         Ok(())
     }

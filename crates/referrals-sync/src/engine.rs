@@ -11,7 +11,7 @@ use referrals_model::Timestamp;
 use crate::blocking::{ThreadError, run_blocking, spawn_blocking_on};
 use crate::plan::{self, Reason, RunKind, RunPlan, SyncOptions};
 use crate::row::MirrorRow;
-use crate::{Counts, Mirror, MirrorError, PageUpdate, RunRecord, SyncError};
+use crate::{Counts, Mirror, MirrorApi, MirrorError, PageUpdate, RunRecord, SyncError};
 
 /// What a sync run did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -33,6 +33,21 @@ pub struct SyncReport {
     pub journal_before: i64,
     /// True when the run completed (the watermark advanced).
     pub complete: bool,
+}
+
+/// What a run has received so far in this call, reported after each page (see
+/// [`sync_with_progress`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SyncProgress {
+    /// Full or incremental, as the run is now.
+    pub kind: RunKind,
+    /// Pages received.
+    pub pages: u64,
+    /// Referrals received.
+    pub referrals: u64,
+    /// The number of referrals the server says the listing has, if it says.
+    pub total: Option<u64>,
 }
 
 /// A mirror shared between async code and the blocking threads that make its calls.
@@ -84,11 +99,30 @@ fn record_of(plan: &RunPlan, started_at: Timestamp) -> RunRecord {
 /// process left unfinished (unless `--full` replaces an incremental one), or starts the run
 /// [`plan::plan_run`] decides. Every page is applied with its checkpoint in one transaction;
 /// an error leaves everything received so far applied, and the next call continues from there.
+/// First of all, the mirror must belong to the client's API (or to none yet):
+/// [`MirrorError::OtherApi`] otherwise, with nothing sent and nothing written.
 pub async fn sync(
     client: &Client,
     mirror: &SharedMirror,
     options: &SyncOptions,
 ) -> Result<SyncReport, SyncError> {
+    sync_with_progress(client, mirror, options, |_| {}).await
+}
+
+/// [`sync`], calling `on_page` after each page received (before it is written), e.g. for a
+/// progress bar.
+pub async fn sync_with_progress(
+    client: &Client,
+    mirror: &SharedMirror,
+    options: &SyncOptions,
+    mut on_page: impl FnMut(&SyncProgress) + Send,
+) -> Result<SyncReport, SyncError> {
+    // Before anything is written: the mirror must be this API's (or nobody's yet).
+    let api = options
+        .api
+        .clone()
+        .unwrap_or_else(|| MirrorApi::new(client.base_url()));
+    blocking(mirror, move |m| m.claim_api(&api, SystemTime::now())).await?;
     let journal_before = blocking(mirror, |m| m.last_seq()).await?;
     let (state, in_progress) = blocking(mirror, |m| m.sync_state()).await?;
     let now = SystemTime::now();
@@ -109,6 +143,14 @@ pub async fn sync(
         "sync run"
     );
     let mut skipped = 0;
+    let mut progress = SyncProgress {
+        kind: run.kind,
+        pages: 0,
+        referrals: 0,
+        total: None,
+    };
+    // The server's clock: the newest `Date` of the pages received (bounds the watermark).
+    let mut server_time = None;
     let mut session = Counts::default();
     let mut restarted = false;
     // Pages are written in order on a blocking thread while the next ones are fetched: the run
@@ -161,6 +203,7 @@ pub async fn sync(
                     continue 'listing;
                 }
             };
+            server_time = server_time.max(page.date);
             if let (RunKind::Incremental, Some(since)) = (run.kind, &run.since) {
                 let updated = page.items.iter().map(|r| r.updated_date_time.as_ref());
                 if plan::filter_ignored(since, updated, &page.checkpoint) {
@@ -169,6 +212,11 @@ pub async fn sync(
                     run.reason = Reason::FilterIgnored;
                 }
             }
+            progress.kind = run.kind;
+            progress.pages += 1;
+            progress.referrals += page.items.len() as u64;
+            progress.total = page.count.or(progress.total);
+            on_page(&progress);
             let mut rows = Vec::with_capacity(page.items.len());
             for referral in &page.items {
                 match MirrorRow::from_referral(referral) {
@@ -211,8 +259,11 @@ pub async fn sync(
         session = session.plus(counts);
         break;
     }
-    let finished_at = Timestamp::from_system_time(SystemTime::now());
-    run.counts = blocking(mirror, move |m| m.finish_run(&finished_at)).await?;
+    let overlap = options.overlap;
+    run.counts = blocking(mirror, move |m| {
+        m.finish_run(SystemTime::now(), server_time, overlap)
+    })
+    .await?;
     session.removed = run.counts.removed;
     Ok(report(&run, session, skipped, true))
 }

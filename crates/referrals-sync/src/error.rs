@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use rusqlite::ErrorCode;
 
+use crate::MirrorApi;
 use crate::blocking::ThreadError;
 use crate::row::RowError;
 use crate::schema::APPLICATION_ID;
@@ -40,6 +41,21 @@ pub enum MirrorError {
         /// How many tables, indexes, views and triggers it has.
         objects: i64,
     },
+    /// The mirror belongs to another API (another account, or the demo simulator): see
+    /// [`Mirror::claim_api`](crate::Mirror::claim_api). Nothing was written.
+    #[error(
+        "{}: this mirror holds the referrals of {mirror}, not of {requested}; a mirror belongs \
+         to one API account, and nothing was written to it",
+        path.display()
+    )]
+    OtherApi {
+        /// The database file.
+        path: PathBuf,
+        /// The API the mirror belongs to.
+        mirror: MirrorApi,
+        /// The API of the refused sync (or listener).
+        requested: MirrorApi,
+    },
     /// A mirror written by a newer version of this crate.
     #[error(
         "{}: mirror schema version {found} is newer than this program knows ({known})",
@@ -52,6 +68,22 @@ pub enum MirrorError {
         found: i64,
         /// The newest version this crate writes.
         known: i64,
+    },
+    /// A mirror opened read-only (see [`Mirror::open_read_only`](crate::Mirror::open_read_only))
+    /// whose schema is older than this program's: upgrading it is a write.
+    #[error(
+        "{}: mirror schema version {found} must be upgraded to version {current} before this \
+         program can read it, and it was opened read-only (it cannot be written here); it was \
+         left as it is",
+        path.display()
+    )]
+    UpgradeNeeded {
+        /// The database file.
+        path: PathBuf,
+        /// `PRAGMA user_version` of the file (0: an empty file, not a mirror yet).
+        found: i64,
+        /// The version this crate writes.
+        current: i64,
     },
     /// No mirror there ([`Mirror::open_existing`](crate::Mirror::open_existing) never creates
     /// one).
@@ -179,53 +211,56 @@ pub enum Cause {
     Io(#[from] std::io::Error),
 }
 
+/// What a SQLite or operating-system error means for the mirror, whichever reported it.
+enum Class {
+    Full,
+    ReadOnly,
+    Other,
+}
+
 impl MirrorError {
     /// Classifies a SQLite error met while doing `context` on the mirror at `path`: a damaged
     /// file, a full disk and a file that cannot be written get their own kinds. For the
     /// statements of an extension's own tables (see [`Mirror::transaction`](crate::Mirror::transaction)).
     pub fn from_sqlite(path: &Path, context: &'static str, error: rusqlite::Error) -> Self {
-        let path = path.to_path_buf();
-        match error.sqlite_error_code() {
-            Some(ErrorCode::NotADatabase | ErrorCode::DatabaseCorrupt) => MirrorError::Corrupt {
-                path,
-                source: error,
-            },
-            Some(ErrorCode::DiskFull) => MirrorError::Full {
-                path,
-                source: error.into(),
-            },
-            Some(ErrorCode::ReadOnly | ErrorCode::CannotOpen | ErrorCode::PermissionDenied) => {
-                MirrorError::ReadOnly {
-                    path,
-                    source: error.into(),
-                }
+        let class = match error.sqlite_error_code() {
+            Some(ErrorCode::NotADatabase | ErrorCode::DatabaseCorrupt) => {
+                return MirrorError::Corrupt {
+                    path: path.to_path_buf(),
+                    source: error,
+                };
             }
-            _ => MirrorError::Other {
-                path,
-                context,
-                source: error.into(),
-            },
-        }
+            Some(ErrorCode::DiskFull) => Class::Full,
+            Some(ErrorCode::ReadOnly | ErrorCode::CannotOpen | ErrorCode::PermissionDenied) => {
+                Class::ReadOnly
+            }
+            _ => Class::Other,
+        };
+        MirrorError::of_class(class, path, context, error.into())
     }
 
     /// A file error met while doing `context` on `path`.
     pub(crate) fn io(path: &Path, context: &'static str, error: std::io::Error) -> Self {
-        let path = path.to_path_buf();
-        match error.kind() {
+        let class = match error.kind() {
             std::io::ErrorKind::PermissionDenied | std::io::ErrorKind::ReadOnlyFilesystem => {
-                MirrorError::ReadOnly {
-                    path,
-                    source: error.into(),
-                }
+                Class::ReadOnly
             }
-            std::io::ErrorKind::StorageFull => MirrorError::Full {
-                path,
-                source: error.into(),
-            },
-            _ => MirrorError::Other {
+            std::io::ErrorKind::StorageFull => Class::Full,
+            _ => Class::Other,
+        };
+        MirrorError::of_class(class, path, context, error.into())
+    }
+
+    /// The error of `class` for `path`, caused by `source`.
+    fn of_class(class: Class, path: &Path, context: &'static str, source: Cause) -> Self {
+        let path = path.to_path_buf();
+        match class {
+            Class::Full => MirrorError::Full { path, source },
+            Class::ReadOnly => MirrorError::ReadOnly { path, source },
+            Class::Other => MirrorError::Other {
                 path,
                 context,
-                source: error.into(),
+                source,
             },
         }
     }
@@ -236,6 +271,8 @@ impl MirrorError {
             MirrorError::Corrupt { path, .. }
             | MirrorError::Foreign { path, .. }
             | MirrorError::TooNew { path, .. }
+            | MirrorError::OtherApi { path, .. }
+            | MirrorError::UpgradeNeeded { path, .. }
             | MirrorError::Missing { path }
             | MirrorError::Full { path, .. }
             | MirrorError::ReadOnly { path, .. }

@@ -14,6 +14,8 @@
 //!   [`Mirror::transaction`]).
 //! - [`sync`]: one run against a [`referrals::Client`], each page applied with its checkpoint in
 //!   one transaction, SQLite kept off the async reactor ([`run_blocking`]).
+//! - [`MirrorApi`]: the API (base URL, account) a mirror belongs to, recorded at its first
+//!   sync; another API's sync is refused, so that two accounts are never merged.
 //! - [`SyncLock`]: one sync per mirror at a time; a killed holder never blocks the next.
 //! - [`MirrorError`] / [`SyncError`]: one variant per kind of failure, each keeping its cause.
 //!
@@ -33,6 +35,7 @@
 #![warn(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
+mod api;
 mod blocking;
 mod change;
 mod checkpointer;
@@ -44,9 +47,10 @@ pub mod plan;
 mod row;
 mod schema;
 
+pub use api::MirrorApi;
 pub use blocking::{ThreadError, run_blocking};
 pub use change::ChangeKind;
-pub use engine::{SharedMirror, SyncReport, sync};
+pub use engine::{SharedMirror, SyncProgress, SyncReport, sync, sync_with_progress};
 pub use error::{Cause, MirrorError, SyncError};
 pub use lock::{DEFAULT_LOCK_WAIT, SyncLock};
 pub use mirror::{Applied, BUSY_TIMEOUT, ChangeRecord, Counts, Mirror, PageUpdate, RunRecord};

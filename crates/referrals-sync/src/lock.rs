@@ -34,11 +34,12 @@ impl SyncLock {
     /// [`MirrorError::Locked`] names that holder (pid and start time) when it does not finish.
     pub fn acquire(db: &Path, wait: Duration) -> Result<SyncLock, MirrorError> {
         let path = Self::path_for(db);
-        let mut file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
+        let mut options = OpenOptions::new();
+        options.read(true).write(true).create(true).truncate(false);
+        // Like the mirror's files: its owner's only.
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        let mut file = options
             .open(&path)
             .map_err(|e| MirrorError::io(&path, "create the lock file", e))?;
         let deadline = Instant::now() + wait;

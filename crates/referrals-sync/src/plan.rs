@@ -10,7 +10,7 @@ use referrals_query::{
     Checkpoint, Comparison, Filter, ListQuery, Position, QueryError, SortField, SortOrder,
 };
 
-use crate::ChangeKind;
+use crate::{ChangeKind, MirrorApi};
 
 /// How far back an incremental listing reaches before the watermark, by default.
 pub const DEFAULT_OVERLAP: Duration = Duration::from_secs(5 * 60);
@@ -30,6 +30,9 @@ pub struct SyncOptions {
     pub overlap: Duration,
     /// Referrals per page, 1–100.
     pub page_size: u32,
+    /// The API the mirror must belong to ([`Mirror::claim_api`](crate::Mirror::claim_api));
+    /// `None`: the client's base URL ([`MirrorApi::new`]).
+    pub api: Option<MirrorApi>,
 }
 
 impl Default for SyncOptions {
@@ -39,6 +42,7 @@ impl Default for SyncOptions {
             full_every: DEFAULT_FULL_EVERY,
             overlap: DEFAULT_OVERLAP,
             page_size: DEFAULT_PAGE_SIZE,
+            api: None,
         }
     }
 }
@@ -62,6 +66,9 @@ pub enum RunKind {
 }
 
 impl RunKind {
+    /// Both kinds.
+    pub const ALL: [RunKind; 2] = [RunKind::Full, RunKind::Incremental];
+
     /// `full` or `incremental`, as stored.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -72,11 +79,7 @@ impl RunKind {
 
     /// The kind named `text`.
     pub fn parse(text: &str) -> Option<RunKind> {
-        match text {
-            "full" => Some(RunKind::Full),
-            "incremental" => Some(RunKind::Incremental),
-            _ => None,
-        }
+        RunKind::ALL.into_iter().find(|kind| kind.as_str() == text)
     }
 }
 
@@ -101,6 +104,17 @@ pub enum Reason {
 }
 
 impl Reason {
+    /// Every reason, in declaration order.
+    pub const ALL: [Reason; 7] = [
+        Reason::FirstRun,
+        Reason::Requested,
+        Reason::Due,
+        Reason::NoWatermark,
+        Reason::Watermark,
+        Reason::FilterRefused,
+        Reason::FilterIgnored,
+    ];
+
     /// The stored name.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -116,17 +130,7 @@ impl Reason {
 
     /// The reason named `text`.
     pub fn parse(text: &str) -> Option<Reason> {
-        [
-            Reason::FirstRun,
-            Reason::Requested,
-            Reason::Due,
-            Reason::NoWatermark,
-            Reason::Watermark,
-            Reason::FilterRefused,
-            Reason::FilterIgnored,
-        ]
-        .into_iter()
-        .find(|r| r.as_str() == text)
+        Reason::ALL.into_iter().find(|r| r.as_str() == text)
     }
 
     /// True when the server made the run a full one against the plan.
@@ -310,6 +314,80 @@ pub fn newest(current: Option<Timestamp>, candidate: Option<&Timestamp>) -> Opti
     match current.as_ref().map(Timestamp::to_unix_nanos) {
         Some(Ok(nanos)) if nanos >= candidate_nanos => current,
         _ => Some(candidate.clone()),
+    }
+}
+
+/// The latest watermark a run may leave. Two rules (`docs/sync.md`, "The watermark"):
+///
+/// 1. **Never ahead of time.** At most the server's time when the run ends (`server_time`: the
+///    `Date` of the last page received; `now`, the local clock, when there was none) plus the
+///    overlap. One referral dated in the future (`9999-12-31`, a clock gone wrong) would
+///    otherwise move the watermark there, and every later incremental listing would start
+///    after every real update.
+/// 2. **A full run: never past its start.** A full listing goes by position, not by date: a
+///    referral it listed early and that changed while it went on is not listed again, and its
+///    update is newer than anything the run received from it. With a watermark later than that
+///    update, no incremental run would list it again before the next full run; with the
+///    run's start (`run_started_at`, local clock) they do.
+///
+/// ```
+/// use std::time::Duration;
+/// use referrals_model::Timestamp;
+/// use referrals_sync::plan::{watermark_ceiling, RunKind};
+///
+/// let started = Timestamp::new("2026-12-01T10:00:00Z");
+/// let server = Timestamp::new("2026-12-01T10:30:00Z").to_system_time()?;
+/// let local = Timestamp::new("2026-12-01T10:31:00Z").to_system_time()?;
+/// let overlap = Duration::from_secs(300);
+/// let incremental = watermark_ceiling(RunKind::Incremental, &started, Some(server), local, overlap);
+/// assert_eq!(incremental.as_str(), "2026-12-01T10:35:00.0000000Z");
+/// let full = watermark_ceiling(RunKind::Full, &started, Some(server), local, overlap);
+/// assert_eq!(full.to_unix_nanos()?, started.to_unix_nanos()?);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn watermark_ceiling(
+    kind: RunKind,
+    run_started_at: &Timestamp,
+    server_time: Option<SystemTime>,
+    now: SystemTime,
+    overlap: Duration,
+) -> Timestamp {
+    let clock = server_time.unwrap_or(now);
+    let clock = match clock.duration_since(SystemTime::UNIX_EPOCH) {
+        Ok(after) => after.as_nanos() as i128,
+        Err(before) => -(before.duration().as_nanos() as i128),
+    };
+    let ahead = clock.saturating_add(overlap.as_nanos() as i128);
+    let limit = match (kind, run_started_at.to_unix_nanos()) {
+        (RunKind::Full, Ok(started)) => ahead.min(started),
+        _ => ahead,
+    };
+    Timestamp::from_unix_nanos(limit)
+}
+
+/// The watermark a completed run leaves: the later of the previous watermark and the newest
+/// `updatedDateTime` the run received, but never after `ceiling` ([`watermark_ceiling`]). A
+/// watermark already past it (stored by an earlier version) comes back to it.
+///
+/// ```
+/// use referrals_model::Timestamp;
+/// use referrals_sync::plan::next_watermark;
+///
+/// let ceiling = Timestamp::new("2026-12-01T10:35:00Z");
+/// let received = Timestamp::new("9999-12-31T00:00:00Z");
+/// assert_eq!(next_watermark(None, Some(&received), &ceiling), Some(ceiling.clone()));
+/// let earlier = Timestamp::new("2026-12-01T09:00:00Z");
+/// assert_eq!(next_watermark(Some(earlier.clone()), None, &ceiling), Some(earlier));
+/// ```
+pub fn next_watermark(
+    previous: Option<Timestamp>,
+    received: Option<&Timestamp>,
+    ceiling: &Timestamp,
+) -> Option<Timestamp> {
+    let watermark = newest(previous, received)?;
+    match (watermark.to_unix_nanos(), ceiling.to_unix_nanos()) {
+        (Ok(at), Ok(limit)) if at > limit => Some(ceiling.clone()),
+        _ => Some(watermark),
     }
 }
 
@@ -603,6 +681,111 @@ mod tests {
     }
 
     #[test]
+    fn the_watermark_never_runs_ahead_of_the_server_s_time_plus_the_overlap() {
+        let started = Timestamp::new("2026-01-01T12:00:00Z");
+        let server = at("2026-01-01T12:10:00Z");
+        let local = at("2026-01-01T13:00:00Z");
+        let overlap = Duration::from_secs(60);
+        let ceiling =
+            |server| watermark_ceiling(RunKind::Incremental, &started, server, local, overlap);
+        // The server's clock when it said it, else the local one; plus the overlap.
+        assert_eq!(
+            ceiling(Some(server)).as_str(),
+            "2026-01-01T12:11:00.0000000Z"
+        );
+        assert_eq!(ceiling(None).as_str(), "2026-01-01T13:01:00.0000000Z");
+        let future = Timestamp::new("9999-12-31T23:59:59.9999999Z");
+        let capped = next_watermark(None, Some(&future), &ceiling(Some(server)));
+        assert_eq!(
+            capped.as_ref().map(Timestamp::as_str),
+            Some("2026-01-01T12:11:00.0000000Z")
+        );
+        // A watermark stored past it (by an earlier version) comes back; one before it stays.
+        assert_eq!(
+            next_watermark(Some(future.clone()), None, &ceiling(Some(server))),
+            capped
+        );
+        let real = Timestamp::new("2026-01-01T12:05:00Z");
+        assert_eq!(
+            next_watermark(Some(real.clone()), Some(&future), &ceiling(Some(server))),
+            capped
+        );
+        assert_eq!(
+            next_watermark(None, Some(&real), &ceiling(Some(server))),
+            Some(real.clone())
+        );
+        assert_eq!(next_watermark(None, None, &ceiling(None)), None);
+        // Then the next incremental listing starts at the server's time, before any later update.
+        let state = state(
+            capped.as_ref().map(Timestamp::as_str),
+            Some("2026-01-01T12:00:00Z"),
+        );
+        let plan = plan_run(
+            &state,
+            &SyncOptions {
+                overlap,
+                ..SyncOptions::default()
+            },
+            local,
+        )
+        .unwrap();
+        assert_eq!(
+            plan.since.as_ref().map(Timestamp::as_str),
+            Some("2026-01-01T12:10:00.0000000Z")
+        );
+    }
+
+    #[test]
+    fn a_full_run_s_watermark_never_passes_its_start() {
+        let started = Timestamp::new("2026-01-01T12:00:00Z");
+        let server = at("2026-01-01T12:30:00Z");
+        let overlap = Duration::from_secs(60);
+        let full = watermark_ceiling(RunKind::Full, &started, Some(server), server, overlap);
+        assert_eq!(full.as_str(), "2026-01-01T12:00:00.0000000Z");
+        // A referral listed early was updated at 12:10 while the run went on; another one,
+        // listed later, was updated at 12:20 and received by the run.
+        let listed_later = Timestamp::new("2026-01-01T12:20:00Z");
+        let watermark = next_watermark(None, Some(&listed_later), &full).unwrap();
+        let state = state(Some(watermark.as_str()), Some(started.as_str()));
+        let plan = plan_run(
+            &state,
+            &SyncOptions {
+                overlap,
+                ..SyncOptions::default()
+            },
+            server,
+        )
+        .unwrap();
+        let since = plan.since.unwrap().to_unix_nanos().unwrap();
+        let missed_update = Timestamp::new("2026-01-01T12:10:00Z")
+            .to_unix_nanos()
+            .unwrap();
+        assert!(
+            since <= missed_update,
+            "the next incremental run lists it again"
+        );
+        // A run whose start is later than the server's time plus the overlap (a local clock
+        // ahead): the earlier bound wins.
+        let late_start = Timestamp::new("2026-01-01T13:00:00Z");
+        assert_eq!(
+            watermark_ceiling(RunKind::Full, &late_start, Some(server), server, overlap).as_str(),
+            "2026-01-01T12:31:00.0000000Z"
+        );
+        // An incremental run is bounded by the clock only (its listing is by date).
+        assert_eq!(
+            watermark_ceiling(
+                RunKind::Incremental,
+                &started,
+                Some(server),
+                server,
+                overlap
+            )
+            .as_str(),
+            "2026-01-01T12:31:00.0000000Z"
+        );
+    }
+
+    #[test]
     fn a_full_run_removes_what_nothing_saw_since_it_started() {
         let started = Timestamp::new("2026-01-01T12:00:00.0000000Z");
         assert!(removed_by_full_run("2026-01-01T11:00:00Z", &started));
@@ -630,21 +813,14 @@ mod tests {
 
     #[test]
     fn kinds_and_reasons_round_trip_their_stored_names() {
-        for kind in [RunKind::Full, RunKind::Incremental] {
+        for kind in RunKind::ALL {
             assert_eq!(RunKind::parse(kind.as_str()), Some(kind));
         }
-        for reason in [
-            Reason::FirstRun,
-            Reason::Requested,
-            Reason::Due,
-            Reason::NoWatermark,
-            Reason::Watermark,
-            Reason::FilterRefused,
-            Reason::FilterIgnored,
-        ] {
+        for reason in Reason::ALL {
             assert_eq!(Reason::parse(reason.as_str()), Some(reason));
             assert!(!reason.to_string().is_empty());
         }
         assert_eq!(Reason::parse("nope"), None);
+        assert_eq!(RunKind::parse("nope"), None);
     }
 }

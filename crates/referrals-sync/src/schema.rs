@@ -103,6 +103,17 @@ BEGIN
 END;
 ALTER TABLE referrals DROP COLUMN last_seen_at;
 "#,
+    // 3: the API the mirror belongs to, recorded by its first sync (`Mirror::claim_api`), so
+    // that another API's referrals (another account's, the demo simulator's) are never merged
+    // into it. Empty in a mirror upgraded from an earlier version: its next sync records it.
+    r#"
+CREATE TABLE mirror_api (
+    singleton   INTEGER PRIMARY KEY CHECK (singleton = 1),
+    base_url    TEXT NOT NULL,
+    account     TEXT,
+    recorded_at TEXT NOT NULL
+);
+"#,
 ];
 
 /// The schema version this crate writes.

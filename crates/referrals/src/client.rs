@@ -18,7 +18,7 @@ use crate::auth::{self, TokenProvider};
 use crate::driver::Sender;
 use crate::listing::Listing;
 use crate::settings::{IntoTokenProvider, Settings};
-use crate::{ConfigError, Error, ErrorKind, InvalidRequest, Secret};
+use crate::{Error, ErrorKind, InvalidRequest, Secret};
 
 /// A Partner Center Referrals client: cheap to clone (one `Arc`), shareable across tasks.
 ///
@@ -280,7 +280,7 @@ impl<T> ClientBuilder<T> {
 
     /// Checks the settings: the base URL (`default_base` when none was given), the
     /// credentials, the user agent, the transport.
-    pub(crate) fn sender(self, default_base: BaseUrl) -> Result<(Sender, Option<String>), Error> {
+    pub(crate) fn sender(self, default_base: BaseUrl) -> Result<(Sender, Endpoint), Error> {
         self.settings.sender(default_base)
     }
 }
@@ -298,13 +298,7 @@ impl ClientBuilder<Client> {
 
     /// Validates the configuration and builds the client. Errors name the bad setting.
     pub fn build(self) -> Result<Client, Error> {
-        let (sender, user_agent) = self.sender(BaseUrl::default())?;
-        let mut endpoint = Endpoint::new(sender.base.clone());
-        if let Some(user_agent) = &user_agent {
-            endpoint = endpoint
-                .with_user_agent(user_agent)
-                .map_err(|e| Error::config(ConfigError::UserAgent(e)))?;
-        }
+        let (sender, endpoint) = self.sender(BaseUrl::default())?;
         Ok(Client {
             inner: Arc::new(ClientInner { endpoint, sender }),
         })

@@ -4,13 +4,12 @@
 //! decided in `referrals_query` ([`Exchange`], and the [`Pager`](referrals_query::Pager) that
 //! is built on it), never here.
 
-use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
 use http::header::{AUTHORIZATION, HeaderValue};
-use http::{Request, Response};
+use http::{Request, Response, StatusCode};
 use referrals_query::transport::{Transport, TransportError};
 use referrals_query::{ApiError, BaseUrl, Exchange, FailReason, RequestIds, RetryPolicy, Step};
 use tracing::Instrument;
@@ -20,23 +19,14 @@ use crate::{Error, ErrorKind, InvalidRequest, Secret};
 
 /// Where and how the requests of one API host are sent: its origin, the transport, the token
 /// provider (for that host's audience) and the retry policy.
-#[derive(Clone)]
+// Derived: each field's own `Debug` keeps its secrets out (the token provider's, the
+// transport's).
+#[derive(Clone, Debug)]
 pub(crate) struct Sender {
     pub(crate) base: BaseUrl,
     pub(crate) transport: Arc<dyn Transport>,
     pub(crate) auth: Arc<dyn TokenProvider>,
     pub(crate) retry: RetryPolicy,
-}
-
-impl fmt::Debug for Sender {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Sender")
-            .field("base", &self.base)
-            .field("transport", &self.transport)
-            .field("auth", &self.auth)
-            .field("retry", &self.retry)
-            .finish()
-    }
 }
 
 /// What the driver should send next.
@@ -191,6 +181,7 @@ impl Sender {
             // Replaced by the exchange of the first request built (its method and If-Match).
             exchange: Exchange::new(self.retry, &http::Method::GET, false),
             started: false,
+            refresh: self.auth.can_refresh(),
         };
         self.drive(&mut single).instrument(span).await
     }
@@ -203,6 +194,8 @@ struct Single<'a, F> {
     exchange: Exchange,
     /// True once the first request was built and `exchange` made from it.
     started: bool,
+    /// The token provider can hand out a fresh token after a 401.
+    refresh: bool,
 }
 
 impl<F> Conversation for Single<'_, F>
@@ -216,8 +209,12 @@ where
             .map_err(Error::invalid)?;
         if !self.started {
             self.started = true;
-            self.exchange =
-                Exchange::for_request(*self.exchange.policy(), &request).with_token_refresh();
+            let exchange = Exchange::for_request(*self.exchange.policy(), &request);
+            self.exchange = if self.refresh {
+                exchange.with_token_refresh()
+            } else {
+                exchange
+            };
         }
         Ok(Next::Send(request))
     }
@@ -245,7 +242,16 @@ where
                     response.body(),
                 ));
                 Err(Error::new(match reason {
-                    FailReason::Unauthorized => ErrorKind::Unauthorized { error },
+                    FailReason::Unauthorized => ErrorKind::Unauthorized {
+                        error,
+                        refreshed: true,
+                    },
+                    FailReason::Final if error.status() == StatusCode::UNAUTHORIZED => {
+                        ErrorKind::Unauthorized {
+                            error,
+                            refreshed: false,
+                        }
+                    }
                     FailReason::Final | FailReason::GaveUp(_) => ErrorKind::Api {
                         error,
                         attempts,

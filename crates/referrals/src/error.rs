@@ -28,11 +28,12 @@ struct Inner {
     app_only: bool,
 }
 
-/// What the Referrals API wants when it refuses an app-only token.
-pub const APP_ONLY_HINT: &str = "the Referrals API accepts only App+User (delegated) tokens of a \
-    user with the Referrals Admin or Referrals User role, and client credentials give app-only \
-    tokens: sign in with `referrals login`, or set PARTNER_CENTER_REFRESH_TOKEN (with \
-    AZURE_CLIENT_ID) for automation";
+/// Why the Referrals API refused an app-only token, appended to the error's message (see
+/// [`Error::is_app_only_refusal`]). Facts only: how to sign in as a user is the application's
+/// to say.
+pub const APP_ONLY_REFUSAL: &str = "the token is app-only (as client credentials give), and the \
+    Referrals API accepts only App+User (delegated) tokens of a user with the Referrals Admin or \
+    Referrals User role";
 
 /// What went wrong.
 #[derive(Debug, thiserror::Error)]
@@ -48,11 +49,17 @@ pub enum ErrorKind {
     /// No token could be had.
     #[error("{0}")]
     Auth(#[source] AuthError),
-    /// The API rejected the credentials (401), even with a freshly fetched token.
-    #[error("the API rejected the credentials even after a token refresh: {error}")]
+    /// The API rejected the credentials (401): after one fresh token when the credential can
+    /// be refreshed, at once when it cannot (a fixed token).
+    #[error(
+        "the API rejected the credentials{}: {error}",
+        if *refreshed { " even after a token refresh" } else { " (a fixed token, which cannot be refreshed)" }
+    )]
     Unauthorized {
         /// The 401 response.
         error: Box<ApiError>,
+        /// True when a fresh token was fetched and rejected too.
+        refreshed: bool,
     },
     /// The API answered with an error status.
     #[error("{error}{}", retry_note(*attempts, gave_up))]
@@ -247,6 +254,12 @@ impl Error {
         last_transport_error: Option<TransportError>,
     ) -> Self {
         match error {
+            PagerError::Api { error, .. } if error.status() == StatusCode::UNAUTHORIZED => {
+                Error::new(ErrorKind::Unauthorized {
+                    error,
+                    refreshed: false,
+                })
+            }
             PagerError::Api {
                 error,
                 attempts,
@@ -265,7 +278,10 @@ impl Error {
                     .unwrap_or_else(|| TransportError::new(kind, format!("{kind:?}")));
                 Error::transport(source, attempts, gave_up)
             }
-            PagerError::Unauthorized { error } => Error::new(ErrorKind::Unauthorized { error }),
+            PagerError::Unauthorized { error } => Error::new(ErrorKind::Unauthorized {
+                error,
+                refreshed: true,
+            }),
             PagerError::Decode { error, page } => Error::new(ErrorKind::Decode {
                 error,
                 page: Some(page),
@@ -305,7 +321,7 @@ impl Error {
     /// The API's error, for [`ErrorKind::Api`] and [`ErrorKind::Unauthorized`].
     pub fn api_error(&self) -> Option<&ApiError> {
         match &self.inner.kind {
-            ErrorKind::Api { error, .. } | ErrorKind::Unauthorized { error } => Some(error),
+            ErrorKind::Api { error, .. } | ErrorKind::Unauthorized { error, .. } => Some(error),
             _ => None,
         }
     }
@@ -335,7 +351,7 @@ impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         fmt::Display::fmt(&self.inner.kind, f)?;
         if self.inner.app_only {
-            write!(f, "; {APP_ONLY_HINT}")?;
+            write!(f, "; {APP_ONLY_REFUSAL}")?;
         }
         Ok(())
     }

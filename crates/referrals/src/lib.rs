@@ -38,7 +38,7 @@ mod secret;
 mod settings;
 
 pub use client::{Client, ClientBuilder};
-pub use error::{APP_ONLY_HINT, ConfigError, Error, ErrorKind, InvalidRequest};
+pub use error::{APP_ONLY_REFUSAL, ConfigError, Error, ErrorKind, InvalidRequest};
 pub use listing::Listing;
 pub use secret::{MIN_MASKED_CHARS, MaskingWriter, Secret, mask_secrets};
 pub use settings::IntoTokenProvider;

@@ -214,13 +214,18 @@ fn page_stream(
             .map_err(|e| Error::new(ErrorKind::Checkpoint(e)).with_checkpoint(checkpoint.clone())),
     };
     let retry = client.inner.sender.retry;
-    let state = pager.map(|pager| PageFetcher {
-        client,
-        pager: pager
-            .with_limits(limits)
-            .with_retry(retry)
-            .with_token_refresh(),
-        correlation_id,
+    let refresh = client.inner.sender.auth.can_refresh();
+    let state = pager.map(|pager| {
+        let pager = pager.with_limits(limits).with_retry(retry);
+        PageFetcher {
+            client,
+            pager: if refresh {
+                pager.with_token_refresh()
+            } else {
+                pager
+            },
+            correlation_id,
+        }
     });
     stream::unfold(Some(state), |state| async move {
         match state? {

@@ -33,7 +33,7 @@ use serde_json::Value;
 use crate::auth::{self, TokenProvider};
 use crate::driver::Sender;
 use crate::settings::Settings;
-use crate::{Client, ClientBuilder, ConfigError, Error, ErrorKind};
+use crate::{Client, ClientBuilder, Error, ErrorKind};
 
 pub use referrals_query::webhook::{DEFAULT_BASE_URL, REFERRAL_EVENTS};
 
@@ -184,15 +184,12 @@ impl ClientBuilder<WebhookRegistration> {
     /// the bad setting.
     pub fn build(self) -> Result<WebhookRegistration, Error> {
         let default = WebhookEndpoint::default().base().clone();
-        let (sender, user_agent) = self.sender(default)?;
-        let mut endpoint = WebhookEndpoint::new(sender.base.clone());
-        if let Some(user_agent) = &user_agent {
-            endpoint = endpoint
-                .with_user_agent(user_agent)
-                .map_err(|e| Error::config(ConfigError::UserAgent(e)))?;
-        }
+        let (sender, endpoint) = self.sender(default)?;
         Ok(WebhookRegistration {
-            inner: Arc::new(Inner { endpoint, sender }),
+            inner: Arc::new(Inner {
+                endpoint: WebhookEndpoint::from(endpoint),
+                sender,
+            }),
         })
     }
 }

@@ -1,11 +1,10 @@
 //! What the builders of [`Client`](crate::Client) and
 //! [`WebhookRegistration`](crate::registration::WebhookRegistration) take, checked once.
 
-use std::fmt;
 use std::sync::Arc;
 
 use referrals_query::transport::Transport;
-use referrals_query::{BaseUrl, RetryPolicy};
+use referrals_query::{BaseUrl, Endpoint, RetryPolicy};
 
 use crate::auth::{AuthError, TokenProvider};
 use crate::driver::Sender;
@@ -37,8 +36,9 @@ impl<P: TokenProvider> IntoTokenProvider for Arc<P> {
     }
 }
 
-/// The settings of a builder, validated by [`Settings::sender`].
-#[derive(Default)]
+/// The settings of a builder, validated by [`Settings::sender`]. `Debug` is derived: each
+/// field's own keeps its secrets out.
+#[derive(Default, Debug)]
 pub(crate) struct Settings {
     pub(crate) base_url: Option<String>,
     pub(crate) auth: Option<Result<Arc<dyn TokenProvider>, AuthError>>,
@@ -47,23 +47,11 @@ pub(crate) struct Settings {
     pub(crate) user_agent: Option<String>,
 }
 
-impl fmt::Debug for Settings {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Settings")
-            .field("base_url", &self.base_url)
-            .field("auth", &self.auth)
-            .field("retry", &self.retry)
-            .field("transport", &self.transport)
-            .field("user_agent", &self.user_agent)
-            .finish()
-    }
-}
-
 impl Settings {
     /// Checks the settings: the base URL (`default_base` when none was given), the credentials,
-    /// the transport (the default hyper one when none was given). Returns the sender and the
-    /// user agent to build requests with.
-    pub(crate) fn sender(self, default_base: BaseUrl) -> Result<(Sender, Option<String>), Error> {
+    /// the transport (the default hyper one when none was given), the user agent. Returns the
+    /// sender and the endpoint to build requests with (on the sender's base URL).
+    pub(crate) fn sender(self, default_base: BaseUrl) -> Result<(Sender, Endpoint), Error> {
         let base = match &self.base_url {
             Some(url) => BaseUrl::parse(url).map_err(|e| Error::config(ConfigError::BaseUrl(e)))?,
             None => default_base,
@@ -77,13 +65,19 @@ impl Settings {
             Some(transport) => transport,
             None => default_transport()?,
         };
+        let mut endpoint = Endpoint::new(base.clone());
+        if let Some(user_agent) = &self.user_agent {
+            endpoint = endpoint
+                .with_user_agent(user_agent)
+                .map_err(|e| Error::config(ConfigError::UserAgent(e)))?;
+        }
         let sender = Sender {
             base,
             transport,
             auth,
             retry: self.retry,
         };
-        Ok((sender, self.user_agent))
+        Ok((sender, endpoint))
     }
 }
 

@@ -26,14 +26,17 @@ pub fn run(settings: &Settings, args: &ChangesArgs) -> Result<(), Failure> {
             return Err(Failure::Usage("--consumer: the name is empty".into()));
         }
     }
-    let mut mirror = Mirror::open_existing(settings.database())?;
+    let db = settings.database();
     match (&args.consumer, args.ack) {
         (Some(name), Some(seq)) => {
+            let mut mirror = Mirror::open_existing(&db)?;
             let offset = mirror.acknowledge(name, seq, SystemTime::now())?;
             eprintln!("consumer {name}: acknowledged up to {offset}");
             Ok(())
         }
         (Some(name), None) => {
+            // Printing writes nothing: a mirror the user cannot write is read read-only.
+            let mirror = Mirror::open_to_read(&db)?;
             let offset = mirror.consumer_offset(name)?;
             let last = write_after(&mirror, offset, args.limit)?;
             if let Some(last) = last {
@@ -45,7 +48,10 @@ pub fn run(settings: &Settings, args: &ChangesArgs) -> Result<(), Failure> {
             }
             Ok(())
         }
-        (None, _) => write_after(&mirror, args.since.unwrap_or(0), args.limit).map(|_| ()),
+        (None, _) => {
+            let mirror = Mirror::open_to_read(&db)?;
+            write_after(&mirror, args.since.unwrap_or(0), args.limit).map(|_| ())
+        }
     }
 }
 

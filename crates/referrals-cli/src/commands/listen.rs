@@ -1,18 +1,20 @@
-//! `referrals listen`: receive Partner Center webhook events, verify them strictly, keep them
-//! in the mirror's database and apply each referral to the mirror. `--demo` wires the embedded
-//! simulator to the listener and changes referrals every few seconds.
+//! `referrals listen`: bring the mirror up to date (a sync), then receive Partner Center
+//! webhook events, verify them strictly, keep them in the mirror's database and apply each
+//! referral to the mirror. `--demo` wires the embedded simulator to the listener and changes
+//! referrals every few seconds.
 
 use std::net::SocketAddr;
 use std::path::Path;
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime};
 
 use referrals_receiver::{InboxError, ListenerBuilder, StartError, TlsError, tls_acceptor};
-use referrals_sync::Mirror;
+use referrals_sync::{DEFAULT_LOCK_WAIT, Mirror, MirrorError, SyncOptions};
 use referrals_webhooks::{CertUrlPrefix, Policy, TrustAnchors};
 
+use super::sync::{CountingTransport, Shown, lock_and_open, mirror_api, sync_mirror};
 use crate::cli::ListenArgs;
-use crate::connect::connect;
+use crate::connect::{Connection, connect_with};
 use crate::failure::Failure;
 use crate::settings::Settings;
 
@@ -63,7 +65,9 @@ pub async fn run(settings: &Settings, args: &ListenArgs) -> Result<(), Failure> 
             ));
         }
     };
-    let connection = connect(settings, None).await?;
+    let started = Instant::now();
+    let counter = Arc::new(CountingTransport::new(settings)?);
+    let connection = connect_with(settings, None, Some(counter.clone())).await?;
     let demo = connection.demo();
     if let Some(simulator) = demo {
         let anchors = TrustAnchors::from_pem(simulator.webhook_ca_pem().as_bytes())
@@ -89,6 +93,7 @@ pub async fn run(settings: &Settings, args: &ListenArgs) -> Result<(), Failure> 
         builder = builder.tls(acceptor);
     }
     let db = settings.database();
+    sync_first(&db, &connection, &counter, started).await?;
     let opened = db.clone();
     let mirror = tokio::task::spawn_blocking(move || Mirror::open(&opened))
         .await
@@ -130,6 +135,56 @@ pub async fn run(settings: &Settings, args: &ListenArgs) -> Result<(), Failure> 
     eprintln!("stopping: finishing the requests and the event in hand");
     listener.shutdown().await;
     Ok(())
+}
+
+/// Brings the mirror at `db` up to date before serving, as `referrals sync` would (with its
+/// default options, and its summary line): events only say what changes from now on, so
+/// without it the mirror would hold only the referrals that happen to change. When another
+/// `referrals sync` holds the mirror, that one brings it up to date: the mirror is only
+/// checked to belong to this API.
+async fn sync_first(
+    db: &Path,
+    connection: &Connection,
+    counter: &CountingTransport,
+    started: Instant,
+) -> Result<(), Failure> {
+    let (lock, mirror) = match lock_and_open(db, DEFAULT_LOCK_WAIT).await {
+        Ok(locked) => locked,
+        Err(Failure::Mirror(MirrorError::Locked { holder, .. })) => {
+            eprintln!(
+                "another `referrals sync` is bringing {} up to date ({holder}); listening \
+                 without a sync of its own",
+                db.display()
+            );
+            let api = mirror_api(connection);
+            let opened = db.to_path_buf();
+            return tokio::task::spawn_blocking(move || {
+                Mirror::open(&opened)?.claim_api(&api, SystemTime::now())
+            })
+            .await
+            .map_err(|e| Failure::Local(format!("the mirror thread stopped: {e}")))?
+            .map_err(Failure::from);
+        }
+        Err(failure) => return Err(failure),
+    };
+    let mirror = Arc::new(Mutex::new(mirror));
+    let shown = Shown {
+        started,
+        changes: false,
+        // The listener logs to stderr.
+        progress: false,
+    };
+    let synced = sync_mirror(
+        &mirror,
+        db,
+        connection,
+        counter,
+        SyncOptions::default(),
+        shown,
+    )
+    .await;
+    drop(lock);
+    synced.map(|_| ())
 }
 
 fn demo_change(simulator: &referrals_simulator::SimulatorHandle) {

@@ -1,20 +1,23 @@
 //! `referrals sync`: the local mirror brought up to date (one run of `referrals-sync`), with
 //! one summary line on stderr and, with `--changes ndjson`, the run's changes on stdout.
+//! `referrals listen` starts with the same sync ([`sync_mirror`]).
 
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use referrals::transport::{BoxFuture, HyperTransport, Transport, TransportError};
 use referrals_sync::{
-    Mirror, MirrorError, Reason, SharedMirror, SyncError, SyncLock, SyncOptions, SyncReport,
-    run_blocking,
+    Mirror, MirrorApi, MirrorError, Reason, SharedMirror, SyncError, SyncLock, SyncOptions,
+    SyncReport, run_blocking,
 };
 
 use crate::cli::SyncArgs;
-use crate::connect::{connect_with, transport};
+use crate::connect::{Connection, connect_with, transport};
 use crate::failure::Failure;
 use crate::plural::count;
+use crate::progress::SyncProgress;
 use crate::settings::Settings;
 
 /// Runs `referrals sync`.
@@ -25,40 +28,91 @@ pub async fn run(settings: &Settings, args: &SyncArgs) -> Result<(), Failure> {
         full_every: args.full_every,
         overlap: args.overlap,
         page_size: args.page_size,
+        api: None,
     };
     referrals_sync::plan::full_plan(Reason::Requested, &options)
         .map_err(|e| Failure::Usage(format!("--page-size: {e}")))?;
     let db = settings.database();
-    let wait = args.wait;
-    let opened = db.clone();
-    let (lock, mirror) = tokio::task::spawn_blocking(move || {
-        let lock = SyncLock::acquire(&opened, wait)?;
-        let mut mirror = Mirror::open(&opened)?;
-        // A sync writes steadily: its commits should not wait for the disk's checkpoints.
+    let (lock, mut mirror) = lock_and_open(&db, args.wait).await?;
+    // A sync writes steadily: its commits should not wait for the disk's checkpoints.
+    mirror = tokio::task::spawn_blocking(move || {
         mirror.checkpoint_in_background()?;
-        Ok::<_, MirrorError>((lock, mirror))
+        Ok::<_, MirrorError>(mirror)
     })
     .await
     .map_err(|e| Failure::Local(format!("the mirror thread stopped: {e}")))??;
     let counter = Arc::new(CountingTransport::new(settings)?);
     let connection = connect_with(settings, None, Some(counter.clone())).await?;
     let mirror = Arc::new(Mutex::new(mirror));
-    let journal_before = with_mirror(&mirror, |m| Ok(m.last_seq()?)).await?;
+    let shown = Shown {
+        started,
+        changes: args.changes.is_some(),
+        // Logs (-v) go to stderr too: a progress line would garble them.
+        progress: settings.verbose == 0,
+    };
+    let outcome = sync_mirror(&mirror, &db, &connection, &counter, options, shown).await;
+    drop(lock);
+    outcome.map(|_| ())
+}
 
-    let outcome = referrals_sync::sync(&connection.client, &mirror, &options).await;
-    if args.changes.is_some() {
-        with_mirror(&mirror, move |m| {
+/// Takes the sync lock of the mirror at `db` (waiting up to `wait` for another sync) and
+/// opens the mirror (created if missing).
+pub async fn lock_and_open(db: &Path, wait: Duration) -> Result<(SyncLock, Mirror), Failure> {
+    let opened: PathBuf = db.to_path_buf();
+    tokio::task::spawn_blocking(move || {
+        let lock = SyncLock::acquire(&opened, wait)?;
+        let mirror = Mirror::open(&opened)?;
+        Ok::<_, MirrorError>((lock, mirror))
+    })
+    .await
+    .map_err(|e| Failure::Local(format!("the mirror thread stopped: {e}")))?
+    .map_err(Failure::from)
+}
+
+/// What [`sync_mirror`] shows besides the summary line on stderr.
+#[derive(Debug, Clone, Copy)]
+pub struct Shown {
+    /// When the command started (the summary says how long it took).
+    pub started: Instant,
+    /// The run's journal rows on stdout (`--changes ndjson`).
+    pub changes: bool,
+    /// A line on stderr saying what the run received so far, when stderr is a terminal.
+    pub progress: bool,
+}
+
+/// One sync of `mirror` (at `db`, its sync lock held by the caller) through `connection`,
+/// whose requests `counter` counts, with the summary line on stderr and what `shown` asks
+/// for. The mirror must belong to the connection's API ([`mirror_api`]); `options.api` is set
+/// here.
+pub async fn sync_mirror(
+    mirror: &SharedMirror,
+    db: &Path,
+    connection: &Connection,
+    counter: &CountingTransport,
+    mut options: SyncOptions,
+    shown: Shown,
+) -> Result<SyncReport, Failure> {
+    options.api = Some(mirror_api(connection));
+    let journal_before = with_mirror(mirror, |m| Ok(m.last_seq()?)).await?;
+    let progress = SyncProgress::new(shown.progress);
+    let outcome =
+        referrals_sync::sync_with_progress(&connection.client, mirror, &options, |received| {
+            progress.page(received)
+        })
+        .await;
+    progress.clear();
+    if shown.changes {
+        with_mirror(mirror, move |m| {
             super::changes::write_after(m, journal_before, None).map(|_| ())
         })
         .await?;
     }
     let requests = counter.count();
-    let seconds = started.elapsed().as_secs_f64();
-    drop(lock);
+    let seconds = shown.started.elapsed().as_secs_f64();
     match outcome {
         Ok(report) => {
             eprintln!("{}", summary(&report, requests, seconds));
-            Ok(())
+            Ok(report)
         }
         Err(SyncError::Listing { error, report }) => {
             eprintln!("{}", summary(&report, requests, seconds));
@@ -72,6 +126,16 @@ pub async fn run(settings: &Settings, args: &SyncArgs) -> Result<(), Failure> {
         Err(SyncError::Options(error)) => Err(Failure::Usage(error.to_string())),
         Err(SyncError::Mirror(error)) => Err(error.into()),
         Err(error) => Err(Failure::Local(error.to_string())),
+    }
+}
+
+/// The API a mirror synced through `connection` belongs to: the client's base URL, or
+/// [`MirrorApi::demo`] for the `--demo` simulator (whose port changes on every run, and whose
+/// data does not).
+pub fn mirror_api(connection: &Connection) -> MirrorApi {
+    match connection.demo() {
+        Some(_) => MirrorApi::demo(),
+        None => MirrorApi::new(connection.client.base_url()),
     }
 }
 
@@ -112,20 +176,22 @@ fn summary(report: &SyncReport, requests: u64, seconds: f64) -> String {
 
 /// Counts the requests sent (every attempt), around the default transport.
 #[derive(Debug)]
-struct CountingTransport {
+pub struct CountingTransport {
     inner: HyperTransport,
     sent: AtomicU64,
 }
 
 impl CountingTransport {
-    fn new(settings: &Settings) -> Result<Self, Failure> {
+    /// The default transport of `settings`, counted.
+    pub fn new(settings: &Settings) -> Result<Self, Failure> {
         Ok(CountingTransport {
             inner: transport(settings)?,
             sent: AtomicU64::new(0),
         })
     }
 
-    fn count(&self) -> u64 {
+    /// Requests sent so far.
+    pub fn count(&self) -> u64 {
         self.sent.load(Ordering::Relaxed)
     }
 }

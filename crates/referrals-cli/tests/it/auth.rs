@@ -352,13 +352,20 @@ async fn an_app_only_token_is_refused_with_the_sign_in_hint_and_exit_3() {
     let output = run(&mut command, &["get", &first_id(&sim)]);
     assert_eq!(output.status.code(), Some(3), "{}", stderr(&output));
     let err = stderr(&output);
+    // The library's message says what happened; the CLI's hint says what to do.
+    for says in ["403", "App+User", "app-only"] {
+        assert!(err.contains(says), "{says}: {err}");
+    }
+    let hint = err
+        .lines()
+        .find(|line| line.trim_start().starts_with("hint: sign in as a user"))
+        .unwrap_or_else(|| panic!("no sign-in hint: {err}"));
     for says in [
-        "403",
-        "App+User",
         "referrals login",
         "PARTNER_CENTER_REFRESH_TOKEN",
+        "AZURE_CLIENT_ID",
     ] {
-        assert!(err.contains(says), "{says}: {err}");
+        assert!(hint.contains(says), "{says}: {hint}");
     }
     assert!(!err.contains(sim.client_secret()));
 }

@@ -14,7 +14,7 @@ use referrals_simulator::{
 use serde_json::{Value, json};
 use tempfile::TempPath;
 
-use crate::support::{self, assert_success, bare, stderr, stdout, temp_dir};
+use crate::support::{self, assert_success, bare, run, stderr, stdout, temp_dir};
 
 const TOKEN: &str = "daily-test-token-51c2";
 
@@ -61,10 +61,7 @@ fn json_out(output: &Output) -> Value {
 async fn accept_reads_checks_then_patches_with_the_etag_just_read() {
     let sim = simulator(FaultPlan::new()).await;
     let (id, etag) = referral_with(&sim, "New");
-    let output = referrals(&sim)
-        .args(["accept", &id])
-        .output()
-        .expect("runs");
+    let output = run(&mut referrals(&sim), &["accept", &id]);
     assert_success(&output);
     let updated = json_out(&output);
     assert_eq!(
@@ -91,10 +88,10 @@ async fn accept_reads_checks_then_patches_with_the_etag_just_read() {
 async fn decline_sets_the_reason_and_won_and_lost_close_active_referrals() {
     let sim = simulator(FaultPlan::new()).await;
     let (new_id, _) = referral_with(&sim, "New");
-    let output = referrals(&sim)
-        .args(["decline", &new_id, "--reason", "Outside our region"])
-        .output()
-        .expect("runs");
+    let output = run(
+        &mut referrals(&sim),
+        &["decline", &new_id, "--reason", "Outside our region"],
+    );
     assert_success(&output);
     let declined = json_out(&output);
     assert_eq!(declined["substatus"], "Declined");
@@ -144,10 +141,10 @@ async fn decline_sets_the_reason_and_won_and_lost_close_active_referrals() {
         .find(|r| r["status"] == "New")
         .map(|r| (r["id"].as_str().unwrap_or_default().to_owned(), ()))
         .expect("another New referral");
-    let table = referrals(&sim)
-        .args(["accept", &other_new, "--format", "table"])
-        .output()
-        .expect("runs");
+    let table = run(
+        &mut referrals(&sim),
+        &["accept", &other_new, "--format", "table"],
+    );
     assert_success(&table);
     let text = stdout(&table);
     assert_eq!(text.lines().count(), 2, "{text}");
@@ -162,7 +159,7 @@ async fn a_forbidden_move_is_refused_after_the_read_with_nothing_sent() {
     let sim = simulator(FaultPlan::new()).await;
     let (id, _) = referral_with(&sim, "New");
     let before = sim.referral(&id).expect("stored");
-    let output = referrals(&sim).args(["won", &id]).output().expect("runs");
+    let output = run(&mut referrals(&sim), &["won", &id]);
     assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
     let err = stderr(&output);
     assert!(err.contains("it is New"), "{err}");
@@ -179,10 +176,7 @@ async fn a_forbidden_move_is_refused_after_the_read_with_nothing_sent() {
         .expect("a Closed referral");
     let closed_id = closed["id"].as_str().expect("an id");
     sim.clear_requests();
-    let output = referrals(&sim)
-        .args(["accept", closed_id])
-        .output()
-        .expect("runs");
+    let output = run(&mut referrals(&sim), &["accept", closed_id]);
     assert_eq!(output.status.code(), Some(2));
     assert!(
         stderr(&output).contains("nothing (it is final)"),
@@ -209,10 +203,7 @@ async fn a_412_race_rereads_once_and_retries_when_the_move_still_applies() {
     ])))
     .await;
     let (id, _) = referral_with(&sim, "New");
-    let output = referrals(&sim)
-        .args(["accept", &id])
-        .output()
-        .expect("runs");
+    let output = run(&mut referrals(&sim), &["accept", &id]);
     assert_success(&output);
     let updated = json_out(&output);
     assert_eq!(updated["substatus"], "Accepted");
@@ -245,10 +236,7 @@ async fn a_412_race_that_makes_the_move_impossible_is_explained() {
     ])))
     .await;
     let (id, _) = referral_with(&sim, "New");
-    let output = referrals(&sim)
-        .args(["accept", &id])
-        .output()
-        .expect("runs");
+    let output = run(&mut referrals(&sim), &["accept", &id]);
     assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
     let err = stderr(&output);
     assert!(err.contains("changed meanwhile (HTTP 412)"), "{err}");
@@ -378,8 +366,9 @@ async fn a_bad_deal_is_refused_with_the_path_of_the_field_before_any_request() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn select_lists_partial_referrals_with_their_columns_and_count_goes_to_stderr() {
     let sim = simulator(FaultPlan::new()).await;
-    let output = referrals(&sim)
-        .args([
+    let output = run(
+        &mut referrals(&sim),
+        &[
             "list",
             "--select",
             "id,status",
@@ -390,9 +379,8 @@ async fn select_lists_partial_referrals_with_their_columns_and_count_goes_to_std
             "--count",
             "--format",
             "csv",
-        ])
-        .output()
-        .expect("runs");
+        ],
+    );
     assert_success(&output);
     let text = stdout(&output);
     let lines: Vec<&str> = text.lines().collect();
@@ -428,12 +416,12 @@ async fn select_lists_partial_referrals_with_their_columns_and_count_goes_to_std
             && request.path_and_query.contains("$count=true")
     );
 
-    let output = referrals(&sim)
-        .args([
+    let output = run(
+        &mut referrals(&sim),
+        &[
             "list", "--select", "id,name", "--top", "3", "--format", "ndjson",
-        ])
-        .output()
-        .expect("runs");
+        ],
+    );
     assert_success(&output);
     for line in stdout(&output).lines() {
         let item: Value = serde_json::from_str(line).expect("JSON");
@@ -441,8 +429,9 @@ async fn select_lists_partial_referrals_with_their_columns_and_count_goes_to_std
         keys.sort();
         assert_eq!(keys, ["id", "name"], "{line}");
     }
-    let table = referrals(&sim)
-        .args([
+    let table = run(
+        &mut referrals(&sim),
+        &[
             "list",
             "--select",
             "id,status",
@@ -450,9 +439,8 @@ async fn select_lists_partial_referrals_with_their_columns_and_count_goes_to_std
             "2",
             "--format",
             "table",
-        ])
-        .output()
-        .expect("runs");
+        ],
+    );
     assert_success(&table);
     let header: Vec<String> = stdout(&table)
         .lines()
@@ -507,6 +495,17 @@ fn shown(output: &Output, name: &str) -> (String, String) {
     )
 }
 
+/// Each `(name, value, source)` of `rows` is a row of `config show`'s `output`.
+fn assert_shown(output: &Output, rows: &[(&str, &str, &str)]) {
+    for (name, value, source) in rows {
+        assert_eq!(
+            shown(output, name),
+            ((*value).to_owned(), (*source).to_owned()),
+            "{name}"
+        );
+    }
+}
+
 /// A config file of the test's own, removed when dropped.
 fn write_config(name: &str, text: &str) -> TempPath {
     let mut file = tempfile::Builder::new()
@@ -536,27 +535,28 @@ async fn settings_come_from_the_flag_then_the_environment_then_the_profile_then_
     // Default: nothing set.
     let output = config_show(&mut bare());
     assert_success(&output);
-    assert_eq!(
-        shown(&output, "base_url"),
-        ("https://api.partner.microsoft.com".into(), "default".into())
+    assert_shown(
+        &output,
+        &[("base_url", "https://api.partner.microsoft.com", "default")],
     );
 
     // Profile.
     let output = config_show(bare().env("REFERRALS_CONFIG", &config));
-    assert_eq!(
-        shown(&output, "base_url"),
-        (sim.base_url(), "profile work".into())
-    );
-    assert_eq!(
-        shown(&output, "tenant"),
-        ("contoso.example".into(), "profile work".into())
-    );
-    assert_eq!(
-        shown(&output, "profile"),
-        ("work".into(), "profile default_profile".into())
+    assert_shown(
+        &output,
+        &[
+            ("base_url", &sim.base_url(), "profile work"),
+            ("tenant", "contoso.example", "profile work"),
+            ("profile", "work", "profile default_profile"),
+        ],
     );
 
     // Environment over profile (and REFERRALS_PROFILE over default_profile).
+    let base_url_from_env = (
+        "base_url",
+        "http://127.0.0.1:7",
+        "env PARTNER_CENTER_BASE_URL",
+    );
     let output = config_show(
         bare()
             .env("REFERRALS_CONFIG", &config)
@@ -564,20 +564,13 @@ async fn settings_come_from_the_flag_then_the_environment_then_the_profile_then_
             .env("PARTNER_CENTER_BASE_URL", "http://127.0.0.1:7")
             .env("AZURE_TENANT_ID", "env-tenant"),
     );
-    assert_eq!(
-        shown(&output, "profile"),
-        ("other".into(), "env REFERRALS_PROFILE".into())
-    );
-    assert_eq!(
-        shown(&output, "base_url"),
-        (
-            "http://127.0.0.1:7".into(),
-            "env PARTNER_CENTER_BASE_URL".into()
-        )
-    );
-    assert_eq!(
-        shown(&output, "tenant"),
-        ("env-tenant".into(), "env AZURE_TENANT_ID".into())
+    assert_shown(
+        &output,
+        &[
+            ("profile", "other", "env REFERRALS_PROFILE"),
+            base_url_from_env,
+            ("tenant", "env-tenant", "env AZURE_TENANT_ID"),
+        ],
     );
 
     // Flag over environment. `config show` takes no API option (`--base-url` is one of the
@@ -589,16 +582,9 @@ async fn settings_come_from_the_flag_then_the_environment_then_the_profile_then_
             .env("PARTNER_CENTER_BASE_URL", "http://127.0.0.1:7")
             .args(["--profile", "work"]),
     );
-    assert_eq!(
-        shown(&output, "base_url"),
-        (
-            "http://127.0.0.1:7".into(),
-            "env PARTNER_CENTER_BASE_URL".into()
-        )
-    );
-    assert_eq!(
-        shown(&output, "profile"),
-        ("work".into(), "flag --profile".into())
+    assert_shown(
+        &output,
+        &[base_url_from_env, ("profile", "work", "flag --profile")],
     );
     let refused = config_show(
         bare()
@@ -651,9 +637,9 @@ fn config_show_never_prints_a_secret_and_a_bad_file_names_line_and_column() {
         !text.contains("eyJ-very-secret") && !text.contains("client-secret-value"),
         "{text}"
     );
-    assert_eq!(
-        shown(&output, "token"),
-        ("set, not shown".into(), "env PARTNER_CENTER_TOKEN".into())
+    assert_shown(
+        &output,
+        &[("token", "set, not shown", "env PARTNER_CENTER_TOKEN")],
     );
 
     let config = write_config(

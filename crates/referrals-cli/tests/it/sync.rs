@@ -2,12 +2,12 @@
 //! simulator started in the test, and the crash harness: `referrals sync` killed with SIGKILL
 //! at random moments while the simulator changes its referrals and injects faults.
 
-use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
+use referrals_fixtures::snapshot::{self, Snapshot};
 use referrals_simulator::{Fault, FaultPlan, FaultRule, SimulatorHandle};
 use referrals_sync::{Mirror, SyncLock};
 use serde_json::Value;
@@ -75,30 +75,20 @@ fn summary(output: &Output) -> [u64; 6] {
 }
 
 /// id → (eTag, JSON) of the mirror's referrals not marked removed.
-fn mirror_state(db: &Path) -> BTreeMap<String, (Option<String>, Value)> {
+fn mirror_state(db: &Path) -> Snapshot {
     let mirror = Mirror::open_existing(db).unwrap();
-    let mut state = BTreeMap::new();
+    let mut referrals = Vec::new();
     mirror
         .for_each_referral(None, |raw| {
-            let value: Value = serde_json::from_str(raw).unwrap();
-            let id = value["id"].as_str().unwrap().to_owned();
-            let etag = value["eTag"].as_str().map(str::to_owned);
-            state.insert(id, (etag, value));
+            referrals.push(serde_json::from_str(raw).unwrap());
             Ok::<_, referrals_sync::MirrorError>(())
         })
         .unwrap();
-    state
+    snapshot::of(referrals)
 }
 
-fn simulator_state(sim: &SimulatorHandle) -> BTreeMap<String, (Option<String>, Value)> {
-    sim.referrals()
-        .into_iter()
-        .map(|value| {
-            let id = value["id"].as_str().unwrap().to_owned();
-            let etag = value["eTag"].as_str().map(str::to_owned);
-            (id, (etag, value))
-        })
-        .collect()
+fn simulator_state(sim: &SimulatorHandle) -> Snapshot {
+    snapshot::of(sim.referrals())
 }
 
 fn assert_journal_consistent(db: &Path) {
@@ -146,6 +136,55 @@ async fn sync_prints_one_summary_and_an_unchanged_account_costs_one_request() {
         assert_eq!(line["referral"]["id"], line["id"]);
     }
     assert_eq!(mirror_state(&db).len() as u64, 120 + created);
+}
+
+/// Piped stderr (not a terminal): the summary line only, no progress drawn.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sync_shows_no_progress_when_stderr_is_not_a_terminal() {
+    let dir = temp_dir();
+    let db = dir.path().join("m.db");
+    let sim = simulator(60, FaultPlan::new()).await;
+    let out = output(&mut sync_command(&sim, &db, &["--page-size", "10"]));
+    assert_success(&out);
+    let text = stderr(&out);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 1, "{text}");
+    assert!(lines[0].starts_with("synced: 60 created"), "{text}");
+    assert!(!text.contains('\r') && !text.contains('\u{1b}'), "{text:?}");
+}
+
+/// On a terminal (a pseudo-terminal from `script`), `sync` draws a line with its pages and
+/// referrals while it runs, then clears it for the summary.
+#[cfg(unix)]
+#[test]
+fn sync_shows_its_progress_on_a_terminal() {
+    let dir = temp_dir();
+    let db = dir.path().join("m.db");
+    let plain = process();
+    let line = format!(
+        "'{}' sync --demo --page-size 10 --db '{}'",
+        plain.get_program().to_string_lossy(),
+        db.display()
+    );
+    let mut command = Command::new("script");
+    command
+        .args(["-qec", &line, "/dev/null"])
+        .stdin(Stdio::null());
+    for (name, value) in plain.get_envs() {
+        match value {
+            Some(value) => command.env(name, value),
+            None => command.env_remove(name),
+        };
+    }
+    let Ok(out) = command.output() else {
+        eprintln!("skipped: no `script` to give the command a terminal");
+        return;
+    };
+    assert_success(&out);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("sync (full): "), "{text:?}");
+    assert!(text.contains(" referrals of 250"), "{text:?}");
+    assert!(text.contains("synced: 250 created"), "{text:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -264,6 +303,140 @@ async fn list_db_lists_the_mirror_offline() {
         stderr(&missing)
     );
     assert!(!dir.path().join("none.db").exists());
+}
+
+/// `command` run as a user who cannot write what root made: itself when this process is not
+/// root, else the same command through `setpriv` as uid/gid 65534 (`nobody`); `None` (the test
+/// is skipped) when root has no `setpriv`.
+#[cfg(unix)]
+fn as_unprivileged(command: Command) -> Option<Command> {
+    let uid = output(Command::new("id").arg("-u"));
+    if String::from_utf8_lossy(&uid.stdout).trim() != "0" {
+        return Some(command);
+    }
+    let mut wrapped = Command::new("setpriv");
+    wrapped
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+        .arg(command.get_program())
+        .args(command.get_args())
+        .stdin(Stdio::null());
+    for (name, value) in command.get_envs() {
+        match value {
+            Some(value) => wrapped.env(name, value),
+            None => wrapped.env_remove(name),
+        };
+    }
+    let usable = Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups", "true"])
+        .status()
+        .is_ok_and(|status| status.success());
+    usable.then_some(wrapped)
+}
+
+/// `list --db` and `changes` (printing, not acknowledging) read a mirror its user cannot write
+/// (the file 0400, in a directory they cannot write, so SQLite cannot make its -wal and -shm
+/// files there): read-only, writing nothing; `--ack` is refused as a write.
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn list_db_and_changes_read_a_mirror_the_user_cannot_write() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = temp_dir();
+    let shelf = dir.path().join("shelf");
+    std::fs::create_dir(&shelf).unwrap();
+    let db = shelf.join("m.db");
+    let sim = simulator(12, FaultPlan::new()).await;
+    assert_success(&output(&mut sync_command(&sim, &db, &[])));
+    let mode = |path: &Path, mode| {
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap()
+    };
+    // For `nobody` when the test runs as root: the file is theirs, the directories are not.
+    std::os::unix::fs::chown(&db, Some(65534), Some(65534)).ok();
+    mode(dir.path(), 0o755);
+    mode(&db, 0o400);
+    mode(&shelf, 0o555);
+    let before = std::fs::read(&db).unwrap();
+    let run = |args: &[&str]| {
+        let mut command = process();
+        command.args(args).arg("--db").arg(&db);
+        as_unprivileged(command).map(|mut command| output(&mut command))
+    };
+    let Some(listed) = run(&["list", "--format", "ndjson"]) else {
+        eprintln!("skipped: running as root without setpriv, where permissions do not bind");
+        mode(&shelf, 0o755);
+        return;
+    };
+    let changes = run(&["changes"]).unwrap();
+    let consumer = run(&["changes", "--consumer", "crm"]).unwrap();
+    let ack = run(&["changes", "--consumer", "crm", "--ack", "3"]).unwrap();
+    mode(&shelf, 0o755);
+    mode(&db, 0o600);
+
+    assert_success(&listed);
+    let listed: Vec<Value> = String::from_utf8(listed.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(listed, sim.referrals());
+    for printed in [&changes, &consumer] {
+        assert_success(printed);
+        assert_eq!(String::from_utf8_lossy(&printed.stdout).lines().count(), 12);
+    }
+    assert_eq!(ack.status.code(), Some(1), "{}", stderr(&ack));
+    assert!(stderr(&ack).contains("cannot write"), "{}", stderr(&ack));
+    assert_eq!(std::fs::read(&db).unwrap(), before, "nothing written");
+    let mut left: Vec<_> = std::fs::read_dir(&shelf)
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name())
+        .collect();
+    left.sort();
+    assert_eq!(left, ["m.db", "m.db.lock"]);
+}
+
+/// A mirror belongs to one API: `sync --demo` then a real `sync` on the same file is refused,
+/// naming both, before any request and writing nothing, with the way to a new mirror; and
+/// the other way round. The demo simulator (a new port each run) is the same API each time.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_demo_mirror_refuses_a_real_sync_and_a_real_one_refuses_the_demo() {
+    let dir = temp_dir();
+    let db = dir.path().join("m.db");
+    let demo = |db: &Path| {
+        let mut command = process();
+        command.args(["sync", "--demo", "--db"]).arg(db);
+        output(&mut command)
+    };
+    assert_success(&demo(&db));
+    assert_success(&demo(&db));
+    let before = (mirror_state(&db), file_state(&db));
+    assert_eq!(before.0.len(), 250);
+    let sim = simulator(20, FaultPlan::new()).await;
+    let refused = output(&mut sync_command(&sim, &db, &[]));
+    assert_eq!(refused.status.code(), Some(1), "{}", stderr(&refused));
+    let message = stderr(&refused);
+    assert!(
+        message.contains("the demo simulator (--demo)")
+            && message.contains(&sim.base_url())
+            && message.contains("nothing was written"),
+        "{message}"
+    );
+    assert!(
+        message.contains("hint: ") && message.contains("--db ") && message.contains("m-other.db"),
+        "{message}"
+    );
+    assert!(!message.contains("synced:"), "{message}");
+    assert_eq!(sim.api_requests(), 0);
+    assert_eq!((mirror_state(&db), file_state(&db)), before);
+
+    let real = dir.path().join("real.db");
+    assert_success(&output(&mut sync_command(&sim, &real, &[])));
+    let refused = demo(&real);
+    assert_eq!(refused.status.code(), Some(1), "{}", stderr(&refused));
+    assert!(
+        stderr(&refused).contains(&format!("holds the referrals of {}", sim.base_url())),
+        "{}",
+        stderr(&refused)
+    );
+    assert_eq!(mirror_state(&real), simulator_state(&sim));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -486,12 +659,16 @@ fn file_state(db: &Path) -> FileState {
     let seen_table =
         one("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'referral_seen'");
     let referrals = one("SELECT count(*) FROM referrals");
+    let api_table =
+        one("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'mirror_api'");
     let shape_matches_version = match version {
-        1 => last_seen_column == 1 && seen_table == 0,
-        2 => {
+        1 => last_seen_column == 1 && seen_table == 0 && api_table == 0,
+        // The current version: version 2's `referral_seen`, version 3's `mirror_api`.
+        3 => {
             last_seen_column == 0
                 && seen_table == 1
                 && one("SELECT count(*) FROM referral_seen") == referrals
+                && api_table == 1
         }
         _ => false,
     };
@@ -506,9 +683,9 @@ fn file_state(db: &Path) -> FileState {
     }
 }
 
-/// `referrals changes` on a version-1 file upgrades it on open; killed with SIGKILL at random
-/// moments of that upgrade, the file is afterwards version 1 or version 2, whole, never in
-/// between, with every referral and journal row; the next open finishes the upgrade, and a
+/// `referrals changes` on a version-1 file upgrades it on open (to version 3 now, through
+/// version 2, in one transaction); killed with SIGKILL at random moments of that upgrade, the
+/// file is afterwards version 1 or the current version, whole, never in between, with every referral and journal row; the next open finishes the upgrade, and a
 /// sync goes on from there.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_kill_during_the_schema_upgrade_leaves_version_1_or_2_never_in_between() {
@@ -544,13 +721,13 @@ async fn a_kill_during_the_schema_upgrade_leaves_version_1_or_2_never_in_between
     assert_eq!(
         upgraded,
         FileState {
-            version: 2,
+            version: referrals_sync::SCHEMA_VERSION,
             ..before
         }
     );
 
     let mut moments = Moments(0x2545_F491_4F6C_DD1D);
-    let (mut mid_upgrade, mut at_version_2, mut runs) = (0, 0, 0);
+    let (mut mid_upgrade, mut at_current_version, mut runs) = (0, 0, 0);
     while mid_upgrade < MID_UPGRADE_KILLS && runs < MAX_RUNS {
         runs += 1;
         std::fs::copy(&template, &db).unwrap();
@@ -580,13 +757,13 @@ async fn a_kill_during_the_schema_upgrade_leaves_version_1_or_2_never_in_between
         match state.version {
             1 if began => mid_upgrade += 1,
             1 => {}
-            2 => at_version_2 += 1,
+            referrals_sync::SCHEMA_VERSION => at_current_version += 1,
             other => panic!("run {runs}: version {other}"),
         }
     }
     eprintln!(
         "{runs} runs, one upgrade {whole:?}: {mid_upgrade} killed during the upgrade, \
-         {at_version_2} after it"
+         {at_current_version} after it"
     );
     assert!(
         mid_upgrade >= MID_UPGRADE_KILLS,
@@ -603,7 +780,7 @@ async fn a_kill_during_the_schema_upgrade_leaves_version_1_or_2_never_in_between
     assert_eq!(
         file_state(&db),
         FileState {
-            version: 2,
+            version: referrals_sync::SCHEMA_VERSION,
             ..file_state(&template)
         }
     );

@@ -15,13 +15,23 @@ use crate::support::{bare, process, run, temp_dir, text};
 
 const TOKEN: &str = "webhooks-cli-token-91c2";
 
-#[test]
-fn listen_demo_shows_events_arriving_and_stops_on_sigterm() {
-    let dir = temp_dir();
-    let db = dir.path().join("demo.db");
+/// What a `referrals listen` process wrote on stderr until it was stopped.
+struct Listened {
+    /// Its stderr, line by line.
+    lines: Vec<String>,
+    /// A line contained what was waited for.
+    seen: bool,
+    /// SIGTERM was sent (it fails when the process had exited by itself).
+    stopped: bool,
+    exit: std::process::ExitStatus,
+}
+
+/// Runs `referrals listen` with `args`, reads its stderr until a line contains `until` (or it
+/// exits, or 180 s pass), then stops it with SIGTERM and waits for it.
+fn listen_until(args: &[&str], until: &str) -> Listened {
     let mut child = process()
-        .args(["listen", "--demo", "--db"])
-        .arg(&db)
+        .arg("listen")
+        .args(args)
         .stderr(Stdio::piped())
         .stdout(Stdio::null())
         .spawn()
@@ -36,27 +46,46 @@ fn listen_demo_shows_events_arriving_and_stops_on_sigterm() {
         }
     });
     let mut seen = Vec::new();
-    let applied = loop {
+    let found = loop {
         match received.recv_timeout(Duration::from_secs(180)) {
             Ok(line) => {
-                let done = line.contains("webhook event applied");
+                let done = line.contains(until);
                 seen.push(line);
                 if done {
                     break true;
                 }
             }
+            // It exited (its stderr closed), or never got there.
             Err(_) => break false,
         }
     };
-    let status = std::process::Command::new("kill")
+    let stopped = std::process::Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status()
-        .unwrap();
-    assert!(status.success());
+        .unwrap()
+        .success();
     let exit = child.wait().unwrap();
     seen.extend(received.iter());
     reader.join().unwrap();
-    let all = seen.join("\n");
+    Listened {
+        lines: seen,
+        seen: found,
+        stopped,
+        exit,
+    }
+}
+
+#[test]
+fn listen_demo_shows_events_arriving_and_stops_on_sigterm() {
+    let dir = temp_dir();
+    let db = dir.path().join("demo.db");
+    let listened = listen_until(
+        &["--demo", "--db", db.to_str().unwrap()],
+        "webhook event applied",
+    );
+    let (applied, exit) = (listened.seen, listened.exit);
+    assert!(listened.stopped);
+    let all = listened.lines.join("\n");
     assert!(applied, "no event was applied:\n{all}");
     assert!(exit.success(), "exit {exit:?}:\n{all}");
     assert!(all.contains("webhook event accepted"), "{all}");
@@ -66,6 +95,100 @@ fn listen_demo_shows_events_arriving_and_stops_on_sigterm() {
     assert!(!all.contains("ResourceUri"), "{all}");
     let changes: i64 = rusqlite_count(&db, "SELECT COUNT(*) FROM changes");
     assert!(changes >= 1);
+}
+
+/// What `listen` says once it serves.
+const LISTENING: &str = "listening for webhook events";
+
+/// `listen` on a loopback port, reading referrals from `base` with the test's token, into `db`.
+fn listen_args<'a>(base: &'a str, db: &'a std::path::Path) -> [&'a str; 8] {
+    [
+        "--bind",
+        "127.0.0.1:0",
+        "--base-url",
+        base,
+        "--token",
+        TOKEN,
+        "--db",
+        db.to_str().unwrap(),
+    ]
+}
+
+/// `listen` starts with a sync: the referrals that exist before it starts are in the mirror
+/// when it serves, not only those that change afterwards.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn listen_starts_with_a_sync_so_the_mirror_holds_every_referral() {
+    let simulator = Simulator::builder()
+        .referrals(30)
+        .seed(8)
+        .token(TOKEN)
+        .start()
+        .await
+        .unwrap();
+    let dir = temp_dir();
+    let db = dir.path().join("m.db");
+    let base = simulator.base_url();
+    let listened = tokio::task::spawn_blocking({
+        let db = db.clone();
+        move || listen_until(&listen_args(&base, &db), LISTENING)
+    })
+    .await
+    .unwrap();
+    let all = listened.lines.join("\n");
+    assert!(listened.seen, "{all}");
+    assert!(all.contains("synced: 30 created"), "{all}");
+    assert_eq!(rusqlite_count(&db, "SELECT COUNT(*) FROM referrals"), 30);
+    let mirrored: Vec<Value> = {
+        let connection = referrals_sync::rusqlite::Connection::open(&db).unwrap();
+        let mut statement = connection
+            .prepare("SELECT raw_json FROM referrals ORDER BY rowid")
+            .unwrap();
+        statement
+            .query_map([], |row| row.get::<_, String>(0))
+            .unwrap()
+            .map(|raw| serde_json::from_str(&raw.unwrap()).unwrap())
+            .collect()
+    };
+    assert_eq!(mirrored, simulator.referrals());
+    simulator.shutdown().await;
+}
+
+/// A mirror of another API is refused by `listen` too, before it serves.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn listen_refuses_a_mirror_of_another_api_before_serving() {
+    let ours = start_simulator().await;
+    let other = start_simulator().await;
+    let dir = temp_dir();
+    let db = dir.path().join("m.db");
+    let synced = tokio::task::spawn_blocking({
+        let (base, db) = (ours.base_url(), db.clone());
+        move || {
+            let mut command = bare();
+            command
+                .args(["sync", "--base-url", &base, "--token", TOKEN, "--db"])
+                .arg(&db);
+            command.output().unwrap()
+        }
+    })
+    .await
+    .unwrap();
+    assert!(synced.status.success(), "{}", text(&synced.stderr));
+    let base = other.base_url();
+    let listened = tokio::task::spawn_blocking({
+        let db = db.clone();
+        move || listen_until(&listen_args(&base, &db), LISTENING)
+    })
+    .await
+    .unwrap();
+    let all = listened.lines.join("\n");
+    assert!(!listened.seen, "{all}");
+    assert_eq!(listened.exit.code(), Some(1), "{all}");
+    assert!(
+        all.contains(&format!("holds the referrals of {}", ours.base_url()))
+            && all.contains(&other.base_url()),
+        "{all}"
+    );
+    assert_eq!(other.api_requests(), 0);
 }
 
 fn rusqlite_count(db: &std::path::Path, sql: &str) -> i64 {

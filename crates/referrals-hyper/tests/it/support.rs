@@ -16,6 +16,7 @@ use hyper::{Request, Response};
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
 use referrals_hyper::{HyperTransport, HyperTransportBuilder, TrustRoots};
+use referrals_query::transport::{Transport, TransportError};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
@@ -189,6 +190,51 @@ where
         }
     });
     addr
+}
+
+/// What a scripted peer does after its answer.
+#[derive(Debug, Clone, Copy)]
+pub enum Then {
+    /// Keeps the connection open without sending more.
+    Hold,
+    /// Closes the connection.
+    Close,
+}
+
+/// A raw TCP peer on 127.0.0.1 that reads each request head, writes `answer` as it is and
+/// then holds or closes the connection.
+pub async fn answering(answer: &'static [u8], then: Then) -> SocketAddr {
+    raw_server(move |mut stream| async move {
+        read_head(&mut stream).await;
+        write(&mut stream, answer).await;
+        if let Then::Hold = then {
+            hold(stream).await;
+        }
+    })
+    .await
+}
+
+/// Sends `method` to `uri` with `body` (see [`request`]), bounded by [`within`].
+pub async fn send(
+    transport: &HyperTransport,
+    method: &str,
+    uri: &str,
+    body: &'static [u8],
+) -> Result<http::Response<Bytes>, TransportError> {
+    within(transport.send(request(method, uri, body))).await
+}
+
+/// `GET uri` (see [`send`]).
+pub async fn get(
+    transport: &HyperTransport,
+    uri: &str,
+) -> Result<http::Response<Bytes>, TransportError> {
+    send(transport, "GET", uri, b"").await
+}
+
+/// `http://{addr}/x`: a path on a raw peer.
+pub fn at(addr: SocketAddr) -> String {
+    format!("http://{addr}/x")
 }
 
 /// Reads up to the end of a request head and returns it.

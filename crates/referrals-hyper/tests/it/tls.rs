@@ -3,9 +3,9 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use crate::support::{builder, closed_port, hold, raw_server, read_head, request, within, write};
+use crate::support::{builder, closed_port, get, hold, raw_server, read_head, send, write};
 use referrals_hyper::{HyperTransport, TrustRoots};
-use referrals_query::transport::{Transport, TransportErrorKind};
+use referrals_query::transport::TransportErrorKind;
 use tokio::net::TcpStream;
 
 #[tokio::test]
@@ -18,9 +18,7 @@ async fn https_negotiates_http2_and_multiplexes_on_one_connection() {
             "https://localhost:{}/v1.0/engagements/referrals?page={page}",
             server.addr.port()
         );
-        let response = within(transport.send(request("GET", &uri, b"")))
-            .await
-            .expect("response");
+        let response = get(&transport, &uri).await.expect("response");
         assert_eq!(response.version(), http::Version::HTTP_2);
         assert_eq!(response.headers()["x-version"], "HTTP/2.0");
         assert_eq!(response.body().as_ref(), b"hello");
@@ -37,9 +35,7 @@ async fn https_falls_back_to_http1_when_the_server_offers_only_http1() {
 
     for _ in 0..3 {
         let uri = format!("https://localhost:{}/x", server.addr.port());
-        let response = within(transport.send(request("GET", &uri, b"")))
-            .await
-            .expect("response");
+        let response = get(&transport, &uri).await.expect("response");
         assert_eq!(response.version(), http::Version::HTTP_11);
     }
     assert_eq!(transport.connections_opened(), 1);
@@ -54,7 +50,7 @@ async fn https_post_over_http2_sends_the_body() {
         server.addr.port()
     );
 
-    let response = within(transport.send(request("POST", &uri, b"{\"type\":\"Shared\"}")))
+    let response = send(&transport, "POST", &uri, b"{\"type\":\"Shared\"}")
         .await
         .expect("response");
 
@@ -73,9 +69,7 @@ async fn untrusted_certificate_is_a_connect_error() {
         .expect("transport");
     let uri = format!("https://localhost:{}/x", server.addr.port());
 
-    let error = within(transport.send(request("GET", &uri, b"")))
-        .await
-        .expect_err("untrusted");
+    let error = get(&transport, &uri).await.expect_err("untrusted");
 
     assert_eq!(error.kind(), TransportErrorKind::Connect);
     assert!(!error.kind().may_have_reached_server());
@@ -91,13 +85,9 @@ async fn tls_handshake_that_never_finishes_is_a_connect_timeout() {
         .build()
         .expect("transport");
 
-    let error = within(transport.send(request(
-        "GET",
-        &format!("https://localhost:{}/x", addr.port()),
-        b"",
-    )))
-    .await
-    .expect_err("handshake never finishes");
+    let error = get(&transport, &format!("https://localhost:{}/x", addr.port()))
+        .await
+        .expect_err("handshake never finishes");
 
     assert_eq!(error.kind(), TransportErrorKind::ConnectTimeout);
     assert!(!error.kind().may_have_reached_server());
@@ -140,11 +130,10 @@ async fn https_goes_through_a_connect_tunnel_with_proxy_credentials() {
         .expect("transport");
 
     // `api.example.test` does not resolve: only the proxy can have reached it.
-    let response = within(transport.send(request(
-        "GET",
+    let response = get(
+        &transport,
         "https://api.example.test/v1.0/engagements/referrals",
-        b"",
-    )))
+    )
     .await
     .expect("tunnelled response");
 
@@ -175,7 +164,7 @@ async fn proxy_refusing_the_tunnel_is_a_connect_error() {
         .build()
         .expect("transport");
 
-    let error = within(transport.send(request("GET", "https://api.example.test/x", b"")))
+    let error = get(&transport, "https://api.example.test/x")
         .await
         .expect_err("tunnel refused");
 
@@ -196,7 +185,7 @@ async fn unreachable_proxy_is_a_connect_error() {
         .build()
         .expect("transport");
 
-    let error = within(transport.send(request("GET", "https://api.example.test/x", b"")))
+    let error = get(&transport, "https://api.example.test/x")
         .await
         .expect_err("proxy down");
 
@@ -216,7 +205,7 @@ async fn silent_proxy_is_a_connect_timeout() {
         .build()
         .expect("transport");
 
-    let error = within(transport.send(request("GET", "https://api.example.test/x", b"")))
+    let error = get(&transport, "https://api.example.test/x")
         .await
         .expect_err("proxy never answers");
 
@@ -304,7 +293,7 @@ async fn env_proxy_child() {
         .add_root_certificates_pem(crate::support::CA_PEM)
         .build()
         .expect("transport");
-    let result = within(transport.send(request("GET", "https://api.example.test/x", b""))).await;
+    let result = get(&transport, "https://api.example.test/x").await;
     match expect.as_str() {
         "proxied" => assert_eq!(result.expect("tunnelled response").status(), 200),
         "direct" => assert_eq!(

@@ -3,7 +3,9 @@
 
 use std::time::Duration;
 
-use crate::support::{builder, closed_port, hold, raw_server, read_head, request, within, write};
+use crate::support::{
+    Then, answering, at, builder, closed_port, get, raw_server, read_head, request, send, write,
+};
 use referrals_query::transport::{Transport, TransportError, TransportErrorKind};
 
 /// Neither the bearer token nor the query string may appear anywhere in an error.
@@ -30,9 +32,7 @@ async fn get_round_trip_carries_headers_and_body() {
         server.addr
     );
 
-    let response = within(transport.send(request("GET", &uri, b"")))
-        .await
-        .expect("response");
+    let response = get(&transport, &uri).await.expect("response");
 
     assert_eq!(response.status(), 200);
     assert_eq!(response.headers()["x-method"], "GET");
@@ -51,7 +51,7 @@ async fn post_sends_the_body() {
     let transport = builder().build().expect("transport");
     let uri = format!("http://{}/v1.0/engagements/referrals", server.addr);
 
-    let response = within(transport.send(request("POST", &uri, b"{\"name\":\"Contoso\"}")))
+    let response = send(&transport, "POST", &uri, b"{\"name\":\"Contoso\"}")
         .await
         .expect("response");
 
@@ -65,7 +65,7 @@ async fn body_of_exactly_the_cap_is_accepted() {
     let transport = builder().max_body_bytes(4096).build().expect("transport");
     let uri = format!("http://{}/big?n=4096", server.addr);
 
-    let response = within(transport.send(request("GET", &uri, b"")))
+    let response = get(&transport, &uri)
         .await
         .expect("a body of exactly the cap fits");
 
@@ -75,15 +75,10 @@ async fn body_of_exactly_the_cap_is_accepted() {
 #[tokio::test]
 async fn declared_length_over_the_cap_is_refused_without_reading_the_body() {
     // Declares 1 MiB and then sends nothing: only the header can have triggered the error.
-    let addr = raw_server(|mut stream| async move {
-        read_head(&mut stream).await;
-        write(
-            &mut stream,
-            b"HTTP/1.1 200 OK\r\ncontent-length: 1048576\r\n\r\n",
-        )
-        .await;
-        hold(stream).await;
-    })
+    let addr = answering(
+        b"HTTP/1.1 200 OK\r\ncontent-length: 1048576\r\n\r\n",
+        Then::Hold,
+    )
     .await;
     let transport = builder()
         .max_body_bytes(1024)
@@ -91,9 +86,7 @@ async fn declared_length_over_the_cap_is_refused_without_reading_the_body() {
         .build()
         .expect("transport");
 
-    let error = within(transport.send(request("GET", &format!("http://{addr}/x"), b"")))
-        .await
-        .expect_err("over the cap");
+    let error = get(&transport, &at(addr)).await.expect_err("over the cap");
 
     assert_eq!(
         error.kind(),
@@ -104,19 +97,14 @@ async fn declared_length_over_the_cap_is_refused_without_reading_the_body() {
 
 #[tokio::test]
 async fn head_response_declaring_a_large_length_is_not_a_body_over_the_cap() {
-    let addr = raw_server(|mut stream| async move {
-        read_head(&mut stream).await;
-        write(
-            &mut stream,
-            b"HTTP/1.1 200 OK\r\ncontent-length: 1048576\r\n\r\n",
-        )
-        .await;
-        hold(stream).await;
-    })
+    let addr = answering(
+        b"HTTP/1.1 200 OK\r\ncontent-length: 1048576\r\n\r\n",
+        Then::Hold,
+    )
     .await;
     let transport = builder().max_body_bytes(1024).build().expect("transport");
 
-    let response = within(transport.send(request("HEAD", &format!("http://{addr}/x"), b"")))
+    let response = send(&transport, "HEAD", &at(addr), b"")
         .await
         .expect("HEAD has no body");
 
@@ -144,9 +132,7 @@ async fn endless_chunked_body_is_cut_off_at_the_cap() {
     .await;
     let transport = builder().max_body_bytes(4096).build().expect("transport");
 
-    let error = within(transport.send(request("GET", &format!("http://{addr}/x"), b"")))
-        .await
-        .expect_err("over the cap");
+    let error = get(&transport, &at(addr)).await.expect_err("over the cap");
 
     assert_eq!(
         error.kind(),
@@ -162,9 +148,7 @@ async fn refused_connection_is_a_connect_error_without_secrets() {
     let transport = builder().build().expect("transport");
     let uri = format!("http://127.0.0.1:{port}/v1.0/engagements/referrals?$skiptoken=SECRET-QUERY");
 
-    let error = within(transport.send(request("GET", &uri, b"")))
-        .await
-        .expect_err("nothing listens");
+    let error = get(&transport, &uri).await.expect_err("nothing listens");
 
     assert_eq!(error.kind(), TransportErrorKind::Connect);
     assert!(!error.kind().may_have_reached_server());
@@ -180,20 +164,14 @@ async fn refused_connection_is_a_connect_error_without_secrets() {
 
 #[tokio::test]
 async fn response_head_that_never_comes_hits_the_attempt_timeout() {
-    let addr = raw_server(|mut stream| async move {
-        read_head(&mut stream).await;
-        hold(stream).await;
-    })
-    .await;
+    let addr = answering(b"", Then::Hold).await;
     let transport = builder()
         .attempt_timeout(Duration::from_millis(200))
         .build()
         .expect("transport");
     let uri = format!("http://{addr}/slow?token=SECRET-QUERY");
 
-    let error = within(transport.send(request("GET", &uri, b"")))
-        .await
-        .expect_err("no answer");
+    let error = get(&transport, &uri).await.expect_err("no answer");
 
     assert_eq!(error.kind(), TransportErrorKind::Timeout);
     assert!(error.kind().may_have_reached_server());
@@ -203,15 +181,10 @@ async fn response_head_that_never_comes_hits_the_attempt_timeout() {
 
 #[tokio::test]
 async fn body_that_stalls_hits_the_idle_read_timeout() {
-    let addr = raw_server(|mut stream| async move {
-        read_head(&mut stream).await;
-        write(
-            &mut stream,
-            b"HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\n0123456789",
-        )
-        .await;
-        hold(stream).await;
-    })
+    let addr = answering(
+        b"HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\n0123456789",
+        Then::Hold,
+    )
     .await;
     let transport = builder()
         .idle_read_timeout(Duration::from_millis(150))
@@ -219,9 +192,7 @@ async fn body_that_stalls_hits_the_idle_read_timeout() {
         .build()
         .expect("transport");
 
-    let error = within(transport.send(request("GET", &format!("http://{addr}/x"), b"")))
-        .await
-        .expect_err("stalled body");
+    let error = get(&transport, &at(addr)).await.expect_err("stalled body");
 
     assert_eq!(error.kind(), TransportErrorKind::Timeout);
     assert!(error.message().contains("stalled"), "{error}");
@@ -230,19 +201,15 @@ async fn body_that_stalls_hits_the_idle_read_timeout() {
 
 #[tokio::test]
 async fn connection_closed_mid_body_is_an_io_error() {
-    let addr = raw_server(|mut stream| async move {
-        read_head(&mut stream).await;
-        write(
-            &mut stream,
-            b"HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\n0123456789",
-        )
-        .await;
-        // Dropping the stream closes the connection 90 bytes short.
-    })
+    // Closing the connection 90 bytes short.
+    let addr = answering(
+        b"HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\n0123456789",
+        Then::Close,
+    )
     .await;
     let transport = builder().build().expect("transport");
 
-    let error = within(transport.send(request("GET", &format!("http://{addr}/x"), b"")))
+    let error = get(&transport, &at(addr))
         .await
         .expect_err("truncated body");
 
@@ -253,13 +220,10 @@ async fn connection_closed_mid_body_is_an_io_error() {
 
 #[tokio::test]
 async fn connection_closed_before_the_response_is_an_io_error() {
-    let addr = raw_server(|mut stream| async move {
-        read_head(&mut stream).await;
-    })
-    .await;
+    let addr = answering(b"", Then::Close).await;
     let transport = builder().build().expect("transport");
 
-    let error = within(transport.send(request("POST", &format!("http://{addr}/x"), b"{}")))
+    let error = send(&transport, "POST", &at(addr), b"{}")
         .await
         .expect_err("no response");
 
@@ -276,7 +240,7 @@ async fn plain_http_to_a_remote_host_is_refused_before_connecting() {
         "http://192.0.2.1/v1.0/engagements/referrals",
         "http://api.partner.microsoft.com/v1.0/engagements/referrals?$skiptoken=SECRET-QUERY",
     ] {
-        let error = within(transport.send(request("GET", uri, b"")))
+        let error = get(&transport, uri)
             .await
             .expect_err("plain http to a remote host");
         assert_eq!(error.kind(), TransportErrorKind::InvalidRequest, "{uri}");
@@ -297,9 +261,7 @@ async fn sequential_requests_reuse_one_connection() {
             "http://{}/v1.0/engagements/referrals?page={page}",
             server.addr
         );
-        let response = within(shared.send(request("GET", &uri, b"")))
-            .await
-            .expect("response");
+        let response = get(&shared, &uri).await.expect("response");
         assert_eq!(response.status(), 200);
     }
 
@@ -317,9 +279,7 @@ async fn pooling_can_be_turned_off() {
 
     for _ in 0..3 {
         let uri = format!("http://{}/x", server.addr);
-        within(transport.send(request("GET", &uri, b"")))
-            .await
-            .expect("response");
+        get(&transport, &uri).await.expect("response");
     }
 
     assert_eq!(transport.connections_opened(), 3);
@@ -336,11 +296,10 @@ async fn loopback_bypasses_a_configured_proxy() {
         .build()
         .expect("transport");
 
-    let response = within(transport.send(request(
-        "GET",
+    let response = get(
+        &transport,
         &format!("http://localhost:{}/x", server.addr.port()),
-        b"",
-    )))
+    )
     .await
     .expect("direct to loopback");
 

@@ -197,33 +197,18 @@ fn numbers_back(encoded: &str) -> Result<[String; 9], TestCaseError> {
     let page: PageBack = serde_json::from_str(encoded)
         .map_err(|error| TestCaseError::fail(format!("{error} in {encoded}")))?;
     let [item] = &page.value;
+    let text = |raw: &RawValue| raw.get().to_owned();
+    let deep = &item.customer_profile.address.extra_address.deep;
     Ok([
-        page.count.get().to_owned(),
-        item.details.deal_value.get().to_owned(),
-        item.details.extra_detail.get().to_owned(),
-        item.extra_top.get().to_owned(),
-        item.customer_profile
-            .address
-            .extra_address
-            .deep
-            .0
-            .get()
-            .to_owned(),
-        item.customer_profile
-            .address
-            .extra_address
-            .deep
-            .1
-            .n
-            .get()
-            .to_owned(),
-        item.team[0]
-            .contact_preference
-            .extra_preference
-            .get()
-            .to_owned(),
-        page.page_extra.0.get().to_owned(),
-        page.page_extra.1.a.b.get().to_owned(),
+        text(&page.count),
+        text(&item.details.deal_value),
+        text(&item.details.extra_detail),
+        text(&item.extra_top),
+        text(&deep.0),
+        text(&deep.1.n),
+        text(&item.team[0].contact_preference.extra_preference),
+        text(&page.page_extra.0),
+        text(&page.page_extra.1.a.b),
     ])
 }
 

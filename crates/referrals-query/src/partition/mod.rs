@@ -6,6 +6,7 @@ mod state;
 
 use std::collections::VecDeque;
 use std::fmt;
+use std::time::SystemTime;
 
 use http::StatusCode;
 use referrals_model::WireForm;
@@ -650,6 +651,7 @@ impl Partition {
                     range.waiting.push_back(Checked {
                         items: Vec::new(),
                         cursor: range.received.clone(),
+                        date: None,
                     });
                     self.release();
                     return;
@@ -926,7 +928,7 @@ impl Partition {
         }
         self.pages += 1;
         self.finished = true;
-        let page = self.page(Vec::new(), Some(End::Exhausted));
+        let page = self.page(Vec::new(), Some(End::Exhausted), None);
         self.out.push_back(page);
     }
 
@@ -1091,7 +1093,7 @@ impl Partition {
             if end.is_some() {
                 self.finished = true;
             }
-            let page = self.page(checked.items, end);
+            let page = self.page(checked.items, end, checked.date);
             self.out.push_back(page);
             if self.finished {
                 return;
@@ -1099,13 +1101,19 @@ impl Partition {
         }
     }
 
-    fn page(&self, items: Vec<referrals_model::Referral>, end: Option<End>) -> Page {
+    fn page(
+        &self,
+        items: Vec<referrals_model::Referral>,
+        end: Option<End>,
+        date: Option<SystemTime>,
+    ) -> Page {
         Page {
             items,
             count: self.total,
             checkpoint: self.checkpoint(),
             end,
             form: WireForm::OData,
+            date,
         }
     }
 
@@ -1180,7 +1188,7 @@ impl Partition {
         let Some(page) = page else {
             sequential.position = Position::Finished;
             self.finished = true;
-            let page = self.page(Vec::new(), Some(End::Exhausted));
+            let page = self.page(Vec::new(), Some(End::Exhausted), None);
             self.out.push_back(page);
             return;
         };
@@ -1212,7 +1220,7 @@ impl Partition {
         if end.is_some() {
             self.finished = true;
         }
-        let mut page = self.page(items, end);
+        let mut page = self.page(items, end, page.date);
         if page.count.is_none() {
             page.count = count;
         }

@@ -2,6 +2,7 @@
 //! stands, and the check of every page it receives against what was asked.
 
 use std::collections::VecDeque;
+use std::time::SystemTime;
 
 use referrals_model::{Referral, WireForm};
 
@@ -37,6 +38,8 @@ pub(crate) struct Checked {
     pub(crate) items: Vec<Referral>,
     /// The range's cursor after this page.
     pub(crate) cursor: Cursor,
+    /// The page's `Date` ([`Page::date`]).
+    pub(crate) date: Option<SystemTime>,
 }
 
 /// One range of the listing.
@@ -213,6 +216,7 @@ impl Range {
         Ok(Checked {
             items,
             cursor: self.received.clone(),
+            date: page.date,
         })
     }
 }

@@ -183,6 +183,47 @@ fn seed_example_and_its_continuation_token_follow_up() {
 }
 
 #[test]
+fn a_page_carries_the_server_s_date_when_it_sent_a_valid_one() {
+    let mut pager = Pager::new(Endpoint::default(), &ListQuery::new(), "corr").unwrap();
+    let next =
+        |skip| format!("https://api.partner.microsoft.com/v1.0/engagements/referrals?$skip={skip}");
+    let run = drive(&mut pager, |request| {
+        let (mut reply, date) = match run_step(request) {
+            0 => (
+                ok(odata_page(&["a"], Some(&next(1)))),
+                Some("Sun, 06 Nov 1994 08:49:37 GMT"),
+            ),
+            1 => (ok(odata_page(&["b"], Some(&next(2)))), Some("yesterday")),
+            _ => (ok(odata_page(&["c"], None)), None),
+        };
+        if let Some(date) = date {
+            reply.headers.insert("date", date.parse().unwrap());
+        }
+        reply
+    });
+    assert_eq!(run.result, Ok(End::Exhausted), "{:?}", run.items);
+    let dates: Vec<_> = run.pages.iter().map(|page| page.date).collect();
+    assert_eq!(
+        dates,
+        [
+            Some(std::time::UNIX_EPOCH + Duration::from_secs(784_111_777)),
+            None,
+            None
+        ]
+    );
+}
+
+/// Which request of a run `request` is, by its request id (`req-N`).
+fn run_step(request: &Request<Bytes>) -> usize {
+    request.headers()["ms-requestid"]
+        .to_str()
+        .unwrap()
+        .trim_start_matches("req-")
+        .parse()
+        .unwrap()
+}
+
+#[test]
 fn continuation_header_is_sent_as_the_link_names_it() {
     // One documented example names the header `ContinuationToken`.
     let mut pager = Pager::new(Endpoint::default(), &seed_query(), "corr").unwrap();

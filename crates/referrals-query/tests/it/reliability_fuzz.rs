@@ -23,7 +23,7 @@ use referrals_query::{
     PatchOptions, RequestIds, RetryPolicy, is_transient_status, parse_retry_after,
 };
 
-use crate::support::now;
+use crate::support::{assert_request_line_intact, literals, now};
 
 const CI_CASES: u32 = 256;
 
@@ -309,34 +309,6 @@ fn retry_after_parses_seconds_and_dates_and_nothing_else_panics_large() {
 
 // ---- OData filter --------------------------------------------------------------------------
 
-/// The literals of an OData expression (`''` inside a literal is a quote) and the expression
-/// with each literal replaced by `''`.
-fn literals(filter: &str) -> Option<(Vec<String>, String)> {
-    let mut found = Vec::new();
-    let mut skeleton = String::new();
-    let mut chars = filter.chars().peekable();
-    while let Some(c) = chars.next() {
-        if c != '\'' {
-            skeleton.push(c);
-            continue;
-        }
-        let mut literal = String::new();
-        loop {
-            match chars.next()? {
-                '\'' if chars.peek() == Some(&'\'') => {
-                    chars.next();
-                    literal.push('\'');
-                }
-                '\'' => break,
-                other => literal.push(other),
-            }
-        }
-        skeleton.push_str("''");
-        found.push(literal);
-    }
-    Some((found, skeleton))
-}
-
 fn filter_text() -> impl Strategy<Value = String> {
     prop_oneof![
         any::<String>(),
@@ -383,7 +355,7 @@ fn filter_round_trips((values, shape): FilterInput) -> Result<(), TestCaseError>
     let filter = build_filter(&values, &shape).to_string();
     let placeholders: Vec<String> = values.iter().map(|_| "v".to_owned()).collect();
     let reference = build_filter(&placeholders, &shape).to_string();
-    let (found, skeleton) = literals(&filter).ok_or_else(|| TestCaseError::fail("unterminated"))?;
+    let (found, skeleton) = literals(&filter).map_err(TestCaseError::fail)?;
     let (reference_found, reference_skeleton) = literals(&reference).unwrap();
     prop_assert_eq!(skeleton, reference_skeleton, "the expression changed");
     let expected: Vec<String> = reference_found
@@ -444,13 +416,7 @@ fn requests_build(input: (String, String, String)) -> Result<(), TestCaseError> 
         .engagement_id(value.clone())
         .filter(&Filter::raw(etag));
     if let Ok(request) = endpoint.list(&query, ids) {
-        prop_assert!(
-            request
-                .uri()
-                .to_string()
-                .bytes()
-                .all(|b| b.is_ascii_graphic())
-        );
+        assert_request_line_intact(&request)?;
     }
     Ok(())
 }

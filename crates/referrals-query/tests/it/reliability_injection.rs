@@ -13,7 +13,7 @@ use referrals_query::{
     PatchOptions, RequestError, RequestIds,
 };
 
-use crate::support::{now, proptest_config};
+use crate::support::{assert_request_line_intact, literals, now, proptest_config};
 
 /// Strings built from the characters that break naive URL and header building, plus any
 /// character at all.
@@ -41,29 +41,6 @@ fn header_safe(value: &str) -> bool {
 
 fn ids() -> RequestIds<'static> {
     RequestIds::new("corr-1", "req-1")
-}
-
-/// The request line `http` would write: method and request target. Only visible ASCII, so no
-/// CR, LF or space can split it.
-fn assert_request_line_intact(request: &Request<Bytes>) -> Result<(), TestCaseError> {
-    let target = request
-        .uri()
-        .path_and_query()
-        .map(|pq| pq.as_str())
-        .unwrap_or("/");
-    prop_assert!(
-        target.bytes().all(|b| b.is_ascii_graphic()),
-        "request target {:?}",
-        target
-    );
-    prop_assert!(
-        request
-            .uri()
-            .to_string()
-            .bytes()
-            .all(|b| b.is_ascii_graphic())
-    );
-    Ok(())
 }
 
 fn assert_on(base: &BaseUrl, request: &Request<Bytes>) -> Result<(), TestCaseError> {
@@ -96,35 +73,6 @@ fn assert_one_segment(request: &Request<Bytes>, id: &str) -> Result<(), TestCase
     Ok(())
 }
 
-/// The literals of an OData expression, and the expression with each literal replaced by `''`:
-/// a tokenizer that reads `'…'` with `''` as an escaped quote, as an OData server does.
-fn literals(filter: &str) -> Result<(Vec<String>, String), String> {
-    let mut found = Vec::new();
-    let mut skeleton = String::new();
-    let mut chars = filter.chars().peekable();
-    while let Some(c) = chars.next() {
-        if c != '\'' {
-            skeleton.push(c);
-            continue;
-        }
-        let mut literal = String::new();
-        loop {
-            match chars.next() {
-                Some('\'') if chars.peek() == Some(&'\'') => {
-                    chars.next();
-                    literal.push('\'');
-                }
-                Some('\'') => break,
-                Some(other) => literal.push(other),
-                None => return Err(format!("unterminated literal in {filter:?}")),
-            }
-        }
-        skeleton.push_str("''");
-        found.push(literal);
-    }
-    Ok((found, skeleton))
-}
-
 /// Query parameters, split and decoded as a server would.
 fn params(query: &str) -> Vec<(String, String)> {
     query
@@ -142,26 +90,22 @@ fn params(query: &str) -> Vec<(String, String)> {
         .collect()
 }
 
-/// A pager that has received one 2018 page whose continuation is `(name, value)`.
-fn pager_after_classic_page(name: &str, value: &str) -> (Pager, Request<Bytes>) {
-    let mut pager = Pager::new(
-        Endpoint::default(),
-        &ListQuery::new().page_size(2).unwrap(),
-        "corr-1",
-    )
-    .unwrap();
+/// A pager for `endpoint` and `query` that sent its first request and received `page`: the
+/// request sent.
+fn pager_after_page(
+    endpoint: Endpoint,
+    query: &ListQuery,
+    page: &serde_json::Value,
+) -> (Pager, Request<Bytes>) {
+    let mut pager = Pager::new(endpoint, query, "corr-1").unwrap();
     let NextRequest::Send(first) = pager.next_request("req-1").unwrap() else {
         panic!("a first request")
     };
-    let body = serde_json::json!({
-        "items": [{ "id": "a" }],
-        "links": { "next": { "uri": "/referrals", "headers": [{ "key": name, "value": value }] } }
-    });
     let event = pager
         .on_response(
             StatusCode::OK,
             &HeaderMap::new(),
-            body.to_string().as_bytes(),
+            page.to_string().as_bytes(),
             now(),
             0.5,
         )
@@ -170,28 +114,21 @@ fn pager_after_classic_page(name: &str, value: &str) -> (Pager, Request<Bytes>) 
     (pager, first)
 }
 
+/// A pager that has received one 2018 page whose continuation is `(name, value)`.
+fn pager_after_classic_page(name: &str, value: &str) -> (Pager, Request<Bytes>) {
+    let body = serde_json::json!({
+        "items": [{ "id": "a" }],
+        "links": { "next": { "uri": "/referrals", "headers": [{ "key": name, "value": value }] } }
+    });
+    let query = ListQuery::new().page_size(2).unwrap();
+    pager_after_page(Endpoint::default(), &query, &body)
+}
+
 /// A pager that has received one OData page whose next link is `link`.
 fn pager_after_odata_page(base: &BaseUrl, link: &str) -> Pager {
-    let mut pager = Pager::new(
-        Endpoint::new(base.clone()),
-        &ListQuery::new().top(1),
-        "corr-1",
-    )
-    .unwrap();
-    let NextRequest::Send(_) = pager.next_request("req-1").unwrap() else {
-        panic!("a first request")
-    };
     let body = serde_json::json!({ "value": [{ "id": "a" }], "@odata.nextLink": link });
-    pager
-        .on_response(
-            StatusCode::OK,
-            &HeaderMap::new(),
-            body.to_string().as_bytes(),
-            now(),
-            0.5,
-        )
-        .unwrap();
-    pager
+    let query = ListQuery::new().top(1);
+    pager_after_page(Endpoint::new(base.clone()), &query, &body).0
 }
 
 proptest! {

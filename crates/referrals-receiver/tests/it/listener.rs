@@ -2,27 +2,21 @@
 //! event reaches the mirror and the journal; repeats are absorbed; nothing is lost across a
 //! stop between the 200 and the processing.
 
-use std::path::Path;
-
 use crate::support::*;
-use referrals_simulator::{Simulator, SimulatorHandle};
+use referrals_simulator::SimulatorHandle;
 
 type Headers = Vec<(String, String)>;
 
-fn count(db: &Path, sql: &str) -> i64 {
-    let connection = rusqlite::Connection::open(db).unwrap();
-    connection.query_row(sql, [], |row| row.get(0)).unwrap()
+/// What every test here starts with: the certificate server, a simulator and a mirror path.
+async fn rig(name: &str) -> (Certificates, SimulatorHandle, TempDb) {
+    (
+        certificate_server().await,
+        simulator(5, 14).await,
+        temp_db(name),
+    )
 }
 
-fn changes(db: &Path) -> i64 {
-    count(db, "SELECT COUNT(*) FROM changes")
-}
-
-fn inbox_rows(db: &Path) -> i64 {
-    count(db, "SELECT COUNT(*) FROM webhook_inbox")
-}
-
-fn state_of(db: &Path, id: i64) -> String {
+fn state_of(db: &std::path::Path, id: i64) -> String {
     let connection = rusqlite::Connection::open(db).unwrap();
     connection
         .query_row(
@@ -33,24 +27,14 @@ fn state_of(db: &Path, id: i64) -> String {
         .unwrap()
 }
 
-async fn simulator() -> SimulatorHandle {
-    Simulator::builder()
-        .referrals(5)
-        .seed(14)
-        .start()
-        .await
-        .unwrap()
-}
-
 fn first_id(simulator: &SimulatorHandle) -> String {
     simulator.referrals()[0]["id"].as_str().unwrap().to_owned()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_valid_event_updates_the_mirror_and_the_journal_and_a_repeat_is_absorbed() {
-    let certificates = certificate_server().await;
-    let simulator = simulator().await;
-    let db = temp_db("valid");
+    let logs = captured_logs();
+    let (certificates, simulator, db) = rig("valid").await;
     let listener = listener(&certificates, &simulator, &db, true).await;
     let id = first_id(&simulator);
     let body = event_body("referral-created", &id, "2026-01-02T03:04:05.1234567+00:00");
@@ -60,13 +44,7 @@ async fn a_valid_event_updates_the_mirror_and_the_journal_and_a_repeat_is_absorb
         send("POST", &listener.url(), &headers, body.clone()).await,
         200
     );
-    eventually("the event is applied", || {
-        count(
-            &db,
-            "SELECT COUNT(*) FROM webhook_inbox WHERE state = 'applied'",
-        ) == 1
-    })
-    .await;
+    eventually("the event is applied", || in_state(&db, "applied") == 1).await;
     assert_eq!(changes(&db), 1);
     let stored: String = rusqlite::Connection::open(&db)
         .unwrap()
@@ -75,6 +53,16 @@ async fn a_valid_event_updates_the_mirror_and_the_journal_and_a_repeat_is_absorb
         })
         .unwrap();
     assert!(stored.contains(&id));
+    // The log names the journal row by its number.
+    let applied = format!(
+        "webhook event applied inbox_id=1 event=referral-created referral={id} change_seq=1"
+    );
+    eventually("the applied event is logged", || {
+        logs.text().contains(&applied)
+    })
+    .await;
+    // No optional field (here or in the transport's lines) is logged as `Some(…)`.
+    assert!(!logs.text().contains("Some("), "{}", logs.text());
 
     // The same delivery again (Partner Center retries): 200, nothing new.
     assert_eq!(
@@ -95,23 +83,17 @@ async fn a_valid_event_updates_the_mirror_and_the_journal_and_a_repeat_is_absorb
     assert_eq!(send("POST", &listener.url(), &headers, body).await, 200);
     assert_eq!(listener.certificate_fetches(), 2);
     eventually("the second event is processed", || {
-        count(
-            &db,
-            "SELECT COUNT(*) FROM webhook_inbox WHERE state = 'applied'",
-        ) == 2
+        in_state(&db, "applied") == 2
     })
     .await;
     // The referral did not change in between: nothing journaled.
     assert_eq!(changes(&db), 1);
-    listener.shutdown().await;
-    simulator.shutdown().await;
+    stop(listener, simulator).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_refusal_answers_its_status_and_changes_nothing() {
-    let certificates = certificate_server().await;
-    let simulator = simulator().await;
-    let db = temp_db("refusals");
+    let (certificates, simulator, db) = rig("refusals").await;
     let listener = listener(&certificates, &simulator, &db, true).await;
     let id = first_id(&simulator);
     let body = event_body("referral-updated", &id, "2026-01-02T03:04:05+00:00");
@@ -275,15 +257,12 @@ async fn every_refusal_answers_its_status_and_changes_nothing() {
     );
     assert_eq!(simulator.api_requests(), 0);
     assert_eq!(changes(&db), 0);
-    listener.shutdown().await;
-    simulator.shutdown().await;
+    stop(listener, simulator).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn test_and_unknown_events_are_recorded_not_fetched_and_a_404_is_recorded() {
-    let certificates = certificate_server().await;
-    let simulator = simulator().await;
-    let db = temp_db("kinds");
+    let (certificates, simulator, db) = rig("kinds").await;
     let listener = listener(&certificates, &simulator, &db, false).await;
     let good = certificates.url("good.cer");
     let signer = &certificates.signer;
@@ -293,13 +272,7 @@ async fn test_and_unknown_events_are_recorded_not_fetched_and_a_404_is_recorded(
     ] {
         assert_eq!(send("POST", &listener.url(), &signed_headers(signer, &body, &good), body).await, 200);
     }
-    assert_eq!(
-        count(
-            &db,
-            "SELECT COUNT(*) FROM webhook_inbox WHERE state = 'recorded'"
-        ),
-        2
-    );
+    assert_eq!(in_state(&db, "recorded"), 2);
 
     let body = event_body(
         "referral-updated",
@@ -328,15 +301,12 @@ async fn test_and_unknown_events_are_recorded_not_fetched_and_a_404_is_recorded(
     assert_eq!(simulator.api_requests(), requests);
     assert_eq!(requests, 1);
     assert_eq!(changes(&db), 0);
-    listener.shutdown().await;
-    simulator.shutdown().await;
+    stop(listener, simulator).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_event_answered_but_not_processed_is_processed_after_a_restart() {
-    let certificates = certificate_server().await;
-    let simulator = simulator().await;
-    let db = temp_db("restart");
+    let (certificates, simulator, db) = rig("restart").await;
     let id = first_id(&simulator);
     {
         // The worker never runs: the listener stops between the 200 and the processing.
@@ -346,27 +316,17 @@ async fn an_event_answered_but_not_processed_is_processed_after_a_restart() {
         assert_eq!(send("POST", &listener.url(), &headers, body).await, 200);
         listener.shutdown().await;
     }
-    assert_eq!(
-        count(
-            &db,
-            "SELECT COUNT(*) FROM webhook_inbox WHERE state = 'pending'"
-        ),
-        1
-    );
+    assert_eq!(in_state(&db, "pending"), 1);
     assert_eq!(changes(&db), 0);
     assert_eq!(simulator.api_requests(), 0);
 
     let listener = listener(&certificates, &simulator, &db, true).await;
     eventually("the kept event is processed on restart", || {
-        count(
-            &db,
-            "SELECT COUNT(*) FROM webhook_inbox WHERE state = 'applied'",
-        ) == 1
+        in_state(&db, "applied") == 1
     })
     .await;
     assert_eq!(changes(&db), 1);
-    listener.shutdown().await;
-    simulator.shutdown().await;
+    stop(listener, simulator).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -376,9 +336,7 @@ async fn https_with_a_tls_certificate_and_key() {
     use referrals::transport::{HyperTransport, Transport};
     use referrals_receiver::{HttpsCertificateSource, ListenerBuilder, tls_acceptor};
 
-    let certificates = certificate_server().await;
-    let simulator = simulator().await;
-    let db = temp_db("tls");
+    let (certificates, simulator, db) = rig("tls").await;
     let server = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
     let cert_pem = server.cert.pem();
     let key_pem = server.signing_key.serialize_pem();
@@ -391,17 +349,10 @@ async fn https_with_a_tls_certificate_and_key() {
         "{bad_key}"
     );
     assert!(!bad_key.to_string().contains("not a key"));
-    let client = client(&simulator);
-    let listener = ListenerBuilder::new(policy(&certificates))
+    let builder = ListenerBuilder::new(policy(&certificates))
         .certificate_source(Arc::new(HttpsCertificateSource::new().unwrap()))
-        .tls(tls_acceptor(cert_pem.as_bytes(), key_pem.as_bytes()).unwrap())
-        .start(
-            "127.0.0.1:0".parse().unwrap(),
-            referrals_sync::Mirror::open(&db).unwrap(),
-            Arc::new(client),
-        )
-        .await
-        .unwrap();
+        .tls(tls_acceptor(cert_pem.as_bytes(), key_pem.as_bytes()).unwrap());
+    let listener = start(builder, &simulator, &db).await;
     let url = listener.url().replace("127.0.0.1", "localhost");
     assert!(url.starts_with("https://localhost:"));
     let transport = HyperTransport::builder()
@@ -428,17 +379,14 @@ async fn https_with_a_tls_certificate_and_key() {
         .send(http::Request::get(plain).body(bytes::Bytes::new()).unwrap())
         .await;
     assert!(refused.is_err() || refused.unwrap().status() != 200);
-    listener.shutdown().await;
-    simulator.shutdown().await;
+    stop(listener, simulator).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_streamed_body_past_the_limit_is_413_without_reading_it_all() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-    let certificates = certificate_server().await;
-    let simulator = simulator().await;
-    let db = temp_db("chunked");
+    let (certificates, simulator, db) = rig("chunked").await;
     let listener = listener(&certificates, &simulator, &db, true).await;
     let mut stream = tokio::net::TcpStream::connect(listener.local_addr())
         .await
@@ -471,6 +419,5 @@ async fn a_streamed_body_past_the_limit_is_413_without_reading_it_all() {
     let answer = String::from_utf8_lossy(&answer);
     assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
     assert_eq!(inbox_rows(&db), 0);
-    listener.shutdown().await;
-    simulator.shutdown().await;
+    stop(listener, simulator).await;
 }

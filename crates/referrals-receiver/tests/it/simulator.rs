@@ -1,45 +1,34 @@
 //! The simulator's webhooks end to end: its signed events pass the listener's verification,
 //! reach the mirror, and are redelivered when the listener refuses them.
 
-use std::sync::Arc;
-
-use crate::support::{client, eventually, temp_db};
+use crate::support::{
+    changes, count, eventually, in_state, inbox_rows, simulator, start, stop, temp_db,
+};
 use referrals_receiver::{ListenerBuilder, ListenerHandle};
 use referrals_simulator::{MAX_ATTEMPTS, Simulator, SimulatorHandle};
-use referrals_sync::Mirror;
 use referrals_webhooks::{CertUrlPrefix, Policy, TrustAnchors};
 
-fn count(db: &std::path::Path, sql: &str) -> i64 {
-    rusqlite::Connection::open(db)
-        .unwrap()
-        .query_row(sql, [], |row| row.get(0))
-        .unwrap()
-}
-
-async fn listen(simulator: &SimulatorHandle, db: &std::path::Path) -> ListenerHandle {
-    let mut policy =
-        Policy::new(TrustAnchors::from_pem(simulator.webhook_ca_pem().as_bytes()).unwrap());
+/// A listener that trusts `trust` for certificates under the simulator's URL prefix.
+async fn listen_trusting(
+    trust: TrustAnchors,
+    simulator: &SimulatorHandle,
+    db: &std::path::Path,
+) -> ListenerHandle {
+    let mut policy = Policy::new(trust);
     policy.cert_url_prefixes =
         vec![CertUrlPrefix::parse(&simulator.webhook_cert_url_prefix()).unwrap()];
-    let client = client(simulator);
-    ListenerBuilder::new(policy)
-        .start(
-            "127.0.0.1:0".parse().unwrap(),
-            Mirror::open(db).unwrap(),
-            Arc::new(client),
-        )
-        .await
-        .unwrap()
+    start(ListenerBuilder::new(policy), simulator, db).await
+}
+
+/// A listener that trusts the simulator's webhook certificates.
+async fn listen(simulator: &SimulatorHandle, db: &std::path::Path) -> ListenerHandle {
+    let trust = TrustAnchors::from_pem(simulator.webhook_ca_pem().as_bytes()).unwrap();
+    listen_trusting(trust, simulator, db).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn churn_reaches_the_mirror_through_signed_events() {
-    let simulator = Simulator::builder()
-        .referrals(3)
-        .seed(7)
-        .start()
-        .await
-        .unwrap();
+    let simulator = simulator(3, 7).await;
     let db = temp_db("sim-churn");
     let listener = listen(&simulator, &db).await;
     simulator.register_webhook(&listener.url(), &["referral-created", "referral-updated"]);
@@ -62,9 +51,8 @@ async fn churn_reaches_the_mirror_through_signed_events() {
     );
     // One certificate fetch for them all.
     assert_eq!(listener.certificate_fetches(), 1);
-    assert!(count(&db, "SELECT COUNT(*) FROM changes") >= report.created.len() as i64);
-    listener.shutdown().await;
-    simulator.shutdown().await;
+    assert!(changes(&db) >= report.created.len() as i64);
+    stop(listener, simulator).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -78,18 +66,7 @@ async fn refused_deliveries_are_tried_ten_times() {
         .unwrap();
     let db = temp_db("sim-refused");
     // A listener that trusts another root: every delivery is refused with 401.
-    let mut policy = Policy::new(TrustAnchors::webpki());
-    policy.cert_url_prefixes =
-        vec![CertUrlPrefix::parse(&simulator.webhook_cert_url_prefix()).unwrap()];
-    let client = client(&simulator);
-    let listener = ListenerBuilder::new(policy)
-        .start(
-            "127.0.0.1:0".parse().unwrap(),
-            Mirror::open(&db).unwrap(),
-            Arc::new(client),
-        )
-        .await
-        .unwrap();
+    let listener = listen_trusting(TrustAnchors::webpki(), &simulator, &db).await;
     simulator.register_webhook(&listener.url(), &["referral-created"]);
     simulator.add_referral(serde_json::json!({"name": "refused"}));
     eventually("the delivery gives up", || {
@@ -104,10 +81,9 @@ async fn refused_deliveries_are_tried_ten_times() {
         (delivery.attempts, delivery.delivered, delivery.last_status),
         (MAX_ATTEMPTS, false, Some(401))
     );
-    assert_eq!(count(&db, "SELECT COUNT(*) FROM webhook_inbox"), 0);
-    assert_eq!(count(&db, "SELECT COUNT(*) FROM changes"), 0);
-    listener.shutdown().await;
-    simulator.shutdown().await;
+    assert_eq!(inbox_rows(&db), 0);
+    assert_eq!(changes(&db), 0);
+    stop(listener, simulator).await;
 }
 
 async fn call(
@@ -133,12 +109,7 @@ async fn call(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_registration_api_and_a_validation_event() {
-    let simulator = Simulator::builder()
-        .referrals(1)
-        .seed(9)
-        .start()
-        .await
-        .unwrap();
+    let simulator = simulator(1, 9).await;
     let db = temp_db("sim-registration");
     let listener = listen(&simulator, &db).await;
     let (status, events) = call(&simulator, "GET", "/webhooks/v1/registration/events", None).await;
@@ -226,13 +197,7 @@ async fn the_registration_api_and_a_validation_event() {
     }
     assert_eq!(last["status"], "completed", "{last}");
     assert_eq!(last["results"][0]["responseCode"], "200");
-    assert_eq!(
-        count(
-            &db,
-            "SELECT COUNT(*) FROM webhook_inbox WHERE state = 'recorded'"
-        ),
-        1
-    );
+    assert_eq!(in_state(&db, "recorded"), 1);
     // Without a token, nothing but the certificate.
     let anonymous = referrals::transport::HyperTransport::new();
     use referrals::transport::Transport;
@@ -250,6 +215,5 @@ async fn the_registration_api_and_a_validation_event() {
         .await
         .unwrap();
     assert_eq!(certificate.status(), 200);
-    listener.shutdown().await;
-    simulator.shutdown().await;
+    stop(listener, simulator).await;
 }

@@ -15,8 +15,8 @@ use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use referrals::transport::{HyperTransport, Transport};
 use referrals_receiver::{HttpsCertificateSource, ListenerBuilder, ListenerHandle};
-use referrals_simulator::SimulatorHandle;
 use referrals_simulator::signing::{Signer, SignerKey, SignerSpec, SigningAuthority};
+use referrals_simulator::{Simulator, SimulatorHandle};
 use referrals_webhooks::{CertUrlPrefix, Policy, TrustAnchors};
 use tokio::net::TcpListener;
 
@@ -171,26 +171,82 @@ pub fn client(simulator: &SimulatorHandle) -> referrals::Client {
         .unwrap()
 }
 
+/// A simulator of `referrals` referrals made from `seed`.
+pub async fn simulator(referrals: usize, seed: u64) -> SimulatorHandle {
+    Simulator::builder()
+        .referrals(referrals)
+        .seed(seed)
+        .start()
+        .await
+        .unwrap()
+}
+
+/// Starts `builder`'s listener on loopback over the mirror at `db`, reading referrals from
+/// `simulator`.
+pub async fn start(
+    builder: ListenerBuilder,
+    simulator: &SimulatorHandle,
+    db: &Path,
+) -> ListenerHandle {
+    builder
+        .start(
+            "127.0.0.1:0".parse().unwrap(),
+            Mirror::open(db).unwrap(),
+            Arc::new(client(simulator)),
+        )
+        .await
+        .unwrap()
+}
+
 /// A listener on loopback over the mirror at `db`, reading referrals from `simulator`.
 pub async fn listener(
     certificates: &Certificates,
     simulator: &SimulatorHandle,
-    db: &std::path::Path,
+    db: &Path,
     start_worker: bool,
 ) -> ListenerHandle {
-    let client = client(simulator);
     let fetcher =
         HttpsCertificateSource::with_limits(64 * 1024, Duration::from_millis(500)).unwrap();
-    ListenerBuilder::new(policy(certificates))
+    let builder = ListenerBuilder::new(policy(certificates))
         .certificate_source(Arc::new(fetcher))
-        .start_worker(start_worker)
-        .start(
-            "127.0.0.1:0".parse().unwrap(),
-            Mirror::open(db).unwrap(),
-            Arc::new(client),
-        )
-        .await
+        .start_worker(start_worker);
+    start(builder, simulator, db).await
+}
+
+/// The answer to `sql` (a `SELECT COUNT(*) …`) in the mirror at `db`.
+pub fn count(db: &Path, sql: &str) -> i64 {
+    rusqlite::Connection::open(db)
         .unwrap()
+        .query_row(sql, [], |row| row.get(0))
+        .unwrap()
+}
+
+/// The inbox rows in `state`.
+pub fn in_state(db: &Path, state: &str) -> i64 {
+    rusqlite::Connection::open(db)
+        .unwrap()
+        .query_row(
+            "SELECT COUNT(*) FROM webhook_inbox WHERE state = ?1",
+            [state],
+            |row| row.get(0),
+        )
+        .unwrap()
+}
+
+/// Journal rows.
+pub fn changes(db: &Path) -> i64 {
+    count(db, "SELECT COUNT(*) FROM changes")
+}
+
+/// Inbox rows.
+pub fn inbox_rows(db: &Path) -> i64 {
+    count(db, "SELECT COUNT(*) FROM webhook_inbox")
+}
+
+/// Stops the listener, then the simulator.
+pub async fn stop(listener: ListenerHandle, simulator: SimulatorHandle) {
+    listener.shutdown().await;
+    simulator.shutdown().await;
 }
 
 /// An event body for `referral_id`.
@@ -248,4 +304,44 @@ pub fn other_key_signer(certificates: &Certificates) -> Signer {
             ..SignerSpec::default()
         })
         .unwrap()
+}
+
+/// What the tests of this binary log, at debug level and up: a global subscriber writes here
+/// once [`captured_logs`] installed it.
+#[derive(Clone, Default)]
+pub struct Logs(Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl Logs {
+    /// The lines logged so far, by every test of the binary.
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+    }
+}
+
+impl std::io::Write for Logs {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Starts capturing the binary's logs (global, not scoped: the worker logs from the tasks it
+/// spawns), once; every call returns the same capture.
+pub fn captured_logs() -> Logs {
+    static LOGS: std::sync::OnceLock<Logs> = std::sync::OnceLock::new();
+    LOGS.get_or_init(|| {
+        let logs = Logs::default();
+        let writer = logs.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::DEBUG)
+            .with_writer(move || writer.clone())
+            .finish();
+        tracing::subscriber::set_global_default(subscriber).expect("the only subscriber");
+        logs
+    })
+    .clone()
 }

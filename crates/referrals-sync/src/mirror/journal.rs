@@ -32,19 +32,15 @@ pub struct ChangeRecord {
 impl Mirror {
     /// Up to `limit` journal rows with `seq > after`, oldest first.
     pub fn changes_after(&self, after: i64, limit: u64) -> Result<Vec<ChangeRecord>, MirrorError> {
-        let fail = |e| MirrorError::from_sqlite(&self.path, "read the journal", e);
-        let mut statement = self
-            .connection
-            .prepare_cached(
-                "SELECT c.seq, c.kind, c.referral_id, c.etag, c.updated_date_time, c.recorded_at,
-                        r.raw_json
-                 FROM changes c LEFT JOIN referrals r ON r.id = c.referral_id
-                 WHERE c.seq > ?1 ORDER BY c.seq LIMIT ?2",
-            )
-            .map_err(fail)?;
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        let rows = statement
-            .query_map(params![after, limit], |row| {
+        self.select(
+            "read the journal",
+            "SELECT c.seq, c.kind, c.referral_id, c.etag, c.updated_date_time, c.recorded_at,
+                    r.raw_json
+             FROM changes c LEFT JOIN referrals r ON r.id = c.referral_id
+             WHERE c.seq > ?1 ORDER BY c.seq LIMIT ?2",
+            params![after, limit],
+            |row| {
                 Ok(ChangeRecord {
                     seq: row.get(0)?,
                     kind: row.get(1)?,
@@ -54,9 +50,8 @@ impl Mirror {
                     recorded_at: row.get(5)?,
                     referral: row.get(6)?,
                 })
-            })
-            .map_err(fail)?;
-        rows.collect::<Result<Vec<_>, _>>().map_err(fail)
+            },
+        )
     }
 
     /// The newest journal sequence number (0 for an empty journal).

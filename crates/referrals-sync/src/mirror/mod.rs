@@ -9,6 +9,7 @@ use rusqlite::{Connection, Transaction, TransactionBehavior};
 use crate::MirrorError;
 use crate::checkpointer::Checkpointer;
 
+mod api;
 mod extension;
 mod journal;
 mod open;
@@ -59,6 +60,31 @@ impl Mirror {
     /// The SQLite connection, to read the mirror (or your own tables) directly.
     pub fn connection(&self) -> &Connection {
         &self.connection
+    }
+
+    /// The rows `sql` selects with `params`, each read by `row` (for the mirror's tables or an
+    /// extension's own). The statement is cached; a SQLite error is classified as by
+    /// [`MirrorError::from_sqlite`], `context` saying what was being read.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// let mirror = referrals_sync::Mirror::open(dir.path().join("referrals.db"))?;
+    /// let ids: Vec<String> =
+    ///     mirror.select("read the ids", "SELECT id FROM referrals", [], |row| row.get(0))?;
+    /// assert!(ids.is_empty());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn select<T, P: rusqlite::Params>(
+        &self,
+        context: &'static str,
+        sql: &str,
+        params: P,
+        row: impl FnMut(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+    ) -> Result<Vec<T>, MirrorError> {
+        let fail = |e| MirrorError::from_sqlite(&self.path, context, e);
+        let mut statement = self.connection.prepare_cached(sql).map_err(fail)?;
+        let rows = statement.query_map(params, row).map_err(fail)?;
+        rows.collect::<Result<_, _>>().map_err(fail)
     }
 
     /// Begins a write transaction (`BEGIN IMMEDIATE`: it waits for other writers up to

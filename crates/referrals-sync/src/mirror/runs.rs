@@ -4,6 +4,7 @@
 //! they are public for tools that drive a mirror themselves (the benches, tests).
 
 use std::path::Path;
+use std::time::{Duration, SystemTime};
 
 use referrals_model::Timestamp;
 use referrals_query::Checkpoint;
@@ -152,9 +153,18 @@ impl Mirror {
     }
 
     /// Completes the run in progress: a full run marks what it did not see removed; the
-    /// watermark advances. Returns the run's totals; [`MirrorError::NoRunInProgress`] when
-    /// there is no run to complete.
-    pub fn finish_run(&mut self, now: &Timestamp) -> Result<Counts, MirrorError> {
+    /// watermark advances to the newest `updatedDateTime` received, but never past
+    /// [`plan::watermark_ceiling`] (the server's time, `server_time` when known, else `now`,
+    /// plus `overlap`; for a full run, its start). Returns the run's totals;
+    /// [`MirrorError::NoRunInProgress`] when there is no run to complete.
+    pub fn finish_run(
+        &mut self,
+        now: SystemTime,
+        server_time: Option<SystemTime>,
+        overlap: Duration,
+    ) -> Result<Counts, MirrorError> {
+        let local = now;
+        let now = &Timestamp::from_system_time(now);
         let path = self.path.clone();
         let tx = self.write_transaction()?;
         // Read under the write lock: the run completed is the one stored now.
@@ -177,8 +187,13 @@ impl Mirror {
                 [],
                 |row| Ok((row.get(0)?,)),
             )?;
-            let watermark =
-                plan::newest(watermark.map(Timestamp::new), run.newest_updated.as_ref());
+            let ceiling =
+                plan::watermark_ceiling(run.kind, &run.started_at, server_time, local, overlap);
+            let watermark = plan::next_watermark(
+                watermark.map(Timestamp::new),
+                run.newest_updated.as_ref(),
+                &ceiling,
+            );
             let last_full = (run.kind == RunKind::Full).then(|| run.started_at.as_str());
             tx.execute(
                 "UPDATE sync_state SET watermark = ?1,

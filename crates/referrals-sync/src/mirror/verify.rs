@@ -9,18 +9,14 @@ impl Mirror {
     /// row, and each referral's last row agrees with the mirror (removed, or present with that
     /// eTag). Returns the problems found (none for a mirror only this crate wrote).
     pub fn verify_journal(&self) -> Result<Vec<String>, MirrorError> {
-        let fail = |e| MirrorError::from_sqlite(&self.path, "verify the journal", e);
-        let mut statement = self
-            .connection
-            .prepare(
-                "SELECT c.seq, c.referral_id, c.kind, c.etag, c.updated_date_time,
-                        r.id IS NOT NULL, r.etag, r.removed_at IS NOT NULL
-                 FROM changes c LEFT JOIN referrals r ON r.id = c.referral_id
-                 ORDER BY c.referral_id, c.seq",
-            )
-            .map_err(fail)?;
-        let rows: Vec<JournalRow> = statement
-            .query_map([], |r| {
+        let rows: Vec<JournalRow> = self.select(
+            "verify the journal",
+            "SELECT c.seq, c.referral_id, c.kind, c.etag, c.updated_date_time,
+                    r.id IS NOT NULL, r.etag, r.removed_at IS NOT NULL
+             FROM changes c LEFT JOIN referrals r ON r.id = c.referral_id
+             ORDER BY c.referral_id, c.seq",
+            [],
+            |r| {
                 Ok(JournalRow {
                     seq: r.get(0)?,
                     id: r.get(1)?,
@@ -31,10 +27,8 @@ impl Mirror {
                     stored_etag: r.get(6)?,
                     removed: r.get::<_, Option<bool>>(7)?.unwrap_or(false),
                 })
-            })
-            .map_err(fail)?
-            .collect::<Result<_, _>>()
-            .map_err(fail)?;
+            },
+        )?;
         let mut problems = Vec::new();
         for (index, row) in rows.iter().enumerate() {
             let JournalRow { seq, id, kind, .. } = row;
@@ -64,8 +58,9 @@ impl Mirror {
                     problems.push(format!("{id}: removed in the mirror, not in the journal"));
                 } else if !row.is_removal() && row.etag != row.stored_etag {
                     problems.push(format!(
-                        "{id}: the last journal row (seq {seq}) has eTag {:?}, the mirror {:?}",
-                        row.etag, row.stored_etag
+                        "{id}: the last journal row (seq {seq}) has {}, the mirror {}",
+                        shown_etag(row.etag.as_deref()),
+                        shown_etag(row.stored_etag.as_deref())
                     ));
                 }
             }
@@ -78,7 +73,7 @@ impl Mirror {
                 [],
                 |r| r.get(0),
             )
-            .map_err(fail)?;
+            .map_err(|e| MirrorError::from_sqlite(&self.path, "verify the journal", e))?;
         if unjournaled > 0 {
             problems.push(format!(
                 "{unjournaled} referrals of the mirror have no journal row"
@@ -86,6 +81,11 @@ impl Mirror {
         }
         Ok(problems)
     }
+}
+
+/// An eTag as a problem names it: the text, or that there is none.
+fn shown_etag(etag: Option<&str>) -> String {
+    etag.map_or_else(|| "no eTag".to_owned(), |etag| format!("eTag `{etag}`"))
 }
 
 /// A journal row with what the mirror holds for its referral now.

@@ -7,10 +7,10 @@ use std::time::{Duration, SystemTime};
 
 use crate::support::temp_dir;
 use referrals_model::{Referral, Timestamp};
-use referrals_sync::plan::RunKind;
+use referrals_sync::plan::{DEFAULT_OVERLAP, RunKind};
 use referrals_sync::rusqlite::Connection;
 use referrals_sync::rusqlite::types::Value;
-use referrals_sync::{ChangeKind, Decision, Mirror, SCHEMA_VERSION};
+use referrals_sync::{ChangeKind, Decision, Mirror, MirrorError, SCHEMA_VERSION};
 
 const FIXTURE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/mirror-v1.db");
 
@@ -42,14 +42,11 @@ fn rows(connection: &Connection, table: &str, order_by: &str) -> Rows {
 /// `referral_seen` with each row's referral id instead of its rowid, in the order of the ids;
 /// also checks that every row belongs to a referral.
 fn seen_by_id(connection: &Connection) -> Rows {
-    let orphans: i64 = connection
-        .query_row(
-            "SELECT count(*) FROM referral_seen s
+    let orphans: i64 = value(
+        connection,
+        "SELECT count(*) FROM referral_seen s
              WHERE NOT EXISTS (SELECT 1 FROM referrals r WHERE r.rowid = s.referral_rowid)",
-            [],
-            |row| row.get(0),
-        )
-        .unwrap();
+    );
     assert_eq!(orphans, 0, "referral_seen rows without a referral");
     rows(
         connection,
@@ -68,6 +65,11 @@ fn columns(connection: &Connection, table: &str) -> Vec<String> {
         .unwrap()
         .collect::<Result<_, _>>()
         .unwrap()
+}
+
+/// The one value `sql` selects.
+fn value<T: referrals_sync::rusqlite::types::FromSql>(connection: &Connection, sql: &str) -> T {
+    connection.query_row(sql, [], |row| row.get(0)).unwrap()
 }
 
 fn pragma(connection: &Connection, name: &str) -> i64 {
@@ -133,11 +135,9 @@ fn a_version_1_mirror_upgrades_with_nothing_lost() {
 
     let connection = Connection::open(&db).unwrap();
     assert_eq!(pragma(&connection, "user_version"), SCHEMA_VERSION);
-    assert_eq!(SCHEMA_VERSION, 2);
+    assert_eq!(SCHEMA_VERSION, 3);
     assert_eq!(pragma(&connection, "application_id"), 0x5246_524C);
-    let integrity: String = connection
-        .query_row("PRAGMA integrity_check", [], |row| row.get(0))
-        .unwrap();
+    let integrity: String = value(&connection, "PRAGMA integrity_check");
     assert_eq!(integrity, "ok");
     // `referrals` keeps every column and value but `last_seen_at`, which moved, value for value.
     let mut expected_columns = before.columns.clone();
@@ -160,6 +160,12 @@ fn a_version_1_mirror_upgrades_with_nothing_lost() {
         .map(|row| vec![row[0].clone(), row[last_seen].clone(), Value::Null])
         .collect();
     assert_eq!(seen_by_id(&connection), seen);
+    // The API it belongs to is not known: its next sync records it.
+    assert_eq!(
+        columns(&connection, "mirror_api"),
+        ["singleton", "base_url", "account", "recorded_at"]
+    );
+    assert_eq!(rows(&connection, "mirror_api", "singleton"), Rows::new());
     for (table, order) in UNCHANGED_TABLES {
         assert_eq!(
             rows(&connection, table, order),
@@ -207,7 +213,7 @@ fn the_run_in_progress_in_a_version_1_file_finishes_after_the_upgrade_with_the_s
     assert_eq!(expected_gone.len(), 22, "the run saw 10 of the 32");
     let last_seq = mirror.last_seq().unwrap();
     let counts = mirror
-        .finish_run(&Timestamp::from_system_time(SystemTime::now()))
+        .finish_run(SystemTime::now(), None, DEFAULT_OVERLAP)
         .unwrap();
     assert_eq!(counts.removed, 22);
     let journal = mirror.changes_after(last_seq, 100).unwrap();
@@ -227,40 +233,28 @@ fn the_run_in_progress_in_a_version_1_file_finishes_after_the_upgrade_with_the_s
 fn an_upgraded_mirror_takes_the_same_referral_as_unchanged_and_a_new_version_as_updated() {
     let (dir, db) = version_1_copy("v1-apply");
     let mut mirror = Mirror::open_existing(&db).unwrap();
-    let stored: String = mirror
-        .connection()
-        .query_row(
-            "SELECT raw_json FROM referrals WHERE id = 'hand-1'",
-            [],
-            |row| row.get(0),
-        )
-        .unwrap();
+    let stored: String = value(
+        mirror.connection(),
+        "SELECT raw_json FROM referrals WHERE id = 'hand-1'",
+    );
     let referral: Referral = serde_json::from_str(&stored).unwrap();
     let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
     let last_seq = mirror.last_seq().unwrap();
     let applied = mirror.apply_referral(&referral, now).unwrap();
     assert_eq!(applied.decision, Decision::Unchanged);
     assert_eq!(mirror.last_seq().unwrap(), last_seq, "nothing journaled");
-    let seen: String = mirror
-        .connection()
-        .query_row(
-            "SELECT last_seen_at FROM referral_seen
+    let seen: String = value(
+        mirror.connection(),
+        "SELECT last_seen_at FROM referral_seen
              WHERE referral_rowid = (SELECT rowid FROM referrals WHERE id = 'hand-1')",
-            [],
-            |row| row.get(0),
-        )
-        .unwrap();
+    );
     assert_eq!(seen, Timestamp::from_system_time(now).as_str());
     // ... and its digest is known from now on (the next time, the JSON is not read back).
-    let digest: Vec<u8> = mirror
-        .connection()
-        .query_row(
-            "SELECT json_sha256 FROM referral_seen
+    let digest: Vec<u8> = value(
+        mirror.connection(),
+        "SELECT json_sha256 FROM referral_seen
              WHERE referral_rowid = (SELECT rowid FROM referrals WHERE id = 'hand-1')",
-            [],
-            |row| row.get(0),
-        )
-        .unwrap();
+    );
     let row = referrals_sync::MirrorRow::from_referral(&referral).unwrap();
     assert_eq!(&digest[..], &row.json_sha256()[..]);
     assert_eq!(
@@ -311,14 +305,84 @@ fn a_migration_that_fails_leaves_the_file_at_version_1() {
     let connection = Connection::open(&db).unwrap();
     assert_eq!(pragma(&connection, "user_version"), 1);
     assert!(columns(&connection, "referrals").contains(&"last_seen_at".to_owned()));
-    let tables: i64 = connection
-        .query_row(
-            "SELECT count(*) FROM sqlite_master WHERE name = 'referral_seen'",
-            [],
-            |row| row.get(0),
-        )
-        .unwrap();
+    let tables: i64 = value(
+        &connection,
+        "SELECT count(*) FROM sqlite_master WHERE name = 'referral_seen'",
+    );
     assert_eq!(tables, 0);
     drop(connection);
+    dir.close().unwrap();
+}
+
+#[test]
+fn a_version_1_mirror_opened_read_only_is_refused_and_left_as_it_is() {
+    let (dir, db) = version_1_copy("v1-read-only");
+    let before = std::fs::read(&db).unwrap();
+    let last_seq: i64 = Connection::open(&db)
+        .unwrap()
+        .query_row("SELECT max(seq) FROM changes", [], |row| row.get(0))
+        .unwrap();
+    let error = Mirror::open_read_only(&db).unwrap_err();
+    assert!(
+        matches!(
+            error,
+            MirrorError::UpgradeNeeded {
+                found: 1,
+                current: SCHEMA_VERSION,
+                ..
+            }
+        ),
+        "{error}"
+    );
+    let message = error.to_string();
+    assert!(
+        message.contains("m.db") && message.contains("version 1") && message.contains("read-only"),
+        "{message}"
+    );
+    assert_eq!(std::fs::read(&db).unwrap(), before);
+    // Where it can be written, reading it upgrades it first.
+    let mirror = Mirror::open_to_read(&db).unwrap();
+    assert_eq!(mirror.last_seq().unwrap(), last_seq);
+    drop(mirror);
+    assert_eq!(
+        pragma(&Connection::open(&db).unwrap(), "user_version"),
+        SCHEMA_VERSION
+    );
+    dir.close().unwrap();
+}
+
+/// A mirror made before the mirror's API was recorded (schema version 3) adopts the API of its
+/// next sync, and from then on refuses another one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_mirror_made_before_version_3_adopts_the_api_of_its_next_sync() {
+    use crate::support::{client, shared};
+    use referrals_simulator::Simulator;
+    use referrals_sync::{MirrorApi, SyncError, SyncOptions, sync};
+
+    let (dir, db) = version_1_copy("v1-api");
+    let ours = Simulator::builder().referrals(12).start().await.unwrap();
+    let other = Simulator::builder().referrals(5).start().await.unwrap();
+    let mirror = shared(&db);
+    assert_eq!(mirror.lock().unwrap().api().unwrap(), None);
+    let options = SyncOptions {
+        full: true,
+        ..SyncOptions::default()
+    };
+    sync(&client(&ours), &mirror, &options).await.unwrap();
+    let adopted = mirror.lock().unwrap().api().unwrap().unwrap();
+    assert_eq!(adopted.base_url(), ours.base_url());
+    assert_eq!(adopted.account(), None);
+    let error = sync(&client(&other), &mirror, &options).await.unwrap_err();
+    assert!(
+        matches!(&error, SyncError::Mirror(MirrorError::OtherApi { mirror, requested, .. })
+            if *mirror == adopted && requested.base_url() == other.base_url()),
+        "{error}"
+    );
+    assert_eq!(other.api_requests(), 0);
+    assert_eq!(
+        mirror.lock().unwrap().api().unwrap(),
+        Some(MirrorApi::new(&ours.base_url().parse().unwrap()))
+    );
+    drop(mirror);
     dir.close().unwrap();
 }

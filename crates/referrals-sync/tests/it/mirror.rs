@@ -8,8 +8,16 @@ use crate::support::{
 };
 use referrals_model::Referral;
 use referrals_simulator::Simulator;
+use referrals_sync::plan::DEFAULT_OVERLAP;
 use referrals_sync::rusqlite::{self, params};
 use referrals_sync::{ChangeKind, Decision, Mirror, MirrorError, SyncError, SyncOptions, sync};
+
+/// 2026-12-01T11:00:00Z, when the runs of these tests finish.
+fn at_11() -> SystemTime {
+    referrals_model::Timestamp::new("2026-12-01T11:00:00Z")
+        .to_system_time()
+        .unwrap()
+}
 
 fn referral(json: &str) -> Referral {
     serde_json::from_str(json).unwrap()
@@ -105,6 +113,162 @@ fn reopening_keeps_the_schema_and_a_missing_mirror_is_named() {
         .unwrap();
     assert_eq!(mode, "wal");
     assert_eq!(mirror.changes_after(0, 10).unwrap().len(), 1);
+    dir.close().unwrap();
+}
+
+/// The database, its `-wal` and `-shm` files (customers' names, emails, phones) and the lock
+/// file are their owner's only, whatever the umask lets others have (022 here, which SQLite's
+/// own 0644 would have kept).
+#[cfg(unix)]
+#[test]
+fn a_new_mirror_its_log_and_its_lock_are_readable_by_their_owner_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = temp_dir("private");
+    let db = dir.path().join("m.db");
+    let mut mirror = Mirror::open(&db).unwrap();
+    mirror
+        .apply_referral(
+            &referral(r#"{"id":"a","customerProfile":{"name":"Contoso"}}"#),
+            SystemTime::now(),
+        )
+        .unwrap();
+    let lock = referrals_sync::SyncLock::acquire(&db, Duration::ZERO).unwrap();
+    let mode = |path: &std::path::Path| {
+        std::fs::metadata(path)
+            .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+            .permissions()
+            .mode()
+            & 0o777
+    };
+    let side = |suffix: &str| std::path::PathBuf::from(format!("{}{suffix}", db.display()));
+    for path in [
+        db.clone(),
+        side("-wal"),
+        side("-shm"),
+        lock.path().to_path_buf(),
+    ] {
+        assert_eq!(format!("{:o}", mode(&path)), "600", "{}", path.display());
+    }
+    drop(lock);
+    drop(mirror);
+    dir.close().unwrap();
+}
+
+/// The API a mirror belongs to: recorded by the first claim, kept by the same API (which may
+/// add the account it did not know), refused to another base URL or account with nothing
+/// written.
+#[test]
+fn a_mirror_records_its_api_once_and_refuses_another() {
+    use referrals_sync::MirrorApi;
+
+    let dir = temp_dir("api");
+    let mut mirror = Mirror::open(dir.path().join("m.db")).unwrap();
+    assert_eq!(mirror.api().unwrap(), None);
+    let production = MirrorApi::new(&referrals_query::BaseUrl::default());
+    mirror.claim_api(&production, SystemTime::now()).unwrap();
+    assert_eq!(mirror.api().unwrap(), Some(production.clone()));
+    let contoso = production.clone().with_account("contoso");
+    mirror.claim_api(&contoso, SystemTime::now()).unwrap();
+    assert_eq!(mirror.api().unwrap(), Some(contoso.clone()));
+    mirror.claim_api(&production, SystemTime::now()).unwrap();
+    for other in [
+        production.clone().with_account("fabrikam"),
+        MirrorApi::new(&"https://api.partner.microsoft.com/beta".parse().unwrap()),
+        MirrorApi::demo(),
+    ] {
+        let error = mirror.claim_api(&other, SystemTime::now()).unwrap_err();
+        let MirrorError::OtherApi {
+            mirror: recorded,
+            requested,
+            ..
+        } = &error
+        else {
+            panic!("{error}");
+        };
+        assert_eq!((recorded, requested), (&contoso, &other));
+        assert!(error.to_string().contains("contoso"), "{error}");
+        assert_eq!(
+            mirror.api().unwrap(),
+            Some(contoso.clone()),
+            "nothing written"
+        );
+    }
+    dir.close().unwrap();
+}
+
+/// Opened read-only, a mirror is read (referrals, journal) and never written: not the file,
+/// not its schema, not even by a checkpoint; a write fails as on a read-only file.
+#[test]
+fn a_mirror_opened_read_only_is_read_and_never_written() {
+    let dir = temp_dir("read-only-open");
+    let db = dir.path().join("m.db");
+    {
+        let mut mirror = Mirror::open(&db).unwrap();
+        for id in ["a", "b"] {
+            mirror
+                .apply_referral(&referral(&format!(r#"{{"id":"{id}"}}"#)), SystemTime::now())
+                .unwrap();
+        }
+    }
+    let before = std::fs::read(&db).unwrap();
+    let mirror = Mirror::open_read_only(&db).unwrap();
+    let mut ids = Vec::new();
+    mirror
+        .for_each_referral(None, |raw| {
+            ids.push(serde_json::from_str::<serde_json::Value>(raw).unwrap()["id"].clone());
+            Ok::<_, MirrorError>(())
+        })
+        .unwrap();
+    assert_eq!(ids, ["a", "b"]);
+    assert_eq!(mirror.changes_after(0, 10).unwrap().len(), 2);
+    let mut mirror = mirror;
+    let error = mirror
+        .apply_referral(&referral(r#"{"id":"c"}"#), SystemTime::now())
+        .unwrap_err();
+    assert!(matches!(error, MirrorError::ReadOnly { .. }), "{error}");
+    let error = mirror.acknowledge("crm", 1, SystemTime::now()).unwrap_err();
+    assert!(matches!(error, MirrorError::ReadOnly { .. }), "{error}");
+    drop(mirror);
+    assert_eq!(std::fs::read(&db).unwrap(), before);
+    let missing = Mirror::open_read_only(dir.path().join("none.db")).unwrap_err();
+    assert!(matches!(missing, MirrorError::Missing { .. }), "{missing}");
+    assert!(!dir.path().join("none.db").exists());
+    dir.close().unwrap();
+}
+
+/// A mirror nobody can write (here: on a filesystem mounted read-only, where SQLite cannot
+/// make its `-shm` file) is still read, by `open_to_read` too; a write is refused.
+#[test]
+fn a_mirror_on_a_read_only_filesystem_is_read() {
+    let dir = temp_dir("ro-filesystem");
+    let mount = dir.path().join("mnt");
+    let Some(tmpfs) = Tmpfs::mount(&mount, "4m") else {
+        eprintln!(
+            "skipped: cannot mount a tmpfs here (not root?); \
+             a_mirror_opened_read_only_is_read_and_never_written covers the read-only open"
+        );
+        dir.close().unwrap();
+        return;
+    };
+    let db = mount.join("m.db");
+    {
+        let mut mirror = Mirror::open(&db).unwrap();
+        mirror
+            .apply_referral(&referral(r#"{"id":"a"}"#), SystemTime::now())
+            .unwrap();
+    }
+    assert!(!mount.join("m.db-wal").exists() && !mount.join("m.db-shm").exists());
+    tmpfs.remount("ro");
+    for mirror in [
+        Mirror::open_read_only(&db).unwrap(),
+        Mirror::open_to_read(&db).unwrap(),
+    ] {
+        assert_eq!(mirror.changes_after(0, 10).unwrap().len(), 1);
+    }
+    let error = Mirror::open_existing(&db).unwrap_err();
+    assert!(matches!(error, MirrorError::ReadOnly { .. }), "{error}");
+    tmpfs.remount("rw");
+    drop(tmpfs);
     dir.close().unwrap();
 }
 
@@ -353,6 +517,30 @@ fn the_journal_check_finds_a_repeated_version_and_a_disagreeing_mirror() {
     dir.close().unwrap();
 }
 
+#[test]
+fn the_journal_check_names_both_etags_when_they_disagree() {
+    let dir = temp_dir("verify-etags");
+    let db = dir.path().join("m.db");
+    let mut mirror = Mirror::open(&db).unwrap();
+    for json in [r#"{"id":"a","eTag":"1"}"#, r#"{"id":"b"}"#] {
+        mirror
+            .apply_referral(&referral(json), SystemTime::now())
+            .unwrap();
+    }
+    mirror
+        .connection()
+        .execute("UPDATE referrals SET etag = id || '2'", [])
+        .unwrap();
+    assert_eq!(
+        mirror.verify_journal().unwrap(),
+        [
+            "a: the last journal row (seq 1) has eTag `1`, the mirror eTag `a2`",
+            "b: the last journal row (seq 2) has no eTag, the mirror eTag `b2`",
+        ]
+    );
+    dir.close().unwrap();
+}
+
 /// A small tmpfs mounted on `dir` for the test's life (needs root; `None` when not allowed).
 struct Tmpfs(std::path::PathBuf);
 
@@ -511,7 +699,7 @@ fn pages_of_a_run_another_process_ended_are_refused_and_leave_nothing() {
         "{error}"
     );
     assert_eq!((mirror_state(&db), journal(&db)), before, "nothing written");
-    let finished = mirror.finish_run(&referrals_model::Timestamp::new("2026-12-01T11:00:00Z"));
+    let finished = mirror.finish_run(at_11(), None, DEFAULT_OVERLAP);
     assert!(
         matches!(finished, Err(MirrorError::NoRunInProgress { .. })),
         "{finished:?}"
@@ -748,8 +936,6 @@ fn stored_long_ago(mirror: &mut Mirror, prefix: &str, n: usize) -> Vec<Referral>
 /// missing (deleted by hand); what it saw stays.
 #[test]
 fn a_full_run_removes_what_it_did_not_see_even_without_a_seen_row() {
-    use referrals_model::Timestamp;
-
     let dir = temp_dir("unseen");
     let mut mirror = Mirror::open(dir.path().join("m.db")).unwrap();
     let items = stored_long_ago(&mut mirror, "k", 5);
@@ -765,9 +951,7 @@ fn a_full_run_removes_what_it_did_not_see_even_without_a_seen_row() {
     // The run sees k0 and k1 only (unchanged: only their seen rows are written).
     let counts = mirror.apply_pages(&[full_page(&items[..2])]).unwrap();
     assert_eq!(counts.unchanged, 2);
-    let counts = mirror
-        .finish_run(&Timestamp::new("2026-12-01T11:00:00Z"))
-        .unwrap();
+    let counts = mirror.finish_run(at_11(), None, DEFAULT_OVERLAP).unwrap();
     assert_eq!(counts.removed, 3);
     let present: Vec<String> = {
         let mut statement = mirror
@@ -793,8 +977,6 @@ fn a_full_run_removes_what_it_did_not_see_even_without_a_seen_row() {
 /// without a referral are deleted by it.
 #[test]
 fn renumbered_rows_change_no_decision() {
-    use referrals_model::Timestamp;
-
     let dir = temp_dir("vacuum");
     let mut mirror = Mirror::open(dir.path().join("m.db")).unwrap();
     let items = stored_long_ago(&mut mirror, "v", 6);
@@ -816,9 +998,7 @@ fn renumbered_rows_change_no_decision() {
     begin_first_run(&mut mirror);
     let counts = mirror.apply_pages(&[full_page(&items[..4])]).unwrap();
     assert_eq!((counts.created, counts.unchanged), (0, 4), "{counts:?}");
-    let counts = mirror
-        .finish_run(&Timestamp::new("2026-12-01T11:00:00Z"))
-        .unwrap();
+    let counts = mirror.finish_run(at_11(), None, DEFAULT_OVERLAP).unwrap();
     assert_eq!(counts.removed, 2);
     let removed: Vec<String> = mirror
         .changes_after(last_seq, 10)

@@ -403,6 +403,7 @@ impl TokenCache {
 }
 
 fn private_options() -> OpenOptions {
+    #[cfg_attr(not(unix), allow(unused_mut))] // only unix has a mode to set
     let mut options = OpenOptions::new();
     #[cfg(unix)]
     {

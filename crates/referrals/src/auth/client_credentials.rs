@@ -103,14 +103,7 @@ impl ClientCredentials {
         client_id: impl Into<String>,
         client_auth: ClientAuth,
     ) -> Result<Self, AuthError> {
-        let tenant = tenant.into();
-        let client_id = client_id.into();
-        if tenant.trim().is_empty() {
-            return Err(ConfigProblem::Empty(Field::Tenant).into());
-        }
-        if client_id.trim().is_empty() {
-            return Err(ConfigProblem::Empty(Field::ClientId).into());
-        }
+        let (tenant, client_id) = grant::identity(tenant.into(), client_id.into())?;
         if !client_auth.is_confidential() {
             return Err(ConfigProblem::NotConfidential.into());
         }

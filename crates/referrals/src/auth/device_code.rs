@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use referrals_query::AuthorityUrl;
 use referrals_query::transport::{BoxFuture, Transport};
 
-use super::error::{AuthError, ConfigProblem, EndpointProblem, Field, SignInProblem};
+use super::error::{AuthError, EndpointProblem, SignInProblem};
 use super::grant::{self, Answer, Form, TokenAnswer};
 use super::{OFFLINE_ACCESS, PARTNER_CENTER_SCOPE};
 use crate::Secret;
@@ -307,14 +307,7 @@ impl DeviceCodeLogin {
         tenant: impl Into<String>,
         client_id: impl Into<String>,
     ) -> Result<Self, AuthError> {
-        let tenant = tenant.into();
-        let client_id = client_id.into();
-        if tenant.trim().is_empty() {
-            return Err(ConfigProblem::Empty(Field::Tenant).into());
-        }
-        if client_id.trim().is_empty() {
-            return Err(ConfigProblem::Empty(Field::ClientId).into());
-        }
+        let (tenant, client_id) = grant::identity(tenant.into(), client_id.into())?;
         Ok(DeviceCodeLogin {
             authority,
             tenant,

@@ -9,7 +9,7 @@ use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use referrals_query::AuthorityUrl;
 use referrals_query::transport::Transport;
 
-use super::error::{AuthError, EndpointProblem};
+use super::error::{AuthError, ConfigProblem, EndpointProblem, Field};
 use crate::Secret;
 
 /// What a form value escapes: everything but the unreserved characters of RFC 3986.
@@ -241,6 +241,17 @@ pub(crate) fn refused(status: u16, code: String, description: Option<String>) ->
 }
 
 /// `{authority}/{tenant}/oauth2/v2.0/{leaf}`.
+/// The tenant and the application (client) id of a sign-in, refused when either is empty.
+pub(crate) fn identity(tenant: String, client_id: String) -> Result<(String, String), AuthError> {
+    if tenant.trim().is_empty() {
+        return Err(ConfigProblem::Empty(Field::Tenant).into());
+    }
+    if client_id.trim().is_empty() {
+        return Err(ConfigProblem::Empty(Field::ClientId).into());
+    }
+    Ok((tenant, client_id))
+}
+
 pub(crate) fn endpoint(authority: &AuthorityUrl, tenant: &str, leaf: &str) -> String {
     let token = authority.token_endpoint(tenant);
     match token.strip_suffix("token") {

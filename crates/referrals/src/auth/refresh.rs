@@ -10,7 +10,7 @@ use referrals_query::transport::{BoxFuture, Transport};
 
 use super::cache::{CacheEntry, CacheKey, CachedAccessToken, TokenCache};
 use super::client_auth::ClientAuth;
-use super::error::{AuthError, ConfigProblem, Field, SignInProblem};
+use super::error::{AuthError, ConfigProblem, SignInProblem};
 use super::grant::{self, Answer, Form, TokenAnswer};
 use super::memory::SingleFlight;
 use super::rotation::{RefreshChoice, choose_refresh_token};
@@ -83,14 +83,7 @@ impl RefreshToken {
         client_id: impl Into<String>,
         client_auth: ClientAuth,
     ) -> Result<Self, AuthError> {
-        let tenant = tenant.into();
-        let client_id = client_id.into();
-        if tenant.trim().is_empty() {
-            return Err(ConfigProblem::Empty(Field::Tenant).into());
-        }
-        if client_id.trim().is_empty() {
-            return Err(ConfigProblem::Empty(Field::ClientId).into());
-        }
+        let (tenant, client_id) = grant::identity(tenant.into(), client_id.into())?;
         Ok(RefreshToken {
             endpoint: authority.token_endpoint(&tenant),
             key: CacheKey {

@@ -218,14 +218,68 @@ async fn a_401_that_persists_is_a_clear_auth_error() {
         .expect("valid");
     let error = client.get("x").await.expect_err("unauthorized");
     assert!(
-        matches!(error.kind(), ErrorKind::Unauthorized { .. }),
+        matches!(
+            error.kind(),
+            ErrorKind::Unauthorized {
+                refreshed: true,
+                ..
+            }
+        ),
         "{error:?}"
     );
+    assert!(error.to_string().contains("even after a token refresh"));
     assert_eq!(error.status().map(|s| s.as_u16()), Some(401));
     assert_eq!(error.code(), Some("unauthenticated"));
     assert_eq!(sim.api_requests(), 2, "one refresh, one retry, no more");
     assert_eq!(sim.token_requests(), 2);
     assert!(!format!("{error} {error:?}").contains(sim.client_secret()));
+}
+
+#[tokio::test]
+async fn a_rejected_fixed_token_is_not_said_to_have_been_refreshed() {
+    // A fixed token cannot be refreshed: one request, and a message that says so, both for a
+    // single call and for a listing.
+    let faults = FaultPlan::new().rule(FaultRule::always(Fault::Unauthorized));
+    let sim = simulator(10, faults).await;
+    let client = sim_client(&sim);
+    let error = client.get("x").await.expect_err("unauthorized");
+    assert!(
+        matches!(
+            error.kind(),
+            ErrorKind::Unauthorized {
+                refreshed: false,
+                ..
+            }
+        ),
+        "{error:?}"
+    );
+    let text = error.to_string();
+    assert!(!text.contains("after a token refresh"), "{text}");
+    assert!(text.contains("fixed token"), "{text}");
+    assert_eq!(
+        sim.api_requests(),
+        1,
+        "nothing to refresh, so no second try"
+    );
+
+    let listing = client
+        .list(ListQuery::new())
+        .try_collect::<Vec<_>>()
+        .await
+        .expect_err("unauthorized");
+    assert!(
+        matches!(
+            listing.kind(),
+            ErrorKind::Unauthorized {
+                refreshed: false,
+                ..
+            }
+        ),
+        "{listing:?}"
+    );
+    assert!(!listing.to_string().contains("after a token refresh"));
+    assert_eq!(sim.api_requests(), 2, "one request for the listing too");
+    assert_eq!(sim.token_requests(), 0);
 }
 
 #[tokio::test]

@@ -26,7 +26,9 @@ use referrals::query::PagerError;
 use referrals::query::transport::{BoxFuture, Transport, TransportError, TransportErrorKind};
 use referrals::transport::HyperTransport;
 use referrals::{Client, Error, ErrorKind, ListQuery, PatchOp, PatchOptions, RetryPolicy};
-use referrals_simulator::{Fault, FaultPlan, FaultRule, Operation, Simulator, SimulatorHandle};
+use referrals_simulator::{
+    Fault, FaultPlan, FaultRule, Operation, Simulator, SimulatorBuilder, SimulatorHandle,
+};
 use serde_json::{Value, json};
 
 use crate::support::{
@@ -105,6 +107,38 @@ struct Row {
     injected: usize,
     lost: String,
     duplicated: String,
+}
+
+/// A simulator that takes the client-credentials (app-only) tokens some cases use.
+fn app_only_simulator() -> SimulatorBuilder {
+    Simulator::builder().allow_app_only_tokens(true)
+}
+
+/// An [`app_only_simulator`] of `referrals` synthetic referrals, the same in every case.
+fn simulator(referrals: usize) -> SimulatorBuilder {
+    app_only_simulator().referrals(referrals).seed(11)
+}
+
+/// A simulator serving exactly `referrals`, and a client of it.
+async fn serving(referrals: Vec<Value>) -> (SimulatorHandle, Client) {
+    let sim = app_only_simulator()
+        .with_referrals(referrals)
+        .start()
+        .await
+        .expect("starts");
+    let client = client(&sim, Setup::Normal);
+    (sim, client)
+}
+
+/// A [`simulator`] of `referrals` started on the port `closed` holds, which it then lets go.
+async fn simulator_on(closed: ClosedPort, referrals: usize) -> SimulatorHandle {
+    let sim = simulator(referrals)
+        .port(closed.address().port())
+        .start()
+        .await
+        .expect("the port is free again");
+    drop(closed);
+    sim
 }
 
 fn on_page_1(fault: Fault) -> FaultPlan {
@@ -424,6 +458,27 @@ fn tally(expected: &[String], received: &[String]) -> (usize, usize) {
     (lost, received.len() - unique.len())
 }
 
+/// The row of a listing of `form` under `fault` that ended with every item of `expected`
+/// exactly once in `received` (asserted); its behaviour, requests and faults are the caller's.
+fn listing_row(fault: &str, form: Form, expected: &[String], received: &[String]) -> Row {
+    let (lost, duplicated) = tally(expected, received);
+    assert_eq!(
+        (lost, duplicated),
+        (0, 0),
+        "{fault} [{}]: lost, duplicated",
+        form.name()
+    );
+    Row {
+        fault: fault.to_owned(),
+        form: form.name(),
+        behaviour: String::new(),
+        requests: String::new(),
+        injected: 0,
+        lost: lost.to_string(),
+        duplicated: duplicated.to_string(),
+    }
+}
+
 /// Lists until the end or the first error; the ids received and the error.
 async fn drain(client: &Client, listing: referrals::Listing) -> (Vec<String>, Option<Error>) {
     let _ = client;
@@ -450,11 +505,7 @@ async fn resume(client: &Client, error: &Error) -> Vec<String> {
 }
 
 async fn run_case(case: &Case, form: Form) -> Row {
-    let sim = Simulator::builder()
-        // Client-credentials (app-only) tokens are used against the API here.
-        .allow_app_only_tokens(true)
-        .referrals(ITEMS)
-        .seed(11)
+    let sim = simulator(ITEMS)
         .faults((case.plan)())
         .start()
         .await
@@ -515,21 +566,16 @@ async fn run_case(case: &Case, form: Form) -> Row {
             format!("{}; resumed from checkpoint", describe(error))
         }
     };
-    let (lost, duplicated) = tally(&expected, &received);
-    assert_eq!((lost, duplicated), (0, 0), "{name}: lost, duplicated");
     if let Setup::Credentials = case.setup {
         if let Expect::Complete = expect {
             assert_eq!(sim.token_requests(), 2, "{name}: one refresh, not more");
         }
     }
     Row {
-        fault: case.fault.to_owned(),
-        form: form.name(),
         behaviour,
         requests: sim.api_requests().to_string(),
         injected,
-        lost: lost.to_string(),
-        duplicated: duplicated.to_string(),
+        ..listing_row(case.fault, form, &expected, &received)
     }
 }
 
@@ -552,41 +598,25 @@ async fn connection_refused(form: Form) -> Row {
         }
         other => panic!("expected a transport error, got {other:?}"),
     }
-    let sim = Simulator::builder()
-        // Client-credentials (app-only) tokens are used against the API here.
-        .allow_app_only_tokens(true)
-        .referrals(ITEMS)
-        .seed(11)
-        .port(address.port())
-        .start()
-        .await
-        .expect("the port is free again");
-    drop(closed);
+    let sim = simulator_on(closed, ITEMS).await;
     let rest = resume(&client, &error).await;
-    let (lost, duplicated) = tally(&expected_ids(&sim), &rest);
-    assert_eq!((lost, duplicated), (0, 0));
     Row {
-        fault: "connection refused (nothing listens)".into(),
-        form: form.name(),
         behaviour: format!("{}; resumed once a server listens", describe(&error)),
         requests: sim.api_requests().to_string(),
         injected: attempts(&error),
-        lost: lost.to_string(),
-        duplicated: duplicated.to_string(),
+        ..listing_row(
+            "connection refused (nothing listens)",
+            form,
+            &expected_ids(&sim),
+            &rest,
+        )
     }
 }
 
 /// The server goes away after the second page; a new one (same data, same token key) comes up
 /// on the same port and the listing resumes.
 async fn server_goes_away(form: Form) -> Row {
-    let sim = Simulator::builder()
-        // Client-credentials (app-only) tokens are used against the API here.
-        .allow_app_only_tokens(true)
-        .referrals(ITEMS)
-        .seed(11)
-        .start()
-        .await
-        .expect("starts");
+    let sim = simulator(ITEMS).start().await.expect("starts");
     let address = sim.local_addr();
     let expected = expected_ids(&sim);
     let client = client(&sim, Setup::Normal);
@@ -613,27 +643,18 @@ async fn server_goes_away(form: Form) -> Row {
         matches!(error.kind(), ErrorKind::Transport { .. }),
         "{error:?}"
     );
-    let sim = Simulator::builder()
-        // Client-credentials (app-only) tokens are used against the API here.
-        .allow_app_only_tokens(true)
-        .referrals(ITEMS)
-        .seed(11)
-        .port(address.port())
-        .start()
-        .await
-        .expect("the port is free again");
-    drop(closed);
+    let sim = simulator_on(closed, ITEMS).await;
     received.extend(resume(&client, &error).await);
-    let (lost, duplicated) = tally(&expected, &received);
-    assert_eq!((lost, duplicated), (0, 0));
     Row {
-        fault: "server goes away after page 2 (connection refused)".into(),
-        form: form.name(),
         behaviour: format!("{}; resumed on a new server", describe(&error)),
         requests: (served + sim.api_requests()).to_string(),
         injected: attempts(&error),
-        lost: lost.to_string(),
-        duplicated: duplicated.to_string(),
+        ..listing_row(
+            "server goes away after page 2 (connection refused)",
+            form,
+            &expected,
+            &received,
+        )
     }
 }
 
@@ -662,14 +683,7 @@ async fn unknown_fields_and_enums(form: Form) -> Row {
             })
         })
         .collect();
-    let sim = Simulator::builder()
-        // Client-credentials (app-only) tokens are used against the API here.
-        .allow_app_only_tokens(true)
-        .with_referrals(values)
-        .start()
-        .await
-        .expect("starts");
-    let client = client(&sim, Setup::Normal);
+    let (sim, client) = serving(values).await;
     let mut pages = client.list(form.query()).pages();
     let mut items: Vec<Referral> = Vec::new();
     while let Some(page) = pages.next().await {
@@ -691,16 +705,16 @@ async fn unknown_fields_and_enums(form: Form) -> Row {
         .map(|r| r.id.unwrap_or_default())
         .collect();
     let expected = expected_ids(&sim);
-    let (lost, duplicated) = tally(&expected, &received);
-    assert_eq!((lost, duplicated), (0, 0));
     Row {
-        fault: "unknown fields and enum values in every item".into(),
-        form: form.name(),
         behaviour: "decoded; each item re-encodes to the JSON served; completed".into(),
         requests: sim.api_requests().to_string(),
         injected: served.len(),
-        lost: lost.to_string(),
-        duplicated: duplicated.to_string(),
+        ..listing_row(
+            "unknown fields and enum values in every item",
+            form,
+            &expected,
+            &received,
+        )
     }
 }
 
@@ -722,14 +736,7 @@ fn count(sim: &SimulatorHandle, method: Method) -> usize {
 
 /// A PATCH with a stale eTag: a 412, sent once, never retried.
 async fn stale_etag_patch() -> Row {
-    let sim = Simulator::builder()
-        // Client-credentials (app-only) tokens are used against the API here.
-        .allow_app_only_tokens(true)
-        .referrals(3)
-        .seed(11)
-        .start()
-        .await
-        .expect("starts");
+    let sim = simulator(3).start().await.expect("starts");
     let client = client(&sim, Setup::Normal);
     let id = expected_ids(&sim).remove(0);
     let error = client
@@ -755,15 +762,7 @@ async fn stale_etag_patch() -> Row {
 async fn post_reset_after_sending(fault: Fault, label: &str, created: usize) -> Row {
     let plan = FaultPlan::new()
         .rule(FaultRule::matching(|info| info.operation == Operation::Create, fault).times(1));
-    let sim = Simulator::builder()
-        // Client-credentials (app-only) tokens are used against the API here.
-        .allow_app_only_tokens(true)
-        .referrals(1)
-        .seed(11)
-        .faults(plan)
-        .start()
-        .await
-        .expect("starts");
+    let sim = simulator(1).faults(plan).start().await.expect("starts");
     let client = client(&sim, Setup::Normal);
     let draft: Referral =
         referrals::model::decode(referrals_fixtures::files::Fixture::CreateRequest.bytes())
@@ -875,16 +874,7 @@ async fn post_refused_before_sending() -> Row {
             .expect("fixture decodes");
     let create = tokio::spawn(async move { client.create(&draft).await });
     refused.notified().await;
-    let sim = Simulator::builder()
-        // Client-credentials (app-only) tokens are used against the API here.
-        .allow_app_only_tokens(true)
-        .referrals(1)
-        .seed(11)
-        .port(address.port())
-        .start()
-        .await
-        .expect("the port is free again");
-    drop(closed);
+    let sim = simulator_on(closed, 1).await;
     // A stored permit: the retry goes ahead whether or not it is already waiting.
     listening.notify_one();
     let created = create.await.expect("joins").expect("created after a retry");
@@ -1030,14 +1020,7 @@ async fn hostile_ids_never_change_the_request_line_or_path() {
         "semi;colon&amp=1",
     ];
     let values: Vec<Value> = hostile.iter().map(|id| json!({ "id": id })).collect();
-    let sim = Simulator::builder()
-        // Client-credentials (app-only) tokens are used against the API here.
-        .allow_app_only_tokens(true)
-        .with_referrals(values)
-        .start()
-        .await
-        .expect("starts");
-    let client = client(&sim, Setup::Normal);
+    let (sim, client) = serving(values).await;
     for id in hostile {
         let referral = client.get(id).await.expect("found by its own id");
         assert_eq!(referral.id.as_deref(), Some(id));

@@ -31,7 +31,8 @@ pub fn run(db: &Path, args: &ListArgs, format: Option<Format>) -> Result<(), Fai
         )));
     }
     let format = output::format_or(format, Format::Ndjson);
-    let mirror = Mirror::open_existing(db)?;
+    // Read-only when the user cannot write it.
+    let mirror = Mirror::open_to_read(db)?;
     let mut sink = super::stdout_sink(args, format)?;
     let listed = mirror.for_each_referral(args.classic.status.as_deref(), |raw| {
         let referral: Referral = serde_json::from_str(raw).map_err(|e| {
