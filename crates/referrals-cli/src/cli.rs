@@ -460,9 +460,17 @@ pub struct SyncArgs {
     #[arg(long, value_name = "DURATION", default_value = "7d", value_parser = parse_duration)]
     pub full_every: Duration,
 
-    /// Referrals per page, 1 to 100
-    #[arg(long, value_name = "N", default_value_t = referrals_sync::plan::DEFAULT_PAGE_SIZE)]
-    pub page_size: u32,
+    /// Referrals per page, 1 to 100 [default: 100]. Given, a full listing is sequential in the
+    /// 2018 form (pageSize=N), as with `list --all --page-size`
+    #[arg(long, value_name = "N")]
+    pub page_size: Option<u32>,
+
+    /// At most this many page requests at once in a full listing, 1 to 64 [default: 16]: it
+    /// is split into createdDateTime ranges listed at once, starting at 4 requests and growing
+    /// while the service answers fast; 1 is the sequential listing in the 2018 form
+    #[arg(long, value_name = "N", conflicts_with = "page_size",
+          value_parser = clap::value_parser!(u32).range(1..=64))]
+    pub concurrency: Option<u32>,
 
     /// Also write the changes this run records to stdout
     #[arg(long, value_enum, value_name = "FORMAT")]

@@ -1,6 +1,7 @@
 //! `list --all` partitioned into `createdDateTime` ranges: stopped with `kill` part-way and
 //! resumed from the one checkpoint it printed, every range continuing; a service that ignores
-//! the ranges, said with `-v`; an explicit order kept.
+//! the ranges, said with `-v`; an explicit order kept. A first `sync` partitioned likewise,
+//! killed part-way and continued by the next.
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read};
@@ -189,4 +190,133 @@ async fn an_explicit_order_is_kept_by_a_partitioned_listing() {
             .any(|r| r.path_and_query.contains("createdDateTime%20ge")),
         "listed in ranges"
     );
+}
+
+/// Requests of `sim` that listed a `createdDateTime` range.
+fn range_requests(sim: &SimulatorHandle) -> usize {
+    sim.requests()
+        .iter()
+        .filter(|r| r.path_and_query.contains("createdDateTime%20ge"))
+        .count()
+}
+
+/// `referrals sync --db` (the path to add) pointed at `sim`.
+fn sync_process(sim: &SimulatorHandle) -> std::process::Command {
+    let mut command = process();
+    command
+        .args(["sync", "--db"])
+        .env("PARTNER_CENTER_BASE_URL", sim.base_url())
+        .env("PARTNER_CENTER_TOKEN", TOKEN);
+    command
+}
+
+/// The summary line's first numbers: created, updated, removed, unchanged.
+fn synced(out: &std::process::Output) -> [u64; 4] {
+    let text = stderr(out);
+    let line = text
+        .lines()
+        .find(|line| line.starts_with("synced: "))
+        .unwrap_or_else(|| panic!("no summary line in:\n{text}"));
+    let numbers: Vec<u64> = line
+        .split([' ', ',', ';'])
+        .filter_map(|word| word.parse().ok())
+        .collect();
+    [numbers[0], numbers[1], numbers[2], numbers[3]]
+}
+
+/// Referrals in the mirror at `db`, read while a sync may be writing it (0 before its tables).
+fn mirrored(db: &std::path::Path) -> u64 {
+    use referrals_sync::rusqlite::{Connection, OpenFlags};
+    let Ok(connection) = Connection::open_with_flags(db, OpenFlags::SQLITE_OPEN_READ_ONLY) else {
+        return 0;
+    };
+    connection
+        .query_row("SELECT count(*) FROM referrals", [], |row| row.get(0))
+        .unwrap_or(0)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_first_sync_is_partitioned_and_concurrency_one_is_the_sequential_sync() {
+    let sim = simulator(1_050, Duration::ZERO, FaultPlan::new()).await;
+    let dir = crate::support::temp_dir();
+    let sync =
+        |db: &str, extra: &[&str]| output(sync_process(&sim).arg(dir.path().join(db)).args(extra));
+    let partitioned = sync("partitioned.db", &[]);
+    assert_success(&partitioned);
+    assert_eq!(synced(&partitioned), [1_050, 0, 0, 0]);
+    assert!(range_requests(&sim) >= 2, "ranges were listed");
+
+    sim.clear_requests();
+    let sequential = sync("sequential.db", &["--concurrency", "1"]);
+    assert_success(&sequential);
+    assert_eq!(synced(&sequential), [1_050, 0, 0, 0]);
+    let requests = sim.requests();
+    assert_eq!(requests.len(), 11);
+    assert!(
+        requests
+            .iter()
+            .all(|r| r.path_and_query.contains("pageSize=100")),
+        "the 2018 form, pages of 100"
+    );
+
+    let both = sync("both.db", &["--concurrency", "4", "--page-size", "10"]);
+    assert_eq!(both.status.code(), Some(2), "{}", stderr(&both));
+}
+
+/// `referrals sync` killed (SIGKILL) while a partitioned first sync has written some pages:
+/// the next `sync` continues that run, every range from where it stopped, receives only what
+/// was not written yet, and the mirror ends equal to the server.
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_partitioned_sync_killed_part_way_continues_every_range() {
+    // 30 pages at 100 ms, two at a time: seconds, far longer than writing one page takes.
+    let sim = simulator(3_000, Duration::from_millis(100), FaultPlan::new()).await;
+    let dir = crate::support::temp_dir();
+    let db = dir.path().join("m.db");
+    let sync = || {
+        let mut command = sync_process(&sim);
+        command.arg(&db).args(["--concurrency", "2"]);
+        command
+    };
+    let mut child = sync()
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("the binary starts");
+    let mut waited = 0;
+    while mirrored(&db) == 0 {
+        assert!(child.try_wait().unwrap().is_none(), "the sync ended early");
+        assert!(waited < 60_000, "no page was written in a minute");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        waited += 10;
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let written = mirrored(&db);
+    assert!(written > 0 && written < 3_000, "{written}");
+
+    let next = output(&mut sync());
+    assert_success(&next);
+    assert_eq!(
+        synced(&next),
+        [3_000 - written, 0, 0, 0],
+        "only what was not written, nothing twice"
+    );
+    let mut served = served_ids(&sim);
+    served.sort();
+    let connection = referrals_sync::rusqlite::Connection::open(&db).unwrap();
+    let mut statement = connection
+        .prepare("SELECT id FROM referrals WHERE removed_at IS NULL ORDER BY id")
+        .unwrap();
+    let ids: Vec<String> = statement
+        .query_map([], |row| row.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(ids, served);
+    let problems = referrals_sync::Mirror::open_existing(&db)
+        .unwrap()
+        .verify_journal()
+        .unwrap();
+    assert!(problems.is_empty(), "{problems:#?}");
 }
