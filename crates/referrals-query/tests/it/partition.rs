@@ -721,3 +721,89 @@ fn an_ordered_listing_holds_at_most_twice_the_cap_of_pages_ahead_of_its_first_ra
     let times: Vec<i128> = outcome.yielded.iter().map(created).collect();
     assert!(times.windows(2).all(|w| w[0] <= w[1]));
 }
+
+/// Issue 24 item 5: what a partitioned listing holds grows with the requests in flight × a page,
+/// not with the account. Accounts of 1,000 and 12,000 referrals (skewed to recent ones, so
+/// ranges are split), pages of 100, at most 4 requests in flight, completed in a random order:
+/// the pages the caller holds in flight (at most 4), the referrals ready to be yielded after any
+/// answer (at most one page: an unordered listing yields each page as soon as it is checked) and
+/// the checkpoint (one entry per range, at most 256 ranges) are bounded by the same numbers for
+/// both accounts, while the larger one needs more than 10 times the pages.
+#[test]
+fn what_a_listing_holds_is_bounded_by_the_pages_in_flight_not_by_the_account() {
+    const CAP: usize = 4;
+    let measure = |count: usize| {
+        let mut service = Service {
+            items: items(count, 1, 31),
+            mode: Mode::Honours,
+            default_page: 100,
+            requests: 0,
+        };
+        let mut partition = Partition::new(
+            Endpoint::default(),
+            &ListQuery::new(),
+            "corr",
+            options(CAP as u32),
+        )
+        .unwrap();
+        let mut dice = Dice(77);
+        let mut in_flight: Vec<Task> = Vec::new();
+        let (mut peak_ready, mut peak_in_flight, mut peak_checkpoint) = (0usize, 0usize, 0usize);
+        let mut yielded: Vec<Referral> = Vec::new();
+        let mut pages = 0u64;
+        loop {
+            let mut ready = 0;
+            while let Some(page) = partition.next_page() {
+                ready += page.items.len();
+                peak_checkpoint = peak_checkpoint.max(page.checkpoint.to_string().len());
+                pages += 1;
+                yielded.extend(page.items);
+            }
+            peak_ready = peak_ready.max(ready);
+            if partition.is_finished() {
+                break;
+            }
+            while in_flight.len() < CAP {
+                match partition.next_task() {
+                    Some(task) => in_flight.push(task),
+                    None => break,
+                }
+            }
+            peak_in_flight = peak_in_flight.max(in_flight.len());
+            let mut task = in_flight.swap_remove(dice.below(in_flight.len()));
+            let page = fetch(&mut task.pager, &mut service).unwrap();
+            partition.on_page(task.id, task.pager, page);
+        }
+        let all: Vec<&Item> = service.items.iter().collect();
+        let outcome = Outcome {
+            yielded,
+            notes: Vec::new(),
+            resumes: 0,
+        };
+        check_exactly_once(&outcome, &all);
+        (pages, peak_ready, peak_in_flight, peak_checkpoint)
+    };
+    let (small_pages, small_ready, small_flight, small_checkpoint) = measure(1_000);
+    let (large_pages, large_ready, large_flight, large_checkpoint) = measure(12_000);
+    eprintln!(
+        "pages {small_pages} / {large_pages}; ready at once {small_ready} / {large_ready}; \
+         in flight {small_flight} / {large_flight}; checkpoint {small_checkpoint} / \
+         {large_checkpoint} bytes"
+    );
+    assert!(
+        large_pages >= 10 * small_pages,
+        "{large_pages} / {small_pages}"
+    );
+    for (ready, flight) in [(small_ready, small_flight), (large_ready, large_flight)] {
+        assert!(
+            ready <= 100,
+            "{ready} referrals ready at once: more than one page"
+        );
+        assert!(flight <= CAP, "{flight} pages in flight");
+    }
+    // One range's state in the checkpoint is some tens of bytes; 256 ranges at most.
+    assert!(
+        large_checkpoint <= 256 * 400,
+        "{large_checkpoint} bytes of checkpoint ({small_checkpoint} for the small account)"
+    );
+}
