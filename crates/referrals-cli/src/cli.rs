@@ -513,9 +513,17 @@ pub struct SyncArgs {
     #[arg(long, value_name = "DURATION", default_value = "7d", value_parser = parse_duration)]
     pub full_every: Duration,
 
-    /// Referrals per page, 1 to 100
-    #[arg(long, value_name = "N", default_value_t = referrals_sync::plan::DEFAULT_PAGE_SIZE)]
-    pub page_size: u32,
+    /// Referrals per page, 1 to 100 [default: 100]. Given, a full listing is sequential in the
+    /// 2018 form (pageSize=N), as with `list --all --page-size`
+    #[arg(long, value_name = "N")]
+    pub page_size: Option<u32>,
+
+    /// At most this many page requests at once in a full listing, 1 to 64 [default: 16]: it
+    /// is split into createdDateTime ranges listed at once, starting at 4 requests and growing
+    /// while the service answers fast; 1 is the sequential listing in the 2018 form
+    #[arg(long, value_name = "N", conflicts_with = "page_size",
+          value_parser = clap::value_parser!(u32).range(1..=64))]
+    pub concurrency: Option<u32>,
 
     /// Also write the changes this run records to stdout
     #[arg(long, value_enum, value_name = "FORMAT")]
@@ -741,8 +749,9 @@ pub struct ODataQuery {
 #[derive(Args, Clone, Debug, Default)]
 #[command(next_help_heading = "Paging")]
 pub struct PagingArgs {
-    /// Follow every page (without it, only the first page is listed); 100 referrals per page
-    /// (`pageSize=100`) unless --page-size or an OData option is given
+    /// Follow every page (without it, only the first page is listed): in createdDateTime
+    /// ranges at once (see --concurrency), or with --page-size, --self, --engagement-id or
+    /// --invited-by 100 referrals per page (`pageSize=100`) unless --page-size is given
     #[arg(long, conflicts_with = "max_items")]
     pub all: bool,
 
@@ -753,6 +762,14 @@ pub struct PagingArgs {
     /// Continue a listing from the checkpoint an earlier run printed (the query is in it)
     #[arg(long, value_name = "CHECKPOINT", conflicts_with_all = ["classic", "odata"])]
     pub resume: Option<String>,
+
+    /// At most this many page requests at once, 1 to 64 [default: 16]. With --all and no
+    /// option of the 2018 form only (--page-size, --self, --engagement-id, --invited-by), the
+    /// listing speaks the OData form and is split into createdDateTime ranges listed at once,
+    /// starting at 4 requests and growing while the service answers fast; 1 is the sequential
+    /// listing in the 2018 form (pageSize=100)
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=64))]
+    pub concurrency: Option<u32>,
 }
 
 /// How `referrals list` writes the referrals.
@@ -789,6 +806,13 @@ pub struct SimulateArgs {
     /// The bearer token the simulator accepts [default: its own, printed when it starts]
     #[arg(long, value_name = "TOKEN", value_parser = parse_secret)]
     pub accept_token: Option<Secret>,
+    /// Delay every API answer by this long, e.g. 200ms or 0.5s: the round trip to a distant
+    /// service, which a sequential listing pays once per page
+    #[arg(long, value_name = "DURATION", value_parser = parse_latency, default_value = "0ms")]
+    pub latency: Duration,
+    /// Answer 429 (with Retry-After: 1) to API requests beyond this many in flight at once
+    #[arg(long, value_name = "N")]
+    pub max_in_flight: Option<usize>,
 }
 
 /// How a listing is written to stdout.
@@ -835,6 +859,26 @@ fn parse_seconds(value: &str) -> Result<Duration, String> {
             "must be more than 0 and at most 86400 seconds, got {value}"
         ));
     }
+    Ok(Duration::from_secs_f64(seconds))
+}
+
+/// `200ms`, `0.5s`, `2s` (at most a minute).
+fn parse_latency(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let (number, scale) = if let Some(ms) = text.strip_suffix("ms") {
+        (ms, 0.001)
+    } else if let Some(s) = text.strip_suffix('s') {
+        (s, 1.0)
+    } else {
+        return Err(format!("`{text}`: give a unit, e.g. 200ms or 0.5s"));
+    };
+    let seconds = number
+        .trim()
+        .parse::<f64>()
+        .ok()
+        .map(|n| n * scale)
+        .filter(|s| s.is_finite() && (0.0..=60.0).contains(s))
+        .ok_or_else(|| format!("`{text}` is not a latency from 0 to 60s, like 200ms"))?;
     Ok(Duration::from_secs_f64(seconds))
 }
 
@@ -892,6 +936,17 @@ mod tests {
             panic!("{:?}", cli.command)
         };
         assert_eq!(args.within, referrals_report::DEFAULT_WITHIN);
+    }
+
+    #[test]
+    fn latencies_take_milliseconds_or_seconds() {
+        assert_eq!(parse_latency("200ms"), Ok(Duration::from_millis(200)));
+        assert_eq!(parse_latency("0.5s"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_latency("0ms"), Ok(Duration::ZERO));
+        assert!(parse_latency("200").unwrap_err().contains("unit"));
+        assert!(parse_latency("-1s").is_err());
+        assert!(parse_latency("2m").is_err());
+        assert!(parse_latency("61s").is_err());
     }
 
     #[test]

@@ -42,6 +42,9 @@ pub enum Failure {
         /// How to continue (the `--resume` option and command line, or the command to run again).
         resume: Vec<String>,
     },
+    /// A listing stopped by a signal (Ctrl-C, `kill`); what it wrote is complete and the resume
+    /// hint has been printed already.
+    Stopped(String),
     /// Writing the output failed.
     Output(io::Error),
     /// Something local failed (the embedded simulator could not start...).
@@ -66,6 +69,7 @@ impl Failure {
                 code @ (USAGE | CONFIG | DECODE) => code,
                 _ => INTERRUPTED,
             },
+            Failure::Stopped(_) => INTERRUPTED,
             // Nobody reads the rest: the reader went away (`referrals list | head`).
             Failure::Output(error) if error.kind() == io::ErrorKind::BrokenPipe => OK,
             Failure::Output(_) | Failure::Local(_) | Failure::Mirror(_) => API,
@@ -116,9 +120,10 @@ impl Failure {
 impl fmt::Display for Failure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Failure::Usage(message) | Failure::Local(message) | Failure::Config(message) => {
-                f.write_str(message)
-            }
+            Failure::Usage(message)
+            | Failure::Local(message)
+            | Failure::Config(message)
+            | Failure::Stopped(message) => f.write_str(message),
             Failure::Client(error) | Failure::Interrupted { error, .. } => {
                 fmt::Display::fmt(error, f)
             }

@@ -30,6 +30,8 @@ pub struct ResumeCommand<'a> {
     pub paging: Paging,
     /// The format written.
     pub format: Format,
+    /// The `--concurrency` given, if any.
+    pub concurrency: Option<u32>,
 }
 
 impl ResumeCommand<'_> {
@@ -65,6 +67,9 @@ impl ResumeCommand<'_> {
                     max.saturating_sub(written).max(1)
                 ));
             }
+        }
+        if let Some(concurrency) = self.concurrency {
+            words.push(format!("--concurrency {concurrency}"));
         }
         words.push(format!("--format {}", self.format.name()));
         if matches!(self.format, Format::Csv | Format::Table) {
@@ -125,6 +130,7 @@ mod tests {
             settings: &settings,
             paging: Paging::MaxItems(25),
             format: Format::Csv,
+            concurrency: None,
         };
         let checkpoint = Checkpoint::start(&ListQuery::new().page_size(10).unwrap());
         let line = command.render(&checkpoint, 20);

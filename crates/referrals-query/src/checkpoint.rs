@@ -3,11 +3,20 @@
 use std::fmt;
 use std::str::FromStr;
 
-use crate::encode;
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
-/// The version written by this crate.
+use crate::encode;
+use crate::partition::PartitionState;
+
+/// The version of a sequential listing's checkpoint.
 const VERSION: u32 = 1;
 const TOKEN_PREFIX: &str = "rq1";
+/// The version of a partitioned listing's checkpoint.
+pub(crate) const PARTITIONED_VERSION: u32 = 2;
+const PARTITIONED_PREFIX: &str = "rq2";
+/// The longest text form of a partitioned checkpoint this crate reads.
+const MAX_PARTITIONED_TOKEN: usize = 1 << 20;
 
 /// Where a listing stands: the query it was started with and the next page to fetch.
 ///
@@ -19,6 +28,12 @@ const TOKEN_PREFIX: &str = "rq1";
 /// It serializes with serde, and has a compact text form for a command line (`Display` /
 /// `FromStr`): fields separated by `.`, each percent-encoded so that the token contains only
 /// letters, digits, `-`, `_`, `.` and `%`.
+///
+/// A *partitioned* listing ([`Partition`](crate::Partition): several `createdDateTime` ranges
+/// listed at once) has one checkpoint too, holding every range's position: version 2, written
+/// `rq2.` followed by its serde form as JSON in unpadded base64url (letters, digits, `-`, `_`).
+/// Both text forms are read by [`FromStr`]; a version 1 checkpoint (`rq1.`) resumes exactly as
+/// before, and its serde form is unchanged (the `partition` field appears only in version 2).
 ///
 /// ```
 /// use referrals_query::{Checkpoint, ListQuery};
@@ -42,6 +57,10 @@ pub struct Checkpoint {
     pub(crate) items: u64,
     /// Pages received so far in the whole listing.
     pub(crate) pages: u64,
+    /// A partitioned listing's ranges (version 2); `query` is then the listing's own query,
+    /// `position` is `Start` until the listing is over, `items` and `pages` count what it yielded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) partition: Option<Box<PartitionState>>,
 }
 
 /// The next page to fetch.
@@ -84,21 +103,95 @@ impl Checkpoint {
             skip,
             items,
             pages,
+            partition: None,
         }
     }
 
-    /// The same listing from its first page again (e.g. when the server no longer accepts the
-    /// stored continuation).
-    pub fn restarted(&self) -> Checkpoint {
-        Checkpoint::new(self.query.clone(), Position::Start, 0, 0, 0)
+    /// A partitioned listing's checkpoint.
+    pub(crate) fn partitioned(
+        query: String,
+        finished: bool,
+        items: u64,
+        pages: u64,
+        state: PartitionState,
+    ) -> Checkpoint {
+        Checkpoint {
+            version: PARTITIONED_VERSION,
+            query,
+            position: if finished {
+                Position::Finished
+            } else {
+                Position::Start
+            },
+            skip: 0,
+            items,
+            pages,
+            partition: Some(Box::new(state)),
+        }
     }
 
-    /// The list request's encoded query string (without `?`).
+    /// The position before the first page of a partitioned listing of `query` (see
+    /// [`Partition`](crate::Partition)): resumed with [`Partition::resume`](crate::Partition::resume),
+    /// it first asks the service how many referrals match and how old they are, then lists
+    /// `createdDateTime` ranges at once. Refused for a query that cannot be partitioned (the 2018
+    /// form, `$skip`, an order on `updatedDateTime`, a `$select` without `id` and
+    /// `createdDateTime`): such a listing is sequential.
+    ///
+    /// ```
+    /// use referrals_query::{Checkpoint, ListQuery};
+    ///
+    /// let start = Checkpoint::start_partitioned(&ListQuery::new())?;
+    /// assert!(start.is_partitioned() && !start.is_finished());
+    /// let token = start.to_string();
+    /// assert!(token.starts_with("rq2."));
+    /// assert_eq!(token.parse::<Checkpoint>()?, start);
+    /// assert!(Checkpoint::start_partitioned(&ListQuery::new().page_size(100)?).is_err());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn start_partitioned(query: &crate::ListQuery) -> Result<Checkpoint, crate::Unpartitioned> {
+        let (query, state) = crate::partition::planning(query)?;
+        Ok(Checkpoint::partitioned(query, false, 0, 0, state))
+    }
+
+    /// The same listing from its first page again (e.g. when the server no longer accepts the
+    /// stored continuation). A partitioned listing starts over from its planning.
+    pub fn restarted(&self) -> Checkpoint {
+        match &self.partition {
+            Some(state) => Checkpoint::partitioned(
+                self.query.clone(),
+                false,
+                0,
+                0,
+                crate::partition::replanned(state),
+            ),
+            None => Checkpoint::new(self.query.clone(), Position::Start, 0, 0, 0),
+        }
+    }
+
+    /// True for the checkpoint of a partitioned listing (version 2), which
+    /// [`Partition::resume`](crate::Partition::resume) continues; [`Pager::resume`](crate::Pager::resume)
+    /// refuses it.
+    pub fn is_partitioned(&self) -> bool {
+        self.partition.is_some()
+    }
+
+    /// The next page of each listing the checkpoint continues: its one position, or, for a
+    /// partitioned listing, every range's (or its sequential fallback's).
+    pub fn positions(&self) -> Vec<&Position> {
+        match &self.partition {
+            None => vec![&self.position],
+            Some(state) => state.positions(),
+        }
+    }
+
+    /// The list request's encoded query string (without `?`); for a partitioned listing, the
+    /// listing's own query, which each range and-s with its `createdDateTime` span.
     pub fn query(&self) -> &str {
         &self.query
     }
 
-    /// The next page to fetch.
+    /// The next page to fetch; for a partitioned listing, `Start` until it is over
+    /// ([`positions`](Self::positions) has each range's).
     pub fn position(&self) -> &Position {
         &self.position
     }
@@ -131,8 +224,13 @@ impl Checkpoint {
 }
 
 impl fmt::Display for Checkpoint {
-    /// The compact text form: `rq1.{kind}.{skip}.{items}.{pages}.{query}[.{url} | (.{name}.{value})*]`.
+    /// The compact text form: `rq1.{kind}.{skip}.{items}.{pages}.{query}[.{url} | (.{name}.{value})*]`,
+    /// or `rq2.{base64url of the JSON form}` for a partitioned listing.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.partition.is_some() {
+            let json = serde_json::to_vec(self).map_err(|_| fmt::Error)?;
+            return write!(f, "{PARTITIONED_PREFIX}.{}", URL_SAFE_NO_PAD.encode(json));
+        }
         let field = |text: &str| {
             percent_encoding::utf8_percent_encode(text, encode::TOKEN_FIELD).to_string()
         };
@@ -173,7 +271,14 @@ impl FromStr for Checkpoint {
             field,
             reason: reason.to_owned(),
         };
-        let mut fields = token.trim().split('.');
+        let token = token.trim();
+        if let Some(encoded) = token
+            .strip_prefix(PARTITIONED_PREFIX)
+            .and_then(|t| t.strip_prefix('.'))
+        {
+            return partitioned_from_str(encoded);
+        }
+        let mut fields = token.split('.');
         match fields.next() {
             Some(TOKEN_PREFIX) => {}
             Some(other) if other.starts_with("rq") => {
@@ -235,6 +340,26 @@ impl FromStr for Checkpoint {
     }
 }
 
+/// Parses the part after `rq2.`.
+fn partitioned_from_str(encoded: &str) -> Result<Checkpoint, CheckpointError> {
+    let bad = |reason: &str| CheckpointError::Token {
+        field: "partition",
+        reason: reason.to_owned(),
+    };
+    if encoded.len() > MAX_PARTITIONED_TOKEN {
+        return Err(bad("longer than any partitioned listing writes"));
+    }
+    let json = URL_SAFE_NO_PAD
+        .decode(encoded)
+        .map_err(|_| bad("not unpadded base64url"))?;
+    let checkpoint: Checkpoint = serde_json::from_slice(&json)
+        .map_err(|e| bad(&format!("not a partitioned checkpoint: {e}")))?;
+    if checkpoint.version != PARTITIONED_VERSION || checkpoint.partition.is_none() {
+        return Err(bad("not a partitioned checkpoint (version 2)"));
+    }
+    Ok(checkpoint)
+}
+
 /// A checkpoint that cannot be resumed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -256,6 +381,8 @@ pub enum CheckpointError {
     Header(crate::ContinuationHeaderError),
     /// The correlation id given for the resumed listing is not a valid header value.
     Request(crate::RequestError),
+    /// A partitioned listing's ranges are not ones a listing can resume from (what is wrong).
+    Partition(String),
 }
 
 impl fmt::Display for CheckpointError {
@@ -264,7 +391,7 @@ impl fmt::Display for CheckpointError {
         match self {
             CheckpointError::Version(version) => write!(
                 f,
-                "format version `{version}` is not supported (this build reads rq{VERSION})"
+                "format version `{version}` is not supported (this build reads rq{VERSION} and rq{PARTITIONED_VERSION})"
             ),
             CheckpointError::Token { field, reason } => {
                 write!(f, "malformed token, field `{field}`: {reason}")
@@ -273,6 +400,7 @@ impl fmt::Display for CheckpointError {
             CheckpointError::NextLink(error) => write!(f, "{error}"),
             CheckpointError::Header(error) => write!(f, "{error}"),
             CheckpointError::Request(error) => write!(f, "{error}"),
+            CheckpointError::Partition(reason) => write!(f, "partitioned listing: {reason}"),
         }
     }
 }

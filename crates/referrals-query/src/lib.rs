@@ -12,6 +12,9 @@
 //! - [`Pager`]: walks the pages of a listing, follows either continuation form, refuses foreign
 //!   next links and loops, and checkpoints ([`Checkpoint`]) for a later resume; each page
 //!   request is an [`Exchange`].
+//! - [`Partition`]: a full listing cut into `createdDateTime` ranges listed at once, each
+//!   range a [`Pager`], with one [`Checkpoint`] for all of them; [`Limiter`]: how many page
+//!   requests may be in flight (AIMD, shared by the ranges of a listing).
 //! - [`RetryPolicy`], [`RetryState`], [`classify`], [`parse_retry_after`]: retry arithmetic.
 //! - [`ApiError`]: an error response, whatever its body; [`UnexpectedBody`]: a body that is not
 //!   JSON at all (a proxy's HTML page), named as such.
@@ -93,8 +96,10 @@ mod continuation;
 mod encode;
 mod exchange;
 mod filter;
+mod limiter;
 mod list;
 mod pager;
+mod partition;
 mod request;
 mod retry;
 mod safe_text;
@@ -117,8 +122,13 @@ pub use continuation::{ContinuationHeaderError, HeaderProblem, NextLinkError, Ne
 pub use encode::snippet;
 pub use exchange::{Exchange, FailReason, Step};
 pub use filter::{Comparison, Filter, quote};
+pub use limiter::{Gate, INITIAL_WINDOW, Limiter};
 pub use list::{ListQuery, PAGE_SIZE_RANGE, QueryError, SortField, SortOrder};
 pub use pager::{End, Limits, NextRequest, Page, Pager, PagerError, PagerEvent};
+pub use partition::{
+    DEFAULT_CONCURRENCY, Disposition, Fallback, Note, Partition, PartitionError, PartitionOptions,
+    Task, TaskId, Unpartitioned,
+};
 pub use request::{
     DEFAULT_USER_AGENT, Endpoint, MS_CORRELATION_ID, MS_REQUEST_ID, PREFER, PatchOp, PatchOptions,
     REQUEST_ID, RequestError, RequestIds, json_pointer,

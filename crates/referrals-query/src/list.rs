@@ -22,17 +22,17 @@ use crate::filter::Filter;
 /// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ListQuery {
-    page_size: Option<u32>,
-    self_only: Option<bool>,
-    status: Option<String>,
-    engagement_id: Option<String>,
-    invited_by_organization: Option<String>,
-    filter: Option<String>,
-    order_by: Option<String>,
-    top: Option<u64>,
-    skip: Option<u64>,
-    count: Option<bool>,
-    select: Vec<String>,
+    pub(crate) page_size: Option<u32>,
+    pub(crate) self_only: Option<bool>,
+    pub(crate) status: Option<String>,
+    pub(crate) engagement_id: Option<String>,
+    pub(crate) invited_by_organization: Option<String>,
+    pub(crate) filter: Option<String>,
+    pub(crate) order_by: Option<String>,
+    pub(crate) top: Option<u64>,
+    pub(crate) skip: Option<u64>,
+    pub(crate) count: Option<bool>,
+    pub(crate) select: Vec<String>,
 }
 
 /// The allowed range of `pageSize`.

@@ -6,7 +6,7 @@ use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
-use referrals_model::{Continuation, DecodeError, Referral, ReferralCollection};
+use referrals_model::{Continuation, DecodeError, Referral, ReferralCollection, WireForm};
 
 use crate::api_error::{ApiError, TextMask};
 use crate::body::UnexpectedBody;
@@ -84,6 +84,9 @@ pub struct Page {
     pub checkpoint: Checkpoint,
     /// `Some` when this is the last page the pager will yield.
     pub end: Option<End>,
+    /// The wire form the page came in: a service that answers an OData request in the 2018
+    /// form did not apply its OData options.
+    pub form: WireForm,
     /// The response's `Date` (the server's clock when it answered), when it sent a valid one:
     /// a bound for the `updatedDateTime`s it serves (see `referrals-sync`'s watermark).
     pub date: Option<SystemTime>,
@@ -289,6 +292,11 @@ impl Pager {
         checkpoint: &Checkpoint,
         correlation_id: &str,
     ) -> Result<Pager, CheckpointError> {
+        if checkpoint.is_partitioned() {
+            return Err(CheckpointError::Partition(
+                "this checkpoint holds several ranges; resume it with Partition::resume".into(),
+            ));
+        }
         if checkpoint.version() != 1 {
             return Err(CheckpointError::Version(checkpoint.version().to_string()));
         }
@@ -624,6 +632,7 @@ impl Pager {
         date: Option<SystemTime>,
     ) -> Page {
         let count = collection.count();
+        let form = collection.form;
         let continuation = collection.continuation();
         let mut items = collection.into_items();
 
@@ -701,6 +710,7 @@ impl Pager {
             count,
             checkpoint: self.checkpoint(),
             end,
+            form,
             date,
         }
     }

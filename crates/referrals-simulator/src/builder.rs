@@ -19,6 +19,7 @@ use super::fault::{FaultPlan, Faults};
 use super::handle::SimulatorHandle;
 use super::ids::Ids;
 use super::log::RequestLog;
+use super::pacing::Pacing;
 use super::server;
 use super::state::{self, State};
 use super::store::{Listing, Records, Store};
@@ -75,6 +76,8 @@ pub struct SimulatorBuilder {
     device_expires_in: Duration,
     certificate_pem: Option<String>,
     webhook_retry_delay: Duration,
+    latency: Duration,
+    max_in_flight: Option<usize>,
 }
 
 impl fmt::Debug for SimulatorBuilder {
@@ -96,6 +99,8 @@ impl fmt::Debug for SimulatorBuilder {
             .field("organization_id", &self.organization_id)
             .field("allow_app_only", &self.allow_app_only)
             .field("device_script", &self.device_script)
+            .field("latency", &self.latency)
+            .field("max_in_flight", &self.max_in_flight)
             .finish_non_exhaustive()
     }
 }
@@ -121,6 +126,8 @@ impl Default for SimulatorBuilder {
             device_expires_in: Duration::from_secs(900),
             certificate_pem: Some(TEST_CLIENT_CERTIFICATE_PEM.into()),
             webhook_retry_delay: super::webhooks::RETRY_DELAY,
+            latency: Duration::ZERO,
+            max_in_flight: None,
         }
     }
 }
@@ -203,6 +210,21 @@ impl SimulatorBuilder {
     /// each attempt, up to 16 times as long.
     pub fn webhook_retry_delay(mut self, delay: Duration) -> Self {
         self.webhook_retry_delay = delay;
+        self
+    }
+
+    /// A delay before every API answer (default none): the round trip of a client far from the
+    /// service, which a sequential listing pays once per page. Token requests are not delayed.
+    pub fn latency(mut self, latency: Duration) -> Self {
+        self.latency = latency;
+        self
+    }
+
+    /// At most this many API requests in flight at once (default no cap): a request above it
+    /// is answered, after the latency, `429` `tooManyRequests` with `Retry-After: 1`, and does
+    /// not count as in flight. [`SimulatorHandle::throttled`] counts them.
+    pub fn max_in_flight(mut self, max: usize) -> Self {
+        self.max_in_flight = Some(max);
         self
     }
 
@@ -330,6 +352,7 @@ impl SimulatorBuilder {
             ),
             faults: Faults::new(self.faults),
             log: RequestLog::default(),
+            pacing: Pacing::new(self.latency, self.max_in_flight),
             webhooks: Arc::new(Webhooks::new(
                 origin,
                 Ids::new(root.fork()),

@@ -22,8 +22,11 @@ pub(crate) enum Form {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Continuation {
     pub(crate) form: Form,
-    /// Position of the next page's first item in the query's result set.
+    /// Position of the next page's first item in the query's result set, when no item was
+    /// served yet (a first page that was empty, or `$skip`).
     pub(crate) offset: usize,
+    /// The last item served: the next page starts after it, wherever it now is.
+    pub(crate) after: Option<Cursor>,
     /// Zero-based number of the page this token asks for (the first page has none).
     pub(crate) page: usize,
     /// The page size of the listing, for requests that do not repeat it.
@@ -33,6 +36,16 @@ pub(crate) struct Continuation {
     pub(crate) end: Option<usize>,
     /// The canonical query (filters, order) the token belongs to.
     pub(crate) key: String,
+}
+
+/// Where an item stands in a listing's order: the order's keys (`createdDateTime` or
+/// `updatedDateTime` in nanoseconds, `None` when absent) and its insertion sequence, which
+/// breaks ties as the listing's stable sort does. A listing continues after the cursor rather
+/// than at an offset, so that items removed (or added) before it do not shift the rest.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Cursor {
+    pub(crate) keys: Vec<Option<i128>>,
+    pub(crate) seq: u64,
 }
 
 /// The key that signs continuation tokens: HMAC-SHA256 cut to [`MAC`] bytes (the integrity of
@@ -53,15 +66,35 @@ impl TokenKey {
 }
 
 const VERSION: u8 = 2;
-const HEADER: usize = 1 + 1 + 8 + 8 + 2 + 8;
 /// The `end` of a listing without one.
 const NO_END: u64 = u64::MAX;
 const MAC: usize = 8;
+/// More order keys than `$orderby` can name is not a token of ours.
+const MAX_KEYS: usize = 8;
+
+/// Reads a token's payload front to back.
+struct Reader<'a>(&'a [u8]);
+
+impl Reader<'_> {
+    fn take<const N: usize>(&mut self) -> Option<[u8; N]> {
+        let (head, rest) = self.0.split_first_chunk::<N>()?;
+        self.0 = rest;
+        Some(*head)
+    }
+
+    fn byte(&mut self) -> Option<u8> {
+        self.take::<1>().map(|[b]| b)
+    }
+
+    fn u64(&mut self) -> Option<u64> {
+        self.take::<8>().map(u64::from_le_bytes)
+    }
+}
 
 impl Continuation {
     /// The token text for this state, signed with `key`.
     pub(crate) fn encode(&self, key: &TokenKey) -> String {
-        let mut payload = Vec::with_capacity(HEADER + self.key.len() + MAC);
+        let mut payload = Vec::with_capacity(64 + self.key.len() + MAC);
         payload.push(VERSION);
         payload.push(match self.form {
             Form::Classic => b'c',
@@ -76,6 +109,23 @@ impl Continuation {
         );
         let end = self.end.map_or(NO_END, |end| end as u64);
         payload.extend_from_slice(&end.to_le_bytes());
+        match &self.after {
+            None => payload.push(0),
+            Some(cursor) => {
+                payload.push(1);
+                payload.extend_from_slice(&cursor.seq.to_le_bytes());
+                payload.push(u8::try_from(cursor.keys.len()).unwrap_or(u8::MAX));
+                for key in &cursor.keys {
+                    match key {
+                        None => payload.push(0),
+                        Some(nanos) => {
+                            payload.push(1);
+                            payload.extend_from_slice(&nanos.to_le_bytes());
+                        }
+                    }
+                }
+            }
+        }
         payload.extend_from_slice(self.key.as_bytes());
         let mac = key.mac(&payload);
         payload.extend_from_slice(&mac);
@@ -85,32 +135,51 @@ impl Continuation {
     /// The state in `token`, or `None` when the simulator (with this `key`) did not issue it.
     pub(crate) fn decode(token: &str, key: &TokenKey) -> Option<Self> {
         let bytes = STANDARD.decode(token.trim()).ok()?;
-        if bytes.len() < HEADER + MAC {
-            return None;
-        }
-        let (payload, mac) = bytes.split_at(bytes.len() - MAC);
+        let (payload, mac) = bytes.split_at_checked(bytes.len().checked_sub(MAC)?)?;
         if key.mac(payload) != mac {
             return None;
         }
-        if payload[0] != VERSION {
+        let mut reader = Reader(payload);
+        if reader.byte()? != VERSION {
             return None;
         }
-        let form = match payload[1] {
+        let form = match reader.byte()? {
             b'c' => Form::Classic,
             b'o' => Form::OData,
             _ => return None,
         };
-        let offset = u64::from_le_bytes(payload[2..10].try_into().ok()?);
-        let page = u64::from_le_bytes(payload[10..18].try_into().ok()?);
-        let page_size = u16::from_le_bytes(payload[18..20].try_into().ok()?);
-        let end = match u64::from_le_bytes(payload[20..28].try_into().ok()?) {
+        let offset = reader.u64()?;
+        let page = reader.u64()?;
+        let page_size = u16::from_le_bytes(reader.take::<2>()?);
+        let end = match reader.u64()? {
             NO_END => None,
             end => Some(usize::try_from(end).ok()?),
         };
-        let key = String::from_utf8(payload[HEADER..].to_vec()).ok()?;
+        let after = match reader.byte()? {
+            0 => None,
+            1 => {
+                let seq = reader.u64()?;
+                let count = usize::from(reader.byte()?);
+                if count > MAX_KEYS {
+                    return None;
+                }
+                let mut keys = Vec::with_capacity(count);
+                for _ in 0..count {
+                    keys.push(match reader.byte()? {
+                        0 => None,
+                        1 => Some(i128::from_le_bytes(reader.take::<16>()?)),
+                        _ => return None,
+                    });
+                }
+                Some(Cursor { keys, seq })
+            }
+            _ => return None,
+        };
+        let key = String::from_utf8(reader.0.to_vec()).ok()?;
         Some(Self {
             form,
             offset: usize::try_from(offset).ok()?,
+            after,
             page: usize::try_from(page).ok()?,
             page_size: usize::from(page_size),
             end,
@@ -128,6 +197,10 @@ mod tests {
         let state = Continuation {
             form: Form::OData,
             offset: 300,
+            after: Some(Cursor {
+                keys: vec![Some(-5), None, Some(i128::MAX)],
+                seq: 77,
+            }),
             page: 3,
             page_size: 100,
             end: Some(350),
@@ -157,6 +230,7 @@ mod tests {
                 Continuation {
                     form: Form::Classic,
                     offset,
+                    after: None,
                     page: 1,
                     page_size: 20,
                     end: None,

@@ -91,6 +91,14 @@ pub enum Fault {
         /// The host name, e.g. `api.partner.microsoft.com`.
         host: String,
     },
+    /// *List only.* The list is answered as if the request had no `$filter` (a service that
+    /// ignores it); its next links carry none either. Give it to every list request
+    /// ([`FaultRule::always`]), as such a service would.
+    IgnoreFilter,
+    /// *List only.* The list is answered as a service that knows only the 2018 form: OData
+    /// options are ignored (not refused) and the page comes in the 2018 form, continued by the
+    /// `MS-ContinuationToken` header. Give it to every list request ([`FaultRule::always`]).
+    ClassicOnly,
 }
 
 impl Fault {
@@ -146,6 +154,8 @@ impl Fault {
                 | Self::RepeatToken
                 | Self::ForeignNextLink { .. }
                 | Self::DowngradedNextLink { .. }
+                | Self::IgnoreFilter
+                | Self::ClassicOnly
         )
     }
 }

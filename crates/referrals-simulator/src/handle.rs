@@ -91,6 +91,17 @@ impl SimulatorHandle {
         self.state.log.api_requests()
     }
 
+    /// How many API requests were answered `429` for the cap on requests in flight
+    /// ([`SimulatorBuilder::max_in_flight`](crate::SimulatorBuilder::max_in_flight)).
+    pub fn throttled(&self) -> u64 {
+        self.state.pacing.throttled()
+    }
+
+    /// The most API requests that were in flight at once.
+    pub fn peak_in_flight(&self) -> usize {
+        self.state.pacing.peak()
+    }
+
     /// How many requests reached the token endpoint.
     pub fn token_requests(&self) -> u64 {
         self.state.log.token_requests()

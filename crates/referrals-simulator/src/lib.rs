@@ -38,7 +38,19 @@
 //! Continuation tokens are opaque, signed base64 (they may contain `+`, `/`, `=`); a token the
 //! simulator did not issue, or one from a listing with other filters, gets a 400. A request that
 //! carries a token and no filters continues the token's listing, so following the 2018
-//! `links.next.uri` literally works too. Status transitions on update follow the spec's table.
+//! `links.next.uri` literally works too. A token names the last referral served (its place in
+//! the listing's order), not an offset: referrals removed or added while a client pages shift
+//! nothing out of its listing, so a referral that exists throughout is listed once. Status
+//! transitions on update follow the spec's table.
+//!
+//! The pace of a distant service: [`SimulatorBuilder::latency`] delays every API answer (a
+//! sequential listing pays it once per page), and [`SimulatorBuilder::max_in_flight`] caps the
+//! API requests in flight, answering `429` with `Retry-After: 1` above it
+//! ([`SimulatorHandle::throttled`] counts them). `$filter` takes `createdDateTime` ranges
+//! and-ed with any other filter, `$count=true` counts what the filter selects, and `$orderby`
+//! orders on either timestamp: what a listing split into `createdDateTime` ranges asks.
+//! [`Fault::IgnoreFilter`] and [`Fault::ClassicOnly`] play services that ignore `$filter` or
+//! know only the 2018 form.
 //!
 //! List pages are assembled from each referral's JSON encoded once at start-up, so the simulator
 //! costs little next to the client it serves. Faults are configured with a [`FaultPlan`].
@@ -96,6 +108,7 @@ mod list;
 mod locks;
 mod log;
 mod oauth;
+mod pacing;
 mod patch;
 mod query;
 mod registration;

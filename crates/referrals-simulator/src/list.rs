@@ -1,15 +1,17 @@
 //! List pages in both wire forms, assembled from the records' pre-encoded bytes.
 
+use std::cmp::Ordering;
 use std::sync::Arc;
 
 use http::{HeaderMap, StatusCode};
 use referrals_fixtures::synthetic;
 use serde_json::{Map, Value};
 
-use super::continuation::{Continuation, Form};
+use super::continuation::{Continuation, Cursor, Form};
 use super::query::{self, ListQuery, Selection, encode_value};
 use super::response::Reply;
 use super::store::{Record, Records, Store, encode};
+use super::time::Instant;
 
 /// Changes a list fault makes to the page.
 #[derive(Debug, Default)]
@@ -22,6 +24,22 @@ pub(crate) struct ListFaults {
     pub(crate) next_origin: Option<String>,
     /// Leave out the comma between the first two items (or the final brace).
     pub(crate) invalid_json: bool,
+    /// Answer as if the request had no `$filter`.
+    pub(crate) ignore_filter: bool,
+    /// Answer as a service of the 2018 form only: every `$` option ignored.
+    pub(crate) classic_only: bool,
+}
+
+/// `raw_query` without the parameters whose (decoded) name `drop` accepts.
+fn without(raw_query: &str, drop: impl Fn(&str) -> bool) -> String {
+    raw_query
+        .split('&')
+        .filter(|param| {
+            let name = param.split('=').next().unwrap_or("");
+            !drop(&percent_encoding::percent_decode_str(name).decode_utf8_lossy())
+        })
+        .collect::<Vec<_>>()
+        .join("&")
 }
 
 /// `GET …/referrals` in either form.
@@ -32,6 +50,16 @@ pub(crate) fn list(
     faults: &ListFaults,
 ) -> Reply {
     let listing = store.listing();
+    let rewritten;
+    let raw_query = if faults.classic_only {
+        rewritten = without(raw_query, |name| name.starts_with('$'));
+        rewritten.as_str()
+    } else if faults.ignore_filter {
+        rewritten = without(raw_query, |name| name == "$filter");
+        rewritten.as_str()
+    } else {
+        raw_query
+    };
     let query = match query::parse(
         raw_query,
         headers,
@@ -42,13 +70,24 @@ pub(crate) fn list(
         Err(reply) => return reply,
     };
 
-    let (total, page) = {
+    let (total, start, page) = {
         let records = store.read();
         let positions = positions(store, &records, &query);
         let total = positions.as_ref().map_or(records.len(), |p| p.len());
+        // A `$top` total ends the listing at a position of the result set (the first request's
+        // `$skip` + `$top`); the client counts it too.
         let limit = listing_end(&query, total);
-        let start = query.offset.min(limit);
-        let end = query.offset.saturating_add(query.page_size).min(limit);
+        let start = match &query.after {
+            None => query.offset.min(limit),
+            Some(cursor) => first_after(
+                &records,
+                positions.as_deref().map(Vec::as_slice),
+                &query,
+                cursor,
+            ),
+        }
+        .min(limit);
+        let end = start.saturating_add(query.page_size).min(limit);
         let page: Vec<Arc<Record>> = if faults.empty_page {
             Vec::new()
         } else {
@@ -60,16 +99,19 @@ pub(crate) fn list(
                     .collect(),
             }
         };
-        (total, page)
+        (total, start, page)
     };
 
-    let next_offset = if faults.empty_page || faults.repeat_token {
-        Some(query.offset)
+    // The next page starts after the last item served (or where this one started, for the
+    // faults that make the client ask again).
+    let next = if faults.empty_page || faults.repeat_token {
+        Some((query.offset, query.after.clone()))
     } else {
-        let end = query.offset.saturating_add(query.page_size);
-        (end < listing_end(&query, total)).then_some(end)
+        let end = start.saturating_add(query.page_size);
+        let after = page.last().map(|record| cursor_of(record, &query));
+        (end < listing_end(&query, total)).then_some((end, after))
     };
-    let next_token = next_offset.map(|offset| {
+    let next_token = next.map(|(offset, after)| {
         let page = if faults.repeat_token {
             query.page
         } else {
@@ -78,6 +120,7 @@ pub(crate) fn list(
         Continuation {
             form: query.form,
             offset,
+            after,
             page,
             page_size: query.page_size,
             end: query.end,
@@ -177,6 +220,55 @@ fn items(records: &[Arc<Record>], select: Option<&[String]>, drop_first_comma: b
     }
     out.push(b']');
     out
+}
+
+/// Where `record` stands in the listing's order.
+fn cursor_of(record: &Record, query: &ListQuery) -> Cursor {
+    Cursor {
+        keys: query
+            .selection
+            .order()
+            .iter()
+            .map(|(field, _)| field.of(&record.facets).map(Instant::nanos))
+            .collect(),
+        seq: record.seq,
+    }
+}
+
+/// The index, in the result order, of the first item after `cursor`: the result is sorted by
+/// the order's keys then by insertion sequence, so that is a binary search, whatever was
+/// added or removed since the cursor's item was served.
+fn first_after(
+    records: &Records,
+    positions: Option<&[u32]>,
+    query: &ListQuery,
+    cursor: &Cursor,
+) -> usize {
+    let order = query.selection.order();
+    let not_after = |record: &Record| {
+        let keys = order
+            .iter()
+            .zip(&cursor.keys)
+            .map(|((field, descending), key)| {
+                let ordering = field.of(&record.facets).cmp(&key.map(Instant::from_nanos));
+                if *descending {
+                    ordering.reverse()
+                } else {
+                    ordering
+                }
+            })
+            .find(|ordering| ordering.is_ne())
+            .unwrap_or(Ordering::Equal);
+        keys.then(record.seq.cmp(&cursor.seq)).is_le()
+    };
+    let all = records.records();
+    match positions {
+        None => all.partition_point(|record| not_after(record)),
+        Some(positions) => positions.partition_point(|&index| {
+            all.get(index as usize)
+                .is_some_and(|record| not_after(record))
+        }),
+    }
 }
 
 /// Positions of the matching records in result order; `None` means every record in insertion

@@ -3,7 +3,7 @@
 use http::HeaderMap;
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 
-use super::continuation::{Continuation, Form, TokenKey};
+use super::continuation::{Continuation, Cursor, Form, TokenKey};
 use super::contract;
 use super::filter::{self, Expr};
 use super::form::{self, Pair};
@@ -158,6 +158,8 @@ pub(crate) struct ListQuery {
     /// contract's `$top` is a total), carried by its continuations.
     pub(crate) end: Option<usize>,
     pub(crate) offset: usize,
+    /// The last item the previous page served: this page starts after it.
+    pub(crate) after: Option<Cursor>,
     pub(crate) page: usize,
     pub(crate) count: bool,
     /// The request's raw parameters other than `$skip` and `$skiptoken`, for the next link.
@@ -366,6 +368,7 @@ pub(crate) fn parse(
         page_size_applied,
         end,
         offset: continuation.as_ref().map_or(skip, |c| c.offset),
+        after: continuation.as_ref().and_then(|c| c.after.clone()),
         page: continuation.as_ref().map_or(0, |c| c.page),
         count,
         kept_params,

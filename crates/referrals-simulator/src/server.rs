@@ -23,6 +23,7 @@ use super::fault::{Fault, Operation, RequestInfo, RetryAfter};
 use super::items;
 use super::list::{self, ListFaults};
 use super::oauth;
+use super::pacing;
 use super::query;
 use super::response::{Reply, SimBody};
 use super::state::State;
@@ -176,6 +177,14 @@ async fn handle(
             query::requested_page(raw_query, &parts.headers, key)
         }),
     };
+    // The round trip, then the cap: a request above it is refused and not counted in flight.
+    let admitted = state.pacing.admit();
+    state.pacing.wait().await;
+    let Some(_in_flight) = admitted else {
+        let fault = Fault::too_many_requests(pacing::RETRY_AFTER_SECONDS);
+        let reply = status_reply(429, Some(RetryAfter::Seconds(pacing::RETRY_AFTER_SECONDS)));
+        return finish(state, slot, &parts, reply, Some(fault));
+    };
     let fault = state.faults.pick(&info);
 
     let reply = match &fault {
@@ -273,6 +282,8 @@ fn list_faults(port: u16, fault: Option<&Fault>) -> ListFaults {
         Some(Fault::DowngradedNextLink { host }) => {
             faults.next_origin = Some(format!("http://{host}"))
         }
+        Some(Fault::IgnoreFilter) => faults.ignore_filter = true,
+        Some(Fault::ClassicOnly) => faults.classic_only = true,
         _ => {}
     }
     faults

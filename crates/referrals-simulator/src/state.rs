@@ -8,6 +8,7 @@ use std::sync::Arc;
 use super::fault::Faults;
 use super::ids::Ids;
 use super::log::RequestLog;
+use super::pacing::Pacing;
 use super::store::Store;
 use super::tokens::Tokens;
 use super::webhooks::Webhooks;
@@ -24,6 +25,8 @@ pub(crate) struct State {
     pub(crate) faults: Faults,
     /// The exchanges and their counts.
     pub(crate) log: RequestLog,
+    /// The latency of API answers and the cap on API requests in flight.
+    pub(crate) pacing: Pacing,
     /// The registration, signing and deliveries of webhook events.
     pub(crate) webhooks: Arc<Webhooks>,
     /// The request ids of answers to requests that named none.

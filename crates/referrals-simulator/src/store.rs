@@ -105,6 +105,10 @@ pub(crate) struct Record {
     pub(crate) facets: Facets,
     /// The entity tag: the referral's own `eTag`, or one derived from its content.
     pub(crate) etag: String,
+    /// Its place in insertion order, for ever: a continuation names the last record it served by
+    /// it (with the order's keys), so that removing a record listed earlier does not shift the
+    /// rest of the listing under the client. An update keeps it.
+    pub(crate) seq: u64,
 }
 
 impl Record {
@@ -119,6 +123,7 @@ impl Record {
             facets: Facets::of(value),
             bytes,
             etag,
+            seq: 0,
         }
     }
 
@@ -229,6 +234,8 @@ pub(crate) struct Records {
     own_organization: Option<String>,
     /// Where creations and updates are announced (the webhook deliveries), once set.
     changes: Option<ChangeSink>,
+    /// The `seq` of the next record inserted.
+    next_seq: u64,
 }
 
 impl Records {
@@ -292,7 +299,9 @@ impl Records {
     }
 
     /// Appends a record; the first record with a given id is the one found by id.
-    pub(crate) fn insert(&mut self, record: Record) {
+    pub(crate) fn insert(&mut self, mut record: Record) {
+        record.seq = self.next_seq;
+        self.next_seq += 1;
         if let Some(id) = record.facets.id.clone() {
             self.announce(StoreChange::Created(id.clone()));
             self.by_id.entry(id).or_insert(self.records.len());
@@ -318,10 +327,11 @@ impl Records {
     }
 
     /// Replaces the record with `id`; false when there is none.
-    pub(crate) fn replace(&mut self, id: &str, record: Record) -> bool {
+    pub(crate) fn replace(&mut self, id: &str, mut record: Record) -> bool {
         let Some(&position) = self.by_id.get(id) else {
             return false;
         };
+        record.seq = self.records[position].seq;
         self.records[position] = Arc::new(record);
         self.generation += 1;
         self.announce(StoreChange::Updated(id.to_owned()));

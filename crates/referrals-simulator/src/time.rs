@@ -10,6 +10,18 @@ use referrals_model::Timestamp;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub(crate) struct Instant(i128);
 
+impl Instant {
+    /// Nanoseconds since the Unix epoch.
+    pub(crate) fn nanos(self) -> i128 {
+        self.0
+    }
+
+    /// The instant `nanos` nanoseconds after the Unix epoch.
+    pub(crate) fn from_nanos(nanos: i128) -> Self {
+        Self(nanos)
+    }
+}
+
 /// Parses `YYYY-MM-DD`, or `YYYY-MM-DDTHH:MM:SS` with an optional fraction and an optional zone
 /// (`Z` or `±HH:MM`; none means UTC).
 pub(crate) fn parse(text: &str) -> Option<Instant> {

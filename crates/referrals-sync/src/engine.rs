@@ -170,9 +170,12 @@ pub async fn sync_with_progress(
         complete,
     };
     'listing: loop {
+        // A full run's partitioned checkpoint resumes partitioned, at most `concurrency`
+        // requests in flight (1: its ranges one after another); any other listing is sequential.
         let mut pages = client
             .resume(run.checkpoint.clone())
             .max_page_size(plan::listing_page_size(options))
+            .concurrency(options.concurrency)
             .pages();
         while let Some(page) = pages.next().await {
             let page = match page {

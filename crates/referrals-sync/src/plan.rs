@@ -7,7 +7,8 @@ use std::time::{Duration, SystemTime};
 
 use referrals_model::Timestamp;
 use referrals_query::{
-    Checkpoint, Comparison, Filter, ListQuery, Position, QueryError, SortField, SortOrder,
+    Checkpoint, Comparison, DEFAULT_CONCURRENCY, Filter, ListQuery, Position, QueryError,
+    SortField, SortOrder,
 };
 
 use crate::{ChangeKind, MirrorApi};
@@ -28,8 +29,13 @@ pub struct SyncOptions {
     pub full_every: Duration,
     /// An incremental listing asks for `updatedDateTime ge (watermark − overlap)`.
     pub overlap: Duration,
-    /// Referrals per page, 1–100.
+    /// Referrals per page, 1–100, of every listing: `pageSize` in the 2018 form,
+    /// `Prefer: odata.maxpagesize` in the OData form (a partitioned full listing's ranges).
     pub page_size: u32,
+    /// The most requests in flight of a full listing, which is *partitioned* above 1:
+    /// `createdDateTime` ranges listed at once (`referrals::Listing::concurrency`). 1 lists
+    /// every page after the one before it, in the 2018 form.
+    pub concurrency: u32,
     /// The API the mirror must belong to ([`Mirror::claim_api`](crate::Mirror::claim_api));
     /// `None`: the client's base URL ([`MirrorApi::new`]).
     pub api: Option<MirrorApi>,
@@ -42,6 +48,7 @@ impl Default for SyncOptions {
             full_every: DEFAULT_FULL_EVERY,
             overlap: DEFAULT_OVERLAP,
             page_size: DEFAULT_PAGE_SIZE,
+            concurrency: DEFAULT_CONCURRENCY,
             api: None,
         }
     }
@@ -168,11 +175,20 @@ pub struct RunPlan {
     pub since: Option<Timestamp>,
     /// The query of the listing.
     pub query: ListQuery,
+    /// The listing is partitioned: `createdDateTime` ranges listed at once, whose one
+    /// checkpoint resumes every range.
+    pub partitioned: bool,
 }
 
 impl RunPlan {
-    /// The checkpoint before its first page.
+    /// The checkpoint before its first page (a partitioned listing's when
+    /// [`partitioned`](Self::partitioned) and the query can be partitioned).
     pub fn start(&self) -> Checkpoint {
+        if self.partitioned {
+            if let Ok(start) = Checkpoint::start_partitioned(&self.query) {
+                return start;
+            }
+        }
         Checkpoint::start(&self.query)
     }
 }
@@ -230,13 +246,24 @@ pub fn plan_run(
     }
 }
 
-/// The full listing: the 2018 form, which every version of the service speaks.
+/// The full listing. With a [`concurrency`](SyncOptions::concurrency) above 1, partitioned in
+/// the OData form (every referral, in `createdDateTime` ranges listed at once; the partition
+/// falls back to one sequential listing when the service does not do what the ranges ask),
+/// except after the server refused or ignored the incremental filter ([`Reason::is_fallback`]):
+/// then, as with a concurrency of 1, the 2018 form, which every version of the service speaks.
 pub fn full_plan(reason: Reason, options: &SyncOptions) -> Result<RunPlan, QueryError> {
+    let sequential = ListQuery::new().page_size(options.page_size)?;
+    let partitioned = options.concurrency > 1 && !reason.is_fallback();
     Ok(RunPlan {
         kind: RunKind::Full,
         reason,
         since: None,
-        query: ListQuery::new().page_size(options.page_size)?,
+        query: if partitioned {
+            ListQuery::new()
+        } else {
+            sequential
+        },
+        partitioned,
     })
 }
 
@@ -258,6 +285,7 @@ fn incremental_plan(since: Timestamp, options: &SyncOptions) -> Result<RunPlan, 
         query: ListQuery::new()
             .filter(&filter)
             .order_by(SortField::UpdatedDateTime, SortOrder::Ascending),
+        partitioned: false,
     })
 }
 
@@ -494,11 +522,18 @@ mod tests {
         }
     }
 
+    fn sequential() -> SyncOptions {
+        SyncOptions {
+            concurrency: 1,
+            ..SyncOptions::default()
+        }
+    }
+
     #[test]
     fn the_first_run_is_full_in_the_2018_form() {
         let plan = plan_run(
             &SyncState::default(),
-            &SyncOptions::default(),
+            &sequential(),
             at("2026-01-01T00:00:00Z"),
         )
         .unwrap();
@@ -506,6 +541,36 @@ mod tests {
         assert_eq!(plan.reason, Reason::FirstRun);
         assert_eq!(plan.query.to_query_string(), "pageSize=100");
         assert_eq!(plan.since, None);
+    }
+
+    #[test]
+    fn a_full_run_is_partitioned_by_default_except_after_a_filter_fallback() {
+        let options = SyncOptions::default();
+        let plan = plan_run(&SyncState::default(), &options, at("2026-01-01T00:00:00Z")).unwrap();
+        assert_eq!((plan.kind, plan.reason), (RunKind::Full, Reason::FirstRun));
+        assert!(plan.partitioned);
+        assert_eq!(plan.query.to_query_string(), "");
+        assert!(plan.start().is_partitioned());
+        for reason in [Reason::Requested, Reason::Due, Reason::NoWatermark] {
+            assert!(
+                full_plan(reason, &options)
+                    .unwrap()
+                    .start()
+                    .is_partitioned()
+            );
+        }
+        for reason in [Reason::FilterRefused, Reason::FilterIgnored] {
+            let plan = full_plan(reason, &options).unwrap();
+            assert!(!plan.partitioned && !plan.start().is_partitioned());
+            assert_eq!(plan.query.to_query_string(), "pageSize=100");
+        }
+        let sequential = full_plan(Reason::Requested, &sequential()).unwrap();
+        assert!(!sequential.start().is_partitioned());
+        let small_pages = SyncOptions {
+            page_size: 0,
+            ..SyncOptions::default()
+        };
+        assert!(full_plan(Reason::FirstRun, &small_pages).is_err());
     }
 
     #[test]

@@ -182,6 +182,13 @@ pub enum InvalidRequest {
     /// A deal registration update with no operation.
     #[error("the registration update has no operation")]
     EmptyUpdate,
+    /// A partitioned checkpoint resumed with an item limit: a partitioned listing stops only at
+    /// whole pages (`max_pages`), its ranges being listed at once.
+    #[error(
+        "a partitioned listing resumes to whole pages only: resume it without an item limit \
+         (or with a page limit)"
+    )]
+    PartitionedItemLimit,
     /// A request addressed to another origin than the configured one: the token is never
     /// sent there. The request builders never make one.
     #[error("refusing to send credentials to {authority}: not the configured API origin {origin}")]

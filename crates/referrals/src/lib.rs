@@ -33,6 +33,7 @@ mod error;
 pub mod file;
 mod lifecycle;
 mod listing;
+mod partitioned;
 pub mod registration;
 mod secret;
 mod settings;

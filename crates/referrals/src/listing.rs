@@ -1,9 +1,11 @@
-//! Listings as streams: pages fetched one at a time, items yielded as each page arrives.
+//! Listings as streams: pages fetched one at a time (or, partitioned, several ranges at once),
+//! items yielded as each page arrives.
 
 use std::fmt;
 use std::pin::Pin;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll};
-use std::time::SystemTime;
+use std::time::{Instant, SystemTime};
 
 use bytes::Bytes;
 use futures::stream::{self, BoxStream, Stream, StreamExt};
@@ -11,13 +13,15 @@ use http::Response;
 use referrals_model::Referral;
 use referrals_query::transport::TransportError;
 use referrals_query::{
-    Checkpoint, Limits, ListQuery, NextRequest, Page, Pager, PagerError, PagerEvent,
+    Checkpoint, DEFAULT_CONCURRENCY, Limiter, Limits, ListQuery, NextRequest, Page, Pager,
+    PagerError, PagerEvent,
 };
 use tracing::Instrument;
 
 use crate::client::Client;
 use crate::driver::{Conversation, Next, Turn, new_id};
-use crate::{Error, ErrorKind};
+use crate::partitioned;
+use crate::{Error, ErrorKind, InvalidRequest};
 
 /// A listing of referrals: a [`Stream`] of items that fetches one page at a time, so memory
 /// stays bounded by one page however long the listing is. [`Listing::pages`] gives the pages
@@ -27,6 +31,27 @@ use crate::{Error, ErrorKind};
 /// from which [`Client::resume`] yields exactly the items not yet yielded. A page retried after
 /// a transient failure never yields its items twice: items are yielded only once their page is
 /// fully received.
+///
+/// With [`concurrency`](Listing::concurrency) above 1, a full listing in the OData form is
+/// *partitioned*: cut into `createdDateTime` ranges listed at once (see
+/// [`Partition`](referrals_query::Partition) for the plan, the checks and the fallback to one
+/// sequential listing), each range a pager driven like a sequential listing's (retries,
+/// `Retry-After`, the token refresh on a `401`), all sharing one AIMD
+/// [`Limiter`](referrals_query::Limiter) of the requests in flight. Each referral is still
+/// yielded exactly once, each page's checkpoint holds every range, and memory is bounded by the
+/// pages in flight (and, for an explicit order, the pages held ahead), not by the account.
+///
+/// ```no_run
+/// # async fn run(client: referrals::Client) -> Result<(), referrals::Error> {
+/// use futures::TryStreamExt;
+/// use referrals::ListQuery;
+///
+/// let mut referrals = client.list(ListQuery::new()).concurrency(16);
+/// while let Some(referral) = referrals.try_next().await? {
+///     println!("{:?}", referral.id);
+/// }
+/// # Ok(()) }
+/// ```
 #[must_use = "a listing does nothing until polled"]
 pub struct Listing {
     state: ListingState,
@@ -38,6 +63,7 @@ struct Config {
     limits: Limits,
     /// Sent as `Prefer: odata.maxpagesize`.
     max_page_size: Option<u32>,
+    concurrency: Option<u32>,
 }
 
 enum ListingState {
@@ -54,6 +80,7 @@ impl fmt::Debug for Listing {
                 .field("start", &config.start)
                 .field("limits", &config.limits)
                 .field("max_page_size", &config.max_page_size)
+                .field("concurrency", &config.concurrency)
                 .finish(),
             _ => f.debug_struct("Listing").finish_non_exhaustive(),
         }
@@ -68,12 +95,31 @@ impl Listing {
                 start,
                 limits: Limits::default(),
                 max_page_size: None,
+                concurrency: None,
             })),
         }
     }
 
+    /// How many page requests may be in flight at once, at most. Above 1, a new listing of a
+    /// query that can be partitioned (the OData form: no 2018 parameter, no `$skip`, no order on
+    /// `updatedDateTime`, a `$select` keeping `id` and `createdDateTime`) and without
+    /// [`max_items`](Self::max_items) or [`max_pages`](Self::max_pages) is listed in
+    /// `createdDateTime` ranges, starting with 4 requests in flight and growing while the
+    /// service answers fast and clean ([`Limiter`]); any other listing stays sequential. 1 (the
+    /// default for a new listing) is the sequential listing. A partitioned checkpoint always
+    /// resumes partitioned, at [`DEFAULT_CONCURRENCY`] unless set here (1 runs its ranges one
+    /// at a time). Must be set before the first poll.
+    pub fn concurrency(mut self, n: u32) -> Self {
+        if let ListingState::Configuring(config) = &mut self.state {
+            config.concurrency = Some(n.max(1));
+        }
+        self
+    }
+
     /// Stops after `n` items (the last page is cut short; its checkpoint resumes right after the
-    /// last item yielded). Must be set before the first poll.
+    /// last item yielded). Must be set before the first poll. A partitioned checkpoint resumes
+    /// only to whole pages: with this limit, its listing fails at once with
+    /// [`InvalidRequest::PartitionedItemLimit`].
     pub fn max_items(mut self, n: u64) -> Self {
         if let ListingState::Configuring(config) = &mut self.state {
             config.limits.max_items = Some(n);
@@ -118,7 +164,7 @@ impl Listing {
     /// the page.
     pub fn pages(self) -> BoxStream<'static, Result<Page, Error>> {
         match self.state {
-            ListingState::Configuring(config) => page_stream(*config).boxed(),
+            ListingState::Configuring(config) => pages_of(*config),
             // Already polled as items: nothing left to give as pages.
             _ => stream::empty().boxed(),
         }
@@ -135,7 +181,7 @@ impl Stream for Listing {
             else {
                 return Poll::Ready(None);
             };
-            let items = page_stream(*config)
+            let items = pages_of(*config)
                 .flat_map(|page| match page {
                     Ok(page) => stream::iter(page.items.into_iter().map(Ok)).left_stream(),
                     Err(error) => stream::once(async move { Err(error) }).right_stream(),
@@ -150,13 +196,48 @@ impl Stream for Listing {
     }
 }
 
-fn page_stream(config: Config) -> impl Stream<Item = Result<Page, Error>> + Send + 'static {
+/// The listing's pages: partitioned or sequential, as [`Listing::concurrency`] says.
+fn pages_of(config: Config) -> BoxStream<'static, Result<Page, Error>> {
     let Config {
         client,
         start,
         limits,
         max_page_size,
+        concurrency,
     } = config;
+    match start {
+        Err(checkpoint) if checkpoint.is_partitioned() => {
+            if limits.max_items.is_some() {
+                let error = Error::invalid(InvalidRequest::PartitionedItemLimit)
+                    .with_checkpoint(checkpoint);
+                return stream::once(async move { Err(error) }).boxed();
+            }
+            let cap = concurrency.unwrap_or(DEFAULT_CONCURRENCY);
+            partitioned::page_stream(client, checkpoint, cap, limits.max_pages, max_page_size)
+                .boxed()
+        }
+        Ok(query) if concurrency.is_some_and(|n| n > 1) && limits == Limits::default() => {
+            match Checkpoint::start_partitioned(&query) {
+                Ok(start) => {
+                    let cap = concurrency.unwrap_or(DEFAULT_CONCURRENCY);
+                    partitioned::page_stream(client, start, cap, None, max_page_size).boxed()
+                }
+                Err(why) => {
+                    tracing::debug!(%why, "listing sequentially");
+                    page_stream(client, Ok(query), limits, max_page_size).boxed()
+                }
+            }
+        }
+        start => page_stream(client, start, limits, max_page_size).boxed(),
+    }
+}
+
+fn page_stream(
+    client: Client,
+    start: Result<ListQuery, Checkpoint>,
+    limits: Limits,
+    max_page_size: Option<u32>,
+) -> impl Stream<Item = Result<Page, Error>> + Send + 'static {
     let correlation_id = new_id();
     let endpoint = client.inner.endpoint.clone();
     let pager = match start {
@@ -209,10 +290,7 @@ impl PageFetcher {
     async fn next_page(&mut self) -> Option<Result<Page, Error>> {
         let span = tracing::info_span!("referrals", operation = "list", correlation_id = %self.correlation_id);
         let sender = &self.client.inner.sender;
-        let mut request = PageRequest {
-            pager: &mut self.pager,
-            last_transport_error: None,
-        };
+        let mut request = PageRequest::new(&mut self.pager);
         let result = sender.drive(&mut request).instrument(span).await;
         result
             .map_err(|error| {
@@ -224,15 +302,68 @@ impl PageFetcher {
     }
 }
 
+/// The limiter of a partitioned listing and its requests in flight, shared by its tasks.
+#[derive(Debug)]
+pub(crate) struct Gauge {
+    pub(crate) limiter: Limiter,
+    /// Page requests handed out and not yet answered for good (retries included).
+    pub(crate) in_flight: u32,
+}
+
+/// A [`Gauge`] shared by the tasks of one listing.
+pub(crate) type SharedGauge = Arc<Mutex<Gauge>>;
+
+/// Locks the gauge (never held across an `await`).
+pub(crate) fn lock(gauge: &SharedGauge) -> std::sync::MutexGuard<'_, Gauge> {
+    gauge.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
 /// One page of a listing, as a conversation: the pager decides every step.
-struct PageRequest<'a> {
+pub(crate) struct PageRequest<'a> {
     pager: &'a mut Pager,
     /// The transport's own report of the last failed attempt, which carries more than the
     /// pager's summary.
     last_transport_error: Option<TransportError>,
+    /// The limiter fed every answer, for a partitioned listing.
+    gauge: Option<&'a SharedGauge>,
+    /// When the last request was sent, and how many were in flight then.
+    sent: Option<(Instant, u32)>,
 }
 
-impl PageRequest<'_> {
+impl<'a> PageRequest<'a> {
+    pub(crate) fn new(pager: &'a mut Pager) -> Self {
+        PageRequest {
+            pager,
+            last_transport_error: None,
+            gauge: None,
+            sent: None,
+        }
+    }
+
+    /// A page request whose answers the limiter in `gauge` sees.
+    pub(crate) fn observed(pager: &'a mut Pager, gauge: &'a SharedGauge) -> Self {
+        PageRequest {
+            gauge: Some(gauge),
+            ..PageRequest::new(pager)
+        }
+    }
+
+    /// Tells the limiter about an answer (its status and `Retry-After`).
+    fn observe(&self, response: &Response<Bytes>, now: SystemTime) {
+        let (Some(gauge), Some((sent, in_flight))) = (self.gauge, self.sent) else {
+            return;
+        };
+        let retry_after = referrals_query::retry_after(response.headers(), now);
+        let arrived = Instant::now();
+        lock(gauge).limiter.on_answer(
+            response.status(),
+            retry_after,
+            arrived.saturating_duration_since(sent),
+            in_flight,
+            arrived,
+        );
+    }
+
     fn turn(&mut self, event: Result<PagerEvent, PagerError>) -> Result<Turn<Option<Page>>, Error> {
         match event {
             Ok(PagerEvent::Page(page)) => Ok(Turn::Done(Some(page))),
@@ -247,6 +378,9 @@ impl Conversation for PageRequest<'_> {
     type Output = Option<Page>;
 
     fn next_request(&mut self, request_id: &str) -> Result<Next<Option<Page>>, Error> {
+        if let Some(gauge) = self.gauge {
+            self.sent = Some((Instant::now(), lock(gauge).in_flight));
+        }
         match self.pager.next_request(request_id) {
             Ok(NextRequest::Send(request)) => Ok(Next::Send(request)),
             Ok(NextRequest::Done(_)) => Ok(Next::Done(None)),
@@ -260,6 +394,7 @@ impl Conversation for PageRequest<'_> {
         now: SystemTime,
         random: f64,
     ) -> Result<Turn<Option<Page>>, Error> {
+        self.observe(&response, now);
         let event = self.pager.on_http_response(&response, now, random);
         self.turn(event)
     }

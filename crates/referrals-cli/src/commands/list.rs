@@ -1,12 +1,16 @@
 //! `referrals list`: the query from the options (or a checkpoint), pages streamed to stdout as
-//! they arrive, and on a failure the option that resumes the listing.
+//! they arrive, and on a failure (or Ctrl-C, or `kill`) the option that resumes the listing.
+//!
+//! `list --all` without an option of the 2018 form only speaks the OData form and is
+//! partitioned (`referrals::Listing::concurrency`): `createdDateTime` ranges listed at once,
+//! whose one checkpoint, printed when the listing stops, resumes every range.
 
 pub mod mirror;
 
 use std::io::{self, BufWriter, IsTerminal};
 
 use futures::StreamExt;
-use referrals::query::{Origin, Position, SortField, SortOrder};
+use referrals::query::{DEFAULT_CONCURRENCY, Origin, Position, SortField, SortOrder};
 use referrals::{Checkpoint, Filter, ListQuery, ReferralStatus};
 
 use crate::cli::{Format, ListArgs};
@@ -30,13 +34,14 @@ pub async fn run(settings: &Settings, args: &ListArgs) -> Result<(), Failure> {
         return mirror::run(db, args, settings.format.value);
     }
     // Every argument is checked before the client is built, let alone a request sent.
+    let concurrency = args.paging.concurrency.unwrap_or(DEFAULT_CONCURRENCY);
     let start = match &args.paging.resume {
         Some(token) => Start::Resume(
             token
                 .parse::<Checkpoint>()
                 .map_err(|e| Failure::Usage(format!("--resume: {e}")))?,
         ),
-        None => Start::Query(query(args)?),
+        None => Start::Query(query(args, args.paging.all && concurrency > 1)?),
     };
     // `--top N` asks for N referrals: every page until then (the query's total ends it).
     let paging = match (args.paging.all, args.paging.max_items, args.odata.top) {
@@ -45,6 +50,15 @@ pub async fn run(settings: &Settings, args: &ListArgs) -> Result<(), Failure> {
         (false, None, Some(_)) => Paging::All,
         (false, None, None) => Paging::FirstPage,
     };
+    if let (Start::Resume(checkpoint), Paging::MaxItems(_)) = (&start, paging) {
+        if checkpoint.is_partitioned() {
+            return Err(Failure::Usage(
+                "--max-items: that checkpoint holds several ranges listed at once, which resume \
+                 to whole pages only: use --all (or no limit for one page)"
+                    .into(),
+            ));
+        }
+    }
     let format = output::format_or(settings.format.value, Format::Ndjson);
     let demo_port = match &start {
         Start::Resume(checkpoint) => demo_port(checkpoint),
@@ -61,7 +75,14 @@ pub async fn run(settings: &Settings, args: &ListArgs) -> Result<(), Failure> {
             }
             client.resume(checkpoint)
         }
-    };
+    }
+    // Only `--all` lists in ranges: a page, or `--top` / `--max-items` referrals, is the start
+    // of the one order (a resumed checkpoint says itself whether it holds ranges).
+    .concurrency(if args.paging.all || args.paging.resume.is_some() {
+        concurrency
+    } else {
+        1
+    });
     // The OData page size is a setting of the listing, not of its query (a resumed listing's
     // next links carry it).
     let listing = match args.odata.max_page_size {
@@ -80,6 +101,7 @@ pub async fn run(settings: &Settings, args: &ListArgs) -> Result<(), Failure> {
         settings,
         paging,
         format,
+        concurrency: args.paging.concurrency,
     };
 
     let mut sink = stdout_sink(args, format)?;
@@ -94,9 +116,36 @@ pub async fn run(settings: &Settings, args: &ListArgs) -> Result<(), Failure> {
     let mut pages = listing.pages();
     let mut written = 0u64;
     let mut received = 0u64;
-    let mut last = None;
+    let mut last: Option<(Checkpoint, Option<referrals::query::End>)> = None;
     let mut counted = false;
-    while let Some(page) = pages.next().await {
+    let stop = stop_signal();
+    tokio::pin!(stop);
+    loop {
+        let page = tokio::select! {
+            page = pages.next() => page,
+            signal = &mut stop => {
+                // What was written stays written and well-formed; what was in flight is not.
+                let written_ok = sink.finish();
+                progress.clear();
+                written_ok?;
+                let Some((checkpoint, _)) = &last else {
+                    return Err(Failure::Stopped(format!(
+                        "{signal}: stopped before any referral was listed"
+                    )));
+                };
+                say!(
+                    "listing stopped after {} in {} of this run",
+                    count(written, "referral"),
+                    count(received, "page")
+                );
+                say!("resume with: --resume {checkpoint}");
+                say!("  {}", resume.render(checkpoint, written));
+                return Err(Failure::Stopped(format!("{signal}: the listing was stopped")));
+            }
+        };
+        let Some(page) = page else {
+            break;
+        };
         let page = match page {
             Ok(page) => page,
             Err(error) => {
@@ -165,28 +214,72 @@ fn stdout_sink(args: &ListArgs, format: Format) -> Result<Box<dyn output::Sink>,
     )?)
 }
 
-/// The port of the demo simulator that wrote `checkpoint`'s next link (OData form), so that a
-/// `--demo` run resumes it: the link is only followed on the configured origin.
+/// The port of the demo simulator that wrote `checkpoint`'s next links (OData form), so that a
+/// `--demo` run resumes it: a link is only followed on the configured origin.
 fn demo_port(checkpoint: &Checkpoint) -> Option<u16> {
-    match checkpoint.position() {
-        Position::NextLink { url } => Origin::of(url).map(|origin| origin.port()),
-        _ => None,
+    checkpoint
+        .positions()
+        .into_iter()
+        .find_map(|position| match position {
+            Position::NextLink { url } => Origin::of(url).map(|origin| origin.port()),
+            _ => None,
+        })
+}
+
+/// Resolves when the user stops the listing: Ctrl-C (SIGINT) or, on Unix, `kill` (SIGTERM).
+/// Says which. Never resolves when the signals cannot be watched.
+async fn stop_signal() -> &'static str {
+    let interrupt = async {
+        match tokio::signal::ctrl_c().await {
+            Ok(()) => "interrupted",
+            Err(_) => std::future::pending().await,
+        }
+    };
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let terminate = async {
+            match signal(SignalKind::terminate()) {
+                Ok(mut terminate) => {
+                    terminate.recv().await;
+                    "terminated"
+                }
+                Err(_) => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            why = interrupt => why,
+            why = terminate => why,
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        interrupt.await
     }
 }
 
 /// The page size of `list --all` when none is given: the API's largest.
 const ALL_PAGE_SIZE: u32 = *referrals::query::PAGE_SIZE_RANGE.end();
 
-/// The list query from the options; errors name the option and the allowed values.
-fn query(args: &ListArgs) -> Result<ListQuery, Failure> {
+/// The list query from the options; errors name the option and the allowed values. A
+/// `partitioned` listing (`--all` with more than one request at once) speaks the OData form
+/// unless an option of the 2018 form only is given: `--status` becomes `$filter=status eq …`,
+/// and the page size is the listing's (`Prefer: odata.maxpagesize=100` unless
+/// `--max-page-size`).
+fn query(args: &ListArgs, partitioned: bool) -> Result<ListQuery, Failure> {
     let (classic, odata_args) = (&args.classic, &args.odata);
     let mut query = ListQuery::new();
+    let classic_only = classic.page_size.is_some()
+        || classic.self_only
+        || classic.engagement_id.is_some()
+        || classic.invited_by.is_some();
     let odata = odata_args.filter.is_some()
         || odata_args.orderby.is_some()
         || odata_args.top.is_some()
         || !odata_args.select.is_empty()
         || odata_args.skip.is_some()
-        || odata_args.count;
+        || odata_args.count
+        || (partitioned && !classic_only);
     if odata_args.max_page_size.is_some() && !odata {
         // Without an OData option the listing is in the 2018 form, which pages by `pageSize`.
         return Err(Failure::Usage(
@@ -221,7 +314,11 @@ fn query(args: &ListArgs) -> Result<ListQuery, Failure> {
                 known.join(", ")
             );
         }
-        query = query.status(status);
+        query = if odata {
+            query.filter(&Filter::status(status))
+        } else {
+            query.status(status)
+        };
     }
     if let Some(id) = &classic.engagement_id {
         query = query.engagement_id(id.clone());

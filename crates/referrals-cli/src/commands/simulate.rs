@@ -16,7 +16,11 @@ pub async fn run(settings: &Settings, args: &SimulateArgs) -> Result<(), Failure
         .referrals(args.referrals)
         .seed(args.seed)
         .port(args.port)
-        .allow_app_only_tokens(args.allow_app_only);
+        .allow_app_only_tokens(args.allow_app_only)
+        .latency(args.latency);
+    if let Some(max) = args.max_in_flight {
+        builder = builder.max_in_flight(max);
+    }
     if let Some(token) = &args.accept_token {
         builder = builder.token(token.expose());
     }
@@ -33,7 +37,7 @@ pub async fn run(settings: &Settings, args: &SimulateArgs) -> Result<(), Failure
         .map(|p| crate::resume::quote(&p.to_string_lossy()))
         .unwrap_or_else(|| "referrals".into());
     let text = format!(
-        "Partner Center simulator: {count} (seed {seed}) at {base}{churn}
+        "Partner Center simulator: {count} (seed {seed}) at {base}{churn}{pace}
   collection:      {collection}
   bearer token:    {token}
   token endpoint:  {token_url} (sign-in below)
@@ -73,6 +77,7 @@ Press Ctrl-C to stop.
         } else {
             String::new()
         },
+        pace = pace(args),
         collection = simulator.referrals_url(),
         token_url = simulator.token_url(),
         authority = simulator.authority_url(),
@@ -119,4 +124,20 @@ Press Ctrl-C to stop.
     say!("stopping the simulator");
     simulator.shutdown().await;
     Ok(())
+}
+
+/// `, answers after 200 ms, 3 requests in flight at most` (what `--latency` and
+/// `--max-in-flight` set), or nothing.
+fn pace(args: &SimulateArgs) -> String {
+    let mut text = String::new();
+    if !args.latency.is_zero() {
+        text.push_str(&format!(", answers after {} ms", args.latency.as_millis()));
+    }
+    if let Some(max) = args.max_in_flight {
+        text.push_str(&format!(
+            ", {} in flight at most (429 above)",
+            count(max, "request")
+        ));
+    }
+    text
 }

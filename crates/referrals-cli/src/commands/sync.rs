@@ -27,7 +27,14 @@ pub async fn run(settings: &Settings, args: &SyncArgs) -> Result<(), Failure> {
         full: args.full,
         full_every: args.full_every,
         overlap: args.overlap,
-        page_size: args.page_size,
+        page_size: args
+            .page_size
+            .unwrap_or(referrals_sync::plan::DEFAULT_PAGE_SIZE),
+        // A page size of the user's is the 2018 form's: a sequential full listing.
+        concurrency: match (args.page_size, args.concurrency) {
+            (Some(_), _) => 1,
+            (None, concurrency) => concurrency.unwrap_or(referrals::query::DEFAULT_CONCURRENCY),
+        },
         api: None,
     };
     referrals_sync::plan::full_plan(Reason::Requested, &options)

@@ -12,6 +12,7 @@ mod due;
 mod exit_codes;
 mod hostile;
 mod numbers;
+mod partitioned;
 mod support;
 mod sync;
 mod webhooks;

@@ -1,5 +1,6 @@
 //! The integration tests of `referrals-query`, in one binary: the pager's rules one by one
-//! (`pager`), its properties over generated listings (`pager_props`), hostile input
+//! (`pager`), its properties over generated listings (`pager_props`), the partitioned listing
+//! against a service that misbehaves (`partition`), hostile input
 //! (`reliability_injection`) and fuzzing (`reliability_fuzz`).
 #![allow(
     clippy::unwrap_used,
@@ -10,6 +11,7 @@
 
 mod pager;
 mod pager_props;
+mod partition;
 mod reliability_fuzz;
 mod reliability_injection;
 mod support;

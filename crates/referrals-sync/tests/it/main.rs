@@ -3,5 +3,6 @@
 
 mod migration;
 mod mirror;
+mod partitioned;
 mod support;
 mod sync;

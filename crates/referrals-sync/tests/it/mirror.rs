@@ -281,6 +281,7 @@ async fn a_full_disk_fails_clearly_rolls_the_page_back_and_the_next_run_continue
     let mirror = shared(&db);
     let options = SyncOptions {
         page_size: 20,
+        concurrency: 1,
         ..SyncOptions::default()
     };
     sync(&client, &mirror, &options).await.unwrap();
@@ -588,6 +589,7 @@ async fn a_real_full_disk_and_a_read_only_filesystem_leave_the_mirror_intact() {
     let client = client(&simulator);
     let options = SyncOptions {
         page_size: 20,
+        concurrency: 1,
         ..SyncOptions::default()
     };
     let mirror = shared(&db);

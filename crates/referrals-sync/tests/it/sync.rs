@@ -10,9 +10,11 @@ use crate::support::{
 use referrals_simulator::{Fault, FaultPlan, FaultRule, Simulator};
 use referrals_sync::{Reason, RunKind, SyncError, SyncOptions, sync};
 
+/// Sequential listings of 20 referrals a page (the page-by-page behaviour these tests count).
 fn options() -> SyncOptions {
     SyncOptions {
         page_size: 20,
+        concurrency: 1,
         ..SyncOptions::default()
     }
 }
@@ -318,6 +320,7 @@ async fn a_referral_updated_during_a_long_full_run_is_listed_by_the_next_increme
     let options = SyncOptions {
         page_size: 10,
         overlap: Duration::ZERO,
+        concurrency: 1,
         ..SyncOptions::default()
     };
     let error = sync(&client, &mirror, &options).await.unwrap_err();
