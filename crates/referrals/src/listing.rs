@@ -27,6 +27,12 @@ use crate::{Error, ErrorKind};
 /// from which [`Client::resume`] yields exactly the items not yet yielded. A page retried after
 /// a transient failure never yields its items twice: items are yielded only once their page is
 /// fully received.
+///
+/// A page one of whose items is not a referral (a field of another type than the API
+/// documents) yields its other items first, then ends the stream with an
+/// [`ErrorKind::Decode`] error whose `item` names the page, the item's position and its id
+/// and keeps its JSON as received; its checkpoint resumes after that page. [`Listing::pages`]
+/// instead yields such a page whole, with the item in [`Page::undecodable`], and goes on.
 #[must_use = "a listing does nothing until polled"]
 pub struct Listing {
     state: ListingState,
@@ -120,8 +126,14 @@ impl Stream for Listing {
             } = *config;
             let items = page_stream(client, start, limits)
                 .flat_map(|page| match page {
-                    Ok(page) => stream::iter(page.items.into_iter().map(Ok)).left_stream(),
+                    Ok(page) => stream::iter(items_of(page)).left_stream(),
                     Err(error) => stream::once(async move { Err(error) }).right_stream(),
+                })
+                // Nothing after the error of an undecodable item.
+                .scan(false, |failed, item| {
+                    let over = *failed;
+                    *failed |= item.is_err();
+                    futures::future::ready((!over).then_some(item))
                 })
                 .boxed();
             self.state = ListingState::Streaming(items);
@@ -131,6 +143,24 @@ impl Stream for Listing {
             _ => Poll::Ready(None),
         }
     }
+}
+
+/// A page's items, then, when some of its items are not referrals, the error naming the first
+/// of them (with the checkpoint after the page).
+fn items_of(page: Page) -> Vec<Result<Referral, Error>> {
+    let Page {
+        items,
+        undecodable,
+        checkpoint,
+        ..
+    } = page;
+    let mut out: Vec<_> = items.into_iter().map(Ok).collect();
+    if let Some(item) = undecodable.into_iter().next() {
+        out.push(Err(
+            Error::undecodable_item(item).with_checkpoint(checkpoint)
+        ));
+    }
+    out
 }
 
 fn page_stream(
