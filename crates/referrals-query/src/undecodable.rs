@@ -47,6 +47,19 @@ impl UndecodableItem {
     }
 }
 
+impl UndecodableItem {
+    /// What is wrong, where in the page, without the page and the id, e.g. "unexpected JSON
+    /// value at items\[3\].status: invalid type: integer 7, expected a string".
+    pub fn problem(&self) -> String {
+        let what = if self.error.is_syntax() {
+            "invalid JSON"
+        } else {
+            "unexpected JSON value"
+        };
+        format!("{what} at {}: {}", self.path(), self.error.message())
+    }
+}
+
 impl fmt::Display for UndecodableItem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
@@ -59,12 +72,7 @@ impl fmt::Display for UndecodableItem {
         if let Some(id) = &self.id {
             write!(f, " (id \"{}\")", encode::snippet(id, ID_CHARS))?;
         }
-        let what = if self.error.is_syntax() {
-            "invalid JSON"
-        } else {
-            "unexpected JSON value"
-        };
-        write!(f, ": {what} at {}: {}", self.path(), self.error.message())
+        write!(f, ": {}", self.problem())
     }
 }
 
