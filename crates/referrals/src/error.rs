@@ -314,14 +314,15 @@ impl Error {
     }
 
     /// An item of a listing's page that is not a referral, as the error that ends an item
-    /// stream (with the checkpoint after its page: see [`Listing`](crate::Listing)).
-    pub fn undecodable_item(item: UndecodableItem) -> Self {
+    /// stream, with `checkpoint`, the one after its page (see [`Listing`](crate::Listing)).
+    pub fn undecodable_item(item: UndecodableItem, checkpoint: Checkpoint) -> Self {
         Error::new(ErrorKind::Decode {
             error: item.error.clone(),
             page: Some(item.page),
             body: None,
             item: Some(Box::new(item)),
         })
+        .with_checkpoint(checkpoint)
     }
 
     /// With an app-only credential, a 401 or 403 is marked as the refusal of an app-only token,

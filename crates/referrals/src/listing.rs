@@ -156,9 +156,7 @@ fn items_of(page: Page) -> Vec<Result<Referral, Error>> {
     } = page;
     let mut out: Vec<_> = items.into_iter().map(Ok).collect();
     if let Some(item) = undecodable.into_iter().next() {
-        out.push(Err(
-            Error::undecodable_item(item).with_checkpoint(checkpoint)
-        ));
+        out.push(Err(Error::undecodable_item(item, checkpoint)));
     }
     out
 }
