@@ -20,7 +20,7 @@ use crate::list::ListQuery;
 use crate::request::{Endpoint, RequestError, RequestIds, with_query};
 use crate::retry::{GiveUp, RetryPolicy};
 use crate::transport::TransportErrorKind;
-use crate::undecodable::{SplitPage, UndecodableItem, split_page};
+use crate::undecodable::{ReceivedPage, UndecodableItem, split_page};
 
 /// Optional caps on a listing, counted from when the [`Pager`] was created or resumed.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
@@ -501,15 +501,9 @@ impl Pager {
         let page_number = self.pages_here + 1;
         // The whole page at once first (the fast path); item by item only when that fails.
         let received = match referrals_model::decode::<ReferralCollection>(body) {
-            Ok(collection) => Received {
-                count: collection.count(),
-                continuation: collection.continuation(),
-                len: collection.items().len(),
-                items: collection.into_items(),
-                undecodable: Vec::new(),
-            },
+            Ok(collection) => ReceivedPage::whole(collection),
             Err(whole) => match split_page(body, page_number, whole) {
-                Ok(split) => Received::from(split),
+                Ok(split) => split,
                 Err(error) => {
                     return Err(self.fail(PagerError::Decode {
                         error,
@@ -605,11 +599,11 @@ impl Pager {
 
     fn accept_page(
         &mut self,
-        received: Received,
+        received: ReceivedPage,
         page_number: u64,
         date: Option<SystemTime>,
     ) -> Page {
-        let Received {
+        let ReceivedPage {
             count,
             continuation,
             mut items,
@@ -725,30 +719,6 @@ impl Pager {
             });
         }
         Ok(Some(next))
-    }
-}
-
-/// A page as received, before the pager's window (resume, item limit) is applied.
-struct Received {
-    count: Option<u64>,
-    continuation: Option<Continuation>,
-    /// The items that decode.
-    items: Vec<Referral>,
-    /// The items that do not, by increasing index.
-    undecodable: Vec<UndecodableItem>,
-    /// How many items the page has, both kinds.
-    len: usize,
-}
-
-impl From<SplitPage> for Received {
-    fn from(split: SplitPage) -> Self {
-        Received {
-            count: split.count,
-            continuation: split.continuation,
-            items: split.items,
-            undecodable: split.undecodable,
-            len: split.len,
-        }
     }
 }
 

@@ -82,30 +82,43 @@ impl std::error::Error for UndecodableItem {
     }
 }
 
-/// A page decoded item by item.
+/// A page as received, before the pager's window (resume, item limit) is applied.
 #[derive(Debug)]
-pub(crate) struct SplitPage {
+pub(crate) struct ReceivedPage {
     /// The server's total count, if it sent one.
     pub(crate) count: Option<u64>,
     /// How to ask for the next page.
     pub(crate) continuation: Option<Continuation>,
     /// The items that decode, in order.
     pub(crate) items: Vec<Referral>,
-    /// The items that do not, by increasing index (never empty).
+    /// The items that do not, by increasing index.
     pub(crate) undecodable: Vec<UndecodableItem>,
-    /// How many items the page has.
+    /// How many items the page has, both kinds.
     pub(crate) len: usize,
 }
 
+impl ReceivedPage {
+    /// A page that decoded whole.
+    pub(crate) fn whole(collection: ReferralCollection) -> ReceivedPage {
+        ReceivedPage {
+            count: collection.count(),
+            continuation: collection.continuation(),
+            len: collection.items().len(),
+            items: collection.into_items(),
+            undecodable: Vec::new(),
+        }
+    }
+}
+
 /// Decodes `body`, the page numbered `page`, item by item, after decoding it whole failed with
-/// `whole`. `Err(whole)` when the envelope itself does not decode (not JSON, not an object, a
+/// `whole`: the page, with at least one undecodable item. `Err(whole)` when the envelope itself does not decode (not JSON, not an object, a
 /// count or link of the wrong type) or when every item decodes on its own (the failure is the
 /// page's, not an item's).
 pub(crate) fn split_page(
     body: &[u8],
     page: u64,
     whole: DecodeError,
-) -> Result<SplitPage, DecodeError> {
+) -> Result<ReceivedPage, DecodeError> {
     let Ok(envelope) = referrals_model::decode::<ReferralCollection<&RawValue>>(body) else {
         return Err(whole);
     };
@@ -132,7 +145,7 @@ pub(crate) fn split_page(
     if undecodable.is_empty() {
         return Err(whole);
     }
-    Ok(SplitPage {
+    Ok(ReceivedPage {
         count,
         continuation,
         items,
@@ -161,7 +174,7 @@ mod tests {
         referrals_model::decode::<ReferralCollection>(body.as_bytes()).unwrap_err()
     }
 
-    fn split(body: &str) -> Result<SplitPage, DecodeError> {
+    fn split(body: &str) -> Result<ReceivedPage, DecodeError> {
         split_page(body.as_bytes(), 2, whole(body))
     }
 

@@ -99,27 +99,27 @@ pub async fn run(settings: &Settings, args: &ListArgs) -> Result<(), Failure> {
         let written_ok = sink.finish();
         progress.clear();
         written_ok?;
-        let lines = match error.checkpoint() {
-            Some(checkpoint) if crate::failure::resumes(&error) => vec![
-                format!(
-                    "listing stopped after {} in {} of this run",
-                    count(written, "referral"),
-                    count(received, "page")
-                ),
-                format!("resume with: --resume {checkpoint}"),
-                format!("  {}", resume.render(checkpoint, written)),
-            ],
-            _ => Vec::new(),
-        };
-        let mut lines = lines;
-        if let (referrals::ErrorKind::Decode { item: Some(_), .. }, false) =
-            (error.kind(), lines.is_empty())
+        let mut lines = Vec::new();
+        if let Some(checkpoint) = error
+            .checkpoint()
+            .filter(|_| crate::failure::resumes(&error))
         {
-            lines.insert(
-                1,
-                "(the other referrals of that page are written; --resume continues after it)"
-                    .to_owned(),
-            );
+            lines.push(format!(
+                "listing stopped after {} in {} of this run",
+                count(written, "referral"),
+                count(received, "page")
+            ));
+            if matches!(
+                error.kind(),
+                referrals::ErrorKind::Decode { item: Some(_), .. }
+            ) {
+                lines.push(
+                    "(the other referrals of that page are written; --resume continues after it)"
+                        .to_owned(),
+                );
+            }
+            lines.push(format!("resume with: --resume {checkpoint}"));
+            lines.push(format!("  {}", resume.render(checkpoint, written)));
         }
         Err(Failure::Interrupted {
             error,

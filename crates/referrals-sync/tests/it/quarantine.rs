@@ -16,6 +16,13 @@ fn options() -> SyncOptions {
     }
 }
 
+fn full_run() -> SyncOptions {
+    SyncOptions {
+        full: true,
+        ..options()
+    }
+}
+
 fn mistyped(id: &str) -> FaultPlan {
     FaultPlan::new().rule(FaultRule::always(Fault::mistyped_field(id, "status")))
 }
@@ -107,13 +114,7 @@ async fn a_quarantined_version_keeps_the_stored_one_until_a_later_version_replac
     assert_eq!(kept, before, "the decodable version stays as it was");
 
     // A full run receives it (quarantined): it is not taken for removed.
-    let full = rig
-        .sync(&SyncOptions {
-            full: true,
-            ..options()
-        })
-        .await
-        .unwrap();
+    let full = rig.sync(&full_run()).await.unwrap();
     assert_eq!(full.counts.removed, 0);
     assert_eq!(quarantined_ids(&rig), [Some(bad.clone())]);
 
@@ -150,13 +151,7 @@ async fn a_quarantined_version_keeps_the_stored_one_until_a_later_version_replac
     assert_eq!(quarantined_ids(&rig), [Some(gone.clone())]);
     rig.simulator.set_faults(FaultPlan::new());
     assert!(rig.simulator.remove_referral(&gone));
-    let full = rig
-        .sync(&SyncOptions {
-            full: true,
-            ..options()
-        })
-        .await
-        .unwrap();
+    let full = rig.sync(&full_run()).await.unwrap();
     assert_eq!(full.counts.removed, 1);
     assert!(quarantined_ids(&rig).is_empty());
     rig.assert_in_step();
