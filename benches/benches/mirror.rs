@@ -62,6 +62,7 @@ fn pages() -> Vec<PageUpdate> {
             reason: Reason::FirstRun,
             newest_updated: None,
             now: now.clone(),
+            quarantined: Vec::new(),
         })
         .collect()
 }

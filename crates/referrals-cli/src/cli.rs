@@ -31,6 +31,12 @@ Exit codes: each means one thing, whatever the command.
      option (and a full command line) that continues it
   5  a response could not be decoded: not the documented JSON (an HTML page from
      a proxy, a mistyped field); a listing stopped by one shows its `--resume` too
+     (a referral with a mistyped field: the other referrals of its page are
+     printed first, and stderr names its page, position and id)
+  6  `sync` completed, but some referrals could not be decoded: each is kept as
+     received in the mirror's quarantine (`list --db PATH --quarantined`), stderr
+     names them, and every sync lists them again until a version that decodes
+     replaces them
   7  `referrals due` found at least one referral due (0 when none): for cron
 
 Environment:
@@ -676,6 +682,11 @@ pub struct ListArgs {
     /// --select, --format, --no-header)
     #[arg(long, value_name = "PATH", help_heading = "Offline")]
     pub db: Option<PathBuf>,
+
+    /// With --db: the referrals `sync` received but could not decode (its quarantine), as
+    /// NDJSON: id, page, index, error, first and last seen, and the referral as received
+    #[arg(long, requires = "db", help_heading = "Offline")]
+    pub quarantined: bool,
 
     /// Where the API is, and the credential.
     #[command(flatten)]

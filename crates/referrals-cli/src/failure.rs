@@ -2,6 +2,7 @@
 
 use std::fmt;
 use std::io;
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use referrals::ErrorKind;
@@ -24,6 +25,9 @@ pub const CONFIG: u8 = 3;
 pub const INTERRUPTED: u8 = 4;
 /// A response could not be decoded.
 pub const DECODE: u8 = 5;
+/// `sync` completed, but some referrals it received could not be decoded: they are kept in
+/// the mirror's quarantine (`list --db PATH --quarantined`).
+pub const QUARANTINED: u8 = 6;
 /// `referrals due` found referrals due: not an error, a signal for the cron job that runs it.
 pub const DUE: u8 = 7;
 
@@ -53,6 +57,14 @@ pub enum Failure {
     Config(String),
     /// The local mirror cannot be used (missing, locked, corrupt, full...).
     Mirror(MirrorError),
+    /// A sync completed, but set aside referrals it could not decode.
+    Quarantined {
+        /// The mirror.
+        db: PathBuf,
+        /// The ids of the referrals set aside (`None`: an item without an id), in the order
+        /// received.
+        ids: Vec<Option<String>>,
+    },
     /// `referrals due` listed this many due referrals (exit code 7; nothing more to report).
     Due(usize),
 }
@@ -74,6 +86,7 @@ impl Failure {
             Failure::Output(error) if error.kind() == io::ErrorKind::BrokenPipe => OK,
             Failure::Output(_) | Failure::Local(_) | Failure::Mirror(_) => API,
             Failure::Config(_) => CONFIG,
+            Failure::Quarantined { .. } => QUARANTINED,
             Failure::Due(_) => DUE,
         }
     }
@@ -114,6 +127,13 @@ impl Failure {
                 say!("{line}");
             }
         }
+        if let Failure::Quarantined { db, .. } = self {
+            say!(
+                "  hint: see them with `referrals list --db {} --quarantined`; every sync lists \
+                 them again until a version that decodes replaces them",
+                db.display()
+            );
+        }
     }
 }
 
@@ -129,6 +149,29 @@ impl fmt::Display for Failure {
             }
             Failure::Output(error) => write!(f, "cannot write the output: {error}"),
             Failure::Mirror(error) => fmt::Display::fmt(error, f),
+            Failure::Quarantined { db, ids } => {
+                const SHOWN: usize = 5;
+                let named: Vec<String> = ids
+                    .iter()
+                    .take(SHOWN)
+                    .map(|id| match id {
+                        Some(id) => referrals::query::snippet(id, 100),
+                        None => "(no id)".to_owned(),
+                    })
+                    .collect();
+                write!(
+                    f,
+                    "{} could not be decoded and {} kept as received in the quarantine of {}: {}",
+                    crate::plural::count(ids.len() as u64, "referral"),
+                    if ids.len() == 1 { "is" } else { "are" },
+                    db.display(),
+                    named.join(", ")
+                )?;
+                if ids.len() > SHOWN {
+                    write!(f, " and {} more", ids.len() - SHOWN)?;
+                }
+                Ok(())
+            }
             Failure::Due(count) => write!(f, "{} due", crate::plural::count(*count, "referral")),
         }
     }

@@ -16,6 +16,8 @@
 //!   range a [`Pager`], with one [`Checkpoint`] for all of them; [`Limiter`]: how many page
 //!   requests may be in flight (AIMD, shared by the ranges of a listing).
 //! - [`RetryPolicy`], [`RetryState`], [`classify`], [`parse_retry_after`]: retry arithmetic.
+//! - [`UndecodableItem`]: an item of a page that is JSON but not a referral, kept as received
+//!   in [`Page::undecodable`] while the page's other items are yielded.
 //! - [`ApiError`]: an error response, whatever its body; [`UnexpectedBody`]: a body that is not
 //!   JSON at all (a proxy's HTML page), named as such.
 //! - [`transport::Transport`]: the seam the I/O crates implement.
@@ -105,6 +107,7 @@ mod retry;
 mod safe_text;
 pub mod scope;
 pub mod transport;
+mod undecodable;
 pub mod webhook;
 
 /// The `bytes` crate, whose `Bytes` is the body type of every request and response here.
@@ -138,3 +141,4 @@ pub use retry::{
     is_idempotent, is_transient_status, parse_retry_after, retry_after,
 };
 pub use safe_text::{MASK, mask_url_passwords, printable};
+pub use undecodable::UndecodableItem;

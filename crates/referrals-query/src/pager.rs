@@ -20,6 +20,7 @@ use crate::list::ListQuery;
 use crate::request::{Endpoint, RequestError, RequestIds, with_query};
 use crate::retry::{GiveUp, RetryPolicy};
 use crate::transport::TransportErrorKind;
+use crate::undecodable::{ReceivedPage, UndecodableItem, split_page};
 
 /// Optional caps on a listing, counted from when the [`Pager`] was created or resumed.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
@@ -76,8 +77,14 @@ pub enum PagerEvent {
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Page {
-    /// The page's items (possibly none: an empty page may still have a next page).
+    /// The page's items (possibly none: an empty page may still have a next page), without
+    /// those in [`undecodable`](Self::undecodable).
     pub items: Vec<Referral>,
+    /// The page's items that are JSON but not referrals (a field of another type than the API
+    /// documents), each kept as received with its position and error; empty normally. They
+    /// count as yielded: [`checkpoint`](Self::checkpoint) resumes after them, and they count
+    /// towards [`Limits::max_items`].
+    pub undecodable: Vec<UndecodableItem>,
     /// The total count the server reported (`totalCount` / `@odata.count`), if any.
     pub count: Option<u64>,
     /// Resumes right after this page's items.
@@ -127,7 +134,9 @@ pub enum PagerError {
         /// Why a transient failure was not retried further.
         gave_up: Option<GiveUp>,
     },
-    /// A successful response whose body is not a page of referrals.
+    /// A successful response whose body is not a page of referrals. (A page that is, but one
+    /// of whose items is not a referral, is yielded with that item in
+    /// [`Page::undecodable`].)
     Decode {
         /// Where and what (JSON path, line, column).
         error: DecodeError,
@@ -528,15 +537,19 @@ impl Pager {
             }
         }
         let page_number = self.pages_here + 1;
-        let collection = match referrals_model::decode::<ReferralCollection>(body) {
-            Ok(collection) => collection,
-            Err(error) => {
-                return Err(self.fail(PagerError::Decode {
-                    error,
-                    page: page_number,
-                    body: UnexpectedBody::classify(status, headers, body),
-                }));
-            }
+        // The whole page at once first (the fast path); item by item only when that fails.
+        let received = match referrals_model::decode::<ReferralCollection>(body) {
+            Ok(collection) => ReceivedPage::whole(collection),
+            Err(whole) => match split_page(body, page_number, whole) {
+                Ok(split) => split,
+                Err(error) => {
+                    return Err(self.fail(PagerError::Decode {
+                        error,
+                        page: page_number,
+                        body: UnexpectedBody::classify(status, headers, body),
+                    }));
+                }
+            },
         };
         self.exchange.reset();
         let date = headers
@@ -544,7 +557,7 @@ impl Pager {
             .and_then(|value| value.to_str().ok())
             .and_then(|value| httpdate::parse_http_date(value).ok());
         Ok(PagerEvent::Page(self.accept_page(
-            collection,
+            received,
             page_number,
             date,
         )))
@@ -627,22 +640,24 @@ impl Pager {
 
     fn accept_page(
         &mut self,
-        collection: ReferralCollection,
+        received: ReceivedPage,
         page_number: u64,
         date: Option<SystemTime>,
     ) -> Page {
-        let count = collection.count();
-        let form = collection.form;
-        let continuation = collection.continuation();
-        let mut items = collection.into_items();
+        let ReceivedPage {
+            count,
+            continuation,
+            mut items,
+            mut undecodable,
+            len,
+            form,
+        } = received;
 
-        // Items of this page already yielded before a resume.
-        let already = usize::try_from(self.skip)
-            .unwrap_or(usize::MAX)
-            .min(items.len());
-        items.drain(..already);
-        // The room left by the query's total and by this pager's item limit; the total is
-        // the listing's own end, so it wins a tie.
+        // Positions in the page (undecodable items included): those before `already` were
+        // yielded before a resume; those from `end` on are past the room left by the query's
+        // total and by this pager's item limit (the total is the listing's own end, so it wins
+        // a tie).
+        let already = usize::try_from(self.skip).unwrap_or(usize::MAX).min(len);
         let total_room = self
             .total
             .map(|total| total.saturating_sub(self.items_total));
@@ -655,11 +670,19 @@ impl Pager {
             (Some(total), _) => (Some(total), End::Top),
             (None, limit) => (limit, End::ItemLimit),
         };
-        let cut = room.is_some_and(|room| (items.len() as u64) > room);
-        if let Some(room) = room.filter(|_| cut) {
-            items.truncate(usize::try_from(room).unwrap_or(usize::MAX));
+        let cut = room.is_some_and(|room| ((len - already) as u64) > room);
+        let end = match room.filter(|_| cut) {
+            Some(room) => already.saturating_add(usize::try_from(room).unwrap_or(usize::MAX)),
+            None => len,
+        };
+        if undecodable.is_empty() {
+            items.truncate(end);
+            items.drain(..already);
+        } else {
+            items = keep_positions(items, &undecodable, already..end);
+            undecodable.retain(|item| (already..end).contains(&item.index));
         }
-        let taken = items.len() as u64;
+        let taken = (end - already) as u64;
         self.items_here += taken;
         self.items_total += taken;
         self.pages_here += 1;
@@ -707,6 +730,7 @@ impl Pager {
         };
         Page {
             items,
+            undecodable,
             count,
             checkpoint: self.checkpoint(),
             end,
@@ -761,6 +785,28 @@ impl Pager {
         }
         Ok(Some(next))
     }
+}
+
+/// The decoded `items` whose positions in the page (where the `undecodable` ones, sorted by
+/// index, take theirs) fall in `window`.
+fn keep_positions(
+    items: Vec<Referral>,
+    undecodable: &[UndecodableItem],
+    window: std::ops::Range<usize>,
+) -> Vec<Referral> {
+    let mut bad = undecodable.iter().map(|item| item.index).peekable();
+    let mut position = 0;
+    let mut kept = Vec::with_capacity(items.len());
+    for item in items {
+        while bad.next_if_eq(&position).is_some() {
+            position += 1;
+        }
+        if window.contains(&position) {
+            kept.push(item);
+        }
+        position += 1;
+    }
+    kept
 }
 
 /// A 128-bit FNV-1a fingerprint of a request as the server sees it: URL and continuation

@@ -73,6 +73,16 @@ pub enum Fault {
         /// The other user's JSON Patch array.
         patch: serde_json::Value,
     },
+    /// *List and get.* The referral `id` is served (in list pages and on its own) with its
+    /// top-level `field` set to the number `7`: one mistyped field, as a service deploy with a
+    /// serialization bug would send, in an otherwise valid answer. The stored referral is not
+    /// changed: once the rule is gone, it is served as it was.
+    MistypedField {
+        /// The referral's id.
+        id: String,
+        /// The top-level field served as a number, e.g. `status`.
+        field: String,
+    },
     /// *List only.* A page with no items that still carries a next link/token continuing where it
     /// would have started (so no item is skipped).
     EmptyPage,
@@ -130,6 +140,15 @@ impl Fault {
     /// [`Fault::ConcurrentUpdate`].
     pub fn concurrent_update(patch: serde_json::Value) -> Self {
         Self::ConcurrentUpdate { patch }
+    }
+
+    /// The referral `id` served with its `field` set to the number `7`: see
+    /// [`Fault::MistypedField`].
+    pub fn mistyped_field(id: impl Into<String>, field: impl Into<String>) -> Self {
+        Self::MistypedField {
+            id: id.into(),
+            field: field.into(),
+        }
     }
 
     /// A next link to `http://evil.example:{port}/...`.

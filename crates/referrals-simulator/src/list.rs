@@ -28,6 +28,8 @@ pub(crate) struct ListFaults {
     pub(crate) ignore_filter: bool,
     /// Answer as a service of the 2018 form only: every `$` option ignored.
     pub(crate) classic_only: bool,
+    /// Serve the referral with this id with this top-level field set to the number 7.
+    pub(crate) mistyped: Option<(String, String)>,
 }
 
 /// `raw_query` without the parameters whose (decoded) name `drop` accepts.
@@ -129,7 +131,7 @@ pub(crate) fn list(
         .encode(&listing.token_key)
     });
 
-    let items = items(&page, query.selection.select(), faults.invalid_json);
+    let items = items(&page, query.selection.select(), faults);
     let mut body = Vec::with_capacity(items.len() + 1024);
     match query.form {
         Form::Classic => {
@@ -198,18 +200,26 @@ fn next_link(query: &ListQuery, origin: &str, token: &str) -> String {
 }
 
 /// The JSON array of the page's items: the cached bytes joined, or projected on `$select`.
-fn items(records: &[Arc<Record>], select: Option<&[String]>, drop_first_comma: bool) -> Vec<u8> {
+fn items(records: &[Arc<Record>], select: Option<&[String]>, faults: &ListFaults) -> Vec<u8> {
     let size = records.iter().map(|r| r.bytes.len() + 1).sum::<usize>() + 2;
     let mut out = Vec::with_capacity(size);
     out.push(b'[');
     for (i, record) in records.iter().enumerate() {
-        if i > 0 && !(drop_first_comma && i == 1) {
+        if i > 0 && !(faults.invalid_json && i == 1) {
             out.push(b',');
         }
-        match select {
-            None => out.extend_from_slice(&record.bytes),
-            Some(fields) => {
-                let full = record.value();
+        let mistyped = faults
+            .mistyped
+            .as_ref()
+            .filter(|(id, _)| record.facets.id.as_deref() == Some(id.as_str()));
+        match (select, mistyped) {
+            (None, None) => out.extend_from_slice(&record.bytes),
+            (None, Some((_, field))) => out.extend_from_slice(&mistype(&record.bytes, field)),
+            (Some(fields), _) => {
+                let mut full = record.value();
+                if let (Some((_, field)), Value::Object(map)) = (mistyped, &mut full) {
+                    map.insert(field.clone(), Value::from(7));
+                }
                 let projected: Map<String, Value> = fields
                     .iter()
                     .filter_map(|f| full.get(f).map(|v| (f.clone(), v.clone())))
@@ -268,6 +278,17 @@ fn first_after(
             all.get(index as usize)
                 .is_some_and(|record| not_after(record))
         }),
+    }
+}
+
+/// A referral's JSON with its top-level `field` set to the number 7 (`Fault::MistypedField`).
+pub(crate) fn mistype(bytes: &[u8], field: &str) -> Vec<u8> {
+    match serde_json::from_slice::<Value>(bytes) {
+        Ok(Value::Object(mut map)) => {
+            map.insert(field.to_owned(), Value::from(7));
+            encode(&Value::Object(map))
+        }
+        _ => bytes.to_vec(),
     }
 }
 

@@ -252,7 +252,19 @@ async fn process(
             Ok(bytes) => items::create(&state.store, &bytes),
             Err(reply) => reply,
         },
-        Route::Item(Operation::Get, id) => items::get(&state.store, id),
+        Route::Item(Operation::Get, id) => {
+            let mut reply = items::get(&state.store, id);
+            let mistyped = match (&list_faults.mistyped, reply.body_bytes()) {
+                (Some((mistyped, field)), Some(bytes)) if mistyped == id => {
+                    Some(list::mistype(bytes, field))
+                }
+                _ => None,
+            };
+            if let Some(bytes) = mistyped.filter(|_| reply.status == StatusCode::OK) {
+                reply.body = SimBody::bytes(Bytes::from(bytes));
+            }
+            reply
+        }
         Route::Item(operation, id) => match read_body(body).await {
             Ok(bytes) if *operation == Operation::Patch => {
                 items::patch(&state.store, id, &parts.headers, &bytes)
@@ -276,6 +288,9 @@ fn list_faults(port: u16, fault: Option<&Fault>) -> ListFaults {
         Some(Fault::EmptyPage) => faults.empty_page = true,
         Some(Fault::RepeatToken) => faults.repeat_token = true,
         Some(Fault::InvalidJson) => faults.invalid_json = true,
+        Some(Fault::MistypedField { id, field }) => {
+            faults.mistyped = Some((id.clone(), field.clone()));
+        }
         Some(Fault::ForeignNextLink { host }) => {
             faults.next_origin = Some(format!("http://{host}:{port}"));
         }

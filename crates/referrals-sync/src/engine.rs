@@ -11,7 +11,9 @@ use referrals_model::Timestamp;
 use crate::blocking::{ThreadError, run_blocking, spawn_blocking_on};
 use crate::plan::{self, Reason, RunKind, RunPlan, SyncOptions};
 use crate::row::MirrorRow;
-use crate::{Counts, Mirror, MirrorApi, MirrorError, PageUpdate, RunRecord, SyncError};
+use crate::{
+    Counts, Mirror, MirrorApi, MirrorError, PageUpdate, QuarantineRow, RunRecord, SyncError,
+};
 
 /// What a sync run did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -33,6 +35,9 @@ pub struct SyncReport {
     pub journal_before: i64,
     /// True when the run completed (the watermark advanced).
     pub complete: bool,
+    /// The items this call received that are not referrals (a field of another type than the
+    /// API documents), kept in the mirror's `quarantine` table; the run went on without them.
+    pub quarantined: Vec<QuarantineRow>,
 }
 
 /// What a run has received so far in this call, reported after each page (see
@@ -159,7 +164,8 @@ pub async fn sync_with_progress(
     // transaction, so a slow disk pays its per-transaction cost less often.
     let mut pending: Pending = None;
     let mut queued: Vec<PageUpdate> = Vec::new();
-    let report = |run: &RunRecord, session, skipped, complete| SyncReport {
+    let mut quarantined: Vec<QuarantineRow> = Vec::new();
+    let report = |run: &RunRecord, session, skipped, complete, quarantined| SyncReport {
         kind: run.kind,
         reason: run.reason,
         resumed,
@@ -168,6 +174,7 @@ pub async fn sync_with_progress(
         skipped,
         journal_before,
         complete,
+        quarantined,
     };
     'listing: loop {
         // A full run's partitioned checkpoint resumes partitioned, at most `concurrency`
@@ -201,7 +208,7 @@ pub async fn sync_with_progress(
                     } else {
                         return Err(SyncError::Listing {
                             error,
-                            report: Box::new(report(&run, session, skipped, false)),
+                            report: Box::new(report(&run, session, skipped, false, quarantined)),
                         });
                     }
                     let begin = run.clone();
@@ -220,7 +227,7 @@ pub async fn sync_with_progress(
             }
             progress.kind = run.kind;
             progress.pages += 1;
-            progress.referrals += page.items.len() as u64;
+            progress.referrals += (page.items.len() + page.undecodable.len()) as u64;
             progress.total = page.count.or(progress.total);
             on_page(&progress);
             let mut rows = Vec::with_capacity(page.items.len());
@@ -239,6 +246,17 @@ pub async fn sync_with_progress(
                     }
                 }
             }
+            // Numbered in the run's listing, which a resume continues.
+            let page_number = page.checkpoint.pages_received();
+            let bad: Vec<QuarantineRow> = page
+                .undecodable
+                .iter()
+                .map(|item| {
+                    tracing::warn!(%item, "referral not decodable: quarantined");
+                    QuarantineRow::from_item(item, page_number)
+                })
+                .collect();
+            quarantined.extend(bad.iter().cloned());
             let update = PageUpdate {
                 rows,
                 checkpoint: page.checkpoint.clone(),
@@ -246,6 +264,7 @@ pub async fn sync_with_progress(
                 reason: run.reason,
                 newest_updated: run.newest_updated.clone(),
                 now: plan::page_time(SystemTime::now(), &run.started_at),
+                quarantined: bad,
             };
             queued.push(update);
             run.checkpoint = page.checkpoint;
@@ -271,5 +290,5 @@ pub async fn sync_with_progress(
     })
     .await?;
     session.removed = run.counts.removed;
-    Ok(report(&run, session, skipped, true))
+    Ok(report(&run, session, skipped, true, quarantined))
 }

@@ -53,7 +53,10 @@ pub use change::ChangeKind;
 pub use engine::{SharedMirror, SyncProgress, SyncReport, sync, sync_with_progress};
 pub use error::{Cause, MirrorError, SyncError};
 pub use lock::{DEFAULT_LOCK_WAIT, SyncLock};
-pub use mirror::{Applied, BUSY_TIMEOUT, ChangeRecord, Counts, Mirror, PageUpdate, RunRecord};
+pub use mirror::{
+    Applied, BUSY_TIMEOUT, ChangeRecord, Counts, Mirror, PageUpdate, QuarantineRow, Quarantined,
+    RunRecord,
+};
 pub use plan::{Decision, Reason, RunKind, SyncOptions};
 pub use row::{MirrorRow, RowError};
 /// The code blocks of `docs/sync.md`, compiled as doctests.

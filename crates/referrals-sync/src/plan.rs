@@ -427,6 +427,64 @@ pub fn next_watermark(
     }
 }
 
+/// The watermark a completed run leaves while referrals are quarantined (received, but not
+/// decodable: `docs/sync.md`, "quarantine"), given `next` ([`next_watermark`]), the
+/// `previous` watermark and the quarantined referrals' `updatedDateTime`s (`None` for one
+/// without a readable one).
+///
+/// A quarantined referral must be listed again by the next incremental run, so that a fixed
+/// version replaces it even when fixing it did not change its `updatedDateTime` (the service's
+/// serializer was wrong, not the record). So the watermark stays at most the oldest of their
+/// `updatedDateTime`s (it may move back to it), and, when one has none readable, does not
+/// advance at all (a first sync then leaves none: the next run is full again). Nothing
+/// quarantined: `next` as it is.
+///
+/// ```
+/// use referrals_model::Timestamp;
+/// use referrals_sync::plan::held_watermark;
+///
+/// let next = Some(Timestamp::new("2026-12-01T10:00:00Z"));
+/// let previous = Some(Timestamp::new("2026-12-01T09:00:00Z"));
+/// assert_eq!(held_watermark(next.clone(), previous.clone(), &[]), next);
+/// let bad = Timestamp::new("2026-12-01T08:00:00Z");
+/// assert_eq!(held_watermark(next.clone(), previous.clone(), &[Some(bad.as_str())]), Some(bad));
+/// assert_eq!(held_watermark(next, previous.clone(), &[None]), previous);
+/// ```
+pub fn held_watermark(
+    next: Option<Timestamp>,
+    previous: Option<Timestamp>,
+    quarantined: &[Option<&str>],
+) -> Option<Timestamp> {
+    let nanos = |t: &Timestamp| t.to_unix_nanos().ok();
+    let earlier = |a: Option<Timestamp>, b: Option<Timestamp>| -> Option<Timestamp> {
+        match (a, b) {
+            (Some(a), Some(b)) => match (nanos(&a), nanos(&b)) {
+                (Some(x), Some(y)) if y < x => Some(b),
+                _ => Some(a),
+            },
+            _ => None,
+        }
+    };
+    let mut watermark = next;
+    for updated in quarantined {
+        let at = updated.map(Timestamp::new).filter(|t| nanos(t).is_some());
+        watermark = match at {
+            Some(at) => earlier(watermark, Some(at)),
+            None => earlier(watermark, previous.clone()),
+        };
+    }
+    watermark
+}
+
+/// True when a decodable version of a referral, updated at `decoded`, replaces its
+/// quarantined version, updated at `quarantined`: unless both are readable and the decodable
+/// one is older (a listing or a webhook fetch that started before the quarantined version was
+/// received).
+pub fn clears_quarantine(quarantined: Option<&str>, decoded: Option<&str>) -> bool {
+    let nanos = |text: Option<&str>| text.and_then(|t| Timestamp::new(t).to_unix_nanos().ok());
+    !matches!((nanos(quarantined), nanos(decoded)), (Some(q), Some(d)) if d < q)
+}
+
 /// A referral as the mirror holds it, for [`decide`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Stored<'a> {
@@ -527,6 +585,49 @@ mod tests {
             concurrency: 1,
             ..SyncOptions::default()
         }
+    }
+
+    #[test]
+    fn quarantined_referrals_hold_the_watermark_back() {
+        let t = |text: &str| Some(Timestamp::new(text));
+        let next = t("2026-12-01T10:00:00Z");
+        let previous = t("2026-12-01T09:00:00Z");
+        // The oldest readable one wins, even before the previous watermark.
+        let held = held_watermark(
+            next.clone(),
+            previous.clone(),
+            &[Some("2026-12-01T09:30:00Z"), Some("2026-12-01T08:00:00Z")],
+        );
+        assert_eq!(held, t("2026-12-01T08:00:00Z"));
+        // One later than the run's watermark changes nothing.
+        let held = held_watermark(
+            next.clone(),
+            previous.clone(),
+            &[Some("9999-12-31T00:00:00Z")],
+        );
+        assert_eq!(held, next);
+        // Without a readable time: no advance; with no previous watermark, none.
+        let unreadable = [Some("yesterday"), Some("2026-12-01T09:30:00Z")];
+        assert_eq!(
+            held_watermark(next.clone(), previous.clone(), &unreadable),
+            previous
+        );
+        assert_eq!(held_watermark(next.clone(), None, &[None]), None);
+        assert_eq!(
+            held_watermark(None, previous, &[Some("2026-12-01T08:00:00Z")]),
+            None
+        );
+    }
+
+    #[test]
+    fn only_an_older_decodable_version_leaves_the_quarantined_one() {
+        let (old, new) = (Some("2026-12-01T09:00:00Z"), Some("2026-12-01T10:00:00Z"));
+        assert!(clears_quarantine(old, new));
+        assert!(clears_quarantine(new, new));
+        assert!(!clears_quarantine(new, old));
+        assert!(clears_quarantine(None, old));
+        assert!(clears_quarantine(new, None));
+        assert!(clears_quarantine(Some("garbage"), old));
     }
 
     #[test]

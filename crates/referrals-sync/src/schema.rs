@@ -114,6 +114,23 @@ CREATE TABLE mirror_api (
     recorded_at TEXT NOT NULL
 );
 "#,
+    // 4: referrals received but not decodable (a field of another type than the API
+    // documents), kept as received until a version that decodes replaces them, so that one
+    // bad referral neither stops a sync nor is lost. `id` is NULL for an item without a string
+    // id (several may be). While rows remain, a completed run's watermark does not pass the
+    // oldest `updated_date_time` among them (`plan::held_watermark`).
+    r#"
+CREATE TABLE quarantine (
+    id                TEXT UNIQUE,
+    updated_date_time TEXT,
+    page              INTEGER NOT NULL,
+    item_index        INTEGER NOT NULL,
+    raw_json          TEXT NOT NULL,
+    error             TEXT NOT NULL,
+    first_seen_at     TEXT NOT NULL,
+    last_seen_at      TEXT NOT NULL
+);
+"#,
 ];
 
 /// The schema version this crate writes.

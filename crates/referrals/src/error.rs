@@ -7,7 +7,7 @@ use referrals_model::{DecodeError, InvalidRegistration, LifecycleRefused};
 use referrals_query::transport::{TransportError, TransportErrorKind};
 use referrals_query::{
     ApiError, BaseUrlError, Checkpoint, CheckpointError, GiveUp, PagerError, QueryError,
-    RequestError, UnexpectedBody,
+    RequestError, UndecodableItem, UnexpectedBody,
 };
 
 use crate::auth::AuthError;
@@ -92,20 +92,29 @@ pub enum ErrorKind {
         gave_up: Option<GiveUp>,
     },
     /// A successful response whose body is not what the API documents (with JSON path, line
-    /// and column), or not JSON at all (a proxy's HTML page: `body` names it).
+    /// and column), or not JSON at all (a proxy's HTML page: `body` names it); or, in a
+    /// listing, an item of a page that is not a referral (`item` says which, with its id and
+    /// its JSON as received: the page's other items were yielded before this error).
     #[error(
-        "cannot decode the response{}: {}",
-        page.map(|p| format!(" (page {p})")).unwrap_or_default(),
-        body.as_ref().map_or_else(|| error.to_string(), ToString::to_string)
+        "cannot decode {}{}: {}",
+        if item.is_some() { "a referral" } else { "the response" },
+        page.filter(|_| item.is_none()).map(|p| format!(" (page {p})")).unwrap_or_default(),
+        match (item, body) {
+            (Some(item), _) => item.to_string(),
+            (None, Some(body)) => body.to_string(),
+            (None, None) => error.to_string(),
+        }
     )]
     Decode {
-        /// Where and what.
+        /// Where and what (for an `item`, within the item).
         error: DecodeError,
         /// The page of the listing, when listing.
         page: Option<u64>,
         /// What the body is when it is not JSON at all (an HTML page, an empty body), with the
         /// response's status and `Content-Type`.
         body: Option<UnexpectedBody>,
+        /// The item of the page that is not a referral, when the page itself is one.
+        item: Option<Box<UndecodableItem>>,
     },
     /// The listing cannot follow the server's continuation (a next link to another host, a
     /// loop, an unusable continuation header).
@@ -293,6 +302,7 @@ impl Error {
                 error,
                 page: Some(page),
                 body,
+                item: None,
             }),
             PagerError::Request(error) => Error::invalid(error),
             other => Error::new(ErrorKind::Pagination(other)),
@@ -306,7 +316,20 @@ impl Error {
             error,
             page: None,
             body: UnexpectedBody::classify(response.status(), response.headers(), response.body()),
+            item: None,
         })
+    }
+
+    /// An item of a listing's page that is not a referral, as the error that ends an item
+    /// stream, with `checkpoint`, the one after its page (see [`Listing`](crate::Listing)).
+    pub fn undecodable_item(item: UndecodableItem, checkpoint: Checkpoint) -> Self {
+        Error::new(ErrorKind::Decode {
+            error: item.error.clone(),
+            page: Some(item.page),
+            body: None,
+            item: Some(Box::new(item)),
+        })
+        .with_checkpoint(checkpoint)
     }
 
     /// With an app-only credential, a 401 or 403 is marked as the refusal of an app-only token,

@@ -32,6 +32,12 @@ use crate::{Error, ErrorKind, InvalidRequest};
 /// a transient failure never yields its items twice: items are yielded only once their page is
 /// fully received.
 ///
+/// A page one of whose items is not a referral (a field of another type than the API
+/// documents) yields its other items first, then ends the stream with an
+/// [`ErrorKind::Decode`] error whose `item` names the page, the item's position and its id
+/// and keeps its JSON as received; its checkpoint resumes after that page. [`Listing::pages`]
+/// instead yields such a page whole, with the item in [`Page::undecodable`], and goes on.
+///
 /// With [`concurrency`](Listing::concurrency) above 1, a full listing in the OData form is
 /// *partitioned*: cut into `createdDateTime` ranges listed at once (see
 /// [`Partition`](referrals_query::Partition) for the plan, the checks and the fallback to one
@@ -183,8 +189,14 @@ impl Stream for Listing {
             };
             let items = pages_of(*config)
                 .flat_map(|page| match page {
-                    Ok(page) => stream::iter(page.items.into_iter().map(Ok)).left_stream(),
+                    Ok(page) => stream::iter(items_of(page)).left_stream(),
                     Err(error) => stream::once(async move { Err(error) }).right_stream(),
+                })
+                // Nothing after the error of an undecodable item.
+                .scan(false, |failed, item| {
+                    let over = *failed;
+                    *failed |= item.is_err();
+                    futures::future::ready((!over).then_some(item))
                 })
                 .boxed();
             self.state = ListingState::Streaming(items);
@@ -230,6 +242,22 @@ fn pages_of(config: Config) -> BoxStream<'static, Result<Page, Error>> {
         }
         start => page_stream(client, start, limits, max_page_size).boxed(),
     }
+}
+
+/// A page's items, then, when some of its items are not referrals, the error naming the first
+/// of them (with the checkpoint after the page).
+fn items_of(page: Page) -> Vec<Result<Referral, Error>> {
+    let Page {
+        items,
+        undecodable,
+        checkpoint,
+        ..
+    } = page;
+    let mut out: Vec<_> = items.into_iter().map(Ok).collect();
+    if let Some(item) = undecodable.into_iter().next() {
+        out.push(Err(Error::undecodable_item(item, checkpoint)));
+    }
+    out
 }
 
 fn page_stream(

@@ -118,6 +118,44 @@ pub async fn run(settings: &Settings, args: &ListArgs) -> Result<(), Failure> {
     let mut received = 0u64;
     let mut last: Option<(Checkpoint, Option<referrals::query::End>)> = None;
     let mut counted = false;
+    // Stops the listing on `error`: what was received stays written, and well-formed (a JSON
+    // array is closed); the lines that resume it are printed after the error, and only when
+    // resuming can help.
+    let interrupted = |mut sink: Box<dyn output::Sink>,
+                       error: referrals::Error,
+                       written: u64,
+                       received: u64|
+     -> Result<(), Failure> {
+        let written_ok = sink.finish();
+        progress.clear();
+        written_ok?;
+        let mut lines = Vec::new();
+        if let Some(checkpoint) = error
+            .checkpoint()
+            .filter(|_| crate::failure::resumes(&error))
+        {
+            lines.push(format!(
+                "listing stopped after {} in {} of this run",
+                count(written, "referral"),
+                count(received, "page")
+            ));
+            if matches!(
+                error.kind(),
+                referrals::ErrorKind::Decode { item: Some(_), .. }
+            ) {
+                lines.push(
+                    "(the other referrals of that page are written; --resume continues after it)"
+                        .to_owned(),
+                );
+            }
+            lines.push(format!("resume with: --resume {checkpoint}"));
+            lines.push(format!("  {}", resume.render(checkpoint, written)));
+        }
+        Err(Failure::Interrupted {
+            error,
+            resume: lines,
+        })
+    };
     let stop = stop_signal();
     tokio::pin!(stop);
     loop {
@@ -148,29 +186,7 @@ pub async fn run(settings: &Settings, args: &ListArgs) -> Result<(), Failure> {
         };
         let page = match page {
             Ok(page) => page,
-            Err(error) => {
-                // What was received stays written, and well-formed (a JSON array is closed).
-                let written_ok = sink.finish();
-                progress.clear();
-                written_ok?;
-                // Printed after the error, and only when resuming can help.
-                let lines = match error.checkpoint() {
-                    Some(checkpoint) if crate::failure::resumes(&error) => vec![
-                        format!(
-                            "listing stopped after {} in {} of this run",
-                            count(written, "referral"),
-                            count(received, "page")
-                        ),
-                        format!("resume with: --resume {checkpoint}"),
-                        format!("  {}", resume.render(checkpoint, written)),
-                    ],
-                    _ => Vec::new(),
-                };
-                return Err(Failure::Interrupted {
-                    error,
-                    resume: lines,
-                });
-            }
+            Err(error) => return interrupted(sink, error, written, received),
         };
         if args.odata.count && !counted {
             counted = true;
@@ -186,6 +202,12 @@ pub async fn run(settings: &Settings, args: &ListArgs) -> Result<(), Failure> {
         written += page.items.len() as u64;
         received += 1;
         progress.page(received, page.items.len(), page.count);
+        // A referral that does not decode: the page's other referrals are written (nothing
+        // received is lost), then the listing stops naming it, resumable after its page.
+        if let Some(item) = page.undecodable.into_iter().next() {
+            let error = referrals::Error::undecodable_item(item, page.checkpoint);
+            return interrupted(sink, error, written, received);
+        }
         last = Some((page.checkpoint, page.end));
     }
     let finished = sink.finish();

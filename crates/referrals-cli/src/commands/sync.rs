@@ -59,7 +59,19 @@ pub async fn run(settings: &Settings, args: &SyncArgs) -> Result<(), Failure> {
     };
     let outcome = sync_mirror(&mirror, &db, &connection, &counter, options, shown).await;
     drop(lock);
-    outcome.map(|_| ())
+    let report = outcome?;
+    // The run completed; referrals it could not decode have an exit code of their own.
+    let mut ids: Vec<Option<String>> = Vec::new();
+    for row in report.quarantined {
+        if row.id.is_none() || !ids.contains(&row.id) {
+            ids.push(row.id);
+        }
+    }
+    if ids.is_empty() {
+        Ok(())
+    } else {
+        Err(Failure::Quarantined { db, ids })
+    }
 }
 
 /// Takes the sync lock of the mirror at `db` (waiting up to `wait` for another sync) and
@@ -162,7 +174,8 @@ async fn with_mirror<T: Send + 'static>(
 }
 
 /// `synced: C created, U updated, R removed, N unchanged; P pages, Q requests in T s`, for
-/// what this process did, and why the run was full when the server forced it.
+/// what this process did, how many referrals it quarantined, and why the run was full when the
+/// server forced it.
 fn summary(report: &SyncReport, requests: u64, seconds: f64) -> String {
     let done = report.session;
     let mut line = format!(
@@ -176,6 +189,12 @@ fn summary(report: &SyncReport, requests: u64, seconds: f64) -> String {
     );
     if report.reason.is_fallback() {
         line.push_str(&format!(" ({})", report.reason));
+    }
+    if !report.quarantined.is_empty() {
+        line.push_str(&format!(
+            "; {} not decodable, quarantined",
+            count(report.quarantined.len(), "referral")
+        ));
     }
     if report.skipped > 0 {
         line.push_str(&format!(

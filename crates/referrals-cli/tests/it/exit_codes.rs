@@ -51,6 +51,37 @@ async fn an_undecodable_page_exits_5_in_a_listing_with_the_error_before_its_resu
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_mistyped_referral_exits_5_in_a_listing_naming_its_page_item_and_id() {
+    let sim = simulator(30, FaultPlan::new()).await;
+    let bad = sim.referrals()[13]["id"].as_str().unwrap().to_owned();
+    sim.set_faults(FaultPlan::new().rule(FaultRule::always(Fault::mistyped_field(&bad, "status"))));
+    let output = run(
+        &mut support::pointed_at(&sim, TOKEN),
+        &["list", "--all", "--page-size", "10", "--retries", "0"],
+    );
+    assert_eq!(output.status.code(), Some(5), "{}", stderr(&output));
+    // The first page, and the other nine referrals of the second.
+    assert_eq!(lines(&output), 19, "every referral received is written");
+    assert!(!stdout(&output).contains(&bad));
+    let err = stderr(&output);
+    assert!(
+        err.starts_with(&format!(
+            "error: cannot decode a referral: page 2, items[3] (id \"{bad}\"): unexpected JSON \
+             value at items[3].status: "
+        )),
+        "{err}"
+    );
+    assert!(
+        err.contains(
+            "listing stopped after 19 referrals in 2 pages of this run\n(the other referrals \
+             of that page are written; --resume continues after it)"
+        ),
+        "{err}"
+    );
+    assert!(at(&err, "error:") < at(&err, "--resume"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_credential_failure_in_a_listing_exits_3_without_a_resume_hint() {
     let sim = simulator(
         30,

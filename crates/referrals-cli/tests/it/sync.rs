@@ -305,6 +305,83 @@ async fn list_db_lists_the_mirror_offline() {
     assert!(!dir.path().join("none.db").exists());
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_mistyped_referral_is_quarantined_and_sync_exits_6_until_a_version_that_decodes() {
+    let dir = temp_dir();
+    let db = dir.path().join("m.db");
+    let sim = simulator(30, FaultPlan::new()).await;
+    let bad = sim.referrals()[14]["id"].as_str().unwrap().to_owned();
+    sim.set_faults(FaultPlan::new().rule(FaultRule::always(Fault::mistyped_field(&bad, "status"))));
+
+    let first = output(&mut sync_command(&sim, &db, &["--page-size", "10"]));
+    assert_eq!(first.status.code(), Some(6), "{}", stderr(&first));
+    let err = stderr(&first);
+    assert!(
+        err.contains("29 created"),
+        "the rest of the run is mirrored: {err}"
+    );
+    assert!(
+        err.contains("1 referral not decodable, quarantined"),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!(
+            "error: 1 referral could not be decoded and is kept as received in the quarantine of {}: {bad}",
+            db.display()
+        )),
+        "{err}"
+    );
+    assert!(err.contains("--quarantined"), "{err}");
+    assert!(
+        !err.contains("run `referrals sync` again"),
+        "the run completed: {err}"
+    );
+    let mut expected = simulator_state(&sim);
+    expected.retain(|id, _| *id != bad);
+    assert_eq!(mirror_state(&db), expected);
+
+    let rows = quarantine_of(&db);
+    let [row] = &rows[..] else { panic!("{rows:?}") };
+    assert_eq!(row["id"], bad.as_str());
+    assert_eq!(
+        (row["page"].as_u64(), row["index"].as_u64()),
+        (Some(2), Some(4))
+    );
+    assert_eq!(row["raw"]["status"], 7, "as received");
+    assert!(
+        row["error"].as_str().unwrap().contains("items[4].status"),
+        "{row}"
+    );
+
+    // Still mistyped: the next sync lists it again and exits 6 again.
+    let again = output(&mut sync_command(&sim, &db, &["--page-size", "10"]));
+    assert_eq!(again.status.code(), Some(6), "{}", stderr(&again));
+
+    // Fixed: mirrored, the row cleared, exit 0.
+    sim.set_faults(FaultPlan::new());
+    let fixed = output(&mut sync_command(&sim, &db, &["--page-size", "10"]));
+    assert_success(&fixed);
+    assert_eq!(mirror_state(&db), simulator_state(&sim));
+    assert_eq!(quarantine_of(&db), Vec::<Value>::new());
+    assert_journal_consistent(&db);
+}
+
+/// `referrals list --db DB --quarantined`, each line parsed.
+fn quarantine_of(db: &Path) -> Vec<Value> {
+    let listed = output(
+        process()
+            .args(["list", "--db"])
+            .arg(db)
+            .arg("--quarantined"),
+    );
+    assert_success(&listed);
+    String::from_utf8(listed.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
 /// `command` run as a user who cannot write what root made: itself when this process is not
 /// root, else the same command through `setpriv` as uid/gid 65534 (`nobody`); `None` (the test
 /// is skipped) when root has no `setpriv`.
@@ -661,14 +738,18 @@ fn file_state(db: &Path) -> FileState {
     let referrals = one("SELECT count(*) FROM referrals");
     let api_table =
         one("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'mirror_api'");
+    let quarantine_table =
+        one("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'quarantine'");
     let shape_matches_version = match version {
-        1 => last_seen_column == 1 && seen_table == 0 && api_table == 0,
-        // The current version: version 2's `referral_seen`, version 3's `mirror_api`.
-        3 => {
+        1 => last_seen_column == 1 && seen_table == 0 && api_table == 0 && quarantine_table == 0,
+        // The current version: version 2's `referral_seen`, version 3's `mirror_api`, version
+        // 4's `quarantine`.
+        current if current == referrals_sync::SCHEMA_VERSION => {
             last_seen_column == 0
                 && seen_table == 1
                 && one("SELECT count(*) FROM referral_seen") == referrals
                 && api_table == 1
+                && quarantine_table == 1
         }
         _ => false,
     };
@@ -683,8 +764,8 @@ fn file_state(db: &Path) -> FileState {
     }
 }
 
-/// `referrals changes` on a version-1 file upgrades it on open (to version 3 now, through
-/// version 2, in one transaction); killed with SIGKILL at random moments of that upgrade, the
+/// `referrals changes` on a version-1 file upgrades it on open (to the current version,
+/// through the ones between, in one transaction); killed with SIGKILL at random moments of that upgrade, the
 /// file is afterwards version 1 or the current version, whole, never in between, with every referral and journal row; the next open finishes the upgrade, and a
 /// sync goes on from there.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -17,6 +17,7 @@ use crate::list::ListQuery;
 use crate::pager::{End, Limits, Page, Pager};
 use crate::request::Endpoint;
 use crate::retry::RetryPolicy;
+use crate::undecodable::UndecodableItem;
 
 use range::{Checked, Range};
 use span::{Bounds, Order, Tick, created_nanos, cut_points, param, rewrite, tick_of};
@@ -682,6 +683,7 @@ impl Partition {
                     range.received.position = Position::Finished;
                     range.waiting.push_back(Checked {
                         items: Vec::new(),
+                        undecodable: Vec::new(),
                         cursor: range.received.clone(),
                         date: None,
                     });
@@ -955,7 +957,7 @@ impl Partition {
         }
         self.pages += 1;
         self.finished = true;
-        let page = self.page(Vec::new(), Some(End::Exhausted), None);
+        let page = self.page(Vec::new(), Vec::new(), Some(End::Exhausted), None);
         self.out.push_back(page);
     }
 
@@ -1115,7 +1117,7 @@ impl Partition {
             if end.is_some() {
                 self.finished = true;
             }
-            let page = self.page(checked.items, end, checked.date);
+            let page = self.page(checked.items, checked.undecodable, end, checked.date);
             self.out.push_back(page);
             if self.finished {
                 return;
@@ -1126,11 +1128,13 @@ impl Partition {
     fn page(
         &self,
         items: Vec<referrals_model::Referral>,
+        undecodable: Vec<UndecodableItem>,
         end: Option<End>,
         date: Option<SystemTime>,
     ) -> Page {
         Page {
             items,
+            undecodable,
             count: self.total,
             checkpoint: self.checkpoint(),
             end,
@@ -1207,11 +1211,14 @@ impl Partition {
         let Some(page) = page else {
             sequential.position = Position::Finished;
             self.finished = true;
-            let page = self.page(Vec::new(), Some(End::Exhausted), None);
+            let page = self.page(Vec::new(), Vec::new(), Some(End::Exhausted), None);
             self.out.push_back(page);
             return;
         };
         let skip = &sequential.skip;
+        // Items that are not referrals have no `createdDateTime` to skip by: they are kept (a
+        // quarantine keeps one copy of each).
+        let undecodable = page.undecodable;
         let items: Vec<_> = page
             .items
             .into_iter()
@@ -1239,7 +1246,7 @@ impl Partition {
         if end.is_some() {
             self.finished = true;
         }
-        let mut page = self.page(items, end, page.date);
+        let mut page = self.page(items, undecodable, end, page.date);
         if page.count.is_none() {
             page.count = count;
         }

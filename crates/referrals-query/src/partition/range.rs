@@ -11,6 +11,7 @@ use super::state::{Last, RangeState};
 use super::{Fallback, TaskId};
 use crate::checkpoint::Position;
 use crate::pager::{Page, Pager};
+use crate::undecodable::UndecodableItem;
 
 /// The most referrals sharing the last `createdDateTime` yielded that a range remembers by id.
 /// More than this many referrals created in the same 100 ns (ten full pages) is not a listing
@@ -36,6 +37,8 @@ pub(crate) struct Cursor {
 pub(crate) struct Checked {
     /// The items the range yields (the page's, cut where the range's own span ends).
     pub(crate) items: Vec<Referral>,
+    /// The page's items that are not referrals, before that cut ([`Page::undecodable`]).
+    pub(crate) undecodable: Vec<UndecodableItem>,
     /// The range's cursor after this page.
     pub(crate) cursor: Cursor,
     /// The page's `Date` ([`Page::date`]).
@@ -189,13 +192,18 @@ impl Range {
             && cut.is_none()
             && page
                 .count
-                .is_some_and(|count| count > page.items.len() as u64)
+                .is_some_and(|count| count > (page.items.len() + page.undecodable.len()) as u64)
         {
             return Err(Fallback::Capped);
         }
         let mut items = page.items;
+        let mut undecodable = page.undecodable;
         if let Some(cut) = cut {
             items.truncate(cut);
+            // An item that is not a referral has no `createdDateTime` to check: it goes with the
+            // referrals around it, kept when it comes before the cut.
+            let at = position_in_page(cut, &undecodable);
+            undecodable.retain(|item| item.index < at);
         }
         let last = last_after(self.received.last.as_ref(), &items)?;
         if first_page {
@@ -215,10 +223,25 @@ impl Range {
         };
         Ok(Checked {
             items,
+            undecodable,
             cursor: self.received.clone(),
             date: page.date,
         })
     }
+}
+
+/// The position in its page of the `decoded`-th referral that decoded, `undecodable` being the
+/// page's other items by increasing position.
+fn position_in_page(decoded: usize, undecodable: &[UndecodableItem]) -> usize {
+    let mut at = decoded;
+    for item in undecodable {
+        if item.index <= at {
+            at += 1;
+        } else {
+            break;
+        }
+    }
+    at
 }
 
 /// The last `createdDateTime` among `previous` and then `items` (in the listing's order: the

@@ -827,12 +827,94 @@ fn undecodable_page_reports_path_line_and_column() {
             .starts_with("page 1: invalid JSON")
     );
 
+    // A page that is JSON, one of whose items is not a referral, is no longer a page error
+    // (issue 23 item 5): the item is yielded aside, located just as precisely.
     let mut pager = Pager::new(Endpoint::default(), &ListQuery::new(), "corr").unwrap();
     let run = drive(&mut pager, |_| ok(r#"{"items":[{"status":7}]}"#));
-    let Err(PagerError::Decode { error, .. }) = &run.result else {
-        panic!()
+    assert_eq!(run.result, Ok(End::Exhausted));
+    let item = &run.pages[0].undecodable[0];
+    assert_eq!(item.path(), "items[0].status");
+    assert_eq!((item.page, item.index), (1, 0));
+}
+
+/// Pages of `a b c` (with `b` mistyped), `d e`, `f`.
+fn three_pages_one_mistyped(request: &Request<Bytes>) -> Reply {
+    let mut reply = three_pages(request);
+    if request.headers().get("ms-continuationtoken").is_none() {
+        reply.body = reply
+            .body
+            .replace(r#"{"id":"b"}"#, r#"{"id":"b","status":7}"#);
+    }
+    reply
+}
+
+#[test]
+fn a_mistyped_item_is_set_aside_and_the_rest_of_the_listing_goes_on() {
+    let mut pager = Pager::new(Endpoint::default(), &ListQuery::new(), "corr").unwrap();
+    let run = drive(&mut pager, three_pages_one_mistyped);
+    assert_eq!(run.result, Ok(End::Exhausted));
+    assert_eq!(run.items, ["a", "c", "d", "e", "f"]);
+    let first = &run.pages[0];
+    let [item] = &first.undecodable[..] else {
+        panic!("{:?}", first.undecodable)
     };
-    assert_eq!(error.path(), "items[0].status");
+    assert_eq!(
+        (item.page, item.index, item.id.as_deref()),
+        (1, 1, Some("b"))
+    );
+    assert_eq!(item.raw, r#"{"id":"b","status":7}"#);
+    assert_eq!(item.path(), "items[1].status");
+    // The mistyped item counts as yielded: the checkpoints stay positional.
+    assert_eq!(first.checkpoint.items_yielded(), 3);
+    assert_eq!(run.pages[2].checkpoint.items_yielded(), 6);
+    assert!(run.pages[1].undecodable.is_empty());
+}
+
+#[test]
+fn an_item_limit_and_a_resume_inside_a_page_keep_the_mistyped_item_in_its_place() {
+    // The limit falls right after the mistyped item: it is yielded, `c` is not.
+    let limits = Limits {
+        max_items: Some(2),
+        max_pages: None,
+    };
+    let mut pager = Pager::new(Endpoint::default(), &ListQuery::new(), "corr")
+        .unwrap()
+        .with_limits(limits);
+    let run = drive(&mut pager, three_pages_one_mistyped);
+    assert_eq!(run.result, Ok(End::ItemLimit));
+    assert_eq!(run.items, ["a"]);
+    assert_eq!(run.pages[0].undecodable[0].index, 1);
+    let checkpoint = run.pages[0].checkpoint.clone();
+    assert_eq!(checkpoint.items_yielded(), 2);
+
+    // Resumed inside the page: neither `a` nor `b` again.
+    let mut resumed = Pager::resume(Endpoint::default(), &checkpoint, "corr-2").unwrap();
+    let run = drive(&mut resumed, three_pages_one_mistyped);
+    assert_eq!(run.result, Ok(End::Exhausted));
+    assert_eq!(run.items, ["c", "d", "e", "f"]);
+    assert!(run.pages.iter().all(|page| page.undecodable.is_empty()));
+
+    // A limit of one stops before the mistyped item; the resume yields it first.
+    let mut pager = Pager::new(Endpoint::default(), &ListQuery::new(), "corr")
+        .unwrap()
+        .with_limits(Limits {
+            max_items: Some(1),
+            max_pages: None,
+        });
+    let run = drive(&mut pager, three_pages_one_mistyped);
+    assert_eq!(run.items, ["a"]);
+    assert!(run.pages[0].undecodable.is_empty());
+    let checkpoint = run.pages[0].checkpoint.clone();
+    let mut resumed = Pager::resume(Endpoint::default(), &checkpoint, "corr-2")
+        .unwrap()
+        .with_limits(Limits {
+            max_items: Some(1),
+            max_pages: None,
+        });
+    let run = drive(&mut resumed, three_pages_one_mistyped);
+    assert!(run.items.is_empty());
+    assert_eq!(run.pages[0].undecodable[0].id.as_deref(), Some("b"));
+    assert_eq!(run.pages[0].checkpoint.items_yielded(), 2);
 }
 
 #[test]

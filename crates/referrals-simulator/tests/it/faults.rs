@@ -324,6 +324,36 @@ async fn invalid_json_and_oversized_bodies() {
 }
 
 #[tokio::test]
+async fn a_mistyped_field_is_served_for_one_referral_in_lists_and_gets_until_the_rule_goes() {
+    let id = Synthetic::new(5).referral_id(1);
+    let plan = FaultPlan::new().rule(FaultRule::always(Fault::mistyped_field(&id, "status")));
+    let sim = simulator(3, plan).await;
+
+    let page = get(sim.local_addr(), COLLECTION, sim.token()).await.json();
+    let items = page["items"].as_array().unwrap();
+    assert_eq!(items.len(), 3);
+    for item in items {
+        let mistyped = item["id"] == id.as_str();
+        assert_eq!(item["status"] == json!(7), mistyped, "{item}");
+        assert_eq!(item["status"].is_string(), !mistyped, "{item}");
+    }
+    let single = get(sim.local_addr(), &format!("{COLLECTION}/{id}"), sim.token()).await;
+    assert_eq!(single.json()["status"], json!(7));
+    // The stored referral is untouched.
+    assert!(sim.referral(&id).unwrap()["status"].is_string());
+
+    sim.set_faults(FaultPlan::new());
+    let page = get(sim.local_addr(), COLLECTION, sim.token()).await.json();
+    assert!(
+        page["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|item| item["status"].is_string())
+    );
+}
+
+#[tokio::test]
 async fn unauthorized_once_then_accepted() {
     let plan = FaultPlan::new().rule(FaultRule::always(Fault::Unauthorized).times(1));
     let sim = simulator(2, plan).await;

@@ -1,6 +1,7 @@
 //! The SQLite mirror, one module per job: opening it (checks, pragmas, WAL, migrations), the
 //! rows and their change rules, the journal and consumer offsets, the steps of a sync run,
-//! verifying the journal, and the extension point for other crates' tables.
+//! verifying the journal, the quarantine of referrals received but not decodable, and the
+//! extension point for other crates' tables.
 
 use std::path::{Path, PathBuf};
 
@@ -13,12 +14,14 @@ mod api;
 mod extension;
 mod journal;
 mod open;
+mod quarantine;
 mod rows;
 mod runs;
 mod verify;
 
 pub use journal::ChangeRecord;
 pub use open::BUSY_TIMEOUT;
+pub use quarantine::{QuarantineRow, Quarantined};
 pub use rows::Applied;
 pub use runs::{Counts, PageUpdate, RunRecord};
 

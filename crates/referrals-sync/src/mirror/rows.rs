@@ -24,7 +24,8 @@ pub struct Applied {
 impl Mirror {
     /// Applies one referral as received (e.g. fetched after a webhook event) with the same
     /// rules as a sync: created when new or removed before, updated when its JSON differs,
-    /// nothing journaled when it is the stored version. One transaction.
+    /// nothing journaled when it is the stored version; a quarantined (undecodable) version of
+    /// it is released. One transaction.
     pub fn apply_referral(
         &mut self,
         referral: &Referral,
@@ -105,9 +106,11 @@ impl Mirror {
     }
 }
 
-/// Applies one row with the change rules of [`plan::decide`] and journals the change.
+/// Applies one row with the change rules of [`plan::decide`] and journals the change; a
+/// quarantined version of it goes ([`plan::clears_quarantine`]).
 fn apply_row(tx: &Transaction<'_>, row: &MirrorRow, now: &Timestamp) -> rusqlite::Result<Applied> {
     let decision = store_row(tx, row, now)?;
+    super::quarantine::release(tx, &row.id, row.updated_date_time.as_deref())?;
     let seq = match decision.change_kind() {
         Some(kind) => Some(journal(
             tx,

@@ -11,6 +11,7 @@ use referrals_query::Checkpoint;
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
 use super::journal::{JournalEntry, journal_batch};
+use super::quarantine::{self, QuarantineRow};
 use super::rows::{remove_row, store_row};
 use super::{Mirror, write_error};
 use crate::MirrorError;
@@ -80,6 +81,8 @@ pub struct PageUpdate {
     pub newest_updated: Option<Timestamp>,
     /// The current time.
     pub now: Timestamp,
+    /// The page's items that are not referrals, kept in the `quarantine` table.
+    pub quarantined: Vec<QuarantineRow>,
 }
 
 /// About what a referral adds to the files besides its JSON (columns, journal row, index).
@@ -152,10 +155,11 @@ impl Mirror {
         }
     }
 
-    /// Completes the run in progress: a full run marks what it did not see removed; the
-    /// watermark advances to the newest `updatedDateTime` received, but never past
-    /// [`plan::watermark_ceiling`] (the server's time, `server_time` when known, else `now`,
-    /// plus `overlap`; for a full run, its start). Returns the run's totals;
+    /// Completes the run in progress: a full run marks what it did not see removed (and
+    /// forgets the quarantined referrals it did not receive); the watermark advances to the
+    /// newest `updatedDateTime` received, but never past [`plan::watermark_ceiling`] (the
+    /// server's time, `server_time` when known, else `now`, plus `overlap`; for a full run, its
+    /// start), nor past what quarantined referrals allow ([`plan::held_watermark`]). Returns the run's totals;
     /// [`MirrorError::NoRunInProgress`] when there is no run to complete.
     pub fn finish_run(
         &mut self,
@@ -181,6 +185,7 @@ impl Mirror {
                         removed += 1;
                     }
                 }
+                quarantine::forget_unseen(&tx, &run.started_at)?;
             }
             let (watermark,): (Option<String>,) = tx.query_row(
                 "SELECT watermark FROM sync_state WHERE singleton = 1",
@@ -189,11 +194,12 @@ impl Mirror {
             )?;
             let ceiling =
                 plan::watermark_ceiling(run.kind, &run.started_at, server_time, local, overlap);
-            let watermark = plan::next_watermark(
-                watermark.map(Timestamp::new),
-                run.newest_updated.as_ref(),
-                &ceiling,
-            );
+            let previous = watermark.map(Timestamp::new);
+            let next =
+                plan::next_watermark(previous.clone(), run.newest_updated.as_ref(), &ceiling);
+            let held = quarantine::held(&tx)?;
+            let held: Vec<Option<&str>> = held.iter().map(Option::as_deref).collect();
+            let watermark = plan::held_watermark(next, previous, &held);
             let last_full = (run.kind == RunKind::Full).then(|| run.started_at.as_str());
             tx.execute(
                 "UPDATE sync_state SET watermark = ?1,
@@ -244,10 +250,14 @@ fn write_pages(
     let mut counts = Counts::default();
     let mut bytes = 0u64;
     let mut entries = Vec::new();
+    let mut any_quarantined = quarantine::any(tx)?;
     for page in pages {
         counts.pages += 1;
         for row in &page.rows {
             let decision = store_row(tx, row, &page.now)?;
+            if any_quarantined {
+                quarantine::release(tx, &row.id, row.updated_date_time.as_deref())?;
+            }
             bytes += match decision {
                 Decision::Created | Decision::Updated => (row.raw_json.len() + ROW_OVERHEAD) as u64,
                 Decision::Unchanged | Decision::Stale => SEEN_ROW_BYTES,
@@ -264,6 +274,11 @@ fn write_pages(
                     now: &page.now,
                 });
             }
+        }
+        for row in &page.quarantined {
+            quarantine::keep(tx, row, &page.now)?;
+            bytes += (row.raw_json.len() + ROW_OVERHEAD) as u64;
+            any_quarantined = true;
         }
     }
     journal_batch(tx, &entries)?;

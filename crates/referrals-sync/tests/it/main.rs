@@ -1,8 +1,9 @@
 //! The integration tests of `referrals-sync`, in one binary: the schema's migrations, the
-//! mirror file, and sync runs against the simulator.
+//! mirror file, sync runs against the simulator, and the quarantine of undecodable referrals.
 
 mod migration;
 mod mirror;
 mod partitioned;
+mod quarantine;
 mod support;
 mod sync;

@@ -135,7 +135,7 @@ fn a_version_1_mirror_upgrades_with_nothing_lost() {
 
     let connection = Connection::open(&db).unwrap();
     assert_eq!(pragma(&connection, "user_version"), SCHEMA_VERSION);
-    assert_eq!(SCHEMA_VERSION, 3);
+    assert_eq!(SCHEMA_VERSION, 4);
     assert_eq!(pragma(&connection, "application_id"), 0x5246_524C);
     let integrity: String = value(&connection, "PRAGMA integrity_check");
     assert_eq!(integrity, "ok");
@@ -166,6 +166,21 @@ fn a_version_1_mirror_upgrades_with_nothing_lost() {
         ["singleton", "base_url", "account", "recorded_at"]
     );
     assert_eq!(rows(&connection, "mirror_api", "singleton"), Rows::new());
+    // Nothing is quarantined yet.
+    assert_eq!(
+        columns(&connection, "quarantine"),
+        [
+            "id",
+            "updated_date_time",
+            "page",
+            "item_index",
+            "raw_json",
+            "error",
+            "first_seen_at",
+            "last_seen_at"
+        ]
+    );
+    assert_eq!(rows(&connection, "quarantine", "id"), Rows::new());
     for (table, order) in UNCHANGED_TABLES {
         assert_eq!(
             rows(&connection, table, order),

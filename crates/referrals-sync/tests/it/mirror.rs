@@ -746,6 +746,7 @@ fn full_page(referrals: &[Referral]) -> referrals_sync::PageUpdate {
         reason: Reason::FirstRun,
         newest_updated: None,
         now: Timestamp::new("2026-12-01T10:00:00Z"),
+        quarantined: Vec::new(),
     }
 }
 

@@ -405,27 +405,90 @@ async fn a_listing_stopped_by_an_error_resumes_with_each_item_exactly_once() {
         .retry(RetryPolicy::none())
         .build()
         .expect("valid");
-    let mut received = Vec::new();
     let mut items = failing.list(ListQuery::new().page_size(50).expect("in range"));
-    let error = loop {
-        match items.next().await {
-            Some(Ok(item)) => received.push(item),
-            Some(Err(error)) => break error,
-            None => panic!("the listing should fail on page 3"),
-        }
-    };
+    let (mut received, error) = until_error(&mut items).await;
     assert_eq!(received.len(), 100);
     assert_eq!(error.status().map(|s| s.as_u16()), Some(500));
     // The checkpoint travels as text, as it would to another process.
     let token = error.checkpoint().expect("a checkpoint").to_string();
     let checkpoint = token.parse().expect("parses back");
-    let rest: Vec<Referral> = sim_client(&sim)
+    received.extend(resumed(&sim, checkpoint).await);
+    assert_each_once(&received, 230);
+}
+
+/// The items of `items` up to the error that ends it.
+async fn until_error(items: &mut referrals::Listing) -> (Vec<Referral>, referrals::Error) {
+    let mut received = Vec::new();
+    loop {
+        match items.next().await {
+            Some(Ok(item)) => received.push(item),
+            Some(Err(error)) => return (received, error),
+            None => panic!("the listing should fail"),
+        }
+    }
+}
+
+/// The rest of a listing from `checkpoint`.
+async fn resumed(sim: &SimulatorHandle, checkpoint: referrals::Checkpoint) -> Vec<Referral> {
+    sim_client(sim)
         .resume(checkpoint)
         .try_collect()
         .await
-        .expect("resumed");
-    received.extend(rest);
-    assert_each_once(&received, 230);
+        .expect("resumed")
+}
+
+#[tokio::test]
+async fn a_mistyped_referral_ends_the_item_stream_after_its_page_and_pages_carry_it() {
+    let sim = simulator(60, FaultPlan::new()).await;
+    let bad = sim.referrals()[27]["id"].as_str().unwrap().to_owned();
+    sim.set_faults(FaultPlan::new().rule(FaultRule::always(Fault::mistyped_field(&bad, "status"))));
+    let query = || ListQuery::new().page_size(20).expect("in range");
+
+    // Items: the first page, the second page's other 19, then the error naming the item.
+    let mut items = sim_client(&sim).list(query());
+    let (mut received, error) = until_error(&mut items).await;
+    assert!(items.next().await.is_none(), "nothing after the error");
+    assert_each_once(&received, 39);
+    assert!(!ids(&received).contains(&bad));
+    let ErrorKind::Decode {
+        item: Some(item),
+        page,
+        body: None,
+        ..
+    } = error.kind()
+    else {
+        panic!("{error}");
+    };
+    assert_eq!(*page, Some(2));
+    assert_eq!((item.page, item.index), (2, 7));
+    assert_eq!(item.id.as_deref(), Some(bad.as_str()));
+    assert_eq!(item.path(), "items[7].status");
+    let raw: serde_json::Value = serde_json::from_str(&item.raw).unwrap();
+    assert_eq!(raw["status"], 7);
+    assert!(
+        error.to_string().starts_with(&format!(
+            "cannot decode a referral: page 2, items[7] (id \"{bad}\")"
+        )),
+        "{error}"
+    );
+    // Its checkpoint continues after that page: the rest, each once.
+    let checkpoint = error.checkpoint().expect("a checkpoint").clone();
+    assert_eq!(checkpoint.items_yielded(), 40);
+    received.extend(resumed(&sim, checkpoint).await);
+    assert_each_once(&received, 59);
+
+    // Pages: every page, the mistyped referral aside.
+    let pages: Vec<referrals::Page> = sim_client(&sim)
+        .list(query())
+        .pages()
+        .try_collect()
+        .await
+        .expect("every page");
+    assert_eq!(pages.len(), 3);
+    let set_aside: Vec<_> = pages.iter().flat_map(|p| &p.undecodable).collect();
+    assert_eq!(set_aside.len(), 1);
+    assert_eq!(set_aside[0].id.as_deref(), Some(bad.as_str()));
+    assert_eq!(pages.iter().map(|p| p.items.len()).sum::<usize>(), 59);
 }
 
 #[tokio::test]

@@ -1,9 +1,12 @@
-//! `referrals list --db PATH`: the referrals of a local mirror, offline, in any `--format`.
+//! `referrals list --db PATH`: the referrals of a local mirror, offline, in any `--format`;
+//! with `--quarantined`, those `sync` received but could not decode.
 
+use std::io::{self, BufWriter, Write};
 use std::path::Path;
 
 use referrals::Referral;
 use referrals_sync::Mirror;
+use serde_json::value::RawValue;
 
 use crate::cli::{Format, ListArgs};
 use crate::failure::Failure;
@@ -31,6 +34,9 @@ pub fn run(db: &Path, args: &ListArgs, format: Option<Format>) -> Result<(), Fai
              --select, --format and --no-header only"
         )));
     }
+    if args.quarantined {
+        return quarantined(db, args, format);
+    }
     let format = output::format_or(format, Format::Ndjson);
     // Read-only when the user cannot write it.
     let mirror = Mirror::open_to_read(db)?;
@@ -51,5 +57,41 @@ pub fn run(db: &Path, args: &ListArgs, format: Option<Format>) -> Result<(), Fai
     let finished = sink.finish();
     listed?;
     finished?;
+    Ok(())
+}
+
+/// `list --db PATH --quarantined`: the mirror's quarantine as NDJSON, one line per referral
+/// received but not decodable, oldest first, with the referral as received under `raw`.
+fn quarantined(db: &Path, args: &ListArgs, format: Option<Format>) -> Result<(), Failure> {
+    if format.is_some_and(|format| format != Format::Ndjson) || args.classic.status.is_some() {
+        return Err(Failure::Usage(
+            "--quarantined lists the quarantine as NDJSON: --format ndjson only, no --status"
+                .into(),
+        ));
+    }
+    let mirror = Mirror::open_to_read(db)?;
+    let mut out = BufWriter::new(io::stdout());
+    for entry in mirror.quarantined()? {
+        let row = entry.row;
+        let raw = RawValue::from_string(row.raw_json).map_err(|e| {
+            Failure::Local(format!(
+                "{}: a quarantined referral is not valid JSON: {e}",
+                db.display()
+            ))
+        })?;
+        let line = serde_json::json!({
+            "id": row.id,
+            "page": row.page,
+            "index": row.index,
+            "updatedDateTime": row.updated_date_time,
+            "error": row.error,
+            "firstSeenAt": entry.first_seen_at,
+            "lastSeenAt": entry.last_seen_at,
+            "raw": raw,
+        });
+        serde_json::to_writer(&mut out, &line).map_err(io::Error::from)?;
+        out.write_all(b"\n")?;
+    }
+    out.flush()?;
     Ok(())
 }
