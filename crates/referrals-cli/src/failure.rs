@@ -41,6 +41,8 @@ pub enum Failure {
     Config(String),
     /// The local mirror cannot be used (missing, locked, corrupt, full...).
     Mirror(MirrorError),
+    /// Lines of a batch (`create --from`) were refused or failed; stdout says which and why.
+    Lines(String),
 }
 
 impl Failure {
@@ -56,7 +58,7 @@ impl Failure {
             },
             // Nobody reads the rest: the reader went away (`referrals list | head`).
             Failure::Output(error) if error.kind() == io::ErrorKind::BrokenPipe => OK,
-            Failure::Output(_) | Failure::Local(_) | Failure::Mirror(_) => API,
+            Failure::Output(_) | Failure::Local(_) | Failure::Mirror(_) | Failure::Lines(_) => API,
             Failure::Config(_) => CONFIG,
         }
     }
@@ -98,9 +100,10 @@ impl Failure {
 impl fmt::Display for Failure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Failure::Usage(message) | Failure::Local(message) | Failure::Config(message) => {
-                f.write_str(message)
-            }
+            Failure::Usage(message)
+            | Failure::Local(message)
+            | Failure::Config(message)
+            | Failure::Lines(message) => f.write_str(message),
             Failure::Client(error) | Failure::Interrupted(error) => fmt::Display::fmt(error, f),
             Failure::Output(error) => write!(f, "cannot write the output: {error}"),
             Failure::Mirror(error) => fmt::Display::fmt(error, f),

@@ -509,6 +509,7 @@ fn database_flag(command: &Command) -> Option<PathBuf> {
         Command::Sync(args) => args.db.clone(),
         Command::Changes(args) => args.db.clone(),
         Command::Listen(args) => args.db.clone(),
+        Command::Create { db, .. } => db.clone(),
         _ => None,
     }
 }

@@ -29,7 +29,17 @@ pub async fn run(command: &Command, settings: &Settings) -> Result<(), Failure> 
     match command {
         Command::List(args) => list::run(settings, args).await,
         Command::Get { id, .. } => get::run(settings, id).await,
-        Command::Create { file, .. } => create::run(settings, file).await,
+        Command::Create {
+            file: Some(file), ..
+        } => create::run(settings, file).await,
+        Command::Create {
+            from: Some(from),
+            input_format,
+            concurrency,
+            wait,
+            ..
+        } => create::batch(settings, from, *input_format, *concurrency, *wait).await,
+        Command::Create { .. } => Err(Failure::Usage("--file or --from is required".into())),
         Command::Update {
             id,
             patch,
