@@ -213,10 +213,10 @@ pub enum Command {
         from: Option<PathBuf>,
         /// With --from, the mirror: a SQLite file (created if missing)
         /// [default: REFERRALS_DB, else the profile's `database`, else referrals.db]
-        #[arg(long, value_name = "PATH", requires = "from")]
+        #[arg(long, value_name = "PATH")]
         db: Option<PathBuf>,
         /// With --from, what the file holds [default: csv for a .csv file, else ndjson]
-        #[arg(long, value_enum, value_name = "FORMAT", requires = "from")]
+        #[arg(long, value_enum, value_name = "FORMAT")]
         input_format: Option<InputFormat>,
         /// With --from, create requests in flight at once, 1 to 16
         #[arg(long, value_name = "N", default_value_t = referrals_sync::batch::DEFAULT_CONCURRENCY)]

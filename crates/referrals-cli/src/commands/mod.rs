@@ -30,8 +30,14 @@ pub async fn run(command: &Command, settings: &Settings) -> Result<(), Failure> 
         Command::List(args) => list::run(settings, args).await,
         Command::Get { id, .. } => get::run(settings, id).await,
         Command::Create {
-            file: Some(file), ..
+            file: Some(file),
+            db: None,
+            input_format: None,
+            ..
         } => create::run(settings, file).await,
+        Command::Create { file: Some(_), .. } => Err(Failure::Usage(
+            "--db and --input-format go with --from (a batch), not --file".into(),
+        )),
         Command::Create {
             from: Some(from),
             input_format,

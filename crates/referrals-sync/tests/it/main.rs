@@ -1,6 +1,7 @@
 //! The integration tests of `referrals-sync`, in one binary: the schema's migrations, the
 //! mirror file, and sync runs against the simulator.
 
+mod batch;
 mod migration;
 mod mirror;
 mod support;
