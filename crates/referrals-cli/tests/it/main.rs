@@ -2,6 +2,7 @@
 //! support module.
 
 mod auth;
+mod batch;
 mod cli;
 mod daily;
 mod numbers;
