@@ -24,6 +24,19 @@ pub(crate) enum Intent {
     Refused,
 }
 
+/// What became of an intent, to record.
+#[derive(Debug, Clone)]
+pub(crate) enum Answer {
+    /// Created as `id`; `referral` as the API answered it, when it did.
+    Created {
+        external: String,
+        id: String,
+        referral: Option<Box<Referral>>,
+    },
+    /// Refused by the API, for `error`.
+    Refused { external: String, error: String },
+}
+
 /// A JSON array of `ids`, for SQLite's `json_each`: any number of keys in one statement.
 fn json_array(ids: &[&str]) -> String {
     serde_json::Value::from(ids.to_vec()).to_string()
@@ -93,74 +106,80 @@ impl Mirror {
         Ok(rows.into_iter().collect())
     }
 
-    /// Records that `external` is about to be sent, in its own transaction, before the request.
-    /// Returns false, writing nothing, when the outbox says it was created already.
-    pub(crate) fn record_intent(
+    /// Records that each of `externals` is about to be sent, in one transaction committed
+    /// before any of their requests. Returns, for each, false (writing nothing) when the
+    /// outbox says it was created already.
+    pub(crate) fn record_intents(
         &mut self,
-        external: &str,
+        externals: &[String],
         now: SystemTime,
-    ) -> Result<bool, MirrorError> {
+    ) -> Result<Vec<bool>, MirrorError> {
         let path = self.path().to_path_buf();
+        let now = now_text(now);
         self.transaction(|tx| {
-            let changed = tx
-                .execute(
+            let fail = |e| MirrorError::from_sqlite(&path, "record an intent", e);
+            let mut statement = tx
+                .prepare_cached(
                     "INSERT INTO create_intents (external_reference_id, state, intended_at)
                      VALUES (?1, 'intent', ?2)
                      ON CONFLICT (external_reference_id) DO UPDATE
                          SET state = 'intent', referral_id = NULL, error = NULL,
                              intended_at = excluded.intended_at, resolved_at = NULL
                          WHERE create_intents.state <> 'created'",
-                    params![external, now_text(now)],
                 )
-                .map_err(|e| MirrorError::from_sqlite(&path, "record an intent", e))?;
-            Ok(changed == 1)
+                .map_err(fail)?;
+            externals
+                .iter()
+                .map(|external| Ok(statement.execute(params![external, now]).map_err(fail)? == 1))
+                .collect()
         })
     }
 
-    /// Records that `external` was created as `referral` (as the API answered it, applied to
-    /// the mirror in the same transaction), or found in the mirror when `referral` is `None`
-    /// and `id` is given.
-    pub(crate) fn record_created(
+    /// Records what the API answered (or the mirror showed) for several intents, in one
+    /// transaction: each creation with its id (and the created referral, when the answer
+    /// carried it, applied to the mirror and journaled), each refusal with its reason.
+    pub(crate) fn record_answers(
         &mut self,
-        external: &str,
-        id: &str,
-        referral: Option<&Referral>,
+        answers: &[Answer],
         now: SystemTime,
     ) -> Result<(), MirrorError> {
         let path = self.path().to_path_buf();
+        let at = now_text(now);
         self.transaction(|tx| {
-            if let Some(referral) = referral {
-                Mirror::apply_referral_in(tx, referral, now)?;
+            let fail = |e| MirrorError::from_sqlite(&path, "record an answer", e);
+            for answer in answers {
+                match answer {
+                    Answer::Created {
+                        external,
+                        id,
+                        referral,
+                    } => {
+                        if let Some(referral) = referral {
+                            Mirror::apply_referral_in(tx, referral, now)?;
+                        }
+                        tx.prepare_cached(
+                            "INSERT INTO create_intents
+                                 (external_reference_id, state, referral_id, intended_at,
+                                  resolved_at)
+                             VALUES (?1, 'created', ?2, ?3, ?3)
+                             ON CONFLICT (external_reference_id) DO UPDATE
+                                 SET state = 'created', referral_id = excluded.referral_id,
+                                     error = NULL, resolved_at = excluded.resolved_at",
+                        )
+                        .and_then(|mut s| s.execute(params![external, id, at]))
+                        .map_err(fail)?;
+                    }
+                    Answer::Refused { external, error } => {
+                        tx.prepare_cached(
+                            "UPDATE create_intents
+                             SET state = 'refused', error = ?2, resolved_at = ?3
+                             WHERE external_reference_id = ?1 AND state = 'intent'",
+                        )
+                        .and_then(|mut s| s.execute(params![external, error, at]))
+                        .map_err(fail)?;
+                    }
+                }
             }
-            tx.execute(
-                "INSERT INTO create_intents
-                     (external_reference_id, state, referral_id, intended_at, resolved_at)
-                 VALUES (?1, 'created', ?2, ?3, ?3)
-                 ON CONFLICT (external_reference_id) DO UPDATE
-                     SET state = 'created', referral_id = excluded.referral_id, error = NULL,
-                         resolved_at = excluded.resolved_at",
-                params![external, id, now_text(now)],
-            )
-            .map_err(|e| MirrorError::from_sqlite(&path, "record a creation", e))?;
-            Ok(())
-        })
-    }
-
-    /// Records that the API refused to create `external`, and why.
-    pub(crate) fn record_refused(
-        &mut self,
-        external: &str,
-        error: &str,
-        now: SystemTime,
-    ) -> Result<(), MirrorError> {
-        let path = self.path().to_path_buf();
-        self.transaction(|tx| {
-            tx.execute(
-                "UPDATE create_intents SET state = 'refused', error = ?2, resolved_at = ?3
-                 WHERE external_reference_id = ?1 AND state = 'intent'",
-                params![external, error, now_text(now)],
-            )
-            .map_err(|e| MirrorError::from_sqlite(&path, "record a refusal", e))?;
             Ok(())
         })
     }
@@ -195,26 +214,41 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut mirror = Mirror::open(dir.path().join("m.db")).unwrap();
         let t0 = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
-        assert!(mirror.record_intent("a", t0).unwrap());
-        assert!(mirror.record_intent("b", t0).unwrap());
-        mirror.record_refused("b", "HTTP 400: no", t0).unwrap();
+        let keys = |k: &[&str]| k.iter().map(|k| k.to_string()).collect::<Vec<_>>();
+        let created = |k: &str, id: &str| Answer::Created {
+            external: k.into(),
+            id: id.into(),
+            referral: None,
+        };
+        let refused = |k: &str, e: &str| Answer::Refused {
+            external: k.into(),
+            error: e.into(),
+        };
+        assert_eq!(
+            mirror.record_intents(&keys(&["a", "b"]), t0).unwrap(),
+            [true, true]
+        );
+        mirror
+            .record_answers(&[refused("b", "HTTP 400: no")], t0)
+            .unwrap();
         let intents = mirror.create_intents(&["a", "b", "c"]).unwrap();
         assert_eq!(intents["a"], Intent::Pending { intended_at: t0 });
         assert_eq!(intents["b"], Intent::Refused);
         assert!(!intents.contains_key("c"));
 
-        mirror.record_created("a", "r1", None, t0).unwrap();
-        assert!(
-            !mirror.record_intent("a", t0).unwrap(),
+        mirror.record_answers(&[created("a", "r1")], t0).unwrap();
+        assert_eq!(
+            mirror.record_intents(&keys(&["a"]), t0).unwrap(),
+            [false],
             "created stays created"
         );
-        mirror.record_refused("a", "late", t0).unwrap();
+        mirror.record_answers(&[refused("a", "late")], t0).unwrap();
         assert_eq!(
             mirror.intent_row("a").unwrap(),
             Some(("created".into(), Some("r1".into()), None))
         );
         // A refused one may be sent again (a corrected line).
-        assert!(mirror.record_intent("b", t0).unwrap());
+        assert_eq!(mirror.record_intents(&keys(&["b"]), t0).unwrap(), [true]);
         assert_eq!(
             mirror.intent_row("b").unwrap(),
             Some(("intent".into(), None, None))

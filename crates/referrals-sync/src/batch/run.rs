@@ -1,14 +1,15 @@
 //! Sending a checked batch exactly once: the mirror brought up to date, what exists already
 //! skipped, each creation recorded before its request and resolved after it.
 
-use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::PoisonError;
 use std::time::SystemTime;
 
 use futures::StreamExt;
-use referrals::{Client, ErrorKind};
+use referrals::{Client, ErrorKind, Referral};
 use serde::Serialize;
 
-use super::intents::Intent;
+use super::intents::{Answer, Intent};
 use super::plan::{Plan, PlannedLine};
 use crate::{
     MirrorError, SharedMirror, SyncError, SyncLock, SyncOptions, SyncReport, ThreadError,
@@ -136,6 +137,14 @@ pub enum BatchError {
     /// The concurrency is out of range; nothing was done.
     #[error("the concurrency must be 1 to {MAX_CONCURRENCY}, not {0}")]
     Concurrency(usize),
+    /// The lock given is not the mirror's sync lock; nothing was done.
+    #[error("{}: not the sync lock of the mirror {}", lock.display(), mirror.display())]
+    NotTheMirrorsLock {
+        /// The lock file given.
+        lock: PathBuf,
+        /// The mirror's file.
+        mirror: PathBuf,
+    },
     /// The sync before sending failed; nothing was sent.
     #[error(transparent)]
     Sync(#[from] SyncError),
@@ -175,6 +184,8 @@ enum Step {
     Send,
     /// An intent no complete sync has been able to settle yet.
     Unresolved,
+    /// The outbox said it was created when its intent was to be recorded.
+    CreatedMeanwhile,
 }
 
 /// The step of a line whose referral the mirror has (`found`) or not, with its outbox row,
@@ -242,9 +253,11 @@ fn classify(error: &referrals::Error) -> Failure {
 ///    process left unfinished is finished, then a fresh one made).
 /// 2. A line whose `externalReferenceId` belongs to a referral of the mirror is
 ///    [`Outcome::Exists`]; so is one the outbox says an earlier run created.
-/// 3. Each other line is recorded in the outbox (`create_intents`) in its own transaction,
-///    then sent; the created referral and its id are recorded after the answer (one
-///    transaction, the referral applied to the mirror and journaled). A refusal is recorded
+/// 3. Every other line is recorded in the outbox (`create_intents`) as an intent, in a
+///    transaction committed before any request; then the lines are sent, `concurrency` at a
+///    time, and each created referral and its id are recorded after its answer (the answers
+///    ready together in one transaction, the referrals applied to the mirror and journaled),
+///    before the line is reported. A refusal is recorded
 ///    with its reason ([`Outcome::Refused`]); a request whose answer never came is
 ///    [`Outcome::Failed`] and keeps its intent. The next run resolves such an intent from
 ///    its sync: the referral found by `externalReferenceId`, or, when a complete sync that
@@ -279,9 +292,19 @@ pub async fn create_batch(
     options: &BatchOptions,
     mut on_line: impl FnMut(&LineOutcome),
 ) -> Result<BatchReport, BatchError> {
-    let _held = lock;
     if !(1..=MAX_CONCURRENCY).contains(&options.concurrency) {
         return Err(BatchError::Concurrency(options.concurrency));
+    }
+    let mirror_path = mirror
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .path()
+        .to_path_buf();
+    if lock.path() != SyncLock::path_for(&mirror_path) {
+        return Err(BatchError::NotTheMirrorsLock {
+            lock: lock.path().to_path_buf(),
+            mirror: mirror_path,
+        });
     }
     let synced_from = SystemTime::now();
     let mut report = sync(client, mirror, &options.sync).await?;
@@ -311,15 +334,47 @@ pub async fn create_batch(
         })
         .collect();
     settle_lost_answers(mirror, plan, &steps).await?;
+    let steps = record_intents(mirror, plan, steps).await?;
 
     let mut counts = BatchCounts::default();
-    let mut outcomes = futures::stream::iter(plan.lines().iter().zip(steps))
-        .map(|(line, step)| run_step(client, mirror, line, step))
-        .buffered(options.concurrency);
-    while let Some(outcome) = outcomes.next().await {
-        let outcome = outcome?;
-        counts.count(outcome.outcome);
-        on_line(&outcome);
+    // The answers in line order, as many as are ready at a time: each group's outcomes are
+    // recorded in one transaction before they are reported.
+    let mut answers = futures::stream::iter(plan.lines().iter().zip(steps))
+        .map(|(line, step)| async move { (line, attempt(client, line, step).await) })
+        .buffered(options.concurrency)
+        .ready_chunks(options.concurrency);
+    while let Some(group) = answers.next().await {
+        let mut records = Vec::new();
+        let mut outcomes = Vec::new();
+        let mut stop = None;
+        for (line, attempt) in group {
+            match judge(line, attempt) {
+                Judged::Outcome(outcome, record) => {
+                    records.extend(record);
+                    outcomes.push(outcome);
+                }
+                Judged::Stop(error) => {
+                    stop = Some(BatchError::Stopped {
+                        line: line.line,
+                        error,
+                    });
+                    break;
+                }
+            }
+        }
+        if !records.is_empty() {
+            blocking(mirror, move |m| {
+                m.record_answers(&records, SystemTime::now())
+            })
+            .await?;
+        }
+        for outcome in &outcomes {
+            counts.count(outcome.outcome);
+            on_line(outcome);
+        }
+        if let Some(stop) = stop {
+            return Err(stop);
+        }
     }
     Ok(BatchReport {
         counts,
@@ -334,14 +389,16 @@ async fn settle_lost_answers(
     plan: &Plan,
     steps: &[Step],
 ) -> Result<(), BatchError> {
-    let settled: HashMap<String, String> = plan
+    let settled: Vec<Answer> = plan
         .lines()
         .iter()
         .zip(steps)
         .filter_map(|(line, step)| match step {
-            Step::Exists { id, resolves: true } => {
-                Some((line.external_reference_id.clone(), id.clone()))
-            }
+            Step::Exists { id, resolves: true } => Some(Answer::Created {
+                external: line.external_reference_id.clone(),
+                id: id.clone(),
+                referral: None,
+            }),
             _ => None,
         })
         .collect();
@@ -349,13 +406,55 @@ async fn settle_lost_answers(
         return Ok(());
     }
     blocking(mirror, move |m| {
-        let now = SystemTime::now();
-        for (key, id) in &settled {
-            m.record_created(key, id, None, now)?;
-        }
-        Ok(())
+        m.record_answers(&settled, SystemTime::now())
     })
     .await
+}
+
+/// Records the intent of every line to send, in one transaction committed before any
+/// request; a line the outbox says was created meanwhile is not sent.
+async fn record_intents(
+    mirror: &SharedMirror,
+    plan: &Plan,
+    steps: Vec<Step>,
+) -> Result<Vec<Step>, BatchError> {
+    let sending: Vec<String> = plan
+        .lines()
+        .iter()
+        .zip(&steps)
+        .filter(|(_, step)| **step == Step::Send)
+        .map(|(line, _)| line.external_reference_id.clone())
+        .collect();
+    if sending.is_empty() {
+        return Ok(steps);
+    }
+    let mut recorded = blocking(mirror, move |m| {
+        m.record_intents(&sending, SystemTime::now())
+    })
+    .await?
+    .into_iter();
+    Ok(steps
+        .into_iter()
+        .map(|step| match step {
+            // Only another batch, which the sync lock keeps out, records creations meanwhile.
+            Step::Send if recorded.next() == Some(false) => Step::CreatedMeanwhile,
+            step => step,
+        })
+        .collect())
+}
+
+/// What sending (or not) a line gave.
+enum Attempt {
+    /// Not sent: the outcome is known.
+    Known(LineOutcome),
+    /// The API's answer, or the failure to get one.
+    Answered(Result<Referral, referrals::Error>),
+}
+
+/// A line's outcome and what to record of it, or the failure that stops the batch.
+enum Judged {
+    Outcome(LineOutcome, Option<Answer>),
+    Stop(referrals::Error),
 }
 
 fn outcome(line: &PlannedLine, outcome: Outcome) -> LineOutcome {
@@ -372,81 +471,72 @@ fn outcome(line: &PlannedLine, outcome: Outcome) -> LineOutcome {
 const RESOLVED_NEXT: &str =
     "it may have been created: the next run finds out from the mirror and never sends it twice";
 
-async fn run_step(
-    client: &Client,
-    mirror: &SharedMirror,
-    line: &PlannedLine,
-    step: Step,
-) -> Result<LineOutcome, BatchError> {
-    match step {
-        Step::Exists { id, .. } => Ok(LineOutcome {
+async fn attempt(client: &Client, line: &PlannedLine, step: Step) -> Attempt {
+    Attempt::Known(match step {
+        Step::Exists { id, .. } => LineOutcome {
             id: Some(id),
             ..outcome(line, Outcome::Exists)
-        }),
-        Step::Unresolved => Ok(LineOutcome {
+        },
+        Step::Unresolved => LineOutcome {
             error: Some(format!(
                 "an earlier request for it got no answer and no complete sync since shows it; {RESOLVED_NEXT}"
             )),
             ..outcome(line, Outcome::Failed)
-        }),
-        Step::Send => send(client, mirror, line).await,
-    }
-}
-
-async fn send(
-    client: &Client,
-    mirror: &SharedMirror,
-    line: &PlannedLine,
-) -> Result<LineOutcome, BatchError> {
-    let key = line.external_reference_id.clone();
-    let recorded = blocking(mirror, move |m| m.record_intent(&key, SystemTime::now())).await?;
-    if !recorded {
-        // Only another batch, which the sync lock keeps out, records creations meanwhile.
-        return Ok(LineOutcome {
+        },
+        Step::CreatedMeanwhile => LineOutcome {
             error: Some("the outbox says it was created meanwhile; not sent".into()),
             ..outcome(line, Outcome::Failed)
-        });
-    }
-    let key = line.external_reference_id.clone();
-    match client.create(&line.referral).await {
-        Ok(created) => match created.id.clone() {
-            Some(id) => {
-                let recorded_id = id.clone();
-                blocking(mirror, move |m| {
-                    m.record_created(&key, &recorded_id, Some(&created), SystemTime::now())
-                })
-                .await?;
-                Ok(LineOutcome {
-                    id: Some(id),
-                    ..outcome(line, Outcome::Created)
-                })
-            }
-            None => Ok(LineOutcome {
-                error: Some(format!("the API answered without an id; {RESOLVED_NEXT}")),
-                ..outcome(line, Outcome::Failed)
-            }),
         },
-        Err(error) => match classify(&error) {
+        Step::Send => return Attempt::Answered(client.create(&line.referral).await),
+    })
+}
+
+fn judge(line: &PlannedLine, attempt: Attempt) -> Judged {
+    let external = line.external_reference_id.clone();
+    match attempt {
+        Attempt::Known(known) => Judged::Outcome(known, None),
+        Attempt::Answered(Ok(created)) => match created.id.clone() {
+            Some(id) => Judged::Outcome(
+                LineOutcome {
+                    id: Some(id.clone()),
+                    ..outcome(line, Outcome::Created)
+                },
+                Some(Answer::Created {
+                    external,
+                    id,
+                    referral: Some(Box::new(created)),
+                }),
+            ),
+            None => Judged::Outcome(
+                LineOutcome {
+                    error: Some(format!("the API answered without an id; {RESOLVED_NEXT}")),
+                    ..outcome(line, Outcome::Failed)
+                },
+                None,
+            ),
+        },
+        Attempt::Answered(Err(error)) => match classify(&error) {
             Failure::Refused => {
                 let reason = error.to_string();
-                let recorded = reason.clone();
-                blocking(mirror, move |m| {
-                    m.record_refused(&key, &recorded, SystemTime::now())
-                })
-                .await?;
-                Ok(LineOutcome {
-                    error: Some(reason),
-                    ..outcome(line, Outcome::Refused)
-                })
+                Judged::Outcome(
+                    LineOutcome {
+                        error: Some(reason.clone()),
+                        ..outcome(line, Outcome::Refused)
+                    },
+                    Some(Answer::Refused {
+                        external,
+                        error: reason,
+                    }),
+                )
             }
-            Failure::Unknown => Ok(LineOutcome {
-                error: Some(format!("{error}; {RESOLVED_NEXT}")),
-                ..outcome(line, Outcome::Failed)
-            }),
-            Failure::Fatal => Err(BatchError::Stopped {
-                line: line.line,
-                error,
-            }),
+            Failure::Unknown => Judged::Outcome(
+                LineOutcome {
+                    error: Some(format!("{error}; {RESOLVED_NEXT}")),
+                    ..outcome(line, Outcome::Failed)
+                },
+                None,
+            ),
+            Failure::Fatal => Judged::Stop(error),
         },
     }
 }

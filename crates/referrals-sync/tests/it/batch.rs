@@ -5,7 +5,10 @@ use std::collections::HashMap;
 
 use referrals_simulator::{Fault, FaultPlan, FaultRule, Operation, SimulatorHandle};
 use referrals_sync::SyncLock;
-use referrals_sync::batch::{BatchOptions, BatchReport, LineOutcome, Outcome, Plan, create_batch};
+use referrals_sync::batch::{
+    BatchError, BatchOptions, BatchReport, LineOutcome, MAX_CONCURRENCY, Outcome, Plan,
+    create_batch,
+};
 
 use crate::support::{Rig, rig};
 
@@ -277,5 +280,29 @@ async fn runs_under_random_lost_answers_and_server_errors_end_with_each_referral
         created.values().all(|n| *n == 1),
         "created twice: {created:?}"
     );
+    rig.close();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_needs_the_mirrors_own_lock_and_a_concurrency_in_range() {
+    let rig = rig("batch-lock", 3, FaultPlan::new()).await;
+    let plan = Plan::from_ndjson(batch_text("lock", 1).as_bytes()).unwrap();
+    let other = rig.dir.path().join("other.db");
+    let lock = SyncLock::acquire(&other, referrals_sync::DEFAULT_LOCK_WAIT).unwrap();
+    let options = BatchOptions::with_concurrency(1);
+    let error = create_batch(&rig.client, &rig.mirror, &lock, &plan, &options, |_| {})
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(error, BatchError::NotTheMirrorsLock { .. }),
+        "{error}"
+    );
+    let lock = SyncLock::acquire(&rig.db, referrals_sync::DEFAULT_LOCK_WAIT).unwrap();
+    let options = BatchOptions::with_concurrency(MAX_CONCURRENCY + 1);
+    let error = create_batch(&rig.client, &rig.mirror, &lock, &plan, &options, |_| {})
+        .await
+        .unwrap_err();
+    assert!(matches!(error, BatchError::Concurrency(17)), "{error}");
+    assert_eq!(rig.simulator.api_requests(), 0, "nothing sent");
     rig.close();
 }
