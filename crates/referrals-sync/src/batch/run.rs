@@ -11,6 +11,7 @@ use serde::Serialize;
 
 use super::intents::{Answer, Intent};
 use super::plan::{Plan, PlannedLine};
+use crate::blocking::spawn_blocking_on;
 use crate::{
     MirrorError, SharedMirror, SyncError, SyncLock, SyncOptions, SyncReport, ThreadError,
     run_blocking, sync,
@@ -336,22 +337,27 @@ pub async fn create_batch(
     settle_lost_answers(mirror, plan, &steps).await?;
     let steps = record_intents(mirror, plan, steps).await?;
 
-    let mut counts = BatchCounts::default();
-    // The answers in line order, as many as are ready at a time: each group's outcomes are
-    // recorded in one transaction before they are reported.
+    // The answers in line order, as many as are ready at a time. Answers are recorded in one
+    // transaction on a blocking thread while the next ones arrive; those that arrive meanwhile
+    // go together into the next transaction (the sync engine writes its pages so). A line is
+    // reported once its answer is recorded.
     let mut answers = futures::stream::iter(plan.lines().iter().zip(steps))
         .map(|(line, step)| async move { (line, attempt(client, line, step).await) })
         .buffered(options.concurrency)
         .ready_chunks(options.concurrency);
+    let mut reporter = Reporter {
+        counts: BatchCounts::default(),
+        on_line: &mut on_line,
+    };
+    let mut pending: Option<PendingWrite> = None;
+    let mut queued = Queued::default();
+    let mut stop = None;
     while let Some(group) = answers.next().await {
-        let mut records = Vec::new();
-        let mut outcomes = Vec::new();
-        let mut stop = None;
         for (line, attempt) in group {
             match judge(line, attempt) {
                 Judged::Outcome(outcome, record) => {
-                    records.extend(record);
-                    outcomes.push(outcome);
+                    queued.records.extend(record);
+                    queued.outcomes.push(outcome);
                 }
                 Judged::Stop(error) => {
                     stop = Some(BatchError::Stopped {
@@ -362,24 +368,75 @@ pub async fn create_batch(
                 }
             }
         }
-        if !records.is_empty() {
-            blocking(mirror, move |m| {
-                m.record_answers(&records, SystemTime::now())
-            })
-            .await?;
+        if stop.is_some() {
+            break;
         }
-        for outcome in &outcomes {
-            counts.count(outcome.outcome);
-            on_line(outcome);
+        if pending.as_ref().is_some_and(|p| !p.handle.is_finished()) {
+            continue;
         }
-        if let Some(stop) = stop {
-            return Err(stop);
-        }
+        reporter.settle(pending.take()).await?;
+        pending = Some(queued.write(mirror));
+        queued = Queued::default();
+    }
+    reporter.settle(pending.take()).await?;
+    reporter.settle(Some(queued.write(mirror))).await?;
+    if let Some(stop) = stop {
+        return Err(stop);
     }
     Ok(BatchReport {
-        counts,
+        counts: reporter.counts,
         sync: report,
     })
+}
+
+/// Outcomes waiting for their answers' write.
+#[derive(Default)]
+struct Queued {
+    records: Vec<Answer>,
+    outcomes: Vec<LineOutcome>,
+}
+
+impl Queued {
+    /// Starts writing the records on a blocking thread (nothing to write: done at once).
+    fn write(self, mirror: &SharedMirror) -> PendingWrite {
+        let records = self.records;
+        PendingWrite {
+            handle: spawn_blocking_on(mirror, move |m| {
+                if records.is_empty() {
+                    return Ok(());
+                }
+                m.record_answers(&records, SystemTime::now())
+            }),
+            outcomes: self.outcomes,
+        }
+    }
+}
+
+/// A write under way, and the outcomes it records.
+struct PendingWrite {
+    handle: tokio::task::JoinHandle<Result<(), MirrorError>>,
+    outcomes: Vec<LineOutcome>,
+}
+
+/// Reports lines once their answers are recorded, and counts them.
+struct Reporter<'a, F: FnMut(&LineOutcome)> {
+    counts: BatchCounts,
+    on_line: &'a mut F,
+}
+
+impl<F: FnMut(&LineOutcome)> Reporter<'_, F> {
+    /// Waits for `write`, then reports its lines.
+    async fn settle(&mut self, write: Option<PendingWrite>) -> Result<(), BatchError> {
+        let Some(write) = write else {
+            return Ok(());
+        };
+        write.handle.await.map_err(ThreadError::from)??;
+        for outcome in &write.outcomes {
+            self.counts.count(outcome.outcome);
+            (self.on_line)(outcome);
+        }
+        Ok(())
+    }
 }
 
 /// Records as created the pending intents whose referral the sync found (the answers an

@@ -306,3 +306,41 @@ async fn a_batch_needs_the_mirrors_own_lock_and_a_concurrency_in_range() {
     assert_eq!(rig.simulator.api_requests(), 0, "nothing sent");
     rig.close();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rejected_credentials_stop_the_batch_after_reporting_the_lines_before() {
+    let faults = FaultPlan::new().rule(FaultRule::matching(creates(2), Fault::Unauthorized));
+    let rig = rig("batch-401", 3, faults).await;
+    let plan = Plan::from_ndjson(batch_text("auth", 3).as_bytes()).unwrap();
+    let lock = SyncLock::acquire(&rig.db, referrals_sync::DEFAULT_LOCK_WAIT).unwrap();
+    let mut lines = Vec::new();
+    let options = BatchOptions::with_concurrency(1);
+    let error = create_batch(&rig.client, &rig.mirror, &lock, &plan, &options, |line| {
+        lines.push(line.clone())
+    })
+    .await
+    .unwrap_err();
+    drop(lock);
+    assert!(
+        matches!(error, BatchError::Stopped { line: 2, .. }),
+        "{error}"
+    );
+    assert_eq!(outcomes(&lines), [(1, Outcome::Created)]);
+    assert_eq!(posts(&rig.simulator), 2, "the third line was not sent");
+
+    let (_, again) = run(&rig, &plan, 1).await;
+    assert_eq!(
+        outcomes(&again),
+        [
+            (1, Outcome::Exists),
+            (2, Outcome::Created),
+            (3, Outcome::Created)
+        ]
+    );
+    assert!(
+        created_per_key(&rig.simulator, "auth-")
+            .values()
+            .all(|n| *n == 1)
+    );
+    rig.close();
+}
