@@ -24,6 +24,10 @@ pub(crate) enum Intent {
     Refused,
 }
 
+/// An outbox row as stored: state, referral id, error.
+#[cfg(test)]
+pub(crate) type IntentRow = (String, Option<String>, Option<String>);
+
 /// What became of an intent, to record.
 #[derive(Debug, Clone)]
 pub(crate) enum Answer {
@@ -184,12 +188,9 @@ impl Mirror {
         })
     }
 
-    /// The outbox row of `external`: state, referral id and error (for tests and tools).
+    /// The outbox row of `external`: state, referral id and error (for tests).
     #[cfg(test)]
-    pub(crate) fn intent_row(
-        &self,
-        external: &str,
-    ) -> Result<Option<(String, Option<String>, Option<String>)>, MirrorError> {
+    pub(crate) fn intent_row(&self, external: &str) -> Result<Option<IntentRow>, MirrorError> {
         use rusqlite::OptionalExtension;
         self.connection()
             .query_row(

@@ -505,7 +505,7 @@ enum Attempt {
     /// Not sent: the outcome is known.
     Known(LineOutcome),
     /// The API's answer, or the failure to get one.
-    Answered(Result<Referral, referrals::Error>),
+    Answered(Result<Box<Referral>, referrals::Error>),
 }
 
 /// A line's outcome and what to record of it, or the failure that stops the batch.
@@ -544,7 +544,7 @@ async fn attempt(client: &Client, line: &PlannedLine, step: Step) -> Attempt {
             error: Some("the outbox says it was created meanwhile; not sent".into()),
             ..outcome(line, Outcome::Failed)
         },
-        Step::Send => return Attempt::Answered(client.create(&line.referral).await),
+        Step::Send => return Attempt::Answered(client.create(&line.referral).await.map(Box::new)),
     })
 }
 
@@ -561,7 +561,7 @@ fn judge(line: &PlannedLine, attempt: Attempt) -> Judged {
                 Some(Answer::Created {
                     external,
                     id,
-                    referral: Some(Box::new(created)),
+                    referral: Some(created),
                 }),
             ),
             None => Judged::Outcome(
