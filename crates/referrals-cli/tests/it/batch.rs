@@ -282,10 +282,11 @@ async fn killed_between_a_create_and_its_answer_the_next_run_finds_it_and_create
     child.kill().unwrap(); // SIGKILL, the third answer not received
     let killed = child.wait_with_output().unwrap();
     assert_eq!(killed.status.code(), None, "killed");
-    assert_eq!(
-        outcomes(&killed),
-        [(1, "created".into()), (2, "created".into())]
-    );
+    // A line is printed once its answer is recorded, and the requests go on meanwhile: on a
+    // busy machine the kill may come before the first two records were made.
+    let printed = outcomes(&killed);
+    let created: Vec<(u64, String)> = vec![(1, "created".into()), (2, "created".into())];
+    assert!(created.starts_with(&printed), "{printed:?}");
 
     sim.set_faults(FaultPlan::new());
     sim.clear_requests();

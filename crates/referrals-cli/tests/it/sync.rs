@@ -661,14 +661,18 @@ fn file_state(db: &Path) -> FileState {
     let referrals = one("SELECT count(*) FROM referrals");
     let api_table =
         one("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'mirror_api'");
+    let intents_table =
+        one("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'create_intents'");
     let shape_matches_version = match version {
-        1 => last_seen_column == 1 && seen_table == 0 && api_table == 0,
-        // The current version: version 2's `referral_seen`, version 3's `mirror_api`.
-        3 => {
+        1 => last_seen_column == 1 && seen_table == 0 && api_table == 0 && intents_table == 0,
+        // The current version: version 2's `referral_seen`, version 3's `mirror_api`, version
+        // 4's `create_intents`.
+        v if v == referrals_sync::SCHEMA_VERSION => {
             last_seen_column == 0
                 && seen_table == 1
                 && one("SELECT count(*) FROM referral_seen") == referrals
                 && api_table == 1
+                && intents_table == 1
         }
         _ => false,
     };

@@ -6,6 +6,7 @@ use std::sync::PoisonError;
 use std::time::SystemTime;
 
 use futures::StreamExt;
+use futures::future::{self, Either};
 use referrals::{Client, ErrorKind, Referral};
 use serde::Serialize;
 
@@ -352,7 +353,25 @@ pub async fn create_batch(
     let mut pending: Option<PendingWrite> = None;
     let mut queued = Queued::default();
     let mut stop = None;
-    while let Some(group) = answers.next().await {
+    loop {
+        let group = match pending.as_mut() {
+            // The next answers, or the end of the write under way, whichever comes first:
+            // its lines are reported as soon as they are recorded.
+            Some(write) => match future::select(answers.next(), &mut write.handle).await {
+                Either::Left((group, _)) => group,
+                Either::Right((written, _)) => {
+                    if let Some(write) = pending.take() {
+                        reporter.report(written, write.outcomes)?;
+                    }
+                    if !queued.outcomes.is_empty() {
+                        pending = Some(std::mem::take(&mut queued).write(mirror));
+                    }
+                    continue;
+                }
+            },
+            None => answers.next().await,
+        };
+        let Some(group) = group else { break };
         for (line, attempt) in group {
             match judge(line, attempt) {
                 Judged::Outcome(outcome, record) => {
@@ -371,15 +390,15 @@ pub async fn create_batch(
         if stop.is_some() {
             break;
         }
-        if pending.as_ref().is_some_and(|p| !p.handle.is_finished()) {
-            continue;
+        if pending.is_none() {
+            pending = Some(std::mem::take(&mut queued).write(mirror));
         }
-        reporter.settle(pending.take()).await?;
-        pending = Some(queued.write(mirror));
-        queued = Queued::default();
     }
-    reporter.settle(pending.take()).await?;
-    reporter.settle(Some(queued.write(mirror))).await?;
+    if let Some(write) = pending.take() {
+        reporter.report(write.handle.await, write.outcomes)?;
+    }
+    let last = queued.write(mirror);
+    reporter.report(last.handle.await, last.outcomes)?;
     if let Some(stop) = stop {
         return Err(stop);
     }
@@ -425,13 +444,14 @@ struct Reporter<'a, F: FnMut(&LineOutcome)> {
 }
 
 impl<F: FnMut(&LineOutcome)> Reporter<'_, F> {
-    /// Waits for `write`, then reports its lines.
-    async fn settle(&mut self, write: Option<PendingWrite>) -> Result<(), BatchError> {
-        let Some(write) = write else {
-            return Ok(());
-        };
-        write.handle.await.map_err(ThreadError::from)??;
-        for outcome in &write.outcomes {
+    /// Reports the lines of a write that ended with `written`.
+    fn report(
+        &mut self,
+        written: Result<Result<(), MirrorError>, tokio::task::JoinError>,
+        outcomes: Vec<LineOutcome>,
+    ) -> Result<(), BatchError> {
+        written.map_err(ThreadError::from)??;
+        for outcome in &outcomes {
             self.counts.count(outcome.outcome);
             (self.on_line)(outcome);
         }
