@@ -198,13 +198,43 @@ pub enum Command {
         #[command(flatten)]
         api: ApiArgs,
     },
-    /// Create a referral from a JSON file (printed as created)
+    /// Create a referral from a JSON file (printed as created), or a batch exactly once
+    /// (--from)
     #[command(after_help = EXIT_CODES)]
     Create {
         /// The referral as JSON (type, customerProfile, consent, details required); `-` reads
         /// stdin
-        #[arg(long, short, value_name = "FILE")]
-        file: PathBuf,
+        #[arg(
+            long,
+            short,
+            value_name = "FILE",
+            required_unless_present = "from",
+            conflicts_with = "from"
+        )]
+        file: Option<PathBuf>,
+        /// Create a batch, each referral exactly once however often this is run: one referral
+        /// per line (NDJSON), or CSV with a header of JSON paths (the columns `list --format
+        /// csv` writes, and any other such as consent.consentToContact); every line needs its
+        /// own externalReferenceId. Every line is checked before anything is sent (exit 2 with
+        /// each problem); the mirror (--db) is synced first, and lines whose
+        /// externalReferenceId it has are not sent. Prints one JSON line per line: line,
+        /// externalReferenceId, outcome (created, exists, refused, failed), id, error; exits 1
+        /// when a line was refused or failed. `-` reads stdin
+        #[arg(long, value_name = "FILE")]
+        from: Option<PathBuf>,
+        /// With --from, the mirror: a SQLite file (created if missing)
+        /// [default: REFERRALS_DB, else the profile's `database`, else referrals.db]
+        #[arg(long, value_name = "PATH")]
+        db: Option<PathBuf>,
+        /// With --from, what the file holds [default: csv for a .csv file, else ndjson]
+        #[arg(long, value_enum, value_name = "FORMAT")]
+        input_format: Option<InputFormat>,
+        /// With --from, create requests in flight at once, 1 to 16
+        #[arg(long, value_name = "N", default_value_t = referrals_sync::batch::DEFAULT_CONCURRENCY)]
+        concurrency: usize,
+        /// With --from, how long to wait for a `referrals sync` of the same mirror to finish
+        #[arg(long, value_name = "DURATION", default_value = "3s", value_parser = parse_duration)]
+        wait: Duration,
         /// Where the API is, and the credential.
         #[command(flatten)]
         api: ApiArgs,
@@ -824,6 +854,15 @@ pub struct SimulateArgs {
     /// Answer 429 (with Retry-After: 1) to API requests beyond this many in flight at once
     #[arg(long, value_name = "N")]
     pub max_in_flight: Option<usize>,
+}
+
+/// What `create --from` reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum InputFormat {
+    /// One JSON object per line
+    Ndjson,
+    /// A header row of JSON paths, then one referral per row
+    Csv,
 }
 
 /// How a listing is written to stdout.

@@ -67,6 +67,8 @@ pub enum Failure {
     },
     /// `referrals due` listed this many due referrals (exit code 7; nothing more to report).
     Due(usize),
+    /// Lines of a batch (`create --from`) were refused or failed; stdout says which and why.
+    Lines(String),
 }
 
 impl Failure {
@@ -84,7 +86,7 @@ impl Failure {
             Failure::Stopped(_) => INTERRUPTED,
             // Nobody reads the rest: the reader went away (`referrals list | head`).
             Failure::Output(error) if error.kind() == io::ErrorKind::BrokenPipe => OK,
-            Failure::Output(_) | Failure::Local(_) | Failure::Mirror(_) => API,
+            Failure::Output(_) | Failure::Local(_) | Failure::Mirror(_) | Failure::Lines(_) => API,
             Failure::Config(_) => CONFIG,
             Failure::Quarantined { .. } => QUARANTINED,
             Failure::Due(_) => DUE,
@@ -143,7 +145,8 @@ impl fmt::Display for Failure {
             Failure::Usage(message)
             | Failure::Local(message)
             | Failure::Config(message)
-            | Failure::Stopped(message) => f.write_str(message),
+            | Failure::Stopped(message)
+            | Failure::Lines(message) => f.write_str(message),
             Failure::Client(error) | Failure::Interrupted { error, .. } => {
                 fmt::Display::fmt(error, f)
             }

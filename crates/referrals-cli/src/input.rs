@@ -13,6 +13,9 @@ use crate::failure::Failure;
 /// The largest `--file` or `--patch` (a referral is a few kilobytes; a patch less).
 pub const MAX_INPUT_BYTES: u64 = 16 * 1024 * 1024;
 
+/// The largest `create --from` batch (NDJSON or CSV): some 80,000 referrals of 3 KB.
+pub const MAX_BATCH_BYTES: u64 = 256 * 1024 * 1024;
+
 /// The largest PEM file (a certificate chain, a key, trust anchors).
 pub const MAX_PEM_BYTES: u64 = 1024 * 1024;
 

@@ -105,6 +105,41 @@ impl SyncProgress {
     }
 }
 
+/// `referrals create --from`'s bar while it runs: lines done of the batch.
+#[derive(Debug)]
+pub struct BatchProgress {
+    bar: Option<ProgressBar>,
+}
+
+impl BatchProgress {
+    /// A bar of `lines` on stderr, or nothing when `visible` is false or stderr is not a
+    /// terminal.
+    pub fn new(visible: bool, lines: usize) -> BatchProgress {
+        let bar = bar_on_terminal(visible, "{spinner} {pos}/{len} lines, {msg} [{elapsed}]");
+        if let Some(bar) = &bar {
+            bar.set_length(lines as u64);
+            bar.set_message("syncing the mirror");
+            bar.enable_steady_tick(Duration::from_millis(200));
+        }
+        BatchProgress { bar }
+    }
+
+    /// One more line done; `message` says the counts so far.
+    pub fn line(&self, message: String) {
+        if let Some(bar) = &self.bar {
+            bar.inc(1);
+            bar.set_message(message);
+        }
+    }
+
+    /// Removes the bar, so that the summary starts on a clean line.
+    pub fn clear(&self) {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
+    }
+}
+
 /// `sync (full): 3 pages, 300 referrals of 1234, 120 referrals/s`: what a run received in
 /// `elapsed`, of the server's `total` when it says.
 fn sync_message(

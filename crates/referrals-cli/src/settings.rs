@@ -512,6 +512,7 @@ fn database_flag(command: &Command) -> Option<PathBuf> {
         Command::Changes(args) => args.db.clone(),
         Command::Listen(args) => args.db.clone(),
         Command::Report(args) => args.db.clone(),
+        Command::Create { db, .. } => db.clone(),
         _ => None,
     }
 }

@@ -50,6 +50,7 @@ mod macros;
 
 pub mod borrowed;
 mod collection;
+mod create_check;
 mod deal_value;
 mod decode;
 mod enums;
@@ -65,6 +66,7 @@ mod transitions;
 mod wire;
 
 pub use collection::{Continuation, ReferralCollection, WireForm};
+pub use create_check::{InvalidReferral, REQUIRED_TO_CREATE, check_new_referral};
 pub use deal_value::DealValue;
 pub use decode::{DecodeError, DecodeErrorKind, decode, decode_str};
 pub use enums::{

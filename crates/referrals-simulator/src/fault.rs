@@ -59,6 +59,10 @@ pub enum Fault {
     TruncatedBody,
     /// Waits this long before answering (normally) — long enough, headers that never come.
     SlowHeaders(Duration),
+    /// Acts on the request (a create creates), then waits this long before answering: the
+    /// window in which a client killed between its request and the answer loses the answer
+    /// of a request that took effect.
+    SlowAnswer(Duration),
     /// Pads the normal JSON body with an extra string field so it weighs at least this many
     /// bytes (streamed, not held in memory); `Content-Length` is the padded size.
     OversizedBody(usize),

@@ -207,7 +207,11 @@ async fn handle(
                 tokio::time::sleep(*delay).await;
             }
             let list_faults = list_faults(state.address.port(), other.as_ref());
-            process(state, &route, &parts, raw_query, body, &list_faults).await
+            let reply = process(state, &route, &parts, raw_query, body, &list_faults).await;
+            if let Some(Fault::SlowAnswer(delay)) = other {
+                tokio::time::sleep(*delay).await;
+            }
+            reply
         }
     };
     finish(state, slot, &parts, reply, fault)

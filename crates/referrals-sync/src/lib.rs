@@ -17,6 +17,7 @@
 //! - [`MirrorApi`]: the API (base URL, account) a mirror belongs to, recorded at its first
 //!   sync; another API's sync is refused, so that two accounts are never merged.
 //! - [`SyncLock`]: one sync per mirror at a time; a killed holder never blocks the next.
+//! - [`batch`]: a batch of referrals created exactly once, through an outbox in the mirror.
 //! - [`MirrorError`] / [`SyncError`]: one variant per kind of failure, each keeping its cause.
 //!
 //! ```no_run
@@ -36,6 +37,7 @@
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
 mod api;
+pub mod batch;
 mod blocking;
 mod change;
 mod checkpointer;

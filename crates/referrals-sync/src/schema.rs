@@ -131,6 +131,22 @@ CREATE TABLE quarantine (
     last_seen_at      TEXT NOT NULL
 );
 "#,
+    // 5: the outbox of batch creation (`referrals_sync::batch`): one row per
+    // `externalReferenceId` a batch meant to create, written before its request is sent (state
+    // `intent`) and after its answer (`created` with the id, or `refused` with the reason), so
+    // that a run killed between the two is resolved by the next one from the mirror, never by
+    // sending again. No index on the referrals' `externalReferenceId`: a batch looks its ids up
+    // in one pass, and a sync (which runs far more often) pays nothing for it.
+    r#"
+CREATE TABLE create_intents (
+    external_reference_id TEXT PRIMARY KEY,
+    state                 TEXT NOT NULL CHECK (state IN ('intent', 'created', 'refused')),
+    referral_id           TEXT,
+    error                 TEXT,
+    intended_at           TEXT NOT NULL,
+    resolved_at           TEXT
+);
+"#,
 ];
 
 /// The schema version this crate writes.

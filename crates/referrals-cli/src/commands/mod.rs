@@ -31,7 +31,23 @@ pub async fn run(command: &Command, settings: &Settings) -> Result<(), Failure> 
     match command {
         Command::List(args) => list::run(settings, args).await,
         Command::Get { id, .. } => get::run(settings, id).await,
-        Command::Create { file, .. } => create::run(settings, file).await,
+        Command::Create {
+            file: Some(file),
+            db: None,
+            input_format: None,
+            ..
+        } => create::run(settings, file).await,
+        Command::Create { file: Some(_), .. } => Err(Failure::Usage(
+            "--db and --input-format go with --from (a batch), not --file".into(),
+        )),
+        Command::Create {
+            from: Some(from),
+            input_format,
+            concurrency,
+            wait,
+            ..
+        } => create::batch(settings, from, *input_format, *concurrency, *wait).await,
+        Command::Create { .. } => Err(Failure::Usage("--file or --from is required".into())),
         Command::Update {
             id,
             patch,

@@ -53,8 +53,17 @@ fn neutralised(column: Column, value: String) -> String {
     }
 }
 
+/// A cell as [`neutralised`] wrote it, read back: the `'` it put before text that starts
+/// like a formula is removed (`create --from` reads what `list --format csv` writes).
+pub fn unneutralised(cell: &str) -> &str {
+    match cell.strip_prefix('\'') {
+        Some(rest) if rest.starts_with(FORMULA_START) => rest,
+        _ => cell,
+    }
+}
+
 /// `-5`, `+1.5`, `2e3`: a finite decimal number and nothing else.
-fn is_plain_number(text: &str) -> bool {
+pub fn is_plain_number(text: &str) -> bool {
     text.bytes()
         .all(|b| b.is_ascii_digit() || b"+-.eE".contains(&b))
         && text.parse::<f64>().is_ok_and(f64::is_finite)
@@ -170,6 +179,16 @@ mod tests {
             "text, even in a numeric column"
         );
         assert_eq!(cell(&row, "details.currency"), "'-USD");
+    }
+
+    #[test]
+    fn a_neutralised_cell_reads_back_as_written_and_others_are_kept() {
+        for value in [
+            "=1+1", "+SUM(A1)", "-USD", "@cmd", "\tUS", "\r=1", "plain", "'quoted",
+        ] {
+            let cell = neutralised(Column::Name, value.to_owned());
+            assert_eq!(unneutralised(&cell), value);
+        }
     }
 
     #[test]

@@ -13,6 +13,7 @@ use referrals::Referral;
 use crate::cli::Format;
 
 pub use columns::Column;
+pub use csv::{is_plain_number, unneutralised};
 pub use table::{Heading, Rows, deal_value};
 
 /// Receives a listing's items as they arrive.

@@ -5,6 +5,7 @@
 #![allow(clippy::disallowed_macros)]
 
 mod auth;
+mod batch;
 mod bounded_input;
 mod cli;
 mod daily;

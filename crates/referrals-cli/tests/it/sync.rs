@@ -740,16 +740,25 @@ fn file_state(db: &Path) -> FileState {
         one("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'mirror_api'");
     let quarantine_table =
         one("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'quarantine'");
+    let intents_table =
+        one("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'create_intents'");
     let shape_matches_version = match version {
-        1 => last_seen_column == 1 && seen_table == 0 && api_table == 0 && quarantine_table == 0,
+        1 => {
+            last_seen_column == 1
+                && seen_table == 0
+                && api_table == 0
+                && quarantine_table == 0
+                && intents_table == 0
+        }
         // The current version: version 2's `referral_seen`, version 3's `mirror_api`, version
-        // 4's `quarantine`.
+        // 4's `quarantine`, version 5's `create_intents`.
         current if current == referrals_sync::SCHEMA_VERSION => {
             last_seen_column == 0
                 && seen_table == 1
                 && one("SELECT count(*) FROM referral_seen") == referrals
                 && api_table == 1
                 && quarantine_table == 1
+                && intents_table == 1
         }
         _ => false,
     };

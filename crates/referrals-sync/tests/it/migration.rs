@@ -135,7 +135,7 @@ fn a_version_1_mirror_upgrades_with_nothing_lost() {
 
     let connection = Connection::open(&db).unwrap();
     assert_eq!(pragma(&connection, "user_version"), SCHEMA_VERSION);
-    assert_eq!(SCHEMA_VERSION, 4);
+    assert_eq!(SCHEMA_VERSION, 5);
     assert_eq!(pragma(&connection, "application_id"), 0x5246_524C);
     let integrity: String = value(&connection, "PRAGMA integrity_check");
     assert_eq!(integrity, "ok");
@@ -181,6 +181,22 @@ fn a_version_1_mirror_upgrades_with_nothing_lost() {
         ]
     );
     assert_eq!(rows(&connection, "quarantine", "id"), Rows::new());
+    // No batch has recorded anything yet.
+    assert_eq!(
+        columns(&connection, "create_intents"),
+        [
+            "external_reference_id",
+            "state",
+            "referral_id",
+            "error",
+            "intended_at",
+            "resolved_at"
+        ]
+    );
+    assert_eq!(
+        rows(&connection, "create_intents", "external_reference_id"),
+        Rows::new()
+    );
     for (table, order) in UNCHANGED_TABLES {
         assert_eq!(
             rows(&connection, table, order),
