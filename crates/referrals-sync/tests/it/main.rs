@@ -3,5 +3,6 @@
 
 mod migration;
 mod mirror;
+mod push;
 mod support;
 mod sync;
