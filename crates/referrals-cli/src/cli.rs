@@ -27,6 +27,8 @@ Exit codes:
   4  a listing stopped part-way: what was received is written, and stderr shows
      the `--resume` option (and a full command line) that continues it
   5  a response could not be decoded (not the documented JSON)
+  8  `push`: the endpoint refused a change; stderr names its sequence number, the
+     referral and the status, and the next run starts with that change again
 
 Environment:
   PARTNER_CENTER_BASE_URL   the API base URL (default https://api.partner.microsoft.com)
@@ -276,6 +278,47 @@ pub enum Command {
     Sync(SyncArgs),
     /// Print the mirror's change journal as NDJSON (per named consumer, with acknowledgement)
     Changes(ChangesArgs),
+    /// Deliver the mirror's changes to an HTTP endpoint, one POST per change, in order (see
+    /// docs/push.md)
+    ///
+    /// Each change after the consumer's offset is posted as the JSON object `referrals
+    /// changes` prints, with an Idempotency-Key that is the same on every attempt of it; a 2xx
+    /// moves the offset before the next is sent. 408, 429, 5xx (but 501 and 505) and
+    /// connection failures are retried, Retry-After honoured; any other answer stops with exit
+    /// 8, the offset just before the change, so the next run starts with it again.
+    #[command(after_help = EXIT_CODES)]
+    Push(PushArgs),
+}
+
+/// `referrals push`.
+#[derive(Args, Clone, Debug)]
+pub struct PushArgs {
+    /// The mirror written by `referrals sync` or `referrals listen` [default: REFERRALS_DB,
+    /// else the profile's `database`, else referrals.db]
+    #[arg(long, value_name = "PATH")]
+    pub db: Option<PathBuf>,
+
+    /// The named consumer whose offset the push moves (as `referrals changes --consumer`)
+    #[arg(long, value_name = "NAME")]
+    pub consumer: String,
+
+    /// The endpoint: https, or http to a loopback host only; a query is kept and never printed
+    #[arg(long, value_name = "URL")]
+    pub url: String,
+
+    /// Keep running: deliver new changes as `sync` or `listen` write them, until Ctrl-C or
+    /// SIGTERM (which finish the change in flight)
+    #[arg(long)]
+    pub follow: bool,
+
+    /// Sign each body: X-Referrals-Signature: sha256=<hex HMAC-SHA256>, the key read from this
+    /// environment variable (never an argument)
+    #[arg(long, value_name = "VAR")]
+    pub secret_env: Option<String>,
+
+    /// Retries of one change after its first attempt before the run stops (default 4)
+    #[arg(long, value_name = "N")]
+    pub retries: Option<u32>,
 }
 
 /// `referrals login`.

@@ -10,6 +10,7 @@ use referrals::auth::{
     Field, SignInProblem, Unconfigured, env,
 };
 use referrals_sync::MirrorError;
+use referrals_sync::push::PushError;
 
 /// Success.
 pub const OK: u8 = 0;
@@ -23,6 +24,8 @@ pub const CONFIG: u8 = 3;
 pub const INTERRUPTED: u8 = 4;
 /// A response could not be decoded.
 pub const DECODE: u8 = 5;
+/// `push`: the endpoint refused a change.
+pub const PUSH_REFUSED: u8 = 8;
 
 /// A command that did not succeed.
 #[derive(Debug)]
@@ -41,6 +44,8 @@ pub enum Failure {
     Config(String),
     /// The local mirror cannot be used (missing, locked, corrupt, full...).
     Mirror(MirrorError),
+    /// `push` stopped at a change (or could not start).
+    Push(Box<PushError>),
 }
 
 impl Failure {
@@ -58,6 +63,11 @@ impl Failure {
             Failure::Output(error) if error.kind() == io::ErrorKind::BrokenPipe => OK,
             Failure::Output(_) | Failure::Local(_) | Failure::Mirror(_) => API,
             Failure::Config(_) => CONFIG,
+            Failure::Push(error) => match **error {
+                PushError::Refused { .. } => PUSH_REFUSED,
+                PushError::EmptyConsumer | PushError::Url(_) | PushError::Uri { .. } => USAGE,
+                _ => API,
+            },
         }
     }
 
@@ -71,6 +81,9 @@ impl Failure {
             if let Some(hint) = mirror_hint(error) {
                 eprintln!("  hint: {hint}");
             }
+        }
+        if let Some(hint) = push_hint(self) {
+            eprintln!("  hint: {hint}");
         }
         if let Failure::Client(error) | Failure::Interrupted(error) = self {
             if let Some(details) = api_details(error) {
@@ -104,6 +117,7 @@ impl fmt::Display for Failure {
             Failure::Client(error) | Failure::Interrupted(error) => fmt::Display::fmt(error, f),
             Failure::Output(error) => write!(f, "cannot write the output: {error}"),
             Failure::Mirror(error) => fmt::Display::fmt(error, f),
+            Failure::Push(error) => fmt::Display::fmt(error, f),
         }
     }
 }
@@ -118,6 +132,36 @@ impl From<MirrorError> for Failure {
     fn from(error: MirrorError) -> Self {
         Failure::Mirror(error)
     }
+}
+
+impl From<PushError> for Failure {
+    fn from(error: PushError) -> Self {
+        match error {
+            // The mirror's own kinds, with their hints.
+            PushError::Mirror(error) => Failure::Mirror(error),
+            error => Failure::Push(Box::new(error)),
+        }
+    }
+}
+
+/// What to do after `push` stopped at a change: the next run starts with it again.
+fn push_hint(failure: &Failure) -> Option<String> {
+    let Failure::Push(error) = failure else {
+        return None;
+    };
+    let at = error.stopped_at()?;
+    Some(match **error {
+        PushError::Refused { .. } => format!(
+            "change {} was not delivered and the consumer's offset is {}: fix what the endpoint \
+             refused, then run the same command again; it starts with change {}",
+            at.seq, at.report.offset, at.seq
+        ),
+        _ => format!(
+            "the consumer's offset is {}: run the same command again when the endpoint is \
+             reachable; it starts with change {}",
+            at.report.offset, at.seq
+        ),
+    })
 }
 
 impl From<io::Error> for Failure {

@@ -482,7 +482,8 @@ fn api_args(command: &Command) -> Option<&ApiArgs> {
         | Command::Simulate(_)
         | Command::Completions { .. }
         | Command::Config(_)
-        | Command::Changes(_) => None,
+        | Command::Changes(_)
+        | Command::Push(_) => None,
     }
 }
 
@@ -509,6 +510,7 @@ fn database_flag(command: &Command) -> Option<PathBuf> {
         Command::Sync(args) => args.db.clone(),
         Command::Changes(args) => args.db.clone(),
         Command::Listen(args) => args.db.clone(),
+        Command::Push(args) => args.db.clone(),
         _ => None,
     }
 }

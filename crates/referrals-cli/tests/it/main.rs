@@ -5,6 +5,7 @@ mod auth;
 mod cli;
 mod daily;
 mod numbers;
+mod push;
 mod support;
 mod sync;
 mod webhooks;
