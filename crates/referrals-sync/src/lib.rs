@@ -64,6 +64,10 @@ pub use row::{MirrorRow, RowError};
 #[cfg(doctest)]
 #[doc = include_str!("../../../docs/sync.md")]
 pub struct SyncDocDoctests;
+/// The code blocks of `docs/push.md`, compiled as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../../../docs/push.md")]
+pub struct PushDocDoctests;
 
 /// The `rusqlite` crate, whose `Connection` and `Transaction` the extension point hands out.
 pub use rusqlite;
