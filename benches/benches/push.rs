@@ -143,16 +143,21 @@ impl Bench {
         }
     }
 
+    /// One `POST` of the raw loop, its response read.
+    async fn post(&self, body: &Bytes, key: &HeaderValue) {
+        let request = hyper::Request::post(self.url.as_str())
+            .header(CONTENT_TYPE, HeaderValue::from_static("application/json"))
+            .header("idempotency-key", key.clone())
+            .body(Full::new(body.clone()))
+            .expect("a request");
+        let response = self.raw.request(request).await.expect("a response");
+        assert_eq!(response.status(), 204);
+        let _ = response.into_body().collect().await.expect("the body");
+    }
+
     async fn raw_post(&self) {
         for (body, key) in &self.bodies {
-            let request = hyper::Request::post(self.url.as_str())
-                .header(CONTENT_TYPE, HeaderValue::from_static("application/json"))
-                .header("idempotency-key", key.clone())
-                .body(Full::new(body.clone()))
-                .expect("a request");
-            let response = self.raw.request(request).await.expect("a response");
-            assert_eq!(response.status(), 204);
-            let _ = response.into_body().collect().await.expect("the body");
+            self.post(body, key).await;
         }
     }
 
@@ -161,14 +166,7 @@ impl Bench {
     async fn raw_post_ack(&self) {
         let consumer = format!("bench-{}", self.round.fetch_add(1, Ordering::Relaxed));
         for (seq, (body, key)) in (1..).zip(&self.bodies) {
-            let request = hyper::Request::post(self.url.as_str())
-                .header(CONTENT_TYPE, HeaderValue::from_static("application/json"))
-                .header("idempotency-key", key.clone())
-                .body(Full::new(body.clone()))
-                .expect("a request");
-            let response = self.raw.request(request).await.expect("a response");
-            assert_eq!(response.status(), 204);
-            let _ = response.into_body().collect().await.expect("the body");
+            self.post(body, key).await;
             let mut mirror = self.mirror.lock().expect("the mirror");
             mirror
                 .acknowledge(&consumer, seq, SystemTime::now())

@@ -11,10 +11,12 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use referrals::Secret;
+use referrals_fixtures::rng::SeededRng;
 use referrals_simulator::FaultPlan;
 use referrals_sync::Mirror;
 
-use crate::support::{self, assert_success, output, process, stderr, stdout, temp_dir};
+use crate::support::{assert_success, output, process, stderr, stdout, temp_dir};
+use crate::sync::{simulator, sync_command};
 
 /// One request as the receiver read it.
 #[derive(Debug, Clone)]
@@ -315,18 +317,6 @@ fn transient_answers_are_retried_with_the_same_key() {
     assert!(log[0].key == log[1].key && log[1].key == log[2].key && log[2].key != log[3].key);
 }
 
-/// A small xorshift, seeded by the test: the kill moments.
-struct Moments(u64);
-
-impl Moments {
-    fn next_millis(&mut self, below: u64) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0 % below
-    }
-}
-
 #[test]
 fn push_killed_at_random_moments_resends_at_most_the_change_in_flight() {
     const CHANGES: i64 = 40;
@@ -334,7 +324,8 @@ fn push_killed_at_random_moments_resends_at_most_the_change_in_flight() {
     let db = dir.path().join("m.db");
     mirror_with(&db, CHANGES as usize);
     let receiver = Receiver::start(Duration::from_millis(4), Arc::new(|_, _| (200, None)));
-    let mut moments = Moments(0x9e37_79b9_7f4a_7c15);
+    // The kill moments.
+    let mut moments = SeededRng::new(0x9e37_79b9_7f4a_7c15);
     let (mut kills, mut mid_push) = (0, 0);
     for _ in 0..25 {
         let before = receiver.log().len();
@@ -351,7 +342,7 @@ fn push_killed_at_random_moments_resends_at_most_the_change_in_flight() {
             }
             std::thread::sleep(Duration::from_millis(1));
         }
-        std::thread::sleep(Duration::from_millis(moments.next_millis(40)));
+        std::thread::sleep(Duration::from_millis(moments.below(40)));
         let _ = child.kill(); // SIGKILL; an error means it had already exited
         if child.wait().unwrap().code().is_none() {
             kills += 1;
@@ -383,23 +374,6 @@ fn push_killed_at_random_moments_resends_at_most_the_change_in_flight() {
     eprintln!("{kills} kills, {mid_push} during deliveries, {repeats} changes sent twice");
 }
 
-const TOKEN: &str = "push-test-token-7d2e";
-
-fn sync(sim: &referrals_simulator::SimulatorHandle, db: &Path) -> Output {
-    output(
-        process()
-            .args([
-                "sync",
-                "--base-url",
-                &sim.base_url(),
-                "--token",
-                TOKEN,
-                "--db",
-            ])
-            .arg(db),
-    )
-}
-
 fn terminate(child: &Child) {
     let status = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
@@ -410,10 +384,10 @@ fn terminate(child: &Child) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn follow_picks_up_a_later_sync_and_stops_cleanly_on_sigterm() {
-    let sim = support::simulator(20, 11, TOKEN, FaultPlan::default()).await;
+    let sim = simulator(20, FaultPlan::default()).await;
     let dir = temp_dir();
     let db = dir.path().join("m.db");
-    assert_success(&sync(&sim, &db));
+    assert_success(&output(&mut sync_command(&sim, &db, &[])));
     let first = Mirror::open(&db).unwrap().last_seq().unwrap();
     assert_eq!(first, 20);
     let receiver = Receiver::accepting();
@@ -432,14 +406,9 @@ async fn follow_picks_up_a_later_sync_and_stops_cleanly_on_sigterm() {
     let churn = sim.churn(4);
     assert!(!churn.created.is_empty() || !churn.updated.is_empty());
     let db_again = db.clone();
-    let sim_url = sim.base_url();
+    let mut again = sync_command(&sim, &db, &[]);
     let (receiver, child, last) = tokio::task::spawn_blocking(move || {
-        let synced = output(
-            process()
-                .args(["sync", "--base-url", &sim_url, "--token", TOKEN, "--db"])
-                .arg(&db_again),
-        );
-        assert_success(&synced);
+        assert_success(&output(&mut again));
         let last = Mirror::open(&db_again).unwrap().last_seq().unwrap();
         receiver.wait_for(last as usize);
         terminate(&child);
