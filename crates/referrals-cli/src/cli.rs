@@ -38,6 +38,8 @@ Exit codes: each means one thing, whatever the command.
      names them, and every sync lists them again until a version that decodes
      replaces them
   7  `referrals due` found at least one referral due (0 when none): for cron
+  8  `push`: the endpoint refused a change; stderr names its sequence number, the
+     referral and the status, and the next run starts with that change again
 
 Environment:
   PARTNER_CENTER_BASE_URL   the API base URL (default https://api.partner.microsoft.com)
@@ -325,6 +327,16 @@ pub enum Command {
     /// due (see docs/report.md)
     #[command(after_help = EXIT_CODES)]
     Report(ReportArgs),
+    /// Deliver the mirror's changes to an HTTP endpoint, one POST per change, in order (see
+    /// docs/push.md)
+    ///
+    /// Each change after the consumer's offset is posted as the JSON object `referrals
+    /// changes` prints, with an Idempotency-Key that is the same on every attempt of it; a 2xx
+    /// moves the offset before the next is sent. 408, 429, 5xx (but 501 and 505) and
+    /// connection failures are retried, Retry-After honoured; any other answer stops with exit
+    /// 8, the offset just before the change, so the next run starts with it again.
+    #[command(after_help = EXIT_CODES)]
+    Push(PushArgs),
 }
 
 /// `referrals due`.
@@ -365,6 +377,37 @@ pub struct ReportArgs {
     /// The horizon of the report's table of due referrals, e.g. 90m, 72h, 3d
     #[arg(long, value_name = "DURATION", default_value = "72h", value_parser = parse_duration)]
     pub within: Duration,
+}
+
+/// `referrals push`.
+#[derive(Args, Clone, Debug)]
+pub struct PushArgs {
+    /// The mirror written by `referrals sync` or `referrals listen` [default: REFERRALS_DB,
+    /// else the profile's `database`, else referrals.db]
+    #[arg(long, value_name = "PATH")]
+    pub db: Option<PathBuf>,
+
+    /// The named consumer whose offset the push moves (as `referrals changes --consumer`)
+    #[arg(long, value_name = "NAME")]
+    pub consumer: String,
+
+    /// The endpoint: https, or http to a loopback host only; a query is kept and never printed
+    #[arg(long, value_name = "URL")]
+    pub url: String,
+
+    /// Keep running: deliver new changes as `sync` or `listen` write them, until Ctrl-C or
+    /// SIGTERM (which finish the change in flight)
+    #[arg(long)]
+    pub follow: bool,
+
+    /// Sign each body: X-Referrals-Signature: sha256=<hex HMAC-SHA256>, the key read from this
+    /// environment variable (never an argument)
+    #[arg(long, value_name = "VAR")]
+    pub secret_env: Option<String>,
+
+    /// Retries of one change after its first attempt before the run stops (default 4)
+    #[arg(long, value_name = "N")]
+    pub retries: Option<u32>,
 }
 
 /// `referrals login`.

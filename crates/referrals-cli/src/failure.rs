@@ -12,6 +12,7 @@ use referrals::auth::{
 };
 use referrals_report::ReportError;
 use referrals_sync::MirrorError;
+use referrals_sync::push::PushError;
 
 /// Success.
 pub const OK: u8 = 0;
@@ -30,6 +31,8 @@ pub const DECODE: u8 = 5;
 pub const QUARANTINED: u8 = 6;
 /// `referrals due` found referrals due: not an error, a signal for the cron job that runs it.
 pub const DUE: u8 = 7;
+/// `push`: the endpoint refused a change.
+pub const PUSH_REFUSED: u8 = 8;
 
 /// A command that did not succeed.
 #[derive(Debug)]
@@ -69,6 +72,8 @@ pub enum Failure {
     Due(usize),
     /// Lines of a batch (`create --from`) were refused or failed; stdout says which and why.
     Lines(String),
+    /// `push` stopped at a change (or could not start).
+    Push(Box<PushError>),
 }
 
 impl Failure {
@@ -90,6 +95,11 @@ impl Failure {
             Failure::Config(_) => CONFIG,
             Failure::Quarantined { .. } => QUARANTINED,
             Failure::Due(_) => DUE,
+            Failure::Push(error) => match **error {
+                PushError::Refused { .. } => PUSH_REFUSED,
+                PushError::EmptyConsumer | PushError::Url(_) | PushError::Uri { .. } => USAGE,
+                _ => API,
+            },
         }
     }
 
@@ -103,6 +113,9 @@ impl Failure {
             if let Some(hint) = mirror_hint(error) {
                 say!("  hint: {hint}");
             }
+        }
+        if let Some(hint) = push_hint(self) {
+            say!("  hint: {hint}");
         }
         if let Failure::Client(error) | Failure::Interrupted { error, .. } = self {
             if let Some(details) = api_details(error) {
@@ -176,6 +189,7 @@ impl fmt::Display for Failure {
                 Ok(())
             }
             Failure::Due(count) => write!(f, "{} due", crate::plural::count(*count, "referral")),
+            Failure::Push(error) => fmt::Display::fmt(error, f),
         }
     }
 }
@@ -199,6 +213,36 @@ impl From<ReportError> for Failure {
             other => Failure::Local(other.to_string()),
         }
     }
+}
+
+impl From<PushError> for Failure {
+    fn from(error: PushError) -> Self {
+        match error {
+            // The mirror's own kinds, with their hints.
+            PushError::Mirror(error) => Failure::Mirror(error),
+            error => Failure::Push(Box::new(error)),
+        }
+    }
+}
+
+/// What to do after `push` stopped at a change: the next run starts with it again.
+fn push_hint(failure: &Failure) -> Option<String> {
+    let Failure::Push(error) = failure else {
+        return None;
+    };
+    let at = error.stopped_at()?;
+    Some(match **error {
+        PushError::Refused { .. } => format!(
+            "change {} was not delivered and the consumer's offset is {}: fix what the endpoint \
+             refused, then run the same command again; it starts with change {}",
+            at.seq, at.report.offset, at.seq
+        ),
+        _ => format!(
+            "the consumer's offset is {}: run the same command again when the endpoint is \
+             reachable; it starts with change {}",
+            at.report.offset, at.seq
+        ),
+    })
 }
 
 impl From<io::Error> for Failure {

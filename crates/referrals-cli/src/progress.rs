@@ -140,6 +140,66 @@ impl BatchProgress {
     }
 }
 
+/// `referrals push`'s line while it runs: changes delivered against the journal's end, and
+/// what it is waiting for.
+#[derive(Debug)]
+pub struct PushProgress {
+    bar: Option<ProgressBar>,
+}
+
+impl PushProgress {
+    /// A bar on stderr, or nothing when `visible` is false or stderr is not a terminal.
+    pub fn new(visible: bool) -> PushProgress {
+        let bar = bar_on_terminal(
+            visible,
+            "{spinner} push: {pos}/{len} changes {msg} [{elapsed}]",
+        );
+        if let Some(bar) = &bar {
+            bar.enable_steady_tick(Duration::from_millis(200));
+        }
+        PushProgress { bar }
+    }
+
+    /// The run delivers the changes after `offset` up to `last` (for now).
+    pub fn span(&self, offset: i64, last: i64) {
+        if let Some(bar) = &self.bar {
+            bar.set_position(u64::try_from(offset).unwrap_or(0));
+            bar.set_length(u64::try_from(last).unwrap_or(0));
+            bar.set_message("");
+        }
+    }
+
+    /// New changes: the journal now ends at `last`.
+    pub fn extend(&self, last: i64) {
+        if let Some(bar) = &self.bar {
+            bar.set_length(u64::try_from(last).unwrap_or(0));
+            bar.set_message("");
+        }
+    }
+
+    /// Change `seq` was delivered.
+    pub fn delivered(&self, seq: i64) {
+        if let Some(bar) = &self.bar {
+            bar.set_position(u64::try_from(seq).unwrap_or(0));
+            bar.set_message("");
+        }
+    }
+
+    /// What the run is waiting for (a retry's delay, new changes).
+    pub fn note(&self, message: String) {
+        if let Some(bar) = &self.bar {
+            bar.set_message(message);
+        }
+    }
+
+    /// Removes the line, so that the summary starts on a clean one.
+    pub fn clear(&self) {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
+    }
+}
+
 /// `sync (full): 3 pages, 300 referrals of 1234, 120 referrals/s`: what a run received in
 /// `elapsed`, of the server's `total` when it says.
 fn sync_message(

@@ -484,7 +484,8 @@ fn api_args(command: &Command) -> Option<&ApiArgs> {
         | Command::Completions { .. }
         | Command::Config(_)
         | Command::Changes(_)
-        | Command::Report(_) => None,
+        | Command::Report(_)
+        | Command::Push(_) => None,
     }
 }
 
@@ -513,6 +514,7 @@ fn database_flag(command: &Command) -> Option<PathBuf> {
         Command::Listen(args) => args.db.clone(),
         Command::Report(args) => args.db.clone(),
         Command::Create { db, .. } => db.clone(),
+        Command::Push(args) => args.db.clone(),
         _ => None,
     }
 }

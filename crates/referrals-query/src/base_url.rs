@@ -65,6 +65,31 @@ impl Origin {
         })
     }
 
+    /// The origin of an endpoint the workspace delivers to (a push receiver), checked by the
+    /// base URL's rule: `https` to any host, `http` to loopback hosts only; no user info or
+    /// fragment. The path and query are the endpoint's own and kept out of the error, which
+    /// shows the URL up to its `?` (a query often carries the endpoint's key).
+    ///
+    /// ```
+    /// use referrals_query::Origin;
+    ///
+    /// let origin = Origin::of_endpoint("https://crm.example/hook?sig=abc").unwrap();
+    /// assert_eq!(origin.host(), "crm.example");
+    /// assert!(Origin::of_endpoint("http://127.0.0.1:8080/hook").is_ok());
+    /// let error = Origin::of_endpoint("http://crm.example/hook?sig=abc").unwrap_err();
+    /// assert!(error.to_string().contains("loopback"));
+    /// assert!(!error.to_string().contains("abc"));
+    /// ```
+    pub fn of_endpoint(url: &str) -> Result<Origin, BaseUrlError> {
+        let shown = url.split('?').next().unwrap_or(url);
+        let error = |reason| BaseUrlError {
+            role: UrlRole::Endpoint,
+            url: encode::snippet(shown, 200),
+            reason,
+        };
+        checked_origin(url, &error).map(|(origin, _)| origin)
+    }
+
     /// The scheme.
     pub fn scheme(&self) -> Scheme {
         self.scheme
@@ -132,20 +157,11 @@ impl BaseUrl {
             url: encode::snippet(&crate::safe_text::mask_url_passwords(url), 200),
             reason,
         };
-        let parts = UrlParts::parse(url.trim()).map_err(error)?;
-        let scheme = parts
-            .known_scheme()
-            .ok_or_else(|| error(UrlProblem::Scheme(encode::snippet(&parts.scheme, 20))))?;
-        if parts.fragment {
-            return Err(error(UrlProblem::Fragment));
-        }
-        if parts.rest.contains('?') {
+        let (origin, rest) = checked_origin(url, &error)?;
+        if rest.contains('?') {
             return Err(error(UrlProblem::Query));
         }
-        if scheme == Scheme::Http && !is_loopback_host(&parts.host) {
-            return Err(error(UrlProblem::PlainHttp(parts.host)));
-        }
-        let prefix = parts.rest.trim_end_matches('/');
+        let prefix = rest.trim_end_matches('/');
         if let Some(bad) = prefix.chars().find(|&c| !is_path_char(c)) {
             return Err(error(UrlProblem::PathCharacter(bad)));
         }
@@ -155,11 +171,6 @@ impl BaseUrl {
         {
             return Err(error(UrlProblem::DotSegment));
         }
-        let origin = Origin {
-            scheme,
-            port: parts.port.unwrap_or(scheme.default_port()),
-            host: parts.host,
-        };
         let text = format!("{origin}{prefix}");
         Ok(BaseUrl {
             origin,
@@ -386,6 +397,7 @@ impl fmt::Debug for AuthorityUrl {
 enum UrlRole {
     Api,
     Authority,
+    Endpoint,
 }
 
 /// A URL refused as a base URL or authority.
@@ -413,6 +425,7 @@ impl fmt::Display for BaseUrlError {
         let role = match self.role {
             UrlRole::Api => "API base URL",
             UrlRole::Authority => "OAuth authority URL",
+            UrlRole::Endpoint => "endpoint URL",
         };
         write!(f, "invalid {role} `{}`: {}", self.url, self.reason)
     }
@@ -476,6 +489,30 @@ impl fmt::Display for UrlProblem {
             UrlProblem::Fragment => f.write_str("a base URL may not have a fragment (`#`)"),
         }
     }
+}
+
+/// The scheme, host and port of `url`, and the rest (path and query), checked as every URL the
+/// workspace sends to is: `https`, or `http` to a loopback host; no user info, no fragment.
+fn checked_origin(
+    url: &str,
+    error: &impl Fn(UrlProblem) -> BaseUrlError,
+) -> Result<(Origin, String), BaseUrlError> {
+    let parts = UrlParts::parse(url.trim()).map_err(error)?;
+    let scheme = parts
+        .known_scheme()
+        .ok_or_else(|| error(UrlProblem::Scheme(encode::snippet(&parts.scheme, 20))))?;
+    if parts.fragment {
+        return Err(error(UrlProblem::Fragment));
+    }
+    if scheme == Scheme::Http && !is_loopback_host(&parts.host) {
+        return Err(error(UrlProblem::PlainHttp(parts.host)));
+    }
+    let origin = Origin {
+        scheme,
+        port: parts.port.unwrap_or(scheme.default_port()),
+        host: parts.host,
+    };
+    Ok((origin, parts.rest))
 }
 
 /// The loopback rule, the one place it is decided: true for `localhost` (any case, with or

@@ -137,8 +137,8 @@ pub use request::{
     REQUEST_ID, RequestError, RequestIds, json_pointer,
 };
 pub use retry::{
-    AttemptOutcome, Classification, GiveUp, RetryDecision, RetryPolicy, RetryState, classify,
-    is_idempotent, is_transient_status, parse_retry_after, retry_after,
+    AttemptOutcome, Classification, GiveUp, IDEMPOTENCY_KEY, RetryDecision, RetryPolicy,
+    RetryState, classify, is_idempotent, is_transient_status, parse_retry_after, retry_after,
 };
 pub use safe_text::{MASK, mask_url_passwords, printable};
 pub use undecodable::UndecodableItem;

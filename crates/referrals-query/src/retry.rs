@@ -107,6 +107,11 @@ pub fn is_idempotent(method: &Method, has_if_match: bool) -> bool {
     *method == Method::GET || *method == Method::HEAD || (*method == Method::PUT && has_if_match)
 }
 
+/// The request header by which a receiver recognizes a repeated request and acts on it once
+/// (`Idempotency-Key`, IETF draft "The Idempotency-Key HTTP Header Field"): a request that
+/// carries one is safe to send again whatever its method ([`RetryState::for_request`]).
+pub const IDEMPOTENCY_KEY: http::HeaderName = http::HeaderName::from_static("idempotency-key");
+
 /// True for the statuses that are worth another attempt: 408, 429, 500, 502, 503, 504.
 pub fn is_transient_status(status: StatusCode) -> bool {
     matches!(status.as_u16(), 408 | 429 | 500 | 502 | 503 | 504)
@@ -128,7 +133,11 @@ pub fn is_transient_status(status: StatusCode) -> bool {
 /// assert_eq!(classify(&Method::POST, false, refused), Classification::Transient);
 /// ```
 pub fn classify(method: &Method, has_if_match: bool, outcome: AttemptOutcome) -> Classification {
-    let idempotent = is_idempotent(method, has_if_match);
+    classify_repeatable(is_idempotent(method, has_if_match), outcome)
+}
+
+/// [`classify`] for a request that is (`idempotent`) or is not safe to send twice.
+fn classify_repeatable(idempotent: bool, outcome: AttemptOutcome) -> Classification {
     match outcome {
         AttemptOutcome::Status(status) if status.as_u16() < 400 => Classification::Success,
         AttemptOutcome::Status(status) if idempotent && is_transient_status(status) => {
@@ -258,6 +267,8 @@ pub struct RetryState {
     policy: RetryPolicy,
     method: Method,
     has_if_match: bool,
+    /// The request carries an [`IDEMPOTENCY_KEY`]: the receiver drops a repeat.
+    keyed: bool,
     attempts: u32,
     first_failure: Option<SystemTime>,
     waited: Duration,
@@ -270,16 +281,20 @@ impl RetryState {
             policy,
             method: method.clone(),
             has_if_match,
+            keyed: false,
             attempts: 0,
             first_failure: None,
             waited: Duration::ZERO,
         }
     }
 
-    /// Bookkeeping for `request` (its method and whether it has `If-Match`).
+    /// Bookkeeping for `request`: its method, whether it has `If-Match`, and whether it has an
+    /// [`IDEMPOTENCY_KEY`] (which makes any method safe to repeat).
     pub fn for_request<B>(policy: RetryPolicy, request: &http::Request<B>) -> RetryState {
         let has_if_match = request.headers().contains_key(http::header::IF_MATCH);
-        RetryState::new(policy, request.method(), has_if_match)
+        let mut state = RetryState::new(policy, request.method(), has_if_match);
+        state.keyed = request.headers().contains_key(IDEMPOTENCY_KEY);
+        state
     }
 
     /// Attempts whose outcome has been recorded.
@@ -330,7 +345,8 @@ impl RetryState {
         random: f64,
     ) -> RetryDecision {
         self.attempts = self.attempts.saturating_add(1);
-        if classify(&self.method, self.has_if_match, outcome) != Classification::Transient {
+        let repeatable = self.keyed || is_idempotent(&self.method, self.has_if_match);
+        if classify_repeatable(repeatable, outcome) != Classification::Transient {
             return RetryDecision::Accept;
         }
         if self.attempts >= self.policy.max_attempts {
@@ -602,6 +618,34 @@ mod tests {
             state.on_response(StatusCode::GATEWAY_TIMEOUT, &none, at(26), 0.0),
             RetryDecision::GiveUp(GiveUp::OutOfTime { .. })
         ));
+    }
+
+    #[test]
+    fn a_post_with_an_idempotency_key_is_retried_like_a_get() {
+        let keyed = http::Request::post("https://x/")
+            .header(IDEMPOTENCY_KEY, "m:1")
+            .body(())
+            .unwrap();
+        let plain = http::Request::post("https://x/").body(()).unwrap();
+        let none = HeaderMap::new();
+        let mut state = RetryState::for_request(RetryPolicy::default(), &keyed);
+        assert!(matches!(
+            state.on_response(StatusCode::SERVICE_UNAVAILABLE, &none, at(0), 0.5),
+            RetryDecision::Retry(_)
+        ));
+        assert!(matches!(
+            state.on_transport_error(TransportErrorKind::Timeout, at(1), 0.5),
+            RetryDecision::Retry(_)
+        ));
+        assert_eq!(
+            state.on_response(StatusCode::UNPROCESSABLE_ENTITY, &none, at(2), 0.5),
+            RetryDecision::Accept
+        );
+        let mut state = RetryState::for_request(RetryPolicy::default(), &plain);
+        assert_eq!(
+            state.on_response(StatusCode::SERVICE_UNAVAILABLE, &none, at(0), 0.5),
+            RetryDecision::Accept
+        );
     }
 
     #[test]

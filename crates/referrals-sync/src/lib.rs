@@ -16,6 +16,9 @@
 //!   one transaction, SQLite kept off the async reactor ([`run_blocking`]).
 //! - [`MirrorApi`]: the API (base URL, account) a mirror belongs to, recorded at its first
 //!   sync; another API's sync is refused, so that two accounts are never merged.
+//! - [`push`]: the journal delivered to an HTTP endpoint, one `POST` per change, in order,
+//!   each acknowledged before the next; retried with a stable `Idempotency-Key`, signed with
+//!   HMAC-SHA256 when given a secret, following new rows when asked.
 //! - [`SyncLock`]: one sync per mirror at a time; a killed holder never blocks the next.
 //! - [`batch`]: a batch of referrals created exactly once, through an outbox in the mirror.
 //! - [`MirrorError`] / [`SyncError`]: one variant per kind of failure, each keeping its cause.
@@ -46,6 +49,7 @@ mod error;
 mod lock;
 mod mirror;
 pub mod plan;
+pub mod push;
 mod row;
 mod schema;
 
@@ -65,6 +69,10 @@ pub use row::{MirrorRow, RowError};
 #[cfg(doctest)]
 #[doc = include_str!("../../../docs/sync.md")]
 pub struct SyncDocDoctests;
+/// The code blocks of `docs/push.md`, compiled as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../../../docs/push.md")]
+pub struct PushDocDoctests;
 
 /// The `rusqlite` crate, whose `Connection` and `Transaction` the extension point hands out.
 pub use rusqlite;

@@ -147,6 +147,26 @@ CREATE TABLE create_intents (
     resolved_at           TEXT
 );
 "#,
+    // 6: the mirror's identity, a random UUID (version 4) made once, when the file reaches this
+    // version: what is derived from the journal for the world outside (a push's
+    // `Idempotency-Key`, the identity and a sequence number) is then unique per mirror file,
+    // while sequence numbers alone repeat across files. SQLite makes it, so an upgraded mirror
+    // gets one in the same transaction as the rest of its upgrade.
+    r#"
+CREATE TABLE mirror_identity (
+    singleton  INTEGER PRIMARY KEY CHECK (singleton = 1),
+    id         TEXT NOT NULL,
+    created_at TEXT NOT NULL
+);
+INSERT INTO mirror_identity (singleton, id, created_at) VALUES (
+    1,
+    lower(hex(randomblob(4))) || '-' || lower(hex(randomblob(2))) || '-4'
+        || substr(lower(hex(randomblob(2))), 2) || '-'
+        || substr('89ab', 1 + (random() & 3), 1) || substr(lower(hex(randomblob(2))), 2) || '-'
+        || lower(hex(randomblob(6))),
+    strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
+);
+"#,
 ];
 
 /// The schema version this crate writes.

@@ -9,8 +9,6 @@ use std::io::{self, BufWriter, Write};
 use std::time::SystemTime;
 
 use referrals_sync::{ChangeRecord, Mirror};
-use serde::Serialize;
-use serde_json::value::RawValue;
 
 use crate::cli::ChangesArgs;
 use crate::failure::Failure;
@@ -55,18 +53,6 @@ pub fn run(settings: &Settings, args: &ChangesArgs) -> Result<(), Failure> {
     }
 }
 
-/// One line of the output.
-#[derive(Serialize)]
-struct Line<'a> {
-    seq: i64,
-    kind: &'a str,
-    id: &'a str,
-    etag: Option<&'a str>,
-    #[serde(rename = "updatedDateTime")]
-    updated_date_time: Option<&'a str>,
-    referral: Option<&'a RawValue>,
-}
-
 /// Writes the journal rows after `after` (at most `limit`) as NDJSON to stdout; returns the last
 /// sequence number written.
 pub fn write_after(
@@ -96,30 +82,15 @@ pub fn write_after(
     Ok(last)
 }
 
+/// One line: the change's JSON object (the library's one encoding, which `push` sends too).
 fn write_line(out: &mut impl Write, row: &ChangeRecord) -> Result<(), Failure> {
-    let referral = match row
-        .referral
-        .as_deref()
-        .map(serde_json::from_str::<&RawValue>)
-    {
-        Some(Ok(raw)) => Some(raw),
-        Some(Err(e)) => {
-            return Err(Failure::Local(format!(
-                "journal row {}: the stored referral {} is not JSON: {e}",
-                row.seq, row.referral_id
-            )));
-        }
-        None => None,
-    };
-    let line = Line {
-        seq: row.seq,
-        kind: row.kind.as_str(),
-        id: &row.referral_id,
-        etag: row.etag.as_deref(),
-        updated_date_time: row.updated_date_time.as_deref(),
-        referral,
-    };
-    serde_json::to_writer(&mut *out, &line).map_err(io::Error::from)?;
+    let json = row.to_json().map_err(|e| {
+        Failure::Local(format!(
+            "journal row {}: the stored referral {} is not JSON: {e}",
+            row.seq, row.referral_id
+        ))
+    })?;
+    out.write_all(&json)?;
     out.write_all(b"\n")?;
     Ok(())
 }

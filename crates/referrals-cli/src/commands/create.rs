@@ -95,12 +95,12 @@ pub async fn batch(
     let report = match outcome {
         Ok(report) => report,
         Err(error) => {
-            eprintln!("{} before it stopped", counts_text(&done));
+            say!("{} before it stopped", counts_text(&done));
             return Err(stopped(error, &db));
         }
     };
     let counts = report.counts;
-    eprintln!(
+    say!(
         "{} of {} in {seconds:.1} s",
         counts_text(&counts),
         count(plan.lines().len(), "line")
@@ -151,7 +151,7 @@ fn stopped(error: BatchError, db: &Path) -> Failure {
     match error {
         BatchError::Concurrency(_) => Failure::Usage(error.to_string()),
         BatchError::Sync(SyncError::Listing { error, .. }) => {
-            eprintln!(
+            say!(
                 "the sync before sending stopped part-way; nothing was sent; every page \
                  received is in {}",
                 db.display()
@@ -163,7 +163,7 @@ fn stopped(error: BatchError, db: &Path) -> Failure {
             Failure::Mirror(error)
         }
         BatchError::Stopped { line, error } => {
-            eprintln!(
+            say!(
                 "the batch stopped at line {line}; run it again when fixed: what was created \
                  is not created again"
             );

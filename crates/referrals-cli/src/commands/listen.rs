@@ -200,7 +200,7 @@ fn demo_change(simulator: &referrals_simulator::SimulatorHandle) {
 }
 
 /// Ctrl-C, or SIGTERM on Unix.
-async fn shutdown_signal() {
+pub(crate) async fn shutdown_signal() {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};

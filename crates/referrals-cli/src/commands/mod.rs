@@ -13,6 +13,7 @@ pub mod get;
 pub mod lifecycle;
 pub mod list;
 pub mod listen;
+pub mod push;
 pub mod replace;
 pub mod report;
 pub mod simulate;
@@ -77,6 +78,7 @@ pub async fn run(command: &Command, settings: &Settings) -> Result<(), Failure> 
         Command::Sync(args) => sync::run(settings, args).await,
         Command::Changes(args) => changes::run(settings, args),
         Command::Listen(args) => listen::run(settings, args).await,
+        Command::Push(args) => push::run(settings, args).await,
         Command::Webhooks(args) => webhooks::run(settings, args).await,
         Command::Due(args) => due::run(settings, args).await,
         Command::Report(args) => report::run(settings, args),

@@ -14,6 +14,7 @@ mod exit_codes;
 mod hostile;
 mod numbers;
 mod partitioned;
+mod push;
 mod support;
 mod sync;
 mod webhooks;

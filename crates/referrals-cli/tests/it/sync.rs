@@ -16,7 +16,7 @@ use crate::support::{self, assert_success, output, process, stderr, temp_dir};
 
 const TOKEN: &str = "sync-test-token-41c9";
 
-fn sync_command(sim: &SimulatorHandle, db: &Path, extra: &[&str]) -> Command {
+pub(crate) fn sync_command(sim: &SimulatorHandle, db: &Path, extra: &[&str]) -> Command {
     let mut command = process();
     command
         .args([
@@ -32,7 +32,7 @@ fn sync_command(sim: &SimulatorHandle, db: &Path, extra: &[&str]) -> Command {
     command
 }
 
-async fn simulator(referrals: usize, faults: FaultPlan) -> SimulatorHandle {
+pub(crate) async fn simulator(referrals: usize, faults: FaultPlan) -> SimulatorHandle {
     support::simulator(referrals, 5, TOKEN, faults).await
 }
 

@@ -5,6 +5,7 @@ use std::time::SystemTime;
 
 use referrals_model::Timestamp;
 use rusqlite::{OptionalExtension, Statement, Transaction, params};
+use serde_json::value::RawValue;
 
 use super::Mirror;
 use crate::row::MirrorRow;
@@ -27,6 +28,51 @@ pub struct ChangeRecord {
     pub recorded_at: String,
     /// The referral's JSON as stored now (its latest version), if it is in the mirror.
     pub referral: Option<String>,
+}
+
+/// One line of `referrals changes`, the body of one push: the change as a JSON object.
+#[derive(serde::Serialize)]
+struct ChangeJson<'a> {
+    seq: i64,
+    kind: &'a str,
+    id: &'a str,
+    etag: Option<&'a str>,
+    #[serde(rename = "updatedDateTime")]
+    updated_date_time: Option<&'a str>,
+    referral: Option<&'a RawValue>,
+}
+
+impl ChangeRecord {
+    /// The change as one JSON object, the one encoding of a journal row for the world outside
+    /// (`referrals changes` prints it, a push sends it): `seq`, `kind`, `id`, `etag`,
+    /// `updatedDateTime`, and `referral`, the stored JSON byte for byte (`null` when the
+    /// referral is no longer stored). An error when the stored referral is not JSON.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// # let mut mirror = referrals_sync::Mirror::open(dir.path().join("m.db"))?;
+    /// # let referral = serde_json::from_str(r#"{"id": "r1", "eTag": "\"1\""}"#)?;
+    /// # mirror.apply_referral(&referral, std::time::SystemTime::now())?;
+    /// let change = &mirror.changes_after(0, 1)?[0];
+    /// let json = String::from_utf8(change.to_json()?)?;
+    /// assert!(json.starts_with(r#"{"seq":1,"kind":"created","id":"r1","etag":"\"1\"","#), "{json}");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn to_json(&self) -> Result<Vec<u8>, serde_json::Error> {
+        let referral = self
+            .referral
+            .as_deref()
+            .map(serde_json::from_str::<&RawValue>)
+            .transpose()?;
+        serde_json::to_vec(&ChangeJson {
+            seq: self.seq,
+            kind: self.kind.as_str(),
+            id: &self.referral_id,
+            etag: self.etag.as_deref(),
+            updated_date_time: self.updated_date_time.as_deref(),
+            referral,
+        })
+    }
 }
 
 impl Mirror {

@@ -12,6 +12,7 @@ use crate::checkpointer::Checkpointer;
 
 mod api;
 mod extension;
+mod identity;
 mod journal;
 mod open;
 mod quarantine;

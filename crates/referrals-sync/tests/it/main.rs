@@ -5,6 +5,7 @@ mod batch;
 mod migration;
 mod mirror;
 mod partitioned;
+mod push;
 mod quarantine;
 mod support;
 mod sync;

@@ -135,7 +135,9 @@ fn a_version_1_mirror_upgrades_with_nothing_lost() {
 
     let connection = Connection::open(&db).unwrap();
     assert_eq!(pragma(&connection, "user_version"), SCHEMA_VERSION);
-    assert_eq!(SCHEMA_VERSION, 5);
+    assert_eq!(SCHEMA_VERSION, 6);
+    let identities: i64 = value(&connection, "SELECT count(*) FROM mirror_identity");
+    assert_eq!(identities, 1, "an upgraded mirror gets its identity");
     assert_eq!(pragma(&connection, "application_id"), 0x5246_524C);
     let integrity: String = value(&connection, "PRAGMA integrity_check");
     assert_eq!(integrity, "ok");
