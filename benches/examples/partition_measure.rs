@@ -20,14 +20,15 @@
 //! it, interleaved; medians and the two ratios (first sync ÷ list, re-sync ÷ first sync).
 //!
 //! ```text
-//! cargo build --release -p referrals-cli -p referrals-benches --example partition_measure
+//! cargo build --release -p referrals-cli -p referrals-benches --bins --example partition_measure
 //! target/release/examples/partition_measure 10000
 //! target/release/examples/partition_measure 100000 --no-sequential
 //! target/release/examples/partition_measure 10000 --latency-ms 200 --no-sync
 //! target/release/examples/partition_measure loopback 100000 3
 //! ```
 //! The binary is looked for next to this example's directory (`target/release/referrals`), or
-//! in `REFERRALS_BIN`.
+//! in `REFERRALS_BIN`. `--bins` is needed: `--example` alone selects only the example, and the
+//! `referrals` binary would not be built.
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -308,7 +309,16 @@ fn binary() -> Result<PathBuf> {
         .parent()
         .and_then(Path::parent)
         .ok_or("cannot find target/release")?;
-    Ok(release.join("referrals"))
+    let binary = release.join("referrals");
+    if !binary.is_file() {
+        return Err(format!(
+            "{} is missing: build it with `cargo build --release -p referrals-cli --bins`, or set \
+             REFERRALS_BIN",
+            binary.display()
+        )
+        .into());
+    }
+    Ok(binary)
 }
 
 /// Runs `referrals list --all --format ndjson` (plus `extra`) into a file; its wall time, and

@@ -11,7 +11,7 @@
 //!   each round on a new file; medians.
 //!
 //! ```text
-//! cargo build --release -p referrals-cli -p referrals-benches --example sync_measure
+//! cargo build --release -p referrals-cli -p referrals-benches --bins --example sync_measure
 //! target/release/examples/sync_measure requests 100000
 //! target/release/examples/sync_measure compare 100000 3
 //! target/release/examples/sync_measure resync 100000 3
