@@ -15,7 +15,10 @@
 //!
 //! The ratios at the end add `raw_post_ack`: the raw loop, each 2xx followed by the offset's
 //! transaction (`Mirror::acknowledge`), the floor of any delivery that survives a kill;
-//! `push ÷ raw_post_ack` is what the push machinery itself costs.
+//! `push ÷ raw_post_ack` is what the push machinery itself costs. Two more rows split it:
+//! `transport_post`, the raw loop's requests sent through `HyperTransport` (what the SDK's
+//! transport costs over the bare client), and `raw_post_ack_hop`, `raw_post_ack` with each
+//! acknowledgement on a blocking thread (`referrals_sync::run_blocking`), as push runs it.
 //!
 //! At the end the run prints the ratios from interleaved rounds (median of each), so both
 //! sides of a ratio see the same machine state.
@@ -174,6 +177,35 @@ impl Bench {
         }
     }
 
+    /// [`Self::raw_post`]'s requests through `HyperTransport` (`Transport::send`).
+    async fn transport_post(&self) {
+        use referrals::transport::Transport;
+        for (body, key) in &self.bodies {
+            let request = http::Request::post(self.url.as_str())
+                .header(CONTENT_TYPE, HeaderValue::from_static("application/json"))
+                .header("idempotency-key", key.clone())
+                .body(body.clone())
+                .expect("a request");
+            let response = self.transport.send(request).await.expect("a response");
+            assert_eq!(response.status(), 204);
+        }
+    }
+
+    /// [`Self::raw_post_ack`] with each acknowledgement on a blocking thread, as push runs it.
+    async fn raw_post_ack_hop(&self) {
+        let consumer = format!("bench-{}", self.round.fetch_add(1, Ordering::Relaxed));
+        for (seq, (body, key)) in (1..).zip(&self.bodies) {
+            self.post(body, key).await;
+            let consumer = consumer.clone();
+            referrals_sync::run_blocking(&self.mirror, move |m| {
+                m.acknowledge(&consumer, seq, SystemTime::now())
+            })
+            .await
+            .expect("thread")
+            .expect("acknowledged");
+        }
+    }
+
     async fn push(&self, signed: bool) {
         let consumer = format!("bench-{}", self.round.fetch_add(1, Ordering::Relaxed));
         let mut options = PushOptions::new(consumer, self.url.as_str()).expect("options");
@@ -213,8 +245,8 @@ fn bench(c: &mut Criterion) {
 
 /// Medians of interleaved rounds, and the ratios of push to the raw loop.
 fn ratios(bench: &Bench) {
-    const ROUNDS: usize = 7;
-    let mut times: [Vec<Duration>; 4] = Default::default();
+    const ROUNDS: usize = 11;
+    let mut times: [Vec<Duration>; 6] = Default::default();
     for _ in 0..ROUNDS {
         let started = Instant::now();
         bench.client_rt.block_on(bench.raw_post());
@@ -228,8 +260,14 @@ fn ratios(bench: &Bench) {
         let started = Instant::now();
         bench.client_rt.block_on(bench.push(true));
         times[2].push(started.elapsed());
+        let started = Instant::now();
+        bench.client_rt.block_on(bench.transport_post());
+        times[4].push(started.elapsed());
+        let started = Instant::now();
+        bench.client_rt.block_on(bench.raw_post_ack_hop());
+        times[5].push(started.elapsed());
     }
-    let [raw, plain, signed, acked] = times.map(|mut t| {
+    let [raw, plain, signed, acked, tpost, hop] = times.map(|mut t| {
         t.sort();
         t[t.len() / 2]
     });
@@ -257,6 +295,19 @@ fn ratios(bench: &Bench) {
         "  push_signed  {:>8.0} changes/s  = {:.2}x the raw loop",
         rate(signed),
         rate(signed) / rate(raw)
+    );
+    println!(
+        "  transport_post   {:>8.0} changes/s  = {:.2}x the raw loop (the same requests \
+         through HyperTransport)",
+        rate(tpost),
+        rate(tpost) / rate(raw)
+    );
+    println!(
+        "  raw_post_ack_hop {:>8.0} changes/s  = {:.2}x the raw loop, {:.2}x raw_post_ack (each \
+         acknowledgement on a blocking thread, as push runs it)",
+        rate(hop),
+        rate(hop) / rate(raw),
+        rate(hop) / rate(acked)
     );
 }
 
