@@ -400,8 +400,8 @@ pub struct PushArgs {
     #[arg(long)]
     pub follow: bool,
 
-    /// Sign each body: X-Referrals-Signature: sha256=<hex HMAC-SHA256>, the key read from this
-    /// environment variable (never an argument)
+    /// Sign each body: `X-Referrals-Signature: sha256=<hex HMAC-SHA256>`, the key read from
+    /// this environment variable (never an argument)
     #[arg(long, value_name = "VAR")]
     pub secret_env: Option<String>,
 
