@@ -171,3 +171,32 @@ fn stored_json(rig: &crate::support::Rig, id: &str) -> String {
         .unwrap();
     found.into_iter().next().unwrap()
 }
+
+/// A first sync listed in `createdDateTime` ranges at once sets aside the mistyped referral of
+/// the range that holds it, and mirrors every other referral exactly once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_partitioned_full_run_quarantines_the_mistyped_referral_of_its_range() {
+    let rig = rig("quarantine-ranges", 400, FaultPlan::new()).await;
+    let bad = id_at(&rig, 233);
+    rig.simulator.set_faults(mistyped(&bad));
+
+    let first = rig.sync(&options()).await.unwrap();
+    assert!(first.complete);
+    assert_eq!(first.kind, RunKind::Full);
+    let ranged = rig
+        .simulator
+        .requests()
+        .iter()
+        .any(|r| r.path_and_query.contains("createdDateTime%20ge"));
+    assert!(ranged, "the run was listed in ranges");
+    assert_eq!(first.counts.created, 399);
+    let [item] = &first.quarantined[..] else {
+        panic!("{:?}", first.quarantined);
+    };
+    assert_eq!(item.id.as_deref(), Some(bad.as_str()));
+    assert_eq!(quarantined_ids(&rig), [Some(bad.clone())]);
+    let mut expected = crate::support::simulator_state(&rig.simulator);
+    expected.retain(|id, _| *id != bad);
+    assert_eq!(mirror_state(&rig.db), expected);
+    check_journal(&rig.db);
+}
