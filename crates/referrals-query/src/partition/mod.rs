@@ -456,24 +456,20 @@ pub(crate) fn planning(query: &ListQuery) -> Result<(String, PartitionState), Un
     if !(query.select.is_empty() || checked_fields) {
         return Err(Unpartitioned::Select);
     }
-    let state = PartitionState {
-        order,
-        ordered,
-        total: None,
-        newest: None,
-        oldest: None,
-        target: PAGES_PER_RANGE,
-        page_size: DEFAULT_PAGE_SIZE,
-        phase: PhaseState::Planning,
-    };
-    Ok((query.to_query_string(), state))
+    Ok((query.to_query_string(), unplanned(order, ordered)))
 }
 
 /// The same listing before planning again.
 pub(crate) fn replanned(state: &PartitionState) -> PartitionState {
+    unplanned(state.order, state.ordered)
+}
+
+/// A listing in `order` (kept in the output when `ordered`) that has not asked the service
+/// anything yet.
+fn unplanned(order: Order, ordered: bool) -> PartitionState {
     PartitionState {
-        order: state.order,
-        ordered: state.ordered,
+        order,
+        ordered,
         total: None,
         newest: None,
         oldest: None,

@@ -5,21 +5,13 @@
 
 use std::time::Duration;
 
-use referrals_simulator::{FaultPlan, Simulator};
+use referrals_simulator::FaultPlan;
 use referrals_sync::{RunKind, SyncOptions, sync_with_progress};
 
 use crate::support::{
-    check_journal, client, journal, mirror_state, rig, shared, simulator_state, temp_dir,
+    check_journal, client, journal, mirror_state, range_requests, rig, shared, simulator_state,
+    slow_simulator, temp_dir,
 };
-
-/// Requests of the simulator that listed a `createdDateTime` range.
-fn range_requests(simulator: &referrals_simulator::SimulatorHandle) -> usize {
-    simulator
-        .requests()
-        .iter()
-        .filter(|r| r.path_and_query.contains("createdDateTime%20ge"))
-        .count()
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_first_sync_lists_ranges_at_once_and_mirrors_each_referral_once() {
@@ -62,13 +54,7 @@ async fn a_first_sync_lists_ranges_at_once_and_mirrors_each_referral_once() {
 async fn a_killed_full_sync_resumes_every_range_and_repeats_nothing() {
     let dir = temp_dir("partitioned-kill");
     let db = dir.path().join("m.db");
-    let simulator = Simulator::builder()
-        .referrals(2_000)
-        .seed(5)
-        .latency(Duration::from_millis(20))
-        .start()
-        .await
-        .unwrap();
+    let simulator = slow_simulator(2_000, 5, Duration::from_millis(20)).await;
     let client = client(&simulator);
     let mirror = shared(&db);
     let options = SyncOptions {
@@ -135,13 +121,7 @@ async fn a_killed_full_sync_resumes_every_range_and_repeats_nothing() {
 async fn a_full_sync_with_churn_then_an_incremental_one_equals_the_server() {
     let dir = temp_dir("partitioned-churn");
     let db = dir.path().join("m.db");
-    let simulator = Simulator::builder()
-        .referrals(1_500)
-        .seed(17)
-        .latency(Duration::from_millis(5))
-        .start()
-        .await
-        .unwrap();
+    let simulator = slow_simulator(1_500, 17, Duration::from_millis(5)).await;
     let client = client(&simulator);
     let mirror = shared(&db);
     let options = SyncOptions {

@@ -2,6 +2,7 @@
 //! states to compare (the mirror's and the simulator's).
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use referrals::{Client, RetryPolicy};
 use referrals_fixtures::snapshot::Snapshot;
@@ -141,4 +142,25 @@ pub fn check_journal(path: &Path) {
         .verify_journal()
         .unwrap();
     assert!(problems.is_empty(), "{problems:#?}");
+}
+
+/// Requests of the simulator that listed a `createdDateTime` range (of a partitioned listing).
+pub fn range_requests(simulator: &SimulatorHandle) -> usize {
+    simulator
+        .requests()
+        .iter()
+        .filter(|r| r.path_and_query.contains("createdDateTime%20ge"))
+        .count()
+}
+
+/// A simulator of `referrals` referrals drawn from `seed` that answers every API request after
+/// `latency`, as a distant service does.
+pub async fn slow_simulator(referrals: usize, seed: u64, latency: Duration) -> SimulatorHandle {
+    Simulator::builder()
+        .referrals(referrals)
+        .seed(seed)
+        .latency(latency)
+        .start()
+        .await
+        .unwrap()
 }
