@@ -192,6 +192,18 @@ impl SimulatorHandle {
             .collect()
     }
 
+    /// The ids of the stored referrals in insertion order (a referral without a string id is
+    /// left out).
+    pub fn referral_ids(&self) -> Vec<String> {
+        self.state
+            .store
+            .read()
+            .records()
+            .iter()
+            .filter_map(|r| r.facets.id.clone())
+            .collect()
+    }
+
     /// The PEM of the CA that signs webhook certificates: a listener's trust anchor.
     pub fn webhook_ca_pem(&self) -> &str {
         self.state.webhooks.ca_pem()

@@ -28,10 +28,7 @@ async fn simulator(referrals: usize, latency: Duration, faults: FaultPlan) -> Si
 }
 
 fn served_ids(sim: &SimulatorHandle) -> Vec<String> {
-    sim.referrals()
-        .iter()
-        .map(|r| r["id"].as_str().unwrap().to_owned())
-        .collect()
+    sim.referral_ids()
 }
 
 fn lines_ids(stdout: &str) -> Vec<String> {

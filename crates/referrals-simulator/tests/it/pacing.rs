@@ -165,11 +165,7 @@ async fn a_removal_during_a_listing_shifts_nothing_out_of_it() {
             first_ids.len() + rest.len(),
             "{order}: repeated"
         );
-        let now: Vec<String> = sim
-            .referrals()
-            .iter()
-            .map(|r| r["id"].as_str().unwrap().to_owned())
-            .collect();
+        let now = sim.referral_ids();
         for id in now {
             if !first_ids.contains(&id) {
                 expected.push(id);

@@ -132,11 +132,7 @@ async fn a_full_sync_with_churn_then_an_incremental_one_equals_the_server() {
         full: true,
         ..options.clone()
     };
-    let before: std::collections::BTreeSet<String> = simulator
-        .referrals()
-        .iter()
-        .map(|r| r["id"].as_str().unwrap().to_owned())
-        .collect();
+    let before: std::collections::BTreeSet<String> = simulator.referral_ids().into_iter().collect();
     let mut removed = std::collections::BTreeSet::new();
     let full = sync_with_progress(&client, &mirror, &options, |progress| {
         if progress.pages % 2 == 1 {

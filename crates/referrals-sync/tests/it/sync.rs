@@ -329,11 +329,7 @@ async fn a_referral_updated_during_a_long_full_run_is_listed_by_the_next_increme
     };
     assert_eq!((report.kind, report.counts.pages), (RunKind::Full, 1));
 
-    let ids: Vec<String> = simulator
-        .referrals()
-        .iter()
-        .map(|r| r["id"].as_str().unwrap().to_owned())
-        .collect();
+    let ids = simulator.referral_ids();
     let (on_page_1, on_page_3) = (&ids[2], &ids[25]);
     assert!(simulator.update_referral(on_page_1, |referral| {
         referral.insert("name".into(), "Changed during the full run".into());

@@ -26,10 +26,7 @@ async fn simulator(n: usize, faults: FaultPlan, latency: Duration) -> SimulatorH
 }
 
 fn served_ids(sim: &SimulatorHandle) -> Vec<String> {
-    sim.referrals()
-        .iter()
-        .map(|r| r["id"].as_str().unwrap().to_owned())
-        .collect()
+    sim.referral_ids()
 }
 
 /// Fails unless `items` are exactly the referrals `expected`, each once.
