@@ -53,7 +53,7 @@ pub use referrals_model::{
 };
 pub use referrals_query as query;
 pub use referrals_query::{
-    ApiError, BaseUrl, Checkpoint, Filter, Limits, ListQuery, Page, PatchOp, PatchOptions,
+    ApiError, BaseUrl, Checkpoint, Filter, Limits, ListQuery, Page, PatchOp, PatchOptions, RawItem,
     RetryPolicy, UndecodableItem,
 };
 
