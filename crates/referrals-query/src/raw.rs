@@ -20,11 +20,13 @@ pub struct RawItem {
     /// The item's 0-based position in its page as the server sent it (undecodable items
     /// included), as [`UndecodableItem::index`].
     pub index: usize,
+    /// The wire form of the page it came in (which names the items' key in an error).
+    pub form: WireForm,
 }
 
 impl RawItem {
-    /// The item `json`, at `index` in its page.
-    pub(crate) fn new(json: &str, index: usize) -> RawItem {
+    /// The item `json`, at `index` in its page of the form `form`.
+    pub(crate) fn new(json: &str, index: usize, form: WireForm) -> RawItem {
         let mut digest = [0; 32];
         digest
             .copy_from_slice(ring::digest::digest(&ring::digest::SHA256, json.as_bytes()).as_ref());
@@ -32,16 +34,16 @@ impl RawItem {
             json: json.into(),
             digest,
             index,
+            form,
         }
     }
 
     /// The whole referral, or, when the item is not one (a field of another type than the API
     /// documents), the item as an [`UndecodableItem`] of page `page` (as numbered where it is
-    /// reported) whose items are under the key of `form` ([`Page::form`](crate::Page::form)):
-    /// exactly what a listing without raw items would have put in
+    /// reported): exactly what a listing without raw items would have put in
     /// [`Page::undecodable`](crate::Page::undecodable).
-    pub fn decode(&self, page: u64, form: WireForm) -> Result<Referral, Box<UndecodableItem>> {
-        decode_item(&self.json, page, self.index, form)
+    pub fn decode(&self, page: u64) -> Result<Referral, Box<UndecodableItem>> {
+        decode_item(&self.json, page, self.index, self.form)
     }
 }
 
@@ -107,7 +109,7 @@ pub(crate) fn raw_page(body: &[u8], page: u64) -> Result<ReceivedPage, DecodeErr
             },
         };
         items.push(referral);
-        raw.push(RawItem::new(json, index));
+        raw.push(RawItem::new(json, index, form));
     }
     Ok(ReceivedPage {
         count,
@@ -212,8 +214,8 @@ mod tests {
         let split = crate::undecodable::split_page(body.as_bytes(), 4, whole).unwrap();
         assert_eq!(page.undecodable, split.undecodable);
         // Decoded in full, a raw item is the referral a page decoded whole holds.
-        assert_eq!(page.raw[0].decode(4, page.form).unwrap(), split.items[0]);
-        let bad_item = RawItem::new(bad, 1).decode(4, page.form).unwrap_err();
+        assert_eq!(page.raw[0].decode(4).unwrap(), split.items[0]);
+        let bad_item = RawItem::new(bad, 1, page.form).decode(4).unwrap_err();
         assert_eq!(*bad_item, split.undecodable[0]);
     }
 
@@ -248,7 +250,9 @@ mod tests {
                 ..Referral::default()
             })
             .collect();
-        let mut raw: Vec<RawItem> = (0..5).map(|i| RawItem::new(&format!("{i}"), i)).collect();
+        let mut raw: Vec<RawItem> = (0..5)
+            .map(|i| RawItem::new(&format!("{i}"), i, WireForm::OData))
+            .collect();
         retain(&mut items, &mut raw, |rank, item| {
             rank != 1 && item.id.as_deref() != Some("r3")
         });

@@ -1167,12 +1167,9 @@ fn with_raw_items_a_mistyped_item_is_raw_and_its_full_decode_is_the_undecodable_
     assert!(first.undecodable.is_empty());
     let raw_b = &first.raw[1];
     assert_eq!(&*raw_b.json, r#"{"id":"b","status":7}"#);
-    let error = raw_b.decode(1, first.form).unwrap_err();
+    let error = raw_b.decode(1).unwrap_err();
     assert_eq!(*error, plain.pages[0].undecodable[0]);
     // A light item holds only what a listing reads.
     assert_eq!(first.items[1].status, None);
-    assert_eq!(
-        first.raw[0].decode(1, first.form).unwrap(),
-        plain.pages[0].items[0]
-    );
+    assert_eq!(first.raw[0].decode(1).unwrap(), plain.pages[0].items[0]);
 }

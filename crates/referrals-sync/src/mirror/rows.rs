@@ -208,14 +208,33 @@ pub(super) fn store_row(
     row: &MirrorRow,
     now: &Timestamp,
 ) -> rusqlite::Result<Decision> {
-    let digest = &row.json_sha256[..];
-    if tx
-        .prepare_cached(SEEN_UNCHANGED)?
-        .execute(params![row.id, now.as_str(), digest])?
-        == 1
-    {
+    if seen_unchanged(tx, &row.id, &row.json_sha256, now)? {
         return Ok(Decision::Unchanged);
     }
+    store_changed(tx, row, now)
+}
+
+/// True when referral `id` is stored with the digest `digest` (see [`SEEN_UNCHANGED`]): it is
+/// then recorded as seen at `now`, and nothing else is to do.
+pub(super) fn seen_unchanged(
+    tx: &Transaction<'_>,
+    id: &str,
+    digest: &[u8; 32],
+    now: &Timestamp,
+) -> rusqlite::Result<bool> {
+    Ok(tx
+        .prepare_cached(SEEN_UNCHANGED)?
+        .execute(params![id, now.as_str(), &digest[..]])?
+        == 1)
+}
+
+/// [`store_row`] for a row whose digest is not the one stored ([`seen_unchanged`] said no).
+pub(super) fn store_changed(
+    tx: &Transaction<'_>,
+    row: &MirrorRow,
+    now: &Timestamp,
+) -> rusqlite::Result<Decision> {
+    let digest = &row.json_sha256[..];
     let (decision, stored) = {
         let mut select = tx.prepare_cached(
             "SELECT rowid, raw_json, updated_date_time, removed_at IS NOT NULL
