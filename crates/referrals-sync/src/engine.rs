@@ -127,7 +127,9 @@ fn rows_of(page: &mut referrals::Page, run: &mut RunRecord) -> (Vec<PageRow>, u6
         // Without raw items (a listing that did not keep them), the items are whole.
         let row = match raw.next() {
             Some(item) => ReceivedRow::new(referral, item, page_number).map(PageRow::Received),
-            None if whole => MirrorRow::from_referral(referral).map(PageRow::Decoded),
+            None if whole => {
+                MirrorRow::from_referral(referral).map(|row| PageRow::Decoded(Box::new(row)))
+            }
             None => continue,
         };
         match row {

@@ -148,8 +148,8 @@ const UPDATE: &str = "UPDATE referrals SET
 const SEEN_UNCHANGED: &str = "UPDATE referral_seen SET last_seen_at = ?2
      WHERE referral_rowid = (SELECT rowid FROM referrals WHERE id = ?1) AND json_sha256 = ?3";
 
-/// Records that the referral stored at `rowid` was received at `now`, and the digest of its
-/// stored JSON.
+/// Records that the referral stored at `rowid` was received at `now`, and its digest
+/// ([`MirrorRow::json_sha256`]: of its JSON as received by a sync, else of the stored JSON).
 const SEEN: &str = "INSERT INTO referral_seen (referral_rowid, last_seen_at, json_sha256)
      VALUES (?1, ?2, ?3)
      ON CONFLICT (referral_rowid) DO UPDATE SET
@@ -267,7 +267,9 @@ pub(super) fn store_changed(
             tx.prepare_cached(SEEN)?
                 .execute(params![rowid, now.as_str(), digest])?;
         }
-        // The same JSON with no digest stored yet (a row from before version 2).
+        // The same JSON under another digest: none stored yet (a row from before version 2),
+        // or one of the stored JSON (a row `apply_referral` wrote) where the received bytes'
+        // digest now goes, so that the next run finds it by digest.
         (Decision::Unchanged, Some(rowid)) => {
             tx.prepare_cached(SEEN)?
                 .execute(params![rowid, now.as_str(), digest])?;

@@ -91,8 +91,8 @@ pub struct PageUpdate<R = MirrorRow> {
 /// A referral of a page for [`Mirror::apply_received`].
 #[derive(Debug, Clone, PartialEq)]
 pub enum PageRow {
-    /// Decoded already.
-    Decoded(MirrorRow),
+    /// Decoded already (boxed: the rarer and larger kind).
+    Decoded(Box<MirrorRow>),
     /// As received: decoded only when its digest is not the one stored (then stored with the
     /// same rules as a decoded one, or quarantined when it does not decode).
     Received(ReceivedRow),
@@ -279,6 +279,8 @@ enum PagesWritten {
 }
 
 /// What storing one referral of a page did.
+// Made and matched once per referral, never stored: boxing the row would only add an allocation.
+#[allow(clippy::large_enum_variant)]
 enum Outcome<'a> {
     /// Stored (or found unchanged) with this decision.
     Stored {
