@@ -105,9 +105,19 @@ fn tally(
     quarantined.extend(applied.quarantined);
 }
 
-/// The rows of `page`'s referrals for the writer (received, when the listing kept them as
-/// received), and the number of referrals without an id (not mirrored).
-fn rows_of(page: &mut referrals::Page, run: &mut RunRecord) -> (Vec<PageRow>, u64) {
+/// A page's referrals as the writer gets them.
+struct Rows {
+    rows: Vec<PageRow>,
+    /// Referrals without an id (not mirrored).
+    skipped: u64,
+    /// Referrals decoded here that are not referrals after all, to quarantine.
+    quarantined: Vec<QuarantineRow>,
+}
+
+/// The rows of `page`'s referrals for the writer: as received when `defer` (the writer decodes
+/// only those whose digest it does not hold, [`plan::defers_decode`]), else decoded here, each
+/// with the digest of its bytes as received when the listing kept them.
+fn rows_of(page: &mut referrals::Page, run: &mut RunRecord, defer: bool) -> Rows {
     // Numbered in the run's listing, which a resume continues.
     let page_number = page.checkpoint.pages_received();
     let raw = std::mem::take(&mut page.raw);
@@ -121,12 +131,27 @@ fn rows_of(page: &mut referrals::Page, run: &mut RunRecord) -> (Vec<PageRow>, u6
     }
     let whole = raw.is_empty();
     let mut raw = raw.into_iter();
-    let mut skipped = 0;
-    let mut rows = Vec::with_capacity(page.items.len());
+    let mut out = Rows {
+        rows: Vec::with_capacity(page.items.len()),
+        skipped: 0,
+        quarantined: Vec::new(),
+    };
     for referral in &page.items {
-        // Without raw items (a listing that did not keep them), the items are whole.
         let row = match raw.next() {
-            Some(item) => ReceivedRow::new(referral, item, page_number).map(PageRow::Received),
+            Some(item) => match ReceivedRow::new(referral, item, page_number) {
+                Ok(received) if defer => Ok(PageRow::Received(received)),
+                Ok(received) => match received.decode() {
+                    Ok(row) => row.map(|row| PageRow::Decoded(Box::new(row))),
+                    Err(item) => {
+                        tracing::warn!(%item, "referral not decodable: quarantined");
+                        out.quarantined
+                            .push(QuarantineRow::from_item(&item, page_number));
+                        continue;
+                    }
+                },
+                Err(error) => Err(error),
+            },
+            // Without raw items (a listing that did not keep them), the items are whole.
             None if whole => {
                 MirrorRow::from_referral(referral).map(|row| PageRow::Decoded(Box::new(row)))
             }
@@ -138,15 +163,15 @@ fn rows_of(page: &mut referrals::Page, run: &mut RunRecord) -> (Vec<PageRow>, u6
                     run.newest_updated.take(),
                     referral.updated_date_time.as_ref(),
                 );
-                rows.push(row);
+                out.rows.push(row);
             }
             Err(error) => {
-                skipped += 1;
+                out.skipped += 1;
                 tracing::warn!(%error, "referral not mirrored");
             }
         }
     }
-    (rows, skipped)
+    out
 }
 
 fn record_of(plan: &RunPlan, started_at: Timestamp) -> RunRecord {
@@ -240,8 +265,8 @@ pub async fn sync_with_progress(
     'listing: loop {
         // A full run's partitioned checkpoint resumes partitioned, at most `concurrency`
         // requests in flight (1: its ranges one after another); any other listing is sequential.
-        // Items as received: the writer decodes only those whose digest it does not hold, so an
-        // unchanged full run costs about a listing without the typed decode of each referral.
+        // Items as received, so that the mirror keeps the digest of each referral's bytes as
+        // received: the next full run tells an unchanged one by that digest, without decoding it.
         let mut pages = client
             .resume(run.checkpoint.clone())
             .max_page_size(plan::listing_page_size(options))
@@ -294,11 +319,16 @@ pub async fn sync_with_progress(
             progress.referrals += (page.items.len() + page.undecodable.len()) as u64;
             progress.total = page.count.or(progress.total);
             on_page(&progress);
-            let (rows, without_id) = rows_of(&mut page, &mut run);
+            let defer = plan::defers_decode(run.kind, run.reason);
+            let Rows {
+                rows,
+                skipped: without_id,
+                quarantined: not_decoded,
+            } = rows_of(&mut page, &mut run, defer);
             skipped += without_id;
             // Numbered in the run's listing, which a resume continues.
             let page_number = page.checkpoint.pages_received();
-            let bad: Vec<QuarantineRow> = page
+            let mut bad: Vec<QuarantineRow> = page
                 .undecodable
                 .iter()
                 .map(|item| {
@@ -306,6 +336,9 @@ pub async fn sync_with_progress(
                     QuarantineRow::from_item(item, page_number)
                 })
                 .collect();
+            bad.extend(not_decoded);
+            // In the order received, as when the listing set them all aside.
+            bad.sort_by_key(|row| row.index);
             quarantined.extend(bad.iter().cloned());
             let update = PageUpdate {
                 rows,

@@ -155,10 +155,7 @@ impl ReceivedRow {
     /// would have reported it.
     pub fn decode(&self) -> Result<Result<MirrorRow, RowError>, Box<UndecodableItem>> {
         let referral = self.item.decode(self.page)?;
-        Ok(MirrorRow::from_referral(&referral).map(|row| MirrorRow {
-            json_sha256: self.item.digest,
-            ..row
-        }))
+        Ok(MirrorRow::build(&referral, Some(self.item.digest)))
     }
 
     /// The page of the run's listing it came in.
@@ -208,12 +205,21 @@ impl Eq for RowError {}
 impl MirrorRow {
     /// The row of `referral`.
     pub fn from_referral(referral: &Referral) -> Result<MirrorRow, RowError> {
+        MirrorRow::build(referral, None)
+    }
+
+    /// The row of `referral`, whose digest is `received` (of its JSON as received), or that of
+    /// its stored JSON.
+    fn build(referral: &Referral, received: Option<[u8; 32]>) -> Result<MirrorRow, RowError> {
         let id = id_of(referral)?;
         let raw_json = serde_json::to_string(referral).map_err(RowError::Encode)?;
-        let mut json_sha256 = [0; 32];
-        json_sha256.copy_from_slice(
-            ring::digest::digest(&ring::digest::SHA256, raw_json.as_bytes()).as_ref(),
-        );
+        let json_sha256 = received.unwrap_or_else(|| {
+            let mut digest = [0; 32];
+            digest.copy_from_slice(
+                ring::digest::digest(&ring::digest::SHA256, raw_json.as_bytes()).as_ref(),
+            );
+            digest
+        });
         let customer = referral.customer_profile.as_ref();
         let details = referral.details.as_ref();
         Ok(MirrorRow {

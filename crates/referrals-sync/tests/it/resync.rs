@@ -8,7 +8,7 @@ use std::time::SystemTime;
 use futures::TryStreamExt;
 use referrals::ListQuery;
 use referrals_model::Referral;
-use referrals_simulator::FaultPlan;
+use referrals_simulator::{Fault, FaultPlan, FaultRule};
 use referrals_sync::rusqlite;
 use referrals_sync::{RunKind, SyncOptions};
 
@@ -128,12 +128,14 @@ async fn an_unchanged_partitioned_full_resync_finds_everything_unchanged_and_a_c
     an_unchanged_full_resync_finds_everything_unchanged("resync-ranges", 16).await;
 }
 
-/// A mirror written otherwise (here by `apply_referral`, as after webhooks) holds digests of
-/// its stored JSON: the first full run decodes each referral, finds it unchanged, and stores
-/// the received digest; the next one finds them all by digest.
+/// A mirror written otherwise (here by `apply_referral`, as after webhooks; or before digests
+/// of the received bytes) holds digests of its stored JSON: the next full run decodes each
+/// referral, finds it unchanged, and stores the received digest; the one after finds them all
+/// by digest.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn digests_of_the_stored_json_heal_on_the_next_full_run() {
     let rig = rig("resync-heal", REFERRALS, FaultPlan::new()).await;
+    rig.sync(&options(1)).await.unwrap();
     {
         let mut mirror = rig.mirror.lock().unwrap();
         for value in rig.simulator.referrals() {
@@ -168,5 +170,50 @@ async fn digests_of_the_stored_json_heal_on_the_next_full_run() {
     assert_eq!(second.counts.unchanged, REFERRALS as u64);
     assert_eq!(stored_digests(&rig), received);
     check_journal(&rig.db);
+    rig.close();
+}
+
+/// In a full re-sync the writer decodes the referrals whose digest differs: one that does not
+/// decode is quarantined by it, in the same transaction, exactly as a listing that decodes
+/// every referral reports it; the stored version stays and is not taken for removed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_resync_quarantines_a_referral_that_no_longer_decodes() {
+    let rig = rig("resync-quarantine", 45, FaultPlan::new()).await;
+    let first = rig.sync(&options(1)).await.unwrap();
+    assert_eq!(first.counts.created, 45);
+    // The sixth item of the second page.
+    let bad = rig.simulator.referrals()[25]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    rig.simulator.set_faults(
+        FaultPlan::new().rule(FaultRule::always(Fault::mistyped_field(&bad, "status"))),
+    );
+
+    let again = rig.sync(&full(1)).await.unwrap();
+    assert!(again.complete);
+    assert_eq!(
+        (
+            again.counts.unchanged,
+            again.counts.created,
+            again.counts.updated
+        ),
+        (44, 0, 0)
+    );
+    assert_eq!(again.counts.removed, 0, "the stored version is not removed");
+    let [item] = &again.quarantined[..] else {
+        panic!("{:?}", again.quarantined);
+    };
+    assert_eq!(item.id.as_deref(), Some(bad.as_str()));
+    assert_eq!((item.page, item.index), (2, 5));
+    assert_eq!(
+        item.error,
+        "unexpected JSON value at items[5].status: invalid type: integer `7`, \
+         expected a string (ReferralStatus)"
+    );
+    let stored = rig.mirror.lock().unwrap().quarantined().unwrap();
+    assert_eq!(stored.len(), 1);
+    assert_eq!(stored[0].row, *item);
+    rig.assert_in_step();
     rig.close();
 }
