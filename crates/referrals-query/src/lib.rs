@@ -133,7 +133,7 @@ pub use partition::{
     DEFAULT_CONCURRENCY, Disposition, Fallback, Note, Partition, PartitionError, PartitionOptions,
     Task, TaskId, Unpartitioned,
 };
-pub use raw::RawItem;
+pub use raw::{RawItem, RawItems};
 pub use request::{
     DEFAULT_USER_AGENT, Endpoint, MS_CORRELATION_ID, MS_REQUEST_ID, PREFER, PatchOp, PatchOptions,
     REQUEST_ID, RequestError, RequestIds, json_pointer,

@@ -17,7 +17,7 @@ use crate::continuation::{
 use crate::encode;
 use crate::exchange::{Exchange, FailReason, Step};
 use crate::list::ListQuery;
-use crate::raw::{self, RawItem};
+use crate::raw::{self, RawItem, RawItems};
 use crate::request::{Endpoint, RequestError, RequestIds, with_query};
 use crate::retry::{GiveUp, RetryPolicy};
 use crate::transport::TransportErrorKind;
@@ -87,8 +87,9 @@ pub struct Page {
     /// towards [`Limits::max_items`].
     pub undecodable: Vec<UndecodableItem>,
     /// With [`Pager::with_raw_items`], [`items`](Self::items) as received: the same length and
-    /// order, each item's exact bytes with their SHA-256 digest (and each of `items` is then
-    /// light: only its `id`, `createdDateTime` and `updatedDateTime` are set). Empty otherwise.
+    /// order, each item's exact bytes with their SHA-256 digest (with [`RawItems::Light`], each
+    /// of `items` is then light: only its `id`, `createdDateTime` and `updatedDateTime` are
+    /// set). Empty otherwise.
     pub raw: Vec<RawItem>,
     /// The total count the server reported (`totalCount` / `@odata.count`), if any.
     pub count: Option<u64>,
@@ -280,8 +281,8 @@ pub struct Pager {
     seen: HashSet<u128>,
     /// Applied to the server's text in an [`ApiError`] before it is kept.
     mask: TextMask,
-    /// Items are kept as received and decoded light ([`Pager::with_raw_items`]).
-    raw_items: bool,
+    /// Items are kept as received, and decoded so far ([`Pager::with_raw_items`]).
+    raw_items: Option<RawItems>,
     state: State,
 }
 
@@ -394,7 +395,7 @@ impl Pager {
             exchange: Exchange::new(RetryPolicy::default(), &Method::GET, false),
             seen,
             mask: crate::api_error::unmasked,
-            raw_items: false,
+            raw_items: None,
             state,
         })
     }
@@ -435,16 +436,16 @@ impl Pager {
     }
 
     /// Keeps each page's items as received ([`Page::raw`]: the exact bytes of each, with their
-    /// SHA-256 digest) and decodes of each only what a listing reads: [`Page::items`] are then
-    /// *light* referrals, with only `id`, `createdDateTime` and `updatedDateTime` set. For a
+    /// SHA-256 digest), decoded as `decode` says. With [`RawItems::Light`], [`Page::items`] are
+    /// *light* referrals, with only `id`, `createdDateTime` and `updatedDateTime` set: for a
     /// caller that decodes in full only some items ([`RawItem::decode`]), e.g. a mirror that
     /// skips the referrals whose digest it already holds. An item whose light fields do not
     /// decode is decoded whole, and is in [`Page::undecodable`] as without this setting; one
     /// mistyped elsewhere is a raw item like any other, and [`RawItem::decode`] tells it (with
     /// the [`UndecodableItem`] this page would have held). A setting of the pager, not of the
     /// query: it is not in a [`Checkpoint`].
-    pub fn with_raw_items(mut self) -> Pager {
-        self.raw_items = true;
+    pub fn with_raw_items(mut self, decode: RawItems) -> Pager {
+        self.raw_items = Some(decode);
         self
     }
 
@@ -559,8 +560,8 @@ impl Pager {
             }
         }
         let page_number = self.pages_here + 1;
-        let received = if self.raw_items {
-            raw::raw_page(body, page_number)
+        let received = if let Some(decode) = self.raw_items {
+            raw::raw_page(body, page_number, decode)
         } else {
             // The whole page at once first (the fast path); item by item only when that fails.
             match referrals_model::decode::<ReferralCollection>(body) {

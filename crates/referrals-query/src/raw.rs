@@ -9,6 +9,22 @@ use serde_json::value::RawValue;
 
 use crate::undecodable::{ReceivedPage, UndecodableItem, decode_item};
 
+/// How much of each item a listing with raw items ([`Page::raw`](crate::Page::raw)) decodes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum RawItems {
+    /// Only what a listing reads: [`Page::items`](crate::Page::items) are *light* referrals,
+    /// with only `id`, `createdDateTime` and `updatedDateTime` set; decode one in full with
+    /// [`RawItem::decode`]. For a caller that needs only some items whole (a mirror that
+    /// skips the referrals whose digest it holds).
+    Light,
+    /// The whole referral, as without raw items (and undecodable items in
+    /// [`Page::undecodable`](crate::Page::undecodable) alike): for a caller that needs every
+    /// item whole and also its bytes or digest as received. Costs a pass over each item more
+    /// than a listing without raw items.
+    Whole,
+}
+
 /// An item of a page as the server sent it ([`Page::raw`](crate::Page::raw)).
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -73,12 +89,16 @@ fn light(json: &str) -> Option<Referral> {
     })
 }
 
-/// Decodes `body`, the page numbered `page`, with raw items: each item light
-/// ([`Page::raw`](crate::Page::raw)) and kept as received. An item whose light fields do not
-/// decode is decoded whole: undecodable, it is an [`UndecodableItem`] as without raw items
-/// (and, if it decodes after all, a full referral). A page whose envelope does not decode
-/// fails with the error of decoding it whole, as without raw items.
-pub(crate) fn raw_page(body: &[u8], page: u64) -> Result<ReceivedPage, DecodeError> {
+/// Decodes `body`, the page numbered `page`, with raw items: each item kept as received
+/// ([`Page::raw`](crate::Page::raw)) and decoded as `decode` says. An item decoded light whose
+/// light fields do not decode is decoded whole; undecodable, it is an [`UndecodableItem`] as
+/// without raw items (and, if it decodes after all, a whole referral). A page whose envelope
+/// does not decode fails with the error of decoding it whole, as without raw items.
+pub(crate) fn raw_page(
+    body: &[u8],
+    page: u64,
+    decode: RawItems,
+) -> Result<ReceivedPage, DecodeError> {
     let envelope = match referrals_model::decode::<ReferralCollection<&RawValue>>(body) {
         Ok(envelope) => envelope,
         Err(error) => {
@@ -98,7 +118,11 @@ pub(crate) fn raw_page(body: &[u8], page: u64) -> Result<ReceivedPage, DecodeErr
     let mut undecodable = Vec::new();
     for (index, item) in received.into_iter().enumerate() {
         let json = item.get();
-        let referral = match light(json) {
+        let light = match decode {
+            RawItems::Light => light(json),
+            RawItems::Whole => None,
+        };
+        let referral = match light {
             Some(referral) => referral,
             None => match decode_item(json, page, index, form) {
                 Ok(referral) => referral,
@@ -186,7 +210,10 @@ mod tests {
         let bad = r#"{"id": "r2", "createdDateTime": 7}"#;
         let third = r#"{"id":"r3","createdDateTime":"2026-01-03T00:00:00Z"}"#;
         let body = format!(r#"{{"value": [{first}, {bad},{third}], "@odata.count": 3}}"#);
-        let page = raw_page(body.as_bytes(), 4).unwrap();
+        let page = raw_page(body.as_bytes(), 4, RawItems::Light).unwrap();
+        let whole_items = raw_page(body.as_bytes(), 4, RawItems::Whole).unwrap();
+        assert_eq!(whole_items.raw, page.raw);
+        assert_eq!(whole_items.undecodable, page.undecodable);
         assert_eq!(
             (page.len, page.count, page.form),
             (3, Some(3), WireForm::OData)
@@ -215,6 +242,7 @@ mod tests {
         assert_eq!(page.undecodable, split.undecodable);
         // Decoded in full, a raw item is the referral a page decoded whole holds.
         assert_eq!(page.raw[0].decode(4).unwrap(), split.items[0]);
+        assert_eq!(whole_items.items, split.items);
         let bad_item = RawItem::new(bad, 1, page.form).decode(4).unwrap_err();
         assert_eq!(*bad_item, split.undecodable[0]);
     }
@@ -223,7 +251,7 @@ mod tests {
     fn an_item_whose_light_fields_are_mistyped_is_undecodable_with_the_whole_decode_error() {
         // The whole decode meets `status` first; the light one would have complained of `id`.
         let body = r#"{"items": [{"status": 7, "id": 12}, 5, {"id": "ok"}]}"#;
-        let page = raw_page(body.as_bytes(), 1).unwrap();
+        let page = raw_page(body.as_bytes(), 1, RawItems::Light).unwrap();
         let whole = referrals_model::decode::<ReferralCollection>(body.as_bytes()).unwrap_err();
         let split = crate::undecodable::split_page(body.as_bytes(), 1, whole).unwrap();
         assert_eq!(page.undecodable, split.undecodable);
@@ -238,7 +266,11 @@ mod tests {
             r#"{"items": [{"id": "a"}], "@odata.nextLink": 5}"#,
         ] {
             let whole = referrals_model::decode::<ReferralCollection>(body.as_bytes()).unwrap_err();
-            assert_eq!(raw_page(body.as_bytes(), 1).unwrap_err(), whole, "{body}");
+            assert_eq!(
+                raw_page(body.as_bytes(), 1, RawItems::Light).unwrap_err(),
+                whole,
+                "{body}"
+            );
         }
     }
 

@@ -5,7 +5,7 @@ use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
 use futures::StreamExt;
-use referrals::Client;
+use referrals::{Client, RawItems};
 use referrals_model::Timestamp;
 
 use crate::blocking::{ThreadError, run_blocking, spawn_blocking_on};
@@ -105,57 +105,34 @@ fn tally(
     quarantined.extend(applied.quarantined);
 }
 
-/// A page's referrals as the writer gets them.
-struct Rows {
-    rows: Vec<PageRow>,
-    /// Referrals without an id (not mirrored).
-    skipped: u64,
-    /// Referrals decoded here that are not referrals after all, to quarantine.
-    quarantined: Vec<QuarantineRow>,
-}
-
-/// The rows of `page`'s referrals for the writer: as received when `defer` (the writer decodes
-/// only those whose digest it does not hold, [`plan::defers_decode`]), else decoded here, each
-/// with the digest of its bytes as received when the listing kept them.
-fn rows_of(page: &mut referrals::Page, run: &mut RunRecord, defer: bool) -> Rows {
+/// A page's referrals as the writer gets them, and the number of referrals without an id (not
+/// mirrored).
+fn rows_of(
+    page: &mut referrals::Page,
+    run: &mut RunRecord,
+    decode: RawItems,
+) -> (Vec<PageRow>, u64) {
     // Numbered in the run's listing, which a resume continues.
     let page_number = page.checkpoint.pages_received();
     let raw = std::mem::take(&mut page.raw);
-    if !raw.is_empty() && raw.len() != page.items.len() {
-        // The pager cuts the two alike: never expected. The light items cannot be stored.
+    if raw.len() != page.items.len() {
+        // The pager keeps one raw item per item: never expected. A light item cannot be stored.
         tracing::error!(
             items = page.items.len(),
             raw = raw.len(),
             "a page's raw items do not match its items"
         );
     }
-    let whole = raw.is_empty();
-    let mut raw = raw.into_iter();
-    let mut out = Rows {
-        rows: Vec::with_capacity(page.items.len()),
-        skipped: 0,
-        quarantined: Vec::new(),
-    };
-    for referral in &page.items {
-        let row = match raw.next() {
-            Some(item) => match ReceivedRow::new(referral, item, page_number) {
-                Ok(received) if defer => Ok(PageRow::Received(received)),
-                Ok(received) => match received.decode() {
-                    Ok(row) => row.map(|row| PageRow::Decoded(Box::new(row))),
-                    Err(item) => {
-                        tracing::warn!(%item, "referral not decodable: quarantined");
-                        out.quarantined
-                            .push(QuarantineRow::from_item(&item, page_number));
-                        continue;
-                    }
-                },
-                Err(error) => Err(error),
-            },
-            // Without raw items (a listing that did not keep them), the items are whole.
-            None if whole => {
-                MirrorRow::from_referral(referral).map(|row| PageRow::Decoded(Box::new(row)))
+    let mut skipped = 0;
+    let mut rows = Vec::with_capacity(page.items.len());
+    for (referral, item) in page.items.iter().zip(raw) {
+        let row = match decode {
+            // Light: the writer decodes it if its digest is not the one stored.
+            RawItems::Light => ReceivedRow::new(referral, item, page_number).map(PageRow::Received),
+            // Whole, and the digest of its bytes as received (what the next run compares).
+            _ => {
+                MirrorRow::from_received(referral, &item).map(|row| PageRow::Decoded(Box::new(row)))
             }
-            None => continue,
         };
         match row {
             Ok(row) => {
@@ -163,15 +140,15 @@ fn rows_of(page: &mut referrals::Page, run: &mut RunRecord, defer: bool) -> Rows
                     run.newest_updated.take(),
                     referral.updated_date_time.as_ref(),
                 );
-                out.rows.push(row);
+                rows.push(row);
             }
             Err(error) => {
-                out.skipped += 1;
+                skipped += 1;
                 tracing::warn!(%error, "referral not mirrored");
             }
         }
     }
-    out
+    (rows, skipped)
 }
 
 fn record_of(plan: &RunPlan, started_at: Timestamp) -> RunRecord {
@@ -266,12 +243,17 @@ pub async fn sync_with_progress(
         // A full run's partitioned checkpoint resumes partitioned, at most `concurrency`
         // requests in flight (1: its ranges one after another); any other listing is sequential.
         // Items as received, so that the mirror keeps the digest of each referral's bytes as
-        // received: the next full run tells an unchanged one by that digest, without decoding it.
+        // received: a full run tells an unchanged one by that digest, without decoding it.
+        let decode = if plan::defers_decode(run.kind, run.reason) {
+            RawItems::Light
+        } else {
+            RawItems::Whole
+        };
         let mut pages = client
             .resume(run.checkpoint.clone())
             .max_page_size(plan::listing_page_size(options))
             .concurrency(options.concurrency)
-            .raw_items()
+            .raw_items(decode)
             .pages();
         while let Some(page) = pages.next().await {
             let mut page = match page {
@@ -319,16 +301,11 @@ pub async fn sync_with_progress(
             progress.referrals += (page.items.len() + page.undecodable.len()) as u64;
             progress.total = page.count.or(progress.total);
             on_page(&progress);
-            let defer = plan::defers_decode(run.kind, run.reason);
-            let Rows {
-                rows,
-                skipped: without_id,
-                quarantined: not_decoded,
-            } = rows_of(&mut page, &mut run, defer);
+            let (rows, without_id) = rows_of(&mut page, &mut run, decode);
             skipped += without_id;
             // Numbered in the run's listing, which a resume continues.
             let page_number = page.checkpoint.pages_received();
-            let mut bad: Vec<QuarantineRow> = page
+            let bad: Vec<QuarantineRow> = page
                 .undecodable
                 .iter()
                 .map(|item| {
@@ -336,9 +313,6 @@ pub async fn sync_with_progress(
                     QuarantineRow::from_item(item, page_number)
                 })
                 .collect();
-            bad.extend(not_decoded);
-            // In the order received, as when the listing set them all aside.
-            bad.sort_by_key(|row| row.index);
             quarantined.extend(bad.iter().cloned());
             let update = PageUpdate {
                 rows,

@@ -208,6 +208,15 @@ impl MirrorRow {
         MirrorRow::build(referral, None)
     }
 
+    /// The row of `referral`, decoded whole from `item`, with the digest of its bytes as
+    /// received.
+    pub(crate) fn from_received(
+        referral: &Referral,
+        item: &RawItem,
+    ) -> Result<MirrorRow, RowError> {
+        MirrorRow::build(referral, Some(item.digest))
+    }
+
     /// The row of `referral`, whose digest is `received` (of its JSON as received), or that of
     /// its stored JSON.
     fn build(referral: &Referral, received: Option<[u8; 32]>) -> Result<MirrorRow, RowError> {

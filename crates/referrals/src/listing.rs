@@ -14,7 +14,7 @@ use referrals_model::Referral;
 use referrals_query::transport::TransportError;
 use referrals_query::{
     Checkpoint, DEFAULT_CONCURRENCY, Limiter, Limits, ListQuery, NextRequest, Page, Pager,
-    PagerError, PagerEvent,
+    PagerError, PagerEvent, RawItems,
 };
 use tracing::Instrument;
 
@@ -71,7 +71,7 @@ struct Config {
     max_page_size: Option<u32>,
     concurrency: Option<u32>,
     /// Pages carry their items as received ([`Listing::raw_items`]).
-    raw_items: bool,
+    raw_items: Option<RawItems>,
 }
 
 enum ListingState {
@@ -105,7 +105,7 @@ impl Listing {
                 limits: Limits::default(),
                 max_page_size: None,
                 concurrency: None,
-                raw_items: false,
+                raw_items: None,
             })),
         }
     }
@@ -171,15 +171,16 @@ impl Listing {
     }
 
     /// [`pages`](Self::pages) carry their items as received: [`Page::raw`] holds each item's
-    /// exact bytes with their SHA-256 digest, and [`Page::items`] are then *light* referrals,
-    /// with only `id`, `createdDateTime` and `updatedDateTime` set (decode one in full with
-    /// [`RawItem::decode`](crate::RawItem::decode)). For a caller that decodes only
-    /// some items, e.g. a mirror skipping those whose digest it holds already. Pages only: the
+    /// exact bytes with their SHA-256 digest, and [`Page::items`] are decoded as `decode` says
+    /// (with [`RawItems::Light`], *light* referrals with only `id`, `createdDateTime` and
+    /// `updatedDateTime` set; decode one in full with
+    /// [`RawItem::decode`](crate::RawItem::decode)): for a caller that decodes only some
+    /// items, e.g. a mirror skipping those whose digest it holds already. Pages only: the
     /// listing polled as a stream of items ignores it and yields whole referrals. Must be set
     /// before the first poll.
-    pub fn raw_items(mut self) -> Self {
+    pub fn raw_items(mut self, decode: RawItems) -> Self {
         if let ListingState::Configuring(config) = &mut self.state {
-            config.raw_items = true;
+            config.raw_items = Some(decode);
         }
         self
     }
@@ -206,7 +207,7 @@ impl Stream for Listing {
                 return Poll::Ready(None);
             };
             // Items are whole referrals: light ones are for callers of `pages` only.
-            config.raw_items = false;
+            config.raw_items = None;
             let items = pages_of(*config)
                 .flat_map(|page| match page {
                     Ok(page) => stream::iter(items_of(page)).left_stream(),
@@ -296,7 +297,7 @@ fn page_stream(
     start: Result<ListQuery, Checkpoint>,
     limits: Limits,
     max_page_size: Option<u32>,
-    raw_items: bool,
+    raw_items: Option<RawItems>,
 ) -> impl Stream<Item = Result<Page, Error>> + Send + 'static {
     let correlation_id = new_id();
     let endpoint = client.inner.endpoint.clone();
@@ -316,10 +317,9 @@ fn page_stream(
             Some(size) => pager.with_max_page_size(size),
             None => pager,
         };
-        let pager = if raw_items {
-            pager.with_raw_items()
-        } else {
-            pager
+        let pager = match raw_items {
+            Some(decode) => pager.with_raw_items(decode),
+            None => pager,
         };
         PageFetcher {
             client,

@@ -34,7 +34,7 @@ pub(crate) struct Settings {
     /// `Prefer: odata.maxpagesize`.
     pub(crate) max_page_size: Option<u32>,
     /// Pages carry their items as received.
-    pub(crate) raw_items: bool,
+    pub(crate) raw_items: Option<referrals_query::RawItems>,
 }
 
 /// The pages of the partitioned listing `checkpoint` continues (or starts), as `settings` say.
@@ -54,8 +54,10 @@ pub(crate) fn page_stream(
         .max_concurrency(cap)
         .retry(client.inner.sender.retry)
         .token_refresh(client.inner.sender.auth.can_refresh())
-        .text_mask(crate::mask_secrets)
-        .raw_items(raw_items);
+        .text_mask(crate::mask_secrets);
+    if let Some(decode) = raw_items {
+        options = options.raw_items(decode);
+    }
     if let Some(pages) = max_pages {
         options = options.max_pages(pages);
     }

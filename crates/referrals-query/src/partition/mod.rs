@@ -71,9 +71,8 @@ pub struct PartitionOptions {
     pub max_page_size: Option<u32>,
     /// What passes the server's text in error answers ([`Pager::with_text_mask`]).
     pub text_mask: Option<TextMask>,
-    /// Pages carry their items as received, and the items are light
-    /// ([`Pager::with_raw_items`]).
-    pub raw_items: bool,
+    /// Pages carry their items as received, decoded so far ([`Pager::with_raw_items`]).
+    pub raw_items: Option<crate::RawItems>,
 }
 
 impl Default for PartitionOptions {
@@ -85,7 +84,7 @@ impl Default for PartitionOptions {
             max_pages: None,
             max_page_size: None,
             text_mask: None,
-            raw_items: false,
+            raw_items: None,
         }
     }
 }
@@ -133,10 +132,10 @@ impl PartitionOptions {
         self
     }
 
-    /// Whether pages carry their items as received, with light items
+    /// Pages carry their items as received, decoded as `decode` says
     /// ([`Pager::with_raw_items`]; the ranges' checks read only what a light item holds).
-    pub fn raw_items(mut self, raw: bool) -> PartitionOptions {
-        self.raw_items = raw;
+    pub fn raw_items(mut self, decode: crate::RawItems) -> PartitionOptions {
+        self.raw_items = Some(decode);
         self
     }
 }
@@ -151,8 +150,8 @@ fn configure(pager: Pager, options: &PartitionOptions) -> Pager {
     if options.token_refresh {
         pager = pager.with_token_refresh();
     }
-    if options.raw_items {
-        pager = pager.with_raw_items();
+    if let Some(decode) = options.raw_items {
+        pager = pager.with_raw_items(decode);
     }
     pager
 }

@@ -8,7 +8,7 @@ use referrals_model::ReferralStatus;
 use referrals_query::transport::TransportErrorKind;
 use referrals_query::{
     BaseUrl, Checkpoint, CheckpointError, End, Endpoint, GiveUp, Limits, ListQuery,
-    NextLinkProblem, NextRequest, Pager, PagerError, PagerEvent, Position, RetryPolicy,
+    NextLinkProblem, NextRequest, Pager, PagerError, PagerEvent, Position, RawItems, RetryPolicy,
 };
 
 use crate::support::now;
@@ -1101,7 +1101,7 @@ fn raw_items_are_the_same_items_as_received_with_their_digests_cut_alike_by_a_li
         max_pages: None,
     };
     let whole = |pager: Pager| pager.with_limits(limits);
-    let raw = |pager: Pager| pager.with_limits(limits).with_raw_items();
+    let raw = |pager: Pager| pager.with_limits(limits).with_raw_items(RawItems::Light);
     let start = || Pager::new(Endpoint::default(), &ListQuery::new(), "corr").unwrap();
 
     let mut plain = whole(start());
@@ -1141,7 +1141,7 @@ fn raw_items_are_the_same_items_as_received_with_their_digests_cut_alike_by_a_li
     // Resumed inside the cut page: the skip applies to the raw items alike.
     let mut resumed = Pager::resume(Endpoint::default(), &checkpoint, "corr-2")
         .unwrap()
-        .with_raw_items();
+        .with_raw_items(RawItems::Whole);
     let rest = drive(&mut resumed, three_pages);
     assert_eq!(rest.result, Ok(End::Exhausted));
     assert_eq!(
@@ -1159,7 +1159,7 @@ fn with_raw_items_a_mistyped_item_is_raw_and_its_full_decode_is_the_undecodable_
     let plain = drive(&mut plain, three_pages_one_mistyped);
     let mut pager = Pager::new(Endpoint::default(), &ListQuery::new(), "corr")
         .unwrap()
-        .with_raw_items();
+        .with_raw_items(RawItems::Light);
     let run = drive(&mut pager, three_pages_one_mistyped);
     assert_eq!(run.result, Ok(End::Exhausted));
     assert_eq!(run.items, ["a", "b", "c", "d", "e", "f"]);

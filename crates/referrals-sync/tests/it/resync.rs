@@ -52,7 +52,7 @@ async fn received_digests(rig: &Rig) -> BTreeMap<String, Vec<u8>> {
     let pages: Vec<_> = rig
         .client
         .list(ListQuery::new())
-        .raw_items()
+        .raw_items(referrals::RawItems::Light)
         .pages()
         .try_collect()
         .await
