@@ -102,6 +102,7 @@ mod limiter;
 mod list;
 mod pager;
 mod partition;
+mod raw;
 mod request;
 mod retry;
 mod safe_text;
@@ -132,6 +133,7 @@ pub use partition::{
     DEFAULT_CONCURRENCY, Disposition, Fallback, Note, Partition, PartitionError, PartitionOptions,
     Task, TaskId, Unpartitioned,
 };
+pub use raw::{RawItem, RawItems};
 pub use request::{
     DEFAULT_USER_AGENT, Endpoint, MS_CORRELATION_ID, MS_REQUEST_ID, PREFER, PatchOp, PatchOptions,
     REQUEST_ID, RequestError, RequestIds, json_pointer,

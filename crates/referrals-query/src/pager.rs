@@ -17,6 +17,7 @@ use crate::continuation::{
 use crate::encode;
 use crate::exchange::{Exchange, FailReason, Step};
 use crate::list::ListQuery;
+use crate::raw::{self, RawItem, RawItems};
 use crate::request::{Endpoint, RequestError, RequestIds, with_query};
 use crate::retry::{GiveUp, RetryPolicy};
 use crate::transport::TransportErrorKind;
@@ -85,6 +86,11 @@ pub struct Page {
     /// count as yielded: [`checkpoint`](Self::checkpoint) resumes after them, and they count
     /// towards [`Limits::max_items`].
     pub undecodable: Vec<UndecodableItem>,
+    /// With [`Pager::with_raw_items`], [`items`](Self::items) as received: the same length and
+    /// order, each item's exact bytes with their SHA-256 digest (with [`RawItems::Light`], each
+    /// of `items` is then light: only its `id`, `createdDateTime` and `updatedDateTime` are
+    /// set). Empty otherwise.
+    pub raw: Vec<RawItem>,
     /// The total count the server reported (`totalCount` / `@odata.count`), if any.
     pub count: Option<u64>,
     /// Resumes right after this page's items.
@@ -275,6 +281,8 @@ pub struct Pager {
     seen: HashSet<u128>,
     /// Applied to the server's text in an [`ApiError`] before it is kept.
     mask: TextMask,
+    /// Items are kept as received, and decoded so far ([`Pager::with_raw_items`]).
+    raw_items: Option<RawItems>,
     state: State,
 }
 
@@ -387,6 +395,7 @@ impl Pager {
             exchange: Exchange::new(RetryPolicy::default(), &Method::GET, false),
             seen,
             mask: crate::api_error::unmasked,
+            raw_items: None,
             state,
         })
     }
@@ -423,6 +432,20 @@ impl Pager {
     /// ([`ApiError::from_response_masked`]): the `referrals` crate masks the secrets it holds.
     pub fn with_text_mask(mut self, mask: TextMask) -> Pager {
         self.mask = mask;
+        self
+    }
+
+    /// Keeps each page's items as received ([`Page::raw`]: the exact bytes of each, with their
+    /// SHA-256 digest), decoded as `decode` says. With [`RawItems::Light`], [`Page::items`] are
+    /// *light* referrals, with only `id`, `createdDateTime` and `updatedDateTime` set: for a
+    /// caller that decodes in full only some items ([`RawItem::decode`]), e.g. a mirror that
+    /// skips the referrals whose digest it already holds. An item whose light fields do not
+    /// decode is decoded whole, and is in [`Page::undecodable`] as without this setting; one
+    /// mistyped elsewhere is a raw item like any other, and [`RawItem::decode`] tells it (with
+    /// the [`UndecodableItem`] this page would have held). A setting of the pager, not of the
+    /// query: it is not in a [`Checkpoint`].
+    pub fn with_raw_items(mut self, decode: RawItems) -> Pager {
+        self.raw_items = Some(decode);
         self
     }
 
@@ -537,19 +560,24 @@ impl Pager {
             }
         }
         let page_number = self.pages_here + 1;
-        // The whole page at once first (the fast path); item by item only when that fails.
-        let received = match referrals_model::decode::<ReferralCollection>(body) {
-            Ok(collection) => ReceivedPage::whole(collection),
-            Err(whole) => match split_page(body, page_number, whole) {
-                Ok(split) => split,
-                Err(error) => {
-                    return Err(self.fail(PagerError::Decode {
-                        error,
-                        page: page_number,
-                        body: UnexpectedBody::classify(status, headers, body),
-                    }));
-                }
-            },
+        let received = if let Some(decode) = self.raw_items {
+            raw::raw_page(body, page_number, decode)
+        } else {
+            // The whole page at once first (the fast path); item by item only when that fails.
+            match referrals_model::decode::<ReferralCollection>(body) {
+                Ok(collection) => Ok(ReceivedPage::whole(collection)),
+                Err(whole) => split_page(body, page_number, whole),
+            }
+        };
+        let received = match received {
+            Ok(received) => received,
+            Err(error) => {
+                return Err(self.fail(PagerError::Decode {
+                    error,
+                    page: page_number,
+                    body: UnexpectedBody::classify(status, headers, body),
+                }));
+            }
         };
         self.exchange.reset();
         let date = headers
@@ -649,6 +677,7 @@ impl Pager {
             continuation,
             mut items,
             mut undecodable,
+            mut raw,
             len,
             form,
         } = received;
@@ -675,13 +704,8 @@ impl Pager {
             Some(room) => already.saturating_add(usize::try_from(room).unwrap_or(usize::MAX)),
             None => len,
         };
-        if undecodable.is_empty() {
-            items.truncate(end);
-            items.drain(..already);
-        } else {
-            items = keep_positions(items, &undecodable, already..end);
-            undecodable.retain(|item| (already..end).contains(&item.index));
-        }
+        raw::keep_positions(&mut items, &mut raw, &undecodable, already..end);
+        undecodable.retain(|item| (already..end).contains(&item.index));
         let taken = (end - already) as u64;
         self.items_here += taken;
         self.items_total += taken;
@@ -731,6 +755,7 @@ impl Pager {
         Page {
             items,
             undecodable,
+            raw,
             count,
             checkpoint: self.checkpoint(),
             end,
@@ -785,28 +810,6 @@ impl Pager {
         }
         Ok(Some(next))
     }
-}
-
-/// The decoded `items` whose positions in the page (where the `undecodable` ones, sorted by
-/// index, take theirs) fall in `window`.
-fn keep_positions(
-    items: Vec<Referral>,
-    undecodable: &[UndecodableItem],
-    window: std::ops::Range<usize>,
-) -> Vec<Referral> {
-    let mut bad = undecodable.iter().map(|item| item.index).peekable();
-    let mut position = 0;
-    let mut kept = Vec::with_capacity(items.len());
-    for item in items {
-        while bad.next_if_eq(&position).is_some() {
-            position += 1;
-        }
-        if window.contains(&position) {
-            kept.push(item);
-        }
-        position += 1;
-    }
-    kept
 }
 
 /// A 128-bit FNV-1a fingerprint of a request as the server sees it: URL and continuation

@@ -93,6 +93,8 @@ pub(crate) struct ReceivedPage {
     pub(crate) items: Vec<Referral>,
     /// The items that do not, by increasing index.
     pub(crate) undecodable: Vec<UndecodableItem>,
+    /// In raw mode, `items` as received (the same length and order); empty otherwise.
+    pub(crate) raw: Vec<crate::RawItem>,
     /// How many items the page has, both kinds.
     pub(crate) len: usize,
     /// The wire form the page came in.
@@ -109,6 +111,7 @@ impl ReceivedPage {
             form: collection.form,
             items: collection.into_items(),
             undecodable: Vec::new(),
+            raw: Vec::new(),
         }
     }
 }
@@ -133,16 +136,9 @@ pub(crate) fn split_page(
     let mut items = Vec::with_capacity(len);
     let mut undecodable = Vec::new();
     for (index, raw) in raw_items.into_iter().enumerate() {
-        match referrals_model::decode_str::<Referral>(raw.get()) {
+        match decode_item(raw.get(), page, index, form) {
             Ok(referral) => items.push(referral),
-            Err(error) => undecodable.push(UndecodableItem {
-                page,
-                index,
-                id: id_of(raw.get()),
-                raw: raw.get().to_owned(),
-                error,
-                form,
-            }),
+            Err(item) => undecodable.push(*item),
         }
     }
     if undecodable.is_empty() {
@@ -153,8 +149,30 @@ pub(crate) fn split_page(
         continuation,
         items,
         undecodable,
+        raw: Vec::new(),
         len,
         form,
+    })
+}
+
+/// The item `raw`, at `index` in page `page` of the form `form`, decoded whole: the referral,
+/// or the item kept as received with why it is not one. The one rule of what an undecodable item
+/// is, for a page split item by item and for an item kept raw ([`crate::RawItem::decode`]).
+pub(crate) fn decode_item(
+    raw: &str,
+    page: u64,
+    index: usize,
+    form: WireForm,
+) -> Result<Referral, Box<UndecodableItem>> {
+    referrals_model::decode_str::<Referral>(raw).map_err(|error| {
+        Box::new(UndecodableItem {
+            page,
+            index,
+            id: id_of(raw),
+            raw: raw.to_owned(),
+            error,
+            form,
+        })
     })
 }
 

@@ -5,14 +5,15 @@ use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
 use futures::StreamExt;
-use referrals::Client;
+use referrals::{Client, RawItems};
 use referrals_model::Timestamp;
 
 use crate::blocking::{ThreadError, run_blocking, spawn_blocking_on};
 use crate::plan::{self, Reason, RunKind, RunPlan, SyncOptions};
-use crate::row::MirrorRow;
+use crate::row::{MirrorRow, ReceivedRow};
 use crate::{
-    Counts, Mirror, MirrorApi, MirrorError, PageUpdate, QuarantineRow, RunRecord, SyncError,
+    Counts, Mirror, MirrorApi, MirrorError, PageRow, PageUpdate, PagesApplied, QuarantineRow,
+    RunRecord, SyncError,
 };
 
 /// What a sync run did.
@@ -70,22 +71,84 @@ async fn blocking<T: Send + 'static>(
 const MAX_QUEUED: usize = 16;
 
 /// Writes `pages` (if any) and waits for it.
-async fn write_now(mirror: &SharedMirror, pages: Vec<PageUpdate>) -> Result<Counts, SyncError> {
+async fn write_now(
+    mirror: &SharedMirror,
+    pages: Vec<PageUpdate<PageRow>>,
+) -> Result<PagesApplied, SyncError> {
     if pages.is_empty() {
-        return Ok(Counts::default());
+        return Ok(PagesApplied::default());
     }
-    blocking(mirror, move |m| m.apply_pages(&pages)).await
+    blocking(mirror, move |m| m.apply_received(&pages)).await
 }
 
 /// A page being applied on a blocking thread while the next one is fetched.
-type Pending = Option<tokio::task::JoinHandle<Result<Counts, MirrorError>>>;
+type Pending = Option<tokio::task::JoinHandle<Result<PagesApplied, MirrorError>>>;
 
 /// Waits for the page being applied, if any; what it did.
-async fn settle(pending: &mut Pending) -> Result<Counts, SyncError> {
+async fn settle(pending: &mut Pending) -> Result<PagesApplied, SyncError> {
     match pending.take() {
-        None => Ok(Counts::default()),
+        None => Ok(PagesApplied::default()),
         Some(handle) => Ok(handle.await.map_err(ThreadError::from)??),
     }
+}
+
+/// What the writes settled so far did, added to the run's and the call's counts; the
+/// referrals the writer quarantined join the call's.
+fn tally(
+    applied: PagesApplied,
+    run: &mut RunRecord,
+    session: &mut Counts,
+    quarantined: &mut Vec<QuarantineRow>,
+) {
+    run.counts = run.counts.plus(applied.counts);
+    *session = session.plus(applied.counts);
+    quarantined.extend(applied.quarantined);
+}
+
+/// A page's referrals as the writer gets them, and the number of referrals without an id (not
+/// mirrored).
+fn rows_of(
+    page: &mut referrals::Page,
+    run: &mut RunRecord,
+    decode: RawItems,
+) -> (Vec<PageRow>, u64) {
+    // Numbered in the run's listing, which a resume continues.
+    let page_number = page.checkpoint.pages_received();
+    let raw = std::mem::take(&mut page.raw);
+    if raw.len() != page.items.len() {
+        // The pager keeps one raw item per item: never expected. A light item cannot be stored.
+        tracing::error!(
+            items = page.items.len(),
+            raw = raw.len(),
+            "a page's raw items do not match its items"
+        );
+    }
+    let mut skipped = 0;
+    let mut rows = Vec::with_capacity(page.items.len());
+    for (referral, item) in page.items.iter().zip(raw) {
+        let row = match decode {
+            // Light: the writer decodes it if its digest is not the one stored.
+            RawItems::Light => ReceivedRow::new(referral, item, page_number).map(PageRow::Received),
+            // Whole, and the digest of its bytes as received (what the next run compares).
+            _ => {
+                MirrorRow::from_received(referral, &item).map(|row| PageRow::Decoded(Box::new(row)))
+            }
+        };
+        match row {
+            Ok(row) => {
+                run.newest_updated = plan::newest(
+                    run.newest_updated.take(),
+                    referral.updated_date_time.as_ref(),
+                );
+                rows.push(row);
+            }
+            Err(error) => {
+                skipped += 1;
+                tracing::warn!(%error, "referral not mirrored");
+            }
+        }
+    }
+    (rows, skipped)
 }
 
 fn record_of(plan: &RunPlan, started_at: Timestamp) -> RunRecord {
@@ -163,7 +226,7 @@ pub async fn sync_with_progress(
     // while a write is under way wait (at most MAX_QUEUED) and go together into the next
     // transaction, so a slow disk pays its per-transaction cost less often.
     let mut pending: Pending = None;
-    let mut queued: Vec<PageUpdate> = Vec::new();
+    let mut queued: Vec<PageUpdate<PageRow>> = Vec::new();
     let mut quarantined: Vec<QuarantineRow> = Vec::new();
     let report = |run: &RunRecord, session, skipped, complete, quarantined| SyncReport {
         kind: run.kind,
@@ -179,19 +242,27 @@ pub async fn sync_with_progress(
     'listing: loop {
         // A full run's partitioned checkpoint resumes partitioned, at most `concurrency`
         // requests in flight (1: its ranges one after another); any other listing is sequential.
+        // Items as received, so that the mirror keeps the digest of each referral's bytes as
+        // received: a full run tells an unchanged one by that digest, without decoding it.
+        let decode = if plan::defers_decode(run.kind, run.reason) {
+            RawItems::Light
+        } else {
+            RawItems::Whole
+        };
         let mut pages = client
             .resume(run.checkpoint.clone())
             .max_page_size(plan::listing_page_size(options))
             .concurrency(options.concurrency)
+            .raw_items(decode)
             .pages();
         while let Some(page) = pages.next().await {
-            let page = match page {
+            let mut page = match page {
                 Ok(page) => page,
                 Err(error) => {
-                    let counts = settle(&mut pending).await?;
-                    let counts = counts.plus(write_now(mirror, std::mem::take(&mut queued)).await?);
-                    run.counts = run.counts.plus(counts);
-                    session = session.plus(counts);
+                    let applied = settle(&mut pending).await?;
+                    tally(applied, &mut run, &mut session, &mut quarantined);
+                    let applied = write_now(mirror, std::mem::take(&mut queued)).await?;
+                    tally(applied, &mut run, &mut session, &mut quarantined);
                     let status = error.status().map(|s| s.as_u16());
                     if let Some(full) =
                         plan::on_refused(run.kind, run.counts.pages, status, options)
@@ -230,22 +301,8 @@ pub async fn sync_with_progress(
             progress.referrals += (page.items.len() + page.undecodable.len()) as u64;
             progress.total = page.count.or(progress.total);
             on_page(&progress);
-            let mut rows = Vec::with_capacity(page.items.len());
-            for referral in &page.items {
-                match MirrorRow::from_referral(referral) {
-                    Ok(row) => {
-                        run.newest_updated = plan::newest(
-                            run.newest_updated.take(),
-                            referral.updated_date_time.as_ref(),
-                        );
-                        rows.push(row);
-                    }
-                    Err(error) => {
-                        skipped += 1;
-                        tracing::warn!(%error, "referral not mirrored");
-                    }
-                }
-            }
+            let (rows, without_id) = rows_of(&mut page, &mut run, decode);
+            skipped += without_id;
             // Numbered in the run's listing, which a resume continues.
             let page_number = page.checkpoint.pages_received();
             let bad: Vec<QuarantineRow> = page
@@ -272,16 +329,15 @@ pub async fn sync_with_progress(
             if busy && queued.len() < MAX_QUEUED {
                 continue;
             }
-            let counts = settle(&mut pending).await?;
-            run.counts = run.counts.plus(counts);
-            session = session.plus(counts);
+            let applied = settle(&mut pending).await?;
+            tally(applied, &mut run, &mut session, &mut quarantined);
             let batch = std::mem::take(&mut queued);
-            pending = Some(spawn_blocking_on(mirror, move |m| m.apply_pages(&batch)));
+            pending = Some(spawn_blocking_on(mirror, move |m| m.apply_received(&batch)));
         }
-        let counts = settle(&mut pending).await?;
-        let counts = counts.plus(write_now(mirror, std::mem::take(&mut queued)).await?);
-        run.counts = run.counts.plus(counts);
-        session = session.plus(counts);
+        let applied = settle(&mut pending).await?;
+        tally(applied, &mut run, &mut session, &mut quarantined);
+        let applied = write_now(mirror, std::mem::take(&mut queued)).await?;
+        tally(applied, &mut run, &mut session, &mut quarantined);
         break;
     }
     let overlap = options.overlap;

@@ -60,11 +60,11 @@ pub use engine::{SharedMirror, SyncProgress, SyncReport, sync, sync_with_progres
 pub use error::{Cause, MirrorError, SyncError};
 pub use lock::{DEFAULT_LOCK_WAIT, SyncLock};
 pub use mirror::{
-    Applied, BUSY_TIMEOUT, ChangeRecord, Counts, Mirror, PageUpdate, QuarantineRow, Quarantined,
-    RunRecord,
+    Applied, BUSY_TIMEOUT, ChangeRecord, Counts, Mirror, PageRow, PageUpdate, PagesApplied,
+    QuarantineRow, Quarantined, RunRecord,
 };
 pub use plan::{Decision, Reason, RunKind, SyncOptions};
-pub use row::{MirrorRow, RowError};
+pub use row::{MirrorRow, ReceivedRow, RowError};
 /// The code blocks of `docs/sync.md`, compiled as doctests.
 #[cfg(doctest)]
 #[doc = include_str!("../../../docs/sync.md")]

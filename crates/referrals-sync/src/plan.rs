@@ -296,6 +296,19 @@ pub fn listing_page_size(options: &SyncOptions) -> u32 {
     options.page_size
 }
 
+/// Whether a run of `kind` for `reason` hands the writer its referrals as received (decoded
+/// there only when their digest is not the one stored) rather than decoded on the listing's
+/// side. Only a full run of a mirror that holds referrals: there most come back unchanged, and
+/// skipping their decode is most of what the run costs on a fast link. A first run (or one
+/// with nothing received yet) creates every referral, and an incremental run receives mostly
+/// changed ones: each is decoded anyway, and decoded on the listing's side it runs alongside
+/// the writer instead of adding to it (a first sync of 100,000 referrals on loopback took 4.9 s
+/// with the writer decoding against 3.7 s without). Either way the listing keeps the items'
+/// bytes, so that the digest stored is that of the bytes received.
+pub fn defers_decode(kind: RunKind, reason: Reason) -> bool {
+    kind == RunKind::Full && !matches!(reason, Reason::FirstRun | Reason::NoWatermark)
+}
+
 /// After a listing error on the first page of an incremental run: the full run to make
 /// instead, when the server refused the filter (400).
 pub fn on_refused(
@@ -571,6 +584,29 @@ mod tests {
 
     fn at(text: &str) -> SystemTime {
         Timestamp::new(text).to_system_time().unwrap()
+    }
+
+    #[test]
+    fn only_a_full_run_of_a_mirror_that_holds_referrals_defers_the_decode_to_the_writer() {
+        let deferred: Vec<_> = Reason::ALL
+            .into_iter()
+            .filter(|&reason| defers_decode(RunKind::Full, reason))
+            .collect();
+        assert_eq!(
+            deferred,
+            [
+                Reason::Requested,
+                Reason::Due,
+                Reason::Watermark,
+                Reason::FilterRefused,
+                Reason::FilterIgnored
+            ]
+        );
+        assert!(
+            Reason::ALL
+                .into_iter()
+                .all(|reason| !defers_decode(RunKind::Incremental, reason))
+        );
     }
 
     fn state(watermark: Option<&str>, last_full: Option<&str>) -> SyncState {

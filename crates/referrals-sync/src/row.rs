@@ -1,6 +1,7 @@
 //! A referral as a row of the mirror: the queryable columns, and the JSON as received.
 
 use referrals_model::Referral;
+use referrals_query::{RawItem, UndecodableItem};
 
 /// One row of the `referrals` table, from a referral as received. Made only by
 /// [`from_referral`](Self::from_referral), so that the columns, the JSON and its digest always
@@ -102,10 +103,74 @@ impl MirrorRow {
         &self.raw_json
     }
 
-    /// The SHA-256 digest of [`raw_json`](Self::raw_json): how the mirror tells an unchanged
-    /// referral without reading its stored JSON (`referral_seen.json_sha256`).
+    /// How the mirror tells an unchanged referral without reading its stored JSON
+    /// (`referral_seen.json_sha256`): the SHA-256 digest of [`raw_json`](Self::raw_json), or,
+    /// for a row decoded from a [`ReceivedRow`], of the referral's JSON as received.
     pub fn json_sha256(&self) -> &[u8; 32] {
         &self.json_sha256
+    }
+}
+
+/// A referral of a page as received ([`referrals::Listing::raw_items`]), for the mirror's
+/// writer: its id (to look up the digest stored), its `updatedDateTime` (for the quarantine),
+/// and its JSON with the digest of its bytes. The writer decodes it in full only when that
+/// digest is not the one stored ([`ReceivedRow::decode`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReceivedRow {
+    pub(crate) id: String,
+    pub(crate) updated_date_time: Option<String>,
+    item: RawItem,
+    /// The page of the run's listing it came in (1 = the listing's first page).
+    page: u64,
+}
+
+impl ReceivedRow {
+    /// The row of `item`, received in page `page` of the run's listing and decoded light as
+    /// `referral` (its `id` and `updatedDateTime` are read).
+    pub fn new(referral: &Referral, item: RawItem, page: u64) -> Result<ReceivedRow, RowError> {
+        Ok(ReceivedRow {
+            id: id_of(referral)?,
+            updated_date_time: referral
+                .updated_date_time
+                .as_ref()
+                .map(|t| t.as_str().to_owned()),
+            item,
+            page,
+        })
+    }
+
+    /// `id`.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// The SHA-256 digest of the referral's JSON as received.
+    pub fn digest(&self) -> &[u8; 32] {
+        &self.item.digest
+    }
+
+    /// The referral decoded in full, as a row whose digest is the received one (so that the
+    /// next sync that receives the same bytes finds it unchanged); or, when the referral is
+    /// not decodable (a field of another type than the API documents), the item as the listing
+    /// would have reported it.
+    pub fn decode(&self) -> Result<Result<MirrorRow, RowError>, Box<UndecodableItem>> {
+        let referral = self.item.decode(self.page)?;
+        Ok(MirrorRow::build(&referral, Some(self.item.digest)))
+    }
+
+    /// The page of the run's listing it came in.
+    pub fn page(&self) -> u64 {
+        self.page
+    }
+
+    /// Its 0-based position in that page.
+    pub fn index(&self) -> usize {
+        self.item.index
+    }
+
+    /// Its JSON, byte for byte as received.
+    pub fn json(&self) -> &str {
+        &self.item.json
     }
 }
 
@@ -140,16 +205,30 @@ impl Eq for RowError {}
 impl MirrorRow {
     /// The row of `referral`.
     pub fn from_referral(referral: &Referral) -> Result<MirrorRow, RowError> {
-        let id = referral
-            .id
-            .clone()
-            .filter(|id| !id.is_empty())
-            .ok_or(RowError::NoId)?;
+        MirrorRow::build(referral, None)
+    }
+
+    /// The row of `referral`, decoded whole from `item`, with the digest of its bytes as
+    /// received.
+    pub(crate) fn from_received(
+        referral: &Referral,
+        item: &RawItem,
+    ) -> Result<MirrorRow, RowError> {
+        MirrorRow::build(referral, Some(item.digest))
+    }
+
+    /// The row of `referral`, whose digest is `received` (of its JSON as received), or that of
+    /// its stored JSON.
+    fn build(referral: &Referral, received: Option<[u8; 32]>) -> Result<MirrorRow, RowError> {
+        let id = id_of(referral)?;
         let raw_json = serde_json::to_string(referral).map_err(RowError::Encode)?;
-        let mut json_sha256 = [0; 32];
-        json_sha256.copy_from_slice(
-            ring::digest::digest(&ring::digest::SHA256, raw_json.as_bytes()).as_ref(),
-        );
+        let json_sha256 = received.unwrap_or_else(|| {
+            let mut digest = [0; 32];
+            digest.copy_from_slice(
+                ring::digest::digest(&ring::digest::SHA256, raw_json.as_bytes()).as_ref(),
+            );
+            digest
+        });
         let customer = referral.customer_profile.as_ref();
         let details = referral.details.as_ref();
         Ok(MirrorRow {
@@ -187,6 +266,15 @@ impl MirrorRow {
             json_sha256,
         })
     }
+}
+
+/// The id a referral is mirrored by: its `id`, when it has a non-empty one.
+fn id_of(referral: &Referral) -> Result<String, RowError> {
+    referral
+        .id
+        .clone()
+        .filter(|id| !id.is_empty())
+        .ok_or(RowError::NoId)
 }
 
 #[cfg(test)]

@@ -53,8 +53,8 @@ pub use referrals_model::{
 };
 pub use referrals_query as query;
 pub use referrals_query::{
-    ApiError, BaseUrl, Checkpoint, Filter, Limits, ListQuery, Page, PatchOp, PatchOptions,
-    RetryPolicy, UndecodableItem,
+    ApiError, BaseUrl, Checkpoint, Filter, Limits, ListQuery, Page, PatchOp, PatchOptions, RawItem,
+    RawItems, RetryPolicy, UndecodableItem,
 };
 
 /// The transport seam: implement [`transport::Transport`] to send requests your own way.

@@ -14,7 +14,7 @@ use referrals_model::Referral;
 use referrals_query::transport::TransportError;
 use referrals_query::{
     Checkpoint, DEFAULT_CONCURRENCY, Limiter, Limits, ListQuery, NextRequest, Page, Pager,
-    PagerError, PagerEvent,
+    PagerError, PagerEvent, RawItems,
 };
 use tracing::Instrument;
 
@@ -70,6 +70,8 @@ struct Config {
     /// Sent as `Prefer: odata.maxpagesize`.
     max_page_size: Option<u32>,
     concurrency: Option<u32>,
+    /// Pages carry their items as received ([`Listing::raw_items`]).
+    raw_items: Option<RawItems>,
 }
 
 enum ListingState {
@@ -87,6 +89,7 @@ impl fmt::Debug for Listing {
                 .field("limits", &config.limits)
                 .field("max_page_size", &config.max_page_size)
                 .field("concurrency", &config.concurrency)
+                .field("raw_items", &config.raw_items)
                 .finish(),
             _ => f.debug_struct("Listing").finish_non_exhaustive(),
         }
@@ -102,6 +105,7 @@ impl Listing {
                 limits: Limits::default(),
                 max_page_size: None,
                 concurrency: None,
+                raw_items: None,
             })),
         }
     }
@@ -166,6 +170,21 @@ impl Listing {
         self
     }
 
+    /// [`pages`](Self::pages) carry their items as received: [`Page::raw`] holds each item's
+    /// exact bytes with their SHA-256 digest, and [`Page::items`] are decoded as `decode` says
+    /// (with [`RawItems::Light`], *light* referrals with only `id`, `createdDateTime` and
+    /// `updatedDateTime` set; decode one in full with
+    /// [`RawItem::decode`](crate::RawItem::decode)): for a caller that decodes only some
+    /// items, e.g. a mirror skipping those whose digest it holds already. Pages only: the
+    /// listing polled as a stream of items ignores it and yields whole referrals. Must be set
+    /// before the first poll.
+    pub fn raw_items(mut self, decode: RawItems) -> Self {
+        if let ListingState::Configuring(config) = &mut self.state {
+            config.raw_items = Some(decode);
+        }
+        self
+    }
+
     /// The listing as a stream of pages: items, the server's count, and the checkpoint after
     /// the page.
     pub fn pages(self) -> BoxStream<'static, Result<Page, Error>> {
@@ -182,11 +201,13 @@ impl Stream for Listing {
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         if let ListingState::Configuring(_) = self.state {
-            let ListingState::Configuring(config) =
+            let ListingState::Configuring(mut config) =
                 std::mem::replace(&mut self.state, ListingState::Taken)
             else {
                 return Poll::Ready(None);
             };
+            // Items are whole referrals: light ones are for callers of `pages` only.
+            config.raw_items = None;
             let items = pages_of(*config)
                 .flat_map(|page| match page {
                     Ok(page) => stream::iter(items_of(page)).left_stream(),
@@ -216,6 +237,7 @@ fn pages_of(config: Config) -> BoxStream<'static, Result<Page, Error>> {
         limits,
         max_page_size,
         concurrency,
+        raw_items,
     } = config;
     match start {
         Err(checkpoint) if checkpoint.is_partitioned() => {
@@ -225,22 +247,32 @@ fn pages_of(config: Config) -> BoxStream<'static, Result<Page, Error>> {
                 return stream::once(async move { Err(error) }).boxed();
             }
             let cap = concurrency.unwrap_or(DEFAULT_CONCURRENCY);
-            partitioned::page_stream(client, checkpoint, cap, limits.max_pages, max_page_size)
-                .boxed()
+            let settings = partitioned::Settings {
+                cap,
+                max_pages: limits.max_pages,
+                max_page_size,
+                raw_items,
+            };
+            partitioned::page_stream(client, checkpoint, settings).boxed()
         }
         Ok(query) if concurrency.is_some_and(|n| n > 1) && limits == Limits::default() => {
             match Checkpoint::start_partitioned(&query) {
                 Ok(start) => {
-                    let cap = concurrency.unwrap_or(DEFAULT_CONCURRENCY);
-                    partitioned::page_stream(client, start, cap, None, max_page_size).boxed()
+                    let settings = partitioned::Settings {
+                        cap: concurrency.unwrap_or(DEFAULT_CONCURRENCY),
+                        max_pages: None,
+                        max_page_size,
+                        raw_items,
+                    };
+                    partitioned::page_stream(client, start, settings).boxed()
                 }
                 Err(why) => {
                     tracing::debug!(%why, "listing sequentially");
-                    page_stream(client, Ok(query), limits, max_page_size).boxed()
+                    page_stream(client, Ok(query), limits, max_page_size, raw_items).boxed()
                 }
             }
         }
-        start => page_stream(client, start, limits, max_page_size).boxed(),
+        start => page_stream(client, start, limits, max_page_size, raw_items).boxed(),
     }
 }
 
@@ -265,6 +297,7 @@ fn page_stream(
     start: Result<ListQuery, Checkpoint>,
     limits: Limits,
     max_page_size: Option<u32>,
+    raw_items: Option<RawItems>,
 ) -> impl Stream<Item = Result<Page, Error>> + Send + 'static {
     let correlation_id = new_id();
     let endpoint = client.inner.endpoint.clone();
@@ -282,6 +315,10 @@ fn page_stream(
             .with_text_mask(crate::mask_secrets);
         let pager = match max_page_size {
             Some(size) => pager.with_max_page_size(size),
+            None => pager,
+        };
+        let pager = match raw_items {
+            Some(decode) => pager.with_raw_items(decode),
             None => pager,
         };
         PageFetcher {

@@ -25,21 +25,39 @@ struct Done {
     result: Result<Option<Page>, Error>,
 }
 
-/// The pages of the partitioned listing `checkpoint` continues (or starts), with at most `cap`
-/// requests in flight, stopping after `max_pages` pages if given.
+/// How a partitioned listing runs, as the [`Listing`](crate::Listing) was set.
+pub(crate) struct Settings {
+    /// At most this many requests in flight.
+    pub(crate) cap: u32,
+    /// Stop after this many pages.
+    pub(crate) max_pages: Option<u64>,
+    /// `Prefer: odata.maxpagesize`.
+    pub(crate) max_page_size: Option<u32>,
+    /// Pages carry their items as received.
+    pub(crate) raw_items: Option<referrals_query::RawItems>,
+}
+
+/// The pages of the partitioned listing `checkpoint` continues (or starts), as `settings` say.
 pub(crate) fn page_stream(
     client: Client,
     checkpoint: Checkpoint,
-    cap: u32,
-    max_pages: Option<u64>,
-    max_page_size: Option<u32>,
+    settings: Settings,
 ) -> impl Stream<Item = Result<Page, Error>> + Send + 'static {
+    let Settings {
+        cap,
+        max_pages,
+        max_page_size,
+        raw_items,
+    } = settings;
     let correlation_id = new_id();
     let mut options = PartitionOptions::new()
         .max_concurrency(cap)
         .retry(client.inner.sender.retry)
         .token_refresh(client.inner.sender.auth.can_refresh())
         .text_mask(crate::mask_secrets);
+    if let Some(decode) = raw_items {
+        options = options.raw_items(decode);
+    }
     if let Some(pages) = max_pages {
         options = options.max_pages(pages);
     }

@@ -71,6 +71,8 @@ pub struct PartitionOptions {
     pub max_page_size: Option<u32>,
     /// What passes the server's text in error answers ([`Pager::with_text_mask`]).
     pub text_mask: Option<TextMask>,
+    /// Pages carry their items as received, decoded so far ([`Pager::with_raw_items`]).
+    pub raw_items: Option<crate::RawItems>,
 }
 
 impl Default for PartitionOptions {
@@ -82,6 +84,7 @@ impl Default for PartitionOptions {
             max_pages: None,
             max_page_size: None,
             text_mask: None,
+            raw_items: None,
         }
     }
 }
@@ -128,6 +131,13 @@ impl PartitionOptions {
         self.text_mask = Some(mask);
         self
     }
+
+    /// Pages carry their items as received, decoded as `decode` says
+    /// ([`Pager::with_raw_items`]; the ranges' checks read only what a light item holds).
+    pub fn raw_items(mut self, decode: crate::RawItems) -> PartitionOptions {
+        self.raw_items = Some(decode);
+        self
+    }
 }
 
 /// Every page request's settings, as `options` say.
@@ -139,6 +149,9 @@ fn configure(pager: Pager, options: &PartitionOptions) -> Pager {
     }
     if options.token_refresh {
         pager = pager.with_token_refresh();
+    }
+    if let Some(decode) = options.raw_items {
+        pager = pager.with_raw_items(decode);
     }
     pager
 }
@@ -680,6 +693,7 @@ impl Partition {
                     range.waiting.push_back(Checked {
                         items: Vec::new(),
                         undecodable: Vec::new(),
+                        raw: Vec::new(),
                         cursor: range.received.clone(),
                         date: None,
                     });
@@ -953,7 +967,13 @@ impl Partition {
         }
         self.pages += 1;
         self.finished = true;
-        let page = self.page(Vec::new(), Vec::new(), Some(End::Exhausted), None);
+        let page = self.page(
+            Vec::new(),
+            Vec::new(),
+            Vec::new(),
+            Some(End::Exhausted),
+            None,
+        );
         self.out.push_back(page);
     }
 
@@ -1113,7 +1133,13 @@ impl Partition {
             if end.is_some() {
                 self.finished = true;
             }
-            let page = self.page(checked.items, checked.undecodable, end, checked.date);
+            let page = self.page(
+                checked.items,
+                checked.undecodable,
+                checked.raw,
+                end,
+                checked.date,
+            );
             self.out.push_back(page);
             if self.finished {
                 return;
@@ -1125,12 +1151,14 @@ impl Partition {
         &self,
         items: Vec<referrals_model::Referral>,
         undecodable: Vec<UndecodableItem>,
+        raw: Vec<crate::RawItem>,
         end: Option<End>,
         date: Option<SystemTime>,
     ) -> Page {
         Page {
             items,
             undecodable,
+            raw,
             count: self.total,
             checkpoint: self.checkpoint(),
             end,
@@ -1207,7 +1235,13 @@ impl Partition {
         let Some(page) = page else {
             sequential.position = Position::Finished;
             self.finished = true;
-            let page = self.page(Vec::new(), Vec::new(), Some(End::Exhausted), None);
+            let page = self.page(
+                Vec::new(),
+                Vec::new(),
+                Vec::new(),
+                Some(End::Exhausted),
+                None,
+            );
             self.out.push_back(page);
             return;
         };
@@ -1215,18 +1249,16 @@ impl Partition {
         // Items that are not referrals have no `createdDateTime` to skip by: they are kept (a
         // quarantine keeps one copy of each).
         let undecodable = page.undecodable;
-        let items: Vec<_> = page
-            .items
-            .into_iter()
-            .filter(|item| {
-                let Some(at) = created_nanos(item.created_date_time.as_ref()) else {
-                    return true;
-                };
-                !skip
-                    .iter()
-                    .any(|yielded| yielded.holds(at, item.id.as_deref(), order))
-            })
-            .collect();
+        let mut items = page.items;
+        let mut raw = page.raw;
+        crate::raw::retain(&mut items, &mut raw, |_, item| {
+            let Some(at) = created_nanos(item.created_date_time.as_ref()) else {
+                return true;
+            };
+            !skip
+                .iter()
+                .any(|yielded| yielded.holds(at, item.id.as_deref(), order))
+        });
         sequential.position = page.checkpoint.position().clone();
         sequential.items = page.checkpoint.items_yielded();
         sequential.pages = page.checkpoint.pages_received();
@@ -1242,7 +1274,7 @@ impl Partition {
         if end.is_some() {
             self.finished = true;
         }
-        let mut page = self.page(items, undecodable, end, page.date);
+        let mut page = self.page(items, undecodable, raw, end, page.date);
         if page.count.is_none() {
             page.count = count;
         }

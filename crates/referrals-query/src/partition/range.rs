@@ -11,6 +11,7 @@ use super::state::{Last, RangeState};
 use super::{Fallback, TaskId};
 use crate::checkpoint::Position;
 use crate::pager::{Page, Pager};
+use crate::raw::{self, RawItem};
 use crate::undecodable::UndecodableItem;
 
 /// The most referrals sharing the last `createdDateTime` yielded that a range remembers by id.
@@ -39,6 +40,8 @@ pub(crate) struct Checked {
     pub(crate) items: Vec<Referral>,
     /// The page's items that are not referrals, before that cut ([`Page::undecodable`]).
     pub(crate) undecodable: Vec<UndecodableItem>,
+    /// `items` as received, with raw items ([`Page::raw`]); empty otherwise.
+    pub(crate) raw: Vec<RawItem>,
     /// The range's cursor after this page.
     pub(crate) cursor: Cursor,
     /// The page's `Date` ([`Page::date`]).
@@ -197,9 +200,10 @@ impl Range {
             return Err(Fallback::Capped);
         }
         let mut items = page.items;
+        let mut raw = page.raw;
         let mut undecodable = page.undecodable;
         if let Some(cut) = cut {
-            items.truncate(cut);
+            raw::truncate(&mut items, &mut raw, cut);
             // An item that is not a referral has no `createdDateTime` to check: it goes with the
             // referrals around it, kept when it comes before the cut.
             let at = position_in_page(cut, &undecodable);
@@ -224,6 +228,7 @@ impl Range {
         Ok(Checked {
             items,
             undecodable,
+            raw,
             cursor: self.received.clone(),
             date: page.date,
         })

@@ -8,7 +8,7 @@ use referrals_model::ReferralStatus;
 use referrals_query::transport::TransportErrorKind;
 use referrals_query::{
     BaseUrl, Checkpoint, CheckpointError, End, Endpoint, GiveUp, Limits, ListQuery,
-    NextLinkProblem, NextRequest, Pager, PagerError, PagerEvent, Position, RetryPolicy,
+    NextLinkProblem, NextRequest, Pager, PagerError, PagerEvent, Position, RawItems, RetryPolicy,
 };
 
 use crate::support::now;
@@ -1068,4 +1068,108 @@ fn unsafe_continuation_headers_are_refused() {
     assert_eq!(run.items, ["a"]);
     assert_eq!(run.requests.len(), 1);
     assert!(matches!(run.result, Err(PagerError::ContinuationHeader(_))));
+}
+
+/// Each page's ids, and with raw items each raw item's (text, digest, position in its page).
+type Pages = Vec<(Vec<String>, Vec<(String, [u8; 32], usize)>)>;
+
+fn pages_of(run: &Run) -> Pages {
+    run.pages
+        .iter()
+        .map(|page| {
+            let ids = page.items.iter().map(|r| r.id.clone().unwrap()).collect();
+            let raw = page
+                .raw
+                .iter()
+                .map(|item| (item.json.to_string(), item.digest, item.index))
+                .collect();
+            (ids, raw)
+        })
+        .collect()
+}
+
+fn sha256(text: &str) -> [u8; 32] {
+    let mut digest = [0; 32];
+    digest.copy_from_slice(ring::digest::digest(&ring::digest::SHA256, text.as_bytes()).as_ref());
+    digest
+}
+
+#[test]
+fn raw_items_are_the_same_items_as_received_with_their_digests_cut_alike_by_a_limit_and_a_resume() {
+    let limits = Limits {
+        max_items: Some(4),
+        max_pages: None,
+    };
+    let whole = |pager: Pager| pager.with_limits(limits);
+    let raw = |pager: Pager| pager.with_limits(limits).with_raw_items(RawItems::Light);
+    let start = || Pager::new(Endpoint::default(), &ListQuery::new(), "corr").unwrap();
+
+    let mut plain = whole(start());
+    let plain_run = drive(&mut plain, three_pages);
+    let mut pager = raw(start());
+    let run = drive(&mut pager, three_pages);
+    assert_eq!(run.result, Ok(End::ItemLimit));
+    let pages = pages_of(&run);
+    let item = |id: &str, index| {
+        (
+            format!(r#"{{"id":"{id}"}}"#),
+            sha256(&format!(r#"{{"id":"{id}"}}"#)),
+            index,
+        )
+    };
+    assert_eq!(
+        pages,
+        [
+            (
+                vec!["a".into(), "b".into(), "c".into()],
+                vec![item("a", 0), item("b", 1), item("c", 2)]
+            ),
+            // Cut by the limit: `e` is neither an item nor a raw item.
+            (vec!["d".into()], vec![item("d", 0)]),
+        ]
+    );
+    // The same ids and checkpoints as without raw items; outside raw mode `raw` is empty.
+    let plain_pages = pages_of(&plain_run);
+    assert_eq!(
+        plain_pages.iter().map(|(ids, _)| ids).collect::<Vec<_>>(),
+        pages.iter().map(|(ids, _)| ids).collect::<Vec<_>>()
+    );
+    assert!(plain_pages.iter().all(|(_, raw)| raw.is_empty()));
+    let checkpoint = run.pages.last().unwrap().checkpoint.clone();
+    assert_eq!(checkpoint, plain_run.pages.last().unwrap().checkpoint);
+
+    // Resumed inside the cut page: the skip applies to the raw items alike.
+    let mut resumed = Pager::resume(Endpoint::default(), &checkpoint, "corr-2")
+        .unwrap()
+        .with_raw_items(RawItems::Whole);
+    let rest = drive(&mut resumed, three_pages);
+    assert_eq!(rest.result, Ok(End::Exhausted));
+    assert_eq!(
+        pages_of(&rest),
+        [
+            (vec!["e".into()], vec![item("e", 1)]),
+            (vec!["f".into()], vec![item("f", 0)]),
+        ]
+    );
+}
+
+#[test]
+fn with_raw_items_a_mistyped_item_is_raw_and_its_full_decode_is_the_undecodable_item() {
+    let mut plain = Pager::new(Endpoint::default(), &ListQuery::new(), "corr").unwrap();
+    let plain = drive(&mut plain, three_pages_one_mistyped);
+    let mut pager = Pager::new(Endpoint::default(), &ListQuery::new(), "corr")
+        .unwrap()
+        .with_raw_items(RawItems::Light);
+    let run = drive(&mut pager, three_pages_one_mistyped);
+    assert_eq!(run.result, Ok(End::Exhausted));
+    assert_eq!(run.items, ["a", "b", "c", "d", "e", "f"]);
+    let first = &run.pages[0];
+    assert!(first.undecodable.is_empty());
+    let raw_b = &first.raw[1];
+    assert_eq!(&*raw_b.json, r#"{"id":"b","status":7}"#);
+    let error = raw_b.decode(1).unwrap_err();
+    assert_eq!(*error, plain.pages[0].undecodable[0]);
+    // A light item holds only what a listing reads.
+    assert_eq!(first.items[1].status, None);
+    assert_eq!(first.raw[0].decode(1).unwrap(), plain.pages[0].items[0]);
 }

@@ -799,3 +799,64 @@ fn what_a_listing_holds_is_bounded_by_the_pages_in_flight_not_by_the_account() {
         "{large_checkpoint} bytes of checkpoint ({small_checkpoint} for the small account)"
     );
 }
+
+/// Drives a partitioned listing with light raw items to its end (the service starting to ignore
+/// the ranges after `switch_after` answers, if given): every page's raw items match its items
+/// one for one (the item's exact text, its digest), through the ranges' cuts where a split
+/// hands items to a later range and through the sequential fallback's skips.
+fn raw_listing(service: &mut Service, switch_after: Option<usize>) -> Vec<String> {
+    let query = ListQuery::new();
+    let options = options(4).raw_items(referrals_query::RawItems::Light);
+    let mut partition = Partition::new(Endpoint::default(), &query, "corr", options).unwrap();
+    let mut ids = Vec::new();
+    let mut answered = 0;
+    while !partition.is_finished() {
+        while let Some(page) = partition.next_page() {
+            assert_eq!(page.items.len(), page.raw.len());
+            for (item, raw) in page.items.iter().zip(&page.raw) {
+                let value: Value = serde_json::from_str(&raw.json).unwrap();
+                assert_eq!(value["id"].as_str(), item.id.as_deref());
+                let digest = ring::digest::digest(&ring::digest::SHA256, raw.json.as_bytes());
+                assert_eq!(digest.as_ref(), raw.digest);
+                // Light: nothing but what a listing reads.
+                assert!(item.extra.is_empty() && item.status.is_none());
+                ids.push(item.id.clone().unwrap());
+            }
+        }
+        while partition.next_note().is_some() {}
+        if partition.is_finished() {
+            break;
+        }
+        let mut task = partition.next_task().expect("a task");
+        answered += 1;
+        if Some(answered) == switch_after {
+            service.mode = Mode::IgnoresRanges;
+        }
+        let page = fetch(&mut task.pager, service).unwrap();
+        partition.on_page(task.id, task.pager, page);
+    }
+    ids
+}
+
+#[test]
+fn raw_items_follow_their_items_through_splits_and_a_fallback() {
+    for (mut service, switch_after) in [
+        (
+            Service {
+                items: items(400, 1, 5),
+                mode: Mode::Honours,
+                default_page: 7,
+                requests: 0,
+            },
+            None,
+        ),
+        (spread_service(300, Mode::Honours), Some(12)),
+    ] {
+        let ids = raw_listing(&mut service, switch_after);
+        let mut unique = ids.clone();
+        unique.sort();
+        unique.dedup();
+        assert_eq!(unique.len(), ids.len(), "nothing repeated");
+        assert_eq!(ids.len(), service.items.len(), "nothing lost");
+    }
+}

@@ -24,7 +24,7 @@ pub use journal::ChangeRecord;
 pub use open::BUSY_TIMEOUT;
 pub use quarantine::{QuarantineRow, Quarantined};
 pub use rows::Applied;
-pub use runs::{Counts, PageUpdate, RunRecord};
+pub use runs::{Counts, PageRow, PageUpdate, PagesApplied, RunRecord};
 
 /// A local mirror of referrals in one SQLite file (see `docs/sync.md` for its tables).
 ///

@@ -148,8 +148,8 @@ const UPDATE: &str = "UPDATE referrals SET
 const SEEN_UNCHANGED: &str = "UPDATE referral_seen SET last_seen_at = ?2
      WHERE referral_rowid = (SELECT rowid FROM referrals WHERE id = ?1) AND json_sha256 = ?3";
 
-/// Records that the referral stored at `rowid` was received at `now`, and the digest of its
-/// stored JSON.
+/// Records that the referral stored at `rowid` was received at `now`, and its digest
+/// ([`MirrorRow::json_sha256`]: of its JSON as received by a sync, else of the stored JSON).
 const SEEN: &str = "INSERT INTO referral_seen (referral_rowid, last_seen_at, json_sha256)
      VALUES (?1, ?2, ?3)
      ON CONFLICT (referral_rowid) DO UPDATE SET
@@ -208,14 +208,33 @@ pub(super) fn store_row(
     row: &MirrorRow,
     now: &Timestamp,
 ) -> rusqlite::Result<Decision> {
-    let digest = &row.json_sha256[..];
-    if tx
-        .prepare_cached(SEEN_UNCHANGED)?
-        .execute(params![row.id, now.as_str(), digest])?
-        == 1
-    {
+    if seen_unchanged(tx, &row.id, &row.json_sha256, now)? {
         return Ok(Decision::Unchanged);
     }
+    store_changed(tx, row, now)
+}
+
+/// True when referral `id` is stored with the digest `digest` (see [`SEEN_UNCHANGED`]): it is
+/// then recorded as seen at `now`, and nothing else is to do.
+pub(super) fn seen_unchanged(
+    tx: &Transaction<'_>,
+    id: &str,
+    digest: &[u8; 32],
+    now: &Timestamp,
+) -> rusqlite::Result<bool> {
+    Ok(tx
+        .prepare_cached(SEEN_UNCHANGED)?
+        .execute(params![id, now.as_str(), &digest[..]])?
+        == 1)
+}
+
+/// [`store_row`] for a row whose digest is not the one stored ([`seen_unchanged`] said no).
+pub(super) fn store_changed(
+    tx: &Transaction<'_>,
+    row: &MirrorRow,
+    now: &Timestamp,
+) -> rusqlite::Result<Decision> {
+    let digest = &row.json_sha256[..];
     let (decision, stored) = {
         let mut select = tx.prepare_cached(
             "SELECT rowid, raw_json, updated_date_time, removed_at IS NOT NULL
@@ -248,7 +267,9 @@ pub(super) fn store_row(
             tx.prepare_cached(SEEN)?
                 .execute(params![rowid, now.as_str(), digest])?;
         }
-        // The same JSON with no digest stored yet (a row from before version 2).
+        // The same JSON under another digest: none stored yet (a row from before version 2),
+        // or one of the stored JSON (a row `apply_referral` wrote) where the received bytes'
+        // digest now goes, so that the next run finds it by digest.
         (Decision::Unchanged, Some(rowid)) => {
             tx.prepare_cached(SEEN)?
                 .execute(params![rowid, now.as_str(), digest])?;

@@ -3,6 +3,7 @@
 //! and the end of a run (removals, the watermark). [`sync`](crate::sync) takes these steps;
 //! they are public for tools that drive a mirror themselves (the benches, tests).
 
+use std::borrow::Cow;
 use std::path::Path;
 use std::time::{Duration, SystemTime};
 
@@ -12,11 +13,11 @@ use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
 use super::journal::{JournalEntry, journal_batch};
 use super::quarantine::{self, QuarantineRow};
-use super::rows::{remove_row, store_row};
+use super::rows::{remove_row, seen_unchanged, store_changed, store_row};
 use super::{Mirror, write_error};
 use crate::MirrorError;
 use crate::plan::{self, Decision, Reason, RunKind, SyncState};
-use crate::row::MirrorRow;
+use crate::row::{MirrorRow, ReceivedRow};
 
 /// What a run did so far (over every resume of it).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -66,11 +67,13 @@ pub struct RunRecord {
 }
 
 /// One received page to apply, with the run's state after it: all of it is written in one
-/// transaction, or none of it.
+/// transaction, or none of it. Its rows are decoded ([`MirrorRow`], for
+/// [`Mirror::apply_pages`]), or decoded or as received ([`PageRow`], for
+/// [`Mirror::apply_received`]).
 #[derive(Debug, Clone)]
-pub struct PageUpdate {
+pub struct PageUpdate<R = MirrorRow> {
     /// The referrals of the page, in order received.
-    pub rows: Vec<MirrorRow>,
+    pub rows: Vec<R>,
     /// The checkpoint after the page.
     pub checkpoint: Checkpoint,
     /// The run's kind after the page.
@@ -82,6 +85,27 @@ pub struct PageUpdate {
     /// The current time.
     pub now: Timestamp,
     /// The page's items that are not referrals, kept in the `quarantine` table.
+    pub quarantined: Vec<QuarantineRow>,
+}
+
+/// A referral of a page for [`Mirror::apply_received`].
+#[derive(Debug, Clone, PartialEq)]
+pub enum PageRow {
+    /// Decoded already (boxed: the rarer and larger kind).
+    Decoded(Box<MirrorRow>),
+    /// As received: decoded only when its digest is not the one stored (then stored with the
+    /// same rules as a decoded one, or quarantined when it does not decode).
+    Received(ReceivedRow),
+}
+
+/// What [`Mirror::apply_received`] did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct PagesApplied {
+    /// What the pages did.
+    pub counts: Counts,
+    /// The received referrals that did not decode, quarantined (as the `quarantined` of the
+    /// pages are).
     pub quarantined: Vec<QuarantineRow>,
 }
 
@@ -137,17 +161,37 @@ impl Mirror {
     /// than they were written.) [`MirrorError::NoRunInProgress`], and nothing written, when
     /// another process replaced or finished the run.
     pub fn apply_pages(&mut self, pages: &[PageUpdate]) -> Result<Counts, MirrorError> {
+        self.write_batch(pages).map(|applied| applied.counts)
+    }
+
+    /// [`apply_pages`](Self::apply_pages) for pages whose referrals may be as received
+    /// ([`PageRow::Received`]): a referral whose received digest is the one stored is recorded
+    /// as seen, without being decoded; any other is decoded and stored by the same rules as a
+    /// decoded one, its digest the received one (so that the next run that receives the same
+    /// bytes finds it unchanged), or, when it does not decode, quarantined in the same
+    /// transaction.
+    pub fn apply_received(
+        &mut self,
+        pages: &[PageUpdate<PageRow>],
+    ) -> Result<PagesApplied, MirrorError> {
+        self.write_batch(pages)
+    }
+
+    fn write_batch<R: StoreRow>(
+        &mut self,
+        pages: &[PageUpdate<R>],
+    ) -> Result<PagesApplied, MirrorError> {
         let Some(last) = pages.last() else {
-            return Ok(Counts::default());
+            return Ok(PagesApplied::default());
         };
         let checkpoint = encode_checkpoint(&self.path, &last.checkpoint)?;
         let path = self.path.clone();
         let tx = self.write_transaction()?;
         match write_pages(&tx, pages, &checkpoint).map_err(|e| write_error(&path, e))? {
-            PagesWritten::Applied { counts, bytes } => {
+            PagesWritten::Applied { applied, bytes, .. } => {
                 tx.commit().map_err(|e| write_error(&path, e))?;
                 self.committed(bytes);
-                Ok(counts)
+                Ok(applied)
             }
             // Dropping the transaction rolls the pages back: the mirror stays as the run that
             // replaced this one left it.
@@ -229,58 +273,151 @@ impl Mirror {
 enum PagesWritten {
     /// Written, with the run's position after the last page (`bytes`: about what was written,
     /// for the checkpoint thread).
-    Applied { counts: Counts, bytes: u64 },
+    Applied { applied: PagesApplied, bytes: u64 },
     /// The run in progress is gone (another process replaced or finished it).
     NoRun,
 }
 
+/// What storing one referral of a page did.
+// Made and matched once per referral, never stored: boxing the row would only add an allocation.
+#[allow(clippy::large_enum_variant)]
+enum Outcome<'a> {
+    /// Stored (or found unchanged) with this decision.
+    Stored {
+        decision: Decision,
+        id: &'a str,
+        updated_date_time: Option<&'a str>,
+        /// The row, when the referral was decoded (always, when it changed).
+        row: Option<Cow<'a, MirrorRow>>,
+    },
+    /// Not decodable: to quarantine.
+    Quarantined(QuarantineRow),
+}
+
+/// A referral of a page, as [`write_pages`] stores it.
+trait StoreRow {
+    /// Stores it at `now` with the change rules of [`plan::decide`] (not journaled).
+    fn store<'a>(&'a self, tx: &Transaction<'_>, now: &Timestamp) -> rusqlite::Result<Outcome<'a>>;
+}
+
+impl StoreRow for MirrorRow {
+    fn store<'a>(&'a self, tx: &Transaction<'_>, now: &Timestamp) -> rusqlite::Result<Outcome<'a>> {
+        Ok(Outcome::Stored {
+            decision: store_row(tx, self, now)?,
+            id: &self.id,
+            updated_date_time: self.updated_date_time.as_deref(),
+            row: Some(Cow::Borrowed(self)),
+        })
+    }
+}
+
+impl StoreRow for PageRow {
+    fn store<'a>(&'a self, tx: &Transaction<'_>, now: &Timestamp) -> rusqlite::Result<Outcome<'a>> {
+        let received = match self {
+            PageRow::Decoded(row) => return row.store(tx, now),
+            PageRow::Received(received) => received,
+        };
+        let stored = |decision, row| Outcome::Stored {
+            decision,
+            id: &received.id,
+            updated_date_time: received.updated_date_time.as_deref(),
+            row,
+        };
+        // The fast path of a referral received as it was last time: no decode at all.
+        if seen_unchanged(tx, &received.id, received.digest(), now)? {
+            return Ok(stored(Decision::Unchanged, None));
+        }
+        Ok(match received.decode() {
+            Ok(Ok(row)) => {
+                let decision = store_changed(tx, &row, now)?;
+                stored(decision, Some(Cow::Owned(row)))
+            }
+            Err(item) => Outcome::Quarantined(QuarantineRow::from_item(&item, received.page())),
+            // The referral decoded but cannot be a row: `ReceivedRow::new` checked its id, so
+            // only an encoding error (never met for a decoded referral) lands here. Kept as
+            // received rather than lost.
+            Ok(Err(error)) => Outcome::Quarantined(QuarantineRow {
+                id: Some(received.id.clone()),
+                updated_date_time: received.updated_date_time.clone(),
+                page: received.page(),
+                index: received.index() as u64,
+                raw_json: received.json().to_owned(),
+                error: error.to_string(),
+            }),
+        })
+    }
+}
+
 /// Writes `pages` in `tx`: their rows with the change rules, their journal rows in the order
 /// received, and the run's state after the last page (`checkpoint`, encoded).
-fn write_pages(
+fn write_pages<R: StoreRow>(
     tx: &Transaction<'_>,
-    pages: &[PageUpdate],
+    pages: &[PageUpdate<R>],
     checkpoint: &str,
 ) -> rusqlite::Result<PagesWritten> {
     let Some(last) = pages.last() else {
         return Ok(PagesWritten::Applied {
-            counts: Counts::default(),
+            applied: PagesApplied::default(),
             bytes: 0,
         });
     };
     let mut counts = Counts::default();
     let mut bytes = 0u64;
-    let mut entries = Vec::new();
+    let mut changed = Vec::new();
+    let mut quarantined = Vec::new();
     let mut any_quarantined = quarantine::any(tx)?;
+    let keep = |row: &QuarantineRow, now, any: &mut bool| -> rusqlite::Result<u64> {
+        quarantine::keep(tx, row, now)?;
+        *any = true;
+        Ok((row.raw_json.len() + ROW_OVERHEAD) as u64)
+    };
     for page in pages {
         counts.pages += 1;
         for row in &page.rows {
-            let decision = store_row(tx, row, &page.now)?;
+            let (decision, id, updated_date_time, row) = match row.store(tx, &page.now)? {
+                Outcome::Stored {
+                    decision,
+                    id,
+                    updated_date_time,
+                    row,
+                } => (decision, id, updated_date_time, row),
+                Outcome::Quarantined(row) => {
+                    tracing::warn!(id = ?row.id, error = %row.error, "referral not decodable: quarantined");
+                    bytes += keep(&row, &page.now, &mut any_quarantined)?;
+                    quarantined.push(row);
+                    continue;
+                }
+            };
             if any_quarantined {
-                quarantine::release(tx, &row.id, row.updated_date_time.as_deref())?;
+                quarantine::release(tx, id, updated_date_time)?;
             }
-            bytes += match decision {
-                Decision::Created | Decision::Updated => (row.raw_json.len() + ROW_OVERHEAD) as u64,
-                Decision::Unchanged | Decision::Stale => SEEN_ROW_BYTES,
+            bytes += match (decision, &row) {
+                (Decision::Created | Decision::Updated, Some(row)) => {
+                    (row.raw_json.len() + ROW_OVERHEAD) as u64
+                }
+                _ => SEEN_ROW_BYTES,
             };
             match decision {
                 Decision::Created => counts.created += 1,
                 Decision::Updated => counts.updated += 1,
                 Decision::Unchanged | Decision::Stale => counts.unchanged += 1,
             }
-            if let Some(kind) = decision.change_kind() {
-                entries.push(JournalEntry {
-                    row,
-                    kind,
-                    now: &page.now,
-                });
+            if let (Some(kind), Some(row)) = (decision.change_kind(), row) {
+                changed.push((row, kind, &page.now));
             }
         }
         for row in &page.quarantined {
-            quarantine::keep(tx, row, &page.now)?;
-            bytes += (row.raw_json.len() + ROW_OVERHEAD) as u64;
-            any_quarantined = true;
+            bytes += keep(row, &page.now, &mut any_quarantined)?;
         }
     }
+    let entries: Vec<JournalEntry<'_>> = changed
+        .iter()
+        .map(|(row, kind, now)| JournalEntry {
+            row,
+            kind: *kind,
+            now,
+        })
+        .collect();
     journal_batch(tx, &entries)?;
     let updated = tx.execute(
         "UPDATE sync_run SET checkpoint = ?1, kind = ?2, reason = ?3,
@@ -299,7 +436,13 @@ fn write_pages(
         ],
     )?;
     Ok(if updated == 1 {
-        PagesWritten::Applied { counts, bytes }
+        PagesWritten::Applied {
+            applied: PagesApplied {
+                counts,
+                quarantined,
+            },
+            bytes,
+        }
     } else {
         PagesWritten::NoRun
     })

@@ -7,5 +7,6 @@ mod mirror;
 mod partitioned;
 mod push;
 mod quarantine;
+mod resync;
 mod support;
 mod sync;
