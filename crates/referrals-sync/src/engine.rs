@@ -111,18 +111,18 @@ fn rows_of(
     page: &mut referrals::Page,
     run: &mut RunRecord,
     decode: RawItems,
-) -> (Vec<PageRow>, u64) {
+) -> Result<(Vec<PageRow>, u64), SyncError> {
     // Numbered in the run's listing, which a resume continues.
     let page_number = page.checkpoint.pages_received();
-    let raw = std::mem::take(&mut page.raw);
-    if raw.len() != page.items.len() {
-        // The pager keeps one raw item per item: never expected. A light item cannot be stored.
-        tracing::error!(
-            items = page.items.len(),
-            raw = raw.len(),
-            "a page's raw items do not match its items"
-        );
+    if page.raw.len() != page.items.len() {
+        // The pager keeps one raw item per item. Were it not so, an item left out would be
+        // taken for removed by a full run: better to stop before the page.
+        return Err(SyncError::UnpairedPage {
+            items: page.items.len(),
+            raw: page.raw.len(),
+        });
     }
+    let raw = std::mem::take(&mut page.raw);
     let mut skipped = 0;
     let mut rows = Vec::with_capacity(page.items.len());
     for (referral, item) in page.items.iter().zip(raw) {
@@ -148,7 +148,7 @@ fn rows_of(
             }
         }
     }
-    (rows, skipped)
+    Ok((rows, skipped))
 }
 
 fn record_of(plan: &RunPlan, started_at: Timestamp) -> RunRecord {
@@ -301,7 +301,15 @@ pub async fn sync_with_progress(
             progress.referrals += (page.items.len() + page.undecodable.len()) as u64;
             progress.total = page.count.or(progress.total);
             on_page(&progress);
-            let (rows, without_id) = rows_of(&mut page, &mut run, decode);
+            let (rows, without_id) = match rows_of(&mut page, &mut run, decode) {
+                Ok(rows) => rows,
+                Err(error) => {
+                    // What came before the page is applied; the page and after are not.
+                    settle(&mut pending).await?;
+                    write_now(mirror, std::mem::take(&mut queued)).await?;
+                    return Err(error);
+                }
+            };
             skipped += without_id;
             // Numbered in the run's listing, which a resume continues.
             let page_number = page.checkpoint.pages_received();

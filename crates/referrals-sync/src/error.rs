@@ -310,4 +310,13 @@ pub enum SyncError {
     /// A mirror call on the blocking thread did not return (it panicked or was cancelled).
     #[error(transparent)]
     Thread(#[from] ThreadError),
+    /// A page's items and their bytes as received do not pair up (the listing broke its own
+    /// promise): nothing of that page was applied, and the next run continues before it.
+    #[error("a page of {items} referral(s) came with {raw} as received: the page was not applied")]
+    UnpairedPage {
+        /// How many items the page had.
+        items: usize,
+        /// How many items as received it had.
+        raw: usize,
+    },
 }
