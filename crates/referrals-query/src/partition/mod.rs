@@ -967,13 +967,7 @@ impl Partition {
         }
         self.pages += 1;
         self.finished = true;
-        let page = self.page(
-            Vec::new(),
-            Vec::new(),
-            Vec::new(),
-            Some(End::Exhausted),
-            None,
-        );
+        let page = self.last_empty_page();
         self.out.push_back(page);
     }
 
@@ -1147,6 +1141,17 @@ impl Partition {
         }
     }
 
+    /// The empty page that ends the listing.
+    fn last_empty_page(&self) -> Page {
+        self.page(
+            Vec::new(),
+            Vec::new(),
+            Vec::new(),
+            Some(End::Exhausted),
+            None,
+        )
+    }
+
     fn page(
         &self,
         items: Vec<referrals_model::Referral>,
@@ -1235,13 +1240,7 @@ impl Partition {
         let Some(page) = page else {
             sequential.position = Position::Finished;
             self.finished = true;
-            let page = self.page(
-                Vec::new(),
-                Vec::new(),
-                Vec::new(),
-                Some(End::Exhausted),
-                None,
-            );
+            let page = self.last_empty_page();
             self.out.push_back(page);
             return;
         };
